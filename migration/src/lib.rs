@@ -1,0 +1,14 @@
+//! Database migrations of Stroom API: one set that runs on SQLite and on PostgreSQL.
+pub use sea_orm_migration::prelude::*;
+
+mod columns;
+mod m20261128_000001_create_core_tables;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_create_core_tables::Migration)]
+    }
+}
