@@ -1,0 +1,34 @@
+//! The per-request state resolvers reach through the GraphQL context.
+use async_graphql::Context;
+use async_graphql::dataloader::{DataLoader, HashMapCache};
+use sea_orm::DatabaseConnection;
+
+use crate::auth::Viewer;
+use crate::i18n::LocalePreferences;
+use crate::loader::DbLoader;
+
+/// Everything a resolver needs to know about the request it serves.
+pub struct RequestContext {
+    pub db: DatabaseConnection,
+    pub viewer: Viewer,
+    pub locales: LocalePreferences,
+    pub loader: DataLoader<DbLoader, HashMapCache>,
+}
+
+/// The request's state. The HTTP handler attaches it to every request it executes.
+pub fn request<'a>(ctx: &'a Context<'_>) -> &'a RequestContext {
+    // Invariant: `graphql::execute` always adds a RequestContext before executing.
+    ctx.data_unchecked::<RequestContext>()
+}
+
+pub fn loader<'a>(ctx: &'a Context<'_>) -> &'a DataLoader<DbLoader, HashMapCache> {
+    &request(ctx).loader
+}
+
+pub fn viewer<'a>(ctx: &'a Context<'_>) -> &'a Viewer {
+    &request(ctx).viewer
+}
+
+pub fn preferences<'a>(ctx: &'a Context<'_>) -> &'a LocalePreferences {
+    &request(ctx).locales
+}

@@ -1,0 +1,38 @@
+//! Stroom API: the GraphQL service over a city's circular-economy citizen programme.
+//!
+//! Shared pieces (`pagination`, `error`, `auth`, `i18n`, `filter`, `loader`) each live in one
+//! module; each domain type has its own module with its GraphQL types, inputs and queries.
+pub mod auth;
+pub mod common;
+pub mod config;
+pub mod context;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod filter;
+pub mod http;
+pub mod i18n;
+pub mod ids;
+pub mod loader;
+pub mod node;
+pub mod pagination;
+pub mod record;
+pub mod scalars;
+pub mod schema;
+pub mod startup;
+pub mod telemetry;
+pub mod time;
+
+pub mod area;
+pub mod indicator;
+pub mod initiative;
+pub mod learning;
+pub mod municipality;
+pub mod need;
+pub mod organisation;
+pub mod outcome;
+pub mod partnership;
+pub mod programme;
+pub mod theme;
+
+pub use startup::Application;

@@ -1,0 +1,407 @@
+//! Needs: what residents said they need, mapped in participatory research.
+use async_graphql::{Context, Enum, ID, InputObject, Object};
+use entity::need;
+use sea_orm::sea_query::{ExprTrait, Query};
+use sea_orm::{EntityTrait, QueryTrait};
+
+use crate::area::Area;
+use crate::common::{DateRange, OrderDirection, Provenance, RecordMeta, localized_expr};
+use crate::context::{loader, preferences, request};
+use crate::filter::Filter;
+use crate::i18n::{Translation, optional_text, required_text, translations};
+use crate::ids::NodeKind;
+use crate::initiative::Initiative;
+use crate::loader::{Rel, TargetGroupsOf, reference, required_reference};
+use crate::municipality::Municipality;
+use crate::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
+use crate::programme::Programme;
+use crate::record::{Table, col};
+use crate::record_meta;
+use crate::scalars::{Date, DateTime};
+use crate::theme::Theme;
+
+impl Table for need::Entity {
+    const NAME: &'static str = "need";
+    fn id(model: &need::Model) -> i64 {
+        model.id
+    }
+    fn default_sort() -> SortKey {
+        SortKey::new(
+            "RECORDED_ON",
+            col("need", "recorded_on"),
+            SortKind::Date,
+            Self::id_expr(),
+        )
+        .descending(true)
+    }
+}
+
+/// The folded text the `search` filter matches: every translation of title and description.
+pub fn search_text(model: &need::Model) -> String {
+    crate::i18n::search_text([&model.title, &model.description])
+}
+
+/// A group of residents a need concerns.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::TargetGroup")]
+pub enum TargetGroup {
+    /// All residents.
+    AllResidents,
+    /// Young people.
+    YoungPeople,
+    /// People in vulnerable situations.
+    VulnerableSituations,
+    /// Families with children.
+    Families,
+    /// Elderly people.
+    Elderly,
+    /// Newcomers to the city or the country.
+    Newcomers,
+    /// Local entrepreneurs.
+    Entrepreneurs,
+}
+
+/// How a need was heard.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::NeedSource")]
+pub enum NeedSource {
+    /// In a workshop or neighbourhood meeting.
+    Workshop,
+    /// Door to door.
+    DoorToDoor,
+    /// In a survey.
+    Survey,
+    /// Through a key figure of the neighbourhood.
+    KeyFigure,
+    /// Through a social organisation.
+    SocialOrganisation,
+    /// In another way.
+    Other,
+}
+
+/// Where a need stands.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::NeedStatus")]
+pub enum NeedStatus {
+    /// Nothing answers it yet.
+    Open,
+    /// Initiatives are working on it.
+    BeingAddressed,
+    /// It has been answered.
+    Addressed,
+    /// No longer followed up.
+    Archived,
+}
+
+/// A need of residents, mapped in participatory research (workshops, door-to-door, surveys…).
+pub struct Need(pub need::Model);
+
+impl Wraps for Need {
+    type Entity = need::Entity;
+    fn wrap(model: need::Model) -> Self {
+        Self(model)
+    }
+}
+
+#[Object]
+impl Need {
+    /// The global ID of the need.
+    pub async fn id(&self) -> ID {
+        NodeKind::Need.id(self.0.id)
+    }
+
+    /// A short title, in the requested locale (with fallback to other translations).
+    async fn title(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
+        )]
+        locale: Option<String>,
+    ) -> async_graphql::Result<String> {
+        required_text(ctx, &self.0.title, locale)
+    }
+
+    /// Every translation of the title.
+    async fn title_translations(&self) -> Vec<Translation> {
+        translations(&self.0.title)
+    }
+
+    /// The need as residents described it, in the requested locale.
+    async fn description(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
+        )]
+        locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        optional_text(ctx, &self.0.description, locale)
+    }
+
+    /// Every translation of the description.
+    async fn description_translations(&self) -> Vec<Translation> {
+        translations(&self.0.description)
+    }
+
+    /// The municipality where the need was mapped.
+    async fn municipality(&self, ctx: &Context<'_>) -> async_graphql::Result<Municipality> {
+        required_reference(ctx, self.0.municipality_id).await
+    }
+
+    /// The programme that mapped it.
+    async fn programme(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Programme>> {
+        reference(ctx, self.0.programme_id).await
+    }
+
+    /// The area it concerns.
+    async fn area(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Area>> {
+        reference(ctx, self.0.area_id).await
+    }
+
+    /// The theme (needs-mapping domain) it belongs to.
+    async fn theme(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Theme>> {
+        reference(ctx, self.0.theme_id).await
+    }
+
+    /// The groups of residents it concerns.
+    async fn target_groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<TargetGroup>> {
+        Ok(loader(ctx)
+            .load_one(TargetGroupsOf(self.0.id))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// How it was heard.
+    async fn source(&self) -> NeedSource {
+        self.0.source.into()
+    }
+
+    /// How many residents voiced it, where counted.
+    async fn residents_count(&self) -> Option<i64> {
+        self.0.residents_count
+    }
+
+    /// Where it stands.
+    async fn status(&self) -> NeedStatus {
+        self.0.status.into()
+    }
+
+    /// The day it was recorded.
+    async fn recorded_on(&self) -> Date {
+        Date(self.0.recorded_on)
+    }
+
+    /// Initiatives that answer this need.
+    async fn initiatives(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n initiatives.")] first: Option<i32>,
+        #[graphql(desc = "Returns the initiatives after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n initiatives.")] last: Option<i32>,
+        #[graphql(desc = "Returns the initiatives before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Connection<Initiative>> {
+        children(
+            ctx,
+            Rel::NeedInitiatives,
+            self.0.id,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    #[graphql(flatten)]
+    async fn meta(&self) -> RecordMeta {
+        record_meta!(self.0)
+    }
+}
+
+/// Criteria for the list of needs.
+#[derive(InputObject, Default)]
+pub struct NeedFilter {
+    /// Only needs of these municipalities.
+    pub municipalities: Option<Vec<ID>>,
+    /// Only needs mapped by these programmes.
+    pub programmes: Option<Vec<ID>>,
+    /// Only needs in these areas (or areas inside them).
+    pub areas: Option<Vec<ID>>,
+    /// Only needs of these themes (or narrower ones).
+    pub themes: Option<Vec<ID>>,
+    /// Only needs concerning any of these target groups.
+    pub target_groups: Option<Vec<TargetGroup>>,
+    /// Only needs heard in these ways.
+    pub sources: Option<Vec<NeedSource>>,
+    /// Only needs with these statuses.
+    pub statuses: Option<Vec<NeedStatus>>,
+    /// Only needs recorded within this range.
+    pub recorded: Option<DateRange>,
+    /// Text contained in the title or description, in any language; case and accents do not matter.
+    pub search: Option<String>,
+    /// Only records changed at or after this instant.
+    pub updated_since: Option<DateTime>,
+    /// Only records of these provenances.
+    pub provenances: Option<Vec<Provenance>>,
+    /// Include archived records (default: false).
+    pub include_archived: Option<bool>,
+}
+
+/// What needs can be ordered by.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NeedOrderField {
+    /// The day the need was recorded.
+    #[default]
+    RecordedOn,
+    /// How many residents voiced it (needs without a count come last).
+    ResidentsCount,
+    /// The title in the request's locale.
+    Title,
+    /// Creation time.
+    CreatedAt,
+    /// Time of the last change.
+    UpdatedAt,
+}
+
+/// The order of a list of needs.
+#[derive(InputObject)]
+pub struct NeedOrder {
+    /// The field to order by.
+    pub field: NeedOrderField,
+    /// The direction.
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+#[derive(Default)]
+pub struct NeedQuery;
+
+#[Object]
+impl NeedQuery {
+    /// Needs of residents mapped in participatory research.
+    #[allow(clippy::too_many_arguments)]
+    async fn needs(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n needs (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Returns the needs after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n needs (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Returns the needs before this cursor.")] before: Option<String>,
+        #[graphql(desc = "Criteria the needs must meet.")] filter: Option<NeedFilter>,
+        #[graphql(desc = "The order of the list (default: most recently recorded first).")]
+        order_by: Option<NeedOrder>,
+    ) -> async_graphql::Result<Connection<Need>> {
+        let filter = filter.unwrap_or_default();
+        let db = &request(ctx).db;
+        let mut f = Filter::new(
+            need::Entity::find().into_query(),
+            "need",
+            db.get_database_backend(),
+        );
+        f.references(
+            "filter.municipalities",
+            "municipality_id",
+            filter.municipalities.as_ref(),
+            NodeKind::Municipality,
+        )?
+        .references(
+            "filter.programmes",
+            "programme_id",
+            filter.programmes.as_ref(),
+            NodeKind::Programme,
+        )?
+        .subtree(
+            "filter.areas",
+            "area_id",
+            filter.areas.as_ref(),
+            NodeKind::Area,
+            "area",
+        )?
+        .subtree(
+            "filter.themes",
+            "theme_id",
+            filter.themes.as_ref(),
+            NodeKind::Theme,
+            "theme",
+        )?;
+        if let Some(groups) = &filter.target_groups {
+            let groups: Vec<&'static str> = groups
+                .iter()
+                .map(|g| entity::enums::TargetGroup::from(*g).as_str())
+                .collect();
+            f.condition(
+                col("need", "id").in_subquery(
+                    Query::select()
+                        .column(("need_target_group", "need_id"))
+                        .from("need_target_group")
+                        .and_where(col("need_target_group", "target_group").is_in(groups))
+                        .take(),
+                ),
+            );
+        }
+        f.one_of::<NeedSource, entity::enums::NeedSource>("source", filter.sources.as_ref())
+            .one_of::<NeedStatus, entity::enums::NeedStatus>("status", filter.statuses.as_ref())
+            .date_range("filter.recorded", "recorded_on", filter.recorded.as_ref())?
+            .search(filter.search.as_ref())?
+            .updated_since(filter.updated_since)
+            .provenance(filter.provenances.as_ref())
+            .archived(filter.include_archived);
+        let id = need::Entity::id_expr();
+        let key = match order_by {
+            None => need::Entity::default_sort(),
+            Some(order) => match order.field {
+                NeedOrderField::RecordedOn => SortKey::new(
+                    "RECORDED_ON",
+                    col("need", "recorded_on"),
+                    SortKind::Date,
+                    id,
+                ),
+                NeedOrderField::ResidentsCount => SortKey::new(
+                    "RESIDENTS_COUNT",
+                    col("need", "residents_count"),
+                    SortKind::Int,
+                    id,
+                )
+                .nullable(),
+                NeedOrderField::Title => SortKey::new(
+                    "TITLE",
+                    localized_expr("need", "title", &preferences(ctx).chain(None)),
+                    SortKind::Text,
+                    id,
+                )
+                .nullable(),
+                NeedOrderField::CreatedAt => SortKey::new(
+                    "CREATED_AT",
+                    col("need", "created_at"),
+                    SortKind::DateTime,
+                    id,
+                ),
+                NeedOrderField::UpdatedAt => SortKey::new(
+                    "UPDATED_AT",
+                    col("need", "updated_at"),
+                    SortKind::DateTime,
+                    id,
+                ),
+            }
+            .descending(order.direction.is_desc()),
+        };
+        list(
+            ctx,
+            f.finish(),
+            key,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+}

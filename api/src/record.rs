@@ -1,0 +1,47 @@
+//! What every listed table tells the generic machinery: its name, its ID, what a viewer may
+//! see of it and its default order.
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{Condition, EntityTrait, FromQueryResult};
+
+use crate::auth::Viewer;
+use crate::pagination::SortKey;
+
+/// A column of a table as an expression, qualified so joins never make it ambiguous.
+pub fn col(table: &'static str, column: &'static str) -> Expr {
+    Expr::col((table, column))
+}
+
+pub trait Table:
+    EntityTrait<Model: FromQueryResult + Send + Sync + Clone + 'static> + Default
+{
+    /// The SQL table name.
+    const NAME: &'static str;
+
+    /// Whether the table has `archived_at` (link rows have not).
+    const ARCHIVABLE: bool = true;
+
+    /// The row ID of a model.
+    fn id(model: &Self::Model) -> i64;
+
+    /// What a viewer may see of the table at all, whatever the path (privacy).
+    fn visible_to(_viewer: &Viewer) -> Condition {
+        Condition::all()
+    }
+
+    /// The order used where a list has no `orderBy`.
+    fn default_sort() -> SortKey;
+
+    fn id_expr() -> Expr {
+        col(Self::NAME, "id")
+    }
+
+    /// Visible and not archived: what nested lists show.
+    fn listed_to(viewer: &Viewer) -> Condition {
+        let condition = Self::visible_to(viewer);
+        if Self::ARCHIVABLE {
+            condition.add(col(Self::NAME, "archived_at").is_null())
+        } else {
+            condition
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Building and running the application: connect, migrate, seed, bind, serve, shut down.
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::config::{GlobalArgs, ServeArgs};
+use crate::db;
+use crate::demo;
+use crate::http::{AppState, HttpSettings, metrics_handle, router};
+use crate::schema::build_schema;
+
+/// A ready-to-run server: its database is migrated and its listener bound (port 0 picks a
+/// free port, which `port()` tells).
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    shutdown_grace: Duration,
+}
+
+impl Application {
+    pub async fn build(global: &GlobalArgs, serve: &ServeArgs) -> anyhow::Result<Self> {
+        let connected = db::connect(global.database_url(), global.db_max_connections).await?;
+        db::migrate(&connected.db).await?;
+        if serve.wants_demo(global) {
+            demo::load_if_empty(&connected.db).await?;
+        }
+        let listener = TcpListener::bind(serve.listen).await?;
+        let state = AppState {
+            schema: build_schema(),
+            db: connected.db,
+            statements: connected.statements,
+            metrics: metrics_handle(),
+            settings: Arc::new(HttpSettings {
+                request_timeout: serve.request_timeout(),
+                max_body_bytes: serve.max_body_bytes,
+                sql_statements_header: serve.sql_statements_header,
+            }),
+        };
+        Ok(Self {
+            listener,
+            state,
+            shutdown_grace: Duration::from_secs(serve.shutdown_grace_secs),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes; in-flight requests get the grace period to finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let address = self.listener.local_addr()?;
+        tracing::info!(%address, "Stroom API listening; GraphQL at http://{address}/graphql");
+        let db = self.state.db.clone();
+        let grace = self.shutdown_grace;
+        let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+        let server =
+            axum::serve(self.listener, router(self.state)).with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down: no new connections, finishing in-flight requests");
+                let _ = stopping_tx.send(true);
+            });
+        let mut stopping = stopping_rx;
+        let deadline = async move {
+            let _ = stopping.wait_for(|s| *s).await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = server => result?,
+            () = deadline => tracing::warn!("grace period over; dropping remaining requests"),
+        }
+        db.close().await?;
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        () = terminate => {},
+    }
+}

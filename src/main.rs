@@ -1,0 +1,45 @@
+//! The `stroom` binary: serve the API, migrate the database, load the demo data, print the schema.
+use anyhow::Context;
+use clap::Parser;
+use stroom_api::config::{Cli, Command};
+use stroom_api::{Application, db, demo, schema, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init(cli.global.log_format);
+    match cli.command.unwrap_or(Command::Serve(cli.serve)) {
+        Command::Serve(serve) => {
+            Application::build(&cli.global, &serve)
+                .await
+                .context("starting the server")?
+                .run_until_stopped()
+                .await
+        }
+        Command::Migrate => {
+            let connected =
+                db::connect(cli.global.database_url(), cli.global.db_max_connections).await?;
+            db::migrate(&connected.db).await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Seed(seed) => {
+            if !seed.demo {
+                anyhow::bail!("nothing to seed: pass --demo to load the Stroom demo data");
+            }
+            let connected =
+                db::connect(cli.global.database_url(), cli.global.db_max_connections).await?;
+            db::migrate(&connected.db).await?;
+            if demo::load_if_empty(&connected.db).await? {
+                tracing::info!("demo data loaded");
+            } else {
+                tracing::warn!("the database already holds data; the demo data was not loaded");
+            }
+            Ok(())
+        }
+        Command::Schema => {
+            print!("{}", schema::sdl());
+            Ok(())
+        }
+    }
+}
