@@ -19,6 +19,7 @@ pub mod pagination;
 pub mod record;
 pub mod scalars;
 pub mod schema;
+pub mod settle;
 pub mod startup;
 pub mod telemetry;
 pub mod time;

@@ -464,7 +464,7 @@ pub trait Wraps: OutputType + Send + Sync + 'static {
 /// How a connection's `totalCount` is found, only when a client asks for it.
 pub enum TotalCount {
     /// Count the rows of a top-level list's filtered query.
-    Query(SelectStatement),
+    Query(Box<SelectStatement>),
     /// Count the visible children of one parent (batched across parents).
     Child {
         rel: Rel,
@@ -593,7 +593,7 @@ where
     let request_page = PageRequest::new(&args, &key)?;
     let page =
         fetch_page::<T::Entity>(&request(ctx).db, select.clone(), &key, &request_page).await?;
-    Ok(Connection::new(page, TotalCount::Query(select)))
+    Ok(Connection::new(page, TotalCount::Query(Box::new(select))))
 }
 
 /// A nested list of one parent, loaded for all parents of the same field at once.

@@ -56,6 +56,7 @@ impl Wraps for Area {
     }
 }
 
+/// A place inside a municipality: a district, neighbourhood, street cluster or site. Areas nest.
 #[Object]
 impl Area {
     /// The global ID of the area.

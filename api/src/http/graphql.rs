@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::http::GraphiQLSource;
@@ -20,6 +20,10 @@ use crate::context::RequestContext;
 use crate::db::REQUEST_STATEMENTS;
 use crate::i18n::LocalePreferences;
 use crate::loader::DbLoader;
+use crate::settle::Activity;
+
+/// Most keys one loader statement takes (well under the databases' parameter limits).
+const MAX_BATCH: usize = 5000;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -251,6 +255,42 @@ fn not_acceptable() -> Response {
     )
 }
 
+/// The name of a document's only operation, if it has one.
+fn single_name(doc: &async_graphql::parser::types::ExecutableDocument) -> Option<&str> {
+    match &doc.operations {
+        DocumentOperations::Multiple(ops) if ops.len() == 1 => {
+            ops.keys().next().map(|n| n.as_str())
+        }
+        _ => None,
+    }
+}
+
+/// The operation name as a metrics label. Names are chosen by clients, so only the first few
+/// hundred well-formed ones get their own series; the rest share `other`.
+fn metric_label(name: Option<&str>) -> String {
+    const MAX_LABELS: usize = 200;
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let Some(name) = name else {
+        return "anonymous".to_owned();
+    };
+    let well_formed =
+        name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !well_formed {
+        return "other".to_owned();
+    }
+    let Ok(mut seen) = SEEN.lock() else {
+        return "other".to_owned();
+    };
+    if seen.iter().any(|s| s == name) {
+        return name.to_owned();
+    }
+    if seen.len() < MAX_LABELS {
+        seen.push(name.to_owned());
+        return name.to_owned();
+    }
+    "other".to_owned()
+}
+
 /// The operation the request selects, if the document names it unambiguously.
 fn selected_operation(
     doc: &async_graphql::parser::types::ExecutableDocument,
@@ -303,10 +343,7 @@ async fn execute(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    let operation_name = request
-        .operation_name
-        .clone()
-        .unwrap_or_else(|| "anonymous".to_owned());
+    let operation_name = metric_label(requested_name.as_deref().or_else(|| single_name(&document)));
 
     let locales = headers
         .get(header::ACCEPT_LANGUAGE)
@@ -315,15 +352,26 @@ async fn execute(
         .unwrap_or_default();
     let viewer = Viewer::anonymous();
     let statements = Arc::new(AtomicU64::new(0));
+    let activity = Activity::default();
     let spawn_counter = statements.clone();
+    let spawn_activity = activity.clone();
     let loader = DataLoader::with_cache(
         DbLoader {
             db: state.db.clone(),
             viewer: viewer.clone(),
         },
-        move |task| tokio::spawn(REQUEST_STATEMENTS.scope(spawn_counter.clone(), task)),
+        move |batch| {
+            let activity = spawn_activity.clone();
+            tokio::spawn(REQUEST_STATEMENTS.scope(spawn_counter.clone(), async move {
+                activity.settled().await;
+                batch.await
+            }))
+        },
         HashMapCache::default(),
-    );
+    )
+    // The batch is cut by `settled`, not by a timer.
+    .delay(Duration::ZERO)
+    .max_batch_size(MAX_BATCH);
     let request = request.data(RequestContext {
         db: state.db.clone(),
         viewer,
@@ -334,7 +382,13 @@ async fn execute(
     let started = Instant::now();
     let executed = tokio::time::timeout(
         state.settings.request_timeout,
-        REQUEST_STATEMENTS.scope(statements.clone(), state.schema.execute(request)),
+        REQUEST_STATEMENTS.scope(
+            statements.clone(),
+            activity.track({
+                let schema = state.schema.clone();
+                async move { schema.execute(request).await }
+            }),
+        ),
     )
     .await;
     let elapsed = started.elapsed();
@@ -367,10 +421,16 @@ async fn execute(
         }
     };
     // A request error (parse, validation, variables) never starts execution: its errors have no
-    // `path`. Such a response carries no `data` and, in the spec's media type, a 400.
-    let request_error = response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty());
+    // `path`. An argument literal the executor could not coerce (an `Int` out of range) makes
+    // the document invalid too. Such a response carries no `data` and, in the spec's media
+    // type, a 400.
+    let request_error = !response.errors.is_empty()
+        && ((response.data == async_graphql::Value::Null
+            && response.errors.iter().all(|e| e.path.is_empty()))
+            || response
+                .errors
+                .iter()
+                .any(|e| is_coercion_error(&e.message)));
     if let Some(errors) = body.get_mut("errors").and_then(Value::as_array_mut) {
         for error in errors {
             label_error(error);
@@ -418,6 +478,13 @@ async fn execute(
         );
     }
     http
+}
+
+/// An argument or variable value that does not fit its type.
+fn is_coercion_error(message: &str) -> bool {
+    message.starts_with("Failed to parse \"")
+        || message.starts_with("Invalid value for argument")
+        || message.starts_with("Variable ")
 }
 
 /// Gives every error a machine-readable `extensions.code`.

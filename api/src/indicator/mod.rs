@@ -70,6 +70,7 @@ impl Wraps for Indicator {
     }
 }
 
+/// What an outcome measures: a code, a name, a unit and whether more is better.
 #[Object]
 impl Indicator {
     /// The global ID of the indicator.

@@ -121,6 +121,7 @@ impl Wraps for Initiative {
     }
 }
 
+/// A circular initiative (repair café, tool library, second-hand shop, food sharing…).
 #[Object]
 impl Initiative {
     /// The global ID of the initiative.

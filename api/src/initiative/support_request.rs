@@ -76,6 +76,7 @@ impl Wraps for SupportRequest {
     }
 }
 
+/// Support an initiative asked the city for (a location, money, expertise…) and the decision.
 #[Object]
 impl SupportRequest {
     /// The global ID of the support request.

@@ -85,6 +85,8 @@ impl Wraps for Learning {
     }
 }
 
+/// A lesson drawn from a programme or an initiative: a success factor, pitfall, challenge or
+/// recommendation.
 #[Object]
 impl Learning {
     /// The global ID of the learning.

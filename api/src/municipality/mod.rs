@@ -42,6 +42,7 @@ impl Wraps for Municipality {
     }
 }
 
+/// A city or region that runs circular programmes, such as Mechelen or a CECI partner region.
 #[Object]
 impl Municipality {
     /// The global ID of the municipality.

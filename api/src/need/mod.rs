@@ -103,6 +103,7 @@ impl Wraps for Need {
     }
 }
 
+/// A need of residents, mapped in participatory research (workshops, door-to-door, surveys…).
 #[Object]
 impl Need {
     /// The global ID of the need.

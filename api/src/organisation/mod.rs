@@ -106,6 +106,8 @@ impl Wraps for Organisation {
     }
 }
 
+/// A partner: a city department, funder, design agency, EU project, region, city, agency,
+/// social organisation, citizen initiative, enterprise or knowledge institution.
 #[Object]
 impl Organisation {
     /// The global ID of the organisation.
@@ -295,6 +297,8 @@ impl Wraps for ContactPerson {
     }
 }
 
+/// A contact person of an organisation. Personal data: visible only with a partner, editor
+/// or admin API key.
 #[Object]
 impl ContactPerson {
     /// The global ID of the contact person.

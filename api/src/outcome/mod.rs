@@ -66,6 +66,7 @@ impl Wraps for Outcome {
     }
 }
 
+/// One measured value of an indicator for an initiative (or a whole programme) over a period.
 #[Object]
 impl Outcome {
     /// The global ID of the outcome.

@@ -61,6 +61,7 @@ impl Wraps for Partnership {
     }
 }
 
+/// An organisation's role in a programme, an initiative or a network such as the CECI project.
 #[Object]
 impl Partnership {
     /// The global ID of the partnership.

@@ -62,6 +62,8 @@ impl Wraps for Programme {
     }
 }
 
+/// A circular programme of a city (such as Mechelen's Stroom), or an interregional project
+/// run by a network of partners (such as CECI).
 #[Object]
 impl Programme {
     /// The global ID of the programme.

@@ -43,6 +43,7 @@ impl Wraps for Theme {
     }
 }
 
+/// A theme of the taxonomy, such as Materials or Food; themes nest.
 #[Object]
 impl Theme {
     /// The global ID of the theme.

@@ -1,0 +1,201 @@
+//! Bad input gets a clear error with a code, never a 500 nor a leak of internals.
+use serde_json::json;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn bad_global_ids_are_refused() {
+    let app = spawn_app().await;
+    for bad in ["", "not-an-id", "SW5pdGlhdGl2ZTphYmM", "RmxvcDox"] {
+        let reply = app
+            .graphql(
+                "query($id: ID!) { node(id: $id) { id } }",
+                json!({"id": bad}),
+            )
+            .await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.code(), "BAD_USER_INPUT", "{bad}");
+        assert!(reply.message().contains("not a valid ID"));
+        assert!(reply.data()["node"].is_null());
+    }
+    // A well-formed ID that matches nothing is simply null.
+    let missing = stroom_api::ids::NodeKind::Initiative.id(999_999).0;
+    let reply = app
+        .graphql(
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({"id": missing}),
+        )
+        .await;
+    assert!(reply.ok()["node"].is_null());
+    // An ID of the wrong type in a filter names the field and the types.
+    let theme = stroom_api::ids::NodeKind::Theme.id(1).0;
+    let reply = app
+        .graphql(
+            "query($id: ID!) { initiatives(filter: {areas: [$id]}) { totalCount } }",
+            json!({"id": theme}),
+        )
+        .await;
+    assert_eq!(reply.code(), "BAD_USER_INPUT");
+    assert_eq!(reply.errors()[0]["extensions"]["field"], "filter.areas");
+    assert!(
+        reply
+            .message()
+            .contains("is the ID of a Theme, not of a Area"),
+        "{}",
+        reply.message()
+    );
+}
+
+#[tokio::test]
+async fn node_and_nodes_resolve_every_type() {
+    let app = spawn_app().await;
+    let reply = app
+        .graphql(
+            r#"{ municipalities(first: 1) { nodes { id } } areas(first: 1) { nodes { id } } themes(first: 1) { nodes { id } }
+                 organisations(first: 1) { nodes { id } } programmes(first: 1) { nodes { id partners(first: 1) { nodes { id } } } }
+                 needs(first: 1) { nodes { id } } initiatives(first: 100) { nodes { id supportRequests(first: 1) { nodes { id } } } }
+                 indicators(first: 1) { nodes { id } } outcomes(first: 1) { nodes { id } } learnings(first: 1) { nodes { id } } }"#,
+            json!({}),
+        )
+        .await;
+    let data = reply.ok();
+    let mut ids: Vec<String> = Vec::new();
+    for field in [
+        "municipalities",
+        "areas",
+        "themes",
+        "organisations",
+        "programmes",
+        "needs",
+        "indicators",
+        "outcomes",
+        "learnings",
+    ] {
+        ids.push(data[field]["nodes"][0]["id"].as_str().unwrap().to_owned());
+    }
+    ids.push(
+        data["programmes"]["nodes"][0]["partners"]["nodes"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
+    let request = data["initiatives"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|i| i["supportRequests"]["nodes"][0]["id"].as_str())
+        .unwrap();
+    ids.push(request.to_owned());
+    let reply = app
+        .graphql(
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id __typename } }",
+            json!({"ids": ids}),
+        )
+        .await;
+    let nodes = reply.ok()["nodes"].as_array().unwrap().clone();
+    let types: Vec<&str> = nodes
+        .iter()
+        .map(|n| n["__typename"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "Municipality",
+            "Area",
+            "Theme",
+            "Organisation",
+            "Programme",
+            "Need",
+            "Indicator",
+            "Outcome",
+            "Learning",
+            "Partnership",
+            "SupportRequest"
+        ]
+    );
+    for (node, id) in nodes.iter().zip(&ids) {
+        assert_eq!(node["id"], id.as_str(), "nodes keep the order asked");
+    }
+    let too_many: Vec<String> = (0..101).map(|_| ids[0].clone()).collect();
+    let reply = app
+        .graphql(
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+            json!({"ids": too_many}),
+        )
+        .await;
+    assert_eq!(reply.code(), "BAD_USER_INPUT");
+    assert!(reply.message().contains("at most 100"));
+}
+
+#[tokio::test]
+async fn malformed_queries_get_request_errors() {
+    let app = spawn_app().await;
+    for (query, code) in [
+        ("{ initiatives { totalCount ", "GRAPHQL_PARSE_FAILED"),
+        (
+            "{ initiatives { noSuchField } }",
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        (
+            "{ initiatives(first: 99999999999) { totalCount } }",
+            "BAD_USER_INPUT",
+        ),
+        (
+            "{ initiatives(first: \"ten\") { totalCount } }",
+            "BAD_USER_INPUT",
+        ),
+        (
+            "{ initiatives(filter: {stages: [FLOURISHING]}) { totalCount } }",
+            "BAD_USER_INPUT",
+        ),
+        (
+            "{ needs(filter: {recorded: {from: \"yesterday\"}}) { totalCount } }",
+            "BAD_USER_INPUT",
+        ),
+        (
+            "query($n: Int!) { initiatives(first: $n) { totalCount } }",
+            "BAD_USER_INPUT",
+        ),
+    ] {
+        let reply = app.graphql(query, json!({})).await;
+        assert_eq!(reply.status, 400, "{query}: {}", reply.body);
+        assert_eq!(reply.code(), code, "{query}: {}", reply.body);
+        assert!(
+            reply.body.get("data").is_none(),
+            "a request error carries no data: {}",
+            reply.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn inverted_date_ranges_name_the_field() {
+    let app = spawn_app().await;
+    let reply = app
+        .graphql(r#"{ needs(filter: {recorded: {from: "2020-01-01", to: "2019-01-01"}}) { totalCount } }"#, json!({}))
+        .await;
+    assert_eq!(reply.code(), "BAD_USER_INPUT");
+    assert_eq!(reply.errors()[0]["extensions"]["field"], "filter.recorded");
+    let too_long = "x".repeat(201);
+    let reply = app
+        .graphql(
+            "query($s: String) { initiatives(filter: {search: $s}) { totalCount } }",
+            json!({"s": too_long}),
+        )
+        .await;
+    assert_eq!(reply.code(), "BAD_USER_INPUT");
+}
+
+#[tokio::test]
+async fn queries_nested_too_deep_are_refused() {
+    let app = spawn_app().await;
+    let mut query = String::from("{ areas { nodes { id ");
+    for _ in 0..12 {
+        query.push_str("parent { id ");
+    }
+    query.push_str(&"} ".repeat(12));
+    query.push_str("} } }");
+    let reply = app.graphql(&query, json!({})).await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.code(), "QUERY_TOO_COMPLEX");
+}

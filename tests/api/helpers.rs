@@ -1,0 +1,299 @@
+//! One harness for every end-to-end test: a real server on a free port, over a fresh database
+//! (an SQLite file, or a new PostgreSQL database when `TEST_DATABASE_URL` or `DATABASE_URL`
+//! points at a PostgreSQL server), and a client that speaks GraphQL over HTTP.
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+use stroom_api::Application;
+use stroom_api::config::{GlobalArgs, LogFormat, ServeArgs};
+use tokio::sync::oneshot;
+
+/// The PostgreSQL server to test against, if any.
+pub fn postgres_url() -> Option<String> {
+    ["TEST_DATABASE_URL", "DATABASE_URL"]
+        .iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .find(|url| url.starts_with("postgres"))
+}
+
+/// A fresh database, removed when the guard drops.
+enum TestDatabase {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let TestDatabase::Postgres { admin_url, name } = self {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop runs outside async code; a small runtime of its own does the cleanup.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                if let Ok(runtime) = runtime {
+                    runtime.block_on(async {
+                        if let Ok(db) = Database::connect(&admin_url).await {
+                            let _ = db
+                                .execute_unprepared(&format!(
+                                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                                ))
+                                .await;
+                        }
+                    });
+                }
+            })
+            .join();
+        }
+    }
+}
+
+async fn fresh_database() -> (String, TestDatabase) {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    match postgres_url() {
+        Some(admin_url) => {
+            let name = format!(
+                "stroom_test_{}_{}_{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.subsec_nanos())
+                    .unwrap_or(0)
+            );
+            let admin = Database::connect(&admin_url)
+                .await
+                .expect("test setup: connect to the PostgreSQL server");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("test setup: create a test database");
+            admin.close().await.ok();
+            let base = match admin_url.rfind('/') {
+                Some(i) if i > "postgres://".len() => &admin_url[..i],
+                _ => admin_url.as_str(),
+            };
+            let url = format!("{base}/{name}");
+            (url, TestDatabase::Postgres { admin_url, name })
+        }
+        None => {
+            let dir = tempfile::tempdir().expect("test setup: temporary directory");
+            let url = format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("stroom.db").display()
+            );
+            (url, TestDatabase::Sqlite(dir))
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    /// A connection of the test's own to the same database, to set up and check data.
+    pub db: DatabaseConnection,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    _database: TestDatabase,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+/// A server with the Stroom demo data.
+pub async fn spawn_app() -> TestApp {
+    spawn_with(true).await
+}
+
+/// A server over an empty (migrated) database.
+pub async fn spawn_empty_app() -> TestApp {
+    spawn_with(false).await
+}
+
+async fn spawn_with(demo: bool) -> TestApp {
+    let (database_url, database) = fresh_database().await;
+    let global = GlobalArgs {
+        database_url: Some(database_url.clone()),
+        log_format: LogFormat::Text,
+        db_max_connections: Some(4),
+    };
+    let serve = ServeArgs {
+        listen: "127.0.0.1:0".parse().expect("a literal address"),
+        demo: Some(demo),
+        sql_statements_header: true,
+        ..ServeArgs::default()
+    };
+    let app = Application::build(&global, &serve)
+        .await
+        .expect("test setup: build the application");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let _ = app
+            .run_until(async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    let db = Database::connect(&database_url)
+        .await
+        .expect("test setup: connect to the test database");
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        db,
+        shutdown: Some(tx),
+        server: Some(server),
+        _database: database,
+    }
+}
+
+/// A GraphQL response as the client saw it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+    /// SQL statements the server ran for the request.
+    pub statements: u64,
+}
+
+impl Reply {
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+
+    /// The data, after asserting there were no errors.
+    pub fn ok(&self) -> &Value {
+        assert!(
+            self.body.get("errors").is_none(),
+            "unexpected errors: {}",
+            self.body
+        );
+        assert_eq!(self.status, StatusCode::OK, "{}", self.body);
+        &self.body["data"]
+    }
+
+    pub fn errors(&self) -> &Vec<Value> {
+        self.body["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("expected errors, got {}", self.body))
+    }
+
+    /// The `extensions.code` of the first error.
+    pub fn code(&self) -> &str {
+        self.errors()[0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("error without a code: {}", self.body))
+    }
+
+    pub fn message(&self) -> &str {
+        self.errors()[0]["message"].as_str().unwrap_or_default()
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn graphql(&self, query: &str, variables: Value) -> Reply {
+        self.graphql_with(query, variables, &[]).await
+    }
+
+    pub async fn graphql_with(
+        &self,
+        query: &str,
+        variables: Value,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self
+            .client
+            .post(self.url("/graphql"))
+            .header("content-type", "application/json")
+            .json(&json!({"query": query, "variables": variables}));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("the server answers");
+        Self::reply(response).await
+    }
+
+    pub async fn reply(response: reqwest::Response) -> Reply {
+        let status = response.status();
+        let statements = response
+            .headers()
+            .get("x-stroom-sql-statements")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let text = response.text().await.expect("a response body");
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("a JSON body, got {status}: {text}"));
+        Reply {
+            status,
+            body,
+            statements,
+        }
+    }
+
+    /// Every node of a list, paging through it with `first`/`after`.
+    pub async fn all_nodes(&self, field: &str, selection: &str, filter: Value) -> Vec<Value> {
+        let query = format!(
+            "query($after: String, $filter: {filter_type}) {{ {field}(first: 100, after: $after, filter: $filter) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {selection} }} }} }}",
+            filter_type = filter_type(field),
+        );
+        let mut nodes = Vec::new();
+        let mut after = Value::Null;
+        loop {
+            let reply = self
+                .graphql(&query, json!({"after": after, "filter": filter}))
+                .await;
+            let page = &reply.ok()[field];
+            nodes.extend(page["nodes"].as_array().cloned().unwrap_or_default());
+            if page["pageInfo"]["hasNextPage"] != json!(true) {
+                return nodes;
+            }
+            after = page["pageInfo"]["endCursor"].clone();
+        }
+    }
+}
+
+/// The filter input type of a root list field.
+pub fn filter_type(field: &str) -> String {
+    let singular = match field {
+        "municipalities" => "Municipality".to_owned(),
+        "areas" => "Area".to_owned(),
+        "themes" => "Theme".to_owned(),
+        "organisations" => "Organisation".to_owned(),
+        "programmes" => "Programme".to_owned(),
+        "needs" => "Need".to_owned(),
+        "initiatives" => "Initiative".to_owned(),
+        "indicators" => "Indicator".to_owned(),
+        "outcomes" => "Outcome".to_owned(),
+        "learnings" => "Learning".to_owned(),
+        other => panic!("no list {other}"),
+    };
+    format!("{singular}Filter")
+}
+
+/// The strings of a JSON array of strings.
+pub fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}

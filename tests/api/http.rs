@@ -1,0 +1,210 @@
+//! The HTTP surface follows the GraphQL-over-HTTP specification.
+use serde_json::json;
+
+use crate::helpers::{TestApp, spawn_app};
+
+#[tokio::test]
+async fn get_serves_queries_and_refuses_mutations() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[
+            (
+                "query",
+                "query($f: Int) { themes(first: $f) { totalCount } }",
+            ),
+            ("variables", r#"{"f": 1}"#),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/graphql-response+json; charset=utf-8"
+    );
+    let reply = TestApp::reply(response).await;
+    assert!(reply.ok()["themes"]["totalCount"].as_u64().unwrap() > 10);
+
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", "mutation { __typename }")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "POST");
+
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("variables", "{}")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", "{ themes { totalCount } }"), ("variables", "[1]")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn graphiql_answers_a_browser() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(response.text().await.unwrap().contains("graphiql"));
+}
+
+#[tokio::test]
+async fn accept_picks_the_media_type_and_the_status_codes() {
+    let app = spawn_app().await;
+    let bad = json!({"query": "{ nope }"});
+    let legacy = app
+        .client
+        .post(app.url("/graphql"))
+        .header("accept", "application/json")
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(legacy.status(), 200);
+    assert_eq!(
+        legacy.headers()["content-type"],
+        "application/json; charset=utf-8"
+    );
+    let modern = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(modern.status(), 400);
+    assert_eq!(
+        modern.headers()["content-type"],
+        "application/graphql-response+json; charset=utf-8"
+    );
+    let unacceptable = app
+        .client
+        .post(app.url("/graphql"))
+        .header("accept", "text/xml")
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unacceptable.status(), 406);
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_4xx_with_a_clear_error() {
+    let app = spawn_app().await;
+    for (content_type, body, status) in [
+        (None, r#"{"query": "{ themes { totalCount } }"}"#, 415),
+        (
+            Some("text/plain"),
+            r#"{"query": "{ themes { totalCount } }"}"#,
+            415,
+        ),
+        (Some("application/json"), "{not json", 400),
+        (
+            Some("application/json"),
+            r#"[{"query": "{ themes { totalCount } }"}]"#,
+            400,
+        ),
+        (Some("application/json"), r#"{"variables": {}}"#, 400),
+        (Some("application/json"), r#"{"query": 42}"#, 400),
+        (
+            Some("application/json"),
+            r#"{"query": "{ themes { totalCount } }", "variables": [1]}"#,
+            400,
+        ),
+    ] {
+        let mut request = app.client.post(app.url("/graphql")).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), status, "{content_type:?} {body}");
+        let reply = TestApp::reply(response).await;
+        assert!(!reply.message().is_empty());
+    }
+    let huge = format!(
+        r#"{{"query": "{{ themes {{ totalCount }} }}", "x": "{}"}}"#,
+        "a".repeat(300_000)
+    );
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+}
+
+#[tokio::test]
+async fn fields_come_back_in_the_order_asked() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({"query": "{ themes { totalCount } areas { totalCount } municipalities { totalCount pageInfo { hasNextPage } } a: areas { pageInfo { hasNextPage } totalCount } }"}))
+        .send()
+        .await
+        .unwrap();
+    let text = response.text().await.unwrap();
+    let positions: Vec<usize> = ["\"themes\"", "\"areas\"", "\"municipalities\"", "\"a\""]
+        .iter()
+        .map(|k| text.find(k).unwrap())
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+    assert!(
+        text.contains(r#""a":{"pageInfo":{"hasNextPage":false},"totalCount":4}"#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer() {
+    let app = spawn_app().await;
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["database"], "ok");
+    assert_eq!(body["migrations"], "current");
+    app.graphql("query Dashboard { themes { totalCount } }", json!({}))
+        .await;
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("stroom_db_statements_total"));
+    assert!(metrics.contains("operation=\"Dashboard\""), "{metrics}");
+}

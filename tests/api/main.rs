@@ -1,0 +1,13 @@
+//! End-to-end tests: each starts the real server on a free port over a fresh database and
+//! talks GraphQL over HTTP, as a client would.
+mod batching;
+mod cli;
+mod demo;
+mod errors;
+mod filters;
+mod helpers;
+mod http;
+mod locale;
+mod pagination;
+mod privacy;
+mod schema;
