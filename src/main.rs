@@ -41,5 +41,11 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", schema::sdl());
             Ok(())
         }
+        Command::Keys(command) => {
+            let connected =
+                db::connect(cli.global.database_url(), cli.global.db_max_connections).await?;
+            db::migrate(&connected.db).await?;
+            stroom_api::api_key::cli::run(&connected.db, command).await
+        }
     }
 }

@@ -63,6 +63,43 @@ pub enum Command {
     Seed(SeedArgs),
     /// Print the GraphQL schema (SDL), as committed in `schema.graphql`.
     Schema,
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Create a key; its token is printed once, alone on the last line.
+    Create {
+        /// A name that says whose key it is; the audit log shows it.
+        #[arg(long)]
+        name: String,
+        /// What the key may do.
+        #[arg(long, value_enum)]
+        role: KeyRoleArg,
+        /// For an editor key: the municipality it writes to, by name or ID.
+        #[arg(long)]
+        municipality: Option<String>,
+        /// The day the key stops working (`YYYY-MM-DD`, the key works through that day) or
+        /// an RFC 3339 instant.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// List the keys.
+    List,
+    /// Revoke a key, by name or ID: it is refused from the next request on.
+    Revoke {
+        /// The key's name or ID.
+        key: String,
+    },
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRoleArg {
+    Partner,
+    Editor,
+    Admin,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -22,6 +22,7 @@ pub enum NodeKind {
     Indicator,
     Outcome,
     Learning,
+    ApiKey,
 }
 
 impl NodeKind {
@@ -39,6 +40,7 @@ impl NodeKind {
         Self::Indicator,
         Self::Outcome,
         Self::Learning,
+        Self::ApiKey,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the ID.
@@ -57,10 +59,11 @@ impl NodeKind {
             Self::Indicator => "Indicator",
             Self::Outcome => "Outcome",
             Self::Learning => "Learning",
+            Self::ApiKey => "ApiKey",
         }
     }
 
-    fn from_type_name(name: &str) -> Option<Self> {
+    pub fn from_type_name(name: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|k| k.type_name() == name)
     }
 

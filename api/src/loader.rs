@@ -67,6 +67,8 @@ pub enum Rel {
     InitiativeLearnings,
     IndicatorOutcomes,
     LearningThemes,
+    /// The audit entries of a record (restricted to its type by the caller).
+    History,
 }
 
 impl Rel {
@@ -108,6 +110,7 @@ impl Rel {
             | Self::InitiativeLearnings => Column("initiative_id"),
             Self::IndicatorOutcomes => Column("indicator_id"),
             Self::LearningThemes => through("learning_theme", "learning_id", "theme_id"),
+            Self::History => Column("subject_id"),
         }
     }
 

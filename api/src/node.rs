@@ -2,6 +2,7 @@
 use async_graphql::{Context, ID, Interface, Object};
 use futures_util::future::try_join_all;
 
+use crate::api_key::ApiKey;
 use crate::area::Area;
 use crate::error::ApiError;
 use crate::ids::{GlobalId, NodeKind};
@@ -41,9 +42,11 @@ pub enum Node {
     Indicator(Indicator),
     Outcome(Outcome),
     Learning(Learning),
+    ApiKey(ApiKey),
 }
 
-async fn load(ctx: &Context<'_>, field: &str, id: &ID) -> async_graphql::Result<Option<Node>> {
+/// Any record by global ID, if the viewer may see it.
+pub async fn load(ctx: &Context<'_>, field: &str, id: &ID) -> async_graphql::Result<Option<Node>> {
     let GlobalId { kind, id } = GlobalId::decode(field, id)?;
     let id = Some(id);
     Ok(match kind {
@@ -72,6 +75,7 @@ async fn load(ctx: &Context<'_>, field: &str, id: &ID) -> async_graphql::Result<
         NodeKind::Indicator => reference::<Indicator>(ctx, id).await?.map(Node::Indicator),
         NodeKind::Outcome => reference::<Outcome>(ctx, id).await?.map(Node::Outcome),
         NodeKind::Learning => reference::<Learning>(ctx, id).await?.map(Node::Learning),
+        NodeKind::ApiKey => reference::<ApiKey>(ctx, id).await?.map(Node::ApiKey),
     })
 }
 

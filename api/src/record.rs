@@ -12,7 +12,8 @@ pub fn col(table: &'static str, column: &'static str) -> Expr {
 }
 
 pub trait Table:
-    EntityTrait<Model: FromQueryResult + Send + Sync + Clone + 'static> + Default
+    EntityTrait<Model: FromQueryResult + Send + Sync + Clone + 'static, ActiveModel: Send + Sync>
+    + Default
 {
     /// The SQL table name.
     const NAME: &'static str;
@@ -31,6 +32,16 @@ pub trait Table:
     /// The order used where a list has no `orderBy`.
     fn default_sort() -> SortKey;
 
+    /// Whose record it is, for write access.
+    fn owner(_model: &Self::Model) -> Owner {
+        Owner::Shared
+    }
+
+    /// The folded text the `search` filter matches, for tables that have one.
+    fn search_text(_model: &Self::Model) -> Option<String> {
+        None
+    }
+
     fn id_expr() -> Expr {
         col(Self::NAME, "id")
     }
@@ -44,4 +55,16 @@ pub trait Table:
             condition
         }
     }
+}
+
+/// Whose record it is: an editor writes its own municipality's records; shared records (the
+/// common taxonomy, indicators, network projects) are an admin's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// A municipality's, or shared when `None`.
+    Municipality(Option<i64>),
+    /// Shared by all municipalities.
+    Shared,
+    /// Whoever owns this other record.
+    Through(crate::ids::NodeKind, i64),
 }

@@ -1,17 +1,31 @@
 //! The GraphQL schema: the domains' query roots merged into one, with its limits. No I/O here.
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
+use crate::api_key::{ApiKeyMutation, ApiKeyQuery};
 use crate::area::AreaQuery;
+use crate::area::mutation::AreaMutation;
+use crate::audit::AuditQuery;
 use crate::indicator::IndicatorQuery;
+use crate::indicator::mutation::IndicatorMutation;
 use crate::initiative::InitiativeQuery;
+use crate::initiative::mutation::InitiativeMutation;
 use crate::learning::LearningQuery;
+use crate::learning::mutation::LearningMutation;
 use crate::municipality::MunicipalityQuery;
+use crate::municipality::mutation::MunicipalityMutation;
 use crate::need::NeedQuery;
+use crate::need::mutation::NeedMutation;
 use crate::node::NodeQuery;
 use crate::organisation::OrganisationQuery;
+use crate::organisation::mutation::OrganisationMutation;
 use crate::outcome::OutcomeQuery;
+use crate::outcome::mutation::OutcomeMutation;
+use crate::partnership::mutation::PartnershipMutation;
 use crate::programme::ProgrammeQuery;
+use crate::programme::mutation::ProgrammeMutation;
 use crate::theme::ThemeQuery;
+use crate::theme::mutation::ThemeMutation;
+use crate::translation::TranslationMutation;
 
 /// Stroom API: a city's circular-economy citizen programme as data — initiatives, residents'
 /// needs, partners, outcomes and learnings.
@@ -28,15 +42,36 @@ pub struct Query(
     IndicatorQuery,
     OutcomeQuery,
     LearningQuery,
+    ApiKeyQuery,
+    AuditQuery,
 );
 
-pub type AppSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+/// Changes, for API keys with the editor role (their municipality's data) or the admin role.
+/// Each takes one `input` and returns a payload with the changed record and `userErrors`.
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    MunicipalityMutation,
+    AreaMutation,
+    ThemeMutation,
+    OrganisationMutation,
+    ProgrammeMutation,
+    PartnershipMutation,
+    NeedMutation,
+    InitiativeMutation,
+    IndicatorMutation,
+    OutcomeMutation,
+    LearningMutation,
+    TranslationMutation,
+    ApiKeyMutation,
+);
+
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Deepest nesting a query may have.
 pub const MAX_DEPTH: usize = 12;
 
-fn builder() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription).limit_depth(MAX_DEPTH)
+fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription).limit_depth(MAX_DEPTH)
 }
 
 pub fn build_schema() -> AppSchema {

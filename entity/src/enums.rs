@@ -208,3 +208,12 @@ string_enum!(
         Partners = "partners",
     }
 );
+
+string_enum!(
+    /// What an API key may do.
+    KeyRole {
+        Partner = "partner",
+        Editor = "editor",
+        Admin = "admin",
+    }
+);

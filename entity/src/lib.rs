@@ -9,7 +9,9 @@
 pub mod enums;
 pub mod localized;
 
+pub mod api_key;
 pub mod area;
+pub mod audit_entry;
 pub mod contact_person;
 pub mod indicator;
 pub mod initiative;

@@ -3,12 +3,16 @@ pub use sea_orm_migration::prelude::*;
 
 mod columns;
 mod m20261128_000001_create_core_tables;
+mod m20261128_000002_create_api_keys_and_audit;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261128_000001_create_core_tables::Migration)]
+        vec![
+            Box::new(m20261128_000001_create_core_tables::Migration),
+            Box::new(m20261128_000002_create_api_keys_and_audit::Migration),
+        ]
     }
 }

@@ -94,6 +94,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// A connection of the test's own to the same database, to set up and check data.
     pub db: DatabaseConnection,
+    database_url: String,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     _database: TestDatabase,
@@ -152,6 +153,7 @@ async fn spawn_with(demo: bool) -> TestApp {
         address,
         client: reqwest::Client::new(),
         db,
+        database_url,
         shutdown: Some(tx),
         server: Some(server),
         _database: database,
@@ -202,6 +204,11 @@ impl Reply {
 }
 
 impl TestApp {
+    /// The URL of the test's database, for running the command line against it.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -296,4 +303,129 @@ pub fn strings(value: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+impl TestApp {
+    /// A new API key; returns its token.
+    pub async fn key(
+        &self,
+        name: &str,
+        role: entity::enums::KeyRole,
+        municipality: Option<i64>,
+    ) -> String {
+        stroom_api::api_key::create_key(&self.db, name, role, municipality, None)
+            .await
+            .unwrap_or_else(|e| panic!("test setup: create key: {}", e.message))
+            .1
+    }
+
+    /// An editor key for the municipality with this name.
+    pub async fn editor_key(&self, name: &str, municipality: &str) -> String {
+        let id = self.municipality_id(municipality).await;
+        self.key(name, entity::enums::KeyRole::Editor, Some(id))
+            .await
+    }
+
+    pub async fn admin_key(&self) -> String {
+        self.key("Test admin", entity::enums::KeyRole::Admin, None)
+            .await
+    }
+
+    pub async fn partner_key(&self) -> String {
+        self.key("Test partner city", entity::enums::KeyRole::Partner, None)
+            .await
+    }
+
+    /// The row ID of a municipality, by its English name.
+    pub async fn municipality_id(&self, name: &str) -> i64 {
+        use sea_orm::EntityTrait;
+        entity::municipality::Entity::find()
+            .all(&self.db)
+            .await
+            .expect("municipalities")
+            .into_iter()
+            .find(|m| m.name.get("en") == Some(name))
+            .unwrap_or_else(|| panic!("no municipality {name}"))
+            .id
+    }
+
+    /// A GraphQL request with an API key.
+    pub async fn graphql_as(&self, key: &str, query: &str, variables: Value) -> Reply {
+        let bearer = format!("Bearer {key}");
+        self.graphql_with(query, variables, &[("authorization", bearer.as_str())])
+            .await
+    }
+
+    /// A summary of everything stored: rows and version sums per table, link rows, audit
+    /// entries. Any change through the API alters it.
+    pub async fn fingerprint(&self) -> Vec<(String, i64, i64)> {
+        use sea_orm::{ConnectionTrait, Statement};
+        let backend = self.db.get_database_backend();
+        let mut out = Vec::new();
+        for table in [
+            "municipality",
+            "area",
+            "theme",
+            "organisation",
+            "contact_person",
+            "programme",
+            "partnership",
+            "need",
+            "initiative",
+            "support_request",
+            "indicator",
+            "outcome",
+            "learning",
+        ] {
+            let row = self
+                .db
+                .query_one_raw(Statement::from_string(
+                    backend,
+                    format!(
+                        "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(version), 0) AS BIGINT) AS v, \
+                         CAST(COUNT(archived_at) AS BIGINT) AS a FROM {table}"
+                    ),
+                ))
+                .await
+                .expect("fingerprint")
+                .expect("a row");
+            let n: i64 = row.try_get("", "n").expect("n");
+            let v: i64 = row.try_get("", "v").expect("v");
+            let a: i64 = row.try_get("", "a").expect("a");
+            out.push((table.to_owned(), n, v * 1000 + a));
+        }
+        for table in [
+            "programme_theme",
+            "need_target_group",
+            "initiative_area",
+            "initiative_theme",
+            "initiative_need",
+            "learning_theme",
+            "audit_entry",
+            "api_key",
+        ] {
+            let row = self
+                .db
+                .query_one_raw(Statement::from_string(
+                    backend,
+                    format!("SELECT COUNT(*) AS n FROM {table}"),
+                ))
+                .await
+                .expect("fingerprint")
+                .expect("a row");
+            out.push((table.to_owned(), row.try_get("", "n").expect("n"), 0));
+        }
+        out
+    }
+
+    /// The global ID of the first record of a list that matches a search.
+    pub async fn find_id(&self, field: &str, search: &str) -> String {
+        let nodes = self.all_nodes(field, "id", json!({"search": search})).await;
+        nodes
+            .first()
+            .unwrap_or_else(|| panic!("no {field} matches {search}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
 }

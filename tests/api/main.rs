@@ -10,4 +10,6 @@ mod http;
 mod locale;
 mod pagination;
 mod privacy;
+mod roles;
 mod schema;
+mod writes;

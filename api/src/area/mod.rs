@@ -1,4 +1,6 @@
 //! Areas: districts, neighbourhoods and street clusters inside a municipality, nested.
+pub mod mutation;
+
 use async_graphql::{Context, Enum, ID, InputObject, Object};
 use entity::area;
 use sea_orm::{EntityTrait, QueryTrait};
@@ -13,7 +15,7 @@ use crate::loader::{Rel, reference, required_reference};
 use crate::municipality::Municipality;
 use crate::need::Need;
 use crate::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
-use crate::record::{Table, col};
+use crate::record::{Owner, Table, col};
 use crate::record_meta;
 use crate::scalars::{DateTime, GeoJson};
 
@@ -24,6 +26,12 @@ impl Table for area::Entity {
     }
     fn default_sort() -> SortKey {
         SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr())
+    }
+    fn owner(model: &area::Model) -> Owner {
+        Owner::Municipality(Some(model.municipality_id))
+    }
+    fn search_text(model: &area::Model) -> Option<String> {
+        Some(search_text(model))
     }
 }
 
@@ -171,6 +179,29 @@ impl Area {
             Rel::AreaInitiatives,
             self.0.id,
             PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// The changes made to this record through the API, latest first (editor and admin keys).
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n changes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the changes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<crate::pagination::Connection<crate::audit::AuditEntry>> {
+        crate::audit::history(
+            ctx,
+            NodeKind::Area,
+            self.0.id,
+            crate::pagination::PageArgs {
                 first,
                 after,
                 last,

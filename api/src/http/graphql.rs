@@ -15,7 +15,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{AppState, shape};
-use crate::auth::Viewer;
+use crate::auth::authenticate;
 use crate::context::RequestContext;
 use crate::db::REQUEST_STATEMENTS;
 use crate::i18n::LocalePreferences;
@@ -350,8 +350,41 @@ async fn execute(
         .and_then(|v| v.to_str().ok())
         .map(LocalePreferences::from_accept_language)
         .unwrap_or_default();
-    let viewer = Viewer::anonymous();
     let statements = Arc::new(AtomicU64::new(0));
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or_default());
+    let viewer = match REQUEST_STATEMENTS
+        .scope(statements.clone(), authenticate(&state.db, authorization))
+        .await
+    {
+        Ok(Ok(viewer)) => viewer,
+        Ok(Err(refusal)) => {
+            metrics::counter!("stroom_graphql_errors_total", "code" => "UNAUTHENTICATED")
+                .increment(1);
+            let mut response = refuse(
+                StatusCode::UNAUTHORIZED,
+                format,
+                "UNAUTHENTICATED",
+                refusal.message(),
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"stroom\", error=\"invalid_token\""),
+            );
+            return response;
+        }
+        Err(error) => {
+            let error = crate::error::ApiError::from(error);
+            let status = if error.code() == crate::error::ErrorCode::ServiceUnavailable {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
+            tracing::error!(%error, "authentication failed");
+            return refuse(status, format, error.code().as_str(), error.to_string());
+        }
+    };
     let activity = Activity::default();
     let spawn_counter = statements.clone();
     let spawn_activity = activity.clone();

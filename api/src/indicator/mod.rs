@@ -1,4 +1,6 @@
 //! Indicators: what outcomes measure, with their unit.
+pub mod mutation;
+
 use async_graphql::{Context, Enum, ID, InputObject, Object};
 use entity::indicator;
 use sea_orm::sea_query::ExprTrait;
@@ -146,6 +148,29 @@ impl Indicator {
             Rel::IndicatorOutcomes,
             self.0.id,
             PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// The changes made to this record through the API, latest first (editor and admin keys).
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n changes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the changes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<crate::pagination::Connection<crate::audit::AuditEntry>> {
+        crate::audit::history(
+            ctx,
+            NodeKind::Indicator,
+            self.0.id,
+            crate::pagination::PageArgs {
                 first,
                 after,
                 last,

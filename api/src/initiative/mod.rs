@@ -1,5 +1,6 @@
 //! Initiatives: circular initiatives by citizens, entrepreneurs, social organisations or the
 //! city, with the needs they answer, their partners and the support they asked for.
+pub mod mutation;
 mod support_request;
 
 use async_graphql::{Context, Enum, ID, InputObject, Object};
@@ -24,7 +25,7 @@ use crate::pagination::{
 };
 use crate::partnership::{PartnerRole, Partnership};
 use crate::programme::Programme;
-use crate::record::{Table, col};
+use crate::record::{Owner, Table, col};
 use crate::record_meta;
 use crate::scalars::{Date, DateTime};
 use crate::theme::Theme;
@@ -36,6 +37,12 @@ impl Table for initiative::Entity {
     }
     fn default_sort() -> SortKey {
         SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr())
+    }
+    fn owner(model: &initiative::Model) -> Owner {
+        Owner::Municipality(Some(model.municipality_id))
+    }
+    fn search_text(model: &initiative::Model) -> Option<String> {
+        Some(search_text(model))
     }
 }
 
@@ -365,6 +372,29 @@ impl Initiative {
             Rel::InitiativeLearnings,
             self.0.id,
             PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// The changes made to this record through the API, latest first (editor and admin keys).
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n changes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the changes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<crate::pagination::Connection<crate::audit::AuditEntry>> {
+        crate::audit::history(
+            ctx,
+            NodeKind::Initiative,
+            self.0.id,
+            crate::pagination::PageArgs {
                 first,
                 after,
                 last,

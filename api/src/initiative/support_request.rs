@@ -8,7 +8,7 @@ use crate::ids::NodeKind;
 use crate::initiative::Initiative;
 use crate::loader::required_reference;
 use crate::pagination::{SortKey, SortKind, Wraps};
-use crate::record::{Table, col};
+use crate::record::{Owner, Table, col};
 use crate::record_meta;
 use crate::scalars::{Date, Decimal};
 
@@ -25,6 +25,9 @@ impl Table for support_request::Entity {
             Self::id_expr(),
         )
         .descending(true)
+    }
+    fn owner(model: &support_request::Model) -> Owner {
+        Owner::Through(NodeKind::Initiative, model.initiative_id)
     }
 }
 
@@ -151,6 +154,29 @@ impl SupportRequest {
     /// The amount granted, in euro.
     async fn amount_granted(&self) -> Option<Decimal> {
         self.0.amount_granted_eur.map(|v| Decimal(v.into()))
+    }
+
+    /// The changes made to this record through the API, latest first (editor and admin keys).
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n changes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the changes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<crate::pagination::Connection<crate::audit::AuditEntry>> {
+        crate::audit::history(
+            ctx,
+            NodeKind::SupportRequest,
+            self.0.id,
+            crate::pagination::PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
     }
 
     #[graphql(flatten)]

@@ -1,4 +1,6 @@
 //! Learnings: lessons drawn from programmes and initiatives, for partner cities to learn from.
+pub mod mutation;
+
 use async_graphql::{Context, Enum, ID, InputObject, Object};
 use entity::learning;
 use sea_orm::sea_query::ExprTrait;
@@ -15,7 +17,7 @@ use crate::loader::{Rel, reference, required_reference};
 use crate::municipality::Municipality;
 use crate::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
 use crate::programme::Programme;
-use crate::record::{Table, col};
+use crate::record::{Owner, Table, col};
 use crate::record_meta;
 use crate::scalars::DateTime;
 use crate::theme::Theme;
@@ -42,6 +44,12 @@ impl Table for learning::Entity {
             Self::id_expr(),
         )
         .nullable()
+    }
+    fn owner(model: &learning::Model) -> Owner {
+        Owner::Municipality(Some(model.municipality_id))
+    }
+    fn search_text(model: &learning::Model) -> Option<String> {
+        Some(search_text(model))
     }
 }
 
@@ -172,6 +180,29 @@ impl Learning {
             Rel::LearningThemes,
             self.0.id,
             PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// The changes made to this record through the API, latest first (editor and admin keys).
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n changes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the changes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<crate::pagination::Connection<crate::audit::AuditEntry>> {
+        crate::audit::history(
+            ctx,
+            NodeKind::Learning,
+            self.0.id,
+            crate::pagination::PageArgs {
                 first,
                 after,
                 last,

@@ -1,4 +1,6 @@
 //! Municipalities: the cities and regions that run programmes (Mechelen and partner cities).
+pub mod mutation;
+
 use async_graphql::{Context, Enum, ID, InputObject, Object};
 use entity::municipality;
 use sea_orm::sea_query::ExprTrait;
@@ -13,7 +15,7 @@ use crate::ids::NodeKind;
 use crate::loader::Rel;
 use crate::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
 use crate::programme::Programme;
-use crate::record::{Table, col};
+use crate::record::{Owner, Table, col};
 use crate::record_meta;
 use crate::scalars::DateTime;
 
@@ -24,6 +26,12 @@ impl Table for municipality::Entity {
     }
     fn default_sort() -> SortKey {
         SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr())
+    }
+    fn owner(model: &municipality::Model) -> Owner {
+        Owner::Municipality(Some(model.id))
+    }
+    fn search_text(model: &municipality::Model) -> Option<String> {
+        Some(search_text(model))
     }
 }
 
@@ -124,6 +132,29 @@ impl Municipality {
             Rel::MunicipalityProgrammes,
             self.0.id,
             PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// The changes made to this record through the API, latest first (editor and admin keys).
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n changes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the changes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<crate::pagination::Connection<crate::audit::AuditEntry>> {
+        crate::audit::history(
+            ctx,
+            NodeKind::Municipality,
+            self.0.id,
+            crate::pagination::PageArgs {
                 first,
                 after,
                 last,

@@ -1,4 +1,6 @@
 //! Needs: what residents said they need, mapped in participatory research.
+pub mod mutation;
+
 use async_graphql::{Context, Enum, ID, InputObject, Object};
 use entity::need;
 use sea_orm::sea_query::{ExprTrait, Query};
@@ -15,7 +17,7 @@ use crate::loader::{Rel, TargetGroupsOf, reference, required_reference};
 use crate::municipality::Municipality;
 use crate::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
 use crate::programme::Programme;
-use crate::record::{Table, col};
+use crate::record::{Owner, Table, col};
 use crate::record_meta;
 use crate::scalars::{Date, DateTime};
 use crate::theme::Theme;
@@ -33,6 +35,12 @@ impl Table for need::Entity {
             Self::id_expr(),
         )
         .descending(true)
+    }
+    fn owner(model: &need::Model) -> Owner {
+        Owner::Municipality(Some(model.municipality_id))
+    }
+    fn search_text(model: &need::Model) -> Option<String> {
+        Some(search_text(model))
     }
 }
 
@@ -210,6 +218,29 @@ impl Need {
             Rel::NeedInitiatives,
             self.0.id,
             PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// The changes made to this record through the API, latest first (editor and admin keys).
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n changes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the changes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<crate::pagination::Connection<crate::audit::AuditEntry>> {
+        crate::audit::history(
+            ctx,
+            NodeKind::Need,
+            self.0.id,
+            crate::pagination::PageArgs {
                 first,
                 after,
                 last,

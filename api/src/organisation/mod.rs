@@ -1,4 +1,6 @@
 //! Organisations (partners) and their contact people.
+pub mod mutation;
+
 use async_graphql::{Context, Enum, ID, InputObject, Object};
 use entity::{contact_person, organisation};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -17,7 +19,7 @@ use crate::pagination::{
     Connection, PageArgs, SortKey, SortKind, Wraps, children, children_where, list,
 };
 use crate::partnership::{PartnerRole, Partnership};
-use crate::record::{Table, col};
+use crate::record::{Owner, Table, col};
 use crate::record_meta;
 use crate::scalars::DateTime;
 
@@ -28,6 +30,12 @@ impl Table for organisation::Entity {
     }
     fn default_sort() -> SortKey {
         SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr())
+    }
+    fn owner(model: &organisation::Model) -> Owner {
+        Owner::Municipality(model.municipality_id)
+    }
+    fn search_text(model: &organisation::Model) -> Option<String> {
+        Some(search_text(model))
     }
 }
 
@@ -51,6 +59,9 @@ impl Table for contact_person::Entity {
     }
     fn default_sort() -> SortKey {
         SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr())
+    }
+    fn owner(model: &contact_person::Model) -> Owner {
+        Owner::Through(NodeKind::Organisation, model.organisation_id)
     }
 }
 
@@ -280,6 +291,29 @@ impl Organisation {
         .map(Some)
     }
 
+    /// The changes made to this record through the API, latest first (editor and admin keys).
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n changes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the changes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<crate::pagination::Connection<crate::audit::AuditEntry>> {
+        crate::audit::history(
+            ctx,
+            NodeKind::Organisation,
+            self.0.id,
+            crate::pagination::PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
     #[graphql(flatten)]
     async fn meta(&self) -> RecordMeta {
         record_meta!(self.0)
@@ -329,6 +363,29 @@ impl ContactPerson {
     /// The organisation the person works for.
     async fn organisation(&self, ctx: &Context<'_>) -> async_graphql::Result<Organisation> {
         required_reference(ctx, self.0.organisation_id).await
+    }
+
+    /// The changes made to this record through the API, latest first (editor and admin keys).
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n changes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the changes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<crate::pagination::Connection<crate::audit::AuditEntry>> {
+        crate::audit::history(
+            ctx,
+            NodeKind::ContactPerson,
+            self.0.id,
+            crate::pagination::PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
     }
 
     #[graphql(flatten)]

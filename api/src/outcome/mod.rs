@@ -1,4 +1,6 @@
 //! Outcomes: measured values of an indicator over a period, for an initiative or a programme.
+pub mod mutation;
+
 use async_graphql::{Context, Enum, ID, InputObject, Object};
 use entity::outcome;
 use sea_orm::sea_query::ExprTrait;
@@ -16,7 +18,7 @@ use crate::loader::{reference, required_reference};
 use crate::municipality::Municipality;
 use crate::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
 use crate::programme::Programme;
-use crate::record::{Table, col};
+use crate::record::{Owner, Table, col};
 use crate::record_meta;
 use crate::scalars::{Date, DateTime, Decimal};
 
@@ -53,6 +55,9 @@ impl Table for outcome::Entity {
             Self::id_expr(),
         )
         .descending(true)
+    }
+    fn owner(model: &outcome::Model) -> Owner {
+        Owner::Municipality(Some(model.municipality_id))
     }
 }
 
@@ -139,6 +144,29 @@ impl Outcome {
     /// Whether someone checked the value against its source.
     async fn verified(&self) -> bool {
         self.0.verified
+    }
+
+    /// The changes made to this record through the API, latest first (editor and admin keys).
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n changes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the changes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<crate::pagination::Connection<crate::audit::AuditEntry>> {
+        crate::audit::history(
+            ctx,
+            NodeKind::Outcome,
+            self.0.id,
+            crate::pagination::PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
     }
 
     #[graphql(flatten)]

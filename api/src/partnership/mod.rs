@@ -1,4 +1,5 @@
 //! Partnerships: the role an organisation holds in a programme, an initiative or a network.
+pub mod mutation;
 use async_graphql::{Context, Enum, ID, Object};
 use entity::partnership;
 
@@ -10,7 +11,7 @@ use crate::loader::{Only, reference, required_reference};
 use crate::organisation::Organisation;
 use crate::pagination::{SortKey, SortKind, Wraps};
 use crate::programme::Programme;
-use crate::record::Table;
+use crate::record::{Owner, Table};
 use crate::record_meta;
 
 impl Table for partnership::Entity {
@@ -20,6 +21,14 @@ impl Table for partnership::Entity {
     }
     fn default_sort() -> SortKey {
         SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr())
+    }
+    fn owner(model: &partnership::Model) -> Owner {
+        match (model.programme_id, model.initiative_id, model.network_id) {
+            (Some(id), _, _) => Owner::Through(NodeKind::Programme, id),
+            (_, Some(id), _) => Owner::Through(NodeKind::Initiative, id),
+            (_, _, Some(id)) => Owner::Through(NodeKind::Organisation, id),
+            _ => Owner::Shared,
+        }
     }
 }
 
@@ -109,6 +118,29 @@ impl Partnership {
     /// The network or project (such as CECI), when the role is membership of one.
     async fn network(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Organisation>> {
         reference(ctx, self.0.network_id).await
+    }
+
+    /// The changes made to this record through the API, latest first (editor and admin keys).
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n changes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the changes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<crate::pagination::Connection<crate::audit::AuditEntry>> {
+        crate::audit::history(
+            ctx,
+            NodeKind::Partnership,
+            self.0.id,
+            crate::pagination::PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
     }
 
     #[graphql(flatten)]

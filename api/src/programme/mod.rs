@@ -1,4 +1,6 @@
 //! Programmes: a city's circular programme (Stroom) or an interregional project.
+pub mod mutation;
+
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use entity::programme;
 use sea_orm::sea_query::ExprTrait;
@@ -20,7 +22,7 @@ use crate::pagination::{
     Connection, PageArgs, SortKey, SortKind, Wraps, children, children_where, list,
 };
 use crate::partnership::{PartnerRole, Partnership};
-use crate::record::{Table, col};
+use crate::record::{Owner, Table, col};
 use crate::record_meta;
 use crate::scalars::{Date, DateTime, Decimal};
 use crate::theme::Theme;
@@ -32,6 +34,12 @@ impl Table for programme::Entity {
     }
     fn default_sort() -> SortKey {
         SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr())
+    }
+    fn owner(model: &programme::Model) -> Owner {
+        Owner::Municipality(model.municipality_id)
+    }
+    fn search_text(model: &programme::Model) -> Option<String> {
+        Some(search_text(model))
     }
 }
 
@@ -343,6 +351,29 @@ impl Programme {
             Rel::ProgrammeOutcomes,
             self.0.id,
             PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// The changes made to this record through the API, latest first (editor and admin keys).
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n changes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the changes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<crate::pagination::Connection<crate::audit::AuditEntry>> {
+        crate::audit::history(
+            ctx,
+            NodeKind::Programme,
+            self.0.id,
+            crate::pagination::PageArgs {
                 first,
                 after,
                 last,

@@ -1,4 +1,6 @@
 //! Themes: the taxonomy of circular themes and needs-mapping domains; partner cities add their own.
+pub mod mutation;
+
 use async_graphql::{Context, Enum, ID, InputObject, Object};
 use entity::theme;
 use sea_orm::sea_query::ExprTrait;
@@ -14,7 +16,7 @@ use crate::loader::{Rel, reference};
 use crate::municipality::Municipality;
 use crate::need::Need;
 use crate::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
-use crate::record::{Table, col};
+use crate::record::{Owner, Table, col};
 use crate::record_meta;
 use crate::scalars::DateTime;
 
@@ -30,6 +32,9 @@ impl Table for theme::Entity {
             SortKind::Text,
             Self::id_expr(),
         )
+    }
+    fn owner(model: &theme::Model) -> Owner {
+        Owner::Municipality(model.municipality_id)
     }
 }
 
@@ -160,6 +165,29 @@ impl Theme {
             Rel::ThemeInitiatives,
             self.0.id,
             PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// The changes made to this record through the API, latest first (editor and admin keys).
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n changes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the changes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<crate::pagination::Connection<crate::audit::AuditEntry>> {
+        crate::audit::history(
+            ctx,
+            NodeKind::Theme,
+            self.0.id,
+            crate::pagination::PageArgs {
                 first,
                 after,
                 last,
