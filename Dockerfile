@@ -13,5 +13,7 @@ WORKDIR /var/lib/stroom
 ENV STROOM_LISTEN=0.0.0.0:8080 \
     STROOM_LOG_FORMAT=json
 EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["/usr/local/bin/stroom", "ready", "--url", "http://127.0.0.1:8080/readyz"]
 ENTRYPOINT ["/usr/local/bin/stroom"]
 CMD ["serve"]

@@ -1,13 +1,13 @@
 //! The `stroom` binary: serve the API, migrate the database, load the demo data, print the schema.
 use anyhow::Context;
-use clap::Parser;
 use stroom_api::config::{Cli, Command};
 use stroom_api::{Application, db, demo, schema, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    telemetry::init(cli.global.log_format);
+    let cli = Cli::parse_checked();
+    // Kept until the end of `main`, so exported spans are flushed on exit.
+    let _telemetry = telemetry::init(cli.global.log_format, cli.global.otel_endpoint.as_deref());
     match cli.command.unwrap_or(Command::Serve(cli.serve)) {
         Command::Serve(serve) => {
             Application::build(&cli.global, &serve)
@@ -40,6 +40,16 @@ async fn main() -> anyhow::Result<()> {
         Command::Schema => {
             print!("{}", schema::sdl());
             Ok(())
+        }
+        Command::Ready { url } => {
+            let status = stroom_api::http::probe(&url)
+                .await
+                .with_context(|| format!("asking {url}"))?;
+            if status == 200 {
+                Ok(())
+            } else {
+                anyhow::bail!("{url} answered {status}")
+            }
         }
         Command::Keys(command) => {
             let connected =

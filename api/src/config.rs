@@ -9,12 +9,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://stroom.db?mode=rwc";
 
 /// Stroom API: a GraphQL service over a city's circular-economy citizen programme.
 #[derive(Parser, Debug)]
-#[command(
-    name = "stroom",
-    version,
-    about,
-    args_conflicts_with_subcommands = true
-)]
+#[command(name = "stroom", version, about)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -36,9 +31,49 @@ pub struct GlobalArgs {
     #[arg(long, env = "STROOM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
 
+    /// Send traces to this OpenTelemetry collector (OTLP over HTTP, such as
+    /// `http://otel-collector:4318`). Needs a build with the `otel` feature; off by default.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", global = true)]
+    pub otel_endpoint: Option<String>,
+
     /// Most connections in the database pool (default: 16 on PostgreSQL, 8 on SQLite).
     #[arg(long, env = "STROOM_DB_MAX_CONNECTIONS", global = true)]
     pub db_max_connections: Option<u32>,
+}
+
+impl Cli {
+    /// Parses the command line. Serve flags belong to serving: given before another
+    /// subcommand they would be ignored, so that is refused.
+    pub fn parse_checked() -> Self {
+        use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
+        let mut command = Self::command();
+        let matches = command.clone().get_matches();
+        let cli = match Self::from_arg_matches(&matches) {
+            Ok(cli) => cli,
+            Err(error) => error.exit(),
+        };
+        if cli.command.is_some() {
+            let serve_flags: Vec<String> =
+                <ServeArgs as clap::Args>::augment_args(clap::Command::new("serve"))
+                    .get_arguments()
+                    .map(|a| a.get_id().to_string())
+                    .collect();
+            for id in serve_flags {
+                if matches.value_source(&id) == Some(ValueSource::CommandLine) {
+                    command
+                        .error(
+                            clap::error::ErrorKind::ArgumentConflict,
+                            format!(
+                                "`--{}` is a serve setting: it cannot go with a subcommand",
+                                id.replace('_', "-")
+                            ),
+                        )
+                        .exit();
+                }
+            }
+        }
+        cli
+    }
 }
 
 impl GlobalArgs {
@@ -66,6 +101,13 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Ask a running server whether it is ready (for container health checks): exits 0 when
+    /// `/readyz` answers 200.
+    Ready {
+        /// The readiness URL (plain HTTP).
+        #[arg(long, default_value = "http://127.0.0.1:8080/readyz")]
+        url: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -113,9 +155,9 @@ pub struct ServeArgs {
     #[arg(long, env = "STROOM_DEMO", num_args = 0..=1, default_missing_value = "true")]
     pub demo: Option<bool>,
 
-    /// Longest time a request may run, in seconds.
-    #[arg(long, env = "STROOM_REQUEST_TIMEOUT", default_value_t = 30)]
-    pub request_timeout_secs: u64,
+    /// Longest time a request may run, in milliseconds.
+    #[arg(long, env = "STROOM_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
 
     /// Largest request body, in bytes.
     #[arg(long, env = "STROOM_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
@@ -129,6 +171,70 @@ pub struct ServeArgs {
     /// Seconds in-flight requests get to finish after a shutdown signal.
     #[arg(long, env = "STROOM_SHUTDOWN_GRACE", default_value_t = 20)]
     pub shutdown_grace_secs: u64,
+
+    /// Redis URL (`redis://127.0.0.1:6379`): rate limits and persisted queries are then shared
+    /// by every instance using it; without it they live in this process.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of this deployment's Redis keys, so several deployments can share one Redis.
+    #[arg(long, env = "STROOM_REDIS_PREFIX", default_value = "stroom")]
+    pub redis_prefix: String,
+
+    /// Rate-limit points per window for each API key (a query spends one point per hundred
+    /// records it could return, at least one; a change ten).
+    #[arg(long, env = "STROOM_RATE_LIMIT_POINTS", default_value_t = 10_000)]
+    pub rate_limit_points: u64,
+
+    /// Rate-limit points per window for each client address without a key.
+    #[arg(
+        long,
+        env = "STROOM_RATE_LIMIT_ANONYMOUS_POINTS",
+        default_value_t = 2_000
+    )]
+    pub rate_limit_anonymous_points: u64,
+
+    /// The rate-limit window, in seconds.
+    #[arg(long, env = "STROOM_RATE_LIMIT_WINDOW", default_value_t = 3600)]
+    pub rate_limit_window_secs: u64,
+
+    /// A header holding the client's address, set by a trusted load balancer (such as
+    /// `x-forwarded-for`; its first address counts). Without it, the connection's peer counts.
+    #[arg(long, env = "STROOM_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<String>,
+
+    /// Origins allowed to call the API from a browser: `*` (any, without credentials) or a
+    /// comma-separated list such as `https://dashboard.mechelen.be`.
+    #[arg(long, env = "STROOM_CORS_ORIGINS", default_value = "*")]
+    pub cors_origins: String,
+
+    /// `Cache-Control: max-age` of anonymous GET responses, in seconds (0: no caching).
+    #[arg(long, env = "STROOM_CACHE_MAX_AGE", default_value_t = 60)]
+    pub cache_max_age_secs: u64,
+
+    /// Deepest field nesting a query may have.
+    #[arg(long, env = "STROOM_MAX_DEPTH", default_value_t = 12)]
+    pub max_depth: usize,
+
+    /// Most records a query could return (each list multiplies what is below it by its page size).
+    #[arg(long, env = "STROOM_MAX_NODES", default_value_t = 50_000)]
+    pub max_nodes: u64,
+
+    /// Most aliases in a query.
+    #[arg(long, env = "STROOM_MAX_ALIASES", default_value_t = 30)]
+    pub max_aliases: usize,
+
+    /// Most directives in a query.
+    #[arg(long, env = "STROOM_MAX_DIRECTIVES", default_value_t = 30)]
+    pub max_directives: usize,
+
+    /// Longest query document, in characters.
+    #[arg(long, env = "STROOM_MAX_QUERY_CHARS", default_value_t = 20_000)]
+    pub max_query_chars: usize,
+
+    /// Most tokens in a query document.
+    #[arg(long, env = "STROOM_MAX_QUERY_TOKENS", default_value_t = 5_000)]
+    pub max_query_tokens: usize,
 }
 
 impl Default for ServeArgs {
@@ -136,17 +242,50 @@ impl Default for ServeArgs {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             demo: None,
-            request_timeout_secs: 30,
+            request_timeout_ms: 30_000,
             max_body_bytes: 256 * 1024,
             sql_statements_header: false,
             shutdown_grace_secs: 20,
+            redis_url: None,
+            redis_prefix: "stroom".to_owned(),
+            rate_limit_points: 10_000,
+            rate_limit_anonymous_points: 2_000,
+            rate_limit_window_secs: 3600,
+            client_ip_header: None,
+            cors_origins: "*".to_owned(),
+            cache_max_age_secs: 60,
+            max_depth: 12,
+            max_nodes: 50_000,
+            max_aliases: 30,
+            max_directives: 30,
+            max_query_chars: 20_000,
+            max_query_tokens: 5_000,
         }
     }
 }
 
 impl ServeArgs {
     pub fn request_timeout(&self) -> Duration {
-        Duration::from_secs(self.request_timeout_secs)
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
+    pub fn limits(&self) -> crate::http::limits::Limits {
+        crate::http::limits::Limits {
+            max_depth: self.max_depth,
+            max_nodes: self.max_nodes,
+            max_aliases: self.max_aliases,
+            max_directives: self.max_directives,
+            max_chars: self.max_query_chars,
+            max_tokens: self.max_query_tokens,
+        }
+    }
+
+    pub fn rate_limits(&self) -> crate::http::rate_limit::RateLimits {
+        crate::http::rate_limit::RateLimits {
+            key_points: self.rate_limit_points,
+            anonymous_points: self.rate_limit_anonymous_points,
+            window: Duration::from_secs(self.rate_limit_window_secs),
+        }
     }
 
     /// Whether to load the demo data: as asked, else only for the embedded default database.

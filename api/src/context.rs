@@ -13,6 +13,8 @@ pub struct RequestContext {
     pub viewer: Viewer,
     pub locales: LocalePreferences,
     pub loader: DataLoader<DbLoader, HashMapCache>,
+    /// The request's rate-limit budget after its cost was spent.
+    pub rate_limit: Option<crate::http::rate_limit::Spent>,
 }
 
 /// The request's state. The HTTP handler attaches it to every request it executes.

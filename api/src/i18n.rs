@@ -202,6 +202,24 @@ pub fn search_text<'a>(texts: impl IntoIterator<Item = &'a LocalizedText>) -> St
     lines.join("\n")
 }
 
+/// A required text field (never null: an empty string when no translation exists).
+pub fn required_text(
+    ctx: &Context<'_>,
+    text: &LocalizedText,
+    locale: Option<String>,
+) -> async_graphql::Result<String> {
+    Ok(resolve(ctx, text, locale.as_deref())?.unwrap_or_default())
+}
+
+/// An optional text field (null when it has no translation at all).
+pub fn optional_text(
+    ctx: &Context<'_>,
+    text: &LocalizedText,
+    locale: Option<String>,
+) -> async_graphql::Result<Option<String>> {
+    resolve(ctx, text, locale.as_deref())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,22 +274,4 @@ mod tests {
         );
         assert_eq!(fold("Päijät-Häme"), "paijat-hame");
     }
-}
-
-/// A required text field (never null: an empty string when no translation exists).
-pub fn required_text(
-    ctx: &Context<'_>,
-    text: &LocalizedText,
-    locale: Option<String>,
-) -> async_graphql::Result<String> {
-    Ok(resolve(ctx, text, locale.as_deref())?.unwrap_or_default())
-}
-
-/// An optional text field (null when it has no translation at all).
-pub fn optional_text(
-    ctx: &Context<'_>,
-    text: &LocalizedText,
-    locale: Option<String>,
-) -> async_graphql::Result<Option<String>> {
-    resolve(ctx, text, locale.as_deref())
 }

@@ -258,6 +258,44 @@ pub fn euro(field: &str, value: rust_decimal::Decimal) -> Result<i64, UserError>
     i64::try_from(value).map_err(|_| UserError::invalid(field, format!("`{field}` is too large.")))
 }
 
+/// Applies an optional text field of an update: a value replaces every translation, null
+/// clears the text, absence keeps it.
+pub fn apply_text(
+    problems: &mut crate::write::Problems,
+    field: &str,
+    value: &async_graphql::MaybeUndefined<Vec<TranslationInput>>,
+    max: usize,
+    target: &mut LocalizedText,
+) {
+    match value {
+        async_graphql::MaybeUndefined::Value(t) => {
+            if let Some(t) = problems.check(text(field, t, false, max)) {
+                *target = t;
+            }
+        }
+        async_graphql::MaybeUndefined::Null => *target = LocalizedText::default(),
+        async_graphql::MaybeUndefined::Undefined => {}
+    }
+}
+
+/// Applies an optional plain field of an update through its parser.
+pub fn apply_optional<T>(
+    problems: &mut crate::write::Problems,
+    value: &async_graphql::MaybeUndefined<String>,
+    parse: impl FnOnce(&str) -> Result<T, UserError>,
+    target: &mut Option<T>,
+) {
+    match value {
+        async_graphql::MaybeUndefined::Value(v) => {
+            if let Some(v) = problems.check(parse(v)) {
+                *target = Some(v);
+            }
+        }
+        async_graphql::MaybeUndefined::Null => *target = None,
+        async_graphql::MaybeUndefined::Undefined => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,43 +371,5 @@ mod tests {
         assert!(date_order("d", d("2020-01-02"), d("2020-01-01")).is_err());
         assert!(date_order("d", d("2020-01-01"), d("2020-01-01")).is_ok());
         assert!(date_order("d", None, d("2020-01-01")).is_ok());
-    }
-}
-
-/// Applies an optional text field of an update: a value replaces every translation, null
-/// clears the text, absence keeps it.
-pub fn apply_text(
-    problems: &mut crate::write::Problems,
-    field: &str,
-    value: &async_graphql::MaybeUndefined<Vec<TranslationInput>>,
-    max: usize,
-    target: &mut LocalizedText,
-) {
-    match value {
-        async_graphql::MaybeUndefined::Value(t) => {
-            if let Some(t) = problems.check(text(field, t, false, max)) {
-                *target = t;
-            }
-        }
-        async_graphql::MaybeUndefined::Null => *target = LocalizedText::default(),
-        async_graphql::MaybeUndefined::Undefined => {}
-    }
-}
-
-/// Applies an optional plain field of an update through its parser.
-pub fn apply_optional<T>(
-    problems: &mut crate::write::Problems,
-    value: &async_graphql::MaybeUndefined<String>,
-    parse: impl FnOnce(&str) -> Result<T, UserError>,
-    target: &mut Option<T>,
-) {
-    match value {
-        async_graphql::MaybeUndefined::Value(v) => {
-            if let Some(v) = problems.check(parse(v)) {
-                *target = Some(v);
-            }
-        }
-        async_graphql::MaybeUndefined::Null => *target = None,
-        async_graphql::MaybeUndefined::Undefined => {}
     }
 }

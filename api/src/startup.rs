@@ -8,7 +8,8 @@ use tokio::net::TcpListener;
 use crate::config::{GlobalArgs, ServeArgs};
 use crate::db;
 use crate::demo;
-use crate::http::{AppState, HttpSettings, metrics_handle, router};
+use crate::http::rate_limit::RateLimiter;
+use crate::http::{AppState, HttpSettings, PersistedQueries, metrics_handle, router};
 use crate::schema::build_schema;
 
 /// A ready-to-run server: its database is migrated and its listener bound (port 0 picks a
@@ -26,6 +27,31 @@ impl Application {
         if serve.wants_demo(global) {
             demo::load_if_empty(&connected.db).await?;
         }
+        let redis = match &serve.redis_url {
+            Some(url) => {
+                let client = redis::Client::open(url.as_str())
+                    .map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?;
+                Some(
+                    client
+                        .get_connection_manager()
+                        .await
+                        .map_err(|e| anyhow::anyhow!("connecting to Redis at {url}: {e}"))?,
+                )
+            }
+            None => None,
+        };
+        let rate_limiter = match &redis {
+            Some(connection) => {
+                RateLimiter::redis(serve.rate_limits(), connection.clone(), &serve.redis_prefix)
+            }
+            None => RateLimiter::in_memory(serve.rate_limits()),
+        };
+        let client_ip_header = serve
+            .client_ip_header
+            .as_deref()
+            .map(|h| axum::http::HeaderName::try_from(h.trim().to_ascii_lowercase()))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("STROOM_CLIENT_IP_HEADER: {e}"))?;
         let listener = TcpListener::bind(serve.listen).await?;
         let state = AppState {
             schema: build_schema(),
@@ -36,7 +62,15 @@ impl Application {
                 request_timeout: serve.request_timeout(),
                 max_body_bytes: serve.max_body_bytes,
                 sql_statements_header: serve.sql_statements_header,
+                cache_max_age_secs: serve.cache_max_age_secs,
+                client_ip_header,
+                cors_origins: serve.cors_origins.clone(),
+                limits: serve.limits(),
             }),
+            rate_limiter: Arc::new(rate_limiter),
+            persisted: Arc::new(PersistedQueries::new(
+                redis.map(|r| (r, serve.redis_prefix.clone())),
+            )),
         };
         Ok(Self {
             listener,
@@ -64,12 +98,15 @@ impl Application {
         let db = self.state.db.clone();
         let grace = self.shutdown_grace;
         let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
-        let server =
-            axum::serve(self.listener, router(self.state)).with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!("shutting down: no new connections, finishing in-flight requests");
-                let _ = stopping_tx.send(true);
-            });
+        let server = axum::serve(
+            self.listener,
+            router(self.state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections, finishing in-flight requests");
+            let _ = stopping_tx.send(true);
+        });
         let mut stopping = stopping_rx;
         let deadline = async move {
             let _ = stopping.wait_for(|s| *s).await;

@@ -1,20 +1,86 @@
-//! Logging: one subscriber for the whole process, text or JSON.
-use tracing_subscriber::EnvFilter;
+//! Logging and tracing: one subscriber for the whole process, text or JSON lines, and, in
+//! builds with the `otel` feature, spans exported to an OpenTelemetry collector.
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::LogFormat;
 
 /// Log levels when `RUST_LOG` is not set: our own at info, the database driver's only warnings.
 const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn";
 
-pub fn init(format: LogFormat) {
+/// Flushes exported spans when dropped (at the end of `main`).
+pub struct Telemetry {
+    #[cfg(feature = "otel")]
+    provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        #[cfg(feature = "otel")]
+        if let Some(provider) = self.provider.take() {
+            let _ = provider.shutdown();
+        }
+    }
+}
+
+pub fn init(format: LogFormat, otel_endpoint: Option<&str>) -> Telemetry {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // `try_init`: a second initialisation (tests) keeps the first subscriber.
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match format {
+        LogFormat::Text => fmt.boxed(),
+        LogFormat::Json => fmt.json().flatten_event(true).boxed(),
     };
+    let registry = tracing_subscriber::registry().with(filter).with(fmt);
+
+    #[cfg(feature = "otel")]
+    {
+        let provider = otel_endpoint.and_then(|endpoint| match otel::provider(endpoint) {
+            Ok(provider) => Some(provider),
+            Err(error) => {
+                eprintln!("OpenTelemetry export disabled: {error}");
+                None
+            }
+        });
+        let layer = provider.as_ref().map(|p| {
+            use opentelemetry::trace::TracerProvider;
+            tracing_opentelemetry::layer().with_tracer(p.tracer("stroom-api"))
+        });
+        // `try_init`: a second initialisation (tests) keeps the first subscriber.
+        let _ = registry.with(layer).try_init();
+        Telemetry { provider }
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        let _ = registry.try_init();
+        if otel_endpoint.is_some() {
+            tracing::warn!(
+                "OTEL_EXPORTER_OTLP_ENDPOINT is set, but this build has no OpenTelemetry export: \
+                 build with `--features otel`"
+            );
+        }
+        Telemetry {}
+    }
+}
+
+#[cfg(feature = "otel")]
+mod otel {
+    use opentelemetry_otlp::{Protocol, WithExportConfig};
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+
+    pub fn provider(endpoint: &str) -> anyhow::Result<SdkTracerProvider> {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpBinary)
+            .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
+            .build()?;
+        let resource = opentelemetry_sdk::Resource::builder()
+            .with_service_name("stroom-api")
+            .build();
+        Ok(SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(resource)
+            .build())
+    }
 }

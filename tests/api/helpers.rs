@@ -21,7 +21,12 @@ pub fn postgres_url() -> Option<String> {
 /// A fresh database, removed when the guard drops.
 enum TestDatabase {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+    /// Another instance's database: that instance removes it.
+    Shared,
 }
 
 impl Drop for TestDatabase {
@@ -100,6 +105,31 @@ pub struct TestApp {
     _database: TestDatabase,
 }
 
+impl TestApp {
+    /// Sends the server its shutdown signal, as SIGTERM would.
+    pub fn shutdown(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+
+    /// The server's port.
+    pub fn port(&self) -> u16 {
+        self.address
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Waits for the server task to end (after `shutdown`).
+    pub async fn stopped(&mut self) {
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
@@ -113,26 +143,65 @@ impl Drop for TestApp {
 
 /// A server with the Stroom demo data.
 pub async fn spawn_app() -> TestApp {
-    spawn_with(true).await
+    spawn_configured(true, |_| {}).await
 }
 
 /// A server over an empty (migrated) database.
 pub async fn spawn_empty_app() -> TestApp {
-    spawn_with(false).await
+    spawn_configured(false, |_| {}).await
 }
 
-async fn spawn_with(demo: bool) -> TestApp {
-    let (database_url, database) = fresh_database().await;
-    let global = GlobalArgs {
-        database_url: Some(database_url.clone()),
-        log_format: LogFormat::Text,
-        db_max_connections: Some(4),
-    };
-    let serve = ServeArgs {
+/// The settings every test server starts from: a free port, the statement-count header, and
+/// budgets no ordinary test reaches.
+fn test_settings(demo: bool) -> ServeArgs {
+    ServeArgs {
         listen: "127.0.0.1:0".parse().expect("a literal address"),
         demo: Some(demo),
         sql_statements_header: true,
+        rate_limit_points: 1_000_000,
+        rate_limit_anonymous_points: 1_000_000,
         ..ServeArgs::default()
+    }
+}
+
+/// A server with settings of the test's choosing, over a fresh database.
+pub async fn spawn_configured(demo: bool, configure: impl FnOnce(&mut ServeArgs)) -> TestApp {
+    let (database_url, database) = fresh_database().await;
+    let mut serve = test_settings(demo);
+    configure(&mut serve);
+    start(database_url.clone(), database_url, database, serve).await
+}
+
+/// Another instance of the same service, over the same database (as behind a load balancer),
+/// optionally reaching the database at another address (through a proxy).
+pub async fn spawn_instance(
+    app: &TestApp,
+    server_database_url: Option<String>,
+    configure: impl FnOnce(&mut ServeArgs),
+) -> TestApp {
+    let mut serve = test_settings(false);
+    configure(&mut serve);
+    let server_url = server_database_url.unwrap_or_else(|| app.database_url.clone());
+    start(
+        server_url,
+        app.database_url.clone(),
+        TestDatabase::Shared,
+        serve,
+    )
+    .await
+}
+
+async fn start(
+    server_database_url: String,
+    database_url: String,
+    database: TestDatabase,
+    serve: ServeArgs,
+) -> TestApp {
+    let global = GlobalArgs {
+        database_url: Some(server_database_url),
+        log_format: LogFormat::Text,
+        otel_endpoint: None,
+        db_max_connections: Some(4),
     };
     let app = Application::build(&global, &serve)
         .await

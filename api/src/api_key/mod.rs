@@ -293,6 +293,17 @@ impl ApiKeyQuery {
         })
     }
 
+    /// The rate limit of the request's key (or address, without a key), after this request.
+    async fn rate_limit(&self, ctx: &Context<'_>) -> Option<RateLimit> {
+        request(ctx).rate_limit.map(|spent| RateLimit {
+            limit: spent.limit as i64,
+            cost: spent.cost as i64,
+            used: spent.used as i64,
+            remaining: spent.remaining() as i64,
+            reset_at: GqlDateTime(spent.reset_at),
+        })
+    }
+
     /// API keys. Admin only.
     #[allow(clippy::too_many_arguments)]
     async fn api_keys(
@@ -335,6 +346,21 @@ impl ApiKeyQuery {
         )
         .await
     }
+}
+
+/// A client's rate limit: points per window, spent by each request's cost.
+#[derive(SimpleObject)]
+pub struct RateLimit {
+    /// Points available per window.
+    pub limit: i64,
+    /// Points this request cost (one per hundred records it could return, at least one).
+    pub cost: i64,
+    /// Points used in the current window, this request included.
+    pub used: i64,
+    /// Points left in the current window.
+    pub remaining: i64,
+    /// When the window ends and the points are restored.
+    pub reset_at: GqlDateTime,
 }
 
 /// The role of a request.

@@ -1,23 +1,29 @@
-//! `POST /graphql` and `GET /graphql`, following the GraphQL-over-HTTP specification:
-//! content types, `Accept` negotiation, status codes, no mutations over GET, no batches.
+//! `POST /graphql` and `GET /graphql`, following the GraphQL-over-HTTP specification
+//! (content types, `Accept` negotiation, status codes, no mutations over GET, no batches), with
+//! persisted queries, limits, rate limits and cache headers around the execution.
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::http::GraphiQLSource;
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::limits::{Analysis, analyze, check_size};
+use super::rate_limit::{Spent, Subject};
 use super::{AppState, shape};
-use crate::auth::authenticate;
+use crate::auth::{Viewer, authenticate};
 use crate::context::RequestContext;
 use crate::db::REQUEST_STATEMENTS;
+use crate::error::{ApiError, ErrorCode};
 use crate::i18n::LocalePreferences;
 use crate::loader::DbLoader;
 use crate::settle::Activity;
@@ -42,6 +48,14 @@ impl Format {
         match self {
             Self::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
             Self::Json => "application/json; charset=utf-8",
+        }
+    }
+
+    /// The status of a request error: 4xx in the specification's media type, 200 in JSON.
+    fn request_error(self, status: StatusCode) -> StatusCode {
+        match self {
+            Self::GraphqlResponse => status,
+            Self::Json => StatusCode::OK,
         }
     }
 }
@@ -92,7 +106,21 @@ fn wants_html(headers: &HeaderMap) -> bool {
 
 /// A response made of GraphQL errors only, for requests refused before execution.
 fn refuse(status: StatusCode, format: Format, code: &str, message: impl Into<String>) -> Response {
-    let body = json!({"errors": [{"message": message.into(), "extensions": {"code": code}}]});
+    refuse_with(status, format, json!({"code": code}), message)
+}
+
+fn refuse_with(
+    status: StatusCode,
+    format: Format,
+    extensions: Value,
+    message: impl Into<String>,
+) -> Response {
+    let code = extensions["code"]
+        .as_str()
+        .unwrap_or("BAD_REQUEST")
+        .to_owned();
+    metrics::counter!("stroom_graphql_errors_total", "code" => code).increment(1);
+    let body = json!({"errors": [{"message": message.into(), "extensions": extensions}]});
     let mut response = (status, body.to_string()).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -101,18 +129,18 @@ fn refuse(status: StatusCode, format: Format, code: &str, message: impl Into<Str
     response
 }
 
-/// Query-string parameters of a GET request.
-#[derive(serde::Deserialize, Default)]
-pub struct GetParams {
+/// A request as it arrived, before the query is resolved and parsed.
+struct Incoming {
     query: Option<String>,
-    #[serde(rename = "operationName")]
     operation_name: Option<String>,
-    variables: Option<String>,
-    extensions: Option<String>,
+    variables: Option<Value>,
+    extensions: Option<Value>,
+    is_get: bool,
 }
 
 pub async fn get(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
@@ -128,62 +156,37 @@ pub async fn get(
     let Some(format) = negotiate(&headers) else {
         return not_acceptable();
     };
-    let params: GetParams = match serde_json::from_value(json!(params)) {
-        Ok(p) => p,
-        Err(_) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                format,
-                "BAD_REQUEST",
-                "Malformed query string.",
-            );
+    let json_param = |key: &str| -> Result<Option<Value>, String> {
+        match params.get(key) {
+            None => Ok(None),
+            Some(raw) => match serde_json::from_str::<Value>(raw) {
+                Ok(value @ (Value::Object(_) | Value::Null)) => Ok(Some(value)),
+                _ => Err(format!("The `{key}` parameter must be a JSON object.")),
+            },
         }
     };
-    let Some(query) = params.query else {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            format,
-            "BAD_REQUEST",
-            "A GET request needs a `query` parameter.",
-        );
-    };
-    let mut body = json!({"query": query});
-    if let Some(name) = params.operation_name {
-        body["operationName"] = json!(name);
-    }
-    for (key, raw) in [
-        ("variables", params.variables),
-        ("extensions", params.extensions),
-    ] {
-        if let Some(raw) = raw {
-            match serde_json::from_str::<Value>(&raw) {
-                Ok(value @ (Value::Object(_) | Value::Null)) => body[key] = value,
-                _ => {
-                    return refuse(
-                        StatusCode::BAD_REQUEST,
-                        format,
-                        "BAD_REQUEST",
-                        format!("The `{key}` parameter must be a JSON object."),
-                    );
-                }
-            }
-        }
-    }
-    let request = match serde_json::from_value::<async_graphql::Request>(body) {
-        Ok(r) => r,
-        Err(e) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                format,
-                "BAD_REQUEST",
-                format!("Malformed request: {e}"),
-            );
+    let (variables, extensions) = match (json_param("variables"), json_param("extensions")) {
+        (Ok(variables), Ok(extensions)) => (variables, extensions),
+        (Err(message), _) | (_, Err(message)) => {
+            return refuse(StatusCode::BAD_REQUEST, format, "BAD_REQUEST", message);
         }
     };
-    execute(state, headers, request, format, true).await
+    let incoming = Incoming {
+        query: params.get("query").cloned(),
+        operation_name: params.get("operationName").cloned(),
+        variables,
+        extensions,
+        is_get: true,
+    };
+    serve(state, headers, peer, incoming, format).await
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let Some(format) = negotiate(&headers) else {
         return not_acceptable();
     };
@@ -205,6 +208,21 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             "Send GraphQL requests as `Content-Type: application/json`.",
         );
     }
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let status = rejection.status();
+            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                format!(
+                    "The request body is larger than {} bytes.",
+                    state.settings.max_body_bytes
+                )
+            } else {
+                "The request body could not be read.".to_owned()
+            };
+            return refuse(status, format, "BAD_REQUEST", message);
+        }
+    };
     let value: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
@@ -216,34 +234,61 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             );
         }
     };
-    if value.is_array() {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            format,
-            "BAD_REQUEST",
-            "Batched requests are not supported: send one operation per request.",
-        );
-    }
-    if !value.get("query").is_some_and(Value::is_string) {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            format,
-            "BAD_REQUEST",
-            "The body must be a JSON object with a `query` string.",
-        );
-    }
-    let request = match serde_json::from_value::<async_graphql::Request>(value) {
-        Ok(r) => r,
-        Err(e) => {
+    let Value::Object(mut fields) = value else {
+        let message = if value.is_array() {
+            "Batched requests are not supported: send one operation per request."
+        } else {
+            "The body must be a JSON object with a `query` string."
+        };
+        return refuse(StatusCode::BAD_REQUEST, format, "BAD_REQUEST", message);
+    };
+    let query = match fields.remove("query") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(query)) => Some(query),
+        Some(_) => {
             return refuse(
                 StatusCode::BAD_REQUEST,
                 format,
                 "BAD_REQUEST",
-                format!("Malformed request: {e}"),
+                "`query` must be a string.",
             );
         }
     };
-    execute(state, headers, request, format, false).await
+    let operation_name = match fields.remove("operationName") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(name)) => Some(name),
+        Some(_) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                format,
+                "BAD_REQUEST",
+                "`operationName` must be a string.",
+            );
+        }
+    };
+    let mut object_field = |key: &str| -> Result<Option<Value>, String> {
+        match fields.remove(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(value @ Value::Object(_)) => Ok(Some(value)),
+            Some(_) => Err(format!("`{key}` must be a JSON object.")),
+        }
+    };
+    let variables = object_field("variables");
+    let extensions = object_field("extensions");
+    let (variables, extensions) = match (variables, extensions) {
+        (Ok(variables), Ok(extensions)) => (variables, extensions),
+        (Err(message), _) | (_, Err(message)) => {
+            return refuse(StatusCode::BAD_REQUEST, format, "BAD_REQUEST", message);
+        }
+    };
+    let incoming = Incoming {
+        query,
+        operation_name,
+        variables,
+        extensions,
+        is_get: false,
+    };
+    serve(state, headers, peer, incoming, format).await
 }
 
 fn not_acceptable() -> Response {
@@ -255,8 +300,23 @@ fn not_acceptable() -> Response {
     )
 }
 
+/// The operation the request selects, if the document names it unambiguously.
+fn selected_operation(doc: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
+    match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .map(|(_, op)| op.node.ty),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| op.node.ty)
+        }
+        _ => None,
+    }
+}
+
 /// The name of a document's only operation, if it has one.
-fn single_name(doc: &async_graphql::parser::types::ExecutableDocument) -> Option<&str> {
+fn single_name(doc: &ExecutableDocument) -> Option<&str> {
     match &doc.operations {
         DocumentOperations::Multiple(ops) if ops.len() == 1 => {
             ops.keys().next().map(|n| n.as_str())
@@ -291,65 +351,93 @@ fn metric_label(name: Option<&str>) -> String {
     "other".to_owned()
 }
 
-/// The operation the request selects, if the document names it unambiguously.
-fn selected_operation(
-    doc: &async_graphql::parser::types::ExecutableDocument,
-    name: Option<&str>,
-) -> Option<OperationType> {
-    match (&doc.operations, name) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops
-            .iter()
-            .find(|(n, _)| n.as_str() == name)
-            .map(|(_, op)| op.node.ty),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-            ops.values().next().map(|op| op.node.ty)
-        }
-        _ => None,
+/// The client's address: from the configured header of a trusted load balancer, else the peer.
+fn client_address(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+    state
+        .settings
+        .client_ip_header
+        .as_ref()
+        .and_then(|name| headers.get(name))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.trim().parse::<IpAddr>().ok())
+        .unwrap_or(peer.ip())
+}
+
+fn rate_limit_headers(headers: &mut HeaderMap, spent: &Spent) {
+    let reset = spent.reset_at.timestamp().max(0) as u64;
+    let pairs = [
+        ("ratelimit-limit", spent.limit),
+        ("ratelimit-remaining", spent.remaining()),
+        ("ratelimit-reset", spent.retry_after_secs()),
+        ("x-ratelimit-limit", spent.limit),
+        ("x-ratelimit-remaining", spent.remaining()),
+        ("x-ratelimit-used", spent.used),
+        ("x-ratelimit-reset", reset),
+    ];
+    for (name, value) in pairs {
+        headers.insert(name, HeaderValue::from(value));
     }
 }
 
-async fn execute(
+/// The rate limit of a request, as the `rateLimit` field and `extensions` show it.
+fn rate_limit_json(spent: &Spent) -> Value {
+    json!({
+        "limit": spent.limit,
+        "cost": spent.cost,
+        "used": spent.used,
+        "remaining": spent.remaining(),
+        "resetAt": spent.reset_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    })
+}
+
+async fn serve(
     state: AppState,
     headers: HeaderMap,
-    mut request: async_graphql::Request,
+    peer: SocketAddr,
+    incoming: Incoming,
     format: Format,
-    is_get: bool,
 ) -> Response {
-    let requested_name = request.operation_name.clone();
-    let (operation, document) = match request.parsed_query() {
-        Ok(doc) => (
-            selected_operation(doc, requested_name.as_deref()),
-            doc.clone(),
-        ),
-        Err(error) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                format,
-                "GRAPHQL_PARSE_FAILED",
-                error.message,
-            );
-        }
+    // Persisted queries: the query may come from the cache.
+    let persisted = incoming
+        .extensions
+        .as_ref()
+        .and_then(|e| e.get("persistedQuery"))
+        .cloned();
+    let query = match persisted {
+        Some(extension) => match state.persisted.resolve(incoming.query, &extension).await {
+            Ok(query) => query,
+            Err(error) => {
+                return refuse(
+                    format.request_error(StatusCode::BAD_REQUEST),
+                    format,
+                    error.code(),
+                    error.message(),
+                );
+            }
+        },
+        None => match incoming.query {
+            Some(query) => query,
+            None => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    format,
+                    "BAD_REQUEST",
+                    "The request needs a `query`.",
+                );
+            }
+        },
     };
-    if is_get && operation.is_some_and(|op| op != OperationType::Query) {
-        let mut response = refuse(
-            StatusCode::METHOD_NOT_ALLOWED,
-            format,
-            "BAD_REQUEST",
-            "Mutations must be sent with POST.",
-        );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return response;
+    let limits = &state.settings.limits;
+    if let Err(exceeded) = check_size(&query, limits) {
+        return too_complex(format, exceeded);
     }
-    let operation_name = metric_label(requested_name.as_deref().or_else(|| single_name(&document)));
+    let mut request = async_graphql::Request::new(query);
+    request.operation_name = incoming.operation_name.clone();
+    if let Some(variables) = incoming.variables {
+        request.variables = async_graphql::Variables::from_json(variables);
+    }
 
-    let locales = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .map(LocalePreferences::from_accept_language)
-        .unwrap_or_default();
     let statements = Arc::new(AtomicU64::new(0));
     let authorization = headers
         .get(header::AUTHORIZATION)
@@ -360,8 +448,6 @@ async fn execute(
     {
         Ok(Ok(viewer)) => viewer,
         Ok(Err(refusal)) => {
-            metrics::counter!("stroom_graphql_errors_total", "code" => "UNAUTHENTICATED")
-                .increment(1);
             let mut response = refuse(
                 StatusCode::UNAUTHORIZED,
                 format,
@@ -374,17 +460,166 @@ async fn execute(
             );
             return response;
         }
+        Err(error) => return database_failure(format, error.into()),
+    };
+
+    let requested_name = incoming.operation_name;
+    let (operation, document) = match request.parsed_query() {
+        Ok(doc) => (
+            selected_operation(doc, requested_name.as_deref()),
+            doc.clone(),
+        ),
         Err(error) => {
-            let error = crate::error::ApiError::from(error);
-            let status = if error.code() == crate::error::ErrorCode::ServiceUnavailable {
-                StatusCode::SERVICE_UNAVAILABLE
-            } else {
-                StatusCode::INTERNAL_SERVER_ERROR
-            };
-            tracing::error!(%error, "authentication failed");
-            return refuse(status, format, error.code().as_str(), error.to_string());
+            return refuse(
+                format.request_error(StatusCode::BAD_REQUEST),
+                format,
+                "GRAPHQL_PARSE_FAILED",
+                error.message,
+            );
         }
     };
+    if incoming.is_get && operation.is_some_and(|op| op != OperationType::Query) {
+        let mut response = refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format,
+            "BAD_REQUEST",
+            "Mutations must be sent with POST.",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    let operation_name = metric_label(requested_name.as_deref().or_else(|| single_name(&document)));
+    tracing::Span::current().record("operation", operation_name.as_str());
+    let analysis = match analyze(
+        &document,
+        requested_name.as_deref(),
+        &request.variables,
+        limits,
+    ) {
+        Ok(analysis) => analysis,
+        Err(exceeded) => return too_complex(format, exceeded),
+    };
+
+    let subject = match &viewer.key {
+        Some((id, _)) => Subject::Key(*id),
+        None => Subject::Address(client_address(&state, &headers, peer)),
+    };
+    let spent = state.rate_limiter.spend(&subject, analysis.cost).await;
+    if !spent.allowed {
+        let mut extensions = json!({"code": "RATE_LIMITED"});
+        extensions["rateLimit"] = rate_limit_json(&spent);
+        let mut response = refuse_with(
+            StatusCode::TOO_MANY_REQUESTS,
+            format,
+            extensions,
+            format!(
+                "Rate limit exceeded: this request costs {} points and {} of {} remain until {}. \
+                 Retry after {} seconds, or ask for less at once.",
+                spent.cost,
+                spent.remaining(),
+                spent.limit,
+                spent
+                    .reset_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                spent.retry_after_secs()
+            ),
+        );
+        rate_limit_headers(response.headers_mut(), &spent);
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(spent.retry_after_secs()),
+        );
+        return response;
+    }
+
+    let started = Instant::now();
+    let executed = execute(
+        &state,
+        request,
+        viewer.clone(),
+        &headers,
+        statements.clone(),
+        spent,
+    )
+    .await;
+    let elapsed = started.elapsed();
+    metrics::histogram!("stroom_graphql_request_seconds", "operation" => operation_name.clone())
+        .record(elapsed.as_secs_f64());
+    metrics::counter!("stroom_graphql_requests_total", "operation" => operation_name).increment(1);
+    let Some(response) = executed else {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format,
+            "TIMEOUT",
+            format!(
+                "The request ran longer than {} ms and was stopped; ask for less at once.",
+                state.settings.request_timeout.as_millis()
+            ),
+        );
+    };
+    respond(
+        &state,
+        response,
+        &document,
+        requested_name.as_deref(),
+        analysis,
+        &spent,
+        &viewer,
+        incoming.is_get,
+        format,
+        &statements,
+    )
+}
+
+fn too_complex(format: Format, exceeded: super::limits::Exceeded) -> Response {
+    refuse_with(
+        format.request_error(StatusCode::BAD_REQUEST),
+        format,
+        json!({"code": "QUERY_TOO_COMPLEX", "limit": exceeded.limit, "max": exceeded.max, "actual": exceeded.actual}),
+        exceeded.message,
+    )
+}
+
+fn database_failure(format: Format, error: ApiError) -> Response {
+    if error.code() == ErrorCode::ServiceUnavailable {
+        let mut response = refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format,
+            "SERVICE_UNAVAILABLE",
+            error.to_string(),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        response
+    } else {
+        tracing::error!(%error, "request failed before execution");
+        refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format,
+            "INTERNAL",
+            "Internal error",
+        )
+    }
+}
+
+/// Runs the request with its own loader, counting its SQL statements; `None` when it ran out
+/// of time.
+async fn execute(
+    state: &AppState,
+    request: async_graphql::Request,
+    viewer: Viewer,
+    headers: &HeaderMap,
+    statements: Arc<AtomicU64>,
+    spent: Spent,
+) -> Option<async_graphql::Response> {
+    let locales = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(LocalePreferences::from_accept_language)
+        .unwrap_or_default();
     let activity = Activity::default();
     let spawn_counter = statements.clone();
     let spawn_activity = activity.clone();
@@ -410,37 +645,34 @@ async fn execute(
         viewer,
         locales,
         loader,
+        rate_limit: Some(spent),
     });
-
-    let started = Instant::now();
-    let executed = tokio::time::timeout(
+    let schema = state.schema.clone();
+    tokio::time::timeout(
         state.settings.request_timeout,
         REQUEST_STATEMENTS.scope(
-            statements.clone(),
-            activity.track({
-                let schema = state.schema.clone();
-                async move { schema.execute(request).await }
-            }),
+            statements,
+            activity.track(async move { schema.execute(request).await }),
         ),
     )
-    .await;
-    let elapsed = started.elapsed();
-    let response = match executed {
-        Ok(response) => response,
-        Err(_) => {
-            metrics::counter!("stroom_graphql_errors_total", "code" => "TIMEOUT").increment(1);
-            return refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format,
-                "TIMEOUT",
-                format!(
-                    "The request ran longer than {} s and was stopped; ask for less at once.",
-                    state.settings.request_timeout.as_secs()
-                ),
-            );
-        }
-    };
+    .await
+    .ok()
+}
 
+/// Turns an executed response into HTTP: status, shape, extensions and headers.
+#[allow(clippy::too_many_arguments)]
+fn respond(
+    state: &AppState,
+    response: async_graphql::Response,
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+    analysis: Analysis,
+    spent: &Spent,
+    viewer: &Viewer,
+    is_get: bool,
+    format: Format,
+    statements: &AtomicU64,
+) -> Response {
     let mut body = match serde_json::to_value(&response) {
         Ok(body) => body,
         Err(error) => {
@@ -464,15 +696,20 @@ async fn execute(
                 .errors
                 .iter()
                 .any(|e| is_coercion_error(&e.message)));
+    let mut codes: Vec<String> = Vec::new();
     if let Some(errors) = body.get_mut("errors").and_then(Value::as_array_mut) {
         for error in errors {
             label_error(error);
             if let Some(code) = error.pointer("/extensions/code").and_then(Value::as_str) {
                 metrics::counter!("stroom_graphql_errors_total", "code" => code.to_owned())
                     .increment(1);
+                codes.push(code.to_owned());
             }
         }
     }
+    let unavailable = !codes.is_empty()
+        && codes.iter().all(|c| c == "SERVICE_UNAVAILABLE")
+        && response.data == async_graphql::Value::Null;
     if let Some(object) = body.as_object_mut() {
         if request_error {
             object.remove("data");
@@ -482,27 +719,55 @@ async fn execute(
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            shape::normalize(&mut data, &errors, &document, requested_name.as_deref());
+            shape::normalize(&mut data, &errors, document, operation_name);
             // `data` first, as the specification lists it.
             let rest = std::mem::take(object);
             object.insert("data".into(), data);
             object.extend(rest);
         }
+        let extensions = object.entry("extensions").or_insert_with(|| json!({}));
+        if let Some(extensions) = extensions.as_object_mut() {
+            extensions.insert(
+                "cost".into(),
+                json!({"nodes": analysis.nodes, "points": analysis.cost, "depth": analysis.depth}),
+            );
+            extensions.insert("rateLimit".into(), rate_limit_json(spent));
+        }
     }
-    let status = if request_error && format == Format::GraphqlResponse {
-        StatusCode::BAD_REQUEST
+    let status = if request_error {
+        format.request_error(StatusCode::BAD_REQUEST)
+    } else if unavailable {
+        StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::OK
     };
-    metrics::histogram!("stroom_graphql_request_seconds", "operation" => operation_name.clone())
-        .record(elapsed.as_secs_f64());
-    metrics::counter!("stroom_graphql_requests_total", "operation" => operation_name).increment(1);
-
     let mut http = (status, body.to_string()).into_response();
     let headers = http.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
+    );
+    rate_limit_headers(headers, spent);
+    if unavailable {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    // Anonymous, successful GETs are the same for everyone who sends the same URL and headers.
+    let cacheable = is_get
+        && viewer.key.is_none()
+        && status == StatusCode::OK
+        && response.errors.is_empty()
+        && state.settings.cache_max_age_secs > 0;
+    let cache_control = if cacheable {
+        format!("public, max-age={}", state.settings.cache_max_age_secs)
+    } else {
+        "no-store".to_owned()
+    };
+    if let Ok(value) = HeaderValue::from_str(&cache_control) {
+        headers.insert(header::CACHE_CONTROL, value);
+    }
+    headers.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept, Accept-Language, Authorization"),
     );
     if state.settings.sql_statements_header {
         headers.insert(
@@ -529,9 +794,7 @@ fn label_error(error: &mut Value) {
         .get("message")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let code = if message.contains("nested too deep") || message.contains("too complex") {
-        "QUERY_TOO_COMPLEX"
-    } else if message.starts_with("Invalid value for argument")
+    let code = if message.starts_with("Invalid value for argument")
         || message.starts_with("Failed to parse")
         || message.starts_with("Variable")
         || message.contains("Expected input type")

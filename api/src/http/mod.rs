@@ -1,18 +1,30 @@
-//! The HTTP surface: the GraphQL endpoint, GraphiQL and the operational endpoints.
+//! The HTTP surface: the GraphQL endpoint, GraphiQL and the operational endpoints, with request
+//! IDs, access logs, CORS, compression and a last line of defence against panics.
 mod graphql;
+pub mod limits;
 mod ops;
+pub use ops::probe;
+mod persisted;
+pub mod rate_limit;
 mod shape;
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use sea_orm::DatabaseConnection;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
-use tower_http::cors::CorsLayer;
-use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tracing::Instrument;
+
+pub use persisted::PersistedQueries;
 
 use crate::db::StatementCounter;
 use crate::schema::AppSchema;
@@ -23,6 +35,10 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     pub max_body_bytes: usize,
     pub sql_statements_header: bool,
+    pub cache_max_age_secs: u64,
+    pub client_ip_header: Option<HeaderName>,
+    pub cors_origins: String,
+    pub limits: limits::Limits,
 }
 
 #[derive(Clone)]
@@ -32,6 +48,8 @@ pub struct AppState {
     pub statements: StatementCounter,
     pub metrics: PrometheusHandle,
     pub settings: Arc<HttpSettings>,
+    pub rate_limiter: Arc<rate_limit::RateLimiter>,
+    pub persisted: Arc<PersistedQueries>,
 }
 
 /// The process-wide Prometheus recorder (installed once, shared by every server in a process).
@@ -57,15 +75,121 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// The request's ID: the caller's `x-request-id` when it is sensible, else a new one.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+fn new_request_id() -> String {
+    let mut bytes = [0u8; 12];
+    if getrandom::fill(&mut bytes).is_err() {
+        // Without randomness, the clock still tells requests apart well enough for logs.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        return format!("{nanos:x}");
+    }
+    hex::encode(bytes)
+}
+
+/// Gives every request an ID (taken from or put into `x-request-id`), a tracing span that the
+/// GraphQL handler adds the operation name to, and an access-log line.
+async fn request_context(mut request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(new_request_id);
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let path = request.uri().path().to_owned();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %request.method(),
+        path = %path,
+        operation = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if path == "/graphql" {
+        tracing::info!(parent: &span, status, latency_ms, "request served");
+    } else {
+        tracing::debug!(parent: &span, status, latency_ms, "request served");
+    }
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+/// A panic anywhere in a request becomes an opaque 500, never a dropped connection.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown");
+    tracing::error!(panic = detail, "a request panicked");
+    metrics::counter!("stroom_graphql_errors_total", "code" => "INTERNAL").increment(1);
+    let body = serde_json::json!({"errors": [{"message": "Internal error", "extensions": {"code": "INTERNAL"}}]});
+    (
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn cors(origins: &str) -> CorsLayer {
+    let allow = if origins.trim() == "*" {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .split(',')
+                .filter_map(|o| HeaderValue::from_str(o.trim()).ok()),
+        )
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::ACCEPT,
+            header::ACCEPT_LANGUAGE,
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("ratelimit-limit"),
+            HeaderName::from_static("ratelimit-remaining"),
+            HeaderName::from_static("ratelimit-reset"),
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderName::from_static("x-ratelimit-remaining"),
+            HeaderName::from_static("x-ratelimit-reset"),
+            HeaderName::from_static("x-ratelimit-used"),
+            header::RETRY_AFTER,
+        ])
+        .max_age(Duration::from_secs(24 * 3600))
+}
+
 pub fn router(state: AppState) -> Router {
     let max_body = state.settings.max_body_bytes;
+    let cors = cors(&state.settings.cors_origins);
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(DefaultBodyLimit::max(max_body))
         .layer(CompressionLayer::new())
-        .layer(CorsLayer::permissive())
+        .layer(cors)
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(request_context))
         .with_state(state)
 }

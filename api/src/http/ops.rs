@@ -12,11 +12,21 @@ pub async fn healthz() -> impl IntoResponse {
     (StatusCode::OK, axum::Json(json!({"status": "ok"})))
 }
 
-/// Ready: the database answers and its migrations are current.
+/// How long readiness waits for the database.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Ready: the database answers (quickly) and its migrations are current.
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let database = state.db.ping().await;
+    let database = match tokio::time::timeout(READY_TIMEOUT, state.db.ping()).await {
+        Ok(result) => result.map_err(|_| ()),
+        Err(_) => Err(()),
+    };
     let migrations = match &database {
-        Ok(()) => migrations_current(&state.db).await.unwrap_or(false),
+        Ok(()) => tokio::time::timeout(READY_TIMEOUT, migrations_current(&state.db))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or(false),
         Err(_) => false,
     };
     let ready = database.is_ok() && migrations;
@@ -45,6 +55,14 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
          stroom_db_statements_total {}\n",
         state.statements.total()
     ));
+    let (size, idle) = pool_size(&state.db);
+    body.push_str(&format!(
+        "# HELP stroom_db_pool_connections Connections in the database pool, by state.\n\
+         # TYPE stroom_db_pool_connections gauge\n\
+         stroom_db_pool_connections{{state=\"idle\"}} {idle}\n\
+         stroom_db_pool_connections{{state=\"busy\"}} {}\n",
+        size.saturating_sub(idle)
+    ));
     (
         [(
             header::CONTENT_TYPE,
@@ -53,4 +71,48 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         body,
     )
         .into_response()
+}
+
+/// Connections open in the pool, and how many of them are idle.
+fn pool_size(db: &sea_orm::DatabaseConnection) -> (u64, u64) {
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            (u64::from(pool.size()), pool.num_idle() as u64)
+        }
+        sea_orm::DbBackend::Sqlite => {
+            let pool = db.get_sqlite_connection_pool();
+            (u64::from(pool.size()), pool.num_idle() as u64)
+        }
+        _ => (0, 0),
+    }
+}
+
+/// Asks a readiness URL over plain HTTP/1.1 and returns its status code. Written without an
+/// HTTP client library so the container image needs nothing besides the binary.
+pub async fn probe(url: &str) -> anyhow::Result<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow::anyhow!("only http:// URLs can be probed"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let address = if authority.contains(':') {
+        authority.to_owned()
+    } else {
+        format!("{authority}:80")
+    };
+    let mut stream =
+        tokio::time::timeout(READY_TIMEOUT, tokio::net::TcpStream::connect(address)).await??;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut head = [0u8; 64];
+    let read = tokio::time::timeout(READY_TIMEOUT * 2, stream.read(&mut head)).await??;
+    let line = String::from_utf8_lossy(&head[..read]);
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("not an HTTP answer: {line}"))
 }

@@ -1,0 +1,162 @@
+//! Automatic persisted queries (the Apollo protocol): a client sends the SHA-256 of a query
+//! instead of the query, so dashboards can use short, cacheable GET requests. A hash seen for
+//! the first time is answered `PERSISTED_QUERY_NOT_FOUND`; the client then sends both once.
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
+
+use lru::LruCache;
+use sha2::{Digest, Sha256};
+
+/// Queries kept in this process.
+const CAPACITY: usize = 2_000;
+/// How long a query stays in Redis without being used.
+const REDIS_TTL_SECS: u64 = 7 * 24 * 3600;
+
+pub struct PersistedQueries {
+    memory: Mutex<LruCache<String, String>>,
+    redis: Option<(redis::aio::ConnectionManager, String)>,
+}
+
+/// Why a persisted query could not be used.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PersistedError {
+    /// The hash is unknown: send the query with it.
+    NotFound,
+    /// The query does not have the hash it came with.
+    HashMismatch,
+    /// Only version 1 of the protocol exists.
+    UnsupportedVersion,
+}
+
+impl PersistedError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound => "PERSISTED_QUERY_NOT_FOUND",
+            Self::HashMismatch | Self::UnsupportedVersion => "BAD_REQUEST",
+        }
+    }
+
+    pub fn message(&self) -> &'static str {
+        match self {
+            Self::NotFound => "PersistedQueryNotFound",
+            Self::HashMismatch => "The query does not match its sha256Hash.",
+            Self::UnsupportedVersion => "Only version 1 of persisted queries is supported.",
+        }
+    }
+}
+
+fn sha256(query: &str) -> String {
+    hex::encode(Sha256::digest(query.as_bytes()))
+}
+
+impl PersistedQueries {
+    /// A cache in this process, and in Redis (under `prefix`) when one is given.
+    pub fn new(redis: Option<(redis::aio::ConnectionManager, String)>) -> Self {
+        Self {
+            memory: Mutex::new(LruCache::new(
+                NonZeroUsize::new(CAPACITY).unwrap_or(NonZeroUsize::MIN),
+            )),
+            redis,
+        }
+    }
+
+    /// The query a request runs: its own (stored under its hash) or the stored one.
+    pub async fn resolve(
+        &self,
+        query: Option<String>,
+        extension: &serde_json::Value,
+    ) -> Result<String, PersistedError> {
+        if extension.get("version").and_then(serde_json::Value::as_i64) != Some(1) {
+            return Err(PersistedError::UnsupportedVersion);
+        }
+        let hash = extension
+            .get("sha256Hash")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_ascii_lowercase)
+            .ok_or(PersistedError::HashMismatch)?;
+        match query.filter(|q| !q.is_empty()) {
+            Some(query) => {
+                if sha256(&query) != hash {
+                    return Err(PersistedError::HashMismatch);
+                }
+                self.store(&hash, &query).await;
+                Ok(query)
+            }
+            None => self.load(&hash).await.ok_or(PersistedError::NotFound),
+        }
+    }
+
+    async fn store(&self, hash: &str, query: &str) {
+        if let Ok(mut memory) = self.memory.lock() {
+            memory.put(hash.to_owned(), query.to_owned());
+        }
+        if let Some((redis, prefix)) = &self.redis {
+            let mut connection = redis.clone();
+            let stored: redis::RedisResult<()> = redis::cmd("SET")
+                .arg(format!("{prefix}:apq:{hash}"))
+                .arg(query)
+                .arg("EX")
+                .arg(REDIS_TTL_SECS)
+                .query_async(&mut connection)
+                .await;
+            if let Err(error) = stored {
+                tracing::warn!(%error, "persisted query not stored in Redis");
+            }
+        }
+    }
+
+    async fn load(&self, hash: &str) -> Option<String> {
+        if let Some(query) = self
+            .memory
+            .lock()
+            .ok()
+            .and_then(|mut m| m.get(hash).cloned())
+        {
+            return Some(query);
+        }
+        let (redis, prefix) = self.redis.as_ref()?;
+        let mut connection = redis.clone();
+        let found: redis::RedisResult<Option<String>> = redis::cmd("GET")
+            .arg(format!("{prefix}:apq:{hash}"))
+            .query_async(&mut connection)
+            .await;
+        let query = found.ok().flatten()?;
+        if let Ok(mut memory) = self.memory.lock() {
+            memory.put(hash.to_owned(), query.clone());
+        }
+        Some(query)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn registers_then_serves_by_hash() {
+        let cache = PersistedQueries::new(None);
+        let query = "{ themes { totalCount } }";
+        let ext = json!({"version": 1, "sha256Hash": sha256(query)});
+        assert_eq!(
+            cache.resolve(None, &ext).await,
+            Err(PersistedError::NotFound)
+        );
+        assert_eq!(
+            cache.resolve(Some(query.into()), &ext).await.as_deref(),
+            Ok(query)
+        );
+        assert_eq!(cache.resolve(None, &ext).await.as_deref(), Ok(query));
+        let wrong = json!({"version": 1, "sha256Hash": "00"});
+        assert_eq!(
+            cache.resolve(Some(query.into()), &wrong).await,
+            Err(PersistedError::HashMismatch)
+        );
+        assert_eq!(
+            cache
+                .resolve(None, &json!({"version": 2, "sha256Hash": "00"}))
+                .await,
+            Err(PersistedError::UnsupportedVersion)
+        );
+    }
+}

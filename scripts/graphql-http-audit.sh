@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs the GraphQL-over-HTTP compliance audit (the `graphql-http` package's auditServer) against
+# a freshly started server; fails on any violation of a MUST.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+work=$(mktemp -d)
+trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+(cd "$work" && npm init -y >/dev/null && npm install --silent --no-audit --no-fund graphql-http@1 graphql@16 >/dev/null)
+cat > "$work/audit.mjs" <<'JS'
+import { auditServer } from 'graphql-http';
+const results = await auditServer({ url: process.argv[2] });
+let violations = 0;
+for (const r of results) {
+  if (r.status !== 'ok') console.log(`${r.status.toUpperCase()} ${r.id} ${r.name}: ${r.reason}`);
+  if (r.status === 'error') violations++;
+}
+console.log(`${results.length} checks: ${results.filter(r => r.status === 'ok').length} ok, ` +
+  `${results.filter(r => r.status === 'warn').length} SHOULD warnings, ${violations} MUST violations`);
+process.exit(violations ? 1 : 0);
+JS
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cargo build --quiet --locked --bin stroom
+DATABASE_URL="sqlite://$work/audit.db?mode=rwc" RUST_LOG=warn ./target/debug/stroom serve --listen "127.0.0.1:$port" &
+server=$!
+for _ in $(seq 1 50); do
+  ./target/debug/stroom ready --url "http://127.0.0.1:$port/readyz" 2>/dev/null && break
+  sleep 0.2
+done
+node "$work/audit.mjs" "http://127.0.0.1:$port/graphql"

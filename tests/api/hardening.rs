@@ -1,0 +1,409 @@
+//! Abuse limits, each just under and just over; rate limits; cache, CORS and trace headers;
+//! persisted queries.
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app, spawn_configured};
+
+fn nested(depth: usize) -> String {
+    // `areas { nodes { … parent … } }`: areas and nodes are two levels, each parent one more.
+    let parents = depth - 3;
+    format!(
+        "{{ areas(first: 1) {{ nodes {{ {} id {} }} }} }}",
+        "parent { ".repeat(parents),
+        "} ".repeat(parents)
+    )
+}
+
+#[tokio::test]
+async fn each_limit_holds_just_under_and_refuses_just_over() {
+    let app = spawn_app().await;
+    let check = |reply: &crate::helpers::Reply, limit: &str| {
+        assert_eq!(reply.status, 400, "{}", reply.body);
+        assert_eq!(reply.code(), "QUERY_TOO_COMPLEX");
+        assert_eq!(reply.errors()[0]["extensions"]["limit"], limit);
+        assert!(reply.body.get("data").is_none());
+    };
+    // Depth: 12 levels pass, 13 do not.
+    app.graphql(&nested(12), json!({})).await.ok();
+    check(&app.graphql(&nested(13), json!({})).await, "depth");
+
+    // Records: 100 + 100×100 + 100×100×4 = 50,100 is over 50,000; with 3 inside, 40,100 passes.
+    let wide = |inner: u32| {
+        format!(
+            "{{ initiatives(first: 100) {{ nodes {{ needs(first: 100) {{ nodes {{ initiatives(first: {inner}) {{ nodes {{ id }} }} }} }} }} }} }}"
+        )
+    };
+    let under = app.graphql(&wide(3), json!({})).await;
+    assert_eq!(
+        under.ok()["initiatives"]["nodes"].as_array().unwrap().len(),
+        13
+    );
+    assert_eq!(under.body["extensions"]["cost"]["nodes"], 40_100);
+    assert_eq!(under.body["extensions"]["cost"]["points"], 401);
+    let over = app.graphql(&wide(4), json!({})).await;
+    check(&over, "nodes");
+    assert_eq!(over.errors()[0]["extensions"]["actual"], 50_100);
+
+    // Aliases: 30 pass, 31 do not.
+    let aliases = |n: usize| {
+        format!(
+            "{{ {} }}",
+            (0..n)
+                .map(|i| format!("a{i}: __typename"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+    };
+    app.graphql(&aliases(30), json!({})).await.ok();
+    check(&app.graphql(&aliases(31), json!({})).await, "aliases");
+
+    // Directives: 30 pass, 31 do not.
+    let directives = |n: usize| format!("{{ __typename {} }}", "@include(if: true) ".repeat(n));
+    app.graphql(&directives(30), json!({})).await.ok();
+    check(&app.graphql(&directives(31), json!({})).await, "directives");
+
+    // Characters: 20,000 pass, 20,001 do not.
+    let padded = |n: usize| {
+        let base = "{ __typename }";
+        format!("{base}{}", " ".repeat(n - base.len()))
+    };
+    app.graphql(&padded(20_000), json!({})).await.ok();
+    check(&app.graphql(&padded(20_001), json!({})).await, "characters");
+
+    // Tokens: 5,000 pass, 5,001 do not. Each `...F` is two tokens in five characters; the
+    // rest of the document is ten tokens, or eleven with a second `__typename`.
+    let tokens = |extra: &str| {
+        format!(
+            "{{ __typename {extra}{} }} fragment F on Query {{ __typename }}",
+            "...F ".repeat(2495)
+        )
+    };
+    app.graphql(&tokens(""), json!({})).await.ok();
+    check(
+        &app.graphql(&tokens("__typename "), json!({})).await,
+        "tokens",
+    );
+}
+
+#[tokio::test]
+async fn the_body_size_and_the_time_are_limited_too() {
+    let app = spawn_configured(true, |s| s.max_body_bytes = 10_000).await;
+    let body = |size: usize| {
+        let mut text = json!({"query": "{ __typename }", "extensions": {"pad": ""}}).to_string();
+        let pad = size - text.len();
+        text =
+            json!({"query": "{ __typename }", "extensions": {"pad": "x".repeat(pad)}}).to_string();
+        text
+    };
+    let under = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body(body(10_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(under.status(), 200);
+    let over = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body(body(10_001))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(over.status(), 413);
+    let reply = TestApp::reply(over).await;
+    assert!(reply.message().contains("10000 bytes"));
+
+    let slow = spawn_configured(true, |s| s.request_timeout_ms = 1).await;
+    let heavy = "{ initiatives(first: 100) { nodes { needs { nodes { title } } themes { nodes { code } } partners { nodes { role } } } } }";
+    let reply = slow.graphql(heavy, json!({})).await;
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.code(), "TIMEOUT");
+    // The same query within the default time limit is served.
+    app.graphql(heavy, json!({})).await.ok();
+}
+
+/// The introspection query GraphiQL sends, nested deeper than any limit allows ordinary queries.
+const INTROSPECTION: &str = r#"query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description locations args { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description
+  fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+  inputFields { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type {
+  kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }
+}"#;
+
+#[tokio::test]
+async fn graphiql_introspection_passes_the_limits_and_costs_one_point() {
+    let app = spawn_app().await;
+    let reply = app.graphql(INTROSPECTION, json!({})).await;
+    let types = reply.ok()["__schema"]["types"].as_array().unwrap().len();
+    assert!(types > 50);
+    assert_eq!(reply.body["extensions"]["cost"]["points"], 1);
+}
+
+#[tokio::test]
+async fn a_flood_from_one_key_is_throttled_while_others_are_served() {
+    let app = spawn_configured(true, |s| {
+        s.rate_limit_points = 10;
+        s.rate_limit_anonymous_points = 3;
+        s.client_ip_header = Some("x-forwarded-for".into());
+    })
+    .await;
+    let flooder = app.partner_key().await;
+    let other = app
+        .key("Other partner", entity::enums::KeyRole::Partner, None)
+        .await;
+    let query = "{ initiatives(first: 100) { totalCount } rateLimit { limit cost used remaining resetAt } }";
+    // Each request costs 1 point: ten pass.
+    for i in 1..=10u64 {
+        let reply = app.graphql_as(&flooder, query, json!({})).await;
+        let limit = &reply.ok()["rateLimit"];
+        assert_eq!(limit["used"], i);
+        assert_eq!(limit["remaining"], 10 - i);
+        assert_eq!(reply.body["extensions"]["rateLimit"]["remaining"], 10 - i);
+    }
+    let bearer = format!("Bearer {flooder}");
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("authorization", bearer)
+        .json(&json!({"query": query}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3600).contains(&retry_after));
+    assert_eq!(response.headers()["ratelimit-remaining"], "0");
+    assert_eq!(response.headers()["x-ratelimit-limit"], "10");
+    let reply = TestApp::reply(response).await;
+    assert_eq!(reply.code(), "RATE_LIMITED");
+    assert!(reply.message().contains("Retry after"));
+    // Another key is served meanwhile.
+    assert_eq!(
+        app.graphql_as(&other, query, json!({})).await.ok()["rateLimit"]["used"],
+        1
+    );
+    // Without a key, each address has its own, smaller budget.
+    let from = |ip: &'static str| [("x-forwarded-for", ip)];
+    for _ in 0..3 {
+        app.graphql_with(query, json!({}), &from("203.0.113.7"))
+            .await
+            .ok();
+    }
+    assert_eq!(
+        app.graphql_with(query, json!({}), &from("203.0.113.7"))
+            .await
+            .status,
+        429
+    );
+    assert_eq!(
+        app.graphql_with(query, json!({}), &from("198.51.100.9"))
+            .await
+            .ok()["rateLimit"]["limit"],
+        3
+    );
+    // A costly query spends more: 1 + ⌈(100 + 100×20) / 100⌉… refused at once when over budget.
+    let costly = app
+        .graphql_as(
+            &other,
+            "{ initiatives(first: 100) { nodes { themes { nodes { code } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(costly.status, 429);
+    assert_eq!(
+        costly.body["errors"][0]["extensions"]["rateLimit"]["cost"],
+        21
+    );
+}
+
+#[tokio::test]
+async fn anonymous_gets_are_cacheable_and_persisted_queries_save_the_query() {
+    let app = spawn_app().await;
+    let query = "{ themes(first: 3) { nodes { code } } }";
+    let hash = {
+        use sha2::{Digest, Sha256};
+        hex::encode(Sha256::digest(query.as_bytes()))
+    };
+    let extensions = json!({"persistedQuery": {"version": 1, "sha256Hash": hash}}).to_string();
+    // Unknown hash: the client is asked for the query.
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("extensions", extensions.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        TestApp::reply(response).await.code(),
+        "PERSISTED_QUERY_NOT_FOUND"
+    );
+    // Query and hash once…
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", query), ("extensions", extensions.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // …then the hash alone, as a short, cacheable GET.
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("extensions", extensions.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "public, max-age=60");
+    assert!(
+        response.headers()["vary"]
+            .to_str()
+            .unwrap()
+            .contains("Accept-Language")
+    );
+    let reply = TestApp::reply(response).await;
+    assert_eq!(reply.ok()["themes"]["nodes"].as_array().unwrap().len(), 3);
+    // A query that does not match its hash is refused.
+    let wrong = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({"query": "{ __typename }", "extensions": {"persistedQuery": {"version": 1, "sha256Hash": hash}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 400);
+    // POSTs and requests with a key are never cached.
+    let post = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({"query": query}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.headers()["cache-control"], "no-store");
+    let key = app.partner_key().await;
+    let keyed = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", query)])
+        .header("authorization", format!("Bearer {key}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keyed.headers()["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn cors_compression_and_request_ids() {
+    let app = spawn_configured(true, |s| {
+        s.cors_origins = "https://dashboard.mechelen.be".into()
+    })
+    .await;
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/graphql"))
+        .header("origin", "https://dashboard.mechelen.be")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "content-type, authorization",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://dashboard.mechelen.be"
+    );
+    assert!(
+        preflight.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("authorization")
+    );
+    assert!(
+        preflight
+            .headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+    let stranger = app
+        .client
+        .post(app.url("/graphql"))
+        .header("origin", "https://elsewhere.example")
+        .json(&json!({"query": "{ __typename }"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        stranger
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    let open = spawn_app().await;
+    let any = open
+        .client
+        .post(open.url("/graphql"))
+        .header("origin", "https://anywhere.example")
+        .json(&json!({"query": "{ __typename }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(any.headers()["access-control-allow-origin"], "*");
+
+    // Large answers are compressed for clients that accept it.
+    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+    let response = raw
+        .post(app.url("/graphql"))
+        .header("accept-encoding", "gzip")
+        .json(&json!({"query": "{ learnings(first: 100) { nodes { body bodyTranslations { text } } } }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+
+    // Request IDs: kept when given, made up otherwise.
+    let given = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "dashboard-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(given.headers()["x-request-id"], "dashboard-42");
+    let made: Value = json!(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+    );
+    assert_eq!(made.as_str().unwrap().len(), 24);
+}

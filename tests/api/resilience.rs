@@ -1,0 +1,304 @@
+//! Operating the service: graceful shutdown, a database outage and recovery, several
+//! instances sharing Redis, health, readiness and metrics.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+
+use crate::helpers::{TestApp, postgres_url, spawn_app, spawn_configured, spawn_instance};
+
+#[tokio::test]
+async fn shutdown_lets_the_request_in_flight_finish_and_takes_no_new_ones() {
+    let mut app = spawn_app().await;
+    let body = json!({"query": "{ themes { totalCount } }"}).to_string();
+    let mut stream = TcpStream::connect(("127.0.0.1", app.port())).await.unwrap();
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body.as_bytes()[..10]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // SIGTERM arrives while the request is half sent.
+    app.shutdown();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let refused = TcpStream::connect(("127.0.0.1", app.port())).await;
+    assert!(
+        refused.is_err(),
+        "no new connections after the shutdown signal"
+    );
+
+    stream.write_all(&body.as_bytes()[10..]).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"totalCount\":19"), "{response}");
+    tokio::time::timeout(Duration::from_secs(10), app.stopped())
+        .await
+        .expect("the server stops");
+}
+
+/// A TCP proxy between the server and PostgreSQL that a test can cut and restore.
+struct Proxy {
+    port: u16,
+    cut: Arc<AtomicBool>,
+    links: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    _accept: JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(target: (String, u16)) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(AtomicBool::new(false));
+        let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let accept = {
+            let (cut, links) = (cut.clone(), links.clone());
+            tokio::spawn(async move {
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    if cut.load(Ordering::SeqCst) {
+                        drop(inbound);
+                        continue;
+                    }
+                    let target = target.clone();
+                    let link = tokio::spawn(async move {
+                        if let Ok(mut outbound) = TcpStream::connect(target).await {
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    });
+                    links.lock().await.push(link);
+                }
+            })
+        };
+        Self {
+            port,
+            cut,
+            links,
+            _accept: accept,
+        }
+    }
+
+    /// The database goes away: open connections break, new ones are refused.
+    async fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for link in self.links.lock().await.drain(..) {
+            link.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn a_database_outage_fails_fast_and_the_service_recovers_by_itself() {
+    let Some(url) = postgres_url() else {
+        eprintln!("skipped: the outage test needs PostgreSQL (set TEST_DATABASE_URL)");
+        return;
+    };
+    let app = spawn_app().await;
+    let target = {
+        let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(&url);
+        let host_port = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
+        let host_port = host_port.split('/').next().unwrap_or("127.0.0.1:5432");
+        let (host, port) = host_port.split_once(':').unwrap_or((host_port, "5432"));
+        (host.to_owned(), port.parse::<u16>().unwrap_or(5432))
+    };
+    let proxy = Proxy::start(target).await;
+    let via_proxy = {
+        let own = app.database_url();
+        let (scheme_user, rest) = own.rsplit_once('@').unwrap();
+        let database = rest.split_once('/').map(|(_, d)| d).unwrap();
+        format!("{scheme_user}@127.0.0.1:{}/{database}", proxy.port)
+    };
+    let server = spawn_instance(&app, Some(via_proxy), |_| {}).await;
+    let query = "{ initiatives { totalCount } }";
+    assert_eq!(
+        server.graphql(query, json!({})).await.ok()["initiatives"]["totalCount"],
+        13
+    );
+
+    proxy.cut().await;
+    let started = Instant::now();
+    let reply = server.graphql(query, json!({})).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "fails fast: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert_eq!(reply.code(), "SERVICE_UNAVAILABLE");
+    assert!(
+        !reply.body.to_string().contains("Connection"),
+        "no driver errors reach the client"
+    );
+    let ready = server
+        .client
+        .get(server.url("/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    let alive = server
+        .client
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(alive.status(), 200, "the process itself is fine");
+
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let reply = server.graphql(query, json!({})).await;
+        if reply.status == 200 {
+            assert_eq!(reply.ok()["initiatives"]["totalCount"], 13);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the service did not recover: {}",
+            reply.body
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        server
+            .client
+            .get(server.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+/// Redis for the multi-instance tests: `TEST_REDIS_URL`, else the machine's usual one if it answers.
+async fn redis_url() -> Option<String> {
+    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let client = redis::Client::open(url.as_str()).ok()?;
+    let mut connection = tokio::time::timeout(
+        Duration::from_secs(2),
+        client.get_multiplexed_async_connection(),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let pong: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut connection).await;
+    pong.ok().map(|_| url)
+}
+
+#[tokio::test]
+async fn two_instances_share_rate_limits_and_persisted_queries_through_redis() {
+    let Some(redis) = redis_url().await else {
+        eprintln!("skipped: no Redis answers (set TEST_REDIS_URL)");
+        return;
+    };
+    let prefix = format!(
+        "stroom-test-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let configure = |s: &mut stroom_api::config::ServeArgs| {
+        s.redis_url = Some(redis.clone());
+        s.redis_prefix = prefix.clone();
+        s.rate_limit_points = 6;
+    };
+    let first = spawn_configured(true, configure).await;
+    let second = spawn_instance(&first, None, configure).await;
+    let key = first.partner_key().await;
+    let query = "{ themes { totalCount } }";
+    for _ in 0..3 {
+        first.graphql_as(&key, query, json!({})).await.ok();
+        second.graphql_as(&key, query, json!({})).await.ok();
+    }
+    // Six points spent across the two instances: the seventh request is refused by either.
+    assert_eq!(first.graphql_as(&key, query, json!({})).await.status, 429);
+    assert_eq!(second.graphql_as(&key, query, json!({})).await.status, 429);
+
+    // A query persisted through one instance is served by hash by the other.
+    let persisted = "{ areas { totalCount } }";
+    let hash = {
+        use sha2::{Digest, Sha256};
+        hex::encode(Sha256::digest(persisted.as_bytes()))
+    };
+    let extensions = json!({"persistedQuery": {"version": 1, "sha256Hash": hash}}).to_string();
+    let stored = first
+        .client
+        .get(first.url("/graphql"))
+        .query(&[("query", persisted), ("extensions", extensions.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.status(), 200);
+    let served = second
+        .client
+        .get(second.url("/graphql"))
+        .query(&[("extensions", extensions.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(TestApp::reply(served).await.ok()["areas"]["totalCount"], 4);
+}
+
+#[tokio::test]
+async fn metrics_show_latency_per_operation_errors_and_the_pool() {
+    let app = spawn_app().await;
+    app.graphql(
+        "query DashboardInitiatives { initiatives { totalCount } }",
+        json!({}),
+    )
+    .await
+    .ok();
+    app.graphql("{ node(id: \"bad\") { id } }", json!({})).await;
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .contains("stroom_graphql_request_seconds_bucket{operation=\"DashboardInitiatives\""),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("stroom_graphql_errors_total{code=\"BAD_USER_INPUT\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("stroom_db_pool_connections{state=\"idle\"}"));
+    assert!(metrics.contains("stroom_db_statement_seconds"));
+}
+
+#[test]
+fn logs_can_be_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("log.db").display());
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stroom"))
+        .args(["migrate", "--database-url", &url, "--log-format", "json"])
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("migrations applied"))
+        .expect("a log line");
+    let parsed: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+    assert_eq!(parsed["level"], "INFO");
+}
