@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use crate::error::ApiError;
 
 /// The kinds of record that have a global ID.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum NodeKind {
     Municipality,
     Area,
@@ -22,6 +22,7 @@ pub enum NodeKind {
     Indicator,
     Outcome,
     Learning,
+    LearningEndorsement,
     ApiKey,
 }
 
@@ -40,6 +41,7 @@ impl NodeKind {
         Self::Indicator,
         Self::Outcome,
         Self::Learning,
+        Self::LearningEndorsement,
         Self::ApiKey,
     ];
 
@@ -59,6 +61,7 @@ impl NodeKind {
             Self::Indicator => "Indicator",
             Self::Outcome => "Outcome",
             Self::Learning => "Learning",
+            Self::LearningEndorsement => "LearningEndorsement",
             Self::ApiKey => "ApiKey",
         }
     }

@@ -67,6 +67,7 @@ pub enum Rel {
     InitiativeLearnings,
     IndicatorOutcomes,
     LearningThemes,
+    LearningEndorsements,
     /// The audit entries of a record (restricted to its type by the caller).
     History,
 }
@@ -110,6 +111,7 @@ impl Rel {
             | Self::InitiativeLearnings => Column("initiative_id"),
             Self::IndicatorOutcomes => Column("indicator_id"),
             Self::LearningThemes => through("learning_theme", "learning_id", "theme_id"),
+            Self::LearningEndorsements => Column("learning_id"),
             Self::History => Column("subject_id"),
         }
     }
@@ -373,4 +375,29 @@ where
         ))
         .into()
     })
+}
+
+/// Whether an active initiative answers each need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AnsweredNeed(pub i64);
+
+impl Loader<AnsweredNeed> for DbLoader {
+    type Value = bool;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[AnsweredNeed]) -> Result<HashMap<AnsweredNeed, bool>, ApiError> {
+        use sea_orm::sea_query::Query;
+        let select = Query::select()
+            .column(("need", "id"))
+            .from("need")
+            .and_where(col("need", "id").is_in(keys.iter().map(|k| k.0)))
+            .and_where(crate::need::answered_condition())
+            .take();
+        let mut result: HashMap<AnsweredNeed, bool> = keys.iter().map(|k| (*k, false)).collect();
+        for row in self.db.query_all(&select).await? {
+            let id: i64 = row.try_get("", "id")?;
+            result.insert(AnsweredNeed(id), true);
+        }
+        Ok(result)
+    }
 }

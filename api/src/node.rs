@@ -9,6 +9,7 @@ use crate::ids::{GlobalId, NodeKind};
 use crate::indicator::Indicator;
 use crate::initiative::{Initiative, SupportRequest};
 use crate::learning::Learning;
+use crate::learning::endorsement::LearningEndorsement;
 use crate::loader::reference;
 use crate::municipality::Municipality;
 use crate::need::Need;
@@ -42,6 +43,7 @@ pub enum Node {
     Indicator(Indicator),
     Outcome(Outcome),
     Learning(Learning),
+    LearningEndorsement(LearningEndorsement),
     ApiKey(ApiKey),
 }
 
@@ -75,6 +77,9 @@ pub async fn load(ctx: &Context<'_>, field: &str, id: &ID) -> async_graphql::Res
         NodeKind::Indicator => reference::<Indicator>(ctx, id).await?.map(Node::Indicator),
         NodeKind::Outcome => reference::<Outcome>(ctx, id).await?.map(Node::Outcome),
         NodeKind::Learning => reference::<Learning>(ctx, id).await?.map(Node::Learning),
+        NodeKind::LearningEndorsement => reference::<LearningEndorsement>(ctx, id)
+            .await?
+            .map(Node::LearningEndorsement),
         NodeKind::ApiKey => reference::<ApiKey>(ctx, id).await?.map(Node::ApiKey),
     })
 }

@@ -10,6 +10,7 @@ use crate::indicator::mutation::IndicatorMutation;
 use crate::initiative::InitiativeQuery;
 use crate::initiative::mutation::InitiativeMutation;
 use crate::learning::LearningQuery;
+use crate::learning::endorsement::EndorsementMutation;
 use crate::learning::mutation::LearningMutation;
 use crate::municipality::MunicipalityQuery;
 use crate::municipality::mutation::MunicipalityMutation;
@@ -23,6 +24,8 @@ use crate::outcome::mutation::OutcomeMutation;
 use crate::partnership::mutation::PartnershipMutation;
 use crate::programme::ProgrammeQuery;
 use crate::programme::mutation::ProgrammeMutation;
+use crate::search::SearchQuery;
+use crate::stats::{SeriesQuery, StatsQuery};
 use crate::theme::ThemeQuery;
 use crate::theme::mutation::ThemeMutation;
 use crate::translation::TranslationMutation;
@@ -44,6 +47,9 @@ pub struct Query(
     LearningQuery,
     ApiKeyQuery,
     AuditQuery,
+    SearchQuery,
+    StatsQuery,
+    SeriesQuery,
 );
 
 /// Changes, for API keys with the editor role (their municipality's data) or the admin role.
@@ -61,6 +67,7 @@ pub struct Mutation(
     IndicatorMutation,
     OutcomeMutation,
     LearningMutation,
+    EndorsementMutation,
     TranslationMutation,
     ApiKeyMutation,
 );

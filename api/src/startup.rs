@@ -27,6 +27,7 @@ impl Application {
         if serve.wants_demo(global) {
             demo::load_if_empty(&connected.db).await?;
         }
+        crate::search::ensure_built(&connected.db).await?;
         let redis = match &serve.redis_url {
             Some(url) => {
                 let client = redis::Client::open(url.as_str())

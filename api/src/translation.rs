@@ -54,6 +54,7 @@ fn text_fields(kind: NodeKind) -> &'static [(&'static str, &'static str, usize)]
         NodeKind::SupportRequest => &[DESCRIPTION, ("decisionNote", "decision_note", TEXT_MAX)],
         NodeKind::Outcome => &[("method", "method", TEXT_MAX)],
         NodeKind::Learning => &[("title", "title", NAME_MAX), ("body", "body", TEXT_MAX)],
+        NodeKind::LearningEndorsement => &[("note", "note", TEXT_MAX)],
         NodeKind::ContactPerson | NodeKind::ApiKey => &[],
     }
 }
@@ -161,6 +162,12 @@ async fn add_translation(write: &Write, input: AddTranslationInput) -> WriteResu
         NodeKind::Learning => Node::Learning(learning::Learning(
             add::<entity::learning::Entity>(write, kind, id, &input, column, max).await?,
         )),
+        NodeKind::LearningEndorsement => {
+            Node::LearningEndorsement(learning::endorsement::LearningEndorsement(
+                add::<entity::learning_endorsement::Entity>(write, kind, id, &input, column, max)
+                    .await?,
+            ))
+        }
         NodeKind::ContactPerson | NodeKind::ApiKey => {
             return Err(UserError::invalid(
                 "id",

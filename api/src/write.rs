@@ -4,7 +4,8 @@ use async_graphql::{Context, Enum, SimpleObject};
 use sea_orm::sea_query::{ExprTrait, Value};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, IdenStatic,
-    Iterable, ModelTrait, QueryFilter, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    IntoActiveModel, Iterable, ModelTrait, QueryFilter, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 use serde_json::{Map, Value as Json, json};
 
@@ -314,6 +315,8 @@ impl Write {
         entity::audit_entry::Entity::insert(entry)
             .exec_without_returning(&self.txn)
             .await?;
+        // Every change passes here, so the search index follows every change.
+        crate::search::reindex(&self.txn, kind, subject).await?;
         Ok(())
     }
 
@@ -331,6 +334,29 @@ impl Write {
             after.map(|m| snapshot::<E>(kind, m)),
         );
         self.audit(kind, subject, municipality, changes).await
+    }
+
+    /// Stores `after` over the record `before` (checking the client's `version`) and audits
+    /// the fields that changed: the common end of an update.
+    pub async fn replace_audited<E>(
+        &self,
+        kind: NodeKind,
+        version: i32,
+        municipality: Option<i64>,
+        before: &E::Model,
+        after: E::Model,
+    ) -> WriteResult<E::Model>
+    where
+        E: Table,
+        E::Model: IntoActiveModel<E::ActiveModel>,
+    {
+        let id = E::id(before);
+        let stored = self
+            .update_versioned::<E, _>(kind, id, version, after.into_active_model().reset_all())
+            .await?;
+        self.audit_change::<E>(kind, id, municipality, Some(before), Some(&stored))
+            .await?;
+        Ok(stored)
     }
 }
 
@@ -392,6 +418,7 @@ fn reference_kind(own: NodeKind, column: &str) -> Option<NodeKind> {
         "need_id" => NodeKind::Need,
         "indicator_id" => NodeKind::Indicator,
         "contact_person_id" => NodeKind::ContactPerson,
+        "learning_id" => NodeKind::Learning,
         "parent_id" => own,
         _ => return None,
     })

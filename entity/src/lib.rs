@@ -19,6 +19,7 @@ pub mod initiative_area;
 pub mod initiative_need;
 pub mod initiative_theme;
 pub mod learning;
+pub mod learning_endorsement;
 pub mod learning_theme;
 pub mod municipality;
 pub mod need;

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod columns;
 mod m20261128_000001_create_core_tables;
 mod m20261128_000002_create_api_keys_and_audit;
+mod m20261128_000003_create_search_and_endorsements;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_create_core_tables::Migration),
             Box::new(m20261128_000002_create_api_keys_and_audit::Migration),
+            Box::new(m20261128_000003_create_search_and_endorsements::Migration),
         ]
     }
 }

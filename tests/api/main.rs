@@ -2,16 +2,20 @@
 //! talks GraphQL over HTTP, as a client would.
 mod batching;
 mod cli;
+mod dashboards;
 mod demo;
+mod endorsements;
 mod errors;
 mod filters;
 mod hardening;
 mod helpers;
 mod http;
 mod locale;
+mod open_data;
 mod pagination;
 mod privacy;
 mod resilience;
 mod roles;
 mod schema;
+mod search;
 mod writes;

@@ -190,20 +190,12 @@ pub async fn update(write: &Write, input: UpdateAreaInput) -> WriteResult<area::
     }
     after.search_text = super::search_text(&after);
     let stored = write
-        .update_versioned::<area::Entity, _>(
+        .replace_audited::<area::Entity>(
             NodeKind::Area,
-            id,
             input.version,
-            after.into_active_model().reset_all(),
-        )
-        .await?;
-    write
-        .audit_change::<area::Entity>(
-            NodeKind::Area,
-            id,
             municipality,
-            Some(&before),
-            Some(&stored),
+            &before,
+            after,
         )
         .await?;
     Ok(stored)

@@ -74,6 +74,16 @@ struct DemoData {
     outcome_series: Vec<OutcomeSeriesRow>,
     outcome: Vec<OutcomeRow>,
     learning: Vec<LearningRow>,
+    endorsement: Vec<EndorsementRow>,
+}
+
+/// An endorsement of one of the Stroom programme's learnings, by its position.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndorsementRow {
+    learning_position: i64,
+    municipality: String,
+    note: Option<Text>,
 }
 
 #[derive(Deserialize)]
@@ -754,6 +764,10 @@ impl<'a> Loader<'a> {
             };
             m.search_text = crate::learning::search_text(&m);
             let m = insert_new!(txn, m);
+            // The case's learnings are numbered; endorsements refer to them by position.
+            if let (Some(position), Some(_)) = (m.position, m.programme_id) {
+                self.keys.put("learning", &position.to_string(), m.id);
+            }
             for theme in &row.themes {
                 insert_link!(
                     txn,
@@ -764,6 +778,22 @@ impl<'a> Loader<'a> {
                     }
                 );
             }
+        }
+        for row in &data.endorsement {
+            let m = learning_endorsement::Model {
+                id: 0,
+                learning_id: self
+                    .keys
+                    .get("learning", &row.learning_position.to_string())?,
+                municipality_id: self.keys.get("municipality", &row.municipality)?,
+                note: text(&row.note),
+                created_at: now,
+                updated_at: now,
+                version: 1,
+                archived_at: None,
+                provenance: Provenance::Illustrative,
+            };
+            insert_new!(txn, m);
         }
         Ok(())
     }

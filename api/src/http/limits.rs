@@ -61,6 +61,13 @@ pub struct Analysis {
     pub introspection_only: bool,
 }
 
+/// Fields that read many rows whatever they return (aggregates), with the records they count as.
+const AGGREGATE_WEIGHTS: &[(&str, u64)] = &[
+    ("initiativeStats", 500),
+    ("needStats", 500),
+    ("outcomeSeries", 1_000),
+];
+
 /// Points a query spends: one per started hundred records it could return, at least one; a
 /// mutation adds ten per change it asks for.
 fn cost(nodes: u64, mutations: u64) -> u64 {
@@ -299,6 +306,12 @@ impl<'a> Walker<'a> {
                                 self.limits.max_depth
                             ),
                         });
+                    }
+                    if let Some((_, weight)) = AGGREGATE_WEIGHTS.iter().find(|(n, _)| *n == name) {
+                        self.analysis.nodes = self
+                            .analysis
+                            .nodes
+                            .saturating_add(scale.saturating_mul(*weight));
                     }
                     let sub = [&field.selection_set.node];
                     let scale = match multiplier(field, &sub, self.doc, self.variables) {

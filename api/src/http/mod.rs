@@ -186,6 +186,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .merge(crate::open_data::routes())
         .layer(DefaultBodyLimit::max(max_body))
         .layer(CompressionLayer::new())
         .layer(cors)

@@ -173,20 +173,12 @@ pub async fn update(write: &Write, input: UpdateIndicatorInput) -> WriteResult<i
         MaybeUndefined::Undefined => {}
     }
     let stored = write
-        .update_versioned::<indicator::Entity, _>(
+        .replace_audited::<indicator::Entity>(
             NodeKind::Indicator,
-            id,
             input.version,
-            after.into_active_model().reset_all(),
-        )
-        .await?;
-    write
-        .audit_change::<indicator::Entity>(
-            NodeKind::Indicator,
-            id,
             None,
-            Some(&before),
-            Some(&stored),
+            &before,
+            after,
         )
         .await?;
     Ok(stored)

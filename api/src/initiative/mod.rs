@@ -486,64 +486,7 @@ impl InitiativeQuery {
             InitiativeOrder,
         >,
     ) -> async_graphql::Result<Connection<Initiative>> {
-        let filter = filter.unwrap_or_default();
-        let db = &request(ctx).db;
-        let mut f = Filter::new(
-            initiative::Entity::find().into_query(),
-            "initiative",
-            db.get_database_backend(),
-        );
-        f.references(
-            "filter.municipalities",
-            "municipality_id",
-            filter.municipalities.as_ref(),
-            NodeKind::Municipality,
-        )?
-        .references(
-            "filter.programmes",
-            "programme_id",
-            filter.programmes.as_ref(),
-            NodeKind::Programme,
-        )?
-        .linked(
-            "filter.themes",
-            filter.themes.as_ref(),
-            NodeKind::Theme,
-            ("initiative_theme", "initiative_id", "theme_id"),
-            Some("theme"),
-        )?
-        .linked(
-            "filter.areas",
-            filter.areas.as_ref(),
-            NodeKind::Area,
-            ("initiative_area", "initiative_id", "area_id"),
-            Some("area"),
-        )?
-        .linked(
-            "filter.needs",
-            filter.needs.as_ref(),
-            NodeKind::Need,
-            ("initiative_need", "initiative_id", "need_id"),
-            None,
-        )?
-        .one_of::<InitiativeStage, entity::enums::InitiativeStage>("stage", filter.stages.as_ref())
-        .one_of::<BusinessModel, entity::enums::BusinessModel>(
-            "business_model",
-            filter.business_models.as_ref(),
-        )
-        .one_of::<Affordability, entity::enums::Affordability>(
-            "affordability",
-            filter.affordabilities.as_ref(),
-        )
-        .one_of::<InitiatorKind, entity::enums::InitiatorKind>(
-            "initiator_kind",
-            filter.initiator_kinds.as_ref(),
-        )
-        .date_range("filter.started", "start_date", filter.started.as_ref())?
-        .search(filter.search.as_ref())?
-        .updated_since(filter.updated_since)
-        .provenance(filter.provenances.as_ref())
-        .archived(filter.include_archived);
+        let select = select(ctx, &filter.unwrap_or_default())?;
         let id = initiative::Entity::id_expr();
         let order = order_by.unwrap_or(InitiativeOrder {
             field: InitiativeOrderField::CreatedAt,
@@ -580,7 +523,7 @@ impl InitiativeQuery {
         .descending(order.direction.is_desc());
         list(
             ctx,
-            f.finish(),
+            select,
             key,
             PageArgs {
                 first,
@@ -591,4 +534,69 @@ impl InitiativeQuery {
         )
         .await
     }
+}
+
+/// The initiatives a filter selects (`SELECT … FROM initiative WHERE …`), for lists and statistics.
+pub fn select(
+    ctx: &Context<'_>,
+    filter: &InitiativeFilter,
+) -> Result<sea_orm::sea_query::SelectStatement, crate::error::ApiError> {
+    let db = &request(ctx).db;
+    let mut f = Filter::new(
+        initiative::Entity::find().into_query(),
+        "initiative",
+        db.get_database_backend(),
+    );
+    f.references(
+        "filter.municipalities",
+        "municipality_id",
+        filter.municipalities.as_ref(),
+        NodeKind::Municipality,
+    )?
+    .references(
+        "filter.programmes",
+        "programme_id",
+        filter.programmes.as_ref(),
+        NodeKind::Programme,
+    )?
+    .linked(
+        "filter.themes",
+        filter.themes.as_ref(),
+        NodeKind::Theme,
+        ("initiative_theme", "initiative_id", "theme_id"),
+        Some("theme"),
+    )?
+    .linked(
+        "filter.areas",
+        filter.areas.as_ref(),
+        NodeKind::Area,
+        ("initiative_area", "initiative_id", "area_id"),
+        Some("area"),
+    )?
+    .linked(
+        "filter.needs",
+        filter.needs.as_ref(),
+        NodeKind::Need,
+        ("initiative_need", "initiative_id", "need_id"),
+        None,
+    )?
+    .one_of::<InitiativeStage, entity::enums::InitiativeStage>("stage", filter.stages.as_ref())
+    .one_of::<BusinessModel, entity::enums::BusinessModel>(
+        "business_model",
+        filter.business_models.as_ref(),
+    )
+    .one_of::<Affordability, entity::enums::Affordability>(
+        "affordability",
+        filter.affordabilities.as_ref(),
+    )
+    .one_of::<InitiatorKind, entity::enums::InitiatorKind>(
+        "initiator_kind",
+        filter.initiator_kinds.as_ref(),
+    )
+    .date_range("filter.started", "start_date", filter.started.as_ref())?
+    .search(filter.search.as_ref())?
+    .updated_since(filter.updated_since)
+    .provenance(filter.provenances.as_ref())
+    .archived(filter.include_archived);
+    Ok(f.finish())
 }

@@ -468,20 +468,12 @@ pub async fn change_stage(
     }
     date_order("endDate", after.start_date, after.end_date)?;
     let stored = write
-        .update_versioned::<initiative::Entity, _>(
+        .replace_audited::<initiative::Entity>(
             NodeKind::Initiative,
-            id,
             input.version,
-            after.into_active_model().reset_all(),
-        )
-        .await?;
-    write
-        .audit_change::<initiative::Entity>(
-            NodeKind::Initiative,
-            id,
             municipality,
-            Some(&before),
-            Some(&stored),
+            &before,
+            after,
         )
         .await?;
     Ok(stored)
@@ -680,20 +672,12 @@ pub async fn decide_support_request(
         after.amount_granted_eur = granted;
     }
     let stored = write
-        .update_versioned::<support_request::Entity, _>(
+        .replace_audited::<support_request::Entity>(
             NodeKind::SupportRequest,
-            id,
             input.version,
-            after.into_active_model().reset_all(),
-        )
-        .await?;
-    write
-        .audit_change::<support_request::Entity>(
-            NodeKind::SupportRequest,
-            id,
             municipality,
-            Some(&before),
-            Some(&stored),
+            &before,
+            after,
         )
         .await?;
     Ok(stored)

@@ -1,4 +1,5 @@
 //! Learnings: lessons drawn from programmes and initiatives, for partner cities to learn from.
+pub mod endorsement;
 pub mod mutation;
 
 use async_graphql::{Context, Enum, ID, InputObject, Object};
@@ -189,6 +190,29 @@ impl Learning {
         .await
     }
 
+    /// Other municipalities that saw this lesson too.
+    async fn endorsements(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n endorsements.")] first: Option<i32>,
+        #[graphql(desc = "Returns the endorsements after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n endorsements.")] last: Option<i32>,
+        #[graphql(desc = "Returns the endorsements before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Connection<endorsement::LearningEndorsement>> {
+        children(
+            ctx,
+            Rel::LearningEndorsements,
+            self.0.id,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
     /// The changes made to this record through the API, latest first (editor and admin keys).
     async fn history(
         &self,
@@ -233,6 +257,10 @@ pub struct LearningFilter {
     pub programmes: Option<Vec<ID>>,
     /// Only learnings drawn from these initiatives.
     pub initiatives: Option<Vec<ID>>,
+    /// Only learnings endorsed by any of these municipalities ("also seen in").
+    pub endorsed_by: Option<Vec<ID>>,
+    /// Only learnings endorsed by at least this many other municipalities.
+    pub min_endorsements: Option<i32>,
     /// Text contained in the title or body, in any language; case and accents do not matter.
     pub search: Option<String>,
     /// Only records changed at or after this instant.
@@ -251,6 +279,8 @@ pub enum LearningOrderField {
     Position,
     /// The title in the request's locale.
     Title,
+    /// The number of municipalities that endorse them.
+    Endorsements,
     /// Creation time.
     CreatedAt,
     /// Time of the last change.
@@ -322,6 +352,34 @@ impl LearningQuery {
             .updated_since(filter.updated_since)
             .provenance(filter.provenances.as_ref())
             .archived(filter.include_archived);
+        if let Some(municipalities) = &filter.endorsed_by {
+            crate::common::check_id_list("filter.endorsedBy", municipalities.len())?;
+            let ids = crate::ids::GlobalId::decode_all(
+                "filter.endorsedBy",
+                municipalities,
+                NodeKind::Municipality,
+            )?;
+            f.condition(
+                col("learning", "id").in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(("learning_endorsement", "learning_id"))
+                        .from("learning_endorsement")
+                        .and_where(col("learning_endorsement", "municipality_id").is_in(ids))
+                        .and_where(col("learning_endorsement", "archived_at").is_null())
+                        .take(),
+                ),
+            );
+        }
+        if let Some(minimum) = filter.min_endorsements {
+            if minimum < 0 {
+                return Err(crate::error::ApiError::bad_input(
+                    "filter.minEndorsements",
+                    "`minEndorsements` cannot be negative.",
+                )
+                .into());
+            }
+            f.condition(endorsement_count().gte(i64::from(minimum)));
+        }
         let order = order_by.unwrap_or_default();
         let id = learning::Entity::id_expr();
         let key = match order.field {
@@ -335,6 +393,9 @@ impl LearningQuery {
                 id,
             )
             .nullable(),
+            LearningOrderField::Endorsements => {
+                SortKey::new("ENDORSEMENTS", endorsement_count(), SortKind::Int, id)
+            }
             LearningOrderField::CreatedAt => SortKey::new(
                 "CREATED_AT",
                 col("learning", "created_at"),
@@ -362,4 +423,21 @@ impl LearningQuery {
         )
         .await
     }
+}
+
+/// How many municipalities endorse the learning of the outer query.
+fn endorsement_count() -> sea_orm::sea_query::Expr {
+    use sea_orm::sea_query::{Expr, Query};
+    Expr::SubQuery(
+        None,
+        Box::new(
+            Query::select()
+                .expr(Expr::cust("COUNT(*)"))
+                .from("learning_endorsement")
+                .and_where(col("learning_endorsement", "learning_id").equals(("learning", "id")))
+                .and_where(col("learning_endorsement", "archived_at").is_null())
+                .take()
+                .into(),
+        ),
+    )
 }

@@ -142,20 +142,12 @@ pub async fn update(
     problems.finish()?;
     after.search_text = super::search_text(&after);
     let stored = write
-        .update_versioned::<municipality::Entity, _>(
+        .replace_audited::<municipality::Entity>(
             NodeKind::Municipality,
-            id,
             input.version,
-            after.into_active_model().reset_all(),
-        )
-        .await?;
-    write
-        .audit_change::<municipality::Entity>(
-            NodeKind::Municipality,
-            id,
             Some(id),
-            Some(&before),
-            Some(&stored),
+            &before,
+            after,
         )
         .await?;
     Ok(stored)

@@ -204,6 +204,15 @@ impl Need {
         Date(self.0.recorded_on)
     }
 
+    /// Whether an active initiative (at the PILOT, RUNNING or SELF_SUSTAINING stage, not
+    /// archived) answers the need.
+    async fn answered(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        Ok(loader(ctx)
+            .load_one(crate::loader::AnsweredNeed(self.0.id))
+            .await?
+            .unwrap_or(false))
+    }
+
     /// Initiatives that answer this need.
     async fn initiatives(
         &self,
@@ -275,6 +284,9 @@ pub struct NeedFilter {
     pub statuses: Option<Vec<NeedStatus>>,
     /// Only needs recorded within this range.
     pub recorded: Option<DateRange>,
+    /// Only needs that an active initiative answers (true) or that none does (false): the
+    /// coverage of the mapped needs.
+    pub answered: Option<bool>,
     /// Text contained in the title or description, in any language; case and accents do not matter.
     pub search: Option<String>,
     /// Only records changed at or after this instant.
@@ -329,61 +341,7 @@ impl NeedQuery {
         #[graphql(desc = "The order of the list (default: most recently recorded first).")]
         order_by: Option<NeedOrder>,
     ) -> async_graphql::Result<Connection<Need>> {
-        let filter = filter.unwrap_or_default();
-        let db = &request(ctx).db;
-        let mut f = Filter::new(
-            need::Entity::find().into_query(),
-            "need",
-            db.get_database_backend(),
-        );
-        f.references(
-            "filter.municipalities",
-            "municipality_id",
-            filter.municipalities.as_ref(),
-            NodeKind::Municipality,
-        )?
-        .references(
-            "filter.programmes",
-            "programme_id",
-            filter.programmes.as_ref(),
-            NodeKind::Programme,
-        )?
-        .subtree(
-            "filter.areas",
-            "area_id",
-            filter.areas.as_ref(),
-            NodeKind::Area,
-            "area",
-        )?
-        .subtree(
-            "filter.themes",
-            "theme_id",
-            filter.themes.as_ref(),
-            NodeKind::Theme,
-            "theme",
-        )?;
-        if let Some(groups) = &filter.target_groups {
-            let groups: Vec<&'static str> = groups
-                .iter()
-                .map(|g| entity::enums::TargetGroup::from(*g).as_str())
-                .collect();
-            f.condition(
-                col("need", "id").in_subquery(
-                    Query::select()
-                        .column(("need_target_group", "need_id"))
-                        .from("need_target_group")
-                        .and_where(col("need_target_group", "target_group").is_in(groups))
-                        .take(),
-                ),
-            );
-        }
-        f.one_of::<NeedSource, entity::enums::NeedSource>("source", filter.sources.as_ref())
-            .one_of::<NeedStatus, entity::enums::NeedStatus>("status", filter.statuses.as_ref())
-            .date_range("filter.recorded", "recorded_on", filter.recorded.as_ref())?
-            .search(filter.search.as_ref())?
-            .updated_since(filter.updated_since)
-            .provenance(filter.provenances.as_ref())
-            .archived(filter.include_archived);
+        let select = select(ctx, &filter.unwrap_or_default())?;
         let id = need::Entity::id_expr();
         let key = match order_by {
             None => need::Entity::default_sort(),
@@ -425,7 +383,7 @@ impl NeedQuery {
         };
         list(
             ctx,
-            f.finish(),
+            select,
             key,
             PageArgs {
                 first,
@@ -436,4 +394,95 @@ impl NeedQuery {
         )
         .await
     }
+}
+
+/// The needs a filter selects (`SELECT … FROM need WHERE …`), for lists and statistics.
+pub fn select(
+    ctx: &Context<'_>,
+    filter: &NeedFilter,
+) -> Result<sea_orm::sea_query::SelectStatement, crate::error::ApiError> {
+    let db = &request(ctx).db;
+    let mut f = Filter::new(
+        need::Entity::find().into_query(),
+        "need",
+        db.get_database_backend(),
+    );
+    f.references(
+        "filter.municipalities",
+        "municipality_id",
+        filter.municipalities.as_ref(),
+        NodeKind::Municipality,
+    )?
+    .references(
+        "filter.programmes",
+        "programme_id",
+        filter.programmes.as_ref(),
+        NodeKind::Programme,
+    )?
+    .subtree(
+        "filter.areas",
+        "area_id",
+        filter.areas.as_ref(),
+        NodeKind::Area,
+        "area",
+    )?
+    .subtree(
+        "filter.themes",
+        "theme_id",
+        filter.themes.as_ref(),
+        NodeKind::Theme,
+        "theme",
+    )?;
+    if let Some(groups) = &filter.target_groups {
+        let groups: Vec<&'static str> = groups
+            .iter()
+            .map(|g| entity::enums::TargetGroup::from(*g).as_str())
+            .collect();
+        f.condition(
+            col("need", "id").in_subquery(
+                Query::select()
+                    .column(("need_target_group", "need_id"))
+                    .from("need_target_group")
+                    .and_where(col("need_target_group", "target_group").is_in(groups))
+                    .take(),
+            ),
+        );
+    }
+    f.one_of::<NeedSource, entity::enums::NeedSource>("source", filter.sources.as_ref())
+        .one_of::<NeedStatus, entity::enums::NeedStatus>("status", filter.statuses.as_ref())
+        .date_range("filter.recorded", "recorded_on", filter.recorded.as_ref())?
+        .search(filter.search.as_ref())?
+        .updated_since(filter.updated_since)
+        .provenance(filter.provenances.as_ref())
+        .archived(filter.include_archived);
+    if let Some(answered) = filter.answered {
+        let answered_expr = answered_condition();
+        f.condition(if answered {
+            answered_expr
+        } else {
+            answered_expr.not()
+        });
+    }
+    Ok(f.finish())
+}
+
+/// Stages in which an initiative counts as answering the needs it is linked to.
+pub const ACTIVE_STAGES: &[&str] = &["pilot", "running", "self_sustaining"];
+
+/// `EXISTS` an active, unarchived initiative linked to the need in the outer query.
+pub fn answered_condition() -> sea_orm::sea_query::Expr {
+    use sea_orm::sea_query::{Expr, Query};
+    Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from("initiative_need")
+            .inner_join(
+                "initiative",
+                col("initiative", "id").equals(("initiative_need", "initiative_id")),
+            )
+            .and_where(col("initiative_need", "need_id").equals(("need", "id")))
+            .and_where(col("initiative", "archived_at").is_null())
+            .and_where(col("initiative", "stage").is_in(ACTIVE_STAGES.iter().copied()))
+            .take(),
+    )
 }

@@ -339,20 +339,12 @@ pub async fn change_status(
     let mut after = before.clone();
     after.status = input.status.into();
     let stored = write
-        .update_versioned::<need::Entity, _>(
+        .replace_audited::<need::Entity>(
             NodeKind::Need,
-            id,
             input.version,
-            after.into_active_model().reset_all(),
-        )
-        .await?;
-    write
-        .audit_change::<need::Entity>(
-            NodeKind::Need,
-            id,
             municipality,
-            Some(&before),
-            Some(&stored),
+            &before,
+            after,
         )
         .await?;
     Ok(stored)

@@ -251,20 +251,12 @@ pub async fn update(
     }
     after.search_text = super::search_text(&after);
     let stored = write
-        .update_versioned::<organisation::Entity, _>(
+        .replace_audited::<organisation::Entity>(
             NodeKind::Organisation,
-            id,
             input.version,
-            after.into_active_model().reset_all(),
-        )
-        .await?;
-    write
-        .audit_change::<organisation::Entity>(
-            NodeKind::Organisation,
-            id,
             municipality,
-            Some(&before),
-            Some(&stored),
+            &before,
+            after,
         )
         .await?;
     Ok(stored)
@@ -364,20 +356,12 @@ pub async fn update_contact(
     );
     problems.finish()?;
     let stored = write
-        .update_versioned::<contact_person::Entity, _>(
+        .replace_audited::<contact_person::Entity>(
             NodeKind::ContactPerson,
-            id,
             input.version,
-            after.into_active_model().reset_all(),
-        )
-        .await?;
-    write
-        .audit_change::<contact_person::Entity>(
-            NodeKind::ContactPerson,
-            id,
             municipality,
-            Some(&before),
-            Some(&stored),
+            &before,
+            after,
         )
         .await?;
     Ok(stored)

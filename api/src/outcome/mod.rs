@@ -243,60 +243,7 @@ impl OutcomeQuery {
             OutcomeOrder,
         >,
     ) -> async_graphql::Result<Connection<Outcome>> {
-        let filter = filter.unwrap_or_default();
-        let db = &request(ctx).db;
-        let mut f = Filter::new(
-            outcome::Entity::find().into_query(),
-            "outcome",
-            db.get_database_backend(),
-        );
-        f.references(
-            "filter.indicators",
-            "indicator_id",
-            filter.indicators.as_ref(),
-            NodeKind::Indicator,
-        )?
-        .references(
-            "filter.initiatives",
-            "initiative_id",
-            filter.initiatives.as_ref(),
-            NodeKind::Initiative,
-        )?
-        .references(
-            "filter.programmes",
-            "programme_id",
-            filter.programmes.as_ref(),
-            NodeKind::Programme,
-        )?
-        .references(
-            "filter.municipalities",
-            "municipality_id",
-            filter.municipalities.as_ref(),
-            NodeKind::Municipality,
-        )?
-        .subtree(
-            "filter.areas",
-            "area_id",
-            filter.areas.as_ref(),
-            NodeKind::Area,
-            "area",
-        )?;
-        if let Some(period) = &filter.period {
-            period.check("filter.period")?;
-            // Overlap: the outcome's period ends on or after `from` and starts on or before `to`.
-            if let Some(from) = period.from {
-                f.condition(col("outcome", "period_end").gte(from.0));
-            }
-            if let Some(to) = period.to {
-                f.condition(col("outcome", "period_start").lte(to.0));
-            }
-        }
-        if let Some(verified) = filter.verified {
-            f.condition(col("outcome", "verified").eq(verified));
-        }
-        f.updated_since(filter.updated_since)
-            .provenance(filter.provenances.as_ref())
-            .archived(filter.include_archived);
+        let select = select(ctx, &filter.unwrap_or_default())?;
         let id = outcome::Entity::id_expr();
         let key = match order_by {
             None => outcome::Entity::default_sort(),
@@ -327,7 +274,7 @@ impl OutcomeQuery {
         };
         list(
             ctx,
-            f.finish(),
+            select,
             key,
             PageArgs {
                 first,
@@ -338,6 +285,67 @@ impl OutcomeQuery {
         )
         .await
     }
+}
+
+/// The outcomes a filter selects (`SELECT … FROM outcome WHERE …`), for lists and statistics.
+pub fn select(
+    ctx: &Context<'_>,
+    filter: &OutcomeFilter,
+) -> Result<sea_orm::sea_query::SelectStatement, crate::error::ApiError> {
+    let db = &request(ctx).db;
+    let mut f = Filter::new(
+        outcome::Entity::find().into_query(),
+        "outcome",
+        db.get_database_backend(),
+    );
+    f.references(
+        "filter.indicators",
+        "indicator_id",
+        filter.indicators.as_ref(),
+        NodeKind::Indicator,
+    )?
+    .references(
+        "filter.initiatives",
+        "initiative_id",
+        filter.initiatives.as_ref(),
+        NodeKind::Initiative,
+    )?
+    .references(
+        "filter.programmes",
+        "programme_id",
+        filter.programmes.as_ref(),
+        NodeKind::Programme,
+    )?
+    .references(
+        "filter.municipalities",
+        "municipality_id",
+        filter.municipalities.as_ref(),
+        NodeKind::Municipality,
+    )?
+    .subtree(
+        "filter.areas",
+        "area_id",
+        filter.areas.as_ref(),
+        NodeKind::Area,
+        "area",
+    )?;
+    if let Some(period) = &filter.period {
+        period.check("filter.period")?;
+        // Overlap: the outcome's period ends on or after `from` and starts on or before `to`.
+        if let Some(from) = period.from {
+            f.condition(col("outcome", "period_end").gte(from.0));
+        }
+        if let Some(to) = period.to {
+            f.condition(col("outcome", "period_start").lte(to.0));
+        }
+    }
+    if let Some(verified) = filter.verified {
+        f.condition(col("outcome", "verified").eq(verified));
+    }
+    f.updated_since(filter.updated_since)
+        .provenance(filter.provenances.as_ref())
+        .archived(filter.include_archived);
+    Ok(f.finish())
 }
 
 #[cfg(test)]

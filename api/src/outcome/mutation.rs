@@ -303,20 +303,12 @@ pub async fn update(write: &Write, input: UpdateOutcomeInput) -> WriteResult<out
         MaybeUndefined::Undefined => {}
     }
     let stored = write
-        .update_versioned::<outcome::Entity, _>(
+        .replace_audited::<outcome::Entity>(
             NodeKind::Outcome,
-            id,
             input.version,
-            after.into_active_model().reset_all(),
-        )
-        .await?;
-    write
-        .audit_change::<outcome::Entity>(
-            NodeKind::Outcome,
-            id,
             municipality,
-            Some(&before),
-            Some(&stored),
+            &before,
+            after,
         )
         .await?;
     Ok(stored)

@@ -105,20 +105,12 @@ pub async fn add_partner(
         after.archived_at = None;
         after.note = note;
         let stored = write
-            .update_versioned::<partnership::Entity, _>(
+            .replace_audited::<partnership::Entity>(
                 NodeKind::Partnership,
-                found.id,
                 found.version,
-                after.into_active_model().reset_all(),
-            )
-            .await?;
-        write
-            .audit_change::<partnership::Entity>(
-                NodeKind::Partnership,
-                stored.id,
                 municipality,
-                Some(&found),
-                Some(&stored),
+                &found,
+                after,
             )
             .await?;
         return Ok(stored);

@@ -200,20 +200,12 @@ pub async fn update(write: &Write, input: UpdateThemeInput) -> WriteResult<theme
         MaybeUndefined::Undefined => {}
     }
     let stored = write
-        .update_versioned::<theme::Entity, _>(
+        .replace_audited::<theme::Entity>(
             NodeKind::Theme,
-            id,
             input.version,
-            after.into_active_model().reset_all(),
-        )
-        .await?;
-    write
-        .audit_change::<theme::Entity>(
-            NodeKind::Theme,
-            id,
             municipality,
-            Some(&before),
-            Some(&stored),
+            &before,
+            after,
         )
         .await?;
     Ok(stored)

@@ -1,0 +1,493 @@
+//! Dashboard numbers: every aggregate checked against the same count made in Rust over the rows
+//! the lists return.
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+/// The key of a group as `dimension=value` strings, for comparing with Rust's count.
+fn key(group: &Value) -> Vec<String> {
+    group["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            format!(
+                "{}={}",
+                k["dimension"].as_str().unwrap(),
+                k["value"].as_str().unwrap_or("-")
+            )
+        })
+        .collect()
+}
+
+fn counted(groups: &Value, field: &str) -> BTreeMap<Vec<String>, i64> {
+    groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (key(g), g[field].as_i64().unwrap()))
+        .collect()
+}
+
+/// The values one record has for a dimension (several for themes and areas; `-` for none).
+fn values(record: &Value, path: &str) -> Vec<String> {
+    let value = &record[path];
+    match value {
+        Value::String(s) => vec![s.clone()],
+        Value::Object(o) if o.contains_key("nodes") => {
+            let ids: Vec<String> = o["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["id"].as_str().unwrap().to_owned())
+                .collect();
+            if ids.is_empty() {
+                vec!["-".into()]
+            } else {
+                ids
+            }
+        }
+        Value::Object(o) => vec![o["id"].as_str().unwrap().to_owned()],
+        Value::Array(items) if items.is_empty() => vec!["-".into()],
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().unwrap().to_owned())
+            .collect(),
+        _ => vec!["-".into()],
+    }
+}
+
+/// Counts records per combination of dimension values, as the API should.
+fn reference_count(
+    records: &[Value],
+    dimensions: &[(&str, &str)],
+    weight: impl Fn(&Value) -> i64,
+) -> BTreeMap<Vec<String>, i64> {
+    let mut counts: BTreeMap<Vec<String>, i64> = BTreeMap::new();
+    for record in records {
+        let mut combinations: Vec<Vec<String>> = vec![vec![]];
+        for (dimension, path) in dimensions {
+            let mut next = Vec::new();
+            for combination in &combinations {
+                for value in values(record, path) {
+                    let mut c = combination.clone();
+                    c.push(format!("{dimension}={value}"));
+                    next.push(c);
+                }
+            }
+            combinations = next;
+        }
+        for combination in combinations {
+            *counts.entry(combination).or_default() += weight(record);
+        }
+    }
+    counts.retain(|_, n| *n > 0);
+    counts
+}
+
+const INITIATIVE_FIELDS: &str = "id stage businessModel affordability initiatorKind municipality { id } programme { id } themes(first: 100) { nodes { id } } areas(first: 100) { nodes { id } }";
+
+#[tokio::test]
+async fn initiative_counts_match_a_count_in_rust() {
+    let app = spawn_app().await;
+    let initiatives = app
+        .all_nodes("initiatives", INITIATIVE_FIELDS, json!({}))
+        .await;
+    let dimensions = [
+        ("STAGE", "stage"),
+        ("THEME", "themes"),
+        ("AREA", "areas"),
+        ("BUSINESS_MODEL", "businessModel"),
+        ("AFFORDABILITY", "affordability"),
+        ("INITIATOR_KIND", "initiatorKind"),
+        ("MUNICIPALITY", "municipality"),
+        ("PROGRAMME", "programme"),
+    ];
+    let query = "query($g: [InitiativeDimension!], $f: InitiativeFilter) { initiativeStats(groupBy: $g, filter: $f) { total groups { count keys { dimension value label } } } }";
+    for dimension in &dimensions {
+        let reply = app.graphql(query, json!({"g": [dimension.0]})).await;
+        let stats = &reply.ok()["initiativeStats"];
+        assert_eq!(stats["total"], initiatives.len() as i64);
+        assert_eq!(
+            counted(&stats["groups"], "count"),
+            reference_count(&initiatives, &[*dimension], |_| 1),
+            "{}",
+            dimension.0
+        );
+    }
+    // Two at a time: business model × stage (did the subsidy-dependent ones stop?).
+    for pair in [
+        [dimensions[3], dimensions[0]],
+        [dimensions[1], dimensions[2]],
+    ] {
+        let reply = app
+            .graphql(query, json!({"g": [pair[0].0, pair[1].0]}))
+            .await;
+        let stats = &reply.ok()["initiativeStats"];
+        assert_eq!(
+            counted(&stats["groups"], "count"),
+            reference_count(&initiatives, &pair, |_| 1)
+        );
+    }
+    let subsidy_stopped = app
+        .graphql(
+            query,
+            json!({"g": ["STAGE"], "f": {"businessModels": ["SUBSIDY"]}}),
+        )
+        .await;
+    let stats = &subsidy_stopped.ok()["initiativeStats"];
+    let subsidised: Vec<Value> = initiatives
+        .iter()
+        .filter(|i| i["businessModel"] == "SUBSIDY")
+        .cloned()
+        .collect();
+    assert_eq!(stats["total"], subsidised.len() as i64);
+    assert_eq!(
+        counted(&stats["groups"], "count"),
+        reference_count(&subsidised, &[dimensions[0]], |_| 1)
+    );
+    // Labels name records in the request's language.
+    let labelled = app
+        .graphql_with(query, json!({"g": ["THEME"]}), &[("accept-language", "nl")])
+        .await;
+    let labels: Vec<&str> = labelled.ok()["initiativeStats"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|g| g["keys"][0]["label"].as_str())
+        .collect();
+    assert!(labels.contains(&"Deeleconomie"), "{labels:?}");
+    let refused = app
+        .graphql(query, json!({"g": ["STAGE", "THEME", "AREA"]}))
+        .await;
+    assert_eq!(refused.code(), "BAD_USER_INPUT");
+}
+
+#[tokio::test]
+async fn need_counts_and_coverage_match_a_count_in_rust() {
+    let app = spawn_app().await;
+    let needs = app
+        .all_nodes("needs", "id status source targetGroups theme { id } area { id } programme { id } municipality { id } answered initiatives(first: 100) { nodes { stage } }", json!({}))
+        .await;
+    let active = |need: &Value| {
+        need["initiatives"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| {
+                ["PILOT", "RUNNING", "SELF_SUSTAINING"].contains(&i["stage"].as_str().unwrap())
+            })
+    };
+    for need in &needs {
+        assert_eq!(
+            need["answered"],
+            json!(active(need)),
+            "`answered` of {}",
+            need["id"]
+        );
+    }
+    let query = "query($g: [NeedDimension!], $f: NeedFilter) { needStats(groupBy: $g, filter: $f) { total answered answeredShare groups { count answered unanswered answeredShare keys { dimension value } } } }";
+    let dimensions = [
+        ("THEME", "theme"),
+        ("AREA", "area"),
+        ("TARGET_GROUP", "targetGroups"),
+        ("STATUS", "status"),
+        ("SOURCE", "source"),
+        ("PROGRAMME", "programme"),
+        ("MUNICIPALITY", "municipality"),
+    ];
+    let answered_total = needs.iter().filter(|n| active(n)).count() as i64;
+    for dimension in &dimensions {
+        let reply = app.graphql(query, json!({"g": [dimension.0]})).await;
+        let stats = &reply.ok()["needStats"];
+        assert_eq!(stats["total"], needs.len() as i64);
+        assert_eq!(stats["answered"], answered_total);
+        assert_eq!(
+            counted(&stats["groups"], "count"),
+            reference_count(&needs, &[*dimension], |_| 1),
+            "{}",
+            dimension.0
+        );
+        let expected_answered: BTreeMap<Vec<String>, i64> =
+            reference_count(&needs, &[*dimension], |n| i64::from(active(n)));
+        let mut got = counted(&stats["groups"], "answered");
+        got.retain(|_, n| *n > 0);
+        assert_eq!(got, expected_answered, "answered per {}", dimension.0);
+        for group in stats["groups"].as_array().unwrap() {
+            let (count, answered) = (
+                group["count"].as_i64().unwrap(),
+                group["answered"].as_i64().unwrap(),
+            );
+            assert_eq!(group["unanswered"], count - answered);
+            assert!(
+                (group["answeredShare"].as_f64().unwrap() - answered as f64 / count as f64).abs()
+                    < 1e-9
+            );
+        }
+    }
+    // Uncovered needs per area: one request.
+    let gaps = app
+        .graphql(query, json!({"g": ["AREA"], "f": {"answered": false}}))
+        .await;
+    let unanswered: Vec<Value> = needs.iter().filter(|n| !active(n)).cloned().collect();
+    assert_eq!(
+        counted(&gaps.ok()["needStats"]["groups"], "count"),
+        reference_count(&unanswered, &[dimensions[1]], |_| 1)
+    );
+    let listed = app
+        .all_nodes("needs", "id", json!({"answered": false}))
+        .await;
+    assert_eq!(listed.len(), unanswered.len());
+}
+
+/// The first day of the quarter of a `YYYY-MM-DD` date.
+fn quarter_of(date: &str) -> String {
+    let month: u32 = date[5..7].parse().unwrap();
+    format!("{}-{:02}-01", &date[..4], (month - 1) / 3 * 3 + 1)
+}
+
+fn dec(value: &Value) -> rust_decimal::Decimal {
+    value.as_str().unwrap().parse().unwrap()
+}
+
+async fn outcomes_of(app: &TestApp, indicator: &str) -> Vec<Value> {
+    app.all_nodes(
+        "outcomes",
+        "value periodStart area { id } municipality { id } programme { id } initiative { id themes(first: 100) { nodes { id } } areas(first: 100) { nodes { id } } }",
+        json!({"indicators": [indicator]}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn outcome_series_match_a_sum_in_rust() {
+    use rust_decimal::Decimal;
+    let app = spawn_app().await;
+    let reply = app
+        .graphql(
+            r#"{ indicators { nodes { id code } } areas(first: 100) { nodes { id households } } }"#,
+            json!({}),
+        )
+        .await;
+    let data = reply.ok();
+    let indicator = |code: &str| {
+        data["indicators"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["code"] == code)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let households: BTreeMap<String, Option<i64>> = data["areas"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_str().unwrap().to_owned(),
+                a["households"].as_i64(),
+            )
+        })
+        .collect();
+    let query = r#"query($i: [ID!]!, $g: OutcomeDimension, $iv: Interval!, $per: Boolean) {
+        outcomeSeries(indicators: $i, from: "2019-01-01", to: "2023-12-31", interval: $iv, groupBy: $g, perThousandHouseholds: $per) {
+          interval series { key { dimension value } unit households total points { periodStart periodEnd count sum average minimum maximum sumPerThousandHouseholds } }
+        } }"#;
+    for code in ["devices_fixed", "food_shared", "items_lent"] {
+        let id = indicator(code);
+        let rows = outcomes_of(&app, &id).await;
+        let in_range: Vec<&Value> = rows
+            .iter()
+            .filter(|o| ("2019-01-01"..="2023-12-31").contains(&o["periodStart"].as_str().unwrap()))
+            .collect();
+        for (group, path) in [
+            (Value::Null, ""),
+            (json!("THEME"), "themes"),
+            (json!("AREA"), "areas"),
+            (json!("INITIATIVE"), "initiative"),
+        ] {
+            let reply = app
+                .graphql(
+                    query,
+                    json!({"i": [id], "g": group, "iv": "QUARTER", "per": group == json!("AREA")}),
+                )
+                .await;
+            let series = reply.ok()["outcomeSeries"]["series"]
+                .as_array()
+                .unwrap()
+                .clone();
+            // Reference: (group value, quarter) → values.
+            let mut expected: BTreeMap<(String, String), Vec<Decimal>> = BTreeMap::new();
+            for outcome in &in_range {
+                let groups: Vec<String> = match path {
+                    "" => vec!["-".into()],
+                    "themes" => values(&outcome["initiative"], "themes"),
+                    "areas" => match outcome["area"]["id"].as_str() {
+                        Some(area) => vec![area.to_owned()],
+                        None => values(&outcome["initiative"], "areas"),
+                    },
+                    _ => vec![
+                        outcome["initiative"]["id"]
+                            .as_str()
+                            .unwrap_or("-")
+                            .to_owned(),
+                    ],
+                };
+                for g in groups {
+                    expected
+                        .entry((g, quarter_of(outcome["periodStart"].as_str().unwrap())))
+                        .or_default()
+                        .push(dec(&outcome["value"]));
+                }
+            }
+            let mut seen = 0;
+            for s in &series {
+                let g = s["key"]["value"].as_str().unwrap_or("-").to_owned();
+                assert_eq!(
+                    s["points"].as_array().unwrap().len(),
+                    20,
+                    "every quarter of five years, empty ones too"
+                );
+                let mut total = Decimal::ZERO;
+                for point in s["points"].as_array().unwrap() {
+                    let values = expected
+                        .get(&(g.clone(), point["periodStart"].as_str().unwrap().to_owned()))
+                        .cloned()
+                        .unwrap_or_default();
+                    let sum: Decimal = values.iter().copied().sum();
+                    total += sum;
+                    seen += values.len();
+                    assert_eq!(
+                        point["count"],
+                        values.len() as i64,
+                        "{code} {g} {}",
+                        point["periodStart"]
+                    );
+                    assert_eq!(
+                        dec(&point["sum"]),
+                        sum,
+                        "{code} {g} {}",
+                        point["periodStart"]
+                    );
+                    if values.is_empty() {
+                        assert!(point["average"].is_null() && point["minimum"].is_null());
+                    } else {
+                        assert_eq!(dec(&point["minimum"]), *values.iter().min().unwrap());
+                        assert_eq!(dec(&point["maximum"]), *values.iter().max().unwrap());
+                        assert_eq!(
+                            dec(&point["average"]),
+                            (sum / Decimal::from(values.len())).round_dp(6).normalize()
+                        );
+                    }
+                    if group == json!("AREA") {
+                        match households.get(&g).copied().flatten() {
+                            Some(h) => assert_eq!(
+                                dec(&point["sumPerThousandHouseholds"]),
+                                (sum * Decimal::from(1000) / Decimal::from(h))
+                                    .round_dp(6)
+                                    .normalize()
+                            ),
+                            None => assert!(point["sumPerThousandHouseholds"].is_null()),
+                        }
+                    }
+                }
+                assert_eq!(dec(&s["total"]), total);
+            }
+            assert_eq!(
+                seen,
+                expected.values().map(Vec::len).sum::<usize>(),
+                "{code} grouped by {group}: every outcome in a series"
+            );
+        }
+    }
+    // Years and months cover the same outcomes; units never mix.
+    let years = app
+        .graphql(
+            query,
+            json!({"i": [indicator("devices_fixed"), indicator("waste_prevented")], "iv": "YEAR"}),
+        )
+        .await;
+    let series = years.ok()["outcomeSeries"]["series"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let units: Vec<&str> = series.iter().map(|s| s["unit"].as_str().unwrap()).collect();
+    assert_eq!(series.len(), 2);
+    assert!(units.contains(&"ITEMS") && units.contains(&"KILOGRAM"));
+    let months = app
+        .graphql(
+            query,
+            json!({"i": [indicator("devices_fixed")], "iv": "MONTH"}),
+        )
+        .await;
+    let month_total: i64 = months.ok()["outcomeSeries"]["series"][0]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["count"].as_i64().unwrap())
+        .sum();
+    let year_total: i64 = series.iter().find(|s| s["unit"] == "ITEMS").unwrap()["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(month_total, year_total);
+    // Normalising needs a grouping with households.
+    let refused = app
+        .graphql(
+            query,
+            json!({"i": [indicator("devices_fixed")], "iv": "YEAR", "g": "THEME", "per": true}),
+        )
+        .await;
+    assert_eq!(refused.code(), "BAD_USER_INPUT");
+}
+
+#[tokio::test]
+async fn a_dashboard_gets_its_three_panels_in_one_request_each() {
+    let app = spawn_app().await;
+    let id = app
+        .graphql(
+            r#"{ indicators(filter: {codes: ["items_lent"]}) { nodes { id } } }"#,
+            json!({}),
+        )
+        .await
+        .ok()["indicators"]["nodes"][0]["id"]
+        .clone();
+    let reply = app
+        .graphql(
+            r#"query($i: ID!) {
+                byModelAndStage: initiativeStats(groupBy: [BUSINESS_MODEL, STAGE]) { total groups { count keys { dimension value } } }
+                gaps: needStats(groupBy: [AREA], filter: {answered: false}) { total groups { count keys { label } } }
+                series: outcomeSeries(indicators: [$i], from: "2021-01-01", to: "2025-12-31", interval: QUARTER, groupBy: THEME) { series { key { label } points { periodStart sum } } }
+            }"#,
+            json!({"i": id}),
+        )
+        .await;
+    let data = reply.ok();
+    assert!(
+        data["byModelAndStage"]["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| key(g) == ["BUSINESS_MODEL=SUBSIDY", "STAGE=STOPPED"])
+    );
+    assert!(data["gaps"]["total"].as_i64().unwrap() > 0);
+    assert_eq!(
+        data["series"]["series"][0]["points"]
+            .as_array()
+            .unwrap()
+            .len(),
+        20
+    );
+    assert!(
+        reply.statements <= 12,
+        "computed in the database: {} statements",
+        reply.statements
+    );
+}

@@ -1,0 +1,151 @@
+//! Open data: every file parses, matches the API's totals, and holds only public data.
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+async fn get(app: &TestApp, path: &str) -> (u16, String, String) {
+    let response = app.client.get(app.url(path)).send().await.unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, content_type, response.text().await.unwrap())
+}
+
+/// API list fields of the data sets that have one.
+const TOTALS: &[(&str, &str)] = &[
+    ("municipalities", "municipalities"),
+    ("areas", "areas"),
+    ("themes", "themes"),
+    ("organisations", "organisations"),
+    ("programmes", "programmes"),
+    ("needs", "needs"),
+    ("initiatives", "initiatives"),
+    ("indicators", "indicators"),
+    ("outcomes", "outcomes"),
+    ("learnings", "learnings"),
+];
+
+#[tokio::test]
+async fn every_data_set_parses_and_matches_the_api() {
+    let app = spawn_app().await;
+    let (status, _, index) = get(&app, "/open-data/").await;
+    assert_eq!(status, 200);
+    let index: Value = serde_json::from_str(&index).unwrap();
+    let datasets = index["datasets"].as_array().unwrap().clone();
+    assert!(datasets.len() >= 15);
+    let (_, _, package) = get(&app, "/open-data/en/datapackage.json").await;
+    let package: Value = serde_json::from_str(&package).unwrap();
+    assert_eq!(package["profile"], "tabular-data-package");
+
+    let totals = app
+        .graphql("{ municipalities { totalCount } areas { totalCount } themes { totalCount } organisations { totalCount } programmes { totalCount } needs { totalCount } initiatives { totalCount } indicators { totalCount } outcomes { totalCount } learnings { totalCount } }", json!({}))
+        .await;
+    let totals = totals.ok().clone();
+    for dataset in &datasets {
+        let name = dataset["name"].as_str().unwrap();
+        let (status, content_type, csv_text) =
+            get(&app, &format!("/open-data/en/{name}.csv")).await;
+        assert_eq!(status, 200, "{name}");
+        assert!(content_type.starts_with("text/csv"));
+        let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+        let header: Vec<String> = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        let resource = package["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap();
+        let described: Vec<String> = resource["schema"]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            header, described,
+            "{name}: the descriptor describes every column"
+        );
+        let rows: Vec<csv::StringRecord> = reader
+            .records()
+            .map(|r| r.expect("a well-formed CSV row"))
+            .collect();
+        let (_, content_type, ndjson) = get(&app, &format!("/open-data/en/{name}.ndjson")).await;
+        assert_eq!(content_type, "application/x-ndjson");
+        let objects: Vec<Value> = ndjson
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect();
+        assert_eq!(objects.len(), rows.len(), "{name}: CSV and NDJSON agree");
+        if let Some((_, field)) = TOTALS.iter().find(|(n, _)| *n == name) {
+            assert_eq!(
+                rows.len() as i64,
+                totals[*field]["totalCount"].as_i64().unwrap(),
+                "{name}: the API's total"
+            );
+        }
+        for text in [&csv_text, &ndjson] {
+            for secret in [
+                "julie.poppe",
+                "Poppe",
+                "klusbib@example.org",
+                "volunteers from the same street",
+            ] {
+                assert!(!text.contains(secret), "{name} leaks {secret}");
+            }
+        }
+    }
+    // Types are honoured: numbers are numbers, dates dates.
+    let (_, _, outcomes) = get(&app, "/open-data/en/outcomes.ndjson").await;
+    let first: Value = serde_json::from_str(outcomes.lines().next().unwrap()).unwrap();
+    assert!(first["value"].is_number());
+    assert!(first["verified"].is_boolean());
+    assert_eq!(first["period_start"].as_str().unwrap().len(), 10);
+}
+
+#[tokio::test]
+async fn locales_geojson_and_archived_records() {
+    let app = spawn_app().await;
+    let (_, _, dutch) = get(&app, "/open-data/nl/themes.csv").await;
+    assert!(dutch.contains("Deeleconomie"));
+    let (_, _, english) = get(&app, "/open-data/en/themes.csv").await;
+    assert!(english.contains("Sharing economy") && !english.contains("Deeleconomie"));
+    let (status, content_type, geojson) = get(&app, "/open-data/nl/areas.geojson").await;
+    assert_eq!(status, 200);
+    assert_eq!(content_type, "application/geo+json");
+    let geojson: Value = serde_json::from_str(&geojson).unwrap();
+    assert_eq!(geojson["type"], "FeatureCollection");
+    assert_eq!(geojson["features"].as_array().unwrap().len(), 4);
+    assert_eq!(geojson["features"][0]["properties"]["households"], 1250);
+    assert_eq!(get(&app, "/open-data/xx_!/themes.csv").await.0, 400);
+    assert_eq!(get(&app, "/open-data/en/contacts.csv").await.0, 404);
+
+    use sea_orm::{ConnectionTrait, Statement};
+    let backend = app.db.get_database_backend();
+    app.db
+        .execute_raw(Statement::from_string(
+            backend,
+            "UPDATE initiative SET archived_at = updated_at WHERE search_text LIKE '%makerspace%'"
+                .to_owned(),
+        ))
+        .await
+        .unwrap();
+    let count = |text: &str| text.lines().count();
+    let (_, _, current) = get(&app, "/open-data/en/initiatives.ndjson").await;
+    let (_, _, all) = get(&app, "/open-data/en/initiatives.ndjson?archived=include").await;
+    assert_eq!(count(&all), count(&current) + 1);
+    assert!(!current.contains("Makerspace") && all.contains("Makerspace"));
+    let (_, _, links) = get(&app, "/open-data/en/initiative-themes.csv").await;
+    let (_, _, all_links) = get(&app, "/open-data/en/initiative-themes.csv?archived=include").await;
+    assert!(
+        count(&all_links) > count(&links),
+        "links of archived records stay out too"
+    );
+}

@@ -1,0 +1,222 @@
+//! Search across everything in every language, ranked, highlighted, in step with every write,
+//! and private where it must be.
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+const SEARCH: &str = r#"query($q: String!, $types: [SearchType!], $locale: String, $first: Int, $after: String) {
+  search(query: $q, types: $types, locale: $locale, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage hasPreviousPage endCursor }
+    nodes { type score locale title snippet id node { __typename ... on Initiative { name(locale: "en") } ... on Learning { kind } } }
+  }
+}"#;
+
+async fn search(app: &TestApp, query: &str, extra: Value) -> Value {
+    let mut variables = json!({"q": query});
+    for (k, v) in extra.as_object().unwrap() {
+        variables[k] = v.clone();
+    }
+    app.graphql(SEARCH, variables).await.ok()["search"].clone()
+}
+
+fn titles(result: &Value) -> Vec<String> {
+    result["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            n["title"]
+                .as_str()
+                .unwrap()
+                .replace("<mark>", "")
+                .replace("</mark>", "")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn accents_case_and_languages_do_not_matter() {
+    let app = spawn_app().await;
+    // "bethanienpolder" finds "Bethaniënpolder".
+    let found = search(&app, "bethanienpolder", json!({})).await;
+    assert!(found["totalCount"].as_i64().unwrap() >= 3);
+    let types: Vec<&str> = found["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["type"].as_str().unwrap())
+        .collect();
+    assert!(
+        types.contains(&"PROGRAMME") && types.contains(&"INITIATIVE"),
+        "{types:?}"
+    );
+    assert!(
+        found["nodes"][0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("<mark>Bethaniënpolder</mark>")
+            || found["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["snippet"]
+                    .as_str()
+                    .unwrap()
+                    .contains("<mark>Bethaniënpolder"))
+    );
+    assert_eq!(
+        search(&app, "BETHANIËNPOLDER", json!({})).await["totalCount"],
+        found["totalCount"]
+    );
+
+    // Dutch: a word finds longer words it starts ("gereedschap" → "Gereedschapsbibliotheek").
+    let dutch = search(&app, "gereedschap", json!({"locale": "nl"})).await;
+    let dutch_titles = titles(&dutch);
+    assert!(
+        dutch_titles.iter().any(|t| t == "Klusbib"),
+        "{dutch_titles:?}"
+    );
+    assert!(
+        dutch_titles.iter().any(|t| t.contains("Gereedschap lenen")),
+        "{dutch_titles:?}"
+    );
+    // English: the name is the best match.
+    let english = search(&app, "tool library", json!({"locale": "en"})).await;
+    assert_eq!(titles(&english)[0], "Klusbib tool library");
+    assert_eq!(english["nodes"][0]["locale"], "en");
+    // French, without its accents.
+    let french = search(&app, "bibliotheque outils", json!({"locale": "fr"})).await;
+    assert_eq!(titles(&french)[0], "Klusbib, bibliothèque d'outils");
+    assert_eq!(
+        french["nodes"][0]["title"],
+        "Klusbib, <mark>bibliothèque</mark> d'<mark>outils</mark>"
+    );
+    // Every word must match.
+    assert_eq!(
+        search(&app, "klusbib zzzzzz", json!({})).await["totalCount"],
+        0
+    );
+    // A title match outranks a mention in a text.
+    let ranked = search(&app, "klusbib", json!({})).await;
+    assert_eq!(ranked["nodes"][0]["type"], "INITIATIVE");
+    let scores: Vec<f64> = ranked["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["score"].as_f64().unwrap())
+        .collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    assert!(
+        titles(&ranked).iter().any(|t| t == "Deelbaar Mechelen"),
+        "the organisation mentions Klusbib in its description"
+    );
+}
+
+#[tokio::test]
+async fn a_partner_city_finds_learnings_in_its_own_language_and_pages_through() {
+    let app = spawn_app().await;
+    let found = search(
+        &app,
+        "jargon",
+        json!({"types": ["LEARNING"], "locale": "nl"}),
+    )
+    .await;
+    assert_eq!(found["totalCount"], 1);
+    assert_eq!(found["nodes"][0]["title"], "<mark>Jargon</mark> vermijden");
+    assert_eq!(found["nodes"][0]["node"]["kind"], "SUCCESS_FACTOR");
+    let english = search(
+        &app,
+        "jargon",
+        json!({"types": ["LEARNING"], "locale": "en"}),
+    )
+    .await;
+    assert_eq!(english["nodes"][0]["title"], "Avoid <mark>jargon</mark>");
+    // Paging: two at a time until the end, nothing twice.
+    let mut seen: Vec<String> = Vec::new();
+    let mut after = Value::Null;
+    let total = search(&app, "the", json!({"locale": "en"})).await["totalCount"]
+        .as_i64()
+        .unwrap();
+    loop {
+        let page = search(
+            &app,
+            "the",
+            json!({"locale": "en", "first": 2, "after": after}),
+        )
+        .await;
+        for node in page["nodes"].as_array().unwrap() {
+            let id = node["id"].as_str().unwrap().to_owned();
+            assert!(!seen.contains(&id));
+            seen.push(id);
+        }
+        if page["pageInfo"]["hasNextPage"] == json!(false) {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(seen.len() as i64, total);
+    let bad = app.graphql(SEARCH, json!({"q": "   ", })).await;
+    assert_eq!(bad.code(), "BAD_USER_INPUT");
+}
+
+#[tokio::test]
+async fn search_keeps_in_step_with_writes_and_privacy() {
+    let app = spawn_app().await;
+    // Partner-only learnings are found with a partner key only.
+    assert_eq!(
+        search(&app, "volunteers street", json!({"types": ["LEARNING"]})).await["totalCount"],
+        0
+    );
+    let partner = app.partner_key().await;
+    let as_partner = app
+        .graphql_as(
+            &partner,
+            SEARCH,
+            json!({"q": "volunteers street", "types": ["LEARNING"]}),
+        )
+        .await;
+    assert_eq!(as_partner.ok()["search"]["totalCount"], 1);
+
+    let editor = app.editor_key("Search editor", "Mechelen").await;
+    let mechelen = app
+        .graphql(
+            r#"{ municipalities(filter: {countries: ["BE"]}) { nodes { id } } }"#,
+            json!({}),
+        )
+        .await
+        .ok()["municipalities"]["nodes"][0]["id"]
+        .clone();
+    let created = app
+        .graphql_as(&editor, r#"mutation($m: ID!) { createInitiative(input: {municipality: $m, name: [{locale: "nl", text: "Speelgoedbieb Nekkerspoel"}], initiatorKind: CITIZENS, stage: IDEA, businessModel: VOLUNTEER, affordability: FREE}) { initiative { id version } } }"#, json!({"m": mechelen}))
+        .await;
+    let initiative = created.ok()["createInitiative"]["initiative"].clone();
+    assert_eq!(
+        search(&app, "speelgoedbieb", json!({})).await["totalCount"],
+        1,
+        "found at once"
+    );
+    app.graphql_as(&editor, r#"mutation($id: ID!) { updateInitiative(input: {id: $id, version: 1, name: [{locale: "nl", text: "Ludotheek Nekkerspoel"}]}) { initiative { version } } }"#, json!({"id": initiative["id"]}))
+        .await
+        .ok();
+    assert_eq!(
+        search(&app, "speelgoedbieb", json!({})).await["totalCount"],
+        0,
+        "the old name is gone"
+    );
+    assert_eq!(search(&app, "ludotheek", json!({})).await["totalCount"], 1);
+    app.graphql_as(&editor, r#"mutation($id: ID!) { addTranslation(input: {id: $id, version: 2, field: "name", locale: "fr", text: "Ludothèque de Nekkerspoel"}) { userErrors { message } } }"#, json!({"id": initiative["id"]}))
+        .await
+        .ok();
+    assert_eq!(
+        search(&app, "ludotheque", json!({"locale": "fr"})).await["nodes"][0]["locale"],
+        "fr"
+    );
+    app.graphql_as(&editor, r#"mutation($id: ID!) { archiveInitiative(input: {id: $id, version: 3}) { initiative { archived } } }"#, json!({"id": initiative["id"]}))
+        .await
+        .ok();
+    assert_eq!(
+        search(&app, "ludotheek", json!({})).await["totalCount"],
+        0,
+        "archived records are not found"
+    );
+}
