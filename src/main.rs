@@ -37,6 +37,19 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Generate(args) => {
+            let scale = args.scale()?;
+            let connected =
+                db::connect(cli.global.database_url(), cli.global.db_max_connections).await?;
+            db::migrate(&connected.db).await?;
+            let report = stroom_api::generate::generate(&connected.db, scale, args.seed).await?;
+            println!("{:<22} {:>12}", "table", "rows");
+            for (table, rows) in &report.rows {
+                println!("{table:<22} {rows:>12}");
+            }
+            println!("generated in {:.1} s", report.elapsed.as_secs_f64());
+            Ok(())
+        }
         Command::Schema => {
             print!("{}", schema::sdl());
             Ok(())

@@ -96,6 +96,9 @@ pub enum Command {
     Migrate,
     /// Load data into the database.
     Seed(SeedArgs),
+    /// Fill an empty database with the demo data and a large synthetic data set (for
+    /// benchmarks): ~100k initiatives, ~300k needs, ~1M outcomes at the default scale.
+    Generate(GenerateArgs),
     /// Print the GraphQL schema (SDL), as committed in `schema.graphql`.
     Schema,
     /// Manage API keys.
@@ -299,4 +302,51 @@ pub struct SeedArgs {
     /// Load the Stroom demo data (the case of the City of Mechelen) into an empty database.
     #[arg(long)]
     pub demo: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GenerateArgs {
+    /// Multiplies the default numbers (50 municipalities, 5,000 organisations, 300,000 needs,
+    /// 100,000 initiatives, 1,000,000 outcomes, 20,000 learnings); 0.01 for a quick try.
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    /// The random seed: the same seed and numbers give the same data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Number of municipalities (overrides the scale).
+    #[arg(long)]
+    pub municipalities: Option<u64>,
+    /// Number of organisations (overrides the scale).
+    #[arg(long)]
+    pub organisations: Option<u64>,
+    /// Number of needs (overrides the scale).
+    #[arg(long)]
+    pub needs: Option<u64>,
+    /// Number of initiatives (overrides the scale).
+    #[arg(long)]
+    pub initiatives: Option<u64>,
+    /// Number of outcomes (overrides the scale).
+    #[arg(long)]
+    pub outcomes: Option<u64>,
+    /// Number of learnings (overrides the scale).
+    #[arg(long)]
+    pub learnings: Option<u64>,
+}
+
+impl GenerateArgs {
+    /// The numbers to generate.
+    pub fn scale(&self) -> anyhow::Result<crate::generate::Scale> {
+        if !(self.scale.is_finite() && self.scale > 0.0 && self.scale <= 100.0) {
+            anyhow::bail!("--scale must lie between 0 and 100, not {}", self.scale);
+        }
+        let base = crate::generate::Scale::times(self.scale);
+        Ok(crate::generate::Scale {
+            municipalities: self.municipalities.unwrap_or(base.municipalities).max(1),
+            organisations: self.organisations.unwrap_or(base.organisations),
+            needs: self.needs.unwrap_or(base.needs),
+            initiatives: self.initiatives.unwrap_or(base.initiatives),
+            outcomes: self.outcomes.unwrap_or(base.outcomes),
+            learnings: self.learnings.unwrap_or(base.learnings),
+        })
+    }
 }

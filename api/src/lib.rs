@@ -10,6 +10,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod filter;
+pub mod generate;
 pub mod http;
 pub mod i18n;
 pub mod ids;

@@ -26,14 +26,19 @@ pub async fn load_if_empty(db: &DatabaseConnection) -> anyhow::Result<bool> {
     if municipality::Entity::find().count(db).await? > 0 {
         return Ok(false);
     }
-    let data: DemoData = toml::from_str(DATA).context("reading the demo data")?;
     let txn = db.begin().await?;
-    Loader::new(&txn)
-        .load(&data)
-        .await
-        .context("loading the demo data")?;
+    load_into(&txn).await?;
     txn.commit().await?;
     Ok(true)
+}
+
+/// Loads the demo data within a transaction the caller commits (the database must be empty).
+pub async fn load_into(txn: &DatabaseTransaction) -> anyhow::Result<()> {
+    let data: DemoData = toml::from_str(DATA).context("reading the demo data")?;
+    Loader::new(txn)
+        .load(&data)
+        .await
+        .context("loading the demo data")
 }
 
 type Text = BTreeMap<String, String>;

@@ -240,12 +240,24 @@ const REBUILD_BATCH: usize = 400;
 
 /// Rebuilds the whole index (after a bulk load, or for a database indexed by an older version).
 pub async fn rebuild(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    rebuild_with_progress(db, |_, _| {}).await
+}
+
+/// [`rebuild`], calling `progress(records indexed, records in all)` as it goes.
+pub async fn rebuild_with_progress(
+    db: &impl ConnectionTrait,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<u64, DbErr> {
     db.execute_unprepared("DELETE FROM search_document").await?;
     let backend = db.get_database_backend();
-    let mut indexed = 0;
+    let mut all = Vec::with_capacity(SearchType::ALL.len());
     for search_type in SearchType::ALL {
         let kind = search_type.kind();
-        let ids = ids(db, kind).await?;
+        all.push((kind, ids(db, kind).await?));
+    }
+    let total = all.iter().map(|(_, ids)| ids.len() as u64).sum();
+    let mut indexed = 0;
+    for (kind, ids) in all {
         for chunk in ids.chunks(2_000) {
             let documents = load(db, kind, Some(chunk)).await?;
             for batch in documents.chunks(REBUILD_BATCH) {
@@ -254,6 +266,7 @@ pub async fn rebuild(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
                 }
             }
             indexed += chunk.len() as u64;
+            progress(indexed, total);
         }
     }
     Ok(indexed)
