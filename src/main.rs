@@ -1,7 +1,14 @@
-//! The `stroom` binary: serve the API, migrate the database, load the demo data, print the schema.
+//! The `stroom` binary: serve the API, migrate the database, load the demo or generated data,
+//! print the schema, manage API keys.
 use anyhow::Context;
 use stroom_api::config::{Cli, Command};
 use stroom_api::{Application, db, demo, schema, telemetry};
+
+// Under load, glibc's allocator took a third of the server's CPU time (many small,
+// short-lived allocations per GraphQL field, across threads); with mimalloc the allocator's
+// share fell to about a seventh.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -8,14 +8,13 @@ use std::marker::PhantomData;
 use async_graphql::dataloader::Loader;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter,
-    QueryTrait,
+    ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QueryTrait,
 };
 
 use crate::auth::Viewer;
 use crate::error::ApiError;
 use crate::pagination::{Page, PageRequest, fetch_partitioned};
-use crate::record::{Table, col};
+use crate::record::{Table, col, in_ids};
 
 /// The loader of one request: it sees the database as the request's viewer does.
 pub struct DbLoader {
@@ -219,15 +218,21 @@ where
     type Error = ApiError;
 
     async fn load(&self, keys: &[ById<E>]) -> Result<HashMap<ById<E>, E::Model>, ApiError> {
-        let rows = E::find()
+        let mut select = E::find()
             .filter(E::visible_to(&self.viewer))
-            .filter(E::id_expr().is_in(keys.iter().map(|k| k.id)))
-            .all(&self.db)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|model| (ById::new(E::id(&model)), model))
-            .collect())
+            .filter(in_ids(
+                self.db.get_database_backend(),
+                E::id_expr(),
+                keys.iter().map(|k| k.id),
+            ))
+            .into_query();
+        crate::record::lean_columns::<E>(&mut select);
+        let mut models = HashMap::with_capacity(keys.len());
+        for row in self.db.query_all(&select).await? {
+            let model = E::Model::from_query_result(&row, "")?;
+            models.insert(ById::new(E::id(&model)), model);
+        }
+        Ok(models)
     }
 }
 
@@ -291,7 +296,11 @@ where
                 .clear_selects()
                 .expr_as(parent.clone(), "parent")
                 .expr_as(Expr::col((E::NAME, "id")).count(), "n")
-                .and_where(parent.clone().is_in(parents.iter().copied()))
+                .and_where(in_ids(
+                    self.db.get_database_backend(),
+                    parent.clone(),
+                    parents.iter().copied(),
+                ))
                 .group_by_col(parent_column(rel, E::NAME));
             let rows = self.db.query_all(&select).await?;
             for parent in &parents {
@@ -326,9 +335,13 @@ impl Loader<TargetGroupsOf> for DbLoader {
         &self,
         keys: &[TargetGroupsOf],
     ) -> Result<HashMap<TargetGroupsOf, Self::Value>, ApiError> {
-        use entity::need_target_group::{Column, Entity};
+        use entity::need_target_group::Entity;
         let rows = Entity::find()
-            .filter(Column::NeedId.is_in(keys.iter().map(|k| k.0)))
+            .filter(in_ids(
+                self.db.get_database_backend(),
+                col("need_target_group", "need_id"),
+                keys.iter().map(|k| k.0),
+            ))
             .all(&self.db)
             .await?;
         let mut result: HashMap<TargetGroupsOf, Self::Value> =
@@ -390,7 +403,11 @@ impl Loader<AnsweredNeed> for DbLoader {
         let select = Query::select()
             .column(("need", "id"))
             .from("need")
-            .and_where(col("need", "id").is_in(keys.iter().map(|k| k.0)))
+            .and_where(in_ids(
+                self.db.get_database_backend(),
+                col("need", "id"),
+                keys.iter().map(|k| k.0),
+            ))
             .and_where(crate::need::answered_condition())
             .take();
         let mut result: HashMap<AnsweredNeed, bool> = keys.iter().map(|k| (*k, false)).collect();

@@ -368,6 +368,7 @@ where
     if request.limit == 0 {
         return Ok(Page::empty(request));
     }
+    crate::record::lean_columns::<E>(&mut select);
     request.apply(&mut select, key);
     for (expr, order) in key.order_terms(request.backward) {
         select.order_by_expr(expr, order);
@@ -401,7 +402,12 @@ where
         }
         return Ok(pages);
     }
-    select.and_where(parent.clone().is_in(parents.iter().copied()));
+    crate::record::lean_columns::<E>(&mut select);
+    select.and_where(crate::record::in_ids(
+        db.get_database_backend(),
+        parent.clone(),
+        parents.iter().copied(),
+    ));
     request.apply(&mut select, key);
     let mut window = WindowStatement::new();
     window.add_partition_by(parent.clone());

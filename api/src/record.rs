@@ -1,7 +1,7 @@
 //! What every listed table tells the generic machinery: its name, its ID, what a viewer may
 //! see of it and its default order.
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{Condition, EntityTrait, FromQueryResult};
+use sea_orm::{Condition, DbBackend, EntityTrait, FromQueryResult};
 
 use crate::auth::Viewer;
 use crate::pagination::SortKey;
@@ -9,6 +9,41 @@ use crate::pagination::SortKey;
 /// A column of a table as an expression, qualified so joins never make it ambiguous.
 pub fn col(table: &'static str, column: &'static str) -> Expr {
     Expr::col((table, column))
+}
+
+/// Makes `select` read every column of `E` but `search_text`, which only filters use: it is
+/// the longest column of the searchable tables, and reads never show it.
+pub fn lean_columns<E: Table>(select: &mut sea_orm::sea_query::SelectStatement) {
+    use sea_orm::{IdenStatic, Iterable};
+    select.clear_selects();
+    for column in E::Column::iter() {
+        let name = column.as_str();
+        if name == "search_text" {
+            select.expr_as(Expr::val(""), "search_text");
+        } else {
+            select.column((E::NAME, name));
+        }
+    }
+}
+
+/// `expr IN (ids)`. On PostgreSQL the IDs go as one array parameter (`= ANY(…)`), so the
+/// statement's text is the same whatever their number and its prepared form is reused on every
+/// connection instead of being parsed and planned again for each batch size.
+pub fn in_ids(backend: DbBackend, expr: Expr, ids: impl IntoIterator<Item = i64>) -> Expr {
+    match backend {
+        DbBackend::Postgres => {
+            let list = ids
+                .into_iter()
+                .map(|id| id.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            Expr::cust_with_exprs(
+                "$1 = ANY(CAST($2 AS BIGINT[]))",
+                [expr, Expr::val(format!("{{{list}}}"))],
+            )
+        }
+        _ => expr.is_in(ids),
+    }
 }
 
 pub trait Table:

@@ -5,6 +5,7 @@ mod columns;
 mod m20261128_000001_create_core_tables;
 mod m20261128_000002_create_api_keys_and_audit;
 mod m20261128_000003_create_search_and_endorsements;
+mod m20261128_000004_add_outcome_series_index;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_create_core_tables::Migration),
             Box::new(m20261128_000002_create_api_keys_and_audit::Migration),
             Box::new(m20261128_000003_create_search_and_endorsements::Migration),
+            Box::new(m20261128_000004_add_outcome_series_index::Migration),
         ]
     }
 }

@@ -63,6 +63,16 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
          stroom_db_pool_connections{{state=\"busy\"}} {}\n",
         size.saturating_sub(idle)
     ));
+    if let Some((resident, peak)) = resident_memory() {
+        body.push_str(&format!(
+            "# HELP process_resident_memory_bytes Resident memory size in bytes.\n\
+             # TYPE process_resident_memory_bytes gauge\n\
+             process_resident_memory_bytes {resident}\n\
+             # HELP process_resident_memory_max_bytes Highest resident memory size since start.\n\
+             # TYPE process_resident_memory_max_bytes gauge\n\
+             process_resident_memory_max_bytes {peak}\n"
+        ));
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -71,6 +81,20 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         body,
     )
         .into_response()
+}
+
+/// The process's resident memory now and at its highest, in bytes (Linux only).
+fn resident_memory() -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.trim().strip_suffix("kB"))
+            .and_then(|kb| kb.trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
 /// Connections open in the pool, and how many of them are idle.
