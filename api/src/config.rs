@@ -171,6 +171,12 @@ pub struct ServeArgs {
     #[arg(long, env = "STROOM_SQL_STATEMENTS_HEADER", default_value_t = false)]
     pub sql_statements_header: bool,
 
+    /// Let a request sent with the header `x-stroom-explain: true` receive the SQL statements
+    /// it ran and the database's plan for each in `extensions.explain`. For development and
+    /// index checks only: it shows the SQL behind the schema.
+    #[arg(long, env = "STROOM_EXPLAIN", default_value_t = false)]
+    pub explain: bool,
+
     /// Seconds in-flight requests get to finish after a shutdown signal.
     #[arg(long, env = "STROOM_SHUTDOWN_GRACE", default_value_t = 20)]
     pub shutdown_grace_secs: u64,
@@ -248,6 +254,7 @@ impl Default for ServeArgs {
             request_timeout_ms: 30_000,
             max_body_bytes: 256 * 1024,
             sql_statements_header: false,
+            explain: false,
             shutdown_grace_secs: 20,
             redis_url: None,
             redis_prefix: "stroom".to_owned(),

@@ -1,16 +1,53 @@
 //! The database: connecting (with settings per backend), migrating, and counting statements.
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, Statement};
 
 tokio::task_local! {
     /// Statements run on behalf of the current request (set around each request's execution
     /// and around the loader tasks it spawns).
-    pub static REQUEST_STATEMENTS: Arc<AtomicU64>;
+    pub static REQUEST_STATEMENTS: Arc<RequestSql>;
+}
+
+/// The SQL statements of one request: how many, and, when asked (for `extensions.explain`),
+/// which.
+#[derive(Default)]
+pub struct RequestSql {
+    count: AtomicU64,
+    log: Option<Mutex<Vec<Statement>>>,
+}
+
+impl RequestSql {
+    /// Counts the statements and keeps them too.
+    pub fn recording() -> Self {
+        Self {
+            count: AtomicU64::new(0),
+            log: Some(Mutex::new(Vec::new())),
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// The statements kept so far (none unless `recording`).
+    pub fn take(&self) -> Vec<Statement> {
+        self.log
+            .as_ref()
+            .and_then(|log| log.lock().ok().map(|mut l| std::mem::take(&mut *l)))
+            .unwrap_or_default()
+    }
+
+    fn record(&self, statement: &Statement) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        if let Some(Ok(mut log)) = self.log.as_ref().map(|l| l.lock()) {
+            log.push(statement.clone());
+        }
+    }
 }
 
 /// Statements run by this process since start.
@@ -52,7 +89,7 @@ pub async fn connect(url: &str, max_connections: Option<u32>) -> anyhow::Result<
     let total = statements.0.clone();
     db.set_metric_callback(move |info| {
         total.fetch_add(1, Ordering::Relaxed);
-        let _ = REQUEST_STATEMENTS.try_with(|count| count.fetch_add(1, Ordering::Relaxed));
+        let _ = REQUEST_STATEMENTS.try_with(|sql| sql.record(info.statement));
         metrics::histogram!("stroom_db_statement_seconds").record(info.elapsed.as_secs_f64());
         if info.failed {
             metrics::counter!("stroom_db_statement_errors_total").increment(1);

@@ -63,6 +63,7 @@ impl Application {
                 request_timeout: serve.request_timeout(),
                 max_body_bytes: serve.max_body_bytes,
                 sql_statements_header: serve.sql_statements_header,
+                explain: serve.explain,
                 cache_max_age_secs: serve.cache_max_age_secs,
                 client_ip_header,
                 cors_origins: serve.cors_origins.clone(),

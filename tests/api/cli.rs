@@ -1,4 +1,4 @@
-//! The `stroom` command line: migrate, seed and print the schema.
+//! The `stroom` command line: migrate, seed, generate and print the schema.
 use std::process::Command;
 
 fn stroom() -> Command {
@@ -66,4 +66,105 @@ fn a_bad_database_url_fails_with_a_message() {
         .unwrap();
     assert!(!output.status.success());
     assert!(!String::from_utf8_lossy(&output.stderr).is_empty());
+}
+
+/// Row counts of the tables `generate` fills.
+async fn counts(url: &str) -> Vec<(String, i64)> {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let db = Database::connect(url).await.unwrap();
+    let mut counts = Vec::new();
+    for table in [
+        "municipality",
+        "initiative",
+        "need",
+        "outcome",
+        "learning",
+        "search_document",
+    ] {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        counts.push((table.to_owned(), row.try_get::<i64>("", "n").unwrap()));
+    }
+    db.close().await.ok();
+    counts
+}
+
+#[tokio::test]
+async fn generate_is_reproducible_and_never_touches_existing_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = format!("sqlite://{}?mode=rwc", dir.path().join("a.db").display());
+    let second = format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display());
+    for url in [&first, &second] {
+        let output = stroom()
+            .args([
+                "generate",
+                "--scale",
+                "0.001",
+                "--seed",
+                "3",
+                "--database-url",
+                url,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(String::from_utf8_lossy(&output.stdout).contains("outcome"));
+    }
+    let generated = counts(&first).await;
+    assert_eq!(generated, counts(&second).await, "same seed, same data");
+    // The demo data plus, at 1/1000 of the default scale, 100 initiatives, 300 needs, 1,000
+    // outcomes and 20 learnings.
+    let demo = format!("sqlite://{}?mode=rwc", dir.path().join("demo.db").display());
+    let seeded = stroom()
+        .args(["seed", "--demo", "--database-url", &demo])
+        .output()
+        .unwrap();
+    assert!(seeded.status.success());
+    let demo = counts(&demo).await;
+    let added = |table: &str| {
+        let of = |counts: &[(String, i64)]| counts.iter().find(|(t, _)| t == table).unwrap().1;
+        of(&generated) - of(&demo)
+    };
+    assert_eq!(added("municipality"), 1);
+    assert_eq!(added("initiative"), 100);
+    assert_eq!(added("need"), 300);
+    assert_eq!(added("outcome"), 1_000);
+    assert_eq!(added("learning"), 20);
+    assert!(
+        added("search_document") > 0,
+        "the search index covers the new records"
+    );
+
+    // A second run is refused with a clear message, and the data stays as it was.
+    let again = stroom()
+        .args(["generate", "--scale", "0.001", "--database-url", &first])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already holds data"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(counts(&first).await, generated);
+
+    // A scale out of range is refused before anything is written.
+    let empty = format!("sqlite://{}?mode=rwc", dir.path().join("c.db").display());
+    let bad = stroom()
+        .args(["generate", "--scale", "0", "--database-url", &empty])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--scale"));
+    assert!(!dir.path().join("c.db").exists(), "nothing was created");
 }

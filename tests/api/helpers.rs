@@ -172,6 +172,27 @@ pub async fn spawn_configured(demo: bool, configure: impl FnOnce(&mut ServeArgs)
     start(database_url.clone(), database_url, database, serve).await
 }
 
+/// A server over the demo data and a generated synthetic data set of the given size.
+pub async fn spawn_generated(
+    scale: stroom_api::generate::Scale,
+    configure: impl FnOnce(&mut ServeArgs),
+) -> TestApp {
+    let (database_url, database) = fresh_database().await;
+    let connected = stroom_api::db::connect(&database_url, Some(2))
+        .await
+        .expect("test setup: connect");
+    stroom_api::db::migrate(&connected.db)
+        .await
+        .expect("test setup: migrate");
+    stroom_api::generate::generate(&connected.db, scale, 7)
+        .await
+        .expect("test setup: generate data");
+    connected.db.close().await.ok();
+    let mut serve = test_settings(false);
+    configure(&mut serve);
+    start(database_url.clone(), database_url, database, serve).await
+}
+
 /// Another instance of the same service, over the same database (as behind a load balancer),
 /// optionally reaching the database at another address (through a proxy).
 pub async fn spawn_instance(

@@ -13,6 +13,7 @@ mod http;
 mod locale;
 mod open_data;
 mod pagination;
+mod performance;
 mod privacy;
 mod resilience;
 mod roles;

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
@@ -22,7 +21,7 @@ use super::rate_limit::{Spent, Subject};
 use super::{AppState, shape};
 use crate::auth::{Viewer, authenticate};
 use crate::context::RequestContext;
-use crate::db::REQUEST_STATEMENTS;
+use crate::db::{REQUEST_STATEMENTS, RequestSql};
 use crate::error::{ApiError, ErrorCode};
 use crate::i18n::LocalePreferences;
 use crate::loader::DbLoader;
@@ -438,7 +437,15 @@ async fn serve(
         request.variables = async_graphql::Variables::from_json(variables);
     }
 
-    let statements = Arc::new(AtomicU64::new(0));
+    let explain = state.settings.explain
+        && headers
+            .get("x-stroom-explain")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+    let statements = Arc::new(if explain {
+        RequestSql::recording()
+    } else {
+        RequestSql::default()
+    });
     let authorization = headers
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or_default());
@@ -559,6 +566,11 @@ async fn serve(
             ),
         );
     };
+    let explained = if explain {
+        Some(super::explain::plans(&state.db, statements.take()).await)
+    } else {
+        None
+    };
     respond(
         &state,
         response,
@@ -570,6 +582,7 @@ async fn serve(
         incoming.is_get,
         format,
         &statements,
+        explained,
     )
 }
 
@@ -612,7 +625,7 @@ async fn execute(
     request: async_graphql::Request,
     viewer: Viewer,
     headers: &HeaderMap,
-    statements: Arc<AtomicU64>,
+    statements: Arc<RequestSql>,
     spent: Spent,
 ) -> Option<async_graphql::Response> {
     let locales = headers
@@ -671,7 +684,8 @@ fn respond(
     viewer: &Viewer,
     is_get: bool,
     format: Format,
-    statements: &AtomicU64,
+    statements: &RequestSql,
+    explained: Option<Value>,
 ) -> Response {
     let mut body = match serde_json::to_value(&response) {
         Ok(body) => body,
@@ -732,6 +746,9 @@ fn respond(
                 json!({"nodes": analysis.nodes, "points": analysis.cost, "depth": analysis.depth}),
             );
             extensions.insert("rateLimit".into(), rate_limit_json(spent));
+            if let Some(explained) = explained {
+                extensions.insert("explain".into(), explained);
+            }
         }
     }
     let status = if request_error {
@@ -772,7 +789,7 @@ fn respond(
     if state.settings.sql_statements_header {
         headers.insert(
             "x-stroom-sql-statements",
-            HeaderValue::from(statements.load(Ordering::Relaxed)),
+            HeaderValue::from(statements.count()),
         );
     }
     http

@@ -1,5 +1,6 @@
 //! The HTTP surface: the GraphQL endpoint, GraphiQL and the operational endpoints, with request
 //! IDs, access logs, CORS, compression and a last line of defence against panics.
+mod explain;
 mod graphql;
 pub mod limits;
 mod ops;
@@ -35,6 +36,7 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     pub max_body_bytes: usize,
     pub sql_statements_header: bool,
+    pub explain: bool,
     pub cache_max_age_secs: u64,
     pub client_ip_header: Option<HeaderName>,
     pub cors_origins: String,

@@ -1,0 +1,220 @@
+//! What the benchmark relies on, checked without timing anything: each canonical operation
+//! (`bench/operations/*.graphql`) runs a fixed number of SQL statements — one for its list and
+//! one per relation field — and, on PostgreSQL, none of them reads a record table with a
+//! sequential scan.
+use serde_json::{Value, json};
+use stroom_api::generate::Scale;
+
+use crate::helpers::*;
+
+const DASHBOARD: &str = include_str!("../../bench/operations/dashboard.graphql");
+const NODE: &str = include_str!("../../bench/operations/node.graphql");
+const DEEP_PAGING: &str = include_str!("../../bench/operations/deep-paging.graphql");
+const AGGREGATE: &str = include_str!("../../bench/operations/aggregate.graphql");
+const SEARCH: &str = include_str!("../../bench/operations/search.graphql");
+const UPDATE: &str = include_str!("../../bench/operations/update.graphql");
+
+/// Big enough for PostgreSQL's planner to prefer indexes where they exist (a sequential scan
+/// is cheapest on a table of a few pages), small enough to generate in seconds.
+const SCALE: Scale = Scale {
+    municipalities: 2,
+    organisations: 100,
+    needs: 6_000,
+    initiatives: 2_000,
+    outcomes: 20_000,
+    learnings: 400,
+};
+
+/// A table this big must be reached through an index.
+const LARGE: f64 = 1_000.0;
+
+/// Tables that grow with a city's use. Link tables (`initiative_theme`…) are left out: a hash
+/// join over a two-column table is the right plan when a large part of it is needed.
+const RECORD_TABLES: &[&str] = &[
+    "municipality",
+    "area",
+    "organisation",
+    "contact_person",
+    "programme",
+    "partnership",
+    "need",
+    "initiative",
+    "support_request",
+    "outcome",
+    "learning",
+    "learning_endorsement",
+    "audit_entry",
+    "search_document",
+];
+
+/// The tables of a PostgreSQL plan document read by sequential scan.
+fn sequential_scans(plan: &Value, found: &mut Vec<String>) {
+    match plan {
+        Value::Object(node) => {
+            if node.get("Node Type") == Some(&json!("Seq Scan"))
+                && let Some(table) = node.get("Relation Name").and_then(Value::as_str)
+            {
+                found.push(table.to_owned());
+            }
+            for value in node.values() {
+                sequential_scans(value, found);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                sequential_scans(item, found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The record tables holding at least [`LARGE`] rows, by the planner's own statistics.
+async fn large_tables(app: &TestApp) -> Vec<String> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let rows = app
+        .db
+        .query_all_raw(Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT relname::text AS name, reltuples::float8 AS n FROM pg_class WHERE relkind = 'r'",
+        ))
+        .await
+        .expect("table statistics");
+    rows.iter()
+        .filter_map(|row| {
+            let name: String = row.try_get("", "name").ok()?;
+            let n: f64 = row.try_get("", "n").ok()?;
+            (n >= LARGE && RECORD_TABLES.contains(&name.as_str())).then_some(name)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn canonical_operations_run_fixed_statements_and_use_indexes() {
+    let app = spawn_generated(SCALE, |serve| serve.explain = true).await;
+    let explain = [("x-stroom-explain", "true")];
+
+    // What the operations need, found as the benchmark finds it.
+    let setup = app
+        .graphql(
+            "{ initiatives(first: 1) { nodes { id } }
+               indicators(filter: {codes: [\"devices_fixed\"]}) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    let initiative = setup.ok()["initiatives"]["nodes"][0]["id"].clone();
+    let indicator = setup.ok()["indicators"]["nodes"][0]["id"].clone();
+    let mut cursor = Value::Null;
+    for _ in 1..50 {
+        let page = app.graphql(DEEP_PAGING, json!({"after": cursor})).await;
+        cursor = page.ok()["needs"]["pageInfo"]["endCursor"].clone();
+    }
+    let key = app.editor_key("benchmark", "Mechelen").await;
+    let mechelen = app.municipality_id("Mechelen").await;
+    let own = app
+        .graphql(
+            "query($m: ID!) { initiatives(first: 1, filter: {municipalities: [$m]}) {
+               nodes { id version } } }",
+            json!({"m": stroom_api::ids::NodeKind::Municipality.id(mechelen).0}),
+        )
+        .await;
+    let target = own.ok()["initiatives"]["nodes"][0].clone();
+
+    // (name, document, variables, statements: one per list or relation field)
+    let operations = [
+        // initiatives; themes, areas, needs, partners, outcomes; organisation, indicator
+        ("dashboard", DASHBOARD, json!({}), 8),
+        ("node", NODE, json!({"id": initiative}), 1),
+        ("deep paging", DEEP_PAGING, json!({"after": cursor}), 1),
+        // the series; the themes' labels
+        ("aggregate", AGGREGATE, json!({"indicator": indicator}), 2),
+        ("search", SEARCH, json!({"query": "repair"}), 1),
+    ];
+    let large = if postgres_url().is_some() {
+        large_tables(&app).await
+    } else {
+        Vec::new()
+    };
+    let mut scans = Vec::new();
+    for (name, document, variables, expected) in operations {
+        let reply = app.graphql_with(document, variables, &explain).await;
+        reply.ok();
+        assert_eq!(
+            reply.statements, expected,
+            "{name}: {} SQL statements, expected {expected}",
+            reply.statements
+        );
+        let explained = reply.body["extensions"]["explain"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name}: no extensions.explain in {}", reply.body));
+        assert_eq!(
+            explained.len() as u64,
+            expected,
+            "{name}: one plan per statement"
+        );
+        if postgres_url().is_some() {
+            for statement in explained {
+                let mut found = Vec::new();
+                sequential_scans(&statement["plan"], &mut found);
+                for table in found.into_iter().filter(|t| large.contains(t)) {
+                    scans.push(format!(
+                        "{name}: Seq Scan on {table} in {}",
+                        statement["sql"]
+                    ));
+                }
+            }
+        }
+    }
+    if postgres_url().is_some() {
+        for table in ["initiative", "need", "outcome", "search_document"] {
+            assert!(
+                large.iter().any(|t| t == table),
+                "{table} is not large: {large:?}"
+            );
+        }
+    }
+    assert!(
+        scans.is_empty(),
+        "sequential scans of large tables:\n{}",
+        scans.join("\n")
+    );
+
+    // The write of the write mix: a fixed number of statements too (transaction, version
+    // check, audit entry, search index), whatever the data.
+    let update = app
+        .graphql_as(
+            &key,
+            UPDATE,
+            json!({"input": {
+                "id": target["id"],
+                "version": target["version"],
+                "website": "https://example.org/benchmark",
+            }}),
+        )
+        .await;
+    let payload = &update.ok()["updateInitiative"];
+    assert_eq!(payload["userErrors"], json!([]), "{}", update.body);
+    assert!(
+        update.statements <= 12,
+        "an update ran {} statements",
+        update.statements
+    );
+}
+
+#[tokio::test]
+async fn explain_is_off_unless_the_server_enables_it() {
+    let app = spawn_app().await;
+    let reply = app
+        .graphql_with(
+            "{ themes(first: 1) { nodes { code } } }",
+            json!({}),
+            &[("x-stroom-explain", "true")],
+        )
+        .await;
+    reply.ok();
+    assert!(
+        reply.body["extensions"].get("explain").is_none(),
+        "SQL must not be shown by default: {}",
+        reply.body
+    );
+}
