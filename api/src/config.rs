@@ -171,6 +171,15 @@ pub struct ServeArgs {
     #[arg(long, env = "STROOM_SQL_STATEMENTS_HEADER", default_value_t = false)]
     pub sql_statements_header: bool,
 
+    /// Results of aggregates and search kept for reuse while the data is unchanged (0: none).
+    #[arg(long, env = "STROOM_RESULT_CACHE_ENTRIES", default_value_t = 1000)]
+    pub result_cache_entries: usize,
+
+    /// Longest a kept result is reused, in seconds, even if no change was recorded (bounds
+    /// staleness after bulk loads that bypass the API).
+    #[arg(long, env = "STROOM_RESULT_CACHE_MAX_AGE", default_value_t = 300)]
+    pub result_cache_max_age_secs: u64,
+
     /// Let a request sent with the header `x-stroom-explain: true` receive the SQL statements
     /// it ran and the database's plan for each in `extensions.explain`. For development and
     /// index checks only: it shows the SQL behind the schema.
@@ -254,6 +263,8 @@ impl Default for ServeArgs {
             request_timeout_ms: 30_000,
             max_body_bytes: 256 * 1024,
             sql_statements_header: false,
+            result_cache_entries: 1000,
+            result_cache_max_age_secs: 300,
             explain: false,
             shutdown_grace_secs: 20,
             redis_url: None,

@@ -15,6 +15,10 @@ pub struct RequestContext {
     pub loader: DataLoader<DbLoader, HashMapCache>,
     /// The request's rate-limit budget after its cost was spent.
     pub rate_limit: Option<crate::http::rate_limit::Spent>,
+    /// Reusable results of aggregates and search (`None` when turned off).
+    pub results: Option<std::sync::Arc<crate::result_cache::ResultCache>>,
+    /// The data version the result cache checks, read at most once per request.
+    pub data_version: tokio::sync::OnceCell<i64>,
 }
 
 /// The request's state. The HTTP handler attaches it to every request it executes.

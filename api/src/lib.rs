@@ -20,6 +20,7 @@ pub mod node;
 pub mod open_data;
 pub mod pagination;
 pub mod record;
+pub mod result_cache;
 pub mod scalars;
 pub mod schema;
 pub mod search;

@@ -58,6 +58,10 @@ impl Application {
             schema: build_schema(),
             db: connected.db,
             statements: connected.statements,
+            results: crate::result_cache::ResultCache::new(
+                serve.result_cache_entries,
+                Duration::from_secs(serve.result_cache_max_age_secs),
+            ),
             metrics: metrics_handle(),
             settings: Arc::new(HttpSettings {
                 request_timeout: serve.request_timeout(),

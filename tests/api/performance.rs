@@ -91,7 +91,12 @@ async fn large_tables(app: &TestApp) -> Vec<String> {
 
 #[tokio::test]
 async fn canonical_operations_run_fixed_statements_and_use_indexes() {
-    let app = spawn_generated(SCALE, |serve| serve.explain = true).await;
+    // Without the result cache, so that every operation runs its own statements.
+    let app = spawn_generated(SCALE, |serve| {
+        serve.explain = true;
+        serve.result_cache_entries = 0;
+    })
+    .await;
     let explain = [("x-stroom-explain", "true")];
 
     // What the operations need, found as the benchmark finds it.
@@ -216,5 +221,94 @@ async fn explain_is_off_unless_the_server_enables_it() {
         reply.body["extensions"].get("explain").is_none(),
         "SQL must not be shown by default: {}",
         reply.body
+    );
+}
+
+#[tokio::test]
+async fn aggregates_and_search_are_reused_until_the_data_changes() {
+    let app = spawn_app().await;
+    let indicator = app
+        .graphql(
+            "{ indicators(filter: {codes: [\"devices_fixed\"]}) { nodes { id } } }",
+            json!({}),
+        )
+        .await
+        .ok()["indicators"]["nodes"][0]["id"]
+        .clone();
+    let series = "query($i: ID!) { outcomeSeries(indicators: [$i], from: \"2020-01-01\",
+        to: \"2026-12-31\", interval: YEAR, groupBy: THEME) {
+        series { key { label } total points { periodStart count sum } } } }";
+    let variables = json!({"i": indicator});
+    let search = "{ search(query: \"fietsherstel\") { totalCount nodes { title } } }";
+
+    let computed = app.graphql(series, variables.clone()).await;
+    let found = app.graphql(search, json!({})).await;
+    let reused = app.graphql(series, variables.clone()).await;
+    let found_again = app.graphql(search, json!({})).await;
+    assert_eq!(reused.ok(), computed.ok(), "the same answer");
+    assert_eq!(found_again.ok(), found.ok());
+    // Computed: the data version, the series, the theme labels. Reused: the version and the
+    // labels (resolved per request, in the request's language).
+    assert_eq!((computed.statements, reused.statements), (3, 2));
+    assert_eq!((found.statements, found_again.statements), (2, 1));
+    // Another language is another entry.
+    let dutch = app
+        .graphql_with(series, variables.clone(), &[("accept-language", "nl")])
+        .await;
+    assert_eq!(dutch.statements, 3);
+
+    // A change through the API makes both stale at once.
+    let key = app.editor_key("Sustainability", "Mechelen").await;
+    let initiative = app.find_id("initiatives", "Repair caf").await;
+    let recorded = app
+        .graphql_as(
+            &key,
+            "mutation($input: RecordOutcomeInput!) { recordOutcome(input: $input) {
+               userErrors { message } } }",
+            json!({"input": {"indicator": indicator, "unit": "ITEMS", "value": "1000",
+                "periodStart": "2026-01-01", "periodEnd": "2026-03-31", "initiative": initiative,
+                "method": [{"locale": "en", "text": "Counted."}]}}),
+        )
+        .await;
+    assert_eq!(recorded.ok()["recordOutcome"]["userErrors"], json!([]));
+    let created = app
+        .graphql_as(
+            &key,
+            "mutation($input: CreateInitiativeInput!) { createInitiative(input: $input) {
+               userErrors { message } } }",
+            json!({"input": {"municipality": stroom_api::ids::NodeKind::Municipality
+                    .id(app.municipality_id("Mechelen").await).0,
+                "name": [{"locale": "nl", "text": "Fietsherstelpunt Nekkerspoel"}],
+                "initiatorKind": "CITIZENS", "stage": "PILOT", "businessModel": "VOLUNTEER",
+                "affordability": "FREE"}}),
+        )
+        .await;
+    assert_eq!(created.ok()["createInitiative"]["userErrors"], json!([]));
+
+    let recomputed = app.graphql(series, variables).await;
+    assert_eq!(recomputed.statements, 3, "computed again");
+    let total = |reply: &Reply| -> f64 {
+        reply.ok()["outcomeSeries"]["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["total"].as_str().unwrap().parse::<f64>().unwrap())
+            .sum()
+    };
+    // Grouped by theme, the outcome counts once in each theme of its initiative.
+    let themes = app
+        .graphql(
+            "query($id: ID!) { node(id: $id) { ... on Initiative { themes { totalCount } } } }",
+            json!({"id": initiative}),
+        )
+        .await
+        .ok()["node"]["themes"]["totalCount"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(total(&recomputed), total(&computed) + 1000.0 * themes);
+    let found_now = app.graphql(search, json!({})).await;
+    assert_eq!(
+        found_now.ok()["search"]["totalCount"].as_i64().unwrap(),
+        found.ok()["search"]["totalCount"].as_i64().unwrap() + 1
     );
 }

@@ -659,6 +659,8 @@ async fn execute(
         locales,
         loader,
         rate_limit: Some(spent),
+        results: state.results.clone(),
+        data_version: tokio::sync::OnceCell::new(),
     });
     let schema = state.schema.clone();
     tokio::time::timeout(

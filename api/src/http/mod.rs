@@ -48,6 +48,7 @@ pub struct AppState {
     pub schema: AppSchema,
     pub db: DatabaseConnection,
     pub statements: StatementCounter,
+    pub results: Option<Arc<crate::result_cache::ResultCache>>,
     pub metrics: PrometheusHandle,
     pub settings: Arc<HttpSettings>,
     pub rate_limiter: Arc<rate_limit::RateLimiter>,

@@ -21,6 +21,7 @@ const MAX_QUERY_CHARS: usize = 200;
 const SNIPPET_WIDTH: usize = 200;
 
 /// One hit.
+#[derive(Clone)]
 pub struct SearchResult {
     kind: NodeKind,
     id: i64,
@@ -77,7 +78,7 @@ impl SearchResult {
 }
 
 /// An edge of search results.
-#[derive(SimpleObject)]
+#[derive(Clone, SimpleObject)]
 pub struct SearchEdge {
     /// Pass as `after` to continue after this hit.
     pub cursor: String,
@@ -86,6 +87,7 @@ pub struct SearchEdge {
 }
 
 /// A page of search results, best first.
+#[derive(Clone)]
 pub struct SearchResultConnection {
     edges: Vec<SearchEdge>,
     page_info: PageInfo,
@@ -190,6 +192,7 @@ impl SearchQuery {
         #[graphql(desc = "Returns the first n results (at most 100).")] first: Option<i32>,
         #[graphql(desc = "Returns the results after this cursor.")] after: Option<String>,
     ) -> async_graphql::Result<SearchResultConnection> {
+        crate::result_cache::cached(ctx, async move {
         if query.chars().count() > MAX_QUERY_CHARS {
             return Err(ApiError::bad_input(
                 "query",
@@ -345,5 +348,7 @@ impl SearchQuery {
             page_info,
             total,
         })
+    })
+        .await
     }
 }

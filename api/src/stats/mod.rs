@@ -31,6 +31,7 @@ pub enum GroupValue {
 }
 
 /// One dimension's value for a group.
+#[derive(Clone)]
 pub struct GroupKey {
     pub dimension: &'static str,
     pub value: GroupValue,
@@ -303,6 +304,7 @@ impl InitiativeDimension {
 }
 
 /// Initiatives counted by up to two dimensions.
+#[derive(Clone)]
 pub struct InitiativeStats {
     total: i64,
     groups: Vec<InitiativeGroup>,
@@ -323,6 +325,7 @@ impl InitiativeStats {
 }
 
 /// The initiatives sharing the same values of the dimensions.
+#[derive(Clone)]
 pub struct InitiativeGroup {
     keys: Vec<GroupKey>,
     count: i64,
@@ -405,6 +408,7 @@ impl NeedDimension {
 }
 
 /// Needs counted by up to two dimensions, with how many of them active initiatives answer.
+#[derive(Clone)]
 pub struct NeedStats {
     total: i64,
     answered: i64,
@@ -440,6 +444,7 @@ impl NeedStats {
 }
 
 /// The needs sharing the same values of the dimensions.
+#[derive(Clone)]
 pub struct NeedGroup {
     keys: Vec<GroupKey>,
     count: i64,
@@ -563,25 +568,28 @@ impl StatsQuery {
         #[graphql(desc = "One or two dimensions to count by; none for the total only.")]
         group_by: Option<Vec<InitiativeDimension>>,
     ) -> async_graphql::Result<InitiativeStats> {
-        let dimensions = group_by.unwrap_or_default();
-        check_dimensions(&dimensions)?;
-        let select = crate::initiative::select(ctx, &filter.unwrap_or_default())?;
-        let total = scalar(ctx, &select, vec![(count_distinct("initiative"), "n")]).await?[0];
-        let groupings: Vec<Grouping> = dimensions
-            .iter()
-            .enumerate()
-            .map(|(i, d)| d.grouping(i))
-            .collect();
-        let groups = if groupings.is_empty() {
-            Vec::new()
-        } else {
-            run_groups(ctx, &select, &groupings, count_distinct("initiative"), None)
-                .await?
-                .into_iter()
-                .map(|(keys, count, _)| InitiativeGroup { keys, count })
-                .collect()
-        };
-        Ok(InitiativeStats { total, groups })
+        crate::result_cache::cached(ctx, async move {
+            let dimensions = group_by.unwrap_or_default();
+            check_dimensions(&dimensions)?;
+            let select = crate::initiative::select(ctx, &filter.unwrap_or_default())?;
+            let total = scalar(ctx, &select, vec![(count_distinct("initiative"), "n")]).await?[0];
+            let groupings: Vec<Grouping> = dimensions
+                .iter()
+                .enumerate()
+                .map(|(i, d)| d.grouping(i))
+                .collect();
+            let groups = if groupings.is_empty() {
+                Vec::new()
+            } else {
+                run_groups(ctx, &select, &groupings, count_distinct("initiative"), None)
+                    .await?
+                    .into_iter()
+                    .map(|(keys, count, _)| InitiativeGroup { keys, count })
+                    .collect()
+            };
+            Ok(InitiativeStats { total, groups })
+        })
+        .await
     }
 
     /// Needs counted by one or two dimensions, with how many of them active initiatives answer:
@@ -594,46 +602,49 @@ impl StatsQuery {
         >,
         #[graphql(desc = "One or two dimensions to count by; none for the totals only.")] group_by: Option<Vec<NeedDimension>>,
     ) -> async_graphql::Result<NeedStats> {
-        let dimensions = group_by.unwrap_or_default();
-        check_dimensions(&dimensions)?;
-        let select = crate::need::select(ctx, &filter.unwrap_or_default())?;
-        let totals = scalar(
-            ctx,
-            &select,
-            vec![
-                (count_distinct("need"), "n"),
-                (answered_count(), "answered"),
-            ],
-        )
-        .await?;
-        let groupings: Vec<Grouping> = dimensions
-            .iter()
-            .enumerate()
-            .map(|(i, d)| d.grouping(i))
-            .collect();
-        let groups = if groupings.is_empty() {
-            Vec::new()
-        } else {
-            run_groups(
+        crate::result_cache::cached(ctx, async move {
+            let dimensions = group_by.unwrap_or_default();
+            check_dimensions(&dimensions)?;
+            let select = crate::need::select(ctx, &filter.unwrap_or_default())?;
+            let totals = scalar(
                 ctx,
                 &select,
-                &groupings,
-                count_distinct("need"),
-                Some(answered_count()),
+                vec![
+                    (count_distinct("need"), "n"),
+                    (answered_count(), "answered"),
+                ],
             )
-            .await?
-            .into_iter()
-            .map(|(keys, count, answered)| NeedGroup {
-                keys,
-                count,
-                answered,
+            .await?;
+            let groupings: Vec<Grouping> = dimensions
+                .iter()
+                .enumerate()
+                .map(|(i, d)| d.grouping(i))
+                .collect();
+            let groups = if groupings.is_empty() {
+                Vec::new()
+            } else {
+                run_groups(
+                    ctx,
+                    &select,
+                    &groupings,
+                    count_distinct("need"),
+                    Some(answered_count()),
+                )
+                .await?
+                .into_iter()
+                .map(|(keys, count, answered)| NeedGroup {
+                    keys,
+                    count,
+                    answered,
+                })
+                .collect()
+            };
+            Ok(NeedStats {
+                total: totals[0],
+                answered: totals[1],
+                groups,
             })
-            .collect()
-        };
-        Ok(NeedStats {
-            total: totals[0],
-            answered: totals[1],
-            groups,
         })
+        .await
     }
 }

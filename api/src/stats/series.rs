@@ -110,6 +110,7 @@ pub struct OutcomePoint {
 }
 
 /// The values of one group (or of everything), in one unit, period by period.
+#[derive(Clone)]
 pub struct OutcomeSeries {
     key: Option<GroupKey>,
     unit: Unit,
@@ -153,6 +154,7 @@ impl OutcomeSeries {
 }
 
 /// Outcome series and how they were made.
+#[derive(Clone)]
 pub struct OutcomeSeriesResult {
     interval: Interval,
     series: Vec<OutcomeSeries>,
@@ -205,215 +207,224 @@ impl SeriesQuery {
         )]
         per_thousand_households: Option<bool>,
     ) -> async_graphql::Result<OutcomeSeriesResult> {
-        let per_thousand_households = per_thousand_households.unwrap_or(false);
-        if indicators.is_empty() || indicators.len() > 20 {
-            return Err(
-                ApiError::bad_input("indicators", "Give between 1 and 20 indicators.").into(),
-            );
-        }
-        let indicator_ids = GlobalId::decode_all("indicators", &indicators, NodeKind::Indicator)?;
-        if to.0 < from.0 {
-            return Err(ApiError::bad_input(
-                "to",
-                format!("`to` ({}) lies before `from` ({}).", to.0, from.0),
-            )
-            .into());
-        }
-        let first = interval.start_of(from.0);
-        let mut periods: Vec<(NaiveDate, NaiveDate)> = Vec::new();
-        let mut start = first;
-        while start <= to.0 {
-            let next = start
-                .checked_add_months(Months::new(interval.months()))
-                .ok_or_else(|| ApiError::bad_input("to", "The range is too long."))?;
-            periods.push((start, next.pred_opt().unwrap_or(next)));
-            if periods.len() > MAX_PERIODS {
+        crate::result_cache::cached(ctx, async move {
+            let per_thousand_households = per_thousand_households.unwrap_or(false);
+            if indicators.is_empty() || indicators.len() > 20 {
+                return Err(
+                    ApiError::bad_input("indicators", "Give between 1 and 20 indicators.").into(),
+                );
+            }
+            let indicator_ids =
+                GlobalId::decode_all("indicators", &indicators, NodeKind::Indicator)?;
+            if to.0 < from.0 {
                 return Err(ApiError::bad_input(
+                    "to",
+                    format!("`to` ({}) lies before `from` ({}).", to.0, from.0),
+                )
+                .into());
+            }
+            let first = interval.start_of(from.0);
+            let mut periods: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+            let mut start = first;
+            while start <= to.0 {
+                let next = start
+                    .checked_add_months(Months::new(interval.months()))
+                    .ok_or_else(|| ApiError::bad_input("to", "The range is too long."))?;
+                periods.push((start, next.pred_opt().unwrap_or(next)));
+                if periods.len() > MAX_PERIODS {
+                    return Err(ApiError::bad_input(
                     "interval",
                     format!(
                         "The range holds more than {MAX_PERIODS} periods: use a longer interval."
                     ),
                 )
                 .into());
+                }
+                start = next;
             }
-            start = next;
-        }
-        if per_thousand_households
-            && !matches!(
-                group_by,
-                Some(OutcomeDimension::Area | OutcomeDimension::Municipality)
-            )
-        {
-            return Err(ApiError::bad_input(
-                "perThousandHouseholds",
-                "Normalising per household needs `groupBy: AREA` or `MUNICIPALITY`.",
-            )
-            .into());
-        }
+            if per_thousand_households
+                && !matches!(
+                    group_by,
+                    Some(OutcomeDimension::Area | OutcomeDimension::Municipality)
+                )
+            {
+                return Err(ApiError::bad_input(
+                    "perThousandHouseholds",
+                    "Normalising per household needs `groupBy: AREA` or `MUNICIPALITY`.",
+                )
+                .into());
+            }
 
-        let db = &request(ctx).db;
-        let backend = db.get_database_backend();
-        let mut select = crate::outcome::select(ctx, &filter.unwrap_or_default())?;
-        select.clear_selects();
-        select
-            .inner_join(
-                "indicator",
-                col("indicator", "id").equals(("outcome", "indicator_id")),
-            )
-            .and_where(col("outcome", "indicator_id").is_in(indicator_ids))
-            .and_where(col("outcome", "period_start").gte(first))
-            .and_where(col("outcome", "period_start").lte(to.0));
-        let bucket = interval.bucket(backend);
-        let group = match group_by {
-            None => None,
-            Some(OutcomeDimension::Initiative) => {
-                Some((col("outcome", "initiative_id"), NodeKind::Initiative))
-            }
-            Some(OutcomeDimension::Programme) => {
-                Some((col("outcome", "programme_id"), NodeKind::Programme))
-            }
-            Some(OutcomeDimension::Municipality) => {
-                Some((col("outcome", "municipality_id"), NodeKind::Municipality))
-            }
-            Some(OutcomeDimension::Theme) => {
-                select.join(
-                    JoinType::LeftJoin,
-                    TableRef::Table(
-                        "initiative_theme".into(),
-                        Some(Alias::new("g_theme").into()),
-                    ),
-                    col("g_theme", "initiative_id").equals(("outcome", "initiative_id")),
-                );
-                Some((col("g_theme", "theme_id"), NodeKind::Theme))
-            }
-            Some(OutcomeDimension::Area) => {
-                select.join(
-                    JoinType::LeftJoin,
-                    TableRef::Table("initiative_area".into(), Some(Alias::new("g_area").into())),
-                    col("g_area", "initiative_id")
-                        .equals(("outcome", "initiative_id"))
-                        .and(col("outcome", "area_id").is_null()),
-                );
-                Some((
-                    Expr::cust("COALESCE(\"outcome\".\"area_id\", \"g_area\".\"area_id\")"),
-                    NodeKind::Area,
-                ))
-            }
-        };
-        select
-            .expr_as(bucket.clone(), "bucket")
-            .expr_as(col("indicator", "unit"), "unit");
-        select.add_group_by([bucket, col("indicator", "unit")]);
-        if let Some((expr, _)) = &group {
-            select.expr_as(expr.clone(), "g");
-            select.add_group_by([expr.clone()]);
-        }
-        select
-            .expr_as(Expr::cust("COUNT(*)"), "n")
-            .expr_as(
-                Expr::cust("CAST(SUM(\"outcome\".\"value_micro\") AS BIGINT)"),
-                "total",
-            )
-            .expr_as(Expr::cust("MIN(\"outcome\".\"value_micro\")"), "lowest")
-            .expr_as(Expr::cust("MAX(\"outcome\".\"value_micro\")"), "highest");
-        let rows = db.query_all(&select).await.map_err(ApiError::from)?;
-
-        let mut cells: BTreeMap<(Option<i64>, String), HashMap<String, Cell>> = BTreeMap::new();
-        for row in &rows {
-            let bucket: String = row.try_get("", "bucket").map_err(ApiError::from)?;
-            let unit: String = row.try_get("", "unit").map_err(ApiError::from)?;
-            let g: Option<i64> = if group.is_some() {
-                row.try_get("", "g").map_err(ApiError::from)?
-            } else {
-                None
+            let db = &request(ctx).db;
+            let backend = db.get_database_backend();
+            let mut select = crate::outcome::select(ctx, &filter.unwrap_or_default())?;
+            select.clear_selects();
+            select
+                .inner_join(
+                    "indicator",
+                    col("indicator", "id").equals(("outcome", "indicator_id")),
+                )
+                .and_where(col("outcome", "indicator_id").is_in(indicator_ids))
+                .and_where(col("outcome", "period_start").gte(first))
+                .and_where(col("outcome", "period_start").lte(to.0));
+            let bucket = interval.bucket(backend);
+            let group = match group_by {
+                None => None,
+                Some(OutcomeDimension::Initiative) => {
+                    Some((col("outcome", "initiative_id"), NodeKind::Initiative))
+                }
+                Some(OutcomeDimension::Programme) => {
+                    Some((col("outcome", "programme_id"), NodeKind::Programme))
+                }
+                Some(OutcomeDimension::Municipality) => {
+                    Some((col("outcome", "municipality_id"), NodeKind::Municipality))
+                }
+                Some(OutcomeDimension::Theme) => {
+                    select.join(
+                        JoinType::LeftJoin,
+                        TableRef::Table(
+                            "initiative_theme".into(),
+                            Some(Alias::new("g_theme").into()),
+                        ),
+                        col("g_theme", "initiative_id").equals(("outcome", "initiative_id")),
+                    );
+                    Some((col("g_theme", "theme_id"), NodeKind::Theme))
+                }
+                Some(OutcomeDimension::Area) => {
+                    select.join(
+                        JoinType::LeftJoin,
+                        TableRef::Table(
+                            "initiative_area".into(),
+                            Some(Alias::new("g_area").into()),
+                        ),
+                        col("g_area", "initiative_id")
+                            .equals(("outcome", "initiative_id"))
+                            .and(col("outcome", "area_id").is_null()),
+                    );
+                    Some((
+                        Expr::cust("COALESCE(\"outcome\".\"area_id\", \"g_area\".\"area_id\")"),
+                        NodeKind::Area,
+                    ))
+                }
             };
-            let n: i64 = row.try_get("", "n").map_err(ApiError::from)?;
-            let total: i64 = row.try_get("", "total").map_err(ApiError::from)?;
-            let lowest: i64 = row.try_get("", "lowest").map_err(ApiError::from)?;
-            let highest: i64 = row.try_get("", "highest").map_err(ApiError::from)?;
-            cells.entry((g, unit)).or_default().insert(
-                bucket,
-                Cell {
-                    n,
-                    total,
-                    lowest,
-                    highest,
-                },
-            );
-        }
-        let households = if per_thousand_households {
-            households(
-                ctx,
-                group.as_ref().map(|(_, k)| *k),
-                cells.keys().filter_map(|(g, _)| *g).collect(),
-            )
-            .await?
-        } else {
-            HashMap::new()
-        };
-        let mut series: Vec<OutcomeSeries> = Vec::with_capacity(cells.len());
-        for ((g, unit), buckets) in cells {
-            let households = g
-                .and_then(|g| households.get(&g).copied())
-                .filter(|h| *h > 0);
-            let points = periods
-                .iter()
-                .map(|(start, end)| {
-                    let cell = buckets.get(&start.format("%Y-%m-%d").to_string()).copied();
-                    let count = cell.map_or(0, |c| c.n);
-                    let sum_decimal = decimal(cell.map_or(0, |c| c.total));
-                    OutcomePoint {
-                        period_start: Date(*start),
-                        period_end: Date(*end),
-                        count,
-                        sum: sum_decimal,
-                        average: (count > 0).then(|| {
-                            Decimal(
-                                (sum_decimal.0 / RustDecimal::from(count))
-                                    .round_dp(VALUE_SCALE)
-                                    .normalize(),
-                            )
-                        }),
-                        minimum: cell.map(|c| decimal(c.lowest)),
-                        maximum: cell.map(|c| decimal(c.highest)),
-                        sum_per_thousand_households: households.map(|h| {
-                            Decimal(
-                                (sum_decimal.0 * RustDecimal::from(1000) / RustDecimal::from(h))
-                                    .round_dp(VALUE_SCALE)
-                                    .normalize(),
-                            )
-                        }),
-                    }
-                })
-                .collect();
-            let unit = entity::enums::Unit::ALL
-                .iter()
-                .find(|u| u.as_str() == unit)
-                .copied()
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown unit {unit}")))?;
-            series.push(OutcomeSeries {
-                key: group.as_ref().map(|(_, kind)| GroupKey {
-                    dimension: match group_by {
-                        Some(OutcomeDimension::Theme) => "THEME",
-                        Some(OutcomeDimension::Area) => "AREA",
-                        Some(OutcomeDimension::Initiative) => "INITIATIVE",
-                        Some(OutcomeDimension::Programme) => "PROGRAMME",
-                        _ => "MUNICIPALITY",
+            select
+                .expr_as(bucket.clone(), "bucket")
+                .expr_as(col("indicator", "unit"), "unit");
+            select.add_group_by([bucket, col("indicator", "unit")]);
+            if let Some((expr, _)) = &group {
+                select.expr_as(expr.clone(), "g");
+                select.add_group_by([expr.clone()]);
+            }
+            select
+                .expr_as(Expr::cust("COUNT(*)"), "n")
+                .expr_as(
+                    Expr::cust("CAST(SUM(\"outcome\".\"value_micro\") AS BIGINT)"),
+                    "total",
+                )
+                .expr_as(Expr::cust("MIN(\"outcome\".\"value_micro\")"), "lowest")
+                .expr_as(Expr::cust("MAX(\"outcome\".\"value_micro\")"), "highest");
+            let rows = db.query_all(&select).await.map_err(ApiError::from)?;
+
+            let mut cells: BTreeMap<(Option<i64>, String), HashMap<String, Cell>> = BTreeMap::new();
+            for row in &rows {
+                let bucket: String = row.try_get("", "bucket").map_err(ApiError::from)?;
+                let unit: String = row.try_get("", "unit").map_err(ApiError::from)?;
+                let g: Option<i64> = if group.is_some() {
+                    row.try_get("", "g").map_err(ApiError::from)?
+                } else {
+                    None
+                };
+                let n: i64 = row.try_get("", "n").map_err(ApiError::from)?;
+                let total: i64 = row.try_get("", "total").map_err(ApiError::from)?;
+                let lowest: i64 = row.try_get("", "lowest").map_err(ApiError::from)?;
+                let highest: i64 = row.try_get("", "highest").map_err(ApiError::from)?;
+                cells.entry((g, unit)).or_default().insert(
+                    bucket,
+                    Cell {
+                        n,
+                        total,
+                        lowest,
+                        highest,
                     },
-                    value: g
-                        .map(|id| GroupValue::Record(*kind, id))
-                        .unwrap_or(GroupValue::None),
-                }),
-                unit: unit.into(),
-                households: households.filter(|_| per_thousand_households),
-                points,
+                );
+            }
+            let households = if per_thousand_households {
+                households(
+                    ctx,
+                    group.as_ref().map(|(_, k)| *k),
+                    cells.keys().filter_map(|(g, _)| *g).collect(),
+                )
+                .await?
+            } else {
+                HashMap::new()
+            };
+            let mut series: Vec<OutcomeSeries> = Vec::with_capacity(cells.len());
+            for ((g, unit), buckets) in cells {
+                let households = g
+                    .and_then(|g| households.get(&g).copied())
+                    .filter(|h| *h > 0);
+                let points = periods
+                    .iter()
+                    .map(|(start, end)| {
+                        let cell = buckets.get(&start.format("%Y-%m-%d").to_string()).copied();
+                        let count = cell.map_or(0, |c| c.n);
+                        let sum_decimal = decimal(cell.map_or(0, |c| c.total));
+                        OutcomePoint {
+                            period_start: Date(*start),
+                            period_end: Date(*end),
+                            count,
+                            sum: sum_decimal,
+                            average: (count > 0).then(|| {
+                                Decimal(
+                                    (sum_decimal.0 / RustDecimal::from(count))
+                                        .round_dp(VALUE_SCALE)
+                                        .normalize(),
+                                )
+                            }),
+                            minimum: cell.map(|c| decimal(c.lowest)),
+                            maximum: cell.map(|c| decimal(c.highest)),
+                            sum_per_thousand_households: households.map(|h| {
+                                Decimal(
+                                    (sum_decimal.0 * RustDecimal::from(1000)
+                                        / RustDecimal::from(h))
+                                    .round_dp(VALUE_SCALE)
+                                    .normalize(),
+                                )
+                            }),
+                        }
+                    })
+                    .collect();
+                let unit = entity::enums::Unit::ALL
+                    .iter()
+                    .find(|u| u.as_str() == unit)
+                    .copied()
+                    .ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown unit {unit}")))?;
+                series.push(OutcomeSeries {
+                    key: group.as_ref().map(|(_, kind)| GroupKey {
+                        dimension: match group_by {
+                            Some(OutcomeDimension::Theme) => "THEME",
+                            Some(OutcomeDimension::Area) => "AREA",
+                            Some(OutcomeDimension::Initiative) => "INITIATIVE",
+                            Some(OutcomeDimension::Programme) => "PROGRAMME",
+                            _ => "MUNICIPALITY",
+                        },
+                        value: g
+                            .map(|id| GroupValue::Record(*kind, id))
+                            .unwrap_or(GroupValue::None),
+                    }),
+                    unit: unit.into(),
+                    households: households.filter(|_| per_thousand_households),
+                    points,
+                });
+            }
+            series.sort_by(|a, b| {
+                let total =
+                    |s: &OutcomeSeries| s.points.iter().map(|p| p.sum.0).sum::<RustDecimal>();
+                total(b).cmp(&total(a))
             });
-        }
-        series.sort_by(|a, b| {
-            let total = |s: &OutcomeSeries| s.points.iter().map(|p| p.sum.0).sum::<RustDecimal>();
-            total(b).cmp(&total(a))
-        });
-        Ok(OutcomeSeriesResult { interval, series })
+            Ok(OutcomeSeriesResult { interval, series })
+        })
+        .await
     }
 }
 
