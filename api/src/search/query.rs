@@ -261,7 +261,7 @@ impl SearchQuery {
                 let types = params.list(&types);
                 format!(
                     "WITH q AS (SELECT {query} AS query), \
-                     hits AS (SELECT d.subject_type, d.subject_id, d.locale, d.title, d.body, \
+                     hits AS (SELECT d.id, d.subject_type, d.subject_id, d.locale, \
                        ts_rank_cd(d.tsv, q.query, 32) AS score \
                        FROM search_document d, q WHERE d.tsv @@ q.query \
                        AND d.visibility IN ({visibility}) AND d.subject_type IN ({types})), \
@@ -281,7 +281,7 @@ impl SearchQuery {
                 let types = params.list(&types);
                 let locale = params.push(shown_locale.clone());
                 format!(
-                    "WITH hits AS (SELECT d.subject_type, d.subject_id, d.locale, d.title, d.body, \
+                    "WITH hits AS (SELECT d.id, d.subject_type, d.subject_id, d.locale, \
                        -bm25(search_fts, 10.0, 1.0) AS score \
                        FROM search_fts JOIN search_document d ON d.id = search_fts.rowid \
                        WHERE search_fts MATCH {matched} \
@@ -295,10 +295,16 @@ impl SearchQuery {
         let count_values = params.values.clone();
         let limit_param = params.push(limit as i64);
         let offset_param = params.push(offset as i64);
+        // Ranking sorts narrow rows; the texts are read for the page's hits only.
         let sql = format!(
-            "{hits} SELECT subject_type, subject_id, locale, title, body, CAST(best AS DOUBLE PRECISION) AS score, \
-             COUNT(*) OVER () AS total FROM ranked WHERE rn = 1 \
-             ORDER BY best DESC, subject_type, subject_id LIMIT {limit_param} OFFSET {offset_param}"
+            "{hits}, page AS (SELECT id, subject_type, subject_id, locale, best, \
+               COUNT(*) OVER () AS total FROM ranked WHERE rn = 1 \
+               ORDER BY best DESC, subject_type, subject_id \
+               LIMIT {limit_param} OFFSET {offset_param}) \
+             SELECT page.subject_type, page.subject_id, page.locale, s.title, s.body, \
+               CAST(page.best AS DOUBLE PRECISION) AS score, page.total \
+             FROM page JOIN search_document s ON s.id = page.id \
+             ORDER BY page.best DESC, page.subject_type, page.subject_id"
         );
         let rows = db
             .query_all_raw(Statement::from_sql_and_values(backend, sql, params.values))
