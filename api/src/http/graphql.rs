@@ -674,6 +674,16 @@ async fn execute(
     .ok()
 }
 
+/// A response body in the order the specification lists its entries.
+#[derive(serde::Serialize)]
+struct ResponseBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a async_graphql::Value>,
+    #[serde(skip_serializing_if = "<[Value]>::is_empty")]
+    errors: &'a [Value],
+    extensions: &'a serde_json::Map<String, Value>,
+}
+
 /// Turns an executed response into HTTP: status, shape, extensions and headers.
 #[allow(clippy::too_many_arguments)]
 fn respond(
@@ -689,7 +699,59 @@ fn respond(
     statements: &RequestSql,
     explained: Option<Value>,
 ) -> Response {
-    let mut body = match serde_json::to_value(&response) {
+    let async_graphql::Response {
+        mut data,
+        extensions: executor_extensions,
+        errors,
+        ..
+    } = response;
+    // A request error (parse, validation, variables) never starts execution: its errors have no
+    // `path`. An argument literal the executor could not coerce (an `Int` out of range) makes
+    // the document invalid too. Such a response carries no `data` and, in the spec's media
+    // type, a 400.
+    let request_error = !errors.is_empty()
+        && ((data == async_graphql::Value::Null && errors.iter().all(|e| e.path.is_empty()))
+            || errors.iter().any(|e| is_coercion_error(&e.message)));
+    // Errors are few and small: they go through a JSON tree to be labelled. `data` can be
+    // large and is serialised once, straight from the executor's value.
+    let mut labelled: Vec<Value> = Vec::with_capacity(errors.len());
+    let mut codes: Vec<String> = Vec::new();
+    for error in &errors {
+        let mut error = serde_json::to_value(error).unwrap_or_else(
+            |_| json!({"message": error.message.clone(), "extensions": {"code": "INTERNAL"}}),
+        );
+        label_error(&mut error);
+        if let Some(code) = error.pointer("/extensions/code").and_then(Value::as_str) {
+            metrics::counter!("stroom_graphql_errors_total", "code" => code.to_owned())
+                .increment(1);
+            codes.push(code.to_owned());
+        }
+        labelled.push(error);
+    }
+    let unavailable = !codes.is_empty()
+        && codes.iter().all(|c| c == "SERVICE_UNAVAILABLE")
+        && data == async_graphql::Value::Null;
+    if !request_error {
+        shape::normalize(&mut data, &errors, document, operation_name);
+    }
+    let mut extensions = serde_json::Map::new();
+    for (name, value) in executor_extensions {
+        extensions.insert(name, value.into_json().unwrap_or(Value::Null));
+    }
+    extensions.insert(
+        "cost".into(),
+        json!({"nodes": analysis.nodes, "points": analysis.cost, "depth": analysis.depth}),
+    );
+    extensions.insert("rateLimit".into(), rate_limit_json(spent));
+    if let Some(explained) = explained {
+        extensions.insert("explain".into(), explained);
+    }
+    let body = ResponseBody {
+        data: (!request_error).then_some(&data),
+        errors: &labelled,
+        extensions: &extensions,
+    };
+    let body = match serde_json::to_vec(&body) {
         Ok(body) => body,
         Err(error) => {
             tracing::error!(%error, "response serialisation failed");
@@ -701,58 +763,6 @@ fn respond(
             );
         }
     };
-    // A request error (parse, validation, variables) never starts execution: its errors have no
-    // `path`. An argument literal the executor could not coerce (an `Int` out of range) makes
-    // the document invalid too. Such a response carries no `data` and, in the spec's media
-    // type, a 400.
-    let request_error = !response.errors.is_empty()
-        && ((response.data == async_graphql::Value::Null
-            && response.errors.iter().all(|e| e.path.is_empty()))
-            || response
-                .errors
-                .iter()
-                .any(|e| is_coercion_error(&e.message)));
-    let mut codes: Vec<String> = Vec::new();
-    if let Some(errors) = body.get_mut("errors").and_then(Value::as_array_mut) {
-        for error in errors {
-            label_error(error);
-            if let Some(code) = error.pointer("/extensions/code").and_then(Value::as_str) {
-                metrics::counter!("stroom_graphql_errors_total", "code" => code.to_owned())
-                    .increment(1);
-                codes.push(code.to_owned());
-            }
-        }
-    }
-    let unavailable = !codes.is_empty()
-        && codes.iter().all(|c| c == "SERVICE_UNAVAILABLE")
-        && response.data == async_graphql::Value::Null;
-    if let Some(object) = body.as_object_mut() {
-        if request_error {
-            object.remove("data");
-        } else if let Some(mut data) = object.remove("data") {
-            let errors = object
-                .get("errors")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            shape::normalize(&mut data, &errors, document, operation_name);
-            // `data` first, as the specification lists it.
-            let rest = std::mem::take(object);
-            object.insert("data".into(), data);
-            object.extend(rest);
-        }
-        let extensions = object.entry("extensions").or_insert_with(|| json!({}));
-        if let Some(extensions) = extensions.as_object_mut() {
-            extensions.insert(
-                "cost".into(),
-                json!({"nodes": analysis.nodes, "points": analysis.cost, "depth": analysis.depth}),
-            );
-            extensions.insert("rateLimit".into(), rate_limit_json(spent));
-            if let Some(explained) = explained {
-                extensions.insert("explain".into(), explained);
-            }
-        }
-    }
     let status = if request_error {
         format.request_error(StatusCode::BAD_REQUEST)
     } else if unavailable {
@@ -760,7 +770,7 @@ fn respond(
     } else {
         StatusCode::OK
     };
-    let mut http = (status, body.to_string()).into_response();
+    let mut http = (status, body).into_response();
     let headers = http.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -774,7 +784,7 @@ fn respond(
     let cacheable = is_get
         && viewer.key.is_none()
         && status == StatusCode::OK
-        && response.errors.is_empty()
+        && errors.is_empty()
         && state.settings.cache_max_age_secs > 0;
     let cache_control = if cacheable {
         format!("public, max-age={}", state.settings.cache_max_age_secs)

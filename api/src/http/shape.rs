@@ -2,23 +2,23 @@
 //! order the query asked for them, and `null` where a field failed.
 //!
 //! The executor resolves sibling fields concurrently and returns them in completion order, and
-//! leaves a failed field out of its parent instead of setting it to null.
+//! leaves a failed field out of its parent instead of setting it to null. The fix works on the
+//! executor's own value, so the response is serialised once, straight from it.
+use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Selection, SelectionSet,
 };
-use serde_json::{Map, Value};
+use async_graphql::{Name, PathSegment, ServerError, Value};
 
-/// Fixes `data` in place. `errors` are the response's errors (their `path` arrays).
+/// Fixes `data` in place. `errors` are the response's errors (their `path`s).
 pub fn normalize(
     data: &mut Value,
-    errors: &[Value],
+    errors: &[ServerError],
     doc: &ExecutableDocument,
     operation_name: Option<&str>,
 ) {
     for error in errors {
-        if let Some(path) = error.get("path").and_then(Value::as_array) {
-            null_at(data, path);
-        }
+        null_at(data, &error.path);
     }
     let operation = match (&doc.operations, operation_name) {
         (DocumentOperations::Single(op), _) => Some(op),
@@ -34,18 +34,15 @@ pub fn normalize(
 }
 
 /// Sets the field a failed path points at to null, if its parent is there and it is not.
-fn null_at(data: &mut Value, path: &[Value]) {
+fn null_at(data: &mut Value, path: &[PathSegment]) {
     let Some((last, parents)) = path.split_last() else {
         return;
     };
     let mut current = data;
     for segment in parents {
         let next = match (segment, current) {
-            (Value::String(key), Value::Object(map)) => map.get_mut(key),
-            (Value::Number(index), Value::Array(items)) => index
-                .as_u64()
-                .and_then(|i| usize::try_from(i).ok())
-                .and_then(|i| items.get_mut(i)),
+            (PathSegment::Field(key), Value::Object(map)) => map.get_mut(key.as_str()),
+            (PathSegment::Index(index), Value::List(items)) => items.get_mut(*index),
             _ => None,
         };
         match next {
@@ -53,8 +50,8 @@ fn null_at(data: &mut Value, path: &[Value]) {
             None => return,
         }
     }
-    if let (Value::String(key), Value::Object(map)) = (last, current) {
-        map.entry(key.clone()).or_insert(Value::Null);
+    if let (PathSegment::Field(key), Value::Object(map)) = (last, current) {
+        map.entry(Name::new(key)).or_insert(Value::Null);
     }
 }
 
@@ -95,25 +92,42 @@ fn collect<'a>(
 }
 
 fn reorder(value: &mut Value, sets: &[&SelectionSet], doc: &ExecutableDocument, depth: usize) {
+    // The keys of a selection are collected once for a whole list, not once per item.
+    let mut fields = None;
+    reorder_with(value, sets, &mut fields, doc, depth);
+}
+
+type Fields<'a> = Vec<(&'a str, Vec<&'a SelectionSet>)>;
+
+fn reorder_with<'a>(
+    value: &mut Value,
+    sets: &[&'a SelectionSet],
+    fields: &mut Option<Fields<'a>>,
+    doc: &'a ExecutableDocument,
+    depth: usize,
+) {
     match value {
-        Value::Array(items) => {
+        Value::List(items) => {
             for item in items {
-                reorder(item, sets, doc, depth);
+                reorder_with(item, sets, fields, doc, depth);
             }
         }
         Value::Object(map) => {
-            let mut fields = Vec::new();
-            for set in sets {
-                collect(set, doc, &mut fields, 0);
-            }
+            let fields = fields.get_or_insert_with(|| {
+                let mut fields = Vec::new();
+                for set in sets {
+                    collect(set, doc, &mut fields, 0);
+                }
+                fields
+            });
             let mut old = std::mem::take(map);
-            let mut ordered = Map::with_capacity(old.len());
-            for (key, subs) in fields {
-                if let Some(mut child) = old.remove(key) {
+            let mut ordered = IndexMap::with_capacity(old.len());
+            for (key, subs) in fields.iter() {
+                if let Some((name, mut child)) = old.swap_remove_entry(*key) {
                     if depth < 256 {
-                        reorder(&mut child, &subs, doc, depth + 1);
+                        reorder(&mut child, subs, doc, depth + 1);
                     }
-                    ordered.insert(key.to_owned(), child);
+                    ordered.insert(name, child);
                 }
             }
             ordered.extend(old);
@@ -126,7 +140,6 @@ fn reorder(value: &mut Value, sets: &[&SelectionSet], doc: &ExecutableDocument, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn orders_fields_as_asked_and_nulls_failed_ones() {
@@ -134,9 +147,11 @@ mod tests {
             "query { b a { y ...F } c } fragment F on T { x y }",
         )
         .unwrap();
-        let mut data = json!({"a": {"x": 1, "y": 2}, "b": 3});
-        let errors = vec![json!({"message": "boom", "path": ["c"]})];
-        normalize(&mut data, &errors, &doc, None);
+        let mut data =
+            Value::from_json(serde_json::json!({"a": {"x": 1, "y": 2}, "b": 3})).unwrap();
+        let mut error = ServerError::new("boom", None);
+        error.path = vec![PathSegment::Field("c".into())];
+        normalize(&mut data, &[error], &doc, None);
         assert_eq!(
             serde_json::to_string(&data).unwrap(),
             r#"{"b":3,"a":{"y":2,"x":1},"c":null}"#
