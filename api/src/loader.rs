@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -214,10 +215,11 @@ where
     E: Table,
     E::Model: FromQueryResult + Send + Sync + Clone + 'static,
 {
-    type Value = E::Model;
+    // Shared, not copied: the loader keeps every value in its cache and hands out clones.
+    type Value = Arc<E::Model>;
     type Error = ApiError;
 
-    async fn load(&self, keys: &[ById<E>]) -> Result<HashMap<ById<E>, E::Model>, ApiError> {
+    async fn load(&self, keys: &[ById<E>]) -> Result<HashMap<ById<E>, Arc<E::Model>>, ApiError> {
         let mut select = E::find()
             .filter(E::visible_to(&self.viewer))
             .filter(in_ids(
@@ -230,7 +232,7 @@ where
         let mut models = HashMap::with_capacity(keys.len());
         for row in self.db.query_all(&select).await? {
             let model = E::Model::from_query_result(&row, "")?;
-            models.insert(ById::new(E::id(&model)), model);
+            models.insert(ById::new(E::id(&model)), Arc::new(model));
         }
         Ok(models)
     }
@@ -241,13 +243,14 @@ where
     E: Table,
     E::Model: FromQueryResult + Send + Sync + Clone + 'static,
 {
-    type Value = Page<E::Model>;
+    // Shared, not copied: the loader keeps every value in its cache and hands out clones.
+    type Value = Arc<Page<E::Model>>;
     type Error = ApiError;
 
     async fn load(
         &self,
         keys: &[ChildPage<E>],
-    ) -> Result<HashMap<ChildPage<E>, Page<E::Model>>, ApiError> {
+    ) -> Result<HashMap<ChildPage<E>, Arc<Page<E::Model>>>, ApiError> {
         // Parents asking for the same window of the same relation share one statement.
         let mut groups: HashMap<(Rel, &Option<Only>, &PageRequest), Vec<i64>> = HashMap::new();
         for key in keys {
@@ -265,7 +268,7 @@ where
             for (parent, rows) in pages {
                 result.insert(
                     ChildPage::new(rel, parent, only.clone(), page.clone()),
-                    rows,
+                    Arc::new(rows),
                 );
             }
         }
@@ -370,7 +373,7 @@ where
     Ok(crate::context::loader(ctx)
         .load_one(ById::<T::Entity>::new(id))
         .await?
-        .map(T::wrap))
+        .map(|model| T::wrap(Arc::unwrap_or_clone(model))))
 }
 
 /// A reference that the schema declares non-null: a missing row is an internal error.

@@ -7,6 +7,7 @@
 //! so one statement loads the pages of all parents at once.
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_graphql::{Context, Object, OutputType, SimpleObject, TypeName};
 use base64::Engine;
@@ -636,6 +637,7 @@ where
             page_request.clone(),
         ))
         .await?
+        .map(Arc::unwrap_or_clone)
         .unwrap_or_else(|| Page::empty(&page_request));
     Ok(Connection::new(
         page,
