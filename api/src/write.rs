@@ -336,6 +336,36 @@ impl Write {
         self.audit(kind, subject, municipality, changes).await
     }
 
+    /// Inserts `model` as a new record, its ID given by the database (the model's is ignored).
+    pub async fn insert_new<E>(&self, model: E::Model) -> WriteResult<E::Model>
+    where
+        E: Table,
+        E::Model: IntoActiveModel<E::ActiveModel>,
+        E::ActiveModel: sea_orm::ActiveModelBehavior,
+    {
+        let mut active = model.into_active_model().reset_all();
+        active.not_set(column::<E>("id")?);
+        Ok(active.insert(&self.txn).await?)
+    }
+
+    /// Inserts `model` as a new record and audits it: the common end of a create.
+    pub async fn insert_audited<E>(
+        &self,
+        kind: NodeKind,
+        municipality: Option<i64>,
+        model: E::Model,
+    ) -> WriteResult<E::Model>
+    where
+        E: Table,
+        E::Model: IntoActiveModel<E::ActiveModel>,
+        E::ActiveModel: sea_orm::ActiveModelBehavior,
+    {
+        let stored = self.insert_new::<E>(model).await?;
+        self.audit_change::<E>(kind, E::id(&stored), municipality, None, Some(&stored))
+            .await?;
+        Ok(stored)
+    }
+
     /// Stores `after` over the record `before` (checking the client's `version`) and audits
     /// the fields that changed: the common end of an update.
     pub async fn replace_audited<E>(

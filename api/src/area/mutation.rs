@@ -1,7 +1,6 @@
 //! Changing areas.
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use entity::area;
-use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, IntoActiveModel};
 
 use super::{Area, AreaKind};
 use crate::ids::NodeKind;
@@ -132,19 +131,9 @@ pub async fn create(write: &Write, input: CreateAreaInput) -> WriteResult<area::
         provenance: entity::enums::Provenance::Recorded,
     };
     model.search_text = super::search_text(&model);
-    let mut active = model.into_active_model().reset_all();
-    active.id = NotSet;
-    let stored = active.insert(&write.txn).await?;
     write
-        .audit_change::<area::Entity>(
-            NodeKind::Area,
-            stored.id,
-            Some(municipality),
-            None,
-            Some(&stored),
-        )
-        .await?;
-    Ok(stored)
+        .insert_audited::<area::Entity>(NodeKind::Area, Some(municipality), model)
+        .await
 }
 
 pub async fn update(write: &Write, input: UpdateAreaInput) -> WriteResult<area::Model> {

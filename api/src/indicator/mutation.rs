@@ -1,9 +1,7 @@
 //! Changing indicators: a vocabulary shared by all cities so outcomes compare, kept by admins.
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use entity::indicator;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{Indicator, Unit};
 use crate::ids::NodeKind;
@@ -128,19 +126,9 @@ pub async fn create(write: &Write, input: CreateIndicatorInput) -> WriteResult<i
         archived_at: None,
         provenance: entity::enums::Provenance::Recorded,
     };
-    let mut active = model.into_active_model().reset_all();
-    active.id = NotSet;
-    let stored = active.insert(&write.txn).await?;
     write
-        .audit_change::<indicator::Entity>(
-            NodeKind::Indicator,
-            stored.id,
-            None,
-            None,
-            Some(&stored),
-        )
-        .await?;
-    Ok(stored)
+        .insert_audited::<indicator::Entity>(NodeKind::Indicator, None, model)
+        .await
 }
 
 pub async fn update(write: &Write, input: UpdateIndicatorInput) -> WriteResult<indicator::Model> {

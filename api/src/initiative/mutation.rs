@@ -2,7 +2,7 @@
 //! requests and their decisions.
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use entity::{initiative, support_request};
-use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, IntoActiveModel};
+use sea_orm::{ActiveModelTrait, IntoActiveModel};
 
 use super::{
     Affordability, BusinessModel, Initiative, InitiativeStage, InitiatorKind, SupportKind,
@@ -329,9 +329,7 @@ pub async fn create(write: &Write, input: CreateInitiativeInput) -> WriteResult<
         provenance: entity::enums::Provenance::Recorded,
     };
     model.search_text = super::search_text(&model);
-    let mut active = model.into_active_model().reset_all();
-    active.id = NotSet;
-    let stored = active.insert(&write.txn).await?;
+    let stored = write.insert_new::<initiative::Entity>(model).await?;
     let mut changes = crate::write::diff(
         None,
         Some(crate::write::snapshot::<initiative::Entity>(
@@ -590,19 +588,9 @@ pub async fn record_support_request(
         archived_at: None,
         provenance: entity::enums::Provenance::Recorded,
     };
-    let mut active = model.into_active_model().reset_all();
-    active.id = NotSet;
-    let stored = active.insert(&write.txn).await?;
     write
-        .audit_change::<support_request::Entity>(
-            NodeKind::SupportRequest,
-            stored.id,
-            municipality,
-            None,
-            Some(&stored),
-        )
-        .await?;
-    Ok(stored)
+        .insert_audited::<support_request::Entity>(NodeKind::SupportRequest, municipality, model)
+        .await
 }
 
 pub async fn decide_support_request(

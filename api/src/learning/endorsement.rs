@@ -2,9 +2,7 @@
 //! see which lessons several cities share.
 use async_graphql::{Context, ID, InputObject, Object};
 use entity::learning_endorsement;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::Learning;
 use crate::auth::Role;
@@ -177,19 +175,13 @@ pub async fn endorse(
         archived_at: None,
         provenance: entity::enums::Provenance::Recorded,
     };
-    let mut active = model.into_active_model().reset_all();
-    active.id = NotSet;
-    let stored = active.insert(&write.txn).await?;
     write
-        .audit_change::<learning_endorsement::Entity>(
+        .insert_audited::<learning_endorsement::Entity>(
             NodeKind::LearningEndorsement,
-            stored.id,
             Some(municipality),
-            None,
-            Some(&stored),
+            model,
         )
-        .await?;
-    Ok(stored)
+        .await
 }
 
 #[derive(Default)]

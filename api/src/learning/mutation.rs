@@ -1,7 +1,7 @@
 //! Changing learnings: the lessons partner cities read.
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use entity::learning;
-use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, IntoActiveModel};
+use sea_orm::{ActiveModelTrait, IntoActiveModel};
 
 use super::{Audience, Learning, LearningKind};
 use crate::ids::NodeKind;
@@ -193,9 +193,7 @@ pub async fn create(write: &Write, input: CreateLearningInput) -> WriteResult<le
         provenance: entity::enums::Provenance::Recorded,
     };
     model.search_text = super::search_text(&model);
-    let mut active = model.into_active_model().reset_all();
-    active.id = NotSet;
-    let stored = active.insert(&write.txn).await?;
+    let stored = write.insert_new::<learning::Entity>(model).await?;
     let mut changes = diff(
         None,
         Some(snapshot::<learning::Entity>(NodeKind::Learning, &stored)),

@@ -1,7 +1,6 @@
 //! Changing municipalities: admins add them; a municipality's editors keep its record current.
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use entity::municipality;
-use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, IntoActiveModel};
 
 use super::Municipality;
 use crate::ids::NodeKind;
@@ -84,9 +83,7 @@ pub async fn create(
         provenance: entity::enums::Provenance::Recorded,
     };
     model.search_text = super::search_text(&model);
-    let mut active = model.into_active_model().reset_all();
-    active.id = NotSet;
-    let stored = active.insert(&write.txn).await?;
+    let stored = write.insert_new::<municipality::Entity>(model).await?;
     write
         .audit_change::<municipality::Entity>(
             NodeKind::Municipality,

@@ -1,7 +1,7 @@
 //! Changing needs: create, update, change the status, archive.
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use entity::need;
-use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, IntoActiveModel};
+use sea_orm::{ActiveModelTrait, IntoActiveModel};
 
 use super::{Need, NeedSource, NeedStatus, TargetGroup};
 use crate::ids::NodeKind;
@@ -238,9 +238,7 @@ pub async fn create(write: &Write, input: CreateNeedInput) -> WriteResult<need::
         provenance: entity::enums::Provenance::Recorded,
     };
     model.search_text = super::search_text(&model);
-    let mut active = model.into_active_model().reset_all();
-    active.id = NotSet;
-    let stored = active.insert(&write.txn).await?;
+    let stored = write.insert_new::<need::Entity>(model).await?;
     let mut changes = diff(
         None,
         Some(snapshot::<need::Entity>(NodeKind::Need, &stored)),

@@ -1,7 +1,6 @@
 //! Changing organisations and their contact people.
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use entity::{contact_person, organisation};
-use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, IntoActiveModel};
 
 use super::{ContactPerson, Organisation, OrganisationKind};
 use crate::ids::NodeKind;
@@ -184,19 +183,9 @@ pub async fn create(
         provenance: entity::enums::Provenance::Recorded,
     };
     model.search_text = super::search_text(&model);
-    let mut active = model.into_active_model().reset_all();
-    active.id = NotSet;
-    let stored = active.insert(&write.txn).await?;
     write
-        .audit_change::<organisation::Entity>(
-            NodeKind::Organisation,
-            stored.id,
-            municipality,
-            None,
-            Some(&stored),
-        )
-        .await?;
-    Ok(stored)
+        .insert_audited::<organisation::Entity>(NodeKind::Organisation, municipality, model)
+        .await
 }
 
 pub async fn update(
@@ -305,19 +294,9 @@ pub async fn create_contact(
         archived_at: None,
         provenance: entity::enums::Provenance::Recorded,
     };
-    let mut active = model.into_active_model().reset_all();
-    active.id = NotSet;
-    let stored = active.insert(&write.txn).await?;
     write
-        .audit_change::<contact_person::Entity>(
-            NodeKind::ContactPerson,
-            stored.id,
-            municipality,
-            None,
-            Some(&stored),
-        )
-        .await?;
-    Ok(stored)
+        .insert_audited::<contact_person::Entity>(NodeKind::ContactPerson, municipality, model)
+        .await
 }
 
 pub async fn update_contact(

@@ -1,7 +1,6 @@
 //! Recording outcomes: a measured value of an indicator, in its unit, over a period.
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use entity::outcome;
-use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, IntoActiveModel};
 
 use super::{Outcome, to_micro};
 use crate::ids::NodeKind;
@@ -212,19 +211,9 @@ pub async fn record(write: &Write, input: RecordOutcomeInput) -> WriteResult<out
         archived_at: None,
         provenance: entity::enums::Provenance::Recorded,
     };
-    let mut active = model.into_active_model().reset_all();
-    active.id = NotSet;
-    let stored = active.insert(&write.txn).await?;
     write
-        .audit_change::<outcome::Entity>(
-            NodeKind::Outcome,
-            stored.id,
-            Some(owner),
-            None,
-            Some(&stored),
-        )
-        .await?;
-    Ok(stored)
+        .insert_audited::<outcome::Entity>(NodeKind::Outcome, Some(owner), model)
+        .await
 }
 
 pub async fn update(write: &Write, input: UpdateOutcomeInput) -> WriteResult<outcome::Model> {

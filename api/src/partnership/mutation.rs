@@ -1,9 +1,7 @@
 //! Adding and removing partners: of programmes, initiatives and networks.
 use async_graphql::{Context, ID, InputObject, Object};
 use entity::partnership;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{PartnerRole, Partnership};
 use crate::ids::NodeKind;
@@ -130,19 +128,9 @@ pub async fn add_partner(
         archived_at: None,
         provenance: entity::enums::Provenance::Recorded,
     };
-    let mut active = model.into_active_model().reset_all();
-    active.id = NotSet;
-    let stored = active.insert(&write.txn).await?;
     write
-        .audit_change::<partnership::Entity>(
-            NodeKind::Partnership,
-            stored.id,
-            municipality,
-            None,
-            Some(&stored),
-        )
-        .await?;
-    Ok(stored)
+        .insert_audited::<partnership::Entity>(NodeKind::Partnership, municipality, model)
+        .await
 }
 
 /// Removes a partner: the partnership is archived, so its history stays.

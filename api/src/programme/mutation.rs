@@ -1,7 +1,7 @@
 //! Changing programmes.
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use entity::programme;
-use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, IntoActiveModel};
+use sea_orm::{ActiveModelTrait, IntoActiveModel};
 
 use super::Programme;
 use crate::ids::NodeKind;
@@ -262,9 +262,7 @@ pub async fn create(write: &Write, input: CreateProgrammeInput) -> WriteResult<p
         provenance: entity::enums::Provenance::Recorded,
     };
     model.search_text = super::search_text(&model);
-    let mut active = model.into_active_model().reset_all();
-    active.id = NotSet;
-    let stored = active.insert(&write.txn).await?;
+    let stored = write.insert_new::<programme::Entity>(model).await?;
     let mut changes = diff(
         None,
         Some(snapshot::<programme::Entity>(NodeKind::Programme, &stored)),

@@ -1,9 +1,7 @@
 //! Changing themes: the shared taxonomy (admins) and municipalities' own themes (their editors).
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use entity::theme;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::Theme;
 use crate::ids::NodeKind;
@@ -158,19 +156,9 @@ pub async fn create(write: &Write, input: CreateThemeInput) -> WriteResult<theme
         archived_at: None,
         provenance: entity::enums::Provenance::Recorded,
     };
-    let mut active = model.into_active_model().reset_all();
-    active.id = NotSet;
-    let stored = active.insert(&write.txn).await?;
     write
-        .audit_change::<theme::Entity>(
-            NodeKind::Theme,
-            stored.id,
-            municipality,
-            None,
-            Some(&stored),
-        )
-        .await?;
-    Ok(stored)
+        .insert_audited::<theme::Entity>(NodeKind::Theme, municipality, model)
+        .await
 }
 
 pub async fn update(write: &Write, input: UpdateThemeInput) -> WriteResult<theme::Model> {
