@@ -677,14 +677,17 @@ impl Write {
         Ok(models)
     }
 
-    /// Replaces the rows of a link table for one record; returns the linked IDs before and after.
+    /// Replaces the rows of a link table for one record, linking it to `ids` (records of
+    /// `kind`); returns the change of `field` for the audit entry, empty when nothing changed.
     pub async fn replace_links(
         &self,
+        field: &str,
+        kind: NodeKind,
         table: &'static str,
         own: (&'static str, i64),
         other: &'static str,
         ids: &[i64],
-    ) -> WriteResult<(Vec<i64>, Vec<i64>)> {
+    ) -> WriteResult<Map<String, Json>> {
         use sea_orm::sea_query::{Query, SelectStatement};
         let select: SelectStatement = Query::select()
             .column(other)
@@ -714,7 +717,11 @@ impl Write {
         }
         let mut after = ids.to_vec();
         after.sort_unstable();
-        Ok((before, after))
+        Ok(if before == after {
+            Map::new()
+        } else {
+            link_change(field, global_ids(kind, &before), global_ids(kind, &after))
+        })
     }
 }
 

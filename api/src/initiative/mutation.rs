@@ -15,9 +15,7 @@ use crate::input::{
 use crate::payload;
 use crate::scalars::{Date, Decimal};
 use crate::time::now;
-use crate::write::{
-    Problems, UserError, Write, WriteResult, global_ids, link_change, same_municipality,
-};
+use crate::write::{Problems, UserError, Write, WriteResult, same_municipality};
 
 payload!(
     /// The result of a change to an initiative.
@@ -247,16 +245,18 @@ async fn link_lists(
         ("needs", NodeKind::Need, "initiative_need", "need_id", needs),
     ] {
         if let Some(list) = list {
-            let (before, after) = write
-                .replace_links(table, ("initiative_id", initiative), other, &list)
-                .await?;
-            if before != after {
-                changes.extend(link_change(
-                    field,
-                    global_ids(kind, &before),
-                    global_ids(kind, &after),
-                ));
-            }
+            changes.extend(
+                write
+                    .replace_links(
+                        field,
+                        kind,
+                        table,
+                        ("initiative_id", initiative),
+                        other,
+                        &list,
+                    )
+                    .await?,
+            );
         }
     }
     Ok(changes)

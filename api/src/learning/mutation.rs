@@ -8,10 +8,7 @@ use crate::ids::NodeKind;
 use crate::input::{ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, id, ids, text};
 use crate::payload;
 use crate::time::now;
-use crate::write::{
-    Problems, UserError, Write, WriteResult, diff, global_ids, link_change, same_municipality,
-    snapshot,
-};
+use crate::write::{Problems, UserError, Write, WriteResult, diff, same_municipality, snapshot};
 
 payload!(
     /// The result of a change to a learning.
@@ -103,23 +100,16 @@ async fn replace_themes(
     let Some(themes) = themes else {
         return Ok(Default::default());
     };
-    let (before, after) = write
+    write
         .replace_links(
+            "themes",
+            NodeKind::Theme,
             "learning_theme",
             ("learning_id", learning),
             "theme_id",
             &themes,
         )
-        .await?;
-    Ok(if before == after {
-        Default::default()
-    } else {
-        link_change(
-            "themes",
-            global_ids(NodeKind::Theme, &before),
-            global_ids(NodeKind::Theme, &after),
-        )
-    })
+        .await
 }
 
 pub async fn create(write: &Write, input: CreateLearningInput) -> WriteResult<learning::Model> {

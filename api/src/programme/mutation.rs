@@ -11,10 +11,7 @@ use crate::input::{
 use crate::payload;
 use crate::scalars::{Date, Decimal};
 use crate::time::now;
-use crate::write::{
-    Problems, UserError, Write, WriteResult, diff, global_ids, link_change, same_municipality,
-    snapshot,
-};
+use crate::write::{Problems, UserError, Write, WriteResult, diff, same_municipality, snapshot};
 
 payload!(
     /// The result of a change to a programme.
@@ -163,23 +160,16 @@ async fn replace_themes(
     let Some(themes) = themes else {
         return Ok(Default::default());
     };
-    let (before, after) = write
+    write
         .replace_links(
+            "themes",
+            NodeKind::Theme,
             "programme_theme",
             ("programme_id", programme),
             "theme_id",
             &themes,
         )
-        .await?;
-    Ok(if before == after {
-        Default::default()
-    } else {
-        link_change(
-            "themes",
-            global_ids(NodeKind::Theme, &before),
-            global_ids(NodeKind::Theme, &after),
-        )
-    })
+        .await
 }
 
 pub async fn create(write: &Write, input: CreateProgrammeInput) -> WriteResult<programme::Model> {
