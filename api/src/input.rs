@@ -122,6 +122,24 @@ pub fn ids(field: &str, ids: &[ID], kind: NodeKind) -> Result<Vec<i64>, UserErro
     Ok(out)
 }
 
+/// A stable machine code (of a theme or an indicator): trimmed, checked, as given.
+pub fn code(value: &str) -> Result<String, UserError> {
+    let value = value.trim();
+    let valid = (2..=64).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && value.starts_with(|c: char| c.is_ascii_lowercase());
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(UserError::invalid(
+            "code",
+            "A code is 2–64 lower-case letters, digits and underscores, starting with a letter.",
+        ))
+    }
+}
+
 /// ISO 3166-1 alpha-2 country codes.
 const COUNTRIES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA ZM ZW";
 

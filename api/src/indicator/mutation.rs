@@ -5,7 +5,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{Indicator, Unit};
 use crate::ids::NodeKind;
-use crate::input::{ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, id, text};
+use crate::input::{ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, code, id, text};
 use crate::payload;
 use crate::time::now;
 use crate::write::{Problems, UserError, UserErrorCode, Write, WriteResult};
@@ -47,23 +47,6 @@ pub struct UpdateIndicatorInput {
     pub theme: MaybeUndefined<ID>,
     /// Whether a higher value is better.
     pub higher_is_better: Option<bool>,
-}
-
-fn code(value: &str) -> Result<String, UserError> {
-    let value = value.trim();
-    let valid = (2..=64).contains(&value.len())
-        && value
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && value.starts_with(|c: char| c.is_ascii_lowercase());
-    if valid {
-        Ok(value.to_owned())
-    } else {
-        Err(UserError::invalid(
-            "code",
-            "A code is 2–64 lower-case letters, digits and underscores, starting with a letter.",
-        ))
-    }
 }
 
 async fn check_theme(write: &Write, theme: &ID) -> WriteResult<i64> {

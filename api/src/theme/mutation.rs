@@ -5,7 +5,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::Theme;
 use crate::ids::NodeKind;
-use crate::input::{ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, id, text};
+use crate::input::{ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, code, id, text};
 use crate::payload;
 use crate::time::now;
 use crate::write::{Problems, UserError, UserErrorCode, Write, WriteResult, same_municipality};
@@ -43,23 +43,6 @@ pub struct UpdateThemeInput {
     pub description: MaybeUndefined<Vec<TranslationInput>>,
     /// The broader theme (null: none).
     pub parent: MaybeUndefined<ID>,
-}
-
-fn code(value: &str) -> Result<String, UserError> {
-    let value = value.trim();
-    let valid = (2..=64).contains(&value.len())
-        && value
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && value.starts_with(|c: char| c.is_ascii_lowercase());
-    if valid {
-        Ok(value.to_owned())
-    } else {
-        Err(UserError::invalid(
-            "code",
-            "A code is 2–64 lower-case letters, digits and underscores, starting with a letter.",
-        ))
-    }
 }
 
 async fn check_parent(
