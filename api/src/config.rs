@@ -253,6 +253,15 @@ pub struct ServeArgs {
     /// Most tokens in a query document.
     #[arg(long, env = "STROOM_MAX_QUERY_TOKENS", default_value_t = 5_000)]
     pub max_query_tokens: usize,
+
+    /// Deepest nesting of brackets in a query, of lists and objects in `variables` and
+    /// `extensions`, and of selections and fragment spreads once fragments are followed.
+    #[arg(long, env = "STROOM_MAX_NESTING", default_value_t = 32)]
+    pub max_nesting: usize,
+
+    /// Most field selections in a query once its fragments are spread in place.
+    #[arg(long, env = "STROOM_MAX_FIELDS", default_value_t = 5_000)]
+    pub max_fields: u64,
 }
 
 impl Default for ServeArgs {
@@ -281,6 +290,8 @@ impl Default for ServeArgs {
             max_directives: 30,
             max_query_chars: 20_000,
             max_query_tokens: 5_000,
+            max_nesting: 32,
+            max_fields: 5_000,
         }
     }
 }
@@ -298,6 +309,8 @@ impl ServeArgs {
             max_directives: self.max_directives,
             max_chars: self.max_query_chars,
             max_tokens: self.max_query_tokens,
+            max_nesting: self.max_nesting,
+            max_fields: self.max_fields,
         }
     }
 

@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use crate::config::{GlobalArgs, ServeArgs};
 use crate::db;
 use crate::demo;
+use crate::http::introspection::SchemaShape;
 use crate::http::rate_limit::RateLimiter;
 use crate::http::{AppState, HttpSettings, PersistedQueries, metrics_handle, router};
 use crate::schema::build_schema;
@@ -54,8 +55,11 @@ impl Application {
             .transpose()
             .map_err(|e| anyhow::anyhow!("STROOM_CLIENT_IP_HEADER: {e}"))?;
         let listener = TcpListener::bind(serve.listen).await?;
+        let schema = build_schema();
+        let shape = Arc::new(SchemaShape::of(&schema).await);
         let state = AppState {
-            schema: build_schema(),
+            schema,
+            shape,
             db: connected.db,
             statements: connected.statements,
             results: crate::result_cache::ResultCache::new(

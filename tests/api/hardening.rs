@@ -148,12 +148,25 @@ fragment TypeRef on __Type {
 }"#;
 
 #[tokio::test]
-async fn graphiql_introspection_passes_the_limits_and_costs_one_point() {
+async fn graphiql_introspection_passes_the_limits_and_costs_a_point_per_thousand_objects() {
     let app = spawn_app().await;
     let reply = app.graphql(INTROSPECTION, json!({})).await;
     let types = reply.ok()["__schema"]["types"].as_array().unwrap().len();
     assert!(types > 50);
-    assert_eq!(reply.body["extensions"]["cost"]["points"], 1);
+    // Its nodes are the objects of the answer: every element of every list in it.
+    fn elements(value: &Value) -> u64 {
+        match value {
+            Value::Array(items) => items.len() as u64 + items.iter().map(elements).sum::<u64>(),
+            Value::Object(map) => map.values().map(elements).sum(),
+            _ => 0,
+        }
+    }
+    let objects = elements(reply.data());
+    assert_eq!(reply.body["extensions"]["cost"]["nodes"], objects);
+    assert_eq!(
+        reply.body["extensions"]["cost"]["points"],
+        objects.div_ceil(1000)
+    );
 }
 
 #[tokio::test]

@@ -16,7 +16,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::limits::{Analysis, analyze, check_size};
+use super::analysis::{Analysis, analyze, check_text, effective_variables, select_operation};
+use super::limits::{check_document, check_json_nesting};
 use super::rate_limit::{Spent, Subject};
 use super::{AppState, shape};
 use crate::auth::{Viewer, authenticate};
@@ -155,6 +156,15 @@ pub async fn get(
     let Some(format) = negotiate(&headers) else {
         return not_acceptable();
     };
+    let max_nesting = state.settings.limits.max_nesting;
+    for key in ["variables", "extensions"] {
+        if let Some(raw) = params.get(key)
+            && let Err(exceeded) =
+                check_json_nesting(raw.as_bytes(), max_nesting, &format!("`{key}`"))
+        {
+            return too_complex(format, exceeded);
+        }
+    }
     let json_param = |key: &str| -> Result<Option<Value>, String> {
         match params.get(key) {
             None => Ok(None),
@@ -222,6 +232,11 @@ pub async fn post(
             return refuse(status, format, "BAD_REQUEST", message);
         }
     };
+    // The body's own object adds one level to the values inside it.
+    let max_nesting = state.settings.limits.max_nesting + 1;
+    if let Err(exceeded) = check_json_nesting(&body, max_nesting, "The request body") {
+        return too_complex(format, exceeded);
+    }
     let value: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
@@ -297,21 +312,6 @@ fn not_acceptable() -> Response {
         "BAD_REQUEST",
         "Accept `application/graphql-response+json` or `application/json`.",
     )
-}
-
-/// The operation the request selects, if the document names it unambiguously.
-fn selected_operation(doc: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
-    match (&doc.operations, name) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops
-            .iter()
-            .find(|(n, _)| n.as_str() == name)
-            .map(|(_, op)| op.node.ty),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-            ops.values().next().map(|op| op.node.ty)
-        }
-        _ => None,
-    }
 }
 
 /// The name of a document's only operation, if it has one.
@@ -390,6 +390,8 @@ fn rate_limit_json(spent: &Spent) -> Value {
     })
 }
 
+/// Serves one GraphQL request within the request timeout: every step, from resolving a
+/// persisted query to shaping the response, is stopped when the time is up.
 async fn serve(
     state: AppState,
     headers: HeaderMap,
@@ -397,38 +399,35 @@ async fn serve(
     incoming: Incoming,
     format: Format,
 ) -> Response {
-    // Persisted queries: the query may come from the cache.
-    let persisted = incoming
-        .extensions
-        .as_ref()
-        .and_then(|e| e.get("persistedQuery"))
-        .cloned();
-    let query = match persisted {
-        Some(extension) => match state.persisted.resolve(incoming.query, &extension).await {
-            Ok(query) => query,
-            Err(error) => {
-                return refuse(
-                    format.request_error(StatusCode::BAD_REQUEST),
-                    format,
-                    error.code(),
-                    error.message(),
-                );
-            }
-        },
-        None => match incoming.query {
-            Some(query) => query,
-            None => {
-                return refuse(
-                    StatusCode::BAD_REQUEST,
-                    format,
-                    "BAD_REQUEST",
-                    "The request needs a `query`.",
-                );
-            }
-        },
+    let timeout = state.settings.request_timeout;
+    match tokio::time::timeout(timeout, pipeline(&state, &headers, peer, incoming, format)).await {
+        Ok(response) => response,
+        Err(_) => refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format,
+            "TIMEOUT",
+            format!(
+                "The request ran longer than {} ms and was stopped; ask for less at once.",
+                timeout.as_millis()
+            ),
+        ),
+    }
+}
+
+/// The steps of a request, each of which may answer it early.
+async fn pipeline(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    incoming: Incoming,
+    format: Format,
+) -> Response {
+    let query = match resolve_query(state, &incoming, format).await {
+        Ok(query) => query,
+        Err(response) => return response,
     };
     let limits = &state.settings.limits;
-    if let Err(exceeded) = check_size(&query, limits) {
+    if let Err(exceeded) = check_document(&query, limits) {
         return too_complex(format, exceeded);
     }
     let mut request = async_graphql::Request::new(query);
@@ -436,46 +435,9 @@ async fn serve(
     if let Some(variables) = incoming.variables {
         request.variables = async_graphql::Variables::from_json(variables);
     }
-
-    let explain = state.settings.explain
-        && headers
-            .get("x-stroom-explain")
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
-    let statements = Arc::new(if explain {
-        RequestSql::recording()
-    } else {
-        RequestSql::default()
-    });
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or_default());
-    let viewer = match REQUEST_STATEMENTS
-        .scope(statements.clone(), authenticate(&state.db, authorization))
-        .await
-    {
-        Ok(Ok(viewer)) => viewer,
-        Ok(Err(refusal)) => {
-            let mut response = refuse(
-                StatusCode::UNAUTHORIZED,
-                format,
-                "UNAUTHENTICATED",
-                refusal.message(),
-            );
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"stroom\", error=\"invalid_token\""),
-            );
-            return response;
-        }
-        Err(error) => return database_failure(format, error.into()),
-    };
-
     let requested_name = incoming.operation_name;
-    let (operation, document) = match request.parsed_query() {
-        Ok(doc) => (
-            selected_operation(doc, requested_name.as_deref()),
-            doc.clone(),
-        ),
+    let document = match request.parsed_query() {
+        Ok(doc) => doc.clone(),
         Err(error) => {
             return refuse(
                 format.request_error(StatusCode::BAD_REQUEST),
@@ -485,6 +447,7 @@ async fn serve(
             );
         }
     };
+    let operation = select_operation(&document, requested_name.as_deref()).map(|op| op.ty);
     if incoming.is_get && operation.is_some_and(|op| op != OperationType::Query) {
         let mut response = refuse(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -499,54 +462,50 @@ async fn serve(
     }
     let operation_name = metric_label(requested_name.as_deref().or_else(|| single_name(&document)));
     tracing::Span::current().record("operation", operation_name.as_str());
+    let variables = effective_variables(&document, requested_name.as_deref(), &request.variables);
+    if let Err(bad) = check_text(&document, &variables) {
+        return refuse_with(
+            format.request_error(StatusCode::BAD_REQUEST),
+            format,
+            json!({"code": "BAD_USER_INPUT", "field": bad.field}),
+            bad.message,
+        );
+    }
     let analysis = match analyze(
         &document,
         requested_name.as_deref(),
-        &request.variables,
+        &variables,
         limits,
+        &state.shape,
     ) {
         Ok(analysis) => analysis,
         Err(exceeded) => return too_complex(format, exceeded),
     };
 
-    let subject = match &viewer.key {
-        Some((id, _)) => Subject::Key(*id),
-        None => Subject::Address(client_address(&state, &headers, peer)),
+    let explain = state.settings.explain
+        && headers
+            .get("x-stroom-explain")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+    let statements = Arc::new(if explain {
+        RequestSql::recording()
+    } else {
+        RequestSql::default()
+    });
+    let viewer = match identify(state, headers, format, &statements).await {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
     };
-    let spent = state.rate_limiter.spend(&subject, analysis.cost).await;
-    if !spent.allowed {
-        let mut extensions = json!({"code": "RATE_LIMITED"});
-        extensions["rateLimit"] = rate_limit_json(&spent);
-        let mut response = refuse_with(
-            StatusCode::TOO_MANY_REQUESTS,
-            format,
-            extensions,
-            format!(
-                "Rate limit exceeded: this request costs {} points and {} of {} remain until {}. \
-                 Retry after {} seconds, or ask for less at once.",
-                spent.cost,
-                spent.remaining(),
-                spent.limit,
-                spent
-                    .reset_at
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                spent.retry_after_secs()
-            ),
-        );
-        rate_limit_headers(response.headers_mut(), &spent);
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(spent.retry_after_secs()),
-        );
-        return response;
-    }
+    let spent = match spend(state, headers, peer, &viewer, &analysis, format).await {
+        Ok(spent) => spent,
+        Err(response) => return response,
+    };
 
     let started = Instant::now();
-    let executed = execute(
-        &state,
+    let response = execute(
+        state,
         request,
         viewer.clone(),
-        &headers,
+        headers,
         statements.clone(),
         spent,
     )
@@ -555,24 +514,13 @@ async fn serve(
     metrics::histogram!("stroom_graphql_request_seconds", "operation" => operation_name.clone())
         .record(elapsed.as_secs_f64());
     metrics::counter!("stroom_graphql_requests_total", "operation" => operation_name).increment(1);
-    let Some(response) = executed else {
-        return refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format,
-            "TIMEOUT",
-            format!(
-                "The request ran longer than {} ms and was stopped; ask for less at once.",
-                state.settings.request_timeout.as_millis()
-            ),
-        );
-    };
     let explained = if explain {
         Some(super::explain::plans(&state.db, statements.take()).await)
     } else {
         None
     };
     respond(
-        &state,
+        state,
         response,
         &document,
         requested_name.as_deref(),
@@ -584,6 +532,123 @@ async fn serve(
         &statements,
         explained,
     )
+}
+
+/// The query text: the request's own, or the persisted one its hash names.
+async fn resolve_query(
+    state: &AppState,
+    incoming: &Incoming,
+    format: Format,
+) -> Result<String, Response> {
+    let persisted = incoming
+        .extensions
+        .as_ref()
+        .and_then(|e| e.get("persistedQuery"));
+    match persisted {
+        Some(extension) => {
+            // A query is checked before it is stored under its hash.
+            if let Some(query) = &incoming.query
+                && let Err(exceeded) = check_document(query, &state.settings.limits)
+            {
+                return Err(too_complex(format, exceeded));
+            }
+            state
+                .persisted
+                .resolve(incoming.query.clone(), extension)
+                .await
+                .map_err(|error| {
+                    refuse(
+                        format.request_error(StatusCode::BAD_REQUEST),
+                        format,
+                        error.code(),
+                        error.message(),
+                    )
+                })
+        }
+        None => incoming.query.clone().ok_or_else(|| {
+            refuse(
+                StatusCode::BAD_REQUEST,
+                format,
+                "BAD_REQUEST",
+                "The request needs a `query`.",
+            )
+        }),
+    }
+}
+
+/// Who is asking: the API key's holder, or anonymous.
+async fn identify(
+    state: &AppState,
+    headers: &HeaderMap,
+    format: Format,
+    statements: &Arc<RequestSql>,
+) -> Result<Viewer, Response> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or_default());
+    match REQUEST_STATEMENTS
+        .scope(statements.clone(), authenticate(&state.db, authorization))
+        .await
+    {
+        Ok(Ok(viewer)) => Ok(viewer),
+        Ok(Err(refusal)) => {
+            let mut response = refuse(
+                StatusCode::UNAUTHORIZED,
+                format,
+                "UNAUTHENTICATED",
+                refusal.message(),
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"stroom\", error=\"invalid_token\""),
+            );
+            Err(response)
+        }
+        Err(error) => Err(database_failure(format, error.into())),
+    }
+}
+
+/// Spends the request's cost from its rate-limit budget, or refuses it.
+async fn spend(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    viewer: &Viewer,
+    analysis: &Analysis,
+    format: Format,
+) -> Result<Spent, Response> {
+    let subject = match &viewer.key {
+        Some((id, _)) => Subject::Key(*id),
+        None => Subject::Address(client_address(state, headers, peer)),
+    };
+    let spent = state.rate_limiter.spend(&subject, analysis.cost).await;
+    if spent.allowed {
+        return Ok(spent);
+    }
+    let mut extensions = json!({"code": "RATE_LIMITED"});
+    extensions["rateLimit"] = rate_limit_json(&spent);
+    let mut response = refuse_with(
+        StatusCode::TOO_MANY_REQUESTS,
+        format,
+        extensions,
+        format!(
+            "Rate limit exceeded: this request costs {} points and {} of {} remain until {}. \
+             Retry after {} seconds, or ask for less at once.",
+            spent.cost,
+            spent.remaining(),
+            spent.limit,
+            spent
+                .reset_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            spent.retry_after_secs()
+        ),
+    );
+    rate_limit_headers(response.headers_mut(), &spent);
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(spent.retry_after_secs()),
+    );
+    Err(response)
 }
 
 fn too_complex(format: Format, exceeded: super::limits::Exceeded) -> Response {
@@ -618,8 +683,7 @@ fn database_failure(format: Format, error: ApiError) -> Response {
     }
 }
 
-/// Runs the request with its own loader, counting its SQL statements; `None` when it ran out
-/// of time.
+/// Runs the request with its own loader, counting its SQL statements.
 async fn execute(
     state: &AppState,
     request: async_graphql::Request,
@@ -627,7 +691,7 @@ async fn execute(
     headers: &HeaderMap,
     statements: Arc<RequestSql>,
     spent: Spent,
-) -> Option<async_graphql::Response> {
+) -> async_graphql::Response {
     let locales = headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
@@ -663,15 +727,12 @@ async fn execute(
         data_version: tokio::sync::OnceCell::new(),
     });
     let schema = state.schema.clone();
-    tokio::time::timeout(
-        state.settings.request_timeout,
-        REQUEST_STATEMENTS.scope(
+    REQUEST_STATEMENTS
+        .scope(
             statements,
             activity.track(async move { schema.execute(request).await }),
-        ),
-    )
-    .await
-    .ok()
+        )
+        .await
 }
 
 /// A response body in the order the specification lists its entries.

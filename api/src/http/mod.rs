@@ -1,7 +1,9 @@
 //! The HTTP surface: the GraphQL endpoint, GraphiQL and the operational endpoints, with request
 //! IDs, access logs, CORS, compression and a last line of defence against panics.
+pub mod analysis;
 mod explain;
 mod graphql;
+pub mod introspection;
 pub mod limits;
 mod ops;
 pub use ops::probe;
@@ -53,6 +55,8 @@ pub struct AppState {
     pub settings: Arc<HttpSettings>,
     pub rate_limiter: Arc<rate_limit::RateLimiter>,
     pub persisted: Arc<PersistedQueries>,
+    /// The schema's shape, for counting introspection answers before they run.
+    pub shape: Arc<introspection::SchemaShape>,
 }
 
 /// The process-wide Prometheus recorder (installed once, shared by every server in a process).
