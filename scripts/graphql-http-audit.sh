@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the GraphQL-over-HTTP compliance audit (the `graphql-http` package's auditServer) against
-# a freshly started server; fails on any violation of a MUST.
+# a freshly started server; fails on any violation of a MUST or a SHOULD.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,14 +11,14 @@ trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 cat > "$work/audit.mjs" <<'JS'
 import { auditServer } from 'graphql-http';
 const results = await auditServer({ url: process.argv[2] });
-let violations = 0;
 for (const r of results) {
   if (r.status !== 'ok') console.log(`${r.status.toUpperCase()} ${r.id} ${r.name}: ${r.reason}`);
-  if (r.status === 'error') violations++;
 }
+const warnings = results.filter(r => r.status === 'warn').length;
+const violations = results.filter(r => r.status === 'error').length;
 console.log(`${results.length} checks: ${results.filter(r => r.status === 'ok').length} ok, ` +
-  `${results.filter(r => r.status === 'warn').length} SHOULD warnings, ${violations} MUST violations`);
-process.exit(violations ? 1 : 0);
+  `${warnings} SHOULD warnings, ${violations} MUST violations`);
+process.exit(violations || warnings ? 1 : 0);
 JS
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

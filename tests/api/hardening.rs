@@ -263,6 +263,7 @@ async fn anonymous_gets_are_cacheable_and_persisted_queries_save_the_query() {
     let response = app
         .client
         .get(app.url("/graphql"))
+        .header("accept", crate::helpers::ACCEPT)
         .query(&[("extensions", extensions.as_str())])
         .send()
         .await
@@ -303,6 +304,7 @@ async fn anonymous_gets_are_cacheable_and_persisted_queries_save_the_query() {
     let wrong = app
         .client
         .post(app.url("/graphql"))
+        .header("accept", crate::helpers::ACCEPT)
         .json(&json!({"query": "{ __typename }", "extensions": {"persistedQuery": {"version": 1, "sha256Hash": hash}}}))
         .send()
         .await

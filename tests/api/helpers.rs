@@ -250,6 +250,9 @@ async fn start(
     }
 }
 
+/// The `Accept` header of GraphQL-over-HTTP clients (graphql-http's, Apollo's).
+pub const ACCEPT: &str = "application/graphql-response+json, application/json;q=0.9";
+
 /// A GraphQL response as the client saw it.
 #[derive(Debug)]
 pub struct Reply {
@@ -313,10 +316,12 @@ impl TestApp {
         variables: Value,
         headers: &[(&str, &str)],
     ) -> Reply {
+        // What GraphQL-over-HTTP clients send: the spec's media type first.
         let mut request = self
             .client
             .post(self.url("/graphql"))
             .header("content-type", "application/json")
+            .header("accept", ACCEPT)
             .json(&json!({"query": query, "variables": variables}));
         for (name, value) in headers {
             request = request.header(*name, *value);

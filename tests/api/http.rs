@@ -1,7 +1,7 @@
 //! The HTTP surface follows the GraphQL-over-HTTP specification.
 use serde_json::json;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{ACCEPT, TestApp, spawn_app};
 
 #[tokio::test]
 async fn get_serves_queries_and_refuses_mutations() {
@@ -9,6 +9,7 @@ async fn get_serves_queries_and_refuses_mutations() {
     let response = app
         .client
         .get(app.url("/graphql"))
+        .header("accept", ACCEPT)
         .query(&[
             (
                 "query",
@@ -39,6 +40,7 @@ async fn get_serves_queries_and_refuses_mutations() {
     let response = app
         .client
         .get(app.url("/graphql"))
+        .header("accept", ACCEPT)
         .query(&[("variables", "{}")])
         .send()
         .await
@@ -94,6 +96,7 @@ async fn accept_picks_the_media_type_and_the_status_codes() {
     let modern = app
         .client
         .post(app.url("/graphql"))
+        .header("accept", ACCEPT)
         .json(&bad)
         .send()
         .await
@@ -103,6 +106,25 @@ async fn accept_picks_the_media_type_and_the_status_codes() {
         modern.headers()["content-type"],
         "application/graphql-response+json; charset=utf-8"
     );
+    // A client that names neither media type gets `application/json`, which all clients read.
+    for accept in [
+        None,
+        Some("*/*"),
+        Some("application/*"),
+        Some("text/html, */*;q=0.8"),
+    ] {
+        let mut request = app.client.post(app.url("/graphql")).json(&bad);
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200, "{accept:?}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json; charset=utf-8",
+            "{accept:?}"
+        );
+    }
     let unacceptable = app
         .client
         .post(app.url("/graphql"))

@@ -61,10 +61,12 @@ impl Format {
 }
 
 /// Picks the response format from `Accept` (highest quality first; the spec's media type
-/// wins ties); `None` when the client accepts neither.
+/// wins ties between the two named explicitly); `None` when the client accepts neither. A
+/// client that names neither (no `Accept`, `*/*`, `application/*`) gets `application/json`,
+/// which every client reads, as the GraphQL-over-HTTP specification advises.
 fn negotiate(headers: &HeaderMap) -> Option<Format> {
     let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return Some(Format::GraphqlResponse);
+        return Some(Format::Json);
     };
     let mut best: Option<(u16, Format)> = None;
     for entry in accept.split(',') {
@@ -75,8 +77,8 @@ fn negotiate(headers: &HeaderMap) -> Option<Format> {
             .and_then(|q| q.trim().parse::<f32>().ok())
             .unwrap_or(1.0);
         let format = match media.as_str() {
-            GRAPHQL_RESPONSE_JSON | "application/*" | "*/*" => Format::GraphqlResponse,
-            JSON => Format::Json,
+            GRAPHQL_RESPONSE_JSON => Format::GraphqlResponse,
+            JSON | "application/*" | "*/*" => Format::Json,
             _ => continue,
         };
         let weight = (quality.clamp(0.0, 1.0) * 1000.0) as u16;
