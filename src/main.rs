@@ -14,14 +14,24 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse_checked();
     // Kept until the end of `main`, so exported spans are flushed on exit.
-    let _telemetry = telemetry::init(cli.global.log_format, cli.global.otel_endpoint.as_deref());
+    let telemetry = telemetry::init(cli.global.log_format, cli.global.otel_endpoint.as_deref());
     match cli.command.unwrap_or(Command::Serve(cli.serve)) {
         Command::Serve(serve) => {
-            Application::build(&cli.global, &serve)
+            let served = Application::build(&cli.global, &serve)
                 .await
                 .context("starting the server")?
                 .run_until_stopped()
-                .await
+                .await;
+            // Requests cut off at the end of the grace period may still hold tasks and
+            // database calls; the process ends now rather than wait for them.
+            drop(telemetry);
+            match served {
+                Ok(()) => std::process::exit(0),
+                Err(error) => {
+                    eprintln!("Error: {error:#}");
+                    std::process::exit(1)
+                }
+            }
         }
         Command::Migrate => {
             let connected =

@@ -186,6 +186,32 @@ pub struct ServeArgs {
     #[arg(long, env = "STROOM_EXPLAIN", default_value_t = false)]
     pub explain: bool,
 
+    /// Seconds a client has to send a request's head (from its first byte).
+    #[arg(long, env = "STROOM_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+
+    /// Seconds a client has to send a request's body.
+    #[arg(long, env = "STROOM_BODY_TIMEOUT", default_value_t = 30)]
+    pub body_timeout_secs: u64,
+
+    /// Seconds a kept-alive connection may wait for its next request (longer than the idle
+    /// timeout of a load balancer in front, such as 60 s).
+    #[arg(long, env = "STROOM_IDLE_TIMEOUT", default_value_t = 75)]
+    pub idle_timeout_secs: u64,
+
+    /// Connections open at once (kept under the process's open-files limit).
+    #[arg(long, env = "STROOM_MAX_CONNECTIONS", default_value_t = 2048)]
+    pub max_connections: usize,
+
+    /// Connections open at once from one client address (0: no cap). Not applied when
+    /// `--client-ip-header` is set: behind a proxy every connection comes from the proxy.
+    #[arg(
+        long,
+        env = "STROOM_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 128
+    )]
+    pub max_connections_per_address: usize,
+
     /// Seconds in-flight requests get to finish after a shutdown signal.
     #[arg(long, env = "STROOM_SHUTDOWN_GRACE", default_value_t = 20)]
     pub shutdown_grace_secs: u64,
@@ -275,6 +301,11 @@ impl Default for ServeArgs {
             result_cache_entries: 1000,
             result_cache_max_age_secs: 300,
             explain: false,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            idle_timeout_secs: 75,
+            max_connections: 2048,
+            max_connections_per_address: 128,
             shutdown_grace_secs: 20,
             redis_url: None,
             redis_prefix: "stroom".to_owned(),
@@ -299,6 +330,35 @@ impl Default for ServeArgs {
 impl ServeArgs {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
+    }
+
+    /// How connections are accepted and kept, within `open_files` (the process's limit).
+    pub fn connection_limits(
+        &self,
+        open_files: Option<u64>,
+    ) -> crate::http::server::ConnectionLimits {
+        // Leave room for the database pool, Redis, log files and the connections being refused.
+        let room = open_files
+            .map(|n| n.saturating_sub(256) as usize)
+            .unwrap_or(usize::MAX)
+            .max(16);
+        if self.max_connections > room {
+            tracing::warn!(
+                configured = self.max_connections,
+                allowed = room,
+                "fewer connections than configured: the open-files limit is too low"
+            );
+        }
+        crate::http::server::ConnectionLimits {
+            header_timeout: Duration::from_secs(self.header_timeout_secs.max(1)),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs.max(1)),
+            max_connections: self.max_connections.clamp(1, room),
+            max_connections_per_address: if self.client_ip_header.is_some() {
+                0
+            } else {
+                self.max_connections_per_address
+            },
+        }
     }
 
     pub fn limits(&self) -> crate::http::limits::Limits {

@@ -74,7 +74,8 @@ impl SortValue {
         }
         Some(match kind {
             SortKind::Int => Self::Int(value.as_i64()?),
-            SortKind::Text => Self::Text(value.as_str()?.to_owned()),
+            // No stored text holds NUL (PostgreSQL refuses it): such a cursor is forged.
+            SortKind::Text => Self::Text(value.as_str().filter(|t| !t.contains('\0'))?.to_owned()),
             SortKind::Date => Self::Date(value.as_str()?.parse().ok()?),
             SortKind::DateTime => Self::DateTime(
                 DateTime::parse_from_rfc3339(value.as_str()?)

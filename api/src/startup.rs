@@ -10,6 +10,7 @@ use crate::db;
 use crate::demo;
 use crate::http::introspection::SchemaShape;
 use crate::http::rate_limit::RateLimiter;
+use crate::http::server::{self, ConnectionLimits, raise_open_files_limit};
 use crate::http::{AppState, HttpSettings, PersistedQueries, metrics_handle, router};
 use crate::schema::build_schema;
 
@@ -18,6 +19,7 @@ use crate::schema::build_schema;
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    connections: ConnectionLimits,
     shutdown_grace: Duration,
 }
 
@@ -69,6 +71,7 @@ impl Application {
             metrics: metrics_handle(),
             settings: Arc::new(HttpSettings {
                 request_timeout: serve.request_timeout(),
+                body_timeout: Duration::from_secs(serve.body_timeout_secs.max(1)),
                 max_body_bytes: serve.max_body_bytes,
                 sql_statements_header: serve.sql_statements_header,
                 explain: serve.explain,
@@ -85,6 +88,7 @@ impl Application {
         Ok(Self {
             listener,
             state,
+            connections: serve.connection_limits(raise_open_files_limit()),
             shutdown_grace: Duration::from_secs(serve.shutdown_grace_secs),
         })
     }
@@ -98,7 +102,8 @@ impl Application {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `shutdown` completes; in-flight requests get the grace period to finish.
+    /// Serves until `shutdown` completes; in-flight requests get the grace period to finish,
+    /// and no more: this returns by the end of the grace period whatever is still running.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -106,27 +111,21 @@ impl Application {
         let address = self.listener.local_addr()?;
         tracing::info!(%address, "Stroom API listening; GraphQL at http://{address}/graphql");
         let db = self.state.db.clone();
-        let grace = self.shutdown_grace;
-        let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
-        let server = axum::serve(
+        server::serve(
             self.listener,
-            router(self.state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            router(self.state),
+            self.connections,
+            shutdown,
+            self.shutdown_grace,
         )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: no new connections, finishing in-flight requests");
-            let _ = stopping_tx.send(true);
-        });
-        let mut stopping = stopping_rx;
-        let deadline = async move {
-            let _ = stopping.wait_for(|s| *s).await;
-            tokio::time::sleep(grace).await;
-        };
-        tokio::select! {
-            result = server => result?,
-            () = deadline => tracing::warn!("grace period over; dropping remaining requests"),
+        .await;
+        // Connections still held by requests cut off at the deadline are not waited for.
+        if tokio::time::timeout(Duration::from_secs(1), db.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("database connections still busy at exit");
         }
-        db.close().await?;
         Ok(())
     }
 }

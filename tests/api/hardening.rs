@@ -422,3 +422,155 @@ async fn cors_compression_and_request_ids() {
     );
     assert_eq!(made.as_str().unwrap().len(), 24);
 }
+
+#[tokio::test]
+async fn nesting_fan_out_introspection_and_defaults_hold_just_under_and_refuse_just_over() {
+    let app = spawn_app().await;
+    let refused = |reply: &crate::helpers::Reply, limit: &str| {
+        assert_eq!(reply.status, 400, "{}", reply.body);
+        assert_eq!(reply.code(), "QUERY_TOO_COMPLEX", "{}", reply.body);
+        assert_eq!(
+            reply.errors()[0]["extensions"]["limit"],
+            limit,
+            "{}",
+            reply.body
+        );
+    };
+    let not_refused = |reply: &crate::helpers::Reply| {
+        assert!(
+            reply.body["errors"][0]["extensions"]["code"] != "QUERY_TOO_COMPLEX",
+            "{}",
+            reply.body
+        );
+    };
+    // Brackets in the document: the operation and the argument list are two levels.
+    let lists = |depth: usize| {
+        format!(
+            "{{ themes(filter: {{codes: {}\"x\"{}}}) {{ totalCount }} }}",
+            "[".repeat(depth - 3),
+            "]".repeat(depth - 3)
+        )
+    };
+    not_refused(&app.graphql(&lists(32), json!({})).await);
+    refused(&app.graphql(&lists(33), json!({})).await, "nesting");
+    // Lists in the variables: the variables object is one level.
+    let deep = |depth: usize| -> Value {
+        serde_json::from_str(&format!("{}\"x\"{}", "[".repeat(depth), "]".repeat(depth))).unwrap()
+    };
+    let query = "query($v: [String!]) { themes(filter: {codes: $v}) { totalCount } }";
+    not_refused(&app.graphql(query, json!({"v": deep(31)})).await);
+    refused(&app.graphql(query, json!({"v": deep(32)})).await, "nesting");
+    for (depth, over) in [(31, false), (32, true)] {
+        let variables = json!({"v": deep(depth)}).to_string();
+        let response = app
+            .client
+            .get(app.url("/graphql"))
+            .header("accept", crate::helpers::ACCEPT)
+            .query(&[("query", query), ("variables", variables.as_str())])
+            .send()
+            .await
+            .unwrap();
+        let reply = TestApp::reply(response).await;
+        if over {
+            refused(&reply, "nesting");
+        } else {
+            not_refused(&reply);
+        }
+    }
+
+    // Fragment fan-out: 2^12 fields once spread pass, 2^13 do not.
+    let fan_out = |n: usize| {
+        let mut doc = String::from("{ ...F0 }");
+        for i in 0..n {
+            doc.push_str(&format!(
+                " fragment F{i} on Query {{ ...F{} ...F{} }}",
+                i + 1,
+                i + 1
+            ));
+        }
+        doc.push_str(&format!(" fragment F{n} on Query {{ __typename }}"));
+        doc
+    };
+    app.graphql(&fan_out(12), json!({})).await.ok();
+    let over = app.graphql(&fan_out(13), json!({})).await;
+    refused(&over, "fields");
+    assert_eq!(over.errors()[0]["extensions"]["actual"], 8192);
+
+    // Introspection: two nested type lists pass, three do not.
+    app.graphql(
+        "{ __schema { types { fields { type { ofType { fields { name } } } } } } }",
+        json!({}),
+    )
+    .await
+    .ok();
+    refused(
+        &app.graphql(
+            "{ __schema { types { fields { type { ofType { fields { type { ofType { fields { name } } } } } } } } } }",
+            json!({}),
+        )
+        .await,
+        "introspectionDepth",
+    );
+
+    // A variable's default counts like a literal.
+    let nested = |declaration: &str| {
+        format!(
+            "query({declaration}) {{ initiatives(first: $n) {{ nodes {{ needs(first: $n) {{ nodes {{ initiatives(first: 4) {{ nodes {{ id }} }} }} }} }} }} }}"
+        )
+    };
+    let over = app.graphql(&nested("$n: Int = 100"), json!({})).await;
+    refused(&over, "nodes");
+    assert_eq!(over.errors()[0]["extensions"]["actual"], 50_100);
+    let given = app
+        .graphql(&nested("$n: Int = 100"), json!({"n": 10}))
+        .await;
+    assert_eq!(
+        given.ok()["initiatives"]["nodes"].as_array().unwrap().len(),
+        10
+    );
+}
+
+#[tokio::test]
+async fn nul_characters_are_refused_in_every_text_and_nothing_is_written() {
+    let app = spawn_app().await;
+    let key = app.editor_key("Editor", "Mechelen").await;
+    let municipality = app
+        .graphql(
+            "{ municipalities(filter: {search: \"Mechelen\"}) { nodes { id } } }",
+            json!({}),
+        )
+        .await
+        .ok()["municipalities"]["nodes"][0]["id"]
+        .clone();
+    let before = app.fingerprint().await;
+    let cases = [
+        (
+            "query($s: String) { initiatives(filter: {search: $s}) { totalCount } }",
+            json!({"s": "repair\u{0}"}),
+            "filter.search",
+        ),
+        (
+            "{ search(query: \"caf\\u0000e\") { totalCount } }",
+            json!({}),
+            "query",
+        ),
+        (
+            "query($c: String) { needs(after: $c) { totalCount } }",
+            json!({"c": "\u{0}"}),
+            "after",
+        ),
+        (
+            "mutation($m: ID!, $n: String!) { createInitiative(input: {municipality: $m, name: [{locale: \"en\", text: $n}], initiatorKind: CITIZENS, stage: PILOT, businessModel: VOLUNTEER, affordability: FREE}) { initiative { id } userErrors { message } } }",
+            json!({"m": municipality, "n": "Bike\u{0}repair"}),
+            "input.name[0].text",
+        ),
+    ];
+    for (query, variables, field) in cases {
+        let reply = app.graphql_as(&key, query, variables).await;
+        assert_eq!(reply.status, 400, "{}", reply.body);
+        assert_eq!(reply.code(), "BAD_USER_INPUT", "{}", reply.body);
+        assert_eq!(reply.errors()[0]["extensions"]["field"], field);
+        assert!(reply.message().contains("NUL"), "{}", reply.message());
+    }
+    assert_eq!(before, app.fingerprint().await, "nothing was written");
+}

@@ -524,3 +524,120 @@ impl TestApp {
             .to_owned()
     }
 }
+
+/// The service as its own process (the `stroom` binary) over a fresh database: for what an
+/// in-process server cannot show, such as a crash, the process's memory or its exit.
+pub struct ServerProcess {
+    child: std::process::Child,
+    pub address: String,
+    pub client: reqwest::Client,
+    database_url: String,
+    _database: TestDatabase,
+}
+
+impl ServerProcess {
+    /// Starts `stroom serve` with the demo data (when asked) and extra arguments, and waits
+    /// until it is ready.
+    pub async fn start(demo: bool, args: &[&str]) -> Self {
+        let (database_url, database) = fresh_database().await;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("test setup: a free port")
+            .port();
+        let listen = format!("127.0.0.1:{port}");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_stroom"))
+            .args([
+                "serve",
+                "--listen",
+                &listen,
+                "--database-url",
+                &database_url,
+            ])
+            .args(["--demo", if demo { "true" } else { "false" }])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("test setup: start the stroom binary");
+        let mut server = Self {
+            child,
+            address: format!("http://{listen}"),
+            client: reqwest::Client::new(),
+            database_url,
+            _database: database,
+        };
+        for _ in 0..300 {
+            if let Ok(response) = server.client.get(server.url("/readyz")).send().await
+                && response.status() == StatusCode::OK
+            {
+                return server;
+            }
+            assert!(server.alive(), "the server process exited at start");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the server process did not become ready");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone()
+    }
+
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The process's resident memory, in bytes.
+    pub fn resident_bytes(&self) -> u64 {
+        self.memory("VmRSS:")
+    }
+
+    /// The most resident memory the process has had, in bytes.
+    pub fn peak_resident_bytes(&self) -> u64 {
+        self.memory("VmHWM:")
+    }
+
+    fn memory(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(field))
+            .and_then(|rest| rest.trim().strip_suffix("kB"))
+            .and_then(|kb| kb.trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    }
+
+    /// Sends SIGTERM, as an orchestrator stopping the service does.
+    pub fn terminate(&self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+    }
+
+    /// Waits for the process to exit, up to `limit`; `None` if it is still running.
+    pub async fn exited_within(
+        &mut self,
+        limit: std::time::Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let started = std::time::Instant::now();
+        while started.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        None
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

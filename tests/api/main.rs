@@ -2,6 +2,7 @@
 //! talks GraphQL over HTTP, as a client would.
 mod batching;
 mod cli;
+mod connections;
 mod dashboards;
 mod demo;
 mod endorsements;
@@ -9,6 +10,7 @@ mod errors;
 mod filters;
 mod hardening;
 mod helpers;
+mod hostile;
 mod http;
 mod locale;
 mod open_data;

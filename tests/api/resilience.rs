@@ -302,3 +302,75 @@ fn logs_can_be_json_lines() {
     let parsed: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
     assert_eq!(parsed["level"], "INFO");
 }
+
+#[tokio::test]
+async fn shutdown_ends_the_process_by_the_grace_deadline_and_loses_nothing() {
+    use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+    let mut server =
+        crate::helpers::ServerProcess::start(true, &["--shutdown-grace-secs", "1"]).await;
+    let db = Database::connect(server.database_url()).await.unwrap();
+    let key =
+        stroom_api::api_key::create_key(&db, "Admin", entity::enums::KeyRole::Admin, None, None)
+            .await
+            .unwrap_or_else(|e| panic!("{}", e.message))
+            .1;
+    let themes_before = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM theme",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    // Another client holds the theme table, so the server's write waits on the database.
+    let hold = db.begin().await.unwrap();
+    let lock = if postgres_url().is_some() {
+        "LOCK TABLE theme IN ACCESS EXCLUSIVE MODE"
+    } else {
+        "UPDATE theme SET version = version WHERE id = (SELECT MIN(id) FROM theme)"
+    };
+    hold.execute_unprepared(lock).await.unwrap();
+    let request = {
+        let client = server.client.clone();
+        let url = server.url("/graphql");
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(key)
+                .json(&json!({"query": "mutation { createTheme(input: {code: \"blocked\", label: [{locale: \"en\", text: \"Blocked\"}]}) { theme { id } userErrors { message } } }"}))
+                .timeout(Duration::from_secs(30))
+                .send()
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stopping = Instant::now();
+    server.terminate();
+    let status = server
+        .exited_within(Duration::from_secs(5))
+        .await
+        .expect("the process ends soon after its grace period, though a request is blocked");
+    assert!(status.success(), "{status:?}");
+    assert!(stopping.elapsed() >= Duration::from_millis(900));
+    assert!(
+        request.await.unwrap().is_err(),
+        "the cut-off request gets no answer"
+    );
+    hold.rollback().await.unwrap();
+    let themes_after = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM theme",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(
+        themes_before, themes_after,
+        "the cut-off write left nothing behind"
+    );
+}

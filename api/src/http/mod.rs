@@ -9,6 +9,7 @@ mod ops;
 pub use ops::probe;
 mod persisted;
 pub mod rate_limit;
+pub mod server;
 mod shape;
 
 use std::sync::{Arc, OnceLock};
@@ -36,6 +37,8 @@ use crate::schema::AppSchema;
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
     pub request_timeout: Duration,
+    /// Time a client has to send a request's whole body.
+    pub body_timeout: Duration,
     pub max_body_bytes: usize,
     pub sql_statements_header: bool,
     pub explain: bool,
@@ -185,11 +188,62 @@ fn cors(origins: &str) -> CorsLayer {
         .max_age(Duration::from_secs(24 * 3600))
 }
 
+/// Reads a request's body within the body timeout and the size limit, so a client that sends
+/// it slowly holds no handler (and no connection) for long.
+async fn read_body_in_time(
+    axum::extract::State(settings): axum::extract::State<Arc<HttpSettings>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    use http_body_util::{BodyExt, Limited};
+    let (parts, body) = request.into_parts();
+    let limited = Limited::new(body, settings.max_body_bytes);
+    let refusal = |status: axum::http::StatusCode, message: String| {
+        let body = serde_json::json!({"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]});
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+            body.to_string(),
+        )
+            .into_response()
+    };
+    match tokio::time::timeout(settings.body_timeout, limited.collect()).await {
+        Ok(Ok(collected)) => {
+            let request = Request::from_parts(parts, axum::body::Body::from(collected.to_bytes()));
+            next.run(request).await
+        }
+        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => refusal(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "The request body is larger than {} bytes.",
+                settings.max_body_bytes
+            ),
+        ),
+        Ok(Err(_)) => refusal(
+            axum::http::StatusCode::BAD_REQUEST,
+            "The request body could not be read.".to_owned(),
+        ),
+        Err(_) => refusal(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "The request body did not arrive within {} s.",
+                settings.body_timeout.as_secs()
+            ),
+        ),
+    }
+}
+
 pub fn router(state: AppState) -> Router {
     let max_body = state.settings.max_body_bytes;
     let cors = cors(&state.settings.cors_origins);
+    let body_in_time = middleware::from_fn_with_state(state.settings.clone(), read_body_in_time);
     Router::new()
-        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route(
+            "/graphql",
+            get(graphql::get)
+                .post(graphql::post)
+                .route_layer(body_in_time),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

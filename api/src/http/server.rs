@@ -1,0 +1,453 @@
+//! Accepting and keeping connections: a cap on connections in all and per client address,
+//! deadlines for a request's head and for idle kept-alive connections, and a graceful shutdown
+//! with a real deadline.
+//!
+//! A client that opens connections and sends nothing (or a byte at a time) holds a file
+//! descriptor each; without these bounds a single client can lock everyone else out.
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+/// How connections are accepted and kept.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    /// Time a client has to send a request's head, from its first byte.
+    pub header_timeout: Duration,
+    /// Time a kept-alive connection may wait for its next request.
+    pub idle_timeout: Duration,
+    /// Connections open at once.
+    pub max_connections: usize,
+    /// Connections open at once from one peer address (0: no cap, as behind a proxy).
+    pub max_connections_per_address: usize,
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets open requests finish
+/// for at most `grace`.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let per_address = AddressSlots::new(limits.max_connections_per_address);
+    let graceful = GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    // Head and idle deadlines are kept by `Watchdog`, which tells the two apart.
+    builder.timer(TokioTimer::new()).header_read_timeout(None);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, or a connection reset before it was taken:
+                    // pause briefly rather than spin.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            metrics::counter!("stroom_connections_refused_total", "reason" => "total").increment(1);
+            refuse(
+                stream,
+                "The server has too many open connections; retry shortly.",
+            );
+            continue;
+        };
+        let Some(address_slot) = per_address.take(peer.ip()) else {
+            metrics::counter!("stroom_connections_refused_total", "reason" => "address")
+                .increment(1);
+            refuse(
+                stream,
+                "Too many open connections from your address; reuse or close some.",
+            );
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let activity = Arc::new(Activity::new());
+        let io = TokioIo::new(Tracked {
+            inner: stream,
+            activity: activity.clone(),
+        });
+        let service = connection_service(router.clone(), peer, activity.clone());
+        let connection = graceful.watch(
+            builder.serve_connection(io, hyper_util::service::TowerToHyperService::new(service)),
+        );
+        let watchdog = Watchdog {
+            activity,
+            header_timeout: limits.header_timeout,
+            idle_timeout: limits.idle_timeout,
+        };
+        tokio::spawn(async move {
+            tokio::select! {
+                result = connection => {
+                    if let Err(error) = result {
+                        tracing::trace!(%error, "connection ended with an error");
+                    }
+                }
+                reason = watchdog.expired() => {
+                    metrics::counter!("stroom_connections_closed_total", "reason" => reason)
+                        .increment(1);
+                    tracing::debug!(%peer, reason, "connection closed");
+                }
+            }
+            drop(address_slot);
+            drop(slot);
+        });
+    }
+    drop(listener);
+    tracing::info!("shutting down: no new connections, finishing in-flight requests");
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_secs = grace.as_secs(),
+            "grace period over; dropping remaining requests"
+        );
+    }
+}
+
+/// The router as the service of one connection: each request carries the peer's address, and
+/// the connection counts as busy from a request's head until its response's last byte.
+fn connection_service(
+    router: Router,
+    peer: SocketAddr,
+    activity: Arc<Activity>,
+) -> impl tower::Service<
+    Request<Incoming>,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone
++ Send {
+    tower::service_fn(move |mut request: Request<Incoming>| {
+        let busy = activity.begin();
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let response = router.clone().oneshot(request.map(Body::new));
+        async move {
+            let response = response.await?;
+            Ok(response.map(|body| Body::new(GuardedBody { inner: body, busy })))
+        }
+    })
+}
+
+/// A response body that marks the connection idle again when it has been sent (or dropped).
+struct GuardedBody {
+    inner: Body,
+    busy: Busy,
+}
+
+impl http_body::Body for GuardedBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let _ = &self.busy;
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Answers a connection over a cap with a 503 and closes it.
+fn refuse(mut stream: TcpStream, message: &'static str) {
+    tokio::spawn(async move {
+        let body = serde_json::json!({
+            "errors": [{"message": message, "extensions": {"code": "SERVICE_UNAVAILABLE"}}]
+        })
+        .to_string();
+        let response = format!(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json; charset=utf-8\r\n\
+             retry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            stream.write_all(response.as_bytes()).await?;
+            stream.shutdown().await
+        })
+        .await;
+    });
+}
+
+/// Open connections per peer address, under a cap.
+#[derive(Clone)]
+struct AddressSlots {
+    max: usize,
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// One connection's place in its address's count, given back on drop.
+struct AddressSlot {
+    slots: AddressSlots,
+    address: IpAddr,
+}
+
+impl AddressSlots {
+    fn new(max: usize) -> Self {
+        Self {
+            max,
+            open: Arc::default(),
+        }
+    }
+
+    fn take(&self, address: IpAddr) -> Option<Option<AddressSlot>> {
+        if self.max == 0 {
+            return Some(None);
+        }
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(address).or_insert(0);
+        if *count >= self.max {
+            return None;
+        }
+        *count += 1;
+        Some(Some(AddressSlot {
+            slots: self.clone(),
+            address,
+        }))
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.slots.open.lock()
+            && let Some(count) = open.get_mut(&self.address)
+        {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.address);
+            }
+        }
+    }
+}
+
+/// What a connection is doing, in milliseconds since it opened.
+struct Activity {
+    opened: Instant,
+    /// Requests whose responses are not yet sent.
+    busy: AtomicUsize,
+    /// Last byte read or written.
+    last_io: AtomicU64,
+    /// First byte of a request head not yet complete (`NONE` when none is arriving).
+    head_since: AtomicU64,
+    /// Wakes the watchdog when its deadline changes kind (a head starts, a response ends).
+    changed: tokio::sync::Notify,
+}
+
+const NONE: u64 = u64::MAX;
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            opened: Instant::now(),
+            busy: AtomicUsize::new(0),
+            last_io: AtomicU64::new(0),
+            head_since: AtomicU64::new(NONE),
+            changed: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.opened.elapsed().as_millis() as u64
+    }
+
+    fn read(&self) {
+        let now = self.now();
+        self.last_io.store(now, Ordering::Relaxed);
+        if self.busy.load(Ordering::Relaxed) == 0
+            && self
+                .head_since
+                .compare_exchange(NONE, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.changed.notify_one();
+        }
+    }
+
+    fn wrote(&self) {
+        self.last_io.store(self.now(), Ordering::Relaxed);
+    }
+
+    /// A request's head arrived: the connection is busy until its response is sent.
+    fn begin(self: &Arc<Self>) -> Busy {
+        self.busy.fetch_add(1, Ordering::Relaxed);
+        self.head_since.store(NONE, Ordering::Relaxed);
+        Busy(self.clone())
+    }
+}
+
+/// A request in progress on a connection.
+struct Busy(Arc<Activity>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.wrote();
+        self.0.busy.fetch_sub(1, Ordering::Relaxed);
+        self.0.changed.notify_one();
+    }
+}
+
+/// Ends a connection that sends a head too slowly or stays idle too long.
+struct Watchdog {
+    activity: Arc<Activity>,
+    header_timeout: Duration,
+    idle_timeout: Duration,
+}
+
+impl Watchdog {
+    /// Completes, with the reason, when the connection should be closed.
+    async fn expired(&self) -> &'static str {
+        let header = self.header_timeout.as_millis() as u64;
+        let idle = self.idle_timeout.as_millis() as u64;
+        loop {
+            let activity = &self.activity;
+            let now = activity.now();
+            let (deadline, reason) = if activity.busy.load(Ordering::Relaxed) > 0 {
+                // A request runs: its own timeouts apply. Look again later.
+                (now + header.min(idle), None)
+            } else {
+                let head = activity.head_since.load(Ordering::Relaxed);
+                if head != NONE {
+                    (head + header, Some("header_timeout"))
+                } else {
+                    (
+                        activity.last_io.load(Ordering::Relaxed) + idle,
+                        Some("idle_timeout"),
+                    )
+                }
+            };
+            if now >= deadline
+                && let Some(reason) = reason
+            {
+                return reason;
+            }
+            let wait = Duration::from_millis(deadline.saturating_sub(now).max(10));
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = activity.changed.notified() => {}
+            }
+        }
+    }
+}
+
+/// A connection's stream, noting its reads and writes.
+struct Tracked {
+    inner: TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for Tracked {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(result, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.activity.read();
+        }
+        result
+    }
+}
+
+impl AsyncWrite for Tracked {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.wrote();
+        }
+        result
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.wrote();
+        }
+        result
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Raises this process's soft limit of open files to its hard limit (each connection takes
+/// one), and returns the limit in force.
+#[cfg(unix)]
+pub fn raise_open_files_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into a struct owned here.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return None;
+    }
+    let wanted = limit.rlim_max.min(1 << 20);
+    if limit.rlim_cur < wanted {
+        let raised = libc::rlimit {
+            rlim_cur: wanted,
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: setrlimit reads a struct owned here.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            limit = raised;
+        }
+    }
+    #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every platform
+    Some(limit.rlim_cur as u64)
+}
+
+#[cfg(not(unix))]
+pub fn raise_open_files_limit() -> Option<u64> {
+    None
+}
