@@ -69,8 +69,14 @@ impl ApiError {
         }
     }
 
+    /// An internal error, unless its cause is the database going away (which a client may
+    /// retry): every path to a client thus tells the two apart the same way.
     pub fn internal(error: impl Into<anyhow::Error>) -> Self {
-        Self::Internal(Arc::new(error.into()))
+        let error = error.into();
+        match error.downcast::<sea_orm::DbErr>() {
+            Ok(db) => Self::from(db),
+            Err(other) => Self::Internal(Arc::new(other)),
+        }
     }
 
     pub fn code(&self) -> ErrorCode {
@@ -91,23 +97,36 @@ impl From<sea_orm::DbErr> for ApiError {
         if is_connection_error(&error) {
             Self::ServiceUnavailable(Arc::new(error))
         } else {
-            Self::internal(error)
+            Self::Internal(Arc::new(error.into()))
         }
     }
 }
 
+/// SQLSTATE classes and codes that mean the server or the connection went away, not that the
+/// statement was wrong: connection exceptions (08), operator intervention (57P01 admin
+/// shutdown, 57P02 crash shutdown, 57P03 cannot connect now) and too many connections.
+fn is_connection_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+}
+
 /// Whether a database error means "the database is not there" rather than "this query failed".
 pub fn is_connection_error(error: &sea_orm::DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
     use sea_orm::{DbErr, RuntimeErr};
-    match error {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => matches!(
-            **e,
-            sea_orm::sqlx::Error::Io(_)
-                | sea_orm::sqlx::Error::PoolTimedOut
-                | sea_orm::sqlx::Error::PoolClosed
-                | sea_orm::sqlx::Error::WorkerCrashed
-        ),
+    let sqlx = match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    match &**sqlx {
+        Sqlx::Io(_)
+        | Sqlx::Tls(_)
+        | Sqlx::Protocol(_)
+        | Sqlx::PoolTimedOut
+        | Sqlx::PoolClosed
+        | Sqlx::WorkerCrashed
+        | Sqlx::BeginFailed => true,
+        Sqlx::Database(database) => database.code().is_some_and(|c| is_connection_sqlstate(&c)),
         _ => false,
     }
 }

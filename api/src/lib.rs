@@ -3,6 +3,7 @@
 //! Shared pieces (`pagination`, `error`, `auth`, `i18n`, `filter`, `loader`) each live in one
 //! module; each domain type has its own module with its GraphQL types, inputs and queries.
 pub mod auth;
+pub mod breaker;
 pub mod common;
 pub mod config;
 pub mod context;

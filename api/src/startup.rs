@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use crate::breaker::Breaker;
 use crate::config::{GlobalArgs, ServeArgs};
 use crate::db;
 use crate::demo;
@@ -13,6 +14,11 @@ use crate::http::rate_limit::RateLimiter;
 use crate::http::server::{self, ConnectionLimits, raise_open_files_limit};
 use crate::http::{AppState, HttpSettings, PersistedQueries, metrics_handle, router};
 use crate::schema::build_schema;
+
+/// Consecutive requests that find the database unreachable before the rest fail fast.
+const DATABASE_BREAKER_THRESHOLD: u32 = 3;
+/// How long requests fail fast before one probes the database again.
+const DATABASE_BREAKER_PAUSE: Duration = Duration::from_secs(1);
 
 /// A ready-to-run server: its database is migrated and its listener bound (port 0 picks a
 /// free port, which `port()` tells).
@@ -62,6 +68,11 @@ impl Application {
         let state = AppState {
             schema,
             shape,
+            database: Arc::new(Breaker::new(
+                "database",
+                DATABASE_BREAKER_THRESHOLD,
+                DATABASE_BREAKER_PAUSE,
+            )),
             db: connected.db,
             statements: connected.statements,
             results: crate::result_cache::ResultCache::new(

@@ -21,6 +21,7 @@ use super::limits::{check_document, check_json_nesting};
 use super::rate_limit::{Spent, Subject};
 use super::{AppState, shape};
 use crate::auth::{Viewer, authenticate};
+use crate::breaker::Admission;
 use crate::context::RequestContext;
 use crate::db::{REQUEST_STATEMENTS, RequestSql};
 use crate::error::{ApiError, ErrorCode};
@@ -484,6 +485,20 @@ async fn pipeline(
         Err(exceeded) => return too_complex(format, exceeded),
     };
 
+    // While the database is away, fail in milliseconds rather than wait out the pool's
+    // timeout; introspection needs no database and is still answered.
+    let admission = if analysis.introspection_only {
+        Admission::Allowed
+    } else {
+        state.database.admit()
+    };
+    if !admission.allowed() {
+        return unavailable(
+            format,
+            "The database is unreachable; the service refuses requests for a moment. Retry shortly.",
+        );
+    }
+
     let explain = state.settings.explain
         && headers
             .get("x-stroom-explain")
@@ -495,7 +510,12 @@ async fn pipeline(
     });
     let viewer = match identify(state, headers, format, &statements).await {
         Ok(viewer) => viewer,
-        Err(response) => return response,
+        Err(response) => {
+            if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+                state.database.failed();
+            }
+            return response;
+        }
     };
     let spent = match spend(state, headers, peer, &viewer, &analysis, format).await {
         Ok(spent) => spent,
@@ -513,6 +533,11 @@ async fn pipeline(
     )
     .await;
     let elapsed = started.elapsed();
+    if has_code(&response.errors, "SERVICE_UNAVAILABLE") {
+        state.database.failed();
+    } else if admission == Admission::Probe || statements.count() > 0 {
+        state.database.succeeded();
+    }
     metrics::histogram!("stroom_graphql_request_seconds", "operation" => operation_name.clone())
         .record(elapsed.as_secs_f64());
     metrics::counter!("stroom_graphql_requests_total", "operation" => operation_name).increment(1);
@@ -662,18 +687,33 @@ fn too_complex(format: Format, exceeded: super::limits::Exceeded) -> Response {
     )
 }
 
+/// Whether any of the errors carries this `extensions.code`.
+fn has_code(errors: &[async_graphql::ServerError], code: &str) -> bool {
+    errors.iter().any(|e| {
+        e.extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .is_some_and(|c| *c == async_graphql::Value::from(code))
+    })
+}
+
+/// A 503 for a dependency that is away, with a hint when to retry.
+fn unavailable(format: Format, message: impl Into<String>) -> Response {
+    let mut response = refuse(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format,
+        "SERVICE_UNAVAILABLE",
+        message,
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
 fn database_failure(format: Format, error: ApiError) -> Response {
     if error.code() == ErrorCode::ServiceUnavailable {
-        let mut response = refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format,
-            "SERVICE_UNAVAILABLE",
-            error.to_string(),
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-        response
+        unavailable(format, error.to_string())
     } else {
         tracing::error!(%error, "request failed before execution");
         refuse(
@@ -841,7 +881,7 @@ fn respond(
     );
     rate_limit_headers(headers, spent);
     if unavailable {
-        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     // Anonymous, successful GETs are the same for everyone who sends the same URL and headers.
     let cacheable = is_get

@@ -60,6 +60,8 @@ pub struct AppState {
     pub persisted: Arc<PersistedQueries>,
     /// The schema's shape, for counting introspection answers before they run.
     pub shape: Arc<introspection::SchemaShape>,
+    /// Fails requests fast while the database is unreachable.
+    pub database: Arc<crate::breaker::Breaker>,
 }
 
 /// The process-wide Prometheus recorder (installed once, shared by every server in a process).

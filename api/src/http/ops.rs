@@ -30,6 +30,11 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         Err(_) => false,
     };
     let ready = database.is_ok() && migrations;
+    match (&database, state.database.is_open()) {
+        (Ok(()), true) => state.database.succeeded(),
+        (Err(()), false) => state.database.failed(),
+        _ => {}
+    }
     let status = if ready {
         StatusCode::OK
     } else {

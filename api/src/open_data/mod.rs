@@ -108,6 +108,16 @@ async fn file(
         }
     };
     let chain = LocalePreferences::default().chain(Some(&locale));
+    if file != "datapackage.json" && state.database.is_open() {
+        let mut response = json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": "The database is unreachable; retry shortly."}),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        return response;
+    }
     if file == "datapackage.json" {
         return json_response(StatusCode::OK, datapackage(&locale));
     }
