@@ -88,6 +88,8 @@ pub enum LogFormat {
     Json,
 }
 
+// Parsed once at start: the size of the serve settings does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Serve the API (the default).
@@ -221,6 +223,16 @@ pub struct ServeArgs {
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
 
+    /// Longest wait for Redis, in milliseconds (connecting or answering); past it, and while
+    /// Redis is away, each instance limits rates and keeps persisted queries on its own.
+    #[arg(long, env = "STROOM_REDIS_TIMEOUT_MS", default_value_t = 50)]
+    pub redis_timeout_ms: u64,
+
+    /// A PEM file of the certificate authority that signed Redis's certificate, for `rediss://`
+    /// URLs (default: the system's roots).
+    #[arg(long, env = "STROOM_REDIS_CA_FILE")]
+    pub redis_ca_file: Option<std::path::PathBuf>,
+
     /// Prefix of this deployment's Redis keys, so several deployments can share one Redis.
     #[arg(long, env = "STROOM_REDIS_PREFIX", default_value = "stroom")]
     pub redis_prefix: String,
@@ -309,6 +321,8 @@ impl Default for ServeArgs {
             shutdown_grace_secs: 20,
             redis_url: None,
             redis_prefix: "stroom".to_owned(),
+            redis_timeout_ms: 50,
+            redis_ca_file: None,
             rate_limit_points: 10_000,
             rate_limit_anonymous_points: 2_000,
             rate_limit_window_secs: 3600,

@@ -26,6 +26,7 @@ pub mod scalars;
 pub mod schema;
 pub mod search;
 pub mod settle;
+pub mod shared_store;
 pub mod startup;
 pub mod stats;
 pub mod telemetry;

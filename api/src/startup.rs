@@ -14,6 +14,7 @@ use crate::http::rate_limit::RateLimiter;
 use crate::http::server::{self, ConnectionLimits, raise_open_files_limit};
 use crate::http::{AppState, HttpSettings, PersistedQueries, metrics_handle, router};
 use crate::schema::build_schema;
+use crate::shared_store::SharedStore;
 
 /// Consecutive requests that find the database unreachable before the rest fail fast.
 const DATABASE_BREAKER_THRESHOLD: u32 = 3;
@@ -37,23 +38,18 @@ impl Application {
             demo::load_if_empty(&connected.db).await?;
         }
         crate::search::ensure_built(&connected.db).await?;
-        let redis = match &serve.redis_url {
-            Some(url) => {
-                let client = redis::Client::open(url.as_str())
-                    .map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?;
-                Some(
-                    client
-                        .get_connection_manager()
-                        .await
-                        .map_err(|e| anyhow::anyhow!("connecting to Redis at {url}: {e}"))?,
-                )
-            }
+        // Redis is prepared, not reached: the service starts whether or not it answers.
+        let shared = match &serve.redis_url {
+            Some(url) => Some(Arc::new(SharedStore::new(
+                url,
+                &serve.redis_prefix,
+                Duration::from_millis(serve.redis_timeout_ms.max(1)),
+                serve.redis_ca_file.as_deref(),
+            )?)),
             None => None,
         };
-        let rate_limiter = match &redis {
-            Some(connection) => {
-                RateLimiter::redis(serve.rate_limits(), connection.clone(), &serve.redis_prefix)
-            }
+        let rate_limiter = match &shared {
+            Some(store) => RateLimiter::shared(serve.rate_limits(), store.clone()),
             None => RateLimiter::in_memory(serve.rate_limits()),
         };
         let client_ip_header = serve
@@ -92,9 +88,8 @@ impl Application {
                 limits: serve.limits(),
             }),
             rate_limiter: Arc::new(rate_limiter),
-            persisted: Arc::new(PersistedQueries::new(
-                redis.map(|r| (r, serve.redis_prefix.clone())),
-            )),
+            persisted: Arc::new(PersistedQueries::new(shared.clone())),
+            shared,
         };
         Ok(Self {
             listener,

@@ -21,4 +21,5 @@ mod resilience;
 mod roles;
 mod schema;
 mod search;
+mod tls;
 mod writes;

@@ -476,3 +476,132 @@ async fn connections_terminated_by_the_database_give_503s_never_internal_errors(
     }
     eprintln!("statuses while terminating: {statuses:?}");
 }
+
+/// Redis's address in a `redis://host:port` URL.
+fn redis_target(url: &str) -> (String, u16) {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let rest = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
+    let host_port = rest.split('/').next().unwrap_or("127.0.0.1:6379");
+    let (host, port) = host_port.split_once(':').unwrap_or((host_port, "6379"));
+    (host.to_owned(), port.parse().unwrap_or(6379))
+}
+
+fn redis_prefix() -> String {
+    format!(
+        "stroom-test-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+#[tokio::test]
+async fn without_redis_an_instance_starts_serves_and_limits_on_its_own_then_rejoins() {
+    let Some(redis) = redis_url().await else {
+        eprintln!("skipped: no Redis answers (set TEST_REDIS_URL)");
+        return;
+    };
+    // Redis will live behind a proxy that is down when the instances start.
+    let proxy = Proxy::start(redis_target(&redis)).await;
+    proxy.cut().await;
+    let via_proxy = format!("redis://127.0.0.1:{}", proxy.port);
+    let prefix = redis_prefix();
+    let configure = |s: &mut stroom_api::config::ServeArgs| {
+        s.redis_url = Some(via_proxy.clone());
+        s.redis_prefix = prefix.clone();
+        s.rate_limit_points = 4;
+    };
+    let first = spawn_configured(true, configure).await;
+    let second = spawn_instance(&first, None, configure).await;
+    let key = first.partner_key().await;
+    let query = "{ themes { totalCount } }";
+
+    // Served at once, and each instance counts on its own: four each.
+    let started = Instant::now();
+    for _ in 0..4 {
+        first.graphql_as(&key, query, json!({})).await.ok();
+        second.graphql_as(&key, query, json!({})).await.ok();
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "eight requests took {:?} without Redis",
+        started.elapsed()
+    );
+    assert_eq!(first.graphql_as(&key, query, json!({})).await.status, 429);
+    let ready = first.client.get(first.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200, "an instance without Redis is ready");
+    let details: serde_json::Value = ready.json().await.unwrap();
+    assert!(
+        details["redis"]
+            .as_str()
+            .unwrap()
+            .starts_with("unreachable"),
+        "{details}"
+    );
+    let metrics = first
+        .client
+        .get(first.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("stroom_rate_limit_local_fallbacks_total"),
+        "{metrics}"
+    );
+
+    // Redis comes back: the instances find it by themselves and share counts again.
+    proxy.restore();
+    let other = first
+        .key("Other partner", entity::enums::KeyRole::Partner, None)
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ready: serde_json::Value = first
+            .client
+            .get(first.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        first.graphql_as(&other, "{ __typename }", json!({})).await;
+        if ready["redis"] == "ok" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "Redis not rejoined: {ready}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let fresh = first
+        .key("Third partner", entity::enums::KeyRole::Partner, None)
+        .await;
+    for _ in 0..2 {
+        first.graphql_as(&fresh, query, json!({})).await.ok();
+        second.graphql_as(&fresh, query, json!({})).await.ok();
+    }
+    assert_eq!(
+        second.graphql_as(&fresh, query, json!({})).await.status,
+        429,
+        "the budget is shared again"
+    );
+
+    // Redis goes away mid-run: requests are still served at once.
+    proxy.cut().await;
+    let last = first
+        .key("Last partner", entity::enums::KeyRole::Partner, None)
+        .await;
+    let started = Instant::now();
+    for _ in 0..4 {
+        second.graphql_as(&last, query, json!({})).await.ok();
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "four requests took {:?} while Redis was cut",
+        started.elapsed()
+    );
+}

@@ -62,6 +62,8 @@ pub struct AppState {
     pub shape: Arc<introspection::SchemaShape>,
     /// Fails requests fast while the database is unreachable.
     pub database: Arc<crate::breaker::Breaker>,
+    /// Redis, when configured (for `/readyz`; the rate limiter and persisted queries use it).
+    pub shared: Option<Arc<crate::shared_store::SharedStore>>,
 }
 
 /// The process-wide Prometheus recorder (installed once, shared by every server in a process).

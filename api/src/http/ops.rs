@@ -45,6 +45,12 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         axum::Json(json!({
             "status": if ready { "ready" } else { "unavailable" },
             "database": if database.is_ok() { "ok" } else { "unreachable" },
+            // Without Redis the instance serves on, with limits of its own: ready either way.
+            "redis": match &state.shared {
+                None => "not configured",
+                Some(store) if store.is_up() => "ok",
+                Some(_) => "unreachable: rate limits and persisted queries are per instance",
+            },
             "migrations": if migrations { "current" } else { "pending or unknown" },
         })),
     )

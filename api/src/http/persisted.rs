@@ -2,10 +2,12 @@
 //! instead of the query, so dashboards can use short, cacheable GET requests. A hash seen for
 //! the first time is answered `PERSISTED_QUERY_NOT_FOUND`; the client then sends both once.
 use std::num::NonZeroUsize;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use lru::LruCache;
 use sha2::{Digest, Sha256};
+
+use crate::shared_store::SharedStore;
 
 /// Queries kept in this process.
 const CAPACITY: usize = 2_000;
@@ -14,7 +16,7 @@ const REDIS_TTL_SECS: u64 = 7 * 24 * 3600;
 
 pub struct PersistedQueries {
     memory: Mutex<LruCache<String, String>>,
-    redis: Option<(redis::aio::ConnectionManager, String)>,
+    shared: Option<Arc<SharedStore>>,
 }
 
 /// Why a persisted query could not be used.
@@ -50,13 +52,14 @@ fn sha256(query: &str) -> String {
 }
 
 impl PersistedQueries {
-    /// A cache in this process, and in Redis (under `prefix`) when one is given.
-    pub fn new(redis: Option<(redis::aio::ConnectionManager, String)>) -> Self {
+    /// A cache in this process, and in Redis when one is given (while Redis is away, this
+    /// process's cache alone).
+    pub fn new(shared: Option<Arc<SharedStore>>) -> Self {
         Self {
             memory: Mutex::new(LruCache::new(
                 NonZeroUsize::new(CAPACITY).unwrap_or(NonZeroUsize::MIN),
             )),
-            redis,
+            shared,
         }
     }
 
@@ -90,17 +93,22 @@ impl PersistedQueries {
         if let Ok(mut memory) = self.memory.lock() {
             memory.put(hash.to_owned(), query.to_owned());
         }
-        if let Some((redis, prefix)) = &self.redis {
-            let mut connection = redis.clone();
-            let stored: redis::RedisResult<()> = redis::cmd("SET")
-                .arg(format!("{prefix}:apq:{hash}"))
-                .arg(query)
-                .arg("EX")
-                .arg(REDIS_TTL_SECS)
-                .query_async(&mut connection)
+        if let Some(store) = &self.shared {
+            let key = store.key(&format!("apq:{hash}"));
+            let query = query.to_owned();
+            let stored = store
+                .run(|mut connection| async move {
+                    redis::cmd("SET")
+                        .arg(key)
+                        .arg(query)
+                        .arg("EX")
+                        .arg(REDIS_TTL_SECS)
+                        .query_async::<()>(&mut connection)
+                        .await
+                })
                 .await;
-            if let Err(error) = stored {
-                tracing::warn!(%error, "persisted query not stored in Redis");
+            if stored.is_none() {
+                tracing::debug!("persisted query kept in this process only");
             }
         }
     }
@@ -114,13 +122,17 @@ impl PersistedQueries {
         {
             return Some(query);
         }
-        let (redis, prefix) = self.redis.as_ref()?;
-        let mut connection = redis.clone();
-        let found: redis::RedisResult<Option<String>> = redis::cmd("GET")
-            .arg(format!("{prefix}:apq:{hash}"))
-            .query_async(&mut connection)
-            .await;
-        let query = found.ok().flatten()?;
+        let store = self.shared.as_ref()?;
+        let key = store.key(&format!("apq:{hash}"));
+        let query = store
+            .run(|mut connection| async move {
+                redis::cmd("GET")
+                    .arg(key)
+                    .query_async::<Option<String>>(&mut connection)
+                    .await
+            })
+            .await
+            .flatten()?;
         if let Ok(mut memory) = self.memory.lock() {
             memory.put(hash.to_owned(), query.clone());
         }

@@ -1,12 +1,15 @@
 //! Rate limits, spent in query points: each API key, and each client address without a key,
 //! has a budget per time window. Several instances behind a load balancer share their counts
-//! through Redis when one is configured; otherwise counts live in this process.
+//! through Redis when one is configured; otherwise, and while Redis is away, counts live in
+//! this process (each instance then limits on its own).
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+
+use crate::shared_store::SharedStore;
 
 /// Whose budget a request spends.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -16,10 +19,10 @@ pub enum Subject {
 }
 
 impl Subject {
-    fn redis_key(&self, prefix: &str, window_start: i64) -> String {
+    fn redis_key(&self, window_start: i64) -> String {
         match self {
-            Subject::Key(id) => format!("{prefix}:rate:key:{id}:{window_start}"),
-            Subject::Address(ip) => format!("{prefix}:rate:ip:{ip}:{window_start}"),
+            Subject::Key(id) => format!("rate:key:{id}:{window_start}"),
+            Subject::Address(ip) => format!("rate:ip:{ip}:{window_start}"),
         }
     }
 }
@@ -56,15 +59,9 @@ impl Spent {
 
 pub struct RateLimiter {
     limits: RateLimits,
-    store: Store,
-}
-
-enum Store {
-    Memory(Mutex<HashMap<Subject, (i64, u64)>>),
-    Redis {
-        connection: redis::aio::ConnectionManager,
-        prefix: String,
-    },
+    /// Counts of this process: all of them without Redis, a fallback while Redis is away.
+    local: Mutex<HashMap<Subject, (i64, u64)>>,
+    shared: Option<Arc<SharedStore>>,
 }
 
 /// Spends `ARGV[1]` points of `KEYS[1]` if that stays within `ARGV[2]`; returns allowed and used.
@@ -88,21 +85,16 @@ impl RateLimiter {
     pub fn in_memory(limits: RateLimits) -> Self {
         Self {
             limits,
-            store: Store::Memory(Mutex::new(HashMap::new())),
+            local: Mutex::new(HashMap::new()),
+            shared: None,
         }
     }
 
-    pub fn redis(
-        limits: RateLimits,
-        connection: redis::aio::ConnectionManager,
-        prefix: &str,
-    ) -> Self {
+    /// Counts shared through Redis, with this process's own counts while Redis is away.
+    pub fn shared(limits: RateLimits, store: Arc<SharedStore>) -> Self {
         Self {
-            limits,
-            store: Store::Redis {
-                connection,
-                prefix: prefix.to_owned(),
-            },
+            shared: Some(store),
+            ..Self::in_memory(limits)
         }
     }
 
@@ -123,50 +115,30 @@ impl RateLimiter {
             .single()
             .unwrap_or_else(Utc::now);
         let limit = self.limit_for(subject);
-        let (allowed, used) = match &self.store {
-            Store::Memory(counts) => {
-                let Ok(mut counts) = counts.lock() else {
-                    // A poisoned lock means a panic elsewhere; do not block traffic over it.
-                    return Spent {
-                        allowed: true,
-                        limit,
-                        used: 0,
-                        cost,
-                        reset_at,
-                    };
-                };
-                if counts.len() > SWEEP_AT {
-                    counts.retain(|_, (start, _)| *start == window_start);
-                }
-                let entry = counts.entry(subject.clone()).or_insert((window_start, 0));
-                if entry.0 != window_start {
-                    *entry = (window_start, 0);
-                }
-                if entry.1 + cost > limit {
-                    (false, entry.1)
-                } else {
-                    entry.1 += cost;
-                    (true, entry.1)
-                }
+        let shared = match &self.shared {
+            Some(store) => {
+                let key = store.key(&subject.redis_key(window_start));
+                store
+                    .run(|mut connection| async move {
+                        redis::Script::new(SPEND)
+                            .key(key)
+                            .arg(cost)
+                            .arg(limit)
+                            .arg(window + 5)
+                            .invoke_async::<(i64, i64)>(&mut connection)
+                            .await
+                    })
+                    .await
             }
-            Store::Redis { connection, prefix } => {
-                let mut connection = connection.clone();
-                let result: redis::RedisResult<(i64, i64)> = redis::Script::new(SPEND)
-                    .key(subject.redis_key(prefix, window_start))
-                    .arg(cost)
-                    .arg(limit)
-                    .arg(window + 5)
-                    .invoke_async(&mut connection)
-                    .await;
-                match result {
-                    Ok((allowed, used)) => (allowed == 1, used.max(0) as u64),
-                    Err(error) => {
-                        // Without Redis the limits cannot be shared; serving beats refusing.
-                        tracing::warn!(%error, "rate limit store unreachable; request allowed");
-                        metrics::counter!("stroom_rate_limit_store_errors_total").increment(1);
-                        (true, 0)
-                    }
+            None => None,
+        };
+        let (allowed, used) = match shared {
+            Some((allowed, used)) => (allowed == 1, used.max(0) as u64),
+            None => {
+                if self.shared.is_some() {
+                    metrics::counter!("stroom_rate_limit_local_fallbacks_total").increment(1);
                 }
+                self.spend_locally(subject, cost, limit, window_start)
             }
         };
         Spent {
@@ -175,6 +147,29 @@ impl RateLimiter {
             used,
             cost,
             reset_at,
+        }
+    }
+
+    fn spend_locally(
+        &self,
+        subject: &Subject,
+        cost: u64,
+        limit: u64,
+        window_start: i64,
+    ) -> (bool, u64) {
+        let mut counts = self.local.lock().unwrap_or_else(|e| e.into_inner());
+        if counts.len() > SWEEP_AT {
+            counts.retain(|_, (start, _)| *start == window_start);
+        }
+        let entry = counts.entry(subject.clone()).or_insert((window_start, 0));
+        if entry.0 != window_start {
+            *entry = (window_start, 0);
+        }
+        if entry.1 + cost > limit {
+            (false, entry.1)
+        } else {
+            entry.1 += cost;
+            (true, entry.1)
         }
     }
 }
