@@ -102,6 +102,18 @@ impl SharedStore {
         }
     }
 
+    /// Asks Redis for a PONG (through the breaker, so it doubles as the probe while Redis is
+    /// away); whether it answered.
+    pub async fn ping(&self) -> bool {
+        self.run(|mut connection| async move {
+            redis::cmd("PING")
+                .query_async::<String>(&mut connection)
+                .await
+        })
+        .await
+        .is_some()
+    }
+
     /// Whether calls reach Redis now (`false` while callers fall back).
     pub fn is_up(&self) -> bool {
         !self.breaker.is_open()

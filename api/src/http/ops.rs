@@ -29,6 +29,11 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             .unwrap_or(false),
         Err(_) => false,
     };
+    let redis = match &state.shared {
+        None => "not configured",
+        Some(store) if store.ping().await => "ok",
+        Some(_) => "unreachable: rate limits and persisted queries are per instance",
+    };
     let ready = database.is_ok() && migrations;
     match (&database, state.database.is_open()) {
         (Ok(()), true) => state.database.succeeded(),
@@ -46,11 +51,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             "status": if ready { "ready" } else { "unavailable" },
             "database": if database.is_ok() { "ok" } else { "unreachable" },
             // Without Redis the instance serves on, with limits of its own: ready either way.
-            "redis": match &state.shared {
-                None => "not configured",
-                Some(store) if store.is_up() => "ok",
-                Some(_) => "unreachable: rate limits and persisted queries are per instance",
-            },
+            "redis": redis,
             "migrations": if migrations { "current" } else { "pending or unknown" },
         })),
     )
