@@ -1,5 +1,5 @@
 //! Bad input gets a clear error with a code, never a 500 nor a leak of internals.
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::spawn_app;
 
@@ -198,4 +198,68 @@ async fn queries_nested_too_deep_are_refused() {
     let reply = app.graphql(&query, json!({})).await;
     assert_eq!(reply.status, 400);
     assert_eq!(reply.code(), "QUERY_TOO_COMPLEX");
+}
+
+#[tokio::test]
+async fn a_failed_non_null_field_nulls_its_nearest_nullable_ancestor() {
+    let app = spawn_app().await;
+    let theme = app
+        .graphql(
+            "{ themes(filter: {codes: [\"repair\"]}) { nodes { id } } }",
+            json!({}),
+        )
+        .await
+        .ok()["themes"]["nodes"][0]["id"]
+        .clone();
+    assert!(theme.is_string());
+
+    // `label` is `String!`, each theme `Theme!`, the list `[Theme!]!`, the connection
+    // `ThemeConnection!`: the null reaches `data`.
+    let reply = app
+        .graphql(
+            "{ themes(first: 2) { nodes { code label(locale: \"!!\") } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body["data"], Value::Null, "{}", reply.body);
+    assert_eq!(reply.code(), "BAD_USER_INPUT");
+    assert_eq!(reply.errors()[0]["path"], json!(["themes", "nodes", 0, "label"]));
+
+    // `node` is nullable: it becomes null, its siblings stay.
+    let reply = app
+        .graphql(
+            "query($id: ID!) { kind: __typename x: node(id: $id) { ...F } } fragment F on Theme { code l: label(locale: \"!!\") }",
+            json!({"id": theme}),
+        )
+        .await;
+    assert_eq!(reply.body["data"], json!({"kind": "Query", "x": null}), "{}", reply.body);
+    assert_eq!(reply.errors()[0]["path"], json!(["x", "l"]));
+
+    // Inside a list of non-null items under a nullable field (`parent: Theme`): the nullable
+    // field takes the null, the list around it stays.
+    let reply = app
+        .graphql(
+            "{ themes(first: 100) { nodes { code parent { children { nodes { label(locale: \"!!\") } } } } } }",
+            json!({}),
+        )
+        .await;
+    let nodes = reply.body["data"]["themes"]["nodes"].as_array().unwrap();
+    assert!(nodes.len() > 10, "{}", reply.body);
+    assert!(nodes.iter().all(|n| n["code"].is_string() && n["parent"].is_null()));
+    assert!(!reply.errors().is_empty());
+    for error in reply.errors() {
+        let path = error["path"].as_array().unwrap();
+        assert_eq!(path.last().unwrap(), "label");
+    }
+    // A field that does not fail is unaffected, in the order asked.
+    let reply = app
+        .graphql(
+            "{ themes(first: 1) { totalCount nodes { label code } } }",
+            json!({}),
+        )
+        .await;
+    let node = &reply.ok()["themes"]["nodes"][0];
+    let keys: Vec<&String> = node.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["label", "code"]);
 }

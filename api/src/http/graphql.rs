@@ -835,7 +835,7 @@ fn respond(
         && codes.iter().all(|c| c == "SERVICE_UNAVAILABLE")
         && data == async_graphql::Value::Null;
     if !request_error {
-        shape::normalize(&mut data, &errors, document, operation_name);
+        shape::normalize(&mut data, &errors, document, operation_name, &state.shape);
     }
     let mut extensions = serde_json::Map::new();
     for (name, value) in executor_extensions {

@@ -1,5 +1,6 @@
-//! How many objects an introspection selection would return, counted on a compact model of the
-//! schema before it runs. Introspection answers from memory, but nested `possibleTypes`,
+//! A compact model of the schema (its types, their fields and type references), read from the
+//! schema itself at start. It tells how nullable a field is (for null propagation) and how
+//! many objects an introspection selection would return, counted before it runs. Introspection answers from memory, but nested `possibleTypes`,
 //! `interfaces`, `fields` and `types` multiply: a few hundred characters could ask for
 //! gigabytes. Counting the real answer (not a worst-case product) keeps the standard
 //! introspection queries well within the node limit while refusing the explosive ones.
@@ -11,21 +12,51 @@ use async_graphql_value::Value as Literal;
 use serde_json::Value as Json;
 
 /// A type reference: a named type under zero or more `NON_NULL`/`LIST` wrappers.
-#[derive(Debug, Clone, Copy, Default)]
-struct TypeRef {
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TypeRef {
     named: usize,
     /// How many wrappers enclose the named type (each `ofType` removes one).
     wrappers: usize,
+    /// Which of them are `NON_NULL`: bit `i` for the wrapper `i` levels in from the outside.
+    non_null: u32,
+}
+
+impl TypeRef {
+    /// Whether a value of this type may be null.
+    pub fn is_nullable(&self) -> bool {
+        self.wrappers == 0 || self.non_null & 1 == 0
+    }
+
+    /// The type inside one wrapper (`None` for a named type).
+    fn unwrap_one(&self) -> Option<TypeRef> {
+        (self.wrappers > 0).then(|| TypeRef {
+            named: self.named,
+            wrappers: self.wrappers - 1,
+            non_null: self.non_null >> 1,
+        })
+    }
+
+    /// The type of a list's items (through a `NON_NULL` around the list).
+    pub fn item(&self) -> Option<TypeRef> {
+        let list = if self.is_nullable() {
+            *self
+        } else {
+            self.unwrap_one()?
+        };
+        list.unwrap_one()
+    }
 }
 
 #[derive(Debug, Clone, Default)]
 struct FieldShape {
+    name: String,
     args: Vec<TypeRef>,
     ty: TypeRef,
 }
 
 #[derive(Debug, Clone, Default)]
 struct TypeShape {
+    name: String,
     fields: Vec<FieldShape>,
     input_fields: Vec<TypeRef>,
     interfaces: Vec<usize>,
@@ -54,7 +85,7 @@ pub const SHAPE_QUERY: &str = r#"{
     queryType { name } mutationType { name } subscriptionType { name }
     types {
       name
-      fields(includeDeprecated: true) { args(includeDeprecated: true) { type { ...R } } type { ...R } }
+      fields(includeDeprecated: true) { name args(includeDeprecated: true) { type { ...R } } type { ...R } }
       inputFields(includeDeprecated: true) { type { ...R } }
       interfaces { name }
       possibleTypes { name }
@@ -63,7 +94,7 @@ pub const SHAPE_QUERY: &str = r#"{
     directives { locations args(includeDeprecated: true) { type { ...R } } }
   }
 }
-fragment R on __Type { name ofType { name ofType { name ofType { name ofType { name ofType { name } } } } } }"#;
+fragment R on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } }"#;
 
 impl SchemaShape {
     /// Builds the model from the answer to [`SHAPE_QUERY`].
@@ -78,14 +109,19 @@ impl SchemaShape {
         let index = |name: &Json| name.as_str().and_then(|n| names.get(n).copied());
         let type_ref = |value: &Json| -> TypeRef {
             let mut wrappers = 0;
+            let mut non_null = 0u32;
             let mut current = value;
             while current["name"].is_null() && current["ofType"].is_object() {
+                if current["kind"] == "NON_NULL" {
+                    non_null |= 1 << wrappers;
+                }
                 wrappers += 1;
                 current = &current["ofType"];
             }
             TypeRef {
                 named: index(&current["name"]).unwrap_or(0),
                 wrappers,
+                non_null,
             }
         };
         let refs = |value: &Json, key: &str| -> Vec<TypeRef> {
@@ -103,12 +139,14 @@ impl SchemaShape {
         let shapes = types
             .iter()
             .map(|t| TypeShape {
+                name: t["name"].as_str().unwrap_or_default().to_owned(),
                 fields: t["fields"]
                     .as_array()
                     .map(|fields| {
                         fields
                             .iter()
                             .map(|f| FieldShape {
+                                name: f["name"].as_str().unwrap_or_default().to_owned(),
                                 args: refs(f, "args"),
                                 ty: type_ref(&f["type"]),
                             })
@@ -143,6 +181,25 @@ impl SchemaShape {
             roots,
             directives,
         }
+    }
+
+    /// The root type of an operation (`query`, `mutation`, `subscription`).
+    pub fn root(&self, operation: async_graphql::parser::types::OperationType) -> Option<&str> {
+        use async_graphql::parser::types::OperationType;
+        let index = match operation {
+            OperationType::Query => 0,
+            OperationType::Mutation => 1,
+            OperationType::Subscription => 2,
+        };
+        let root = *self.roots.get(index)?;
+        self.types.get(root).map(|t| t.name.as_str())
+    }
+
+    /// The type of a field of a named type, with the name of the type it returns.
+    pub fn field_type(&self, type_name: &str, field: &str) -> Option<(TypeRef, &str)> {
+        let owner = self.types.get(*self.names.get(type_name)?)?;
+        let ty = owner.fields.iter().find(|f| f.name == field)?.ty;
+        Some((ty, self.types.get(ty.named)?.name.as_str()))
     }
 
     /// Reads the shape of a schema by introspecting it.
@@ -307,13 +364,10 @@ impl<'a> Counter<'a> {
                 self.each(sub, shape.directives.iter().map(Object::Directive))
             }
             // A wrapper (`NON_NULL`, `LIST`) has only `kind` and `ofType`.
-            (Object::Type(ty), "ofType") if ty.wrappers > 0 => self.set(
-                sub,
-                Object::Type(TypeRef {
-                    named: ty.named,
-                    wrappers: ty.wrappers - 1,
-                }),
-            ),
+            (Object::Type(ty), "ofType") if ty.wrappers > 0 => match ty.unwrap_one() {
+                Some(inner) => self.set(sub, Object::Type(inner)),
+                None => Ok(()),
+            },
             (Object::Type(ty), _) if ty.wrappers > 0 => Ok(()),
             (Object::Type(ty), "fields") => {
                 let fields = &shape.types[ty.named].fields;
@@ -354,5 +408,9 @@ impl<'a> Counter<'a> {
 }
 
 fn plain(named: usize) -> TypeRef {
-    TypeRef { named, wrappers: 0 }
+    TypeRef {
+        named,
+        wrappers: 0,
+        non_null: 0,
+    }
 }

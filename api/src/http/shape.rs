@@ -1,14 +1,16 @@
 //! Puts a response's `data` in the shape the GraphQL specification describes: fields in the
-//! order the query asked for them, and `null` where a field failed.
+//! order the query asked for them, and a failed field's null propagated to its nearest nullable
+//! ancestor (a non-null field that fails nulls its parent, and so on up to `data`).
 //!
 //! The executor resolves sibling fields concurrently and returns them in completion order, and
-//! leaves a failed field out of its parent instead of setting it to null. The fix works on the
-//! executor's own value, so the response is serialised once, straight from it.
+//! leaves a failed field out of its parent (or null in place) whatever its type. The fix works
+//! on the executor's own value, so the response is serialised once, straight from it.
 use async_graphql::indexmap::IndexMap;
-use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, Selection, SelectionSet,
-};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{Name, PathSegment, ServerError, Value};
+
+use super::analysis::select_operation;
+use super::introspection::{SchemaShape, TypeRef};
 
 /// Fixes `data` in place. `errors` are the response's errors (their `path`s).
 pub fn normalize(
@@ -16,25 +18,80 @@ pub fn normalize(
     errors: &[ServerError],
     doc: &ExecutableDocument,
     operation_name: Option<&str>,
+    shape: &SchemaShape,
 ) {
-    for error in errors {
-        null_at(data, &error.path);
-    }
-    let operation = match (&doc.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => Some(op),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops
-            .iter()
-            .find(|(n, _)| n.as_str() == name)
-            .map(|(_, op)| op),
-        (DocumentOperations::Multiple(ops), None) => ops.values().next(),
+    let Some(operation) = select_operation(doc, operation_name) else {
+        return;
     };
-    if let Some(operation) = operation {
-        reorder(data, &[&operation.node.selection_set.node], doc, 0);
+    let root = shape.root(operation.ty);
+    for error in errors {
+        if !error.path.is_empty() {
+            propagate_null(
+                data,
+                &error.path,
+                &operation.selection_set.node,
+                doc,
+                root,
+                shape,
+            );
+        }
+    }
+    if *data != Value::Null {
+        reorder(data, &[&operation.selection_set.node], doc, 0);
     }
 }
 
-/// Sets the field a failed path points at to null, if its parent is there and it is not.
-fn null_at(data: &mut Value, path: &[PathSegment]) {
+/// Nulls the nearest nullable position at or above a failed field (or `data` itself).
+fn propagate_null(
+    data: &mut Value,
+    path: &[PathSegment],
+    selection: &SelectionSet,
+    doc: &ExecutableDocument,
+    root: Option<&str>,
+    shape: &SchemaShape,
+) {
+    let mut nullable = Vec::with_capacity(path.len());
+    let mut sets: Vec<&SelectionSet> = vec![selection];
+    let mut owner: Option<&str> = root;
+    let mut current: Option<TypeRef> = None;
+    for segment in path {
+        match segment {
+            PathSegment::Field(key) => {
+                let found = find_field(&sets, key, doc);
+                let typed = found.as_ref().and_then(|field| {
+                    shape.field_type(field.condition.or(owner)?, field.name)
+                });
+                match (found, typed) {
+                    (Some(field), Some((ty, named))) => {
+                        nullable.push(ty.is_nullable());
+                        current = Some(ty);
+                        owner = Some(named);
+                        sets = field.selections;
+                    }
+                    // Unknown (`__typename`, a field the executor refused): nullable.
+                    _ => {
+                        nullable.push(true);
+                        current = None;
+                        owner = None;
+                        sets = Vec::new();
+                    }
+                }
+            }
+            PathSegment::Index(_) => {
+                let item = current.and_then(|t| t.item());
+                nullable.push(item.is_none_or(|t| t.is_nullable()));
+                current = item;
+            }
+        }
+    }
+    match (0..path.len()).rev().find(|&k| nullable[k]) {
+        Some(k) => set_null(data, &path[..=k]),
+        None => *data = Value::Null,
+    }
+}
+
+/// Sets the value at `path` to null, if its parent is there.
+fn set_null(data: &mut Value, path: &[PathSegment]) {
     let Some((last, parents)) = path.split_last() else {
         return;
     };
@@ -50,8 +107,92 @@ fn null_at(data: &mut Value, path: &[PathSegment]) {
             None => return,
         }
     }
-    if let (PathSegment::Field(key), Value::Object(map)) = (last, current) {
-        map.entry(Name::new(key)).or_insert(Value::Null);
+    match (last, current) {
+        (PathSegment::Field(key), Value::Object(map)) => {
+            map.insert(Name::new(key), Value::Null);
+        }
+        (PathSegment::Index(index), Value::List(items)) => {
+            if let Some(item) = items.get_mut(*index) {
+                *item = Value::Null;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A field of a selection, found by its response key.
+struct FoundField<'a> {
+    name: &'a str,
+    /// The type condition of the fragment it stands in, if any.
+    condition: Option<&'a str>,
+    /// Its sub-selections, from every place the key is selected.
+    selections: Vec<&'a SelectionSet>,
+}
+
+fn find_field<'a>(
+    sets: &[&'a SelectionSet],
+    key: &str,
+    doc: &'a ExecutableDocument,
+) -> Option<FoundField<'a>> {
+    let mut found: Option<FoundField<'a>> = None;
+    for set in sets {
+        find_in(set, key, doc, None, &mut found, 0);
+    }
+    found
+}
+
+fn find_in<'a>(
+    set: &'a SelectionSet,
+    key: &str,
+    doc: &'a ExecutableDocument,
+    condition: Option<&'a str>,
+    found: &mut Option<FoundField<'a>>,
+    depth: usize,
+) {
+    if depth > MAX_FRAGMENT_DEPTH {
+        return;
+    }
+    for item in &set.items {
+        match &item.node {
+            Selection::Field(field) => {
+                if field.node.response_key().node.as_str() != key {
+                    continue;
+                }
+                let sub = &field.node.selection_set.node;
+                match found {
+                    Some(found) => found.selections.push(sub),
+                    None => {
+                        *found = Some(FoundField {
+                            name: field.node.name.node.as_str(),
+                            condition,
+                            selections: vec![sub],
+                        })
+                    }
+                }
+            }
+            Selection::FragmentSpread(spread) => {
+                if let Some(fragment) = doc.fragments.get(&spread.node.fragment_name.node) {
+                    let on = fragment.node.type_condition.node.on.node.as_str();
+                    find_in(
+                        &fragment.node.selection_set.node,
+                        key,
+                        doc,
+                        Some(on),
+                        found,
+                        depth + 1,
+                    );
+                }
+            }
+            Selection::InlineFragment(inline) => {
+                let on = inline
+                    .node
+                    .type_condition
+                    .as_ref()
+                    .map(|c| c.node.on.node.as_str())
+                    .or(condition);
+                find_in(&inline.node.selection_set.node, key, doc, on, found, depth + 1);
+            }
+        }
     }
 }
 
@@ -151,7 +292,7 @@ mod tests {
             Value::from_json(serde_json::json!({"a": {"x": 1, "y": 2}, "b": 3})).unwrap();
         let mut error = ServerError::new("boom", None);
         error.path = vec![PathSegment::Field("c".into())];
-        normalize(&mut data, &[error], &doc, None);
+        normalize(&mut data, &[error], &doc, None, &SchemaShape::default());
         assert_eq!(
             serde_json::to_string(&data).unwrap(),
             r#"{"b":3,"a":{"y":2,"x":1},"c":null}"#
