@@ -224,7 +224,10 @@ async fn a_failed_non_null_field_nulls_its_nearest_nullable_ancestor() {
     assert_eq!(reply.status, 200);
     assert_eq!(reply.body["data"], Value::Null, "{}", reply.body);
     assert_eq!(reply.code(), "BAD_USER_INPUT");
-    assert_eq!(reply.errors()[0]["path"], json!(["themes", "nodes", 0, "label"]));
+    assert_eq!(
+        reply.errors()[0]["path"],
+        json!(["themes", "nodes", 0, "label"])
+    );
 
     // `node` is nullable: it becomes null, its siblings stay.
     let reply = app
@@ -233,7 +236,12 @@ async fn a_failed_non_null_field_nulls_its_nearest_nullable_ancestor() {
             json!({"id": theme}),
         )
         .await;
-    assert_eq!(reply.body["data"], json!({"kind": "Query", "x": null}), "{}", reply.body);
+    assert_eq!(
+        reply.body["data"],
+        json!({"kind": "Query", "x": null}),
+        "{}",
+        reply.body
+    );
     assert_eq!(reply.errors()[0]["path"], json!(["x", "l"]));
 
     // Inside a list of non-null items under a nullable field (`parent: Theme`): the nullable
@@ -246,7 +254,11 @@ async fn a_failed_non_null_field_nulls_its_nearest_nullable_ancestor() {
         .await;
     let nodes = reply.body["data"]["themes"]["nodes"].as_array().unwrap();
     assert!(nodes.len() > 10, "{}", reply.body);
-    assert!(nodes.iter().all(|n| n["code"].is_string() && n["parent"].is_null()));
+    assert!(
+        nodes
+            .iter()
+            .all(|n| n["code"].is_string() && n["parent"].is_null())
+    );
     assert!(!reply.errors().is_empty());
     for error in reply.errors() {
         let path = error["path"].as_array().unwrap();

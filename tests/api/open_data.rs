@@ -149,3 +149,74 @@ async fn locales_geojson_and_archived_records() {
         "links of archived records stay out too"
     );
 }
+
+#[tokio::test]
+async fn every_file_downloads_whole_under_gzip_as_browsers_ask() {
+    let app = spawn_app().await;
+    // A client that asks for gzip and inflates the answer, as browsers, `requests` and
+    // frictionless do.
+    let browser = reqwest::Client::builder().gzip(true).build().unwrap();
+    let (_, _, index) = get(&app, "/open-data/").await;
+    let index: Value = serde_json::from_str(&index).unwrap();
+    // Without a locale, the descriptor is the default locale's, its paths leading there.
+    let (status, _, default) = get(&app, "/open-data/datapackage.json").await;
+    assert_eq!(status, 200);
+    let default: Value = serde_json::from_str(&default).unwrap();
+    let resources = default["resources"].as_array().unwrap();
+    assert!(resources.len() >= 15);
+    for resource in resources {
+        let path = resource["path"].as_str().unwrap();
+        assert!(path.starts_with("en/"), "{path}");
+        assert_eq!(
+            get(&app, &format!("/open-data/{path}")).await.0,
+            200,
+            "{path}"
+        );
+    }
+    let mut paths = vec![
+        "/open-data/datapackage.json".to_owned(),
+        "/open-data/en/datapackage.json".to_owned(),
+    ];
+    for locale in ["en", "nl"] {
+        paths.push(format!("/open-data/{locale}/areas.geojson"));
+        for dataset in index["datasets"].as_array().unwrap() {
+            let name = dataset["name"].as_str().unwrap();
+            for format in ["csv", "ndjson"] {
+                paths.push(format!("/open-data/{locale}/{name}.{format}"));
+            }
+        }
+    }
+    for path in &paths {
+        let plain = get(&app, path).await.2;
+        let response = browser
+            .get(app.url(path))
+            .header("accept-encoding", "gzip, deflate, br")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let inflated = response
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(
+            inflated.len(),
+            plain.len(),
+            "{path}: the whole file arrives"
+        );
+        assert_eq!(inflated, plain, "{path}");
+    }
+    // The raw bytes really are gzip.
+    let raw = reqwest::Client::builder()
+        .gzip(false)
+        .build()
+        .unwrap()
+        .get(app.url("/open-data/en/learnings.ndjson"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.headers()["content-encoding"], "gzip");
+    let bytes = raw.bytes().await.unwrap();
+    assert_eq!(&bytes[..2], &[0x1f, 0x8b]);
+}

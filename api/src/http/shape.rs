@@ -58,9 +58,9 @@ fn propagate_null(
         match segment {
             PathSegment::Field(key) => {
                 let found = find_field(&sets, key, doc);
-                let typed = found.as_ref().and_then(|field| {
-                    shape.field_type(field.condition.or(owner)?, field.name)
-                });
+                let typed = found
+                    .as_ref()
+                    .and_then(|field| shape.field_type(field.condition.or(owner)?, field.name));
                 match (found, typed) {
                     (Some(field), Some((ty, named))) => {
                         nullable.push(ty.is_nullable());
@@ -190,7 +190,14 @@ fn find_in<'a>(
                     .as_ref()
                     .map(|c| c.node.on.node.as_str())
                     .or(condition);
-                find_in(&inline.node.selection_set.node, key, doc, on, found, depth + 1);
+                find_in(
+                    &inline.node.selection_set.node,
+                    key,
+                    doc,
+                    on,
+                    found,
+                    depth + 1,
+                );
             }
         }
     }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::LocalizedText;
-use futures_util::stream;
+use futures_util::{StreamExt, stream};
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement, Value as SqlValue};
 use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult};
 use serde_json::{Map, Value, json};
@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/open-data", get(index))
         .route("/open-data/", get(index))
+        .route("/open-data/datapackage.json", get(default_datapackage))
         .route("/open-data/{locale}/{file}", get(file))
 }
 
@@ -69,6 +70,7 @@ async fn index() -> Response {
         "license": LICENSE,
         "locales": OFFERED_LOCALES,
         "datapackage": "/open-data/{locale}/datapackage.json",
+        "defaultDatapackage": "/open-data/datapackage.json",
         "geojson": "/open-data/{locale}/areas.geojson",
         "examples": OFFERED_LOCALES.iter().map(|l| format!("/open-data/{l}/datapackage.json")).collect::<Vec<_>>(),
         "datasets": datasets,
@@ -82,6 +84,22 @@ async fn index() -> Response {
 }
 
 const LICENSE: &str = "CC-BY-4.0";
+
+/// The locale of the descriptor at `/open-data/datapackage.json` (the first of the API's
+/// fallback chain).
+const DEFAULT_LOCALE: &str = "en";
+
+/// `GET /open-data/datapackage.json`: the default locale's descriptor, its paths leading into
+/// that locale's folder.
+async fn default_datapackage() -> Response {
+    match Locale::parse(DEFAULT_LOCALE) {
+        Ok(locale) => json_response(
+            StatusCode::OK,
+            datapackage(&locale, &format!("{DEFAULT_LOCALE}/")),
+        ),
+        Err(message) => json_response(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": message})),
+    }
+}
 
 #[derive(serde::Deserialize, Default)]
 pub struct FileParams {
@@ -119,7 +137,7 @@ async fn file(
         return response;
     }
     if file == "datapackage.json" {
-        return json_response(StatusCode::OK, datapackage(&locale));
+        return json_response(StatusCode::OK, datapackage(&locale, ""));
     }
     if file == "areas.geojson" {
         return stream_response(
@@ -434,7 +452,8 @@ fn rows(
             }
         }
     });
-    Body::from_stream(pages)
+    // Fused: a compressing body polls once more after the end, which `unfold` must not see.
+    Body::from_stream(pages.fuse())
 }
 
 /// The areas as a GeoJSON FeatureCollection, streamed.
@@ -543,7 +562,8 @@ fn geojson(db: DatabaseConnection, chain: Vec<String>, include_archived: bool) -
             }
         }
     });
-    Body::from_stream(pages)
+    // Fused: a compressing body polls once more after the end, which `unfold` must not see.
+    Body::from_stream(pages.fuse())
 }
 
 fn resource_of(kind: NodeKind) -> Option<&'static str> {
@@ -562,7 +582,9 @@ fn resource_of(kind: NodeKind) -> Option<&'static str> {
 }
 
 /// The Frictionless Data Package descriptor of the CSV files of a locale.
-fn datapackage(locale: &Locale) -> Value {
+/// The Data Package descriptor of a locale; `prefix` leads from the descriptor's place to the
+/// locale's files.
+fn datapackage(locale: &Locale, prefix: &str) -> Value {
     let resources: Vec<Value> = DATASETS
         .iter()
         .map(|d| {
@@ -594,7 +616,7 @@ fn datapackage(locale: &Locale) -> Value {
             json!({
                 "profile": "tabular-data-resource",
                 "name": d.name,
-                "path": format!("{}.csv", d.name),
+                "path": format!("{prefix}{}.csv", d.name),
                 "title": d.title,
                 "description": d.description,
                 "format": "csv",
