@@ -46,6 +46,17 @@ impl NodeKind {
     ];
 
     /// The GraphQL type name, which is also the prefix inside the ID.
+    /// The type's name with its indefinite article ("an Area", "a Theme"), for messages.
+    pub fn with_article(self) -> String {
+        let name = self.type_name();
+        let article = if name.starts_with(['A', 'E', 'I', 'O', 'U']) {
+            "an"
+        } else {
+            "a"
+        };
+        format!("{article} {name}")
+    }
+
     pub fn type_name(self) -> &'static str {
         match self {
             Self::Municipality => "Municipality",
@@ -108,10 +119,10 @@ impl GlobalId {
             return Err(ApiError::bad_input(
                 field,
                 format!(
-                    "`{}` is the ID of a {}, not of a {}.",
+                    "`{}` is the ID of {}, not of {}.",
                     id.as_str(),
-                    decoded.kind.type_name(),
-                    kind.type_name()
+                    decoded.kind.with_article(),
+                    kind.with_article()
                 ),
             ));
         }

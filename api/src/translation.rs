@@ -112,7 +112,10 @@ async fn add_translation(write: &Write, input: AddTranslationInput) -> WriteResu
         return Err(UserError::invalid(
             "field",
             if names.is_empty() {
-                format!("A {} has no translatable text.", kind.type_name())
+                format!(
+                    "{} has no translatable text.",
+                    capitalised(&kind.with_article())
+                )
             } else {
                 format!(
                     "`{}` is not a text field of {}: use {}.",
@@ -171,7 +174,10 @@ async fn add_translation(write: &Write, input: AddTranslationInput) -> WriteResu
         NodeKind::ContactPerson | NodeKind::ApiKey => {
             return Err(UserError::invalid(
                 "id",
-                format!("A {} has no translatable text.", kind.type_name()),
+                format!(
+                    "{} has no translatable text.",
+                    capitalised(&kind.with_article())
+                ),
             )
             .into());
         }
@@ -193,5 +199,14 @@ impl TranslationMutation {
         let result = add_translation(&write, input).await;
         let (node, user_errors) = write.finish(result).await?;
         Ok(AddTranslationPayload { node, user_errors })
+    }
+}
+
+/// The text with its first letter upper-case.
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }

@@ -40,7 +40,7 @@ async fn bad_global_ids_are_refused() {
     assert!(
         reply
             .message()
-            .contains("is the ID of a Theme, not of a Area"),
+            .contains("is the ID of a Theme, not of an Area"),
         "{}",
         reply.message()
     );
@@ -130,6 +130,8 @@ async fn node_and_nodes_resolve_every_type() {
 #[tokio::test]
 async fn malformed_queries_get_request_errors() {
     let app = spawn_app().await;
+    // Values written in the document that do not fit their types make it invalid, as
+    // graphql-js and Apollo say; values from variables that do not fit are bad input.
     for (query, code) in [
         ("{ initiatives { totalCount ", "GRAPHQL_PARSE_FAILED"),
         (
@@ -138,19 +140,19 @@ async fn malformed_queries_get_request_errors() {
         ),
         (
             "{ initiatives(first: 99999999999) { totalCount } }",
-            "BAD_USER_INPUT",
+            "GRAPHQL_VALIDATION_FAILED",
         ),
         (
             "{ initiatives(first: \"ten\") { totalCount } }",
-            "BAD_USER_INPUT",
+            "GRAPHQL_VALIDATION_FAILED",
         ),
         (
             "{ initiatives(filter: {stages: [FLOURISHING]}) { totalCount } }",
-            "BAD_USER_INPUT",
+            "GRAPHQL_VALIDATION_FAILED",
         ),
         (
             "{ needs(filter: {recorded: {from: \"yesterday\"}}) { totalCount } }",
-            "BAD_USER_INPUT",
+            "GRAPHQL_VALIDATION_FAILED",
         ),
         (
             "query($n: Int!) { initiatives(first: $n) { totalCount } }",
@@ -166,6 +168,36 @@ async fn malformed_queries_get_request_errors() {
             reply.body
         );
     }
+    for (query, variables) in [
+        (
+            "query($n: Int) { initiatives(first: $n) { totalCount } }",
+            json!({"n": "ten"}),
+        ),
+        (
+            "query($s: [InitiativeStage!]) { initiatives(filter: {stages: $s}) { totalCount } }",
+            json!({"s": ["FLOURISHING"]}),
+        ),
+        (
+            "query($d: Date) { needs(filter: {recorded: {from: $d}}) { totalCount } }",
+            json!({"d": "yesterday"}),
+        ),
+    ] {
+        let reply = app.graphql(query, variables).await;
+        assert_eq!(reply.status, 400, "{query}: {}", reply.body);
+        assert_eq!(reply.code(), "BAD_USER_INPUT", "{query}: {}", reply.body);
+    }
+    // A required variable left out says so.
+    let reply = app
+        .graphql(
+            "query($area: ID!) { needs(filter: {areas: [$area]}) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(reply.code(), "BAD_USER_INPUT");
+    assert_eq!(
+        reply.message(),
+        "Variable \"$area\" of required type \"ID!\" was not provided."
+    );
 }
 
 #[tokio::test]

@@ -819,11 +819,11 @@ fn respond(
     // large and is serialised once, straight from the executor's value.
     let mut labelled: Vec<Value> = Vec::with_capacity(errors.len());
     let mut codes: Vec<String> = Vec::new();
-    for error in &errors {
-        let mut error = serde_json::to_value(error).unwrap_or_else(
-            |_| json!({"message": error.message.clone(), "extensions": {"code": "INTERNAL"}}),
+    for source in &errors {
+        let mut error = serde_json::to_value(source).unwrap_or_else(
+            |_| json!({"message": source.message.clone(), "extensions": {"code": "INTERNAL"}}),
         );
-        label_error(&mut error);
+        label_error(&mut error, source, document, operation_name);
         if let Some(code) = error.pointer("/extensions/code").and_then(Value::as_str) {
             metrics::counter!("stroom_graphql_errors_total", "code" => code.to_owned())
                 .increment(1);
@@ -831,12 +831,12 @@ fn respond(
         }
         labelled.push(error);
     }
-    let unavailable = !codes.is_empty()
-        && codes.iter().all(|c| c == "SERVICE_UNAVAILABLE")
-        && data == async_graphql::Value::Null;
     if !request_error {
         shape::normalize(&mut data, &errors, document, operation_name, &state.shape);
     }
+    let unavailable = !codes.is_empty()
+        && codes.iter().all(|c| c == "SERVICE_UNAVAILABLE")
+        && data == async_graphql::Value::Null;
     let mut extensions = serde_json::Map::new();
     for (name, value) in executor_extensions {
         extensions.insert(name, value.into_json().unwrap_or(Value::Null));
@@ -917,20 +917,29 @@ fn is_coercion_error(message: &str) -> bool {
         || message.starts_with("Variable ")
 }
 
-/// Gives every error a machine-readable `extensions.code`.
-fn label_error(error: &mut Value) {
+/// Gives every error a machine-readable `extensions.code`, as graphql-js and Apollo name
+/// them: a value written in the document that does not fit its type makes the document
+/// invalid (`GRAPHQL_VALIDATION_FAILED`); a variable's value that does not fit, or a required
+/// variable left out, is bad input (`BAD_USER_INPUT`).
+fn label_error(
+    error: &mut Value,
+    source: &async_graphql::ServerError,
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+) {
     if error.pointer("/extensions/code").is_some() {
         return;
     }
-    let message = error
-        .get("message")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let code = if message.starts_with("Invalid value for argument")
+    let message = source.message.as_str();
+    let about_a_value = message.starts_with("Invalid value for argument")
         || message.starts_with("Failed to parse")
-        || message.starts_with("Variable")
-        || message.contains("Expected input type")
-    {
+        || message.contains("Expected input type");
+    let code = if let Some(variable) = missing_variable(message) {
+        if let Some(described) = describe_missing(document, operation_name, variable) {
+            error["message"] = json!(described);
+        }
+        "BAD_USER_INPUT"
+    } else if about_a_value && variable_at(document, &source.locations) {
         "BAD_USER_INPUT"
     } else {
         "GRAPHQL_VALIDATION_FAILED"
@@ -941,4 +950,94 @@ fn label_error(error: &mut Value) {
             extensions.insert("code".into(), json!(code));
         }
     }
+}
+
+/// The variable of the executor's "Variable x is not defined." (a required one left out).
+fn missing_variable(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("Variable ")?
+        .strip_suffix(" is not defined.")
+        .filter(|name| name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+}
+
+/// "Variable "$x" of required type "T!" was not provided.", as graphql-js says it.
+fn describe_missing(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+    variable: &str,
+) -> Option<String> {
+    let operation = super::analysis::select_operation(document, operation_name)?;
+    let definition = operation
+        .variable_definitions
+        .iter()
+        .find(|d| d.node.name.node.as_str() == variable)?;
+    Some(format!(
+        "Variable \"${variable}\" of required type \"{}\" was not provided.",
+        definition.node.var_type.node
+    ))
+}
+
+/// Whether the argument (or the field) an error points at takes its value from a variable.
+fn variable_at(document: &ExecutableDocument, locations: &[async_graphql::Pos]) -> bool {
+    use async_graphql::parser::types::{Selection, SelectionSet};
+    use async_graphql_value::Value as Literal;
+    fn holds_variable(value: &Literal) -> bool {
+        match value {
+            Literal::Variable(_) => true,
+            Literal::List(items) => items.iter().any(holds_variable),
+            Literal::Object(fields) => fields.values().any(holds_variable),
+            _ => false,
+        }
+    }
+    fn search(set: &SelectionSet, at: async_graphql::Pos, depth: usize) -> Option<bool> {
+        if depth > 64 {
+            return None;
+        }
+        for item in &set.items {
+            let found = match &item.node {
+                Selection::Field(field) => {
+                    if field.pos == at {
+                        return Some(
+                            field
+                                .node
+                                .arguments
+                                .iter()
+                                .any(|(_, v)| holds_variable(&v.node)),
+                        );
+                    }
+                    if let Some((_, value)) = field
+                        .node
+                        .arguments
+                        .iter()
+                        .find(|(name, value)| name.pos == at || value.pos == at)
+                    {
+                        return Some(holds_variable(&value.node));
+                    }
+                    search(&field.node.selection_set.node, at, depth + 1)
+                }
+                Selection::InlineFragment(inline) => {
+                    search(&inline.node.selection_set.node, at, depth + 1)
+                }
+                Selection::FragmentSpread(_) => None,
+            };
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
+    }
+    locations.iter().any(|&at| {
+        document
+            .operations
+            .iter()
+            .map(|(_, op)| &op.node.selection_set.node)
+            .chain(
+                document
+                    .fragments
+                    .values()
+                    .map(|f| &f.node.selection_set.node),
+            )
+            .find_map(|set| search(set, at, 0))
+            .unwrap_or(false)
+    })
 }
