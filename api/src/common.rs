@@ -151,6 +151,10 @@ pub fn archived_condition(table: &'static str, include_archived: Option<bool>) -
 /// `member IN (ids and all their descendants)` over a self-nested table (areas, themes), so a
 /// filter on a neighbourhood also finds what sits in its street clusters.
 pub fn in_subtree(backend: DbBackend, tree: &'static str, member: Expr, ids: &[i64]) -> Expr {
+    // Below none of no records: nothing (and `IN ()` is not SQL everywhere).
+    if ids.is_empty() {
+        return Expr::cust("1 = 0");
+    }
     let mut exprs = vec![member];
     exprs.extend(ids.iter().map(|id| Expr::val(*id)));
     let placeholders: Vec<String> = match backend {

@@ -570,3 +570,65 @@ async fn archived_records_are_hidden_unless_asked_for() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_empty_list_in_any_filter_selects_nothing_on_every_list() {
+    let app = spawn_app().await;
+    let admin = app.admin_key().await;
+    // Every list criterion of every filter input, read from the schema itself.
+    let schema = app
+        .graphql(
+            "{ __schema { queryType { fields { name type { kind name ofType { name } } args { name type { name } } } } } }",
+            json!({}),
+        )
+        .await;
+    let fields = schema.ok()["__schema"]["queryType"]["fields"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let mut checked = 0;
+    for field in fields {
+        let name = field["name"].as_str().unwrap();
+        let returns = field["type"]["ofType"]["name"].as_str().unwrap_or_default();
+        let Some(filter) = field["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == "filter")
+            .and_then(|a| a["type"]["name"].as_str())
+        else {
+            continue;
+        };
+        if !returns.ends_with("Connection") {
+            continue;
+        }
+        let input = app
+            .graphql(
+                "query($t: String!) { __type(name: $t) { inputFields { name type { kind ofType { kind } } } } }",
+                json!({"t": filter}),
+            )
+            .await;
+        for criterion in input.ok()["__type"]["inputFields"].as_array().unwrap() {
+            let is_list = criterion["type"]["kind"] == "LIST"
+                || criterion["type"]["ofType"]["kind"] == "LIST";
+            if !is_list {
+                continue;
+            }
+            let criterion = criterion["name"].as_str().unwrap();
+            let reply = app
+                .graphql_as(
+                    &admin,
+                    &format!("query($f: {filter}) {{ {name}(filter: $f) {{ totalCount nodes {{ __typename }} }} }}"),
+                    json!({"f": {criterion: []}}),
+                )
+                .await;
+            let data = reply.ok();
+            assert_eq!(
+                data[name]["totalCount"], 0,
+                "{name}(filter: {{{criterion}: []}}) selects nothing"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "{checked} list criteria checked");
+}
