@@ -574,3 +574,56 @@ async fn nul_characters_are_refused_in_every_text_and_nothing_is_written() {
     }
     assert_eq!(before, app.fingerprint().await, "nothing was written");
 }
+
+#[tokio::test]
+async fn shared_caches_get_nothing_of_one_caller() {
+    let app = spawn_app().await;
+    let get = |query: &'static str, extensions: Option<String>| {
+        let mut params = vec![("query", query.to_owned())];
+        if let Some(extensions) = extensions {
+            params = vec![("extensions", extensions)];
+        }
+        app.client
+            .get(app.url("/graphql"))
+            .header("accept", crate::helpers::ACCEPT)
+            .query(&params)
+            .send()
+    };
+    // A cacheable answer carries no rate-limit usage, in headers or extensions.
+    let cached = get("{ themes(first: 2) { totalCount } }", None)
+        .await
+        .unwrap();
+    assert_eq!(cached.headers()["cache-control"], "public, max-age=60");
+    assert!(cached.headers().get("ratelimit-remaining").is_none());
+    assert!(cached.headers().get("x-ratelimit-used").is_none());
+    let body: Value = cached.json().await.unwrap();
+    assert!(body["extensions"].get("rateLimit").is_none(), "{body}");
+    assert!(body["extensions"]["cost"].is_object());
+    // Asking who one is, or one's budget, is never cacheable.
+    for query in [
+        "{ rateLimit { remaining } }",
+        "{ viewer { role } themes { totalCount } }",
+    ] {
+        let own = get(query, None).await.unwrap();
+        assert_eq!(own.headers()["cache-control"], "no-store", "{query}");
+        assert!(own.headers().get("ratelimit-remaining").is_some());
+    }
+    // Refusals are not kept either: an unknown persisted query, a bad one, a parse error.
+    let unknown =
+        json!({"persistedQuery": {"version": 1, "sha256Hash": "ab".repeat(32)}}).to_string();
+    let response = get("", Some(unknown)).await.unwrap();
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert_eq!(
+        TestApp::reply(response).await.code(),
+        "PERSISTED_QUERY_NOT_FOUND"
+    );
+    let version = json!({"persistedQuery": {"version": 2, "sha256Hash": "ab"}}).to_string();
+    let response = get("", Some(version)).await.unwrap();
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert_eq!(
+        TestApp::reply(response).await.code(),
+        "PERSISTED_QUERY_NOT_SUPPORTED"
+    );
+    let response = get("{ themes {", None).await.unwrap();
+    assert_eq!(response.headers()["cache-control"], "no-store");
+}

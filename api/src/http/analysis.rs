@@ -36,7 +36,12 @@ pub struct Analysis {
     pub is_mutation: bool,
     /// The query only introspects the schema.
     pub introspection_only: bool,
+    /// The answer depends on who asks (it selects `viewer` or `rateLimit`).
+    pub caller_specific: bool,
 }
+
+/// Fields whose answer depends on the caller, not only on the data.
+const CALLER_FIELDS: &[&str] = &["viewer", "rateLimit"];
 
 /// Fields that read many rows whatever they return (aggregates), with the records they count as.
 const AGGREGATE_WEIGHTS: &[(&str, u64)] = &[
@@ -80,6 +85,8 @@ struct Summary {
     data_fields: u64,
     /// It selects a connection's fields directly.
     page_fields: bool,
+    /// It selects a field whose answer depends on the caller.
+    caller_specific: bool,
 }
 
 impl Summary {
@@ -96,6 +103,7 @@ impl Summary {
             fields: self.fields.saturating_add(other.fields),
             data_fields: self.data_fields.saturating_add(other.data_fields),
             page_fields: self.page_fields || other.page_fields,
+            caller_specific: self.caller_specific || other.caller_specific,
         }
     }
 }
@@ -252,6 +260,7 @@ impl<'a> Analyzer<'a> {
                 child.nesting + 1
             },
             page_fields: PAGE_FIELDS.contains(&name),
+            caller_specific: child.caller_specific || CALLER_FIELDS.contains(&name),
             ..Summary::default()
         };
         // `__typename` is answered without a resolver, and `ofType` unwraps one type
@@ -471,6 +480,7 @@ pub fn analyze(
         fields: summary.fields,
         is_mutation,
         introspection_only: summary.data_fields == 0,
+        caller_specific: summary.caller_specific,
     })
 }
 

@@ -125,10 +125,13 @@ fn refuse_with(
     metrics::counter!("stroom_graphql_errors_total", "code" => code).increment(1);
     let body = json!({"errors": [{"message": message.into(), "extensions": extensions}]});
     let mut response = (status, body.to_string()).into_response();
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
+    // A refusal is about this request only: no cache may keep it.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -845,7 +848,19 @@ fn respond(
         "cost".into(),
         json!({"nodes": analysis.nodes, "points": analysis.cost, "depth": analysis.depth}),
     );
-    extensions.insert("rateLimit".into(), rate_limit_json(spent));
+    // Anonymous, successful GETs are the same for everyone who sends the same URL and headers
+    // (unless they ask who they are): a shared cache may keep them, so they carry nothing of
+    // the caller's own, such as its rate-limit budget.
+    let cacheable = is_get
+        && viewer.key.is_none()
+        && !request_error
+        && !unavailable
+        && errors.is_empty()
+        && !analysis.caller_specific
+        && state.settings.cache_max_age_secs > 0;
+    if !cacheable {
+        extensions.insert("rateLimit".into(), rate_limit_json(spent));
+    }
     if let Some(explained) = explained {
         extensions.insert("explain".into(), explained);
     }
@@ -879,16 +894,12 @@ fn respond(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
-    rate_limit_headers(headers, spent);
+    if !cacheable {
+        rate_limit_headers(headers, spent);
+    }
     if unavailable {
         headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
-    // Anonymous, successful GETs are the same for everyone who sends the same URL and headers.
-    let cacheable = is_get
-        && viewer.key.is_none()
-        && status == StatusCode::OK
-        && errors.is_empty()
-        && state.settings.cache_max_age_secs > 0;
     let cache_control = if cacheable {
         format!("public, max-age={}", state.settings.cache_max_age_secs)
     } else {

@@ -34,14 +34,15 @@ impl PersistedError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::NotFound => "PERSISTED_QUERY_NOT_FOUND",
-            Self::HashMismatch | Self::UnsupportedVersion => "BAD_REQUEST",
+            Self::HashMismatch => "BAD_REQUEST",
+            Self::UnsupportedVersion => "PERSISTED_QUERY_NOT_SUPPORTED",
         }
     }
 
     pub fn message(&self) -> &'static str {
         match self {
             Self::NotFound => "PersistedQueryNotFound",
-            Self::HashMismatch => "The query does not match its sha256Hash.",
+            Self::HashMismatch => "provided sha does not match query",
             Self::UnsupportedVersion => "Only version 1 of persisted queries is supported.",
         }
     }
