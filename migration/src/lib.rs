@@ -6,6 +6,7 @@ mod m20261128_000001_create_core_tables;
 mod m20261128_000002_create_api_keys_and_audit;
 mod m20261128_000003_create_search_and_endorsements;
 mod m20261128_000004_add_outcome_series_index;
+mod m20261129_000001_create_area_lineage;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_create_api_keys_and_audit::Migration),
             Box::new(m20261128_000003_create_search_and_endorsements::Migration),
             Box::new(m20261128_000004_add_outcome_series_index::Migration),
+            Box::new(m20261129_000001_create_area_lineage::Migration),
         ]
     }
 }

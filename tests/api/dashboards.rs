@@ -105,7 +105,8 @@ async fn initiative_counts_match_a_count_in_rust() {
         ("MUNICIPALITY", "municipality"),
         ("PROGRAMME", "programme"),
     ];
-    let query = "query($g: [InitiativeDimension!], $f: InitiativeFilter) { initiativeStats(groupBy: $g, filter: $f) { total groups { count keys { dimension value label } } } }";
+    // Counted by the area recorded, as the reference counts.
+    let query = "query($g: [InitiativeDimension!], $f: InitiativeFilter) { initiativeStats(groupBy: $g, filter: $f, areaGrouping: OWN_AREA) { total groups { count keys { dimension value label } } } }";
     for dimension in &dimensions {
         let reply = app.graphql(query, json!({"g": [dimension.0]})).await;
         let stats = &reply.ok()["initiativeStats"];
@@ -188,7 +189,7 @@ async fn need_counts_and_coverage_match_a_count_in_rust() {
             need["id"]
         );
     }
-    let query = "query($g: [NeedDimension!], $f: NeedFilter) { needStats(groupBy: $g, filter: $f) { total answered answeredShare groups { count answered unanswered answeredShare keys { dimension value } } } }";
+    let query = "query($g: [NeedDimension!], $f: NeedFilter) { needStats(groupBy: $g, filter: $f, areaGrouping: OWN_AREA) { total answered answeredShare groups { count answered unanswered answeredShare keys { dimension value } } } }";
     let dimensions = [
         ("THEME", "theme"),
         ("AREA", "area"),
@@ -490,4 +491,130 @@ async fn a_dashboard_gets_its_three_panels_in_one_request_each() {
         "computed in the database: {} statements",
         reply.statements
     );
+}
+
+#[tokio::test]
+async fn area_groups_roll_up_sub_areas_as_the_area_filter_does() {
+    let app = spawn_app().await;
+    for (list, stats, dimension_type, filter_type) in [
+        ("needs", "needStats", "NeedDimension", "NeedFilter"),
+        (
+            "initiatives",
+            "initiativeStats",
+            "InitiativeDimension",
+            "InitiativeFilter",
+        ),
+    ] {
+        let grouped = app
+            .graphql(
+                &format!("query($g: [{dimension_type}!]) {{ {stats}(groupBy: $g) {{ groups {{ count keys {{ value }} }} }} }}"),
+                json!({"g": ["AREA"]}),
+            )
+            .await;
+        let groups = grouped.ok()[stats]["groups"].as_array().unwrap().clone();
+        let mut rolled_up = 0;
+        for group in &groups {
+            let Some(area) = group["keys"][0]["value"].as_str() else {
+                continue;
+            };
+            // The same number as listing the records of that area (sub-areas included).
+            let listed = app
+                .graphql(
+                    &format!("query($f: {filter_type}) {{ {list}(filter: $f) {{ totalCount }} }}"),
+                    json!({"f": {"areas": [area]}}),
+                )
+                .await;
+            assert_eq!(
+                group["count"],
+                listed.ok()[list]["totalCount"],
+                "{stats} AREA {area}"
+            );
+            let own = app
+                .graphql(
+                    &format!("query($g: [{dimension_type}!]) {{ {stats}(groupBy: $g, areaGrouping: OWN_AREA) {{ groups {{ count keys {{ value }} }} }} }}"),
+                    json!({"g": ["AREA"]}),
+                )
+                .await;
+            let own_count = own.ok()[stats]["groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|g| g["keys"][0]["value"] == area)
+                .map_or(0, |g| g["count"].as_i64().unwrap());
+            if own_count < group["count"].as_i64().unwrap() {
+                rolled_up += 1;
+            }
+        }
+        assert!(
+            rolled_up > 0,
+            "{stats}: some area holds records of its sub-areas"
+        );
+    }
+}
+
+#[tokio::test]
+async fn empty_groups_of_enumerations_are_there_when_asked_for() {
+    let app = spawn_app().await;
+    let stages = [
+        "IDEA",
+        "PILOT",
+        "RUNNING",
+        "SELF_SUSTAINING",
+        "PAUSED",
+        "STOPPED",
+    ];
+    let query = "query($g: [InitiativeDimension!], $f: InitiativeFilter, $e: Boolean) { initiativeStats(groupBy: $g, filter: $f, includeEmptyGroups: $e) { total groups { count keys { dimension value } } } }";
+    // Only running initiatives: without empty groups one column, with them all six.
+    let filter = json!({"stages": ["RUNNING"]});
+    let plain = app
+        .graphql(query, json!({"g": ["STAGE"], "f": filter, "e": false}))
+        .await;
+    assert_eq!(
+        plain.ok()["initiativeStats"]["groups"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let filled = app
+        .graphql(query, json!({"g": ["STAGE"], "f": filter, "e": true}))
+        .await;
+    let groups = filled.ok()["initiativeStats"]["groups"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let values: Vec<&str> = groups
+        .iter()
+        .map(|g| g["keys"][0]["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(values.len(), 6);
+    assert_eq!(values[0], "RUNNING");
+    // The empty ones follow in the schema's order.
+    let empty: Vec<&str> = stages.iter().copied().filter(|s| *s != "RUNNING").collect();
+    assert_eq!(&values[1..], empty.as_slice());
+    assert!(groups[1..].iter().all(|g| g["count"] == 0));
+    // Two enumerations: the whole grid. An empty filter result still has every column.
+    let grid = app
+        .graphql(
+            query,
+            json!({"g": ["BUSINESS_MODEL", "STAGE"], "f": {"stages": []}, "e": true}),
+        )
+        .await;
+    let grid = &grid.ok()["initiativeStats"];
+    assert_eq!(grid["total"], 0);
+    assert_eq!(grid["groups"].as_array().unwrap().len(), 6 * 6);
+    let needs = app
+        .graphql(
+            "{ needStats(groupBy: [STATUS], includeEmptyGroups: true) { groups { count answered unanswered keys { value } } } }",
+            json!({}),
+        )
+        .await;
+    let groups = needs.ok()["needStats"]["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 4);
+    for group in groups {
+        assert_eq!(
+            group["unanswered"].as_i64().unwrap(),
+            group["count"].as_i64().unwrap() - group["answered"].as_i64().unwrap()
+        );
+    }
 }

@@ -117,12 +117,15 @@ enum ValueKind {
     Record(NodeKind),
 }
 
-/// A dimension as SQL: the expression grouped by, and a join it needs.
+/// A dimension as SQL: the expression grouped by, and the joins it needs.
 struct Grouping {
     name: &'static str,
     expr: Expr,
     kind: ValueKind,
-    join: Option<(&'static str, &'static str, Expr)>,
+    joins: Vec<(&'static str, &'static str, Expr)>,
+    /// Every value of an enumeration dimension, in the schema's order (for zero-filled groups
+    /// and for ordering ties).
+    values: &'static [&'static str],
 }
 
 impl Grouping {
@@ -136,7 +139,8 @@ impl Grouping {
             name,
             expr: col(table, column),
             kind,
-            join: None,
+            joins: Vec::new(),
+            values: &[],
         }
     }
 
@@ -154,9 +158,43 @@ impl Grouping {
             name,
             expr: col(alias, value),
             kind,
-            join: Some((link, alias, col(alias, link_own).equals_expr(own))),
+            joins: vec![(link, alias, col(alias, link_own).equals_expr(own))],
+            values: &[],
         }
     }
+
+    /// An enumeration dimension, with all its values.
+    fn enumeration<E: async_graphql::EnumType>(mut self) -> Self {
+        self.values = enum_names::<E>();
+        self
+    }
+
+    /// Areas rolled up: a record counts in its area and in every area above it, through
+    /// `area_lineage` (aliased `lineage`), joined on the expression that holds its area.
+    fn rolled_up(mut self, lineage: &'static str) -> Self {
+        let area = self.expr.clone();
+        self.joins.push((
+            "area_lineage",
+            lineage,
+            col(lineage, "area_id").equals_expr(area),
+        ));
+        self.expr = col(lineage, "ancestor_id");
+        self
+    }
+}
+
+/// The names of an enumeration's values, in the schema's order (computed once per type).
+fn enum_names<E: async_graphql::EnumType>() -> &'static [&'static str] {
+    use std::any::TypeId;
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<HashMap<TypeId, &'static [&'static str]>>> = OnceLock::new();
+    let names = NAMES.get_or_init(Default::default);
+    let mut names = names.lock().unwrap_or_else(|e| e.into_inner());
+    names.entry(TypeId::of::<E>()).or_insert_with(|| {
+        let list: Vec<&'static str> = E::items().iter().map(|item| item.name).collect();
+        Box::leak(list.into_boxed_slice())
+    })
 }
 
 trait EqualsExpr {
@@ -188,7 +226,7 @@ fn grouped(mut select: SelectStatement, groupings: &[Grouping]) -> SelectStateme
     use sea_orm::sea_query::{Alias, JoinType, TableRef};
     select.clear_selects();
     for (i, grouping) in groupings.iter().enumerate() {
-        if let Some((table, alias, on)) = &grouping.join {
+        for (table, alias, on) in &grouping.joins {
             select.join(
                 JoinType::LeftJoin,
                 TableRef::Table((*table).into(), Some(Alias::new(*alias).into())),
@@ -224,7 +262,8 @@ pub enum InitiativeDimension {
     Stage,
     /// Their themes (an initiative with two themes counts in both).
     Theme,
-    /// The areas they work in (an initiative in two areas counts in both).
+    /// The areas they work in (an initiative in two areas counts in both; sub-areas roll up
+    /// unless `areaGrouping: OWN_AREA`).
     Area,
     /// How they pay their way.
     BusinessModel,
@@ -239,36 +278,43 @@ pub enum InitiativeDimension {
 }
 
 impl InitiativeDimension {
-    fn grouping(self, position: usize) -> Grouping {
+    fn grouping(self, position: usize, areas: AreaGrouping) -> Grouping {
+        use crate::initiative::{Affordability, BusinessModel, InitiativeStage, InitiatorKind};
         let own = col("initiative", "id");
         let alias = |base: &'static str| -> &'static str {
             match (base, position) {
                 ("theme", 0) => "g0_theme",
                 ("theme", _) => "g1_theme",
+                ("lineage", 0) => "g0_lineage",
+                ("lineage", _) => "g1_lineage",
                 (_, 0) => "g0_area",
                 _ => "g1_area",
             }
         };
         match self {
-            Self::Stage => Grouping::column("STAGE", "initiative", "stage", ValueKind::Enum),
+            Self::Stage => Grouping::column("STAGE", "initiative", "stage", ValueKind::Enum)
+                .enumeration::<InitiativeStage>(),
             Self::BusinessModel => Grouping::column(
                 "BUSINESS_MODEL",
                 "initiative",
                 "business_model",
                 ValueKind::Enum,
-            ),
+            )
+            .enumeration::<BusinessModel>(),
             Self::Affordability => Grouping::column(
                 "AFFORDABILITY",
                 "initiative",
                 "affordability",
                 ValueKind::Enum,
-            ),
+            )
+            .enumeration::<Affordability>(),
             Self::InitiatorKind => Grouping::column(
                 "INITIATOR_KIND",
                 "initiative",
                 "initiator_kind",
                 ValueKind::Enum,
-            ),
+            )
+            .enumeration::<InitiatorKind>(),
             Self::Municipality => Grouping::column(
                 "MUNICIPALITY",
                 "initiative",
@@ -290,17 +336,35 @@ impl InitiativeDimension {
                 "theme_id",
                 ValueKind::Record(NodeKind::Theme),
             ),
-            Self::Area => Grouping::linked(
-                "AREA",
-                "initiative_area",
-                alias("area"),
-                own,
-                "initiative_id",
-                "area_id",
-                ValueKind::Record(NodeKind::Area),
-            ),
+            Self::Area => {
+                let grouping = Grouping::linked(
+                    "AREA",
+                    "initiative_area",
+                    alias("area"),
+                    own,
+                    "initiative_id",
+                    "area_id",
+                    ValueKind::Record(NodeKind::Area),
+                );
+                match areas {
+                    AreaGrouping::WithSubAreas => grouping.rolled_up(alias("lineage")),
+                    AreaGrouping::OwnArea => grouping,
+                }
+            }
         }
     }
+}
+
+/// How records are counted by area.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AreaGrouping {
+    /// A group counts the records of its area and of every area nested below it (street
+    /// clusters in a neighbourhood), as filtering by that area selects them: a record counts in
+    /// its own area and in each area above it, so the groups of nested areas overlap.
+    #[default]
+    WithSubAreas,
+    /// A group counts only the records recorded on exactly that area.
+    OwnArea,
 }
 
 /// Initiatives counted by up to two dimensions.
@@ -318,7 +382,8 @@ impl InitiativeStats {
         self.total
     }
 
-    /// One group per combination of dimension values, largest first.
+    /// One group per combination of dimension values, largest first (ties, and empty groups
+    /// when asked for, in the enumeration's order).
     async fn groups(&self) -> &[InitiativeGroup] {
         &self.groups
     }
@@ -350,7 +415,7 @@ impl InitiativeGroup {
 pub enum NeedDimension {
     /// Their theme (needs-mapping domain).
     Theme,
-    /// The area recorded for them (not rolled up into larger areas).
+    /// Their area (with sub-areas rolled up, unless `areaGrouping: OWN_AREA`).
     Area,
     /// Their target groups (a need for two groups counts in both).
     TargetGroup,
@@ -365,7 +430,8 @@ pub enum NeedDimension {
 }
 
 impl NeedDimension {
-    fn grouping(self, position: usize) -> Grouping {
+    fn grouping(self, position: usize, areas: AreaGrouping) -> Grouping {
+        use crate::need::{NeedSource, NeedStatus, TargetGroup};
         match self {
             Self::Theme => Grouping::column(
                 "THEME",
@@ -374,10 +440,21 @@ impl NeedDimension {
                 ValueKind::Record(NodeKind::Theme),
             ),
             Self::Area => {
-                Grouping::column("AREA", "need", "area_id", ValueKind::Record(NodeKind::Area))
+                let grouping =
+                    Grouping::column("AREA", "need", "area_id", ValueKind::Record(NodeKind::Area));
+                match areas {
+                    AreaGrouping::WithSubAreas => grouping.rolled_up(if position == 0 {
+                        "g0_lineage"
+                    } else {
+                        "g1_lineage"
+                    }),
+                    AreaGrouping::OwnArea => grouping,
+                }
             }
-            Self::Status => Grouping::column("STATUS", "need", "status", ValueKind::Enum),
-            Self::Source => Grouping::column("SOURCE", "need", "source", ValueKind::Enum),
+            Self::Status => Grouping::column("STATUS", "need", "status", ValueKind::Enum)
+                .enumeration::<NeedStatus>(),
+            Self::Source => Grouping::column("SOURCE", "need", "source", ValueKind::Enum)
+                .enumeration::<NeedSource>(),
             Self::Programme => Grouping::column(
                 "PROGRAMME",
                 "need",
@@ -402,7 +479,8 @@ impl NeedDimension {
                 "need_id",
                 "target_group",
                 ValueKind::Enum,
-            ),
+            )
+            .enumeration::<TargetGroup>(),
         }
     }
 }
@@ -437,7 +515,8 @@ impl NeedStats {
         share(self.answered, self.total)
     }
 
-    /// One group per combination of dimension values, largest first.
+    /// One group per combination of dimension values, largest first (ties, and empty groups
+    /// when asked for, in the enumeration's order).
     async fn groups(&self) -> &[NeedGroup] {
         &self.groups
     }
@@ -480,13 +559,16 @@ impl NeedGroup {
     }
 }
 
-/// Runs a grouped count and reads the groups, largest first (ties by value, for a stable order).
+/// Runs a grouped count and reads the groups, largest first (ties in the enumeration's order,
+/// then by record). With `empty`, the combinations of enumeration values that no record has
+/// are there too, with zero counts, so a chart's columns stay put.
 async fn run_groups(
     ctx: &Context<'_>,
     select: &SelectStatement,
     groupings: &[Grouping],
     count: Expr,
     answered: Option<Expr>,
+    empty: bool,
 ) -> Result<Vec<(Vec<GroupKey>, i64, i64)>, ApiError> {
     let mut select = grouped(select.clone(), groupings);
     select.expr_as(count, "n");
@@ -511,11 +593,77 @@ async fn run_groups(
             .unwrap_or(0);
         groups.push((keys, n, answered));
     }
-    groups.sort_by(|a, b| {
-        let values = |keys: &[GroupKey]| keys.iter().map(|k| k.value.clone()).collect::<Vec<_>>();
-        b.1.cmp(&a.1).then_with(|| values(&a.0).cmp(&values(&b.0)))
-    });
+    if empty {
+        zero_fill(&mut groups, groupings);
+    }
+    let rank = |keys: &[GroupKey]| -> Vec<(usize, GroupValue)> {
+        keys.iter()
+            .zip(groupings)
+            .map(|(key, grouping)| {
+                let position = match &key.value {
+                    GroupValue::Enum(v) => grouping
+                        .values
+                        .iter()
+                        .position(|known| known == v)
+                        .unwrap_or(usize::MAX),
+                    _ => 0,
+                };
+                (position, key.value.clone())
+            })
+            .collect()
+    };
+    groups.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| rank(&a.0).cmp(&rank(&b.0))));
     Ok(groups)
+}
+
+/// Adds a zero-count group for every combination of values no record has: every value of an
+/// enumeration dimension, and the values found for a record dimension.
+fn zero_fill(groups: &mut Vec<(Vec<GroupKey>, i64, i64)>, groupings: &[Grouping]) {
+    let mut axes: Vec<Vec<GroupValue>> = Vec::with_capacity(groupings.len());
+    for (i, grouping) in groupings.iter().enumerate() {
+        let mut values: Vec<GroupValue> = grouping
+            .values
+            .iter()
+            .map(|v| GroupValue::Enum((*v).to_owned()))
+            .collect();
+        for (keys, _, _) in groups.iter() {
+            if !values.contains(&keys[i].value) {
+                values.push(keys[i].value.clone());
+            }
+        }
+        axes.push(values);
+    }
+    let mut combinations: Vec<Vec<GroupValue>> = vec![Vec::new()];
+    for axis in &axes {
+        combinations = combinations
+            .into_iter()
+            .flat_map(|prefix| {
+                axis.iter().map(move |value| {
+                    let mut next = prefix.clone();
+                    next.push(value.clone());
+                    next
+                })
+            })
+            .collect();
+    }
+    let present: std::collections::HashSet<Vec<GroupValue>> = groups
+        .iter()
+        .map(|(keys, _, _)| keys.iter().map(|k| k.value.clone()).collect())
+        .collect();
+    for combination in combinations {
+        if present.contains(&combination) {
+            continue;
+        }
+        let keys = combination
+            .into_iter()
+            .zip(groupings)
+            .map(|(value, grouping)| GroupKey {
+                dimension: grouping.name,
+                value,
+            })
+            .collect();
+        groups.push((keys, 0, 0));
+    }
 }
 
 /// A count as one row.
@@ -567,6 +715,16 @@ impl StatsQuery {
         filter: Option<InitiativeFilter>,
         #[graphql(desc = "One or two dimensions to count by; none for the total only.")]
         group_by: Option<Vec<InitiativeDimension>>,
+        #[graphql(
+            desc = "How the AREA dimension counts: with sub-areas rolled up (as the `areas` filter selects) or only the area recorded.",
+            default
+        )]
+        area_grouping: AreaGrouping,
+        #[graphql(
+            desc = "Also list the combinations of enumeration values (stage, business model…) that no initiative has, with a count of 0, so a chart's columns stay put.",
+            default = false
+        )]
+        include_empty_groups: bool,
     ) -> async_graphql::Result<InitiativeStats> {
         crate::result_cache::cached(ctx, async move {
             let dimensions = group_by.unwrap_or_default();
@@ -576,16 +734,23 @@ impl StatsQuery {
             let groupings: Vec<Grouping> = dimensions
                 .iter()
                 .enumerate()
-                .map(|(i, d)| d.grouping(i))
+                .map(|(i, d)| d.grouping(i, area_grouping))
                 .collect();
             let groups = if groupings.is_empty() {
                 Vec::new()
             } else {
-                run_groups(ctx, &select, &groupings, count_distinct("initiative"), None)
-                    .await?
-                    .into_iter()
-                    .map(|(keys, count, _)| InitiativeGroup { keys, count })
-                    .collect()
+                run_groups(
+                    ctx,
+                    &select,
+                    &groupings,
+                    count_distinct("initiative"),
+                    None,
+                    include_empty_groups,
+                )
+                .await?
+                .into_iter()
+                .map(|(keys, count, _)| InitiativeGroup { keys, count })
+                .collect()
             };
             Ok(InitiativeStats { total, groups })
         })
@@ -601,6 +766,16 @@ impl StatsQuery {
             NeedFilter,
         >,
         #[graphql(desc = "One or two dimensions to count by; none for the totals only.")] group_by: Option<Vec<NeedDimension>>,
+        #[graphql(
+            desc = "How the AREA dimension counts: with sub-areas rolled up (as the `areas` filter selects) or only the area recorded.",
+            default
+        )]
+        area_grouping: AreaGrouping,
+        #[graphql(
+            desc = "Also list the combinations of enumeration values (status, source, target group) that no need has, with zero counts, so a chart's columns stay put.",
+            default = false
+        )]
+        include_empty_groups: bool,
     ) -> async_graphql::Result<NeedStats> {
         crate::result_cache::cached(ctx, async move {
             let dimensions = group_by.unwrap_or_default();
@@ -618,7 +793,7 @@ impl StatsQuery {
             let groupings: Vec<Grouping> = dimensions
                 .iter()
                 .enumerate()
-                .map(|(i, d)| d.grouping(i))
+                .map(|(i, d)| d.grouping(i, area_grouping))
                 .collect();
             let groups = if groupings.is_empty() {
                 Vec::new()
@@ -629,6 +804,7 @@ impl StatsQuery {
                     &groupings,
                     count_distinct("need"),
                     Some(answered_count()),
+                    include_empty_groups,
                 )
                 .await?
                 .into_iter()
