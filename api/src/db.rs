@@ -108,6 +108,15 @@ pub async fn migrations_current(db: &DatabaseConnection) -> Result<bool, sea_orm
     Ok(Migrator::get_pending_migrations(db).await?.is_empty())
 }
 
+/// The file of an SQLite URL (`sqlite://stroom.db?mode=rwc` → `stroom.db`).
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}
+
 pub fn is_postgres(db: &DatabaseConnection) -> bool {
     db.get_database_backend() == DbBackend::Postgres
 }

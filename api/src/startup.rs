@@ -32,10 +32,15 @@ pub struct Application {
 
 impl Application {
     pub async fn build(global: &GlobalArgs, serve: &ServeArgs) -> anyhow::Result<Self> {
-        let connected = db::connect(global.database_url(), global.db_max_connections).await?;
+        let url = global.database_url();
+        let new_file = db::sqlite_file(url).filter(|path| !path.exists());
+        let connected = db::connect(url, global.db_max_connections).await?;
         db::migrate(&connected.db).await?;
-        if serve.wants_demo(global) {
-            demo::load_if_empty(&connected.db).await?;
+        if let Some(path) = &new_file {
+            tracing::info!(path = %path.display(), "created the database");
+        }
+        if serve.wants_demo(global) && demo::load_if_empty(&connected.db).await? {
+            tracing::info!("loaded the Stroom demo data");
         }
         crate::search::ensure_built(&connected.db).await?;
         // Redis is prepared, not reached: the service starts whether or not it answers.

@@ -168,3 +168,40 @@ async fn generate_is_reproducible_and_never_touches_existing_data() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--scale"));
     assert!(!dir.path().join("c.db").exists(), "nothing was created");
 }
+
+#[test]
+fn the_first_start_says_what_it_did_in_plain_text() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // As a new user runs it: no database URL, a fresh working directory, logs to a pipe.
+    let mut child = stroom()
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .current_dir(dir.path())
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = Vec::new();
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        let done = line.contains("listening");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = lines.join("\n");
+    assert!(log.contains("created the database"), "{log}");
+    assert!(log.contains("stroom.db"), "{log}");
+    assert!(log.contains("loaded the Stroom demo data"), "{log}");
+    assert!(!log.contains('\u{1b}'), "no colour codes in a pipe: {log}");
+    assert!(dir.path().join("stroom.db").exists());
+}

@@ -73,7 +73,73 @@ async fn graphiql_answers_a_browser() {
             .unwrap()
             .starts_with("text/html")
     );
-    assert!(response.text().await.unwrap().contains("graphiql"));
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    let page = response.text().await.unwrap();
+    // Every script and style comes from this server, pinned by version; none from a CDN.
+    assert!(!page.contains("https://"), "{page}");
+    let assets: Vec<&str> = page
+        .split(['"', '\''])
+        .filter(|part| part.starts_with("/assets/"))
+        .collect();
+    assert_eq!(assets.len(), 6, "{page}");
+    for asset in assets {
+        let response = app.client.get(app.url(asset)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{asset}");
+        assert_eq!(
+            response.headers()["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        assert!(response.bytes().await.unwrap().len() > 50, "{asset}");
+    }
+    let unknown = app
+        .client
+        .get(app.url("/assets/graphiql-0.0.1/graphiql.min.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+}
+
+#[tokio::test]
+async fn the_root_is_a_landing_page_and_the_schema_is_served() {
+    let app = spawn_app().await;
+    let landing = app
+        .client
+        .get(app.url("/"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(landing.status(), 200);
+    assert!(landing.headers().contains_key("content-security-policy"));
+    let page = landing.text().await.unwrap();
+    for link in [
+        "/graphql",
+        "/schema.graphql",
+        "/open-data/",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
+        assert!(page.contains(&format!("href=\"{link}\"")), "{link}");
+    }
+    let schema = app
+        .client
+        .get(app.url("/schema.graphql"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(schema, stroom_api::schema::sdl());
 }
 
 #[tokio::test]

@@ -7,13 +7,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::analysis::{Analysis, analyze, check_text, effective_variables, select_operation};
@@ -150,14 +149,14 @@ pub async fn get(
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    if params.is_empty() && wants_html(&headers) {
-        return Html(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .title("Stroom API")
-                .finish(),
-        )
-        .into_response();
+    if wants_html(&headers)
+        && !params.contains_key("extensions")
+        && !params.contains_key("operationName")
+        && params.keys().all(|k| k == "query" || k == "variables")
+        && !headers.contains_key(header::AUTHORIZATION)
+    {
+        // A browser: GraphiQL (a `query` in the address opens in its editor).
+        return super::pages::graphiql();
     }
     let Some(format) = negotiate(&headers) else {
         return not_acceptable();

@@ -6,6 +6,7 @@ mod graphql;
 pub mod introspection;
 pub mod limits;
 mod ops;
+mod pages;
 pub use ops::probe;
 mod persisted;
 pub mod rate_limit;
@@ -248,6 +249,9 @@ pub fn router(state: AppState) -> Router {
                 .post(graphql::post)
                 .route_layer(body_in_time),
         )
+        .route("/", get(pages::landing))
+        .route("/schema.graphql", get(pages::schema))
+        .route("/assets/{version}/{file}", get(pages::asset))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -1,0 +1,178 @@
+//! The pages a browser gets: a landing page at `/`, GraphiQL at `/graphql`, and the schema at
+//! `/schema.graphql`. GraphiQL's production assets are part of the binary (pinned, never
+//! fetched from elsewhere), so it works offline and under a strict content-security policy.
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+
+/// GraphiQL's version, part of its assets' paths so they can be cached for good.
+pub const GRAPHIQL_VERSION: &str = "3.9.0";
+
+/// The assets, by file name: contents and media type.
+const ASSETS: &[(&str, &[u8], &str)] = &[
+    (
+        "graphiql.min.js",
+        include_bytes!("../../assets/graphiql/graphiql.min.js"),
+        "text/javascript; charset=utf-8",
+    ),
+    (
+        "graphiql.min.css",
+        include_bytes!("../../assets/graphiql/graphiql.min.css"),
+        "text/css; charset=utf-8",
+    ),
+    (
+        "react.production.min.js",
+        include_bytes!("../../assets/graphiql/react.production.min.js"),
+        "text/javascript; charset=utf-8",
+    ),
+    (
+        "react-dom.production.min.js",
+        include_bytes!("../../assets/graphiql/react-dom.production.min.js"),
+        "text/javascript; charset=utf-8",
+    ),
+    (
+        "init.js",
+        include_bytes!("../../assets/graphiql/init.js"),
+        "text/javascript; charset=utf-8",
+    ),
+    (
+        "page.css",
+        include_bytes!("../../assets/graphiql/page.css"),
+        "text/css; charset=utf-8",
+    ),
+    (
+        "LICENSE.graphiql",
+        include_bytes!("../../assets/graphiql/LICENSE.graphiql"),
+        "text/plain; charset=utf-8",
+    ),
+    (
+        "LICENSE.react",
+        include_bytes!("../../assets/graphiql/LICENSE.react"),
+        "text/plain; charset=utf-8",
+    ),
+];
+
+/// What the pages may load: only this server's own scripts, styles and API (fonts and icons
+/// come inline as data), nothing inline, nothing framed.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'none'; \
+     form-action 'none'; frame-ancestors 'none'";
+
+fn html(body: String) -> Response {
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// GraphiQL, for a browser at `GET /graphql`.
+pub fn graphiql() -> Response {
+    let base = format!("/assets/graphiql-{GRAPHIQL_VERSION}");
+    html(format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Stroom API · GraphiQL</title>
+<link rel="stylesheet" href="{base}/graphiql.min.css">
+<link rel="stylesheet" href="{base}/page.css">
+</head>
+<body>
+<div id="graphiql"><p class="stroom-loading">Loading GraphiQL…</p></div>
+<script src="{base}/react.production.min.js"></script>
+<script src="{base}/react-dom.production.min.js"></script>
+<script src="{base}/graphiql.min.js"></script>
+<script src="{base}/init.js"></script>
+</body>
+</html>
+"#
+    ))
+}
+
+/// `GET /assets/graphiql-{version}/{file}`: an embedded asset, cacheable for good (its path
+/// changes with its version).
+pub async fn asset(Path((version, file)): Path<(String, String)>) -> Response {
+    let found = ASSETS.iter().find(|(name, _, _)| *name == file);
+    match found {
+        Some((_, bytes, media_type)) if version == format!("graphiql-{GRAPHIQL_VERSION}") => {
+            let mut response = (StatusCode::OK, *bytes).into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
+            headers.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            );
+            headers.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            response
+        }
+        _ => (StatusCode::NOT_FOUND, "No such asset.").into_response(),
+    }
+}
+
+/// `GET /schema.graphql`: the schema in SDL, the API's manual.
+pub async fn schema(State(state): State<AppState>) -> Response {
+    let mut response = (StatusCode::OK, state.schema.sdl()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
+
+/// `GET /`: what this server offers, with links.
+pub async fn landing() -> Response {
+    let base = format!("/assets/graphiql-{GRAPHIQL_VERSION}");
+    html(format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Stroom API</title>
+<link rel="stylesheet" href="{base}/page.css">
+</head>
+<body class="stroom-loading">
+<h1>Stroom API</h1>
+<p>A GraphQL API over a city's circular-economy citizen programme: the circular initiatives it
+supports, the residents' needs they answer, the partners involved, the outcomes measured and the
+lessons learnt. Reads need no key; writes need an API key (<code>Authorization: Bearer …</code>).</p>
+<ul>
+<li><a href="/graphql">GraphiQL</a>: write and run queries; its Docs pane describes every type and field.</li>
+<li><a href="/schema.graphql">The schema</a> (SDL): for code generators and for reading.</li>
+<li><a href="/open-data/">Open data</a>: every public data set as CSV, NDJSON and GeoJSON, with
+<a href="/open-data/datapackage.json">a Frictionless Data Package</a>.</li>
+<li>The endpoint: <code>POST /graphql</code> with <code>Content-Type: application/json</code>, or
+<code>GET /graphql?query=…</code> for queries.</li>
+<li>Operations: <a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a>,
+<a href="/metrics">/metrics</a> (Prometheus).</li>
+</ul>
+<p>Try it: <code>curl -s &lt;this server&gt;/graphql -H 'content-type: application/json' -d
+'{{"query":"{{ initiatives(first: 3) {{ nodes {{ name stage }} }} }}"}}'</code></p>
+</body>
+</html>
+"#
+    ))
+}
