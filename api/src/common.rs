@@ -130,17 +130,22 @@ pub fn search_condition(table: &'static str, search: &str) -> Result<Option<Expr
             format!("The search text is longer than {MAX_SEARCH_LENGTH} characters."),
         ));
     }
+    Ok(search_pattern(search)
+        .map(|pattern| col(table, "search_text").like(LikeExpr::new(pattern).escape('\\'))))
+}
+
+/// The `LIKE` pattern of a search text: folded (case and accents), wildcards escaped with `\`;
+/// `None` for a search of nothing.
+pub fn search_pattern(search: &str) -> Option<String> {
     let folded = fold(search.trim());
     if folded.is_empty() {
-        return Ok(None);
+        return None;
     }
     let escaped = folded
         .replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_");
-    Ok(Some(
-        col(table, "search_text").like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
-    ))
+    Some(format!("%{escaped}%"))
 }
 
 /// Hides archived records unless they are asked for.
@@ -174,6 +179,29 @@ pub fn in_subtree(backend: DbBackend, tree: &'static str, member: Expr, ids: &[i
             placeholders.join(", ")
         ),
         exprs,
+    )
+}
+
+/// `member IN (records of a self-nested table whose search text contains the pattern, and all
+/// below them)`.
+pub fn in_matching_subtree(
+    backend: DbBackend,
+    tree: &'static str,
+    member: Expr,
+    pattern: String,
+) -> Expr {
+    let (member_at, pattern_at) = match backend {
+        DbBackend::Postgres => ("$1", "$2"),
+        _ => ("?", "?"),
+    };
+    Expr::cust_with_exprs(
+        format!(
+            "{member_at} IN (WITH RECURSIVE subtree(id) AS (SELECT id FROM {tree} \
+             WHERE search_text LIKE {pattern_at} ESCAPE '\\' AND archived_at IS NULL \
+             UNION SELECT child.id FROM {tree} AS child JOIN subtree ON child.parent_id = subtree.id \
+             WHERE child.archived_at IS NULL) SELECT id FROM subtree)"
+        ),
+        [member, Expr::val(pattern)],
     )
 }
 

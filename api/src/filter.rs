@@ -5,12 +5,24 @@ use sea_orm::DbBackend;
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 
 use crate::common::{
-    DateRange, Provenance, archived_condition, check_id_list, in_subtree, search_condition,
+    DateRange, Provenance, archived_condition, check_id_list, in_matching_subtree, in_subtree,
+    search_condition, search_pattern,
 };
 use crate::error::ApiError;
 use crate::ids::{GlobalId, NodeKind};
 use crate::record::col;
 use crate::scalars::DateTime;
+
+/// How a record reaches the records of a nested table: a column of its own, or a link table.
+#[derive(Debug, Clone, Copy)]
+pub enum TreeLink {
+    Column(&'static str),
+    Table {
+        table: &'static str,
+        own: &'static str,
+        other: &'static str,
+    },
+}
 
 pub struct Filter {
     pub select: SelectStatement,
@@ -133,6 +145,48 @@ impl Filter {
         {
             self.select.and_where(condition);
         }
+        Ok(self)
+    }
+
+    /// `search` that also finds the records linked to a matching record of a nested table (a
+    /// theme's label finds the initiatives of that theme and of the themes below it).
+    pub fn search_through(
+        &mut self,
+        text: Option<&String>,
+        tree: &'static str,
+        link: TreeLink,
+    ) -> Result<&mut Self, ApiError> {
+        let Some(text) = text else {
+            return Ok(self);
+        };
+        let Some(own) = search_condition(self.table, text)? else {
+            return Ok(self);
+        };
+        let Some(pattern) = search_pattern(text) else {
+            return Ok(self);
+        };
+        let linked = match link {
+            TreeLink::Column(column) => {
+                in_matching_subtree(self.backend, tree, col(self.table, column), pattern)
+            }
+            TreeLink::Table {
+                table,
+                own: own_column,
+                other,
+            } => col(self.table, "id").in_subquery(
+                Query::select()
+                    .column((table, own_column))
+                    .from(table)
+                    .and_where(in_matching_subtree(
+                        self.backend,
+                        tree,
+                        col(table, other),
+                        pattern,
+                    ))
+                    .take(),
+            ),
+        };
+        self.select.and_where(own.or(linked));
         Ok(self)
     }
 

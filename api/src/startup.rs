@@ -43,6 +43,10 @@ impl Application {
             tracing::info!("loaded the Stroom demo data");
         }
         crate::search::ensure_built(&connected.db).await?;
+        let filled = crate::theme::fill_search_text(&connected.db).await?;
+        if filled > 0 {
+            tracing::info!(themes = filled, "made theme labels searchable");
+        }
         // Redis is prepared, not reached: the service starts whether or not it answers.
         let shared = match &serve.redis_url {
             Some(url) => Some(Arc::new(SharedStore::new(

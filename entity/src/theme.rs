@@ -23,6 +23,8 @@ pub struct Model {
     pub version: i32,
     pub archived_at: Option<DateTimeUtc>,
     pub provenance: Provenance,
+    /// The folded labels (every translation), which search matches.
+    pub search_text: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,6 +7,7 @@ mod m20261128_000002_create_api_keys_and_audit;
 mod m20261128_000003_create_search_and_endorsements;
 mod m20261128_000004_add_outcome_series_index;
 mod m20261129_000001_create_area_lineage;
+mod m20261129_000002_add_partial_word_search;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_create_search_and_endorsements::Migration),
             Box::new(m20261128_000004_add_outcome_series_index::Migration),
             Box::new(m20261129_000001_create_area_lineage::Migration),
+            Box::new(m20261129_000002_add_partial_word_search::Migration),
         ]
     }
 }

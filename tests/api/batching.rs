@@ -68,6 +68,7 @@ async fn populate(db: &DatabaseConnection, per_programme: usize) {
                 version: 1,
                 archived_at: None,
                 provenance: Provenance::Synthetic,
+                search_text: format!("theme {i}"),
             }
         )
         .id

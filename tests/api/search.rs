@@ -220,3 +220,110 @@ async fn search_keeps_in_step_with_writes_and_privacy() {
         "archived records are not found"
     );
 }
+
+/// The IDs of a search's hits, best first.
+fn hit_ids(result: &Value) -> Vec<String> {
+    result["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn parts_of_words_and_theme_labels_find_records_in_four_languages() {
+    let app = spawn_app().await;
+    let klusbib = app.find_id("initiatives", "Klusbib").await;
+    let repair_cafe = app.find_id("initiatives", "Repair café").await;
+
+    // Dutch compounds: "bibliotheek" is part of "gereedschapsbibliotheek".
+    let found = search(&app, "bibliotheek", json!({"locale": "nl"})).await;
+    assert!(hit_ids(&found).contains(&klusbib), "{found}");
+    // French and German: "outils" is a whole word of the French name, "werkzeug" a part of the
+    // German compound "Werkzeugbibliothek" in no text at all: it finds nothing.
+    let found = search(&app, "outils", json!({"locale": "fr"})).await;
+    assert_eq!(hit_ids(&found).first(), Some(&klusbib), "{found}");
+    let found = search(&app, "werkzeug", json!({"locale": "de"})).await;
+    assert_eq!(found["totalCount"], 0, "{found}");
+    // English: a part of a word ("brary" in "library").
+    let found = search(&app, "brary", json!({"locale": "en"})).await;
+    assert!(hit_ids(&found).contains(&klusbib), "{found}");
+
+    // Whole-word hits rank above parts of words: "herstel" is a whole word of some texts and a
+    // part of "herstelcafé" and "herstellen".
+    let found = search(&app, "cafe", json!({"types": ["INITIATIVE"]})).await;
+    let scores: Vec<f64> = found["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["score"].as_f64().unwrap())
+        .collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    assert_eq!(hit_ids(&found).first(), Some(&repair_cafe), "{found}");
+
+    // Theme labels, in any language, find the records of that theme (and of its sub-themes),
+    // ranked below records whose own text matches.
+    for (query, locale) in [
+        ("réparation", "fr"),
+        ("reparatur", "de"),
+        ("herstel", "nl"),
+        ("repair", "en"),
+    ] {
+        let found = search(&app, query, json!({"locale": locale, "first": 50})).await;
+        let ids = hit_ids(&found);
+        assert!(ids.contains(&repair_cafe), "{query}: {found}");
+    }
+    // "matériaux" (Materials) reaches the records of its sub-themes too (repair is one).
+    let found = search(&app, "materiaux", json!({"locale": "fr", "first": 50})).await;
+    assert!(hit_ids(&found).contains(&repair_cafe), "{found}");
+    let direct = search(&app, "reparatur", json!({"locale": "de", "first": 50})).await;
+    assert!(
+        direct["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["score"].as_f64().unwrap() < 1.0),
+        "only theme hits: {direct}"
+    );
+
+    // A theme's new label finds its records at once (the index follows the theme).
+    let admin = app.admin_key().await;
+    let theme = app
+        .graphql(
+            "{ themes(filter: {codes: [\"repair\"]}) { nodes { id version } } }",
+            json!({}),
+        )
+        .await
+        .ok()["themes"]["nodes"][0]
+        .clone();
+    assert_eq!(
+        search(&app, "riparazione", json!({})).await["totalCount"],
+        0
+    );
+    let added = app
+        .graphql_as(
+            &admin,
+            "mutation($id: ID!, $v: Int!) { addTranslation(input: {id: $id, version: $v, field: \"label\", locale: \"it\", text: \"Riparazione\"}) { userErrors { message } } }",
+            json!({"id": theme["id"], "v": theme["version"]}),
+        )
+        .await;
+    assert_eq!(added.ok()["addTranslation"]["userErrors"], json!([]));
+    let found = search(&app, "riparazione", json!({"locale": "it"})).await;
+    assert!(hit_ids(&found).contains(&repair_cafe), "{found}");
+
+    // The lists' `filter.search` finds parts of words and theme labels too.
+    let listed = app
+        .all_nodes("initiatives", "id", json!({"search": "réparation"}))
+        .await;
+    let listed: Vec<&str> = listed.iter().map(|n| n["id"].as_str().unwrap()).collect();
+    assert!(listed.contains(&repair_cafe.as_str()), "{listed:?}");
+    let listed = app
+        .all_nodes("initiatives", "id", json!({"search": "bibliotheek"}))
+        .await;
+    assert!(listed.iter().any(|n| n["id"] == klusbib.as_str()));
+    let needs = app
+        .all_nodes("needs", "id title", json!({"search": "Matériaux"}))
+        .await;
+    assert!(!needs.is_empty(), "needs of the materials theme");
+}

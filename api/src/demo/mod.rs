@@ -406,7 +406,7 @@ impl<'a> Loader<'a> {
         }
 
         for row in &data.theme {
-            let m = theme::Model {
+            let mut m = theme::Model {
                 id: 0,
                 code: row.code.clone(),
                 parent_id: self.keys.opt("theme", &row.parent)?,
@@ -418,7 +418,9 @@ impl<'a> Loader<'a> {
                 version: 1,
                 archived_at: None,
                 provenance: provenance(&row.provenance)?,
+                search_text: String::new(),
             };
+            m.search_text = crate::theme::search_text(&m);
             let m = insert_new!(txn, m);
             self.keys.put("theme", &row.code, m.id);
         }

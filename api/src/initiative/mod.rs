@@ -12,7 +12,7 @@ pub use support_request::{SupportKind, SupportRequest, SupportStatus};
 use crate::area::Area;
 use crate::common::{DateRange, OrderDirection, Provenance, RecordMeta, localized_expr};
 use crate::context::{preferences, request};
-use crate::filter::Filter;
+use crate::filter::{Filter, TreeLink};
 use crate::i18n::{Translation, optional_text, required_text, translations};
 use crate::ids::NodeKind;
 use crate::learning::Learning;
@@ -594,7 +594,15 @@ pub fn select(
         filter.initiator_kinds.as_ref(),
     )
     .date_range("filter.started", "start_date", filter.started.as_ref())?
-    .search(filter.search.as_ref())?
+    .search_through(
+        filter.search.as_ref(),
+        "theme",
+        TreeLink::Table {
+            table: "initiative_theme",
+            own: "initiative_id",
+            other: "theme_id",
+        },
+    )?
     .updated_since(filter.updated_since)
     .provenance(filter.provenances.as_ref())
     .archived(filter.include_archived);

@@ -10,7 +10,7 @@ use sea_orm::{Condition, EntityTrait, QueryTrait};
 use crate::auth::Viewer;
 use crate::common::{OrderDirection, Provenance, RecordMeta, localized_expr};
 use crate::context::{preferences, request, viewer};
-use crate::filter::Filter;
+use crate::filter::{Filter, TreeLink};
 use crate::i18n::{Translation, required_text, translations};
 use crate::ids::NodeKind;
 use crate::initiative::Initiative;
@@ -348,7 +348,15 @@ impl LearningQuery {
                 filter.initiatives.as_ref(),
                 NodeKind::Initiative,
             )?
-            .search(filter.search.as_ref())?
+            .search_through(
+                filter.search.as_ref(),
+                "theme",
+                TreeLink::Table {
+                    table: "learning_theme",
+                    own: "learning_id",
+                    other: "theme_id",
+                },
+            )?
             .updated_since(filter.updated_since)
             .provenance(filter.provenances.as_ref())
             .archived(filter.include_archived);

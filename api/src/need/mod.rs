@@ -9,7 +9,7 @@ use sea_orm::{EntityTrait, QueryTrait};
 use crate::area::Area;
 use crate::common::{DateRange, OrderDirection, Provenance, RecordMeta, localized_expr};
 use crate::context::{loader, preferences, request};
-use crate::filter::Filter;
+use crate::filter::{Filter, TreeLink};
 use crate::i18n::{Translation, optional_text, required_text, translations};
 use crate::ids::NodeKind;
 use crate::initiative::Initiative;
@@ -451,7 +451,11 @@ pub fn select(
     f.one_of::<NeedSource, entity::enums::NeedSource>("source", filter.sources.as_ref())
         .one_of::<NeedStatus, entity::enums::NeedStatus>("status", filter.statuses.as_ref())
         .date_range("filter.recorded", "recorded_on", filter.recorded.as_ref())?
-        .search(filter.search.as_ref())?
+        .search_through(
+            filter.search.as_ref(),
+            "theme",
+            TreeLink::Column("theme_id"),
+        )?
         .updated_since(filter.updated_since)
         .provenance(filter.provenances.as_ref())
         .archived(filter.include_archived);

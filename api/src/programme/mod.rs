@@ -8,7 +8,7 @@ use sea_orm::{EntityTrait, QueryTrait};
 
 use crate::common::{DateRange, OrderDirection, Provenance, RecordMeta, localized_expr};
 use crate::context::{preferences, request, viewer};
-use crate::filter::Filter;
+use crate::filter::{Filter, TreeLink};
 use crate::i18n::{Translation, optional_text, required_text, translations};
 use crate::ids::NodeKind;
 use crate::initiative::Initiative;
@@ -482,10 +482,18 @@ impl ProgrammeQuery {
                     .or(col("programme", "end_date").gte(day.0)),
             );
         }
-        f.search(filter.search.as_ref())?
-            .updated_since(filter.updated_since)
-            .provenance(filter.provenances.as_ref())
-            .archived(filter.include_archived);
+        f.search_through(
+            filter.search.as_ref(),
+            "theme",
+            TreeLink::Table {
+                table: "programme_theme",
+                own: "programme_id",
+                other: "theme_id",
+            },
+        )?
+        .updated_since(filter.updated_since)
+        .provenance(filter.provenances.as_ref())
+        .archived(filter.include_archived);
         let order = order_by.unwrap_or_default();
         let id = programme::Entity::id_expr();
         let key = match order.field {

@@ -95,6 +95,8 @@ struct Document {
     visibility: &'static str,
     title: String,
     body: String,
+    /// The folded labels, in every language, of the record's themes and the themes above them.
+    themes: String,
 }
 
 /// The documents of a record: its title and body in each locale it has.
@@ -104,6 +106,7 @@ fn documents(
     visibility: &'static str,
     title: &LocalizedText,
     body: &LocalizedText,
+    themes: &str,
 ) -> Vec<Document> {
     let mut locales: Vec<&str> = title
         .0
@@ -126,8 +129,85 @@ fn documents(
                 .map(str::to_owned)
                 .unwrap_or_else(|| first_title.clone()),
             body: body.get(locale).unwrap_or_default().to_owned(),
+            themes: themes.to_owned(),
         })
         .collect()
+}
+
+/// Every theme's parent and folded labels, to describe records by their themes.
+struct Themes(std::collections::HashMap<i64, (Option<i64>, String)>);
+
+impl Themes {
+    async fn load(db: &impl ConnectionTrait) -> Result<Self, DbErr> {
+        use sea_orm::{ColumnTrait, QueryFilter};
+        let themes = entity::theme::Entity::find()
+            .filter(entity::theme::Column::ArchivedAt.is_null())
+            .all(db)
+            .await?;
+        Ok(Self(
+            themes
+                .into_iter()
+                .map(|t| {
+                    let labels: Vec<&str> = t.label.0.values().map(String::as_str).collect();
+                    (t.id, (t.parent_id, fold(&labels.join(" "))))
+                })
+                .collect(),
+        ))
+    }
+
+    /// The labels of these themes and of every theme above them.
+    fn describe(&self, ids: &[i64]) -> String {
+        let mut seen: Vec<i64> = Vec::new();
+        let mut texts: Vec<&str> = Vec::new();
+        for &id in ids {
+            let mut current = Some(id);
+            while let Some(id) = current {
+                if seen.contains(&id) {
+                    break;
+                }
+                seen.push(id);
+                match self.0.get(&id) {
+                    Some((parent, text)) => {
+                        texts.push(text);
+                        current = *parent;
+                    }
+                    None => break,
+                }
+            }
+        }
+        texts.join(" ")
+    }
+}
+
+/// The themes of each record of a kind among `ids`, through its link table.
+async fn theme_links(
+    db: &impl ConnectionTrait,
+    kind: NodeKind,
+    ids: Option<&[i64]>,
+) -> Result<std::collections::HashMap<i64, Vec<i64>>, DbErr> {
+    let (table, own) = match kind {
+        NodeKind::Initiative => ("initiative_theme", "initiative_id"),
+        NodeKind::Need => ("need", "id"),
+        NodeKind::Programme => ("programme_theme", "programme_id"),
+        NodeKind::Learning => ("learning_theme", "learning_id"),
+        _ => return Ok(Default::default()),
+    };
+    let mut select = Query::select();
+    select
+        .expr_as(Expr::col(own), "record")
+        .expr_as(Expr::col("theme_id"), "theme")
+        .from(table)
+        .and_where(Expr::col("theme_id").is_not_null());
+    if let Some(ids) = ids {
+        select.and_where(Expr::col(own).is_in(ids.iter().copied()));
+    }
+    let mut links: std::collections::HashMap<i64, Vec<i64>> = Default::default();
+    for row in db.query_all(&select).await? {
+        let record: i64 = row.try_get("", "record")?;
+        let theme: i64 = row.try_get("", "theme")?;
+        links.entry(record).or_default().push(theme);
+    }
+    Ok(links)
 }
 
 /// The documents of the live (unarchived) records of one kind among `ids` (all when `None`).
@@ -138,6 +218,9 @@ async fn load(
 ) -> Result<Vec<Document>, DbErr> {
     use entity::*;
     use sea_orm::{ColumnTrait, QueryFilter};
+    let themes = Themes::load(db).await?;
+    let links = theme_links(db, kind, ids).await?;
+    let described = |id: i64| themes.describe(links.get(&id).map_or(&[][..], Vec::as_slice));
     macro_rules! of {
         ($entity:ident, $title:ident, $body:ident, $visibility:expr) => {{
             let mut select = $entity::Entity::find().filter($entity::Column::ArchivedAt.is_null());
@@ -148,7 +231,16 @@ async fn load(
                 .all(db)
                 .await?
                 .iter()
-                .flat_map(|m| documents(kind, m.id, $visibility(m), &m.$title, &m.$body))
+                .flat_map(|m| {
+                    documents(
+                        kind,
+                        m.id,
+                        $visibility(m),
+                        &m.$title,
+                        &m.$body,
+                        &described(m.id),
+                    )
+                })
                 .collect()
         }};
     }
@@ -192,6 +284,7 @@ fn insert_statement(backend: DbBackend, documents: &[Document]) -> Option<Statem
         "body",
         "folded_title",
         "folded_body",
+        "folded_themes",
     ];
     if postgres {
         columns.push("config");
@@ -207,6 +300,7 @@ fn insert_statement(backend: DbBackend, documents: &[Document]) -> Option<Statem
             Expr::val(document.body.clone()),
             Expr::val(fold(&document.title)),
             Expr::val(fold(&document.body)),
+            Expr::val(document.themes.clone()),
         ];
         if postgres {
             values.push(Expr::val(config(&document.locale)).cast_as("regconfig"));
@@ -217,8 +311,13 @@ fn insert_statement(backend: DbBackend, documents: &[Document]) -> Option<Statem
     Some(backend.build(&insert))
 }
 
-/// Brings the index of one record up to date (after any change to it).
+/// Brings the index of one record up to date (after any change to it). A theme's change
+/// reaches the records of that theme and of the themes below it, whose documents carry its
+/// labels.
 pub async fn reindex(db: &impl ConnectionTrait, kind: NodeKind, id: i64) -> Result<(), DbErr> {
+    if kind == NodeKind::Theme {
+        return reindex_theme(db, id).await;
+    }
     if SearchType::of(kind).is_none() {
         return Ok(());
     }
@@ -231,6 +330,46 @@ pub async fn reindex(db: &impl ConnectionTrait, kind: NodeKind, id: i64) -> Resu
     let documents = load(db, kind, Some(&[id])).await?;
     if let Some(insert) = insert_statement(db.get_database_backend(), &documents) {
         db.execute_raw(insert).await?;
+    }
+    Ok(())
+}
+
+/// Reindexes the records of a theme and of the themes below it.
+async fn reindex_theme(db: &impl ConnectionTrait, theme: i64) -> Result<(), DbErr> {
+    let subtree = format!(
+        "WITH RECURSIVE subtree(id) AS (SELECT CAST({theme} AS BIGINT) UNION \
+         SELECT t.id FROM theme t JOIN subtree ON t.parent_id = subtree.id) SELECT id FROM subtree"
+    );
+    for (kind, table, own) in [
+        (NodeKind::Initiative, "initiative_theme", "initiative_id"),
+        (NodeKind::Need, "need", "id"),
+        (NodeKind::Programme, "programme_theme", "programme_id"),
+        (NodeKind::Learning, "learning_theme", "learning_id"),
+    ] {
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT DISTINCT {own} AS id FROM {table} WHERE theme_id IN ({subtree})"),
+            ))
+            .await?;
+        let ids: Vec<i64> = rows
+            .iter()
+            .map(|row| row.try_get::<i64>("", "id"))
+            .collect::<Result<_, _>>()?;
+        for chunk in ids.chunks(500) {
+            let delete = Query::delete()
+                .from_table("search_document")
+                .and_where(Expr::col("subject_type").eq(kind.type_name()))
+                .and_where(Expr::col("subject_id").is_in(chunk.iter().copied()))
+                .take();
+            db.execute(&delete).await?;
+            let documents = load(db, kind, Some(chunk)).await?;
+            for batch in documents.chunks(REBUILD_BATCH) {
+                if let Some(insert) = insert_statement(db.get_database_backend(), batch) {
+                    db.execute_raw(insert).await?;
+                }
+            }
+        }
     }
     Ok(())
 }

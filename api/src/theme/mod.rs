@@ -36,6 +36,36 @@ impl Table for theme::Entity {
     fn owner(model: &theme::Model) -> Owner {
         Owner::Municipality(model.municipality_id)
     }
+    fn search_text(model: &theme::Model) -> Option<String> {
+        Some(search_text(model))
+    }
+}
+
+/// What search matches of a theme: its labels in every language and its code.
+pub fn search_text(model: &theme::Model) -> String {
+    let code = entity::LocalizedText(
+        [("code".to_owned(), model.code.replace('_', " "))]
+            .into_iter()
+            .collect(),
+    );
+    crate::i18n::search_text([&model.label, &code])
+}
+
+/// Fills the search text of themes stored before themes had one (once, at start).
+pub async fn fill_search_text(db: &impl sea_orm::ConnectionTrait) -> Result<usize, sea_orm::DbErr> {
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+    let missing = theme::Entity::find()
+        .filter(theme::Column::SearchText.eq(""))
+        .all(db)
+        .await?;
+    let count = missing.len();
+    for model in missing {
+        let text = search_text(&model);
+        let mut active = model.into_active_model();
+        active.search_text = Set(text);
+        active.update(db).await?;
+    }
+    Ok(count)
 }
 
 /// A theme of the taxonomy, such as Materials or Food; themes nest.

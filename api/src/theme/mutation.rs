@@ -126,7 +126,7 @@ pub async fn create(write: &Write, input: CreateThemeInput) -> WriteResult<theme
         None => None,
     };
     let now = now();
-    let model = theme::Model {
+    let mut model = theme::Model {
         id: 0,
         code,
         parent_id: parent,
@@ -138,7 +138,9 @@ pub async fn create(write: &Write, input: CreateThemeInput) -> WriteResult<theme
         version: 1,
         archived_at: None,
         provenance: entity::enums::Provenance::Recorded,
+        search_text: String::new(),
     };
+    model.search_text = super::search_text(&model);
     write
         .insert_audited::<theme::Entity>(NodeKind::Theme, municipality, model)
         .await
@@ -163,6 +165,7 @@ pub async fn update(write: &Write, input: UpdateThemeInput) -> WriteResult<theme
         &mut after.description,
     );
     problems.finish()?;
+    after.search_text = super::search_text(&after);
     match &input.parent {
         MaybeUndefined::Value(p) => {
             after.parent_id = Some(check_parent(write, Some(id), before.municipality_id, p).await?)
