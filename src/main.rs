@@ -1,5 +1,8 @@
 //! The `stroom` binary: serve the API, migrate the database, load the demo or generated data,
 //! print the schema, manage API keys.
+// The GraphQL schema (sixteen merged query roots) makes deep async types; the compiler needs
+// a higher limit to lay them out in release builds.
+#![recursion_limit = "256"]
 use anyhow::Context;
 use stroom_api::config::{Cli, Command};
 use stroom_api::{Application, db, demo, schema, telemetry};

@@ -19,6 +19,8 @@ pub struct RequestContext {
     pub results: Option<std::sync::Arc<crate::result_cache::ResultCache>>,
     /// The data version the result cache checks, read at most once per request.
     pub data_version: tokio::sync::OnceCell<i64>,
+    /// The locales of the texts served (for `Content-Language`).
+    pub served_locales: std::sync::Arc<crate::i18n::ServedLocales>,
 }
 
 /// The request's state. The HTTP handler attaches it to every request it executes.

@@ -149,7 +149,8 @@ pub fn parse_locale_argument(argument: Option<&str>) -> Result<Option<Locale>, A
         .transpose()
 }
 
-/// Resolves a text field for the current request.
+/// Resolves a text field for the current request, noting the locale served (the response's
+/// `Content-Language` says it when all its texts share one).
 pub fn resolve(
     ctx: &Context<'_>,
     text: &LocalizedText,
@@ -157,24 +158,78 @@ pub fn resolve(
 ) -> async_graphql::Result<Option<String>> {
     let explicit = parse_locale_argument(locale)?;
     let chain = crate::context::preferences(ctx).chain(explicit.as_ref());
-    Ok(pick(text, &chain).map(|(_, value)| value.to_owned()))
+    Ok(pick(text, &chain).map(|(served, value)| {
+        crate::context::request(ctx).served_locales.note(served);
+        value.to_owned()
+    }))
+}
+
+/// The locale a text field is served in for the current request (the same `locale` argument
+/// as the field's); `None` when the text has no translation at all.
+pub fn served_locale(
+    ctx: &Context<'_>,
+    text: &LocalizedText,
+    locale: Option<String>,
+) -> async_graphql::Result<Option<String>> {
+    let explicit = parse_locale_argument(locale.as_deref())?;
+    let chain = crate::context::preferences(ctx).chain(explicit.as_ref());
+    Ok(pick(text, &chain).map(|(served, _)| served.to_owned()))
+}
+
+/// The locales served to one request.
+#[derive(Debug, Default)]
+pub struct ServedLocales(std::sync::Mutex<std::collections::BTreeSet<String>>);
+
+impl ServedLocales {
+    pub fn note(&self, locale: &str) {
+        let mut served = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if !served.contains(locale) {
+            served.insert(locale.to_owned());
+        }
+    }
+
+    /// The one locale of every text served, if they share one.
+    pub fn only(&self) -> Option<String> {
+        let served = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        (served.len() == 1)
+            .then(|| served.iter().next().cloned())
+            .flatten()
+    }
+}
+
+/// The text a translation belongs to: a record's text field, by its column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextSource {
+    pub kind: crate::ids::NodeKind,
+    pub id: i64,
+    pub column: &'static str,
 }
 
 /// One translation of a text.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(complex)]
 pub struct Translation {
     /// The locale code of the translation, such as `nl` or `en`.
     pub locale: String,
     /// The text in that locale.
     pub text: String,
+    #[graphql(skip)]
+    pub source: TextSource,
 }
 
-/// Every translation of a text, ordered by locale code.
-pub fn translations(text: &LocalizedText) -> Vec<Translation> {
+/// Every translation of a record's text field, ordered by locale code.
+pub fn translations(
+    text: &LocalizedText,
+    kind: crate::ids::NodeKind,
+    id: i64,
+    column: &'static str,
+) -> Vec<Translation> {
+    let source = TextSource { kind, id, column };
     text.iter()
         .map(|(locale, text)| Translation {
             locale: locale.to_owned(),
             text: text.to_owned(),
+            source,
         })
         .collect()
 }

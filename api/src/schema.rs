@@ -12,6 +12,7 @@ use crate::initiative::mutation::InitiativeMutation;
 use crate::learning::LearningQuery;
 use crate::learning::endorsement::EndorsementMutation;
 use crate::learning::mutation::LearningMutation;
+use crate::learning::translation::LearningTranslationMutation;
 use crate::municipality::MunicipalityQuery;
 use crate::municipality::mutation::MunicipalityMutation;
 use crate::need::NeedQuery;
@@ -68,6 +69,7 @@ pub struct Mutation(
     OutcomeMutation,
     LearningMutation,
     EndorsementMutation,
+    LearningTranslationMutation,
     TranslationMutation,
     ApiKeyMutation,
 );

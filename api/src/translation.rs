@@ -1,15 +1,182 @@
-//! `addTranslation`: one more language for a text field of any record, the everyday job of
-//! making a partner city's lessons readable in another language.
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use entity::LocalizedText;
-use sea_orm::sea_query::Value;
-use sea_orm::{ActiveModelTrait, IdenStatic, Iterable, ModelTrait};
+//! Translations: `addTranslation` (one more language for a text field of any record, by its
+//! owners), and where each translation comes from — the original text, or a translation by a
+//! person or a machine, contributed by which municipality (`Translation.origin`,
+//! `Translation.contributor`).
+use std::collections::HashMap;
+use std::sync::Arc;
 
+use async_graphql::dataloader::Loader;
+use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject};
+use entity::{LocalizedText, translation_origin};
+use sea_orm::sea_query::{Condition, Value};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IdenStatic, Iterable, ModelTrait, QueryFilter, Set,
+};
+
+use crate::error::ApiError;
+use crate::i18n::{TextSource, Translation};
 use crate::ids::{GlobalId, NodeKind};
 use crate::input::{NAME_MAX, TEXT_MAX, TranslationInput, text};
+use crate::loader::DbLoader;
+use crate::municipality::Municipality;
 use crate::node::Node;
 use crate::record::Table;
 use crate::write::{UserError, Write, WriteResult, link_change};
+
+/// Where a translation comes from.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TranslationOrigin {
+    /// Written in this language by the record's authors.
+    Original,
+    /// Translated by a person.
+    #[default]
+    Human,
+    /// Translated by a machine: read it with care.
+    Machine,
+}
+
+impl TranslationOrigin {
+    fn stored(self) -> Option<&'static str> {
+        match self {
+            Self::Original => None,
+            Self::Human => Some("human"),
+            Self::Machine => Some("machine"),
+        }
+    }
+
+    fn read(stored: &str) -> Self {
+        match stored {
+            "machine" => Self::Machine,
+            _ => Self::Human,
+        }
+    }
+}
+
+/// The translations of a record's texts that are not originals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OriginsOf(pub NodeKind, pub i64);
+
+impl Loader<OriginsOf> for DbLoader {
+    type Value = Arc<Vec<translation_origin::Model>>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[OriginsOf]) -> Result<HashMap<OriginsOf, Self::Value>, ApiError> {
+        let mut by_kind: HashMap<NodeKind, Vec<i64>> = HashMap::new();
+        for key in keys {
+            by_kind.entry(key.0).or_default().push(key.1);
+        }
+        let mut condition = Condition::any();
+        for (kind, ids) in by_kind {
+            condition = condition.add(
+                Condition::all()
+                    .add(translation_origin::Column::SubjectType.eq(kind.type_name()))
+                    .add(translation_origin::Column::SubjectId.is_in(ids)),
+            );
+        }
+        let rows = translation_origin::Entity::find()
+            .filter(condition)
+            .all(&self.db)
+            .await?;
+        let mut grouped: HashMap<OriginsOf, Vec<translation_origin::Model>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            if let Some(kind) = NodeKind::from_type_name(&row.subject_type)
+                && let Some(list) = grouped.get_mut(&OriginsOf(kind, row.subject_id))
+            {
+                list.push(row);
+            }
+        }
+        Ok(grouped.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+    }
+}
+
+impl Translation {
+    async fn origin_row(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<translation_origin::Model>> {
+        let TextSource { kind, id, column } = self.source;
+        let origins = crate::context::loader(ctx)
+            .load_one(OriginsOf(kind, id))
+            .await?
+            .unwrap_or_default();
+        Ok(origins
+            .iter()
+            .find(|o| o.field == column && o.locale == self.locale)
+            .cloned())
+    }
+}
+
+#[ComplexObject]
+impl Translation {
+    /// Where this translation comes from: the record's original text, or a translation by a
+    /// person or by a machine.
+    async fn origin(&self, ctx: &Context<'_>) -> async_graphql::Result<TranslationOrigin> {
+        Ok(match self.origin_row(ctx).await? {
+            Some(row) => TranslationOrigin::read(&row.origin),
+            None => TranslationOrigin::Original,
+        })
+    }
+
+    /// The municipality that contributed this translation (null for an original text).
+    async fn contributor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Municipality>> {
+        match self
+            .origin_row(ctx)
+            .await?
+            .and_then(|row| row.municipality_id)
+        {
+            Some(id) => crate::loader::reference(ctx, Some(id)).await,
+            None => Ok(None),
+        }
+    }
+}
+
+/// Notes where a text's translation in `locale` comes from (a person or a machine, and the
+/// contributing municipality), replacing what was noted before. An original needs no note.
+pub async fn note_origin(
+    write: &Write,
+    source: TextSource,
+    locale: &str,
+    origin: TranslationOrigin,
+    municipality: Option<i64>,
+) -> WriteResult<()> {
+    translation_origin::Entity::delete_many()
+        .filter(translation_origin::Column::SubjectType.eq(source.kind.type_name()))
+        .filter(translation_origin::Column::SubjectId.eq(source.id))
+        .filter(translation_origin::Column::Field.eq(source.column))
+        .filter(translation_origin::Column::Locale.eq(locale))
+        .exec(&write.txn)
+        .await?;
+    if let Some(stored) = origin.stored() {
+        let now = crate::time::now();
+        translation_origin::ActiveModel {
+            subject_type: Set(source.kind.type_name().to_owned()),
+            subject_id: Set(source.id),
+            field: Set(source.column.to_owned()),
+            locale: Set(locale.to_owned()),
+            origin: Set(stored.to_owned()),
+            municipality_id: Set(municipality),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&write.txn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Whether a locale of a text is one of its originals: present, and not noted as translated.
+pub async fn is_original(write: &Write, source: TextSource, locale: &str) -> WriteResult<bool> {
+    let noted = translation_origin::Entity::find()
+        .filter(translation_origin::Column::SubjectType.eq(source.kind.type_name()))
+        .filter(translation_origin::Column::SubjectId.eq(source.id))
+        .filter(translation_origin::Column::Field.eq(source.column))
+        .filter(translation_origin::Column::Locale.eq(locale))
+        .one(&write.txn)
+        .await?;
+    Ok(noted.is_none())
+}
 
 /// A translation to add (or replace) in one text field of a record.
 #[derive(InputObject)]
@@ -24,6 +191,9 @@ pub struct AddTranslationInput {
     pub locale: String,
     /// The text in that locale.
     pub text: String,
+    /// Where the translation comes from (default: a person). A locale the text was written in
+    /// stays original.
+    pub origin: Option<TranslationOrigin>,
 }
 
 /// The result of `addTranslation`.
@@ -86,6 +256,20 @@ async fn add<E: Table>(
         _ => LocalizedText::default(),
     };
     let old = serde_json::to_value(&current).unwrap_or_default();
+    let source = TextSource {
+        kind,
+        id,
+        column: column_name(kind, column.as_str()),
+    };
+    let locale = translation.0.keys().next().cloned().unwrap_or_default();
+    let new_locale = !current.0.contains_key(&locale);
+    if new_locale || !is_original(write, source, &locale).await? {
+        let origin = match input.origin.unwrap_or_default() {
+            TranslationOrigin::Original => TranslationOrigin::Human,
+            origin => origin,
+        };
+        note_origin(write, source, &locale, origin, write.viewer.municipality_id).await?;
+    }
     current.0.extend(translation.0);
     let new = serde_json::to_value(&current).unwrap_or_default();
     let mut active = <E::ActiveModel as ActiveModelTrait>::default();
@@ -98,6 +282,14 @@ async fn add<E: Table>(
         .audit(kind, id, municipality, link_change(&input.field, old, new))
         .await?;
     Ok(stored)
+}
+
+/// The static name of a text column of a kind (as `text_fields` lists it).
+fn column_name(kind: NodeKind, column: &str) -> &'static str {
+    text_fields(kind)
+        .iter()
+        .find(|(_, c, _)| *c == column)
+        .map_or("", |(_, c, _)| c)
 }
 
 async fn add_translation(write: &Write, input: AddTranslationInput) -> WriteResult<Node> {

@@ -31,5 +31,6 @@ pub mod programme;
 pub mod programme_theme;
 pub mod support_request;
 pub mod theme;
+pub mod translation_origin;
 
 pub use localized::LocalizedText;

@@ -179,12 +179,12 @@ async fn the_neighbourhood_has_its_households_and_street_clusters() {
 }
 
 #[tokio::test]
-async fn the_thirteen_learnings_are_there_with_their_kinds_in_two_languages() {
+async fn the_thirteen_learnings_are_there_with_their_kinds_in_four_languages_and_their_origins() {
     let app = spawn_app().await;
     let reply = app
         .graphql(
             r#"{ programmes(filter: {search: "stroom"}) { nodes { name learnings(first: 20) { nodes {
-                kind position nl: body(locale: "nl") en: body(locale: "en") titleTranslations { locale }
+                kind position nl: body(locale: "nl") en: body(locale: "en") titleTranslations { locale origin } bodyTranslations { locale origin }
             } } } } }"#,
             json!({}),
         )
@@ -210,18 +210,33 @@ async fn the_thirteen_learnings_are_there_with_their_kinds_in_two_languages() {
         .map(|l| l["position"].as_i64().unwrap())
         .collect();
     assert_eq!(positions, (1..=13).collect::<Vec<_>>());
+    // Dutch is the original, the English the case's own fact sheet (a human translation),
+    // French and German are machine translations, and each says so.
     for learning in learnings {
-        assert_eq!(
-            strings(&json!(
-                learning["titleTranslations"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|t| t["locale"].clone())
-                    .collect::<Vec<_>>()
-            )),
-            ["en", "nl"]
-        );
+        for field in ["titleTranslations", "bodyTranslations"] {
+            let origins: Vec<(String, String)> = learning[field]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| {
+                    (
+                        t["locale"].as_str().unwrap().to_owned(),
+                        t["origin"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                origins,
+                [
+                    ("de".to_owned(), "MACHINE".to_owned()),
+                    ("en".to_owned(), "HUMAN".to_owned()),
+                    ("fr".to_owned(), "MACHINE".to_owned()),
+                    ("nl".to_owned(), "ORIGINAL".to_owned()),
+                ],
+                "{field} of {}",
+                learning["position"]
+            );
+        }
     }
     let english: Vec<&str> = learnings
         .iter()

@@ -22,4 +22,5 @@ mod roles;
 mod schema;
 mod search;
 mod tls;
+mod translations;
 mod writes;

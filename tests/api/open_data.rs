@@ -220,3 +220,42 @@ async fn every_file_downloads_whole_under_gzip_as_browsers_ask() {
     let bytes = raw.bytes().await.unwrap();
     assert_eq!(&bytes[..2], &[0x1f, 0x8b]);
 }
+
+#[tokio::test]
+async fn endorsements_are_open_data_and_files_say_their_language() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/open-data/fr/learning-endorsements.csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-language"], "fr");
+    let text = response.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    let api = app
+        .graphql(
+            "{ learnings(first: 100) { nodes { endorsements(first: 100) { totalCount } } } }",
+            json!({}),
+        )
+        .await;
+    let endorsed: i64 = api.ok()["learnings"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["endorsements"]["totalCount"].as_i64().unwrap())
+        .sum();
+    assert_eq!(rows.len() as i64, endorsed);
+    assert!(rows.len() >= 3);
+    let (_, _, package) = get(&app, "/open-data/en/datapackage.json").await;
+    let package: Value = serde_json::from_str(&package).unwrap();
+    assert!(
+        package["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] == "learning-endorsements")
+    );
+}

@@ -8,7 +8,7 @@ use sea_orm::{EntityTrait, QueryTrait};
 use crate::common::{OrderDirection, Provenance, RecordMeta, localized_expr};
 use crate::context::{preferences, request};
 use crate::filter::Filter;
-use crate::i18n::{Translation, required_text, translations};
+use crate::i18n::{Translation, required_text, served_locale, translations};
 use crate::ids::NodeKind;
 use crate::initiative::Initiative;
 use crate::loader::{Rel, reference, required_reference};
@@ -84,9 +84,19 @@ impl Area {
         required_text(ctx, &self.0.name, locale)
     }
 
+    /// The locale `name` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn name_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `name`, if any.")] locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.name, locale)
+    }
+
     /// Every translation of the name.
     async fn name_translations(&self) -> Vec<Translation> {
-        translations(&self.0.name)
+        translations(&self.0.name, NodeKind::Area, self.0.id, "name")
     }
 
     /// What kind of area it is.

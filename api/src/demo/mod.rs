@@ -303,6 +303,9 @@ struct LearningRow {
     #[serde(default)]
     themes: Vec<String>,
     provenance: Option<String>,
+    /// The locales that are translations (`human` or `machine`), not originals.
+    #[serde(default)]
+    translations: BTreeMap<String, String>,
 }
 
 /// Keys of the data file mapped to the IDs the database gave the rows.
@@ -771,6 +774,27 @@ impl<'a> Loader<'a> {
             };
             m.search_text = crate::learning::search_text(&m);
             let m = insert_new!(txn, m);
+            for (locale, origin) in &row.translations {
+                if !matches!(origin.as_str(), "human" | "machine") {
+                    bail!("learning translation origin `{origin}`: human or machine");
+                }
+                for field in ["title", "body"] {
+                    insert_new!(
+                        txn,
+                        translation_origin::Model {
+                            id: 0,
+                            subject_type: "Learning".into(),
+                            subject_id: m.id,
+                            field: field.into(),
+                            locale: locale.clone(),
+                            origin: origin.clone(),
+                            municipality_id: None,
+                            created_at: now,
+                            updated_at: now,
+                        }
+                    );
+                }
+            }
             // The case's learnings are numbered; endorsements refer to them by position.
             if let (Some(position), Some(_)) = (m.position, m.programme_id) {
                 self.keys.put("learning", &position.to_string(), m.id);

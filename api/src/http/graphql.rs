@@ -525,6 +525,7 @@ async fn pipeline(
     };
 
     let started = Instant::now();
+    let served_locales = Arc::new(crate::i18n::ServedLocales::default());
     let response = execute(
         state,
         request,
@@ -532,6 +533,7 @@ async fn pipeline(
         headers,
         statements.clone(),
         spent,
+        served_locales.clone(),
     )
     .await;
     let elapsed = started.elapsed();
@@ -548,7 +550,7 @@ async fn pipeline(
     } else {
         None
     };
-    respond(
+    let mut http = respond(
         state,
         response,
         &document,
@@ -560,7 +562,14 @@ async fn pipeline(
         format,
         &statements,
         explained,
-    )
+    );
+    // Every text of the answer in one language: say which.
+    if let Some(locale) = served_locales.only()
+        && let Ok(value) = HeaderValue::from_str(&locale)
+    {
+        http.headers_mut().insert(header::CONTENT_LANGUAGE, value);
+    }
+    http
 }
 
 /// The query text: the request's own, or the persisted one its hash names.
@@ -735,6 +744,7 @@ async fn execute(
     headers: &HeaderMap,
     statements: Arc<RequestSql>,
     spent: Spent,
+    served_locales: Arc<crate::i18n::ServedLocales>,
 ) -> async_graphql::Response {
     let locales = headers
         .get(header::ACCEPT_LANGUAGE)
@@ -769,6 +779,7 @@ async fn execute(
         rate_limit: Some(spent),
         results: state.results.clone(),
         data_version: tokio::sync::OnceCell::new(),
+        served_locales,
     });
     let schema = state.schema.clone();
     REQUEST_STATEMENTS

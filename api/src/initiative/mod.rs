@@ -13,7 +13,7 @@ use crate::area::Area;
 use crate::common::{DateRange, OrderDirection, Provenance, RecordMeta, localized_expr};
 use crate::context::{preferences, request};
 use crate::filter::{Filter, TreeLink};
-use crate::i18n::{Translation, optional_text, required_text, translations};
+use crate::i18n::{Translation, optional_text, required_text, served_locale, translations};
 use crate::ids::NodeKind;
 use crate::learning::Learning;
 use crate::loader::{Rel, reference, required_reference};
@@ -148,9 +148,19 @@ impl Initiative {
         required_text(ctx, &self.0.name, locale)
     }
 
+    /// The locale `name` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn name_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `name`, if any.")] locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.name, locale)
+    }
+
     /// Every translation of the name.
     async fn name_translations(&self) -> Vec<Translation> {
-        translations(&self.0.name)
+        translations(&self.0.name, NodeKind::Initiative, self.0.id, "name")
     }
 
     /// What the initiative does, in the requested locale.
@@ -165,9 +175,26 @@ impl Initiative {
         optional_text(ctx, &self.0.description, locale)
     }
 
+    /// The locale `description` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn description_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `description`, if any.")] locale: Option<
+            String,
+        >,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.description, locale)
+    }
+
     /// Every translation of the description.
     async fn description_translations(&self) -> Vec<Translation> {
-        translations(&self.0.description)
+        translations(
+            &self.0.description,
+            NodeKind::Initiative,
+            self.0.id,
+            "description",
+        )
     }
 
     /// The municipality the initiative works in.

@@ -3,7 +3,7 @@ use async_graphql::{Context, Enum, ID, Object};
 use entity::support_request;
 
 use crate::common::RecordMeta;
-use crate::i18n::{Translation, optional_text, translations};
+use crate::i18n::{Translation, optional_text, served_locale, translations};
 use crate::ids::NodeKind;
 use crate::initiative::Initiative;
 use crate::loader::required_reference;
@@ -109,9 +109,26 @@ impl SupportRequest {
         optional_text(ctx, &self.0.description, locale)
     }
 
+    /// The locale `description` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn description_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `description`, if any.")] locale: Option<
+            String,
+        >,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.description, locale)
+    }
+
     /// Every translation of the description.
     async fn description_translations(&self) -> Vec<Translation> {
-        translations(&self.0.description)
+        translations(
+            &self.0.description,
+            NodeKind::SupportRequest,
+            self.0.id,
+            "description",
+        )
     }
 
     /// Where the request stands.
@@ -141,9 +158,26 @@ impl SupportRequest {
         optional_text(ctx, &self.0.decision_note, locale)
     }
 
+    /// The locale `decisionNote` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn decision_note_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `decisionNote`, if any.")] locale: Option<
+            String,
+        >,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.decision_note, locale)
+    }
+
     /// Every translation of the decision note.
     async fn decision_note_translations(&self) -> Vec<Translation> {
-        translations(&self.0.decision_note)
+        translations(
+            &self.0.decision_note,
+            NodeKind::SupportRequest,
+            self.0.id,
+            "decision_note",
+        )
     }
 
     /// The amount asked for, in euro (financial support).

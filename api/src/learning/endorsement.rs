@@ -7,7 +7,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use super::Learning;
 use crate::auth::Role;
 use crate::common::RecordMeta;
-use crate::i18n::{Translation, optional_text, translations};
+use crate::i18n::{Translation, optional_text, served_locale, translations};
 use crate::ids::NodeKind;
 use crate::input::{ArchiveInput, TEXT_MAX, TranslationInput, id, text};
 use crate::loader::required_reference;
@@ -71,9 +71,24 @@ impl LearningEndorsement {
         optional_text(ctx, &self.0.note, locale)
     }
 
+    /// The locale `note` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn note_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `note`, if any.")] locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.note, locale)
+    }
+
     /// Every translation of the note.
     async fn note_translations(&self) -> Vec<Translation> {
-        translations(&self.0.note)
+        translations(
+            &self.0.note,
+            NodeKind::LearningEndorsement,
+            self.0.id,
+            "note",
+        )
     }
 
     #[graphql(flatten)]

@@ -1,6 +1,7 @@
 //! Learnings: lessons drawn from programmes and initiatives, for partner cities to learn from.
 pub mod endorsement;
 pub mod mutation;
+pub mod translation;
 
 use async_graphql::{Context, Enum, ID, InputObject, Object};
 use entity::learning;
@@ -11,7 +12,7 @@ use crate::auth::Viewer;
 use crate::common::{OrderDirection, Provenance, RecordMeta, localized_expr};
 use crate::context::{preferences, request, viewer};
 use crate::filter::{Filter, TreeLink};
-use crate::i18n::{Translation, required_text, translations};
+use crate::i18n::{Translation, required_text, served_locale, translations};
 use crate::ids::NodeKind;
 use crate::initiative::Initiative;
 use crate::loader::{Rel, reference, required_reference};
@@ -130,9 +131,19 @@ impl Learning {
         required_text(ctx, &self.0.title, locale)
     }
 
+    /// The locale `title` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn title_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `title`, if any.")] locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.title, locale)
+    }
+
     /// Every translation of the title.
     async fn title_translations(&self) -> Vec<Translation> {
-        translations(&self.0.title)
+        translations(&self.0.title, NodeKind::Learning, self.0.id, "title")
     }
 
     /// The lesson itself, in the requested locale.
@@ -147,9 +158,19 @@ impl Learning {
         required_text(ctx, &self.0.body, locale)
     }
 
+    /// The locale `body` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn body_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `body`, if any.")] locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.body, locale)
+    }
+
     /// Every translation of the body.
     async fn body_translations(&self) -> Vec<Translation> {
-        translations(&self.0.body)
+        translations(&self.0.body, NodeKind::Learning, self.0.id, "body")
     }
 
     /// The municipality that drew the lesson.

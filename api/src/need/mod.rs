@@ -10,7 +10,7 @@ use crate::area::Area;
 use crate::common::{DateRange, OrderDirection, Provenance, RecordMeta, localized_expr};
 use crate::context::{loader, preferences, request};
 use crate::filter::{Filter, TreeLink};
-use crate::i18n::{Translation, optional_text, required_text, translations};
+use crate::i18n::{Translation, optional_text, required_text, served_locale, translations};
 use crate::ids::NodeKind;
 use crate::initiative::Initiative;
 use crate::loader::{Rel, TargetGroupsOf, reference, required_reference};
@@ -131,9 +131,19 @@ impl Need {
         required_text(ctx, &self.0.title, locale)
     }
 
+    /// The locale `title` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn title_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `title`, if any.")] locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.title, locale)
+    }
+
     /// Every translation of the title.
     async fn title_translations(&self) -> Vec<Translation> {
-        translations(&self.0.title)
+        translations(&self.0.title, NodeKind::Need, self.0.id, "title")
     }
 
     /// The need as residents described it, in the requested locale.
@@ -148,9 +158,26 @@ impl Need {
         optional_text(ctx, &self.0.description, locale)
     }
 
+    /// The locale `description` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn description_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `description`, if any.")] locale: Option<
+            String,
+        >,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.description, locale)
+    }
+
     /// Every translation of the description.
     async fn description_translations(&self) -> Vec<Translation> {
-        translations(&self.0.description)
+        translations(
+            &self.0.description,
+            NodeKind::Need,
+            self.0.id,
+            "description",
+        )
     }
 
     /// The municipality where the need was mapped.

@@ -82,6 +82,12 @@ pub enum Scope {
         table: &'static str,
         learnings: bool,
     },
+    /// Records (archived only when asked for) whose owner (`column` → `table`) is published.
+    RecordsOf {
+        column: &'static str,
+        table: &'static str,
+        learnings: bool,
+    },
 }
 
 /// The key rows are read in order of (one ID column, or a pair for link tables).
@@ -716,6 +722,32 @@ pub const DATASETS: &[Dataset] = &[
                 Kind::Ref("theme_id", NodeKind::Theme),
                 "The theme."
             ),
+        ],
+    },
+    Dataset {
+        name: "learning-endorsements",
+        title: "Endorsements of learnings",
+        description: "Municipalities that saw a public learning of another too, with their notes.",
+        table: "learning_endorsement",
+        key: Key::Id,
+        scope: Scope::RecordsOf {
+            column: "learning_id",
+            table: "learning",
+            learnings: true,
+        },
+        fields: fields![
+            f("id", Kind::Id(NodeKind::LearningEndorsement), "Global ID."),
+            f(
+                "learning_id",
+                Kind::Ref("learning_id", NodeKind::Learning),
+                "The learning endorsed."
+            ),
+            f(
+                "municipality_id",
+                Kind::Ref("municipality_id", NodeKind::Municipality),
+                "The municipality that saw it too."
+            ),
+            f("note", Kind::Localized("note"), "What it saw."),
         ],
     },
 ];

@@ -107,6 +107,25 @@ pub struct FileParams {
 }
 
 async fn file(
+    state: State<AppState>,
+    path: Path<(String, String)>,
+    params: UrlQuery<FileParams>,
+) -> Response {
+    let locale = path.0.0.clone();
+    let mut response = file_in_locale(state, path, params).await;
+    // The file's texts are in its locale (falling back where a translation is missing).
+    if response.status() == StatusCode::OK
+        && let Ok(locale) = Locale::parse(&locale)
+        && let Ok(value) = header::HeaderValue::from_str(locale.as_str())
+    {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LANGUAGE, value);
+    }
+    response
+}
+
+async fn file_in_locale(
     State(state): State<AppState>,
     Path((locale, file)): Path<(String, String)>,
     UrlQuery(params): UrlQuery<FileParams>,
@@ -226,7 +245,15 @@ fn page_query(dataset: &Dataset, position: &Position, include_archived: bool) ->
             column,
             table: owner,
             learnings,
+        }
+        | Scope::RecordsOf {
+            column,
+            table: owner,
+            learnings,
         } => {
+            if matches!(dataset.scope, Scope::RecordsOf { .. }) && !include_archived {
+                select.and_where(live(table));
+            }
             let mut owners = Query::select();
             owners.column((owner, "id")).from(owner);
             if !include_archived {
@@ -577,12 +604,12 @@ fn resource_of(kind: NodeKind) -> Option<&'static str> {
         NodeKind::Initiative => "initiatives",
         NodeKind::Indicator => "indicators",
         NodeKind::Learning => "learnings",
+        NodeKind::LearningEndorsement => "learning-endorsements",
         _ => return None,
     })
 }
 
-/// The Frictionless Data Package descriptor of the CSV files of a locale.
-/// The Data Package descriptor of a locale; `prefix` leads from the descriptor's place to the
+/// The Frictionless Data Package descriptor of a locale's CSV files; `prefix` leads from the descriptor's place to the
 /// locale's files.
 fn datapackage(locale: &Locale, prefix: &str) -> Value {
     let resources: Vec<Value> = DATASETS

@@ -10,7 +10,7 @@ use crate::area::Area;
 use crate::common::{DateRange, OrderDirection, Provenance, RecordMeta};
 use crate::context::request;
 use crate::filter::Filter;
-use crate::i18n::{Translation, optional_text, translations};
+use crate::i18n::{Translation, optional_text, served_locale, translations};
 use crate::ids::NodeKind;
 use crate::indicator::Indicator;
 use crate::initiative::Initiative;
@@ -131,9 +131,21 @@ impl Outcome {
         optional_text(ctx, &self.0.method, locale)
     }
 
+    /// The locale `method` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn method_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `method`, if any.")] locale: Option<
+            String,
+        >,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.method, locale)
+    }
+
     /// Every translation of the method.
     async fn method_translations(&self) -> Vec<Translation> {
-        translations(&self.0.method)
+        translations(&self.0.method, NodeKind::Outcome, self.0.id, "method")
     }
 
     /// Where the value comes from (a report, a register, a URL).

@@ -4,7 +4,7 @@ use async_graphql::{Context, Enum, ID, Object};
 use entity::partnership;
 
 use crate::common::RecordMeta;
-use crate::i18n::{Translation, optional_text, translations};
+use crate::i18n::{Translation, optional_text, served_locale, translations};
 use crate::ids::NodeKind;
 use crate::initiative::Initiative;
 use crate::loader::{Only, reference, required_reference};
@@ -100,9 +100,19 @@ impl Partnership {
         optional_text(ctx, &self.0.note, locale)
     }
 
+    /// The locale `note` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn note_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `note`, if any.")] locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.note, locale)
+    }
+
     /// Every translation of the note.
     async fn note_translations(&self) -> Vec<Translation> {
-        translations(&self.0.note)
+        translations(&self.0.note, NodeKind::Partnership, self.0.id, "note")
     }
 
     /// The programme, when the role is in a programme.

@@ -9,7 +9,7 @@ use sea_orm::{EntityTrait, QueryTrait};
 use crate::common::{DateRange, OrderDirection, Provenance, RecordMeta, localized_expr};
 use crate::context::{preferences, request, viewer};
 use crate::filter::{Filter, TreeLink};
-use crate::i18n::{Translation, optional_text, required_text, translations};
+use crate::i18n::{Translation, optional_text, required_text, served_locale, translations};
 use crate::ids::NodeKind;
 use crate::initiative::Initiative;
 use crate::learning::Learning;
@@ -91,9 +91,19 @@ impl Programme {
         required_text(ctx, &self.0.name, locale)
     }
 
+    /// The locale `name` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn name_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `name`, if any.")] locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.name, locale)
+    }
+
     /// Every translation of the name.
     async fn name_translations(&self) -> Vec<Translation> {
-        translations(&self.0.name)
+        translations(&self.0.name, NodeKind::Programme, self.0.id, "name")
     }
 
     /// What the programme is and why it exists, in the requested locale.
@@ -108,9 +118,21 @@ impl Programme {
         optional_text(ctx, &self.0.summary, locale)
     }
 
+    /// The locale `summary` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn summary_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `summary`, if any.")] locale: Option<
+            String,
+        >,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.summary, locale)
+    }
+
     /// Every translation of the summary.
     async fn summary_translations(&self) -> Vec<Translation> {
-        translations(&self.0.summary)
+        translations(&self.0.summary, NodeKind::Programme, self.0.id, "summary")
     }
 
     /// The municipality that runs the programme; null for a project run by a network.
@@ -152,9 +174,25 @@ impl Programme {
         optional_text(ctx, &self.0.funding_channel, locale)
     }
 
+    /// The locale `fundingChannel` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn funding_channel_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `fundingChannel`, if any.")]
+        locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.funding_channel, locale)
+    }
+
     /// Every translation of the funding channel.
     async fn funding_channel_translations(&self) -> Vec<Translation> {
-        translations(&self.0.funding_channel)
+        translations(
+            &self.0.funding_channel,
+            NodeKind::Programme,
+            self.0.id,
+            "funding_channel",
+        )
     }
 
     /// The staff working on the programme (such as "one half-time worker"), in the requested locale.
@@ -169,9 +207,21 @@ impl Programme {
         optional_text(ctx, &self.0.staffing, locale)
     }
 
+    /// The locale `staffing` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn staffing_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `staffing`, if any.")] locale: Option<
+            String,
+        >,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.staffing, locale)
+    }
+
     /// Every translation of the staffing.
     async fn staffing_translations(&self) -> Vec<Translation> {
-        translations(&self.0.staffing)
+        translations(&self.0.staffing, NodeKind::Programme, self.0.id, "staffing")
     }
 
     /// The staff in full-time equivalents (0.5 for one half-time worker).

@@ -9,7 +9,7 @@ use sea_orm::{EntityTrait, QueryTrait};
 use crate::common::{OrderDirection, Provenance, RecordMeta, localized_expr};
 use crate::context::{preferences, request};
 use crate::filter::Filter;
-use crate::i18n::{Translation, optional_text, required_text, translations};
+use crate::i18n::{Translation, optional_text, required_text, served_locale, translations};
 use crate::ids::NodeKind;
 use crate::initiative::Initiative;
 use crate::loader::{Rel, reference};
@@ -103,9 +103,19 @@ impl Theme {
         required_text(ctx, &self.0.label, locale)
     }
 
+    /// The locale `label` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn label_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `label`, if any.")] locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.label, locale)
+    }
+
     /// Every translation of the label.
     async fn label_translations(&self) -> Vec<Translation> {
-        translations(&self.0.label)
+        translations(&self.0.label, NodeKind::Theme, self.0.id, "label")
     }
 
     /// What the theme covers, in the requested locale.
@@ -120,9 +130,26 @@ impl Theme {
         optional_text(ctx, &self.0.description, locale)
     }
 
+    /// The locale `description` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn description_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `description`, if any.")] locale: Option<
+            String,
+        >,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.description, locale)
+    }
+
     /// Every translation of the description.
     async fn description_translations(&self) -> Vec<Translation> {
-        translations(&self.0.description)
+        translations(
+            &self.0.description,
+            NodeKind::Theme,
+            self.0.id,
+            "description",
+        )
     }
 
     /// The broader theme, if any.
