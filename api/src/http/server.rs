@@ -149,7 +149,12 @@ fn connection_service(
         let response = router.clone().oneshot(request.map(Body::new));
         async move {
             let response = response.await?;
-            Ok(response.map(|body| Body::new(GuardedBody { inner: body, busy })))
+            Ok(response.map(|body| {
+                Body::new(GuardedBody {
+                    inner: body,
+                    _busy: busy,
+                })
+            }))
         }
     })
 }
@@ -157,7 +162,7 @@ fn connection_service(
 /// A response body that marks the connection idle again when it has been sent (or dropped).
 struct GuardedBody {
     inner: Body,
-    busy: Busy,
+    _busy: Busy,
 }
 
 impl http_body::Body for GuardedBody {
@@ -168,7 +173,6 @@ impl http_body::Body for GuardedBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        let _ = &self.busy;
         Pin::new(&mut self.inner).poll_frame(cx)
     }
 
