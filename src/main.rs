@@ -5,7 +5,8 @@
 #![recursion_limit = "256"]
 use anyhow::Context;
 use stroom_api::config::{Cli, Command};
-use stroom_api::{Application, db, demo, schema, telemetry};
+use stroom_api::{Application, db, schema, telemetry};
+use stroom_seed::demo;
 
 // Under load, glibc's allocator took a third of the server's CPU time (many small,
 // short-lived allocations per GraphQL field, across threads); with mimalloc the allocator's
@@ -20,7 +21,7 @@ async fn main() -> anyhow::Result<()> {
     let telemetry = telemetry::init(cli.global.log_format, cli.global.otel_endpoint.as_deref());
     match cli.command.unwrap_or(Command::Serve(cli.serve)) {
         Command::Serve(serve) => {
-            let served = Application::build(&cli.global, &serve)
+            let served = Application::build_with(&cli.global, &serve, Some(demo::seeder))
                 .await
                 .context("starting the server")?
                 .run_until_stopped()
@@ -58,11 +59,11 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Generate(args) => {
-            let scale = args.scale()?;
+            let scale = stroom_seed::generate::scale_of(&args)?;
             let connected =
                 db::connect(cli.global.database_url(), cli.global.db_max_connections).await?;
             db::migrate(&connected.db).await?;
-            let report = stroom_api::generate::generate(&connected.db, scale, args.seed).await?;
+            let report = stroom_seed::generate(&connected.db, scale, args.seed).await?;
             println!("{:<22} {:>12}", "table", "rows");
             for (table, rows) in &report.rows {
                 println!("{table:<22} {rows:>12}");

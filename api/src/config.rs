@@ -437,21 +437,3 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub learnings: Option<u64>,
 }
-
-impl GenerateArgs {
-    /// The numbers to generate.
-    pub fn scale(&self) -> anyhow::Result<crate::generate::Scale> {
-        if !(self.scale.is_finite() && self.scale > 0.0 && self.scale <= 100.0) {
-            anyhow::bail!("--scale must lie between 0 and 100, not {}", self.scale);
-        }
-        let base = crate::generate::Scale::times(self.scale);
-        Ok(crate::generate::Scale {
-            municipalities: self.municipalities.unwrap_or(base.municipalities).max(1),
-            organisations: self.organisations.unwrap_or(base.organisations),
-            needs: self.needs.unwrap_or(base.needs),
-            initiatives: self.initiatives.unwrap_or(base.initiatives),
-            outcomes: self.outcomes.unwrap_or(base.outcomes),
-            learnings: self.learnings.unwrap_or(base.learnings),
-        })
-    }
-}

@@ -8,7 +8,6 @@ use tokio::net::TcpListener;
 use crate::breaker::Breaker;
 use crate::config::{GlobalArgs, ServeArgs};
 use crate::db;
-use crate::demo;
 use crate::http::introspection::SchemaShape;
 use crate::http::rate_limit::RateLimiter;
 use crate::http::server::{self, ConnectionLimits, raise_open_files_limit};
@@ -30,8 +29,25 @@ pub struct Application {
     shutdown_grace: Duration,
 }
 
+/// Data to load into a new database at start, when asked for (`--demo`): the binary passes the
+/// Stroom demo, which lives outside the service. Answers whether it loaded anything.
+pub type Seeder =
+    for<'a> fn(
+        &'a sea_orm::DatabaseConnection,
+    ) -> std::pin::Pin<Box<dyn Future<Output = anyhow::Result<bool>> + Send + 'a>>;
+
 impl Application {
+    /// A server without seed data (a database URL given, as in production).
     pub async fn build(global: &GlobalArgs, serve: &ServeArgs) -> anyhow::Result<Self> {
+        Self::build_with(global, serve, None).await
+    }
+
+    /// A server that loads `seeder`'s data into an empty database when the settings ask for it.
+    pub async fn build_with(
+        global: &GlobalArgs,
+        serve: &ServeArgs,
+        seeder: Option<Seeder>,
+    ) -> anyhow::Result<Self> {
         let url = global.database_url();
         let new_file = db::sqlite_file(url).filter(|path| !path.exists());
         let connected = db::connect(url, global.db_max_connections).await?;
@@ -39,8 +55,15 @@ impl Application {
         if let Some(path) = &new_file {
             tracing::info!(path = %path.display(), "created the database");
         }
-        if serve.wants_demo(global) && demo::load_if_empty(&connected.db).await? {
-            tracing::info!("loaded the Stroom demo data");
+        if serve.wants_demo(global) {
+            match seeder {
+                Some(seed) => {
+                    if seed(&connected.db).await? {
+                        tracing::info!("loaded the Stroom demo data");
+                    }
+                }
+                None => tracing::warn!("demo data asked for, but this build has none to load"),
+            }
         }
         crate::search::ensure_built(&connected.db).await?;
         let filled = crate::theme::fill_search_text(&connected.db).await?;

@@ -485,7 +485,7 @@ async fn the_demo_is_not_loaded_twice_and_never_overwrites_data() {
     let before = app
         .graphql("{ initiatives { totalCount } }", json!({}))
         .await;
-    let loaded = stroom_api::demo::load_if_empty(&app.db).await.unwrap();
+    let loaded = stroom_seed::demo::load_if_empty(&app.db).await.unwrap();
     assert!(!loaded);
     let after = app
         .graphql("{ initiatives { totalCount } }", json!({}))

@@ -174,7 +174,7 @@ pub async fn spawn_configured(demo: bool, configure: impl FnOnce(&mut ServeArgs)
 
 /// A server over the demo data and a generated synthetic data set of the given size.
 pub async fn spawn_generated(
-    scale: stroom_api::generate::Scale,
+    scale: stroom_seed::Scale,
     configure: impl FnOnce(&mut ServeArgs),
 ) -> TestApp {
     let (database_url, database) = fresh_database().await;
@@ -184,7 +184,7 @@ pub async fn spawn_generated(
     stroom_api::db::migrate(&connected.db)
         .await
         .expect("test setup: migrate");
-    stroom_api::generate::generate(&connected.db, scale, 7)
+    stroom_seed::generate(&connected.db, scale, 7)
         .await
         .expect("test setup: generate data");
     connected.db.close().await.ok();
@@ -224,7 +224,7 @@ async fn start(
         otel_endpoint: None,
         db_max_connections: Some(4),
     };
-    let app = Application::build(&global, &serve)
+    let app = Application::build_with(&global, &serve, Some(stroom_seed::demo::seeder))
         .await
         .expect("test setup: build the application");
     let address = format!("http://127.0.0.1:{}", app.port());

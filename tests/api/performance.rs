@@ -3,7 +3,7 @@
 //! one per relation field — and, on PostgreSQL, none of them reads a record table with a
 //! sequential scan.
 use serde_json::{Value, json};
-use stroom_api::generate::Scale;
+use stroom_seed::Scale;
 
 use crate::helpers::*;
 

@@ -122,7 +122,7 @@ pub async fn generate(db: &DatabaseConnection, scale: Scale, seed: u64) -> anyho
     let mut generator = Generator::new(&txn, scale, seed).await?;
     generator.run().await?;
     let bar = stage("search index", 0);
-    let indexed = crate::search::rebuild_with_progress(&txn, |done, total| {
+    let indexed = stroom_api::search::rebuild_with_progress(&txn, |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     })
@@ -476,7 +476,7 @@ impl<'a> Generator<'a> {
                 archived_at: None,
                 provenance: Provenance::Synthetic,
             };
-            model.search_text = crate::municipality::search_text(&model);
+            model.search_text = stroom_api::municipality::search_text(&model);
             municipalities.push(model);
 
             // Neighbourhoods share the households out; some have street clusters below them.
@@ -572,7 +572,7 @@ impl<'a> Generator<'a> {
             archived_at: None,
             provenance: Provenance::Synthetic,
         };
-        model.search_text = crate::area::search_text(&model);
+        model.search_text = stroom_api::area::search_text(&model);
         model
     }
 
@@ -643,7 +643,7 @@ impl<'a> Generator<'a> {
                     archived_at: None,
                     provenance: Provenance::Synthetic,
                 };
-                model.search_text = crate::organisation::search_text(&model);
+                model.search_text = stroom_api::organisation::search_text(&model);
                 organisations.push(model);
                 if department {
                     self.places[p].departments.push(id);
@@ -752,7 +752,7 @@ impl<'a> Generator<'a> {
                     archived_at: None,
                     provenance: Provenance::Synthetic,
                 };
-                model.search_text = crate::programme::search_text(&model);
+                model.search_text = stroom_api::programme::search_text(&model);
                 programmes.push(model);
                 count += 1;
                 self.places[p].programmes.push(id);
@@ -897,7 +897,7 @@ impl<'a> Generator<'a> {
                     archived_at: self.rng.random_bool(0.02).then_some(updated_at),
                     provenance: Provenance::Synthetic,
                 };
-                model.search_text = crate::need::search_text(&model);
+                model.search_text = stroom_api::need::search_text(&model);
                 needs.push(model);
                 self.places[p].needs.entry(theme_id).or_default().push(id);
                 let wanted = self.rng.random_range(1..=2);
@@ -1023,7 +1023,7 @@ impl<'a> Generator<'a> {
                     archived_at: archived.then_some(updated_at),
                     provenance: Provenance::Synthetic,
                 };
-                model.search_text = crate::initiative::search_text(&model);
+                model.search_text = stroom_api::initiative::search_text(&model);
                 initiatives.push(model);
 
                 themes.push(initiative_theme::Model {
@@ -1336,7 +1336,7 @@ impl<'a> Generator<'a> {
                     archived_at: None,
                     provenance: Provenance::Synthetic,
                 };
-                model.search_text = crate::learning::search_text(&model);
+                model.search_text = stroom_api::learning::search_text(&model);
                 learnings.push(model);
                 themes.push(learning_theme::Model {
                     learning_id: id,
@@ -1411,4 +1411,20 @@ mod tests {
             NaiveDate::from_ymd_opt(2024, 7, 1).unwrap_or_default()
         );
     }
+}
+
+/// The numbers `stroom generate` asks for: the scale, with any number given on its own.
+pub fn scale_of(args: &stroom_api::config::GenerateArgs) -> anyhow::Result<Scale> {
+    if !(args.scale.is_finite() && args.scale > 0.0 && args.scale <= 100.0) {
+        bail!("--scale must lie between 0 and 100, not {}", args.scale);
+    }
+    let base = Scale::times(args.scale);
+    Ok(Scale {
+        municipalities: args.municipalities.unwrap_or(base.municipalities).max(1),
+        organisations: args.organisations.unwrap_or(base.organisations),
+        needs: args.needs.unwrap_or(base.needs),
+        initiatives: args.initiatives.unwrap_or(base.initiatives),
+        outcomes: args.outcomes.unwrap_or(base.outcomes),
+        learnings: args.learnings.unwrap_or(base.learnings),
+    })
 }

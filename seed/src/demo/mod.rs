@@ -16,10 +16,17 @@ use sea_orm::{
 };
 use serde::Deserialize;
 
-use crate::outcome::to_micro;
-use crate::time::now;
+use stroom_api::outcome::to_micro;
+use stroom_api::time::now;
 
 const DATA: &str = include_str!("../../demo/stroom.toml");
+
+/// The demo as the service's start-up seeder (see `stroom_api::startup::Seeder`).
+pub fn seeder(
+    db: &DatabaseConnection,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<bool>> + Send + '_>> {
+    Box::pin(load_if_empty(db))
+}
 
 /// Loads the demo data if the database holds no municipality yet. Returns whether it loaded.
 pub async fn load_if_empty(db: &DatabaseConnection) -> anyhow::Result<bool> {
@@ -381,7 +388,7 @@ impl<'a> Loader<'a> {
                 archived_at: None,
                 provenance: provenance(&row.provenance)?,
             };
-            m.search_text = crate::municipality::search_text(&m);
+            m.search_text = stroom_api::municipality::search_text(&m);
             let m = insert_new!(txn, m);
             self.keys.put("municipality", &row.key, m.id);
         }
@@ -403,7 +410,7 @@ impl<'a> Loader<'a> {
                 archived_at: None,
                 provenance: provenance(&row.provenance)?,
             };
-            m.search_text = crate::area::search_text(&m);
+            m.search_text = stroom_api::area::search_text(&m);
             let m = insert_new!(txn, m);
             self.keys.put("area", &row.key, m.id);
         }
@@ -423,7 +430,7 @@ impl<'a> Loader<'a> {
                 provenance: provenance(&row.provenance)?,
                 search_text: String::new(),
             };
-            m.search_text = crate::theme::search_text(&m);
+            m.search_text = stroom_api::theme::search_text(&m);
             let m = insert_new!(txn, m);
             self.keys.put("theme", &row.code, m.id);
         }
@@ -446,7 +453,7 @@ impl<'a> Loader<'a> {
                 archived_at: None,
                 provenance: provenance(&row.provenance)?,
             };
-            m.search_text = crate::organisation::search_text(&m);
+            m.search_text = stroom_api::organisation::search_text(&m);
             let m = insert_new!(txn, m);
             self.keys.put("organisation", &row.key, m.id);
         }
@@ -492,7 +499,7 @@ impl<'a> Loader<'a> {
                 archived_at: None,
                 provenance: provenance(&row.provenance)?,
             };
-            m.search_text = crate::programme::search_text(&m);
+            m.search_text = stroom_api::programme::search_text(&m);
             let m = insert_new!(txn, m);
             self.keys.put("programme", &row.key, m.id);
             if let Some(municipality_id) = municipality_id {
@@ -536,7 +543,7 @@ impl<'a> Loader<'a> {
                 archived_at: None,
                 provenance: Provenance::Illustrative,
             };
-            m.search_text = crate::need::search_text(&m);
+            m.search_text = stroom_api::need::search_text(&m);
             let m = insert_new!(txn, m);
             self.keys.put("need", &row.key, m.id);
             for group in &row.target_groups {
@@ -573,7 +580,7 @@ impl<'a> Loader<'a> {
                 archived_at: None,
                 provenance: provenance(&row.provenance)?,
             };
-            m.search_text = crate::initiative::search_text(&m);
+            m.search_text = stroom_api::initiative::search_text(&m);
             let m = insert_new!(txn, m);
             self.keys.put("initiative", &row.key, m.id);
             self.municipality_of
@@ -772,7 +779,7 @@ impl<'a> Loader<'a> {
                 archived_at: None,
                 provenance: provenance(row.provenance.as_deref().unwrap_or("case_study"))?,
             };
-            m.search_text = crate::learning::search_text(&m);
+            m.search_text = stroom_api::learning::search_text(&m);
             let m = insert_new!(txn, m);
             for (locale, origin) in &row.translations {
                 if !matches!(origin.as_str(), "human" | "machine") {
