@@ -1383,6 +1383,22 @@ fn quarter_start(day: NaiveDate) -> NaiveDate {
     NaiveDate::from_ymd_opt(day.year(), (day.month0() / 3) * 3 + 1, 1).unwrap_or(day)
 }
 
+/// The numbers `stroom generate` asks for: the scale, with any number given on its own.
+pub fn scale_of(args: &stroom_api::config::GenerateArgs) -> anyhow::Result<Scale> {
+    if !(args.scale.is_finite() && args.scale > 0.0 && args.scale <= 100.0) {
+        bail!("--scale must lie between 0 and 100, not {}", args.scale);
+    }
+    let base = Scale::times(args.scale);
+    Ok(Scale {
+        municipalities: args.municipalities.unwrap_or(base.municipalities).max(1),
+        organisations: args.organisations.unwrap_or(base.organisations),
+        needs: args.needs.unwrap_or(base.needs),
+        initiatives: args.initiatives.unwrap_or(base.initiatives),
+        outcomes: args.outcomes.unwrap_or(base.outcomes),
+        learnings: args.learnings.unwrap_or(base.learnings),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1411,20 +1427,4 @@ mod tests {
             NaiveDate::from_ymd_opt(2024, 7, 1).unwrap_or_default()
         );
     }
-}
-
-/// The numbers `stroom generate` asks for: the scale, with any number given on its own.
-pub fn scale_of(args: &stroom_api::config::GenerateArgs) -> anyhow::Result<Scale> {
-    if !(args.scale.is_finite() && args.scale > 0.0 && args.scale <= 100.0) {
-        bail!("--scale must lie between 0 and 100, not {}", args.scale);
-    }
-    let base = Scale::times(args.scale);
-    Ok(Scale {
-        municipalities: args.municipalities.unwrap_or(base.municipalities).max(1),
-        organisations: args.organisations.unwrap_or(base.organisations),
-        needs: args.needs.unwrap_or(base.needs),
-        initiatives: args.initiatives.unwrap_or(base.initiatives),
-        outcomes: args.outcomes.unwrap_or(base.outcomes),
-        learnings: args.learnings.unwrap_or(base.learnings),
-    })
 }
