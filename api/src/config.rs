@@ -388,8 +388,8 @@ impl ServeArgs {
         }
     }
 
-    pub fn rate_limits(&self) -> crate::http::rate_limit::RateLimits {
-        crate::http::rate_limit::RateLimits {
+    pub fn rate_limits(&self) -> crate::kernel::rate_limit::RateLimits {
+        crate::kernel::rate_limit::RateLimits {
             key_points: self.rate_limit_points,
             anonymous_points: self.rate_limit_anonymous_points,
             window: Duration::from_secs(self.rate_limit_window_secs),

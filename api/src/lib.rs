@@ -1,49 +1,26 @@
 //! Stroom API: the GraphQL service over a city's circular-economy citizen programme.
 //!
-//! Shared pieces (`pagination`, `error`, `auth`, `i18n`, `filter`, `loader`) each live in one
-//! module; each domain type has its own module with its GraphQL types, inputs and queries.
-pub mod auth;
-pub mod breaker;
-pub mod common;
+//! Four layers, each importing only those below it (`ARCHITECTURE.md` draws them; `.ci/run`
+//! checks the rule): `kernel` (errors, IDs, access, languages, keyset paging, the `Table`
+//! description of a record, the write frame), `graphql` (request context, loaders, connections,
+//! filters, inputs), `domain` (one module per type, plus audit, search, stats, translation,
+//! open data and the schema) and `http` (the router, the GraphQL handler, operations). The
+//! crate's root holds only configuration and start-up.
 pub mod config;
-pub mod context;
-pub mod db;
-pub mod error;
-pub mod filter;
+pub mod domain;
+pub mod graphql;
 pub mod http;
-pub mod i18n;
-pub mod ids;
-pub mod input;
-pub mod loader;
-pub mod node;
-pub mod open_data;
-pub mod pagination;
-pub mod record;
-pub mod result_cache;
-pub mod scalars;
-pub mod schema;
-pub mod search;
-pub mod settle;
-pub mod shared_store;
+pub mod kernel;
 pub mod startup;
-pub mod stats;
 pub mod telemetry;
-pub mod time;
-pub mod translation;
-pub mod write;
-
-pub mod api_key;
-pub mod area;
-pub mod audit;
-pub mod indicator;
-pub mod initiative;
-pub mod learning;
-pub mod municipality;
-pub mod need;
-pub mod organisation;
-pub mod outcome;
-pub mod partnership;
-pub mod programme;
-pub mod theme;
 
 pub use startup::Application;
+
+// The public surface for the binary, the seed crate and the tests, by short names.
+pub use domain::{
+    api_key, area, audit, indicator, initiative, learning, municipality, need, node, open_data,
+    organisation, outcome, partnership, programme, schema, search, stats, theme, translation,
+};
+pub use graphql::{pagination, scalars};
+pub use kernel::access as auth;
+pub use kernel::{db, error, i18n, ids, time};

@@ -5,15 +5,15 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::breaker::Breaker;
 use crate::config::{GlobalArgs, ServeArgs};
-use crate::db;
+use crate::domain::schema::build_schema;
 use crate::http::introspection::SchemaShape;
-use crate::http::rate_limit::RateLimiter;
 use crate::http::server::{self, ConnectionLimits, raise_open_files_limit};
 use crate::http::{AppState, HttpSettings, PersistedQueries, metrics_handle, router};
-use crate::schema::build_schema;
-use crate::shared_store::SharedStore;
+use crate::kernel::breaker::Breaker;
+use crate::kernel::db;
+use crate::kernel::rate_limit::RateLimiter;
+use crate::kernel::shared_store::SharedStore;
 
 /// Consecutive requests that find the database unreachable before the rest fail fast.
 const DATABASE_BREAKER_THRESHOLD: u32 = 3;
@@ -65,8 +65,8 @@ impl Application {
                 None => tracing::warn!("demo data asked for, but this build has none to load"),
             }
         }
-        crate::search::ensure_built(&connected.db).await?;
-        let filled = crate::theme::fill_search_text(&connected.db).await?;
+        crate::domain::search::ensure_built(&connected.db).await?;
+        let filled = crate::domain::theme::fill_search_text(&connected.db).await?;
         if filled > 0 {
             tracing::info!(themes = filled, "made theme labels searchable");
         }
@@ -103,7 +103,7 @@ impl Application {
             )),
             db: connected.db,
             statements: connected.statements,
-            results: crate::result_cache::ResultCache::new(
+            results: crate::graphql::result_cache::ResultCache::new(
                 serve.result_cache_entries,
                 Duration::from_secs(serve.result_cache_max_age_secs),
             ),

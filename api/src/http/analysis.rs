@@ -17,8 +17,8 @@ use async_graphql_value::Value as Literal;
 
 use super::introspection::{Counter, SchemaShape};
 use super::limits::{Exceeded, Limits, MAX_INTROSPECTION_LISTS};
-use crate::node::MAX_NODES;
-use crate::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::domain::node::MAX_NODES;
+use crate::graphql::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 /// What a query asks for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -626,7 +626,7 @@ mod tests {
     use super::*;
 
     async fn shape() -> SchemaShape {
-        SchemaShape::of(&crate::schema::build_schema()).await
+        SchemaShape::of(&crate::domain::schema::build_schema()).await
     }
 
     fn measure_with(
@@ -790,7 +790,7 @@ mod tests {
 
     #[tokio::test]
     async fn introspection_counts_match_the_real_answers() {
-        let schema = crate::schema::build_schema();
+        let schema = crate::domain::schema::build_schema();
         let shape = SchemaShape::of(&schema).await;
         for query in [
             GRAPHQL_JS_INTROSPECTION,

@@ -17,16 +17,16 @@ use serde_json::{Value, json};
 
 use super::analysis::{Analysis, analyze, check_text, effective_variables, select_operation};
 use super::limits::{check_document, check_json_nesting};
-use super::rate_limit::{Spent, Subject};
 use super::{AppState, shape};
-use crate::auth::{Viewer, authenticate};
-use crate::breaker::Admission;
-use crate::context::RequestContext;
-use crate::db::{REQUEST_STATEMENTS, RequestSql};
-use crate::error::{ApiError, ErrorCode};
+use crate::graphql::context::RequestContext;
+use crate::graphql::loader::DbLoader;
+use crate::graphql::settle::Activity;
 use crate::i18n::LocalePreferences;
-use crate::loader::DbLoader;
-use crate::settle::Activity;
+use crate::kernel::access::{Viewer, authenticate};
+use crate::kernel::breaker::Admission;
+use crate::kernel::db::{REQUEST_STATEMENTS, RequestSql};
+use crate::kernel::error::{ApiError, ErrorCode};
+use crate::kernel::rate_limit::{Spent, Subject};
 
 /// Most keys one loader statement takes (well under the databases' parameter limits).
 const MAX_BATCH: usize = 5000;

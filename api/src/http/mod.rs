@@ -9,7 +9,6 @@ mod ops;
 mod pages;
 pub use ops::probe;
 mod persisted;
-pub mod rate_limit;
 pub mod server;
 mod shape;
 
@@ -31,8 +30,8 @@ use tracing::Instrument;
 
 pub use persisted::PersistedQueries;
 
-use crate::db::StatementCounter;
-use crate::schema::AppSchema;
+use crate::domain::schema::AppSchema;
+use crate::kernel::db::StatementCounter;
 
 /// Settings of the HTTP layer, from the configuration.
 #[derive(Debug, Clone)]
@@ -54,17 +53,17 @@ pub struct AppState {
     pub schema: AppSchema,
     pub db: DatabaseConnection,
     pub statements: StatementCounter,
-    pub results: Option<Arc<crate::result_cache::ResultCache>>,
+    pub results: Option<Arc<crate::graphql::result_cache::ResultCache>>,
     pub metrics: PrometheusHandle,
     pub settings: Arc<HttpSettings>,
-    pub rate_limiter: Arc<rate_limit::RateLimiter>,
+    pub rate_limiter: Arc<crate::kernel::rate_limit::RateLimiter>,
     pub persisted: Arc<PersistedQueries>,
     /// The schema's shape, for counting introspection answers before they run.
     pub shape: Arc<introspection::SchemaShape>,
     /// Fails requests fast while the database is unreachable.
-    pub database: Arc<crate::breaker::Breaker>,
+    pub database: Arc<crate::kernel::breaker::Breaker>,
     /// Redis, when configured (for `/readyz`; the rate limiter and persisted queries use it).
-    pub shared: Option<Arc<crate::shared_store::SharedStore>>,
+    pub shared: Option<Arc<crate::kernel::shared_store::SharedStore>>,
 }
 
 /// The process-wide Prometheus recorder (installed once, shared by every server in a process).
@@ -255,7 +254,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .merge(crate::open_data::routes())
+        .merge(crate::domain::open_data::routes())
         .layer(DefaultBodyLimit::max(max_body))
         .layer(CompressionLayer::new())
         .layer(cors)

@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
-use crate::db::migrations_current;
+use crate::kernel::db::migrations_current;
 
 /// Alive: the process answers.
 pub async fn healthz() -> impl IntoResponse {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use lru::LruCache;
 use sha2::{Digest, Sha256};
 
-use crate::shared_store::SharedStore;
+use crate::kernel::shared_store::SharedStore;
 
 /// Queries kept in this process.
 const CAPACITY: usize = 2_000;

@@ -1,0 +1,371 @@
+//! Areas: districts, neighbourhoods and street clusters inside a municipality, nested.
+pub mod mutation;
+
+use async_graphql::{Context, Enum, ID, InputObject, Object};
+use entity::area;
+use sea_orm::{EntityTrait, QueryTrait};
+
+use crate::domain::initiative::Initiative;
+use crate::domain::municipality::Municipality;
+use crate::domain::need::Need;
+use crate::graphql::common::{OrderDirection, Provenance, RecordMeta, localized_expr};
+use crate::graphql::context::{preferences, request};
+use crate::graphql::filter::Filter;
+use crate::graphql::loader::{Rel, reference, required_reference};
+use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
+use crate::graphql::scalars::{DateTime, GeoJson};
+use crate::i18n::{Translation, required_text, served_locale, translations};
+use crate::kernel::ids::NodeKind;
+use crate::kernel::record::{Owner, Table, col};
+use crate::record_meta;
+
+impl Table for area::Entity {
+    const NAME: &'static str = "area";
+    fn id(model: &area::Model) -> i64 {
+        model.id
+    }
+    fn default_sort() -> SortKey {
+        SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr())
+    }
+    fn owner(model: &area::Model) -> Owner {
+        Owner::Municipality(Some(model.municipality_id))
+    }
+    fn search_text(model: &area::Model) -> Option<String> {
+        Some(search_text(model))
+    }
+}
+
+/// The folded text the `search` filter matches: every translation of name.
+pub fn search_text(model: &area::Model) -> String {
+    crate::i18n::search_text([&model.name])
+}
+
+/// The kind of an area.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::AreaKind")]
+pub enum AreaKind {
+    /// A district of a city, made of neighbourhoods.
+    District,
+    /// A neighbourhood, such as Bethaniënpolder-Auwegemvaart.
+    Neighbourhood,
+    /// A street or a few streets: the scale at which social cohesion was found to live.
+    StreetCluster,
+    /// A single site, such as a building or a square.
+    Site,
+}
+
+/// A place inside a municipality: a district, neighbourhood, street cluster or site. Areas nest.
+pub struct Area(pub area::Model);
+
+impl Wraps for Area {
+    type Entity = area::Entity;
+    fn wrap(model: area::Model) -> Self {
+        Self(model)
+    }
+}
+
+/// A place inside a municipality: a district, neighbourhood, street cluster or site. Areas nest.
+#[Object]
+impl Area {
+    /// The global ID of the area.
+    pub async fn id(&self) -> ID {
+        NodeKind::Area.id(self.0.id)
+    }
+
+    /// The name, in the requested locale (with fallback to other translations).
+    async fn name(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
+        )]
+        locale: Option<String>,
+    ) -> async_graphql::Result<String> {
+        required_text(ctx, &self.0.name, locale)
+    }
+
+    /// The locale `name` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn name_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `name`, if any.")] locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.name, locale)
+    }
+
+    /// Every translation of the name.
+    async fn name_translations(&self) -> Vec<Translation> {
+        translations(&self.0.name, NodeKind::Area, self.0.id, "name")
+    }
+
+    /// What kind of area it is.
+    async fn kind(&self) -> AreaKind {
+        self.0.kind.into()
+    }
+
+    /// The municipality the area lies in.
+    async fn municipality(&self, ctx: &Context<'_>) -> async_graphql::Result<Municipality> {
+        required_reference(ctx, self.0.municipality_id).await
+    }
+
+    /// The area this one lies in, if any.
+    async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Area>> {
+        reference(ctx, self.0.parent_id).await
+    }
+
+    /// Areas inside this one.
+    async fn children(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n areas.")] first: Option<i32>,
+        #[graphql(desc = "Returns the areas after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n areas.")] last: Option<i32>,
+        #[graphql(desc = "Returns the areas before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Connection<Area>> {
+        children(
+            ctx,
+            Rel::AreaChildren,
+            self.0.id,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// Number of households, where known.
+    async fn households(&self) -> Option<i64> {
+        self.0.households
+    }
+
+    /// Number of residents, where known.
+    async fn residents(&self) -> Option<i64> {
+        self.0.residents
+    }
+
+    /// The outline of the area as a GeoJSON geometry, where known.
+    async fn geometry(&self) -> Option<GeoJson> {
+        self.0.geometry.clone().map(GeoJson)
+    }
+
+    /// Needs mapped in this area.
+    async fn needs(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n needs.")] first: Option<i32>,
+        #[graphql(desc = "Returns the needs after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n needs.")] last: Option<i32>,
+        #[graphql(desc = "Returns the needs before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Connection<Need>> {
+        children(
+            ctx,
+            Rel::AreaNeeds,
+            self.0.id,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// Initiatives working in this area.
+    async fn initiatives(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n initiatives.")] first: Option<i32>,
+        #[graphql(desc = "Returns the initiatives after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n initiatives.")] last: Option<i32>,
+        #[graphql(desc = "Returns the initiatives before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Connection<Initiative>> {
+        children(
+            ctx,
+            Rel::AreaInitiatives,
+            self.0.id,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// The changes made to this record through the API, latest first (editor and admin keys).
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n changes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the changes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<
+        crate::graphql::pagination::Connection<crate::domain::audit::AuditEntry>,
+    > {
+        crate::domain::audit::history(
+            ctx,
+            NodeKind::Area,
+            self.0.id,
+            crate::graphql::pagination::PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    #[graphql(flatten)]
+    async fn meta(&self) -> RecordMeta {
+        record_meta!(self.0)
+    }
+}
+
+/// Criteria for the list of areas.
+#[derive(InputObject, Default)]
+pub struct AreaFilter {
+    /// Only areas of these municipalities.
+    pub municipalities: Option<Vec<ID>>,
+    /// Only areas inside these areas (at any depth).
+    pub within: Option<Vec<ID>>,
+    /// Only top-level areas (without a parent) when true; only nested ones when false.
+    pub top_level: Option<bool>,
+    /// Only areas of these kinds.
+    pub kinds: Option<Vec<AreaKind>>,
+    /// Text contained in the name, in any language; case and accents do not matter.
+    pub search: Option<String>,
+    /// Only records changed at or after this instant.
+    pub updated_since: Option<DateTime>,
+    /// Only records of these provenances.
+    pub provenances: Option<Vec<Provenance>>,
+    /// Include archived records (default: false).
+    pub include_archived: Option<bool>,
+}
+
+/// What areas can be ordered by.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AreaOrderField {
+    /// The name in the request's locale.
+    #[default]
+    Name,
+    /// The number of households (areas without a count come last).
+    Households,
+    /// Creation time.
+    CreatedAt,
+    /// Time of the last change.
+    UpdatedAt,
+}
+
+/// The order of a list of areas.
+#[derive(InputObject, Default)]
+pub struct AreaOrder {
+    /// The field to order by.
+    pub field: AreaOrderField,
+    /// The direction.
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+#[derive(Default)]
+pub struct AreaQuery;
+
+#[Object]
+impl AreaQuery {
+    /// Areas: districts, neighbourhoods, street clusters and sites.
+    #[allow(clippy::too_many_arguments)]
+    async fn areas(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n areas (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Returns the areas after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n areas (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Returns the areas before this cursor.")] before: Option<String>,
+        #[graphql(desc = "Criteria the areas must meet.")] filter: Option<AreaFilter>,
+        #[graphql(desc = "The order of the list (default: by name).")] order_by: Option<AreaOrder>,
+    ) -> async_graphql::Result<Connection<Area>> {
+        use sea_orm::sea_query::ExprTrait;
+        let filter = filter.unwrap_or_default();
+        let db = &request(ctx).db;
+        let mut f = Filter::new(
+            area::Entity::find().into_query(),
+            "area",
+            db.get_database_backend(),
+        );
+        f.references(
+            "filter.municipalities",
+            "municipality_id",
+            filter.municipalities.as_ref(),
+            NodeKind::Municipality,
+        )?;
+        if let Some(within) = &filter.within {
+            // Strictly inside: the subtree of the given areas, without the areas themselves.
+            f.subtree(
+                "filter.within",
+                "parent_id",
+                Some(within),
+                NodeKind::Area,
+                "area",
+            )?;
+        }
+        if let Some(top_level) = filter.top_level {
+            let parent = col("area", "parent_id");
+            f.condition(if top_level {
+                parent.is_null()
+            } else {
+                parent.is_not_null()
+            });
+        }
+        f.one_of::<AreaKind, entity::enums::AreaKind>("kind", filter.kinds.as_ref())
+            .search(filter.search.as_ref())?
+            .updated_since(filter.updated_since)
+            .provenance(filter.provenances.as_ref())
+            .archived(filter.include_archived);
+        let order = order_by.unwrap_or_default();
+        let id = area::Entity::id_expr();
+        let key = match order.field {
+            AreaOrderField::Name => SortKey::new(
+                "NAME",
+                localized_expr("area", "name", &preferences(ctx).chain(None)),
+                SortKind::Text,
+                id,
+            )
+            .nullable(),
+            AreaOrderField::Households => {
+                SortKey::new("HOUSEHOLDS", col("area", "households"), SortKind::Int, id).nullable()
+            }
+            AreaOrderField::CreatedAt => SortKey::new(
+                "CREATED_AT",
+                col("area", "created_at"),
+                SortKind::DateTime,
+                id,
+            ),
+            AreaOrderField::UpdatedAt => SortKey::new(
+                "UPDATED_AT",
+                col("area", "updated_at"),
+                SortKind::DateTime,
+                id,
+            ),
+        }
+        .descending(order.direction.is_desc());
+        list(
+            ctx,
+            f.finish(),
+            key,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+}

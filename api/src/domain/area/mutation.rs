@@ -1,0 +1,269 @@
+//! Changing areas.
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use entity::area;
+
+use super::{Area, AreaKind};
+use crate::graphql::input::{ArchiveInput, NAME_MAX, TranslationInput, count, id, text};
+use crate::graphql::scalars::GeoJson;
+use crate::kernel::ids::NodeKind;
+use crate::kernel::time::now;
+use crate::kernel::write::{Problems, UserError, Write, WriteResult, same_municipality};
+use crate::payload;
+
+payload!(
+    /// The result of a change to an area.
+    AreaPayload { area: Area }
+);
+
+/// A new area.
+#[derive(InputObject)]
+pub struct CreateAreaInput {
+    /// The municipality it lies in (an editor's own).
+    pub municipality: ID,
+    /// The area it lies in.
+    pub parent: Option<ID>,
+    /// What kind of area it is.
+    pub kind: AreaKind,
+    /// Its name, in one or more languages.
+    pub name: Vec<TranslationInput>,
+    /// Number of households.
+    pub households: Option<i32>,
+    /// Number of residents.
+    pub residents: Option<i32>,
+    /// Its outline.
+    pub geometry: Option<GeoJson>,
+}
+
+/// Changes to an area; fields left out stay as they are, fields set to null are cleared.
+#[derive(InputObject)]
+pub struct UpdateAreaInput {
+    /// The area.
+    pub id: ID,
+    /// The version you last read.
+    pub version: i32,
+    /// The area it lies in (null: none).
+    pub parent: MaybeUndefined<ID>,
+    /// What kind of area it is.
+    pub kind: Option<AreaKind>,
+    /// The name: replaces every translation.
+    pub name: Option<Vec<TranslationInput>>,
+    /// Number of households (null: unknown).
+    pub households: MaybeUndefined<i32>,
+    /// Number of residents (null: unknown).
+    pub residents: MaybeUndefined<i32>,
+    /// Its outline (null: none).
+    pub geometry: MaybeUndefined<GeoJson>,
+}
+
+/// Checks a parent area: same municipality, and no cycle.
+async fn check_parent(
+    write: &Write,
+    own: Option<i64>,
+    municipality: i64,
+    parent: &ID,
+) -> WriteResult<i64> {
+    let parent = id("parent", parent, NodeKind::Area)?;
+    let mut current = Some(parent);
+    let mut hops = 0;
+    while let Some(id) = current {
+        if Some(id) == own {
+            return Err(UserError::invalid("parent", "An area cannot lie inside itself.").into());
+        }
+        let model = write
+            .live::<area::Entity>("parent", NodeKind::Area, id)
+            .await?;
+        same_municipality(
+            "parent",
+            municipality,
+            Some(model.municipality_id),
+            "parent area",
+        )?;
+        current = model.parent_id;
+        hops += 1;
+        if hops > 16 {
+            return Err(UserError::invalid("parent", "Areas nest at most 16 deep.").into());
+        }
+    }
+    Ok(parent)
+}
+
+pub async fn create(write: &Write, input: CreateAreaInput) -> WriteResult<area::Model> {
+    let mut problems = Problems::default();
+    let municipality = problems.check(id(
+        "municipality",
+        &input.municipality,
+        NodeKind::Municipality,
+    ));
+    let name = problems.check(text("name", &input.name, true, NAME_MAX));
+    let households = input
+        .households
+        .and_then(|h| problems.check(count("households", h)));
+    let residents = input
+        .residents
+        .and_then(|r| problems.check(count("residents", r)));
+    problems.finish()?;
+    let (Some(municipality), Some(name)) = (municipality, name) else {
+        return Err(UserError::invalid("", "Invalid input.").into());
+    };
+    write.may_write(Some(municipality))?;
+    write
+        .live::<entity::municipality::Entity>("municipality", NodeKind::Municipality, municipality)
+        .await?;
+    let parent = match &input.parent {
+        Some(p) => Some(check_parent(write, None, municipality, p).await?),
+        None => None,
+    };
+    let now = now();
+    let mut model = area::Model {
+        id: 0,
+        municipality_id: municipality,
+        parent_id: parent,
+        kind: input.kind.into(),
+        name,
+        households,
+        residents,
+        geometry: input.geometry.map(|g| g.0),
+        search_text: String::new(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+        archived_at: None,
+        provenance: entity::enums::Provenance::Recorded,
+    };
+    model.search_text = super::search_text(&model);
+    write
+        .insert_audited::<area::Entity>(NodeKind::Area, Some(municipality), model)
+        .await
+}
+
+pub async fn update(write: &Write, input: UpdateAreaInput) -> WriteResult<area::Model> {
+    let id = id("id", &input.id, NodeKind::Area)?;
+    let before = write.existing::<area::Entity>(NodeKind::Area, id).await?;
+    let municipality = write.authorize::<area::Entity>(&before).await?;
+    let mut after = before.clone();
+    let mut problems = Problems::default();
+    if let Some(kind) = input.kind {
+        after.kind = kind.into();
+    }
+    if let Some(name) = &input.name
+        && let Some(name) = problems.check(text("name", name, true, NAME_MAX))
+    {
+        after.name = name;
+    }
+    match input.households {
+        MaybeUndefined::Value(h) => {
+            after.households = problems.check(count("households", h)).or(before.households)
+        }
+        MaybeUndefined::Null => after.households = None,
+        MaybeUndefined::Undefined => {}
+    }
+    match input.residents {
+        MaybeUndefined::Value(r) => {
+            after.residents = problems.check(count("residents", r)).or(before.residents)
+        }
+        MaybeUndefined::Null => after.residents = None,
+        MaybeUndefined::Undefined => {}
+    }
+    match &input.geometry {
+        MaybeUndefined::Value(g) => after.geometry = Some(g.0.clone()),
+        MaybeUndefined::Null => after.geometry = None,
+        MaybeUndefined::Undefined => {}
+    }
+    problems.finish()?;
+    match &input.parent {
+        MaybeUndefined::Value(p) => {
+            after.parent_id = Some(check_parent(write, Some(id), before.municipality_id, p).await?)
+        }
+        MaybeUndefined::Null => after.parent_id = None,
+        MaybeUndefined::Undefined => {}
+    }
+    after.search_text = super::search_text(&after);
+    let stored = write
+        .replace_audited::<area::Entity>(
+            NodeKind::Area,
+            input.version,
+            municipality,
+            &before,
+            after,
+        )
+        .await?;
+    Ok(stored)
+}
+
+#[derive(Default)]
+pub struct AreaMutation;
+
+#[Object]
+impl AreaMutation {
+    /// Adds an area (a district, neighbourhood, street cluster or site).
+    async fn create_area(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new area.")] input: CreateAreaInput,
+    ) -> async_graphql::Result<AreaPayload> {
+        let write = Write::begin(ctx, "createArea").await?;
+        let result = create(&write, input).await;
+        let (area, user_errors) = write.finish(result).await?;
+        Ok(AreaPayload {
+            area: area.map(Area),
+            user_errors,
+        })
+    }
+
+    /// Changes an area.
+    async fn update_area(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The changes.")] input: UpdateAreaInput,
+    ) -> async_graphql::Result<AreaPayload> {
+        let write = Write::begin(ctx, "updateArea").await?;
+        let result = update(&write, input).await;
+        let (area, user_errors) = write.finish(result).await?;
+        Ok(AreaPayload {
+            area: area.map(Area),
+            user_errors,
+        })
+    }
+
+    /// Archives an area: it leaves the lists but nothing is lost.
+    async fn archive_area(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The area and the version you last read.")] input: ArchiveInput,
+    ) -> async_graphql::Result<AreaPayload> {
+        let write = Write::begin(ctx, "archiveArea").await?;
+        let result = async {
+            let id = id("id", &input.id, NodeKind::Area)?;
+            write
+                .set_archived::<area::Entity>(NodeKind::Area, id, input.version, true)
+                .await
+        }
+        .await;
+        let (area, user_errors) = write.finish(result).await?;
+        Ok(AreaPayload {
+            area: area.map(Area),
+            user_errors,
+        })
+    }
+
+    /// Brings an archived area back.
+    async fn unarchive_area(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The area and the version you last read.")] input: ArchiveInput,
+    ) -> async_graphql::Result<AreaPayload> {
+        let write = Write::begin(ctx, "unarchiveArea").await?;
+        let result = async {
+            let id = id("id", &input.id, NodeKind::Area)?;
+            write
+                .set_archived::<area::Entity>(NodeKind::Area, id, input.version, false)
+                .await
+        }
+        .await;
+        let (area, user_errors) = write.finish(result).await?;
+        Ok(AreaPayload {
+            area: area.map(Area),
+            user_errors,
+        })
+    }
+}

@@ -1,0 +1,339 @@
+//! Indicators: what outcomes measure, with their unit.
+pub mod mutation;
+
+use async_graphql::{Context, Enum, ID, InputObject, Object};
+use entity::indicator;
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{EntityTrait, QueryTrait};
+
+use crate::domain::outcome::Outcome;
+use crate::domain::theme::Theme;
+use crate::graphql::common::{OrderDirection, Provenance, RecordMeta, localized_expr};
+use crate::graphql::context::{preferences, request};
+use crate::graphql::filter::Filter;
+use crate::graphql::loader::{Rel, reference};
+use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
+use crate::graphql::scalars::DateTime;
+use crate::i18n::{Translation, optional_text, required_text, served_locale, translations};
+use crate::kernel::ids::NodeKind;
+use crate::kernel::record::{Table, col};
+use crate::record_meta;
+
+impl Table for indicator::Entity {
+    const NAME: &'static str = "indicator";
+    fn id(model: &indicator::Model) -> i64 {
+        model.id
+    }
+    fn default_sort() -> SortKey {
+        SortKey::new(
+            "CODE",
+            col("indicator", "code"),
+            SortKind::Text,
+            Self::id_expr(),
+        )
+    }
+}
+
+/// The unit a value is measured in.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::Unit")]
+pub enum Unit {
+    /// People.
+    People,
+    /// Households.
+    Households,
+    /// Kilograms.
+    Kilogram,
+    /// Items (devices, tools, garments…).
+    Items,
+    /// Hours.
+    Hours,
+    /// Euro.
+    Euro,
+    /// Kilograms of CO2 equivalent.
+    KgCo2e,
+    /// Events or sessions.
+    Events,
+    /// Percent.
+    Percent,
+    /// Kilowatt-hours.
+    KilowattHour,
+    /// Litres.
+    Litre,
+}
+
+/// What an outcome measures: a code, a name, a unit and whether more is better.
+pub struct Indicator(pub indicator::Model);
+
+impl Wraps for Indicator {
+    type Entity = indicator::Entity;
+    fn wrap(model: indicator::Model) -> Self {
+        Self(model)
+    }
+}
+
+/// What an outcome measures: a code, a name, a unit and whether more is better.
+#[Object]
+impl Indicator {
+    /// The global ID of the indicator.
+    pub async fn id(&self) -> ID {
+        NodeKind::Indicator.id(self.0.id)
+    }
+
+    /// A stable code, such as `repairs_fixed`, shared across cities so outcomes compare.
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+
+    /// The name, in the requested locale (with fallback to other translations).
+    async fn name(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
+        )]
+        locale: Option<String>,
+    ) -> async_graphql::Result<String> {
+        required_text(ctx, &self.0.name, locale)
+    }
+
+    /// The locale `name` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn name_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `name`, if any.")] locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.name, locale)
+    }
+
+    /// Every translation of the name.
+    async fn name_translations(&self) -> Vec<Translation> {
+        translations(&self.0.name, NodeKind::Indicator, self.0.id, "name")
+    }
+
+    /// How the indicator is defined and measured, in the requested locale.
+    async fn description(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
+        )]
+        locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        optional_text(ctx, &self.0.description, locale)
+    }
+
+    /// The locale `description` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn description_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `description`, if any.")] locale: Option<
+            String,
+        >,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.description, locale)
+    }
+
+    /// Every translation of the description.
+    async fn description_translations(&self) -> Vec<Translation> {
+        translations(
+            &self.0.description,
+            NodeKind::Indicator,
+            self.0.id,
+            "description",
+        )
+    }
+
+    /// The unit of its values.
+    async fn unit(&self) -> Unit {
+        self.0.unit.into()
+    }
+
+    /// The theme it belongs to.
+    async fn theme(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Theme>> {
+        reference(ctx, self.0.theme_id).await
+    }
+
+    /// Whether a higher value is better (false for waste or emissions).
+    async fn higher_is_better(&self) -> bool {
+        self.0.higher_is_better
+    }
+
+    /// Outcomes measured with this indicator, latest period first.
+    async fn outcomes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n outcomes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the outcomes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n outcomes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the outcomes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Connection<Outcome>> {
+        children(
+            ctx,
+            Rel::IndicatorOutcomes,
+            self.0.id,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// The changes made to this record through the API, latest first (editor and admin keys).
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n changes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the changes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<
+        crate::graphql::pagination::Connection<crate::domain::audit::AuditEntry>,
+    > {
+        crate::domain::audit::history(
+            ctx,
+            NodeKind::Indicator,
+            self.0.id,
+            crate::graphql::pagination::PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    #[graphql(flatten)]
+    async fn meta(&self) -> RecordMeta {
+        record_meta!(self.0)
+    }
+}
+
+/// Criteria for the list of indicators.
+#[derive(InputObject, Default)]
+pub struct IndicatorFilter {
+    /// Only indicators with these codes.
+    pub codes: Option<Vec<String>>,
+    /// Only indicators of these themes (or narrower ones).
+    pub themes: Option<Vec<ID>>,
+    /// Only indicators in these units.
+    pub units: Option<Vec<Unit>>,
+    /// Only records changed at or after this instant.
+    pub updated_since: Option<DateTime>,
+    /// Only records of these provenances.
+    pub provenances: Option<Vec<Provenance>>,
+    /// Include archived records (default: false).
+    pub include_archived: Option<bool>,
+}
+
+/// What indicators can be ordered by.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IndicatorOrderField {
+    /// The code.
+    #[default]
+    Code,
+    /// The name in the request's locale.
+    Name,
+    /// Creation time.
+    CreatedAt,
+    /// Time of the last change.
+    UpdatedAt,
+}
+
+/// The order of a list of indicators.
+#[derive(InputObject, Default)]
+pub struct IndicatorOrder {
+    /// The field to order by.
+    pub field: IndicatorOrderField,
+    /// The direction.
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+#[derive(Default)]
+pub struct IndicatorQuery;
+
+#[Object]
+impl IndicatorQuery {
+    /// Indicators that outcomes are measured with.
+    #[allow(clippy::too_many_arguments)]
+    async fn indicators(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n indicators (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Returns the indicators after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n indicators (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Returns the indicators before this cursor.")] before: Option<String>,
+        #[graphql(desc = "Criteria the indicators must meet.")] filter: Option<IndicatorFilter>,
+        #[graphql(desc = "The order of the list (default: by code).")] order_by: Option<
+            IndicatorOrder,
+        >,
+    ) -> async_graphql::Result<Connection<Indicator>> {
+        let filter = filter.unwrap_or_default();
+        let db = &request(ctx).db;
+        let mut f = Filter::new(
+            indicator::Entity::find().into_query(),
+            "indicator",
+            db.get_database_backend(),
+        );
+        if let Some(codes) = &filter.codes {
+            f.condition(col("indicator", "code").is_in(codes.iter().cloned()));
+        }
+        f.subtree(
+            "filter.themes",
+            "theme_id",
+            filter.themes.as_ref(),
+            NodeKind::Theme,
+            "theme",
+        )?
+        .one_of::<Unit, entity::enums::Unit>("unit", filter.units.as_ref())
+        .updated_since(filter.updated_since)
+        .provenance(filter.provenances.as_ref())
+        .archived(filter.include_archived);
+        let order = order_by.unwrap_or_default();
+        let id = indicator::Entity::id_expr();
+        let key = match order.field {
+            IndicatorOrderField::Code => {
+                SortKey::new("CODE", col("indicator", "code"), SortKind::Text, id)
+            }
+            IndicatorOrderField::Name => SortKey::new(
+                "NAME",
+                localized_expr("indicator", "name", &preferences(ctx).chain(None)),
+                SortKind::Text,
+                id,
+            )
+            .nullable(),
+            IndicatorOrderField::CreatedAt => SortKey::new(
+                "CREATED_AT",
+                col("indicator", "created_at"),
+                SortKind::DateTime,
+                id,
+            ),
+            IndicatorOrderField::UpdatedAt => SortKey::new(
+                "UPDATED_AT",
+                col("indicator", "updated_at"),
+                SortKind::DateTime,
+                id,
+            ),
+        }
+        .descending(order.direction.is_desc());
+        list(
+            ctx,
+            f.finish(),
+            key,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+}

@@ -1,0 +1,234 @@
+//! Changing indicators: a vocabulary shared by all cities so outcomes compare, kept by admins.
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use entity::indicator;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::{Indicator, Unit};
+use crate::graphql::input::{ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, code, id, text};
+use crate::kernel::ids::NodeKind;
+use crate::kernel::time::now;
+use crate::kernel::write::{Problems, UserError, UserErrorCode, Write, WriteResult};
+use crate::payload;
+
+payload!(
+    /// The result of a change to an indicator.
+    IndicatorPayload { indicator: Indicator }
+);
+
+/// A new indicator.
+#[derive(InputObject)]
+pub struct CreateIndicatorInput {
+    /// A stable code of lower-case letters, digits and underscores, such as `devices_fixed`.
+    pub code: String,
+    /// Its name, in one or more languages.
+    pub name: Vec<TranslationInput>,
+    /// How it is defined and measured, in one or more languages.
+    pub description: Option<Vec<TranslationInput>>,
+    /// The unit of its values; it never changes, so values stay comparable.
+    pub unit: Unit,
+    /// The theme it belongs to.
+    pub theme: Option<ID>,
+    /// Whether a higher value is better.
+    pub higher_is_better: bool,
+}
+
+/// Changes to an indicator; its code and unit never change.
+#[derive(InputObject)]
+pub struct UpdateIndicatorInput {
+    /// The indicator.
+    pub id: ID,
+    /// The version you last read.
+    pub version: i32,
+    /// The name: replaces every translation.
+    pub name: Option<Vec<TranslationInput>>,
+    /// The description: replaces every translation (null: none).
+    pub description: MaybeUndefined<Vec<TranslationInput>>,
+    /// The theme (null: none).
+    pub theme: MaybeUndefined<ID>,
+    /// Whether a higher value is better.
+    pub higher_is_better: Option<bool>,
+}
+
+async fn check_theme(write: &Write, theme: &ID) -> WriteResult<i64> {
+    let theme = id("theme", theme, NodeKind::Theme)?;
+    let model = write
+        .live::<entity::theme::Entity>("theme", NodeKind::Theme, theme)
+        .await?;
+    if model.municipality_id.is_some() {
+        return Err(
+            UserError::invalid("theme", "A shared indicator belongs to a shared theme.").into(),
+        );
+    }
+    Ok(theme)
+}
+
+pub async fn create(write: &Write, input: CreateIndicatorInput) -> WriteResult<indicator::Model> {
+    write.admin_only("add an indicator (indicators are shared by all cities)")?;
+    let mut problems = Problems::default();
+    let code = problems.check(code(&input.code));
+    let name = problems.check(text("name", &input.name, true, NAME_MAX));
+    let description = problems.check(text(
+        "description",
+        input.description.as_deref().unwrap_or_default(),
+        false,
+        TEXT_MAX,
+    ));
+    problems.finish()?;
+    let (Some(code), Some(name), Some(description)) = (code, name, description) else {
+        return Err(UserError::invalid("", "Invalid input.").into());
+    };
+    if indicator::Entity::find()
+        .filter(indicator::Column::Code.eq(&code))
+        .one(&write.txn)
+        .await?
+        .is_some()
+    {
+        return Err(UserError::new(
+            "code",
+            format!("The code `{code}` is taken."),
+            UserErrorCode::Conflict,
+        )
+        .into());
+    }
+    let theme = match &input.theme {
+        Some(t) => Some(check_theme(write, t).await?),
+        None => None,
+    };
+    let now = now();
+    let model = indicator::Model {
+        id: 0,
+        code,
+        name,
+        description,
+        unit: input.unit.into(),
+        theme_id: theme,
+        higher_is_better: input.higher_is_better,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+        archived_at: None,
+        provenance: entity::enums::Provenance::Recorded,
+    };
+    write
+        .insert_audited::<indicator::Entity>(NodeKind::Indicator, None, model)
+        .await
+}
+
+pub async fn update(write: &Write, input: UpdateIndicatorInput) -> WriteResult<indicator::Model> {
+    write.admin_only("change an indicator (indicators are shared by all cities)")?;
+    let id = id("id", &input.id, NodeKind::Indicator)?;
+    let before = write
+        .existing::<indicator::Entity>(NodeKind::Indicator, id)
+        .await?;
+    let mut after = before.clone();
+    let mut problems = Problems::default();
+    if let Some(name) = &input.name
+        && let Some(name) = problems.check(text("name", name, true, NAME_MAX))
+    {
+        after.name = name;
+    }
+    crate::graphql::input::apply_text(
+        &mut problems,
+        "description",
+        &input.description,
+        TEXT_MAX,
+        &mut after.description,
+    );
+    if let Some(h) = input.higher_is_better {
+        after.higher_is_better = h;
+    }
+    problems.finish()?;
+    match &input.theme {
+        MaybeUndefined::Value(t) => after.theme_id = Some(check_theme(write, t).await?),
+        MaybeUndefined::Null => after.theme_id = None,
+        MaybeUndefined::Undefined => {}
+    }
+    let stored = write
+        .replace_audited::<indicator::Entity>(
+            NodeKind::Indicator,
+            input.version,
+            None,
+            &before,
+            after,
+        )
+        .await?;
+    Ok(stored)
+}
+
+#[derive(Default)]
+pub struct IndicatorMutation;
+
+#[Object]
+impl IndicatorMutation {
+    /// Adds an indicator. Admin only.
+    async fn create_indicator(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new indicator.")] input: CreateIndicatorInput,
+    ) -> async_graphql::Result<IndicatorPayload> {
+        let write = Write::begin(ctx, "createIndicator").await?;
+        let result = create(&write, input).await;
+        let (indicator, user_errors) = write.finish(result).await?;
+        Ok(IndicatorPayload {
+            indicator: indicator.map(Indicator),
+            user_errors,
+        })
+    }
+
+    /// Changes an indicator. Admin only.
+    async fn update_indicator(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The changes.")] input: UpdateIndicatorInput,
+    ) -> async_graphql::Result<IndicatorPayload> {
+        let write = Write::begin(ctx, "updateIndicator").await?;
+        let result = update(&write, input).await;
+        let (indicator, user_errors) = write.finish(result).await?;
+        Ok(IndicatorPayload {
+            indicator: indicator.map(Indicator),
+            user_errors,
+        })
+    }
+
+    /// Archives an indicator. Admin only.
+    async fn archive_indicator(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The indicator and the version you last read.")] input: ArchiveInput,
+    ) -> async_graphql::Result<IndicatorPayload> {
+        let write = Write::begin(ctx, "archiveIndicator").await?;
+        let result = async {
+            let id = id("id", &input.id, NodeKind::Indicator)?;
+            write
+                .set_archived::<indicator::Entity>(NodeKind::Indicator, id, input.version, true)
+                .await
+        }
+        .await;
+        let (indicator, user_errors) = write.finish(result).await?;
+        Ok(IndicatorPayload {
+            indicator: indicator.map(Indicator),
+            user_errors,
+        })
+    }
+
+    /// Brings an archived indicator back. Admin only.
+    async fn unarchive_indicator(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The indicator and the version you last read.")] input: ArchiveInput,
+    ) -> async_graphql::Result<IndicatorPayload> {
+        let write = Write::begin(ctx, "unarchiveIndicator").await?;
+        let result = async {
+            let id = id("id", &input.id, NodeKind::Indicator)?;
+            write
+                .set_archived::<indicator::Entity>(NodeKind::Indicator, id, input.version, false)
+                .await
+        }
+        .await;
+        let (indicator, user_errors) = write.finish(result).await?;
+        Ok(IndicatorPayload {
+            indicator: indicator.map(Indicator),
+            user_errors,
+        })
+    }
+}

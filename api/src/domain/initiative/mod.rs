@@ -1,0 +1,639 @@
+//! Initiatives: circular initiatives by citizens, entrepreneurs, social organisations or the
+//! city, with the needs they answer, their partners and the support they asked for.
+pub mod mutation;
+mod support_request;
+
+use async_graphql::{Context, Enum, ID, InputObject, Object};
+use entity::initiative;
+use sea_orm::{EntityTrait, QueryTrait};
+
+pub use support_request::{SupportKind, SupportRequest, SupportStatus};
+
+use crate::domain::area::Area;
+use crate::domain::learning::Learning;
+use crate::domain::municipality::Municipality;
+use crate::domain::need::Need;
+use crate::domain::outcome::Outcome;
+use crate::domain::partnership::{PartnerRole, Partnership};
+use crate::domain::programme::Programme;
+use crate::domain::theme::Theme;
+use crate::graphql::common::{DateRange, OrderDirection, Provenance, RecordMeta, localized_expr};
+use crate::graphql::context::{preferences, request};
+use crate::graphql::filter::{Filter, TreeLink};
+use crate::graphql::loader::{Rel, reference, required_reference};
+use crate::graphql::pagination::{
+    Connection, PageArgs, SortKey, SortKind, Wraps, children, children_where, list,
+};
+use crate::graphql::scalars::{Date, DateTime};
+use crate::i18n::{Translation, optional_text, required_text, served_locale, translations};
+use crate::kernel::ids::NodeKind;
+use crate::kernel::record::{Owner, Table, col};
+use crate::record_meta;
+
+impl Table for initiative::Entity {
+    const NAME: &'static str = "initiative";
+    fn id(model: &initiative::Model) -> i64 {
+        model.id
+    }
+    fn default_sort() -> SortKey {
+        SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr())
+    }
+    fn owner(model: &initiative::Model) -> Owner {
+        Owner::Municipality(Some(model.municipality_id))
+    }
+    fn search_text(model: &initiative::Model) -> Option<String> {
+        Some(search_text(model))
+    }
+}
+
+/// The folded text the `search` filter matches: every translation of name and description.
+pub fn search_text(model: &initiative::Model) -> String {
+    crate::i18n::search_text([&model.name, &model.description])
+}
+
+/// Who started an initiative.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::InitiatorKind")]
+pub enum InitiatorKind {
+    /// Citizens or residents.
+    Citizens,
+    /// An entrepreneur or company.
+    Entrepreneur,
+    /// A social organisation.
+    SocialOrganisation,
+    /// The city.
+    City,
+    /// A school, college or research institute.
+    KnowledgeInstitution,
+    /// Several of the above together.
+    Partnership,
+}
+
+/// How far an initiative has come.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::InitiativeStage")]
+pub enum InitiativeStage {
+    /// An idea, not yet tried.
+    Idea,
+    /// Being tried out.
+    Pilot,
+    /// Running, with support.
+    Running,
+    /// Running on its own business model, without (project) subsidy.
+    SelfSustaining,
+    /// On hold.
+    Paused,
+    /// Ended.
+    Stopped,
+}
+
+/// How an initiative pays its way. The case's lesson: initiatives that live on subsidy alone
+/// stop when the subsidy stops.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::BusinessModel")]
+pub enum BusinessModel {
+    /// Subsidies.
+    Subsidy,
+    /// Membership fees.
+    Membership,
+    /// Fees per use or per service.
+    Fee,
+    /// Volunteer work, without income.
+    Volunteer,
+    /// Commercial sales.
+    Commercial,
+    /// A mix of the above.
+    Mixed,
+}
+
+/// What using an initiative costs residents.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::Affordability")]
+pub enum Affordability {
+    /// Free of charge.
+    Free,
+    /// Low cost, accessible to people on low incomes.
+    LowCost,
+    /// Market price.
+    MarketPrice,
+}
+
+/// A circular initiative (repair café, tool library, second-hand shop, food sharing…).
+pub struct Initiative(pub initiative::Model);
+
+impl Wraps for Initiative {
+    type Entity = initiative::Entity;
+    fn wrap(model: initiative::Model) -> Self {
+        Self(model)
+    }
+}
+
+/// A circular initiative (repair café, tool library, second-hand shop, food sharing…).
+#[Object]
+impl Initiative {
+    /// The global ID of the initiative.
+    pub async fn id(&self) -> ID {
+        NodeKind::Initiative.id(self.0.id)
+    }
+
+    /// The name, in the requested locale (with fallback to other translations).
+    async fn name(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
+        )]
+        locale: Option<String>,
+    ) -> async_graphql::Result<String> {
+        required_text(ctx, &self.0.name, locale)
+    }
+
+    /// The locale `name` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn name_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `name`, if any.")] locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.name, locale)
+    }
+
+    /// Every translation of the name.
+    async fn name_translations(&self) -> Vec<Translation> {
+        translations(&self.0.name, NodeKind::Initiative, self.0.id, "name")
+    }
+
+    /// What the initiative does, in the requested locale.
+    async fn description(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
+        )]
+        locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        optional_text(ctx, &self.0.description, locale)
+    }
+
+    /// The locale `description` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn description_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `description`, if any.")] locale: Option<
+            String,
+        >,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.description, locale)
+    }
+
+    /// Every translation of the description.
+    async fn description_translations(&self) -> Vec<Translation> {
+        translations(
+            &self.0.description,
+            NodeKind::Initiative,
+            self.0.id,
+            "description",
+        )
+    }
+
+    /// The municipality the initiative works in.
+    async fn municipality(&self, ctx: &Context<'_>) -> async_graphql::Result<Municipality> {
+        required_reference(ctx, self.0.municipality_id).await
+    }
+
+    /// The programme that started or supports it, if any.
+    async fn programme(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Programme>> {
+        reference(ctx, self.0.programme_id).await
+    }
+
+    /// Who started it.
+    async fn initiator_kind(&self) -> InitiatorKind {
+        self.0.initiator_kind.into()
+    }
+
+    /// How far it has come.
+    async fn stage(&self) -> InitiativeStage {
+        self.0.stage.into()
+    }
+
+    /// How it pays its way.
+    async fn business_model(&self) -> BusinessModel {
+        self.0.business_model.into()
+    }
+
+    /// What using it costs residents.
+    async fn affordability(&self) -> Affordability {
+        self.0.affordability.into()
+    }
+
+    /// The day it started.
+    async fn start_date(&self) -> Option<Date> {
+        self.0.start_date.map(Date)
+    }
+
+    /// The day it ended, if it has.
+    async fn end_date(&self) -> Option<Date> {
+        self.0.end_date.map(Date)
+    }
+
+    /// Its website.
+    async fn website(&self) -> Option<&str> {
+        self.0.website.as_deref()
+    }
+
+    /// Areas it works in.
+    async fn areas(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n areas.")] first: Option<i32>,
+        #[graphql(desc = "Returns the areas after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n areas.")] last: Option<i32>,
+        #[graphql(desc = "Returns the areas before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Connection<Area>> {
+        children(
+            ctx,
+            Rel::InitiativeAreas,
+            self.0.id,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// Its themes.
+    async fn themes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n themes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the themes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n themes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the themes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Connection<Theme>> {
+        children(
+            ctx,
+            Rel::InitiativeThemes,
+            self.0.id,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// Needs of residents it answers.
+    async fn needs(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n needs.")] first: Option<i32>,
+        #[graphql(desc = "Returns the needs after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n needs.")] last: Option<i32>,
+        #[graphql(desc = "Returns the needs before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Connection<Need>> {
+        children(
+            ctx,
+            Rel::InitiativeNeeds,
+            self.0.id,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// Its partners with their roles.
+    #[allow(clippy::too_many_arguments)]
+    async fn partners(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only partners with these roles.")] roles: Option<Vec<PartnerRole>>,
+        #[graphql(desc = "Returns the first n partners.")] first: Option<i32>,
+        #[graphql(desc = "Returns the partners after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n partners.")] last: Option<i32>,
+        #[graphql(desc = "Returns the partners before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Connection<Partnership>> {
+        children_where(
+            ctx,
+            Rel::InitiativePartners,
+            self.0.id,
+            PartnerRole::only(roles),
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// Support it asked the city for, most recent first.
+    async fn support_requests(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n support requests.")] first: Option<i32>,
+        #[graphql(desc = "Returns the support requests after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n support requests.")] last: Option<i32>,
+        #[graphql(desc = "Returns the support requests before this cursor.")] before: Option<
+            String,
+        >,
+    ) -> async_graphql::Result<Connection<SupportRequest>> {
+        children(
+            ctx,
+            Rel::InitiativeSupportRequests,
+            self.0.id,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// Outcomes measured for it, latest period first.
+    async fn outcomes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n outcomes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the outcomes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n outcomes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the outcomes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Connection<Outcome>> {
+        children(
+            ctx,
+            Rel::InitiativeOutcomes,
+            self.0.id,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// Lessons drawn from it.
+    async fn learnings(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n learnings.")] first: Option<i32>,
+        #[graphql(desc = "Returns the learnings after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n learnings.")] last: Option<i32>,
+        #[graphql(desc = "Returns the learnings before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Connection<Learning>> {
+        children(
+            ctx,
+            Rel::InitiativeLearnings,
+            self.0.id,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// The changes made to this record through the API, latest first (editor and admin keys).
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n changes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the changes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<
+        crate::graphql::pagination::Connection<crate::domain::audit::AuditEntry>,
+    > {
+        crate::domain::audit::history(
+            ctx,
+            NodeKind::Initiative,
+            self.0.id,
+            crate::graphql::pagination::PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    #[graphql(flatten)]
+    async fn meta(&self) -> RecordMeta {
+        record_meta!(self.0)
+    }
+}
+
+/// Criteria for the list of initiatives.
+#[derive(InputObject, Default)]
+pub struct InitiativeFilter {
+    /// Only initiatives in these municipalities.
+    pub municipalities: Option<Vec<ID>>,
+    /// Only initiatives of these programmes.
+    pub programmes: Option<Vec<ID>>,
+    /// Only initiatives with any of these themes (or narrower ones).
+    pub themes: Option<Vec<ID>>,
+    /// Only initiatives working in any of these areas (or areas inside them).
+    pub areas: Option<Vec<ID>>,
+    /// Only initiatives answering any of these needs.
+    pub needs: Option<Vec<ID>>,
+    /// Only initiatives at these stages.
+    pub stages: Option<Vec<InitiativeStage>>,
+    /// Only initiatives with these business models.
+    pub business_models: Option<Vec<BusinessModel>>,
+    /// Only initiatives of these affordabilities.
+    pub affordabilities: Option<Vec<Affordability>>,
+    /// Only initiatives started by these kinds of initiator.
+    pub initiator_kinds: Option<Vec<InitiatorKind>>,
+    /// Only initiatives that started within this range.
+    pub started: Option<DateRange>,
+    /// Text contained in the name or description, in any language; case and accents do not matter.
+    pub search: Option<String>,
+    /// Only records changed at or after this instant.
+    pub updated_since: Option<DateTime>,
+    /// Only records of these provenances.
+    pub provenances: Option<Vec<Provenance>>,
+    /// Include archived records (default: false).
+    pub include_archived: Option<bool>,
+}
+
+/// What initiatives can be ordered by.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InitiativeOrderField {
+    /// Creation time.
+    #[default]
+    CreatedAt,
+    /// Time of the last change.
+    UpdatedAt,
+    /// The name in the request's locale.
+    Name,
+    /// The start date (initiatives without one come last).
+    StartDate,
+}
+
+/// The order of a list of initiatives.
+#[derive(InputObject)]
+pub struct InitiativeOrder {
+    /// The field to order by.
+    pub field: InitiativeOrderField,
+    /// The direction.
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+#[derive(Default)]
+pub struct InitiativeQuery;
+
+#[Object]
+impl InitiativeQuery {
+    /// Circular initiatives.
+    #[allow(clippy::too_many_arguments)]
+    async fn initiatives(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n initiatives (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Returns the initiatives after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n initiatives (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Returns the initiatives before this cursor.")] before: Option<String>,
+        #[graphql(desc = "Criteria the initiatives must meet.")] filter: Option<InitiativeFilter>,
+        #[graphql(desc = "The order of the list (default: oldest record first).")] order_by: Option<
+            InitiativeOrder,
+        >,
+    ) -> async_graphql::Result<Connection<Initiative>> {
+        let select = select(ctx, &filter.unwrap_or_default())?;
+        let id = initiative::Entity::id_expr();
+        let order = order_by.unwrap_or(InitiativeOrder {
+            field: InitiativeOrderField::CreatedAt,
+            direction: OrderDirection::Asc,
+        });
+        let key = match order.field {
+            InitiativeOrderField::CreatedAt => SortKey::new(
+                "CREATED_AT",
+                col("initiative", "created_at"),
+                SortKind::DateTime,
+                id,
+            ),
+            InitiativeOrderField::UpdatedAt => SortKey::new(
+                "UPDATED_AT",
+                col("initiative", "updated_at"),
+                SortKind::DateTime,
+                id,
+            ),
+            InitiativeOrderField::Name => SortKey::new(
+                "NAME",
+                localized_expr("initiative", "name", &preferences(ctx).chain(None)),
+                SortKind::Text,
+                id,
+            )
+            .nullable(),
+            InitiativeOrderField::StartDate => SortKey::new(
+                "START_DATE",
+                col("initiative", "start_date"),
+                SortKind::Date,
+                id,
+            )
+            .nullable(),
+        }
+        .descending(order.direction.is_desc());
+        list(
+            ctx,
+            select,
+            key,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+}
+
+/// The initiatives a filter selects (`SELECT … FROM initiative WHERE …`), for lists and statistics.
+pub fn select(
+    ctx: &Context<'_>,
+    filter: &InitiativeFilter,
+) -> Result<sea_orm::sea_query::SelectStatement, crate::kernel::error::ApiError> {
+    let db = &request(ctx).db;
+    let mut f = Filter::new(
+        initiative::Entity::find().into_query(),
+        "initiative",
+        db.get_database_backend(),
+    );
+    f.references(
+        "filter.municipalities",
+        "municipality_id",
+        filter.municipalities.as_ref(),
+        NodeKind::Municipality,
+    )?
+    .references(
+        "filter.programmes",
+        "programme_id",
+        filter.programmes.as_ref(),
+        NodeKind::Programme,
+    )?
+    .linked(
+        "filter.themes",
+        filter.themes.as_ref(),
+        NodeKind::Theme,
+        ("initiative_theme", "initiative_id", "theme_id"),
+        Some("theme"),
+    )?
+    .linked(
+        "filter.areas",
+        filter.areas.as_ref(),
+        NodeKind::Area,
+        ("initiative_area", "initiative_id", "area_id"),
+        Some("area"),
+    )?
+    .linked(
+        "filter.needs",
+        filter.needs.as_ref(),
+        NodeKind::Need,
+        ("initiative_need", "initiative_id", "need_id"),
+        None,
+    )?
+    .one_of::<InitiativeStage, entity::enums::InitiativeStage>("stage", filter.stages.as_ref())
+    .one_of::<BusinessModel, entity::enums::BusinessModel>(
+        "business_model",
+        filter.business_models.as_ref(),
+    )
+    .one_of::<Affordability, entity::enums::Affordability>(
+        "affordability",
+        filter.affordabilities.as_ref(),
+    )
+    .one_of::<InitiatorKind, entity::enums::InitiatorKind>(
+        "initiator_kind",
+        filter.initiator_kinds.as_ref(),
+    )
+    .date_range("filter.started", "start_date", filter.started.as_ref())?
+    .search_through(
+        filter.search.as_ref(),
+        "theme",
+        TreeLink::Table {
+            table: "initiative_theme",
+            own: "initiative_id",
+            other: "theme_id",
+        },
+    )?
+    .updated_since(filter.updated_since)
+    .provenance(filter.provenances.as_ref())
+    .archived(filter.include_archived);
+    Ok(f.finish())
+}

@@ -1,0 +1,248 @@
+//! Endorsements: another municipality saying of a learning "we saw this too", so partner cities
+//! see which lessons several cities share.
+use async_graphql::{Context, ID, InputObject, Object};
+use entity::learning_endorsement;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::Learning;
+use crate::domain::municipality::Municipality;
+use crate::graphql::common::RecordMeta;
+use crate::graphql::input::{ArchiveInput, TEXT_MAX, TranslationInput, id, text};
+use crate::graphql::loader::required_reference;
+use crate::graphql::pagination::{SortKey, SortKind, Wraps};
+use crate::i18n::{Translation, optional_text, served_locale, translations};
+use crate::kernel::access::Role;
+use crate::kernel::ids::NodeKind;
+use crate::kernel::record::{Owner, Table};
+use crate::kernel::time::now;
+use crate::kernel::write::{UserError, UserErrorCode, Write, WriteResult};
+use crate::{payload, record_meta};
+
+impl Table for learning_endorsement::Entity {
+    const NAME: &'static str = "learning_endorsement";
+    fn id(model: &learning_endorsement::Model) -> i64 {
+        model.id
+    }
+    fn owner(model: &learning_endorsement::Model) -> Owner {
+        Owner::Municipality(Some(model.municipality_id))
+    }
+    fn default_sort() -> SortKey {
+        SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr())
+    }
+}
+
+/// A municipality's endorsement of another municipality's learning: "we saw this too".
+pub struct LearningEndorsement(pub learning_endorsement::Model);
+
+impl Wraps for LearningEndorsement {
+    type Entity = learning_endorsement::Entity;
+    fn wrap(model: learning_endorsement::Model) -> Self {
+        Self(model)
+    }
+}
+
+/// A municipality's endorsement of another municipality's learning: "we saw this too".
+#[Object]
+impl LearningEndorsement {
+    /// The global ID of the endorsement.
+    pub async fn id(&self) -> ID {
+        NodeKind::LearningEndorsement.id(self.0.id)
+    }
+
+    /// The municipality that endorses the learning.
+    async fn municipality(&self, ctx: &Context<'_>) -> async_graphql::Result<Municipality> {
+        required_reference(ctx, self.0.municipality_id).await
+    }
+
+    /// The learning endorsed.
+    async fn learning(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Learning>> {
+        crate::graphql::loader::reference(ctx, Some(self.0.learning_id)).await
+    }
+
+    /// How the municipality saw it too, in the requested locale.
+    async fn note(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
+        )]
+        locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        optional_text(ctx, &self.0.note, locale)
+    }
+
+    /// The locale `note` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn note_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `note`, if any.")] locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.note, locale)
+    }
+
+    /// Every translation of the note.
+    async fn note_translations(&self) -> Vec<Translation> {
+        translations(
+            &self.0.note,
+            NodeKind::LearningEndorsement,
+            self.0.id,
+            "note",
+        )
+    }
+
+    #[graphql(flatten)]
+    async fn meta(&self) -> RecordMeta {
+        record_meta!(self.0)
+    }
+}
+
+payload!(
+    /// The result of a change to an endorsement.
+    LearningEndorsementPayload { learning_endorsement: LearningEndorsement }
+);
+
+/// An endorsement of a learning.
+#[derive(InputObject)]
+pub struct EndorseLearningInput {
+    /// The learning, of another municipality.
+    pub learning: ID,
+    /// The endorsing municipality: an editor's own (the default); an admin names one.
+    pub municipality: Option<ID>,
+    /// How the municipality saw it too, in one or more languages.
+    pub note: Option<Vec<TranslationInput>>,
+}
+
+pub async fn endorse(
+    write: &Write,
+    input: EndorseLearningInput,
+) -> WriteResult<learning_endorsement::Model> {
+    let learning_id = id("learning", &input.learning, NodeKind::Learning)?;
+    let municipality = match (&input.municipality, write.viewer.role) {
+        (Some(m), _) => id("municipality", m, NodeKind::Municipality)?,
+        (None, Role::Editor) => write.viewer.municipality_id.ok_or_else(|| {
+            UserError::invalid("municipality", "Name the endorsing municipality.")
+        })?,
+        (None, _) => {
+            return Err(
+                UserError::invalid("municipality", "Name the endorsing municipality.").into(),
+            );
+        }
+    };
+    write.may_write(Some(municipality))?;
+    write
+        .live::<entity::municipality::Entity>("municipality", NodeKind::Municipality, municipality)
+        .await?;
+    let learning = write
+        .live::<entity::learning::Entity>("learning", NodeKind::Learning, learning_id)
+        .await?;
+    if learning.municipality_id == municipality {
+        return Err(UserError::invalid(
+            "learning",
+            "A municipality endorses other municipalities' learnings, not its own.",
+        )
+        .into());
+    }
+    let note = text(
+        "note",
+        input.note.as_deref().unwrap_or_default(),
+        false,
+        TEXT_MAX,
+    )?;
+    let existing = learning_endorsement::Entity::find()
+        .filter(learning_endorsement::Column::LearningId.eq(learning_id))
+        .filter(learning_endorsement::Column::MunicipalityId.eq(municipality))
+        .one(&write.txn)
+        .await?;
+    if let Some(found) = existing {
+        if found.archived_at.is_none() {
+            return Err(UserError::new(
+                "learning",
+                "The municipality endorses this learning already.",
+                UserErrorCode::Conflict,
+            )
+            .into());
+        }
+        // Withdrawn before: the same endorsement comes back, with its history.
+        let mut after = found.clone();
+        after.archived_at = None;
+        after.note = note;
+        let stored = write
+            .replace_audited::<learning_endorsement::Entity>(
+                NodeKind::LearningEndorsement,
+                found.version,
+                Some(municipality),
+                &found,
+                after,
+            )
+            .await?;
+        return Ok(stored);
+    }
+    let now = now();
+    let model = learning_endorsement::Model {
+        id: 0,
+        learning_id,
+        municipality_id: municipality,
+        note,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+        archived_at: None,
+        provenance: entity::enums::Provenance::Recorded,
+    };
+    write
+        .insert_audited::<learning_endorsement::Entity>(
+            NodeKind::LearningEndorsement,
+            Some(municipality),
+            model,
+        )
+        .await
+}
+
+#[derive(Default)]
+pub struct EndorsementMutation;
+
+#[Object]
+impl EndorsementMutation {
+    /// Endorses another municipality's learning on behalf of the key's municipality: "we saw
+    /// this too".
+    async fn endorse_learning(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The learning and the note.")] input: EndorseLearningInput,
+    ) -> async_graphql::Result<LearningEndorsementPayload> {
+        let write = Write::begin(ctx, "endorseLearning").await?;
+        let result = endorse(&write, input).await;
+        let (endorsement, user_errors) = write.finish(result).await?;
+        Ok(LearningEndorsementPayload {
+            learning_endorsement: endorsement.map(LearningEndorsement),
+            user_errors,
+        })
+    }
+
+    /// Withdraws an endorsement (it is archived, not deleted).
+    async fn withdraw_learning_endorsement(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The endorsement and the version you last read.")] input: ArchiveInput,
+    ) -> async_graphql::Result<LearningEndorsementPayload> {
+        let write = Write::begin(ctx, "withdrawLearningEndorsement").await?;
+        let result = async {
+            let id = id("id", &input.id, NodeKind::LearningEndorsement)?;
+            write
+                .set_archived::<learning_endorsement::Entity>(
+                    NodeKind::LearningEndorsement,
+                    id,
+                    input.version,
+                    true,
+                )
+                .await
+        }
+        .await;
+        let (endorsement, user_errors) = write.finish(result).await?;
+        Ok(LearningEndorsementPayload {
+            learning_endorsement: endorsement.map(LearningEndorsement),
+            user_errors,
+        })
+    }
+}

@@ -1,0 +1,474 @@
+//! Learnings: lessons drawn from programmes and initiatives, for partner cities to learn from.
+pub mod endorsement;
+pub mod mutation;
+pub mod translation;
+
+use async_graphql::{Context, Enum, ID, InputObject, Object};
+use entity::learning;
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{Condition, EntityTrait, QueryTrait};
+
+use crate::domain::initiative::Initiative;
+use crate::domain::municipality::Municipality;
+use crate::domain::programme::Programme;
+use crate::domain::theme::Theme;
+use crate::graphql::common::{OrderDirection, Provenance, RecordMeta, localized_expr};
+use crate::graphql::context::{preferences, request, viewer};
+use crate::graphql::filter::{Filter, TreeLink};
+use crate::graphql::loader::{Rel, reference, required_reference};
+use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
+use crate::graphql::scalars::DateTime;
+use crate::i18n::{Translation, required_text, served_locale, translations};
+use crate::kernel::access::Viewer;
+use crate::kernel::ids::NodeKind;
+use crate::kernel::record::{Owner, Table, col};
+use crate::record_meta;
+
+impl Table for learning::Entity {
+    const NAME: &'static str = "learning";
+    fn id(model: &learning::Model) -> i64 {
+        model.id
+    }
+    /// Learnings for partners only are invisible to anonymous callers, on every path.
+    fn visible_to(viewer: &Viewer) -> Condition {
+        if viewer.sees_partner_content() {
+            Condition::all()
+        } else {
+            Condition::all()
+                .add(col("learning", "audience").eq(entity::enums::Audience::Public.as_str()))
+        }
+    }
+    fn default_sort() -> SortKey {
+        SortKey::new(
+            "POSITION",
+            col("learning", "position"),
+            SortKind::Int,
+            Self::id_expr(),
+        )
+        .nullable()
+    }
+    fn owner(model: &learning::Model) -> Owner {
+        Owner::Municipality(Some(model.municipality_id))
+    }
+    fn search_text(model: &learning::Model) -> Option<String> {
+        Some(search_text(model))
+    }
+}
+
+/// The folded text the `search` filter matches: every translation of title and body.
+pub fn search_text(model: &learning::Model) -> String {
+    crate::i18n::search_text([&model.title, &model.body])
+}
+
+/// The kind of a lesson.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::LearningKind")]
+pub enum LearningKind {
+    /// Something that made it work.
+    SuccessFactor,
+    /// A mistake to avoid.
+    Pitfall,
+    /// A problem still being worked on.
+    Challenge,
+    /// Advice to others.
+    Recommendation,
+}
+
+/// Who may read a learning.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::Audience")]
+pub enum Audience {
+    /// Everyone, including anonymous callers.
+    Public,
+    /// Partner cities and city staff only (an API key with the partner role or above).
+    Partners,
+}
+
+/// A lesson drawn from a programme or an initiative: a success factor, pitfall, challenge or
+/// recommendation.
+pub struct Learning(pub learning::Model);
+
+impl Wraps for Learning {
+    type Entity = learning::Entity;
+    fn wrap(model: learning::Model) -> Self {
+        Self(model)
+    }
+}
+
+/// A lesson drawn from a programme or an initiative: a success factor, pitfall, challenge or
+/// recommendation.
+#[Object]
+impl Learning {
+    /// The global ID of the learning.
+    pub async fn id(&self) -> ID {
+        NodeKind::Learning.id(self.0.id)
+    }
+
+    /// The kind of lesson.
+    async fn kind(&self) -> LearningKind {
+        self.0.kind.into()
+    }
+
+    /// Who may read it.
+    async fn audience(&self) -> Audience {
+        self.0.audience.into()
+    }
+
+    /// Its position among the lessons of its source (the case lists its lessons in order).
+    async fn position(&self) -> Option<i64> {
+        self.0.position
+    }
+
+    /// A short title, in the requested locale (with fallback to other translations).
+    async fn title(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
+        )]
+        locale: Option<String>,
+    ) -> async_graphql::Result<String> {
+        required_text(ctx, &self.0.title, locale)
+    }
+
+    /// The locale `title` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn title_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `title`, if any.")] locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.title, locale)
+    }
+
+    /// Every translation of the title.
+    async fn title_translations(&self) -> Vec<Translation> {
+        translations(&self.0.title, NodeKind::Learning, self.0.id, "title")
+    }
+
+    /// The lesson itself, in the requested locale.
+    async fn body(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
+        )]
+        locale: Option<String>,
+    ) -> async_graphql::Result<String> {
+        required_text(ctx, &self.0.body, locale)
+    }
+
+    /// The locale `body` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn body_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `body`, if any.")] locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.body, locale)
+    }
+
+    /// Every translation of the body.
+    async fn body_translations(&self) -> Vec<Translation> {
+        translations(&self.0.body, NodeKind::Learning, self.0.id, "body")
+    }
+
+    /// The municipality that drew the lesson.
+    async fn municipality(&self, ctx: &Context<'_>) -> async_graphql::Result<Municipality> {
+        required_reference(ctx, self.0.municipality_id).await
+    }
+
+    /// The programme it was drawn from.
+    async fn programme(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Programme>> {
+        reference(ctx, self.0.programme_id).await
+    }
+
+    /// The initiative it was drawn from.
+    async fn initiative(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Initiative>> {
+        reference(ctx, self.0.initiative_id).await
+    }
+
+    /// Its themes.
+    async fn themes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n themes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the themes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n themes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the themes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Connection<Theme>> {
+        children(
+            ctx,
+            Rel::LearningThemes,
+            self.0.id,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// Other municipalities that saw this lesson too.
+    async fn endorsements(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n endorsements.")] first: Option<i32>,
+        #[graphql(desc = "Returns the endorsements after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n endorsements.")] last: Option<i32>,
+        #[graphql(desc = "Returns the endorsements before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Connection<endorsement::LearningEndorsement>> {
+        children(
+            ctx,
+            Rel::LearningEndorsements,
+            self.0.id,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// The changes made to this record through the API, latest first (editor and admin keys).
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n changes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the changes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<
+        crate::graphql::pagination::Connection<crate::domain::audit::AuditEntry>,
+    > {
+        crate::domain::audit::history(
+            ctx,
+            NodeKind::Learning,
+            self.0.id,
+            crate::graphql::pagination::PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    #[graphql(flatten)]
+    async fn meta(&self) -> RecordMeta {
+        record_meta!(self.0)
+    }
+}
+
+/// Criteria for the list of learnings.
+#[derive(InputObject, Default)]
+pub struct LearningFilter {
+    /// Only learnings of these kinds.
+    pub kinds: Option<Vec<LearningKind>>,
+    /// Only learnings for these audiences (partner-only learnings need a partner key).
+    pub audiences: Option<Vec<Audience>>,
+    /// Only learnings with any of these themes (or narrower ones).
+    pub themes: Option<Vec<ID>>,
+    /// Only learnings of these municipalities.
+    pub municipalities: Option<Vec<ID>>,
+    /// Only learnings drawn from these programmes.
+    pub programmes: Option<Vec<ID>>,
+    /// Only learnings drawn from these initiatives.
+    pub initiatives: Option<Vec<ID>>,
+    /// Only learnings endorsed by any of these municipalities ("also seen in").
+    pub endorsed_by: Option<Vec<ID>>,
+    /// Only learnings endorsed by at least this many other municipalities.
+    pub min_endorsements: Option<i32>,
+    /// Text contained in the title or body, in any language; case and accents do not matter.
+    pub search: Option<String>,
+    /// Only records changed at or after this instant.
+    pub updated_since: Option<DateTime>,
+    /// Only records of these provenances.
+    pub provenances: Option<Vec<Provenance>>,
+    /// Include archived records (default: false).
+    pub include_archived: Option<bool>,
+}
+
+/// What learnings can be ordered by.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LearningOrderField {
+    /// The position in their source.
+    #[default]
+    Position,
+    /// The title in the request's locale.
+    Title,
+    /// The number of municipalities that endorse them.
+    Endorsements,
+    /// Creation time.
+    CreatedAt,
+    /// Time of the last change.
+    UpdatedAt,
+}
+
+/// The order of a list of learnings.
+#[derive(InputObject, Default)]
+pub struct LearningOrder {
+    /// The field to order by.
+    pub field: LearningOrderField,
+    /// The direction.
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+#[derive(Default)]
+pub struct LearningQuery;
+
+#[Object]
+impl LearningQuery {
+    /// Lessons learnt. Anonymous callers see public learnings only.
+    #[allow(clippy::too_many_arguments)]
+    async fn learnings(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n learnings (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Returns the learnings after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n learnings (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Returns the learnings before this cursor.")] before: Option<String>,
+        #[graphql(desc = "Criteria the learnings must meet.")] filter: Option<LearningFilter>,
+        #[graphql(desc = "The order of the list (default: by position in their source).")] order_by: Option<LearningOrder>,
+    ) -> async_graphql::Result<Connection<Learning>> {
+        use sea_orm::QueryFilter;
+        let filter = filter.unwrap_or_default();
+        let db = &request(ctx).db;
+        let base = learning::Entity::find()
+            .filter(learning::Entity::visible_to(viewer(ctx)))
+            .into_query();
+        let mut f = Filter::new(base, "learning", db.get_database_backend());
+        f.one_of::<LearningKind, entity::enums::LearningKind>("kind", filter.kinds.as_ref())
+            .one_of::<Audience, entity::enums::Audience>("audience", filter.audiences.as_ref())
+            .linked(
+                "filter.themes",
+                filter.themes.as_ref(),
+                NodeKind::Theme,
+                ("learning_theme", "learning_id", "theme_id"),
+                Some("theme"),
+            )?
+            .references(
+                "filter.municipalities",
+                "municipality_id",
+                filter.municipalities.as_ref(),
+                NodeKind::Municipality,
+            )?
+            .references(
+                "filter.programmes",
+                "programme_id",
+                filter.programmes.as_ref(),
+                NodeKind::Programme,
+            )?
+            .references(
+                "filter.initiatives",
+                "initiative_id",
+                filter.initiatives.as_ref(),
+                NodeKind::Initiative,
+            )?
+            .search_through(
+                filter.search.as_ref(),
+                "theme",
+                TreeLink::Table {
+                    table: "learning_theme",
+                    own: "learning_id",
+                    other: "theme_id",
+                },
+            )?
+            .updated_since(filter.updated_since)
+            .provenance(filter.provenances.as_ref())
+            .archived(filter.include_archived);
+        if let Some(municipalities) = &filter.endorsed_by {
+            crate::graphql::common::check_id_list("filter.endorsedBy", municipalities.len())?;
+            let ids = crate::kernel::ids::GlobalId::decode_all(
+                "filter.endorsedBy",
+                municipalities,
+                NodeKind::Municipality,
+            )?;
+            f.condition(
+                col("learning", "id").in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(("learning_endorsement", "learning_id"))
+                        .from("learning_endorsement")
+                        .and_where(col("learning_endorsement", "municipality_id").is_in(ids))
+                        .and_where(col("learning_endorsement", "archived_at").is_null())
+                        .take(),
+                ),
+            );
+        }
+        if let Some(minimum) = filter.min_endorsements {
+            if minimum < 0 {
+                return Err(crate::kernel::error::ApiError::bad_input(
+                    "filter.minEndorsements",
+                    "`minEndorsements` cannot be negative.",
+                )
+                .into());
+            }
+            f.condition(endorsement_count().gte(i64::from(minimum)));
+        }
+        let order = order_by.unwrap_or_default();
+        let id = learning::Entity::id_expr();
+        let key = match order.field {
+            LearningOrderField::Position => {
+                SortKey::new("POSITION", col("learning", "position"), SortKind::Int, id).nullable()
+            }
+            LearningOrderField::Title => SortKey::new(
+                "TITLE",
+                localized_expr("learning", "title", &preferences(ctx).chain(None)),
+                SortKind::Text,
+                id,
+            )
+            .nullable(),
+            LearningOrderField::Endorsements => {
+                SortKey::new("ENDORSEMENTS", endorsement_count(), SortKind::Int, id)
+            }
+            LearningOrderField::CreatedAt => SortKey::new(
+                "CREATED_AT",
+                col("learning", "created_at"),
+                SortKind::DateTime,
+                id,
+            ),
+            LearningOrderField::UpdatedAt => SortKey::new(
+                "UPDATED_AT",
+                col("learning", "updated_at"),
+                SortKind::DateTime,
+                id,
+            ),
+        }
+        .descending(order.direction.is_desc());
+        list(
+            ctx,
+            f.finish(),
+            key,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+}
+
+/// How many municipalities endorse the learning of the outer query.
+fn endorsement_count() -> sea_orm::sea_query::Expr {
+    use sea_orm::sea_query::{Expr, Query};
+    Expr::SubQuery(
+        None,
+        Box::new(
+            Query::select()
+                .expr(Expr::cust("COUNT(*)"))
+                .from("learning_endorsement")
+                .and_where(col("learning_endorsement", "learning_id").equals(("learning", "id")))
+                .and_where(col("learning_endorsement", "archived_at").is_null())
+                .take()
+                .into(),
+        ),
+    )
+}

@@ -1,0 +1,329 @@
+//! Changing learnings: the lessons partner cities read.
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use entity::learning;
+use sea_orm::{ActiveModelTrait, IntoActiveModel};
+
+use super::{Audience, Learning, LearningKind};
+use crate::graphql::input::{ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, id, ids, text};
+use crate::kernel::ids::NodeKind;
+use crate::kernel::time::now;
+use crate::kernel::write::{
+    Problems, UserError, Write, WriteResult, diff, same_municipality, snapshot,
+};
+use crate::payload;
+
+payload!(
+    /// The result of a change to a learning.
+    LearningPayload { learning: Learning }
+);
+
+/// A new lesson.
+#[derive(InputObject)]
+pub struct CreateLearningInput {
+    /// The municipality that drew it; by default the programme's or the initiative's.
+    pub municipality: Option<ID>,
+    /// The programme it was drawn from.
+    pub programme: Option<ID>,
+    /// The initiative it was drawn from.
+    pub initiative: Option<ID>,
+    /// The kind of lesson.
+    pub kind: LearningKind,
+    /// Who may read it (default: PUBLIC).
+    pub audience: Option<Audience>,
+    /// Its position among the lessons of its source.
+    pub position: Option<i32>,
+    /// A short title, in one or more languages.
+    pub title: Vec<TranslationInput>,
+    /// The lesson, in the same languages.
+    pub body: Vec<TranslationInput>,
+    /// Its themes.
+    pub themes: Option<Vec<ID>>,
+}
+
+/// Changes to a learning; fields left out stay as they are.
+#[derive(InputObject)]
+pub struct UpdateLearningInput {
+    /// The learning.
+    pub id: ID,
+    /// The version you last read.
+    pub version: i32,
+    /// The kind of lesson.
+    pub kind: Option<LearningKind>,
+    /// Who may read it.
+    pub audience: Option<Audience>,
+    /// Its position (null: none).
+    pub position: MaybeUndefined<i32>,
+    /// The title: replaces every translation.
+    pub title: Option<Vec<TranslationInput>>,
+    /// The body: replaces every translation.
+    pub body: Option<Vec<TranslationInput>>,
+    /// Its themes: replaces the list.
+    pub themes: Option<Vec<ID>>,
+}
+
+fn position(value: i32) -> Result<i64, UserError> {
+    if value < 1 {
+        Err(UserError::invalid("position", "A position counts from 1."))
+    } else {
+        Ok(i64::from(value))
+    }
+}
+
+async fn check_themes(
+    write: &Write,
+    municipality: i64,
+    themes: Option<&[ID]>,
+) -> WriteResult<Option<Vec<i64>>> {
+    let Some(themes) = themes else {
+        return Ok(None);
+    };
+    let ids = ids("themes", themes, NodeKind::Theme)?;
+    for (i, theme) in write
+        .live_all::<entity::theme::Entity>("themes", NodeKind::Theme, &ids)
+        .await?
+        .iter()
+        .enumerate()
+    {
+        same_municipality(
+            &format!("themes.{i}"),
+            municipality,
+            theme.municipality_id,
+            "theme",
+        )?;
+    }
+    Ok(Some(ids))
+}
+
+async fn replace_themes(
+    write: &Write,
+    learning: i64,
+    themes: Option<Vec<i64>>,
+) -> WriteResult<serde_json::Map<String, serde_json::Value>> {
+    let Some(themes) = themes else {
+        return Ok(Default::default());
+    };
+    write
+        .replace_links(
+            "themes",
+            NodeKind::Theme,
+            "learning_theme",
+            ("learning_id", learning),
+            "theme_id",
+            &themes,
+        )
+        .await
+}
+
+pub async fn create(write: &Write, input: CreateLearningInput) -> WriteResult<learning::Model> {
+    let mut problems = Problems::default();
+    let title = problems.check(text("title", &input.title, true, NAME_MAX));
+    let body = problems.check(text("body", &input.body, true, TEXT_MAX));
+    let municipality = input
+        .municipality
+        .as_ref()
+        .and_then(|m| problems.check(id("municipality", m, NodeKind::Municipality)));
+    let programme = input
+        .programme
+        .as_ref()
+        .and_then(|p| problems.check(id("programme", p, NodeKind::Programme)));
+    let initiative = input
+        .initiative
+        .as_ref()
+        .and_then(|i| problems.check(id("initiative", i, NodeKind::Initiative)));
+    let position = input.position.and_then(|p| problems.check(position(p)));
+    problems.finish()?;
+    let (Some(title), Some(body)) = (title, body) else {
+        return Err(UserError::invalid("", "Invalid input.").into());
+    };
+    let mut owner = municipality;
+    if let Some(initiative) = initiative {
+        let i = write
+            .live::<entity::initiative::Entity>("initiative", NodeKind::Initiative, initiative)
+            .await?;
+        if let Some(given) = owner {
+            same_municipality("initiative", given, Some(i.municipality_id), "initiative")?;
+        }
+        owner = Some(i.municipality_id);
+    }
+    if let Some(programme) = programme {
+        let p = write
+            .live::<entity::programme::Entity>("programme", NodeKind::Programme, programme)
+            .await?;
+        if let (Some(given), Some(own)) = (owner, p.municipality_id) {
+            same_municipality("programme", given, Some(own), "programme")?;
+        }
+        owner = owner.or(p.municipality_id);
+    }
+    let Some(owner) = owner else {
+        return Err(UserError::invalid(
+            "municipality",
+            "Name the municipality that drew the lesson.",
+        )
+        .into());
+    };
+    write.may_write(Some(owner))?;
+    write
+        .live::<entity::municipality::Entity>("municipality", NodeKind::Municipality, owner)
+        .await?;
+    let themes = check_themes(write, owner, input.themes.as_deref()).await?;
+    let now = now();
+    let mut model = learning::Model {
+        id: 0,
+        municipality_id: owner,
+        programme_id: programme,
+        initiative_id: initiative,
+        kind: input.kind.into(),
+        audience: input.audience.unwrap_or(Audience::Public).into(),
+        position,
+        title,
+        body,
+        search_text: String::new(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+        archived_at: None,
+        provenance: entity::enums::Provenance::Recorded,
+    };
+    model.search_text = super::search_text(&model);
+    let stored = write.insert_new::<learning::Entity>(model).await?;
+    let mut changes = diff(
+        None,
+        Some(snapshot::<learning::Entity>(NodeKind::Learning, &stored)),
+    );
+    changes.extend(replace_themes(write, stored.id, themes).await?);
+    write
+        .audit(NodeKind::Learning, stored.id, Some(owner), changes)
+        .await?;
+    Ok(stored)
+}
+
+pub async fn update(write: &Write, input: UpdateLearningInput) -> WriteResult<learning::Model> {
+    let id = id("id", &input.id, NodeKind::Learning)?;
+    let before = write
+        .existing::<learning::Entity>(NodeKind::Learning, id)
+        .await?;
+    let municipality = write.authorize::<learning::Entity>(&before).await?;
+    let mut after = before.clone();
+    let mut problems = Problems::default();
+    if let Some(title) = &input.title
+        && let Some(title) = problems.check(text("title", title, true, NAME_MAX))
+    {
+        after.title = title;
+    }
+    if let Some(body) = &input.body
+        && let Some(body) = problems.check(text("body", body, true, TEXT_MAX))
+    {
+        after.body = body;
+    }
+    match input.position {
+        MaybeUndefined::Value(p) => {
+            after.position = problems.check(position(p)).or(before.position)
+        }
+        MaybeUndefined::Null => after.position = None,
+        MaybeUndefined::Undefined => {}
+    }
+    if let Some(kind) = input.kind {
+        after.kind = kind.into();
+    }
+    if let Some(audience) = input.audience {
+        after.audience = audience.into();
+    }
+    problems.finish()?;
+    let themes = check_themes(write, before.municipality_id, input.themes.as_deref()).await?;
+    after.search_text = super::search_text(&after);
+    let stored = write
+        .update_versioned::<learning::Entity, _>(
+            NodeKind::Learning,
+            id,
+            input.version,
+            after.into_active_model().reset_all(),
+        )
+        .await?;
+    let mut changes = diff(
+        Some(snapshot::<learning::Entity>(NodeKind::Learning, &before)),
+        Some(snapshot::<learning::Entity>(NodeKind::Learning, &stored)),
+    );
+    changes.extend(replace_themes(write, id, themes).await?);
+    write
+        .audit(NodeKind::Learning, id, municipality, changes)
+        .await?;
+    Ok(stored)
+}
+
+#[derive(Default)]
+pub struct LearningMutation;
+
+#[Object]
+impl LearningMutation {
+    /// Records a lesson learnt.
+    async fn create_learning(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new lesson.")] input: CreateLearningInput,
+    ) -> async_graphql::Result<LearningPayload> {
+        let write = Write::begin(ctx, "createLearning").await?;
+        let result = create(&write, input).await;
+        let (learning, user_errors) = write.finish(result).await?;
+        Ok(LearningPayload {
+            learning: learning.map(Learning),
+            user_errors,
+        })
+    }
+
+    /// Changes a lesson.
+    async fn update_learning(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The changes.")] input: UpdateLearningInput,
+    ) -> async_graphql::Result<LearningPayload> {
+        let write = Write::begin(ctx, "updateLearning").await?;
+        let result = update(&write, input).await;
+        let (learning, user_errors) = write.finish(result).await?;
+        Ok(LearningPayload {
+            learning: learning.map(Learning),
+            user_errors,
+        })
+    }
+
+    /// Archives a lesson: it leaves the lists but nothing is lost.
+    async fn archive_learning(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The learning and the version you last read.")] input: ArchiveInput,
+    ) -> async_graphql::Result<LearningPayload> {
+        let write = Write::begin(ctx, "archiveLearning").await?;
+        let result = async {
+            let id = id("id", &input.id, NodeKind::Learning)?;
+            write
+                .set_archived::<learning::Entity>(NodeKind::Learning, id, input.version, true)
+                .await
+        }
+        .await;
+        let (learning, user_errors) = write.finish(result).await?;
+        Ok(LearningPayload {
+            learning: learning.map(Learning),
+            user_errors,
+        })
+    }
+
+    /// Brings an archived lesson back.
+    async fn unarchive_learning(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The learning and the version you last read.")] input: ArchiveInput,
+    ) -> async_graphql::Result<LearningPayload> {
+        let write = Write::begin(ctx, "unarchiveLearning").await?;
+        let result = async {
+            let id = id("id", &input.id, NodeKind::Learning)?;
+            write
+                .set_archived::<learning::Entity>(NodeKind::Learning, id, input.version, false)
+                .await
+        }
+        .await;
+        let (learning, user_errors) = write.finish(result).await?;
+        Ok(LearningPayload {
+            learning: learning.map(Learning),
+            user_errors,
+        })
+    }
+}

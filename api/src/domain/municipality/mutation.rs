@@ -1,0 +1,243 @@
+//! Changing municipalities: admins add them; a municipality's editors keep its record current.
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use entity::municipality;
+
+use super::Municipality;
+use crate::graphql::input::{
+    ArchiveInput, NAME_MAX, TranslationInput, count, country, id, locale, text,
+};
+use crate::kernel::ids::NodeKind;
+use crate::kernel::time::now;
+use crate::kernel::write::{Problems, UserError, Write, WriteResult};
+use crate::payload;
+
+payload!(
+    /// The result of a change to a municipality.
+    MunicipalityPayload { municipality: Municipality }
+);
+
+/// A new municipality or region.
+#[derive(InputObject)]
+pub struct CreateMunicipalityInput {
+    /// Its name, in one or more languages.
+    pub name: Vec<TranslationInput>,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country: String,
+    /// The locale it writes in by default, such as `nl`.
+    pub default_locale: String,
+    /// Number of households.
+    pub households: Option<i32>,
+    /// Number of inhabitants.
+    pub population: Option<i32>,
+}
+
+/// Changes to a municipality; fields left out stay as they are, fields set to null are cleared.
+#[derive(InputObject)]
+pub struct UpdateMunicipalityInput {
+    /// The municipality.
+    pub id: ID,
+    /// The version you last read.
+    pub version: i32,
+    /// The name: replaces every translation.
+    pub name: Option<Vec<TranslationInput>>,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country: Option<String>,
+    /// The default locale.
+    pub default_locale: Option<String>,
+    /// Number of households (null: unknown).
+    pub households: MaybeUndefined<i32>,
+    /// Number of inhabitants (null: unknown).
+    pub population: MaybeUndefined<i32>,
+}
+
+pub async fn create(
+    write: &Write,
+    input: CreateMunicipalityInput,
+) -> WriteResult<municipality::Model> {
+    write.admin_only("add a municipality")?;
+    let mut problems = Problems::default();
+    let name = problems.check(text("name", &input.name, true, NAME_MAX));
+    let country = problems.check(country("country", &input.country));
+    let default_locale = problems.check(locale("defaultLocale", &input.default_locale));
+    let households = input
+        .households
+        .and_then(|h| problems.check(count("households", h)));
+    let population = input
+        .population
+        .and_then(|p| problems.check(count("population", p)));
+    problems.finish()?;
+    let (Some(name), Some(country), Some(default_locale)) = (name, country, default_locale) else {
+        return Err(UserError::invalid("", "Invalid input.").into());
+    };
+    let now = now();
+    let mut model = municipality::Model {
+        id: 0,
+        name,
+        country,
+        default_locale,
+        households,
+        population,
+        search_text: String::new(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+        archived_at: None,
+        provenance: entity::enums::Provenance::Recorded,
+    };
+    model.search_text = super::search_text(&model);
+    let stored = write.insert_new::<municipality::Entity>(model).await?;
+    write
+        .audit_change::<municipality::Entity>(
+            NodeKind::Municipality,
+            stored.id,
+            Some(stored.id),
+            None,
+            Some(&stored),
+        )
+        .await?;
+    Ok(stored)
+}
+
+pub async fn update(
+    write: &Write,
+    input: UpdateMunicipalityInput,
+) -> WriteResult<municipality::Model> {
+    let id = id("id", &input.id, NodeKind::Municipality)?;
+    let before = write
+        .existing::<municipality::Entity>(NodeKind::Municipality, id)
+        .await?;
+    write.authorize::<municipality::Entity>(&before).await?;
+    let mut after = before.clone();
+    let mut problems = Problems::default();
+    if let Some(name) = &input.name
+        && let Some(name) = problems.check(text("name", name, true, NAME_MAX))
+    {
+        after.name = name;
+    }
+    if let Some(c) = &input.country
+        && let Some(c) = problems.check(country("country", c))
+    {
+        after.country = c;
+    }
+    if let Some(l) = &input.default_locale
+        && let Some(l) = problems.check(locale("defaultLocale", l))
+    {
+        after.default_locale = l;
+    }
+    match input.households {
+        MaybeUndefined::Value(h) => {
+            after.households = problems.check(count("households", h)).or(before.households)
+        }
+        MaybeUndefined::Null => after.households = None,
+        MaybeUndefined::Undefined => {}
+    }
+    match input.population {
+        MaybeUndefined::Value(p) => {
+            after.population = problems.check(count("population", p)).or(before.population)
+        }
+        MaybeUndefined::Null => after.population = None,
+        MaybeUndefined::Undefined => {}
+    }
+    problems.finish()?;
+    after.search_text = super::search_text(&after);
+    let stored = write
+        .replace_audited::<municipality::Entity>(
+            NodeKind::Municipality,
+            input.version,
+            Some(id),
+            &before,
+            after,
+        )
+        .await?;
+    Ok(stored)
+}
+
+#[derive(Default)]
+pub struct MunicipalityMutation;
+
+#[Object]
+impl MunicipalityMutation {
+    /// Adds a municipality or region. Admin only.
+    async fn create_municipality(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new municipality.")] input: CreateMunicipalityInput,
+    ) -> async_graphql::Result<MunicipalityPayload> {
+        let write = Write::begin(ctx, "createMunicipality").await?;
+        let result = create(&write, input).await;
+        let (municipality, user_errors) = write.finish(result).await?;
+        Ok(MunicipalityPayload {
+            municipality: municipality.map(Municipality),
+            user_errors,
+        })
+    }
+
+    /// Changes a municipality (its own editors, or an admin).
+    async fn update_municipality(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The changes.")] input: UpdateMunicipalityInput,
+    ) -> async_graphql::Result<MunicipalityPayload> {
+        let write = Write::begin(ctx, "updateMunicipality").await?;
+        let result = update(&write, input).await;
+        let (municipality, user_errors) = write.finish(result).await?;
+        Ok(MunicipalityPayload {
+            municipality: municipality.map(Municipality),
+            user_errors,
+        })
+    }
+
+    /// Archives a municipality. Admin only.
+    async fn archive_municipality(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The municipality and the version you last read.")] input: ArchiveInput,
+    ) -> async_graphql::Result<MunicipalityPayload> {
+        let write = Write::begin(ctx, "archiveMunicipality").await?;
+        let result = async {
+            write.admin_only("archive a municipality")?;
+            let id = id("id", &input.id, NodeKind::Municipality)?;
+            write
+                .set_archived::<municipality::Entity>(
+                    NodeKind::Municipality,
+                    id,
+                    input.version,
+                    true,
+                )
+                .await
+        }
+        .await;
+        let (municipality, user_errors) = write.finish(result).await?;
+        Ok(MunicipalityPayload {
+            municipality: municipality.map(Municipality),
+            user_errors,
+        })
+    }
+
+    /// Brings an archived municipality back. Admin only.
+    async fn unarchive_municipality(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The municipality and the version you last read.")] input: ArchiveInput,
+    ) -> async_graphql::Result<MunicipalityPayload> {
+        let write = Write::begin(ctx, "unarchiveMunicipality").await?;
+        let result = async {
+            write.admin_only("unarchive a municipality")?;
+            let id = id("id", &input.id, NodeKind::Municipality)?;
+            write
+                .set_archived::<municipality::Entity>(
+                    NodeKind::Municipality,
+                    id,
+                    input.version,
+                    false,
+                )
+                .await
+        }
+        .await;
+        let (municipality, user_errors) = write.finish(result).await?;
+        Ok(MunicipalityPayload {
+            municipality: municipality.map(Municipality),
+            user_errors,
+        })
+    }
+}

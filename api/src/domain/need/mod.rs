@@ -1,0 +1,521 @@
+//! Needs: what residents said they need, mapped in participatory research.
+pub mod mutation;
+
+use async_graphql::{Context, Enum, ID, InputObject, Object};
+use entity::need;
+use sea_orm::sea_query::{ExprTrait, Query};
+use sea_orm::{EntityTrait, QueryTrait};
+
+use crate::domain::area::Area;
+use crate::domain::initiative::Initiative;
+use crate::domain::municipality::Municipality;
+use crate::domain::programme::Programme;
+use crate::domain::theme::Theme;
+use crate::graphql::common::{DateRange, OrderDirection, Provenance, RecordMeta, localized_expr};
+use crate::graphql::context::{loader, preferences, request};
+use crate::graphql::filter::{Filter, TreeLink};
+use crate::graphql::loader::{Rel, TargetGroupsOf, reference, required_reference};
+use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
+use crate::graphql::scalars::{Date, DateTime};
+use crate::i18n::{Translation, optional_text, required_text, served_locale, translations};
+use crate::kernel::ids::NodeKind;
+use crate::kernel::record::{Owner, Table, col};
+use crate::record_meta;
+
+impl Table for need::Entity {
+    const NAME: &'static str = "need";
+    fn id(model: &need::Model) -> i64 {
+        model.id
+    }
+    fn default_sort() -> SortKey {
+        SortKey::new(
+            "RECORDED_ON",
+            col("need", "recorded_on"),
+            SortKind::Date,
+            Self::id_expr(),
+        )
+        .descending(true)
+    }
+    fn owner(model: &need::Model) -> Owner {
+        Owner::Municipality(Some(model.municipality_id))
+    }
+    fn search_text(model: &need::Model) -> Option<String> {
+        Some(search_text(model))
+    }
+}
+
+/// The folded text the `search` filter matches: every translation of title and description.
+pub fn search_text(model: &need::Model) -> String {
+    crate::i18n::search_text([&model.title, &model.description])
+}
+
+/// A group of residents a need concerns.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::TargetGroup")]
+pub enum TargetGroup {
+    /// All residents.
+    AllResidents,
+    /// Young people.
+    YoungPeople,
+    /// People in vulnerable situations.
+    VulnerableSituations,
+    /// Families with children.
+    Families,
+    /// Elderly people.
+    Elderly,
+    /// Newcomers to the city or the country.
+    Newcomers,
+    /// Local entrepreneurs.
+    Entrepreneurs,
+}
+
+/// How a need was heard.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::NeedSource")]
+pub enum NeedSource {
+    /// In a workshop or neighbourhood meeting.
+    Workshop,
+    /// Door to door.
+    DoorToDoor,
+    /// In a survey.
+    Survey,
+    /// Through a key figure of the neighbourhood.
+    KeyFigure,
+    /// Through a social organisation.
+    SocialOrganisation,
+    /// In another way.
+    Other,
+}
+
+/// Where a need stands.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::enums::NeedStatus")]
+pub enum NeedStatus {
+    /// Nothing answers it yet.
+    Open,
+    /// Initiatives are working on it.
+    BeingAddressed,
+    /// It has been answered.
+    Addressed,
+    /// No longer followed up.
+    Archived,
+}
+
+/// A need of residents, mapped in participatory research (workshops, door-to-door, surveys…).
+pub struct Need(pub need::Model);
+
+impl Wraps for Need {
+    type Entity = need::Entity;
+    fn wrap(model: need::Model) -> Self {
+        Self(model)
+    }
+}
+
+/// A need of residents, mapped in participatory research (workshops, door-to-door, surveys…).
+#[Object]
+impl Need {
+    /// The global ID of the need.
+    pub async fn id(&self) -> ID {
+        NodeKind::Need.id(self.0.id)
+    }
+
+    /// A short title, in the requested locale (with fallback to other translations).
+    async fn title(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
+        )]
+        locale: Option<String>,
+    ) -> async_graphql::Result<String> {
+        required_text(ctx, &self.0.title, locale)
+    }
+
+    /// The locale `title` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn title_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `title`, if any.")] locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.title, locale)
+    }
+
+    /// Every translation of the title.
+    async fn title_translations(&self) -> Vec<Translation> {
+        translations(&self.0.title, NodeKind::Need, self.0.id, "title")
+    }
+
+    /// The need as residents described it, in the requested locale.
+    async fn description(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
+        )]
+        locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        optional_text(ctx, &self.0.description, locale)
+    }
+
+    /// The locale `description` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn description_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `description`, if any.")] locale: Option<
+            String,
+        >,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.description, locale)
+    }
+
+    /// Every translation of the description.
+    async fn description_translations(&self) -> Vec<Translation> {
+        translations(
+            &self.0.description,
+            NodeKind::Need,
+            self.0.id,
+            "description",
+        )
+    }
+
+    /// The municipality where the need was mapped.
+    async fn municipality(&self, ctx: &Context<'_>) -> async_graphql::Result<Municipality> {
+        required_reference(ctx, self.0.municipality_id).await
+    }
+
+    /// The programme that mapped it.
+    async fn programme(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Programme>> {
+        reference(ctx, self.0.programme_id).await
+    }
+
+    /// The area it concerns.
+    async fn area(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Area>> {
+        reference(ctx, self.0.area_id).await
+    }
+
+    /// The theme (needs-mapping domain) it belongs to.
+    async fn theme(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Theme>> {
+        reference(ctx, self.0.theme_id).await
+    }
+
+    /// The groups of residents it concerns.
+    async fn target_groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<TargetGroup>> {
+        Ok(loader(ctx)
+            .load_one(TargetGroupsOf(self.0.id))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// How it was heard.
+    async fn source(&self) -> NeedSource {
+        self.0.source.into()
+    }
+
+    /// How many residents voiced it, where counted.
+    async fn residents_count(&self) -> Option<i64> {
+        self.0.residents_count
+    }
+
+    /// Where it stands.
+    async fn status(&self) -> NeedStatus {
+        self.0.status.into()
+    }
+
+    /// The day it was recorded.
+    async fn recorded_on(&self) -> Date {
+        Date(self.0.recorded_on)
+    }
+
+    /// Whether an active initiative (at the PILOT, RUNNING or SELF_SUSTAINING stage, not
+    /// archived) answers the need.
+    async fn answered(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        Ok(loader(ctx)
+            .load_one(crate::graphql::loader::AnsweredNeed(self.0.id))
+            .await?
+            .unwrap_or(false))
+    }
+
+    /// Initiatives that answer this need.
+    async fn initiatives(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n initiatives.")] first: Option<i32>,
+        #[graphql(desc = "Returns the initiatives after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n initiatives.")] last: Option<i32>,
+        #[graphql(desc = "Returns the initiatives before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Connection<Initiative>> {
+        children(
+            ctx,
+            Rel::NeedInitiatives,
+            self.0.id,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// The changes made to this record through the API, latest first (editor and admin keys).
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n changes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the changes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<
+        crate::graphql::pagination::Connection<crate::domain::audit::AuditEntry>,
+    > {
+        crate::domain::audit::history(
+            ctx,
+            NodeKind::Need,
+            self.0.id,
+            crate::graphql::pagination::PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    #[graphql(flatten)]
+    async fn meta(&self) -> RecordMeta {
+        record_meta!(self.0)
+    }
+}
+
+/// Criteria for the list of needs.
+#[derive(InputObject, Default)]
+pub struct NeedFilter {
+    /// Only needs of these municipalities.
+    pub municipalities: Option<Vec<ID>>,
+    /// Only needs mapped by these programmes.
+    pub programmes: Option<Vec<ID>>,
+    /// Only needs in these areas (or areas inside them).
+    pub areas: Option<Vec<ID>>,
+    /// Only needs of these themes (or narrower ones).
+    pub themes: Option<Vec<ID>>,
+    /// Only needs concerning any of these target groups.
+    pub target_groups: Option<Vec<TargetGroup>>,
+    /// Only needs heard in these ways.
+    pub sources: Option<Vec<NeedSource>>,
+    /// Only needs with these statuses.
+    pub statuses: Option<Vec<NeedStatus>>,
+    /// Only needs recorded within this range.
+    pub recorded: Option<DateRange>,
+    /// Only needs that an active initiative answers (true) or that none does (false): the
+    /// coverage of the mapped needs.
+    pub answered: Option<bool>,
+    /// Text contained in the title or description, in any language; case and accents do not matter.
+    pub search: Option<String>,
+    /// Only records changed at or after this instant.
+    pub updated_since: Option<DateTime>,
+    /// Only records of these provenances.
+    pub provenances: Option<Vec<Provenance>>,
+    /// Include archived records (default: false).
+    pub include_archived: Option<bool>,
+}
+
+/// What needs can be ordered by.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NeedOrderField {
+    /// The day the need was recorded.
+    #[default]
+    RecordedOn,
+    /// How many residents voiced it (needs without a count come last).
+    ResidentsCount,
+    /// The title in the request's locale.
+    Title,
+    /// Creation time.
+    CreatedAt,
+    /// Time of the last change.
+    UpdatedAt,
+}
+
+/// The order of a list of needs.
+#[derive(InputObject)]
+pub struct NeedOrder {
+    /// The field to order by.
+    pub field: NeedOrderField,
+    /// The direction.
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+#[derive(Default)]
+pub struct NeedQuery;
+
+#[Object]
+impl NeedQuery {
+    /// Needs of residents mapped in participatory research.
+    #[allow(clippy::too_many_arguments)]
+    async fn needs(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n needs (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Returns the needs after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n needs (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Returns the needs before this cursor.")] before: Option<String>,
+        #[graphql(desc = "Criteria the needs must meet.")] filter: Option<NeedFilter>,
+        #[graphql(desc = "The order of the list (default: most recently recorded first).")]
+        order_by: Option<NeedOrder>,
+    ) -> async_graphql::Result<Connection<Need>> {
+        let select = select(ctx, &filter.unwrap_or_default())?;
+        let id = need::Entity::id_expr();
+        let key = match order_by {
+            None => need::Entity::default_sort(),
+            Some(order) => match order.field {
+                NeedOrderField::RecordedOn => SortKey::new(
+                    "RECORDED_ON",
+                    col("need", "recorded_on"),
+                    SortKind::Date,
+                    id,
+                ),
+                NeedOrderField::ResidentsCount => SortKey::new(
+                    "RESIDENTS_COUNT",
+                    col("need", "residents_count"),
+                    SortKind::Int,
+                    id,
+                )
+                .nullable(),
+                NeedOrderField::Title => SortKey::new(
+                    "TITLE",
+                    localized_expr("need", "title", &preferences(ctx).chain(None)),
+                    SortKind::Text,
+                    id,
+                )
+                .nullable(),
+                NeedOrderField::CreatedAt => SortKey::new(
+                    "CREATED_AT",
+                    col("need", "created_at"),
+                    SortKind::DateTime,
+                    id,
+                ),
+                NeedOrderField::UpdatedAt => SortKey::new(
+                    "UPDATED_AT",
+                    col("need", "updated_at"),
+                    SortKind::DateTime,
+                    id,
+                ),
+            }
+            .descending(order.direction.is_desc()),
+        };
+        list(
+            ctx,
+            select,
+            key,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+}
+
+/// The needs a filter selects (`SELECT … FROM need WHERE …`), for lists and statistics.
+pub fn select(
+    ctx: &Context<'_>,
+    filter: &NeedFilter,
+) -> Result<sea_orm::sea_query::SelectStatement, crate::kernel::error::ApiError> {
+    let db = &request(ctx).db;
+    let mut f = Filter::new(
+        need::Entity::find().into_query(),
+        "need",
+        db.get_database_backend(),
+    );
+    f.references(
+        "filter.municipalities",
+        "municipality_id",
+        filter.municipalities.as_ref(),
+        NodeKind::Municipality,
+    )?
+    .references(
+        "filter.programmes",
+        "programme_id",
+        filter.programmes.as_ref(),
+        NodeKind::Programme,
+    )?
+    .subtree(
+        "filter.areas",
+        "area_id",
+        filter.areas.as_ref(),
+        NodeKind::Area,
+        "area",
+    )?
+    .subtree(
+        "filter.themes",
+        "theme_id",
+        filter.themes.as_ref(),
+        NodeKind::Theme,
+        "theme",
+    )?;
+    if let Some(groups) = &filter.target_groups {
+        let groups: Vec<&'static str> = groups
+            .iter()
+            .map(|g| entity::enums::TargetGroup::from(*g).as_str())
+            .collect();
+        f.condition(
+            col("need", "id").in_subquery(
+                Query::select()
+                    .column(("need_target_group", "need_id"))
+                    .from("need_target_group")
+                    .and_where(col("need_target_group", "target_group").is_in(groups))
+                    .take(),
+            ),
+        );
+    }
+    f.one_of::<NeedSource, entity::enums::NeedSource>("source", filter.sources.as_ref())
+        .one_of::<NeedStatus, entity::enums::NeedStatus>("status", filter.statuses.as_ref())
+        .date_range("filter.recorded", "recorded_on", filter.recorded.as_ref())?
+        .search_through(
+            filter.search.as_ref(),
+            "theme",
+            TreeLink::Column("theme_id"),
+        )?
+        .updated_since(filter.updated_since)
+        .provenance(filter.provenances.as_ref())
+        .archived(filter.include_archived);
+    if let Some(answered) = filter.answered {
+        let answered_expr = answered_condition();
+        f.condition(if answered {
+            answered_expr
+        } else {
+            answered_expr.not()
+        });
+    }
+    Ok(f.finish())
+}
+
+/// Stages in which an initiative counts as answering the needs it is linked to.
+pub const ACTIVE_STAGES: &[&str] = &["pilot", "running", "self_sustaining"];
+
+/// `EXISTS` an active, unarchived initiative linked to the need in the outer query.
+pub fn answered_condition() -> sea_orm::sea_query::Expr {
+    use sea_orm::sea_query::{Expr, Query};
+    Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from("initiative_need")
+            .inner_join(
+                "initiative",
+                col("initiative", "id").equals(("initiative_need", "initiative_id")),
+            )
+            .and_where(col("initiative_need", "need_id").equals(("need", "id")))
+            .and_where(col("initiative", "archived_at").is_null())
+            .and_where(col("initiative", "stage").is_in(ACTIVE_STAGES.iter().copied()))
+            .take(),
+    )
+}

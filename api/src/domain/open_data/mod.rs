@@ -1,0 +1,664 @@
+//! Open data: every public data set as CSV and as NDJSON, in a chosen locale, streamed page by
+//! page (constant memory whatever the size), with a Frictionless Data Package descriptor, and
+//! the areas as GeoJSON. Only public data: no contact people, no partner-only learnings, no
+//! archived records unless asked for (`?archived=include`).
+mod datasets;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query as UrlQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::LocalizedText;
+use futures_util::{StreamExt, stream};
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement, Value as SqlValue};
+use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult};
+use serde_json::{Map, Value, json};
+
+pub use datasets::{DATASETS, Dataset, Field, Key, Kind, Scope};
+
+use crate::http::AppState;
+use crate::i18n::{Locale, LocalePreferences, pick};
+use crate::kernel::ids::NodeKind;
+use crate::kernel::record::col;
+
+/// Rows read per statement while streaming.
+const PAGE: u64 = 1_000;
+/// Locales the index offers (any valid locale works).
+const OFFERED_LOCALES: &[&str] = &["nl", "en", "fr", "de"];
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/open-data", get(index))
+        .route("/open-data/", get(index))
+        .route("/open-data/datapackage.json", get(default_datapackage))
+        .route("/open-data/{locale}/{file}", get(file))
+}
+
+fn json_response(status: StatusCode, body: Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn not_found(message: String) -> Response {
+    json_response(StatusCode::NOT_FOUND, json!({"error": message}))
+}
+
+/// `GET /open-data/`: what can be downloaded.
+async fn index() -> Response {
+    let datasets: Vec<Value> = DATASETS
+        .iter()
+        .map(|d| {
+            json!({
+                "name": d.name,
+                "title": d.title,
+                "description": d.description,
+                "csv": format!("/open-data/{{locale}}/{}.csv", d.name),
+                "ndjson": format!("/open-data/{{locale}}/{}.ndjson", d.name),
+            })
+        })
+        .collect();
+    let body = json!({
+        "title": "Stroom API open data",
+        "description": "Every public data set of the API as CSV and NDJSON, in the locale of the path (texts fall back to other languages where a translation is missing). Add ?archived=include for archived records too.",
+        "license": LICENSE,
+        "locales": OFFERED_LOCALES,
+        "datapackage": "/open-data/{locale}/datapackage.json",
+        "defaultDatapackage": "/open-data/datapackage.json",
+        "geojson": "/open-data/{locale}/areas.geojson",
+        "examples": OFFERED_LOCALES.iter().map(|l| format!("/open-data/{l}/datapackage.json")).collect::<Vec<_>>(),
+        "datasets": datasets,
+    });
+    let mut response = json_response(StatusCode::OK, body);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
+
+const LICENSE: &str = "CC-BY-4.0";
+
+/// The locale of the descriptor at `/open-data/datapackage.json` (the first of the API's
+/// fallback chain).
+const DEFAULT_LOCALE: &str = "en";
+
+/// `GET /open-data/datapackage.json`: the default locale's descriptor, its paths leading into
+/// that locale's folder.
+async fn default_datapackage() -> Response {
+    match Locale::parse(DEFAULT_LOCALE) {
+        Ok(locale) => json_response(
+            StatusCode::OK,
+            datapackage(&locale, &format!("{DEFAULT_LOCALE}/")),
+        ),
+        Err(message) => json_response(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": message})),
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct FileParams {
+    archived: Option<String>,
+}
+
+async fn file(
+    state: State<AppState>,
+    path: Path<(String, String)>,
+    params: UrlQuery<FileParams>,
+) -> Response {
+    let locale = path.0.0.clone();
+    let mut response = file_in_locale(state, path, params).await;
+    // The file's texts are in its locale (falling back where a translation is missing).
+    if response.status() == StatusCode::OK
+        && let Ok(locale) = Locale::parse(&locale)
+        && let Ok(value) = header::HeaderValue::from_str(locale.as_str())
+    {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LANGUAGE, value);
+    }
+    response
+}
+
+async fn file_in_locale(
+    State(state): State<AppState>,
+    Path((locale, file)): Path<(String, String)>,
+    UrlQuery(params): UrlQuery<FileParams>,
+) -> Response {
+    let locale = match Locale::parse(&locale) {
+        Ok(locale) => locale,
+        Err(message) => return json_response(StatusCode::BAD_REQUEST, json!({"error": message})),
+    };
+    let include_archived = match params.archived.as_deref() {
+        None | Some("exclude") => false,
+        Some("include") => true,
+        Some(other) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                json!({"error": format!("`archived` is `include` or `exclude`, not `{other}`.")}),
+            );
+        }
+    };
+    let chain = LocalePreferences::default().chain(Some(&locale));
+    if file != "datapackage.json" && state.database.is_open() {
+        let mut response = json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": "The database is unreachable; retry shortly."}),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        return response;
+    }
+    if file == "datapackage.json" {
+        return json_response(StatusCode::OK, datapackage(&locale, ""));
+    }
+    if file == "areas.geojson" {
+        return stream_response(
+            geojson(state.db.clone(), chain, include_archived),
+            "application/geo+json",
+            &format!("areas.{locale}.geojson"),
+        );
+    }
+    let (name, format) = match file.rsplit_once('.') {
+        Some((name, "csv")) => (name, Format::Csv),
+        Some((name, "ndjson")) => (name, Format::Ndjson),
+        _ => return not_found(format!("No file `{file}`: see /open-data/ for the list.")),
+    };
+    let Some(dataset) = datasets::find(name) else {
+        return not_found(format!(
+            "No data set `{name}`: see /open-data/ for the list."
+        ));
+    };
+    let content_type = match format {
+        Format::Csv => "text/csv; charset=utf-8; header=present",
+        Format::Ndjson => "application/x-ndjson",
+    };
+    stream_response(
+        rows(state.db.clone(), dataset, chain, include_archived, format),
+        content_type,
+        &format!(
+            "{name}.{locale}.{}",
+            file.rsplit('.').next().unwrap_or("csv")
+        ),
+    )
+}
+
+fn stream_response(body: Body, content_type: &'static str, filename: &str) -> Response {
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("public, max-age=300"),
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&format!("inline; filename=\"{filename}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Csv,
+    Ndjson,
+}
+
+/// Where streaming a table has got to: the key of the last row sent.
+#[derive(Clone)]
+enum Position {
+    Start,
+    After(Vec<SqlValue>),
+    Done,
+}
+
+/// The public rows of a data set after `position`, one page.
+fn page_query(dataset: &Dataset, position: &Position, include_archived: bool) -> SelectStatement {
+    let table = dataset.table;
+    let mut select = Query::select();
+    select.from(table);
+    for field in dataset.fields {
+        select.expr_as(col(table, field.kind.column()), field.kind.column());
+    }
+    let live = |t: &'static str| col(t, "archived_at").is_null();
+    match dataset.scope {
+        Scope::Records => {
+            if !include_archived {
+                select.and_where(live(table));
+            }
+        }
+        Scope::PublicLearnings => {
+            select.and_where(col(table, "audience").eq("public"));
+            if !include_archived {
+                select.and_where(live(table));
+            }
+        }
+        Scope::LinksOf {
+            column,
+            table: owner,
+            learnings,
+        }
+        | Scope::RecordsOf {
+            column,
+            table: owner,
+            learnings,
+        } => {
+            if matches!(dataset.scope, Scope::RecordsOf { .. }) && !include_archived {
+                select.and_where(live(table));
+            }
+            let mut owners = Query::select();
+            owners.column((owner, "id")).from(owner);
+            if !include_archived {
+                owners.and_where(live(owner));
+            }
+            if learnings {
+                owners.and_where(col(owner, "audience").eq("public"));
+            }
+            select.and_where(col(table, column).in_subquery(owners.take()));
+        }
+    }
+    let keys: Vec<&'static str> = match dataset.key {
+        Key::Id => vec!["id"],
+        Key::Pair(a, b) => vec![a, b],
+    };
+    if let Position::After(last) = position {
+        let columns = Expr::tuple(keys.iter().map(|k| col(table, k)));
+        let values = Expr::tuple(last.iter().cloned().map(Expr::val));
+        select.and_where(columns.gt(values));
+    }
+    for key in &keys {
+        select.order_by_expr(col(table, key), Order::Asc);
+    }
+    select.limit(PAGE);
+    select
+}
+
+fn key_of(dataset: &Dataset, row: &QueryResult) -> Vec<SqlValue> {
+    let keys: Vec<&'static str> = match dataset.key {
+        Key::Id => vec!["id"],
+        Key::Pair(a, b) => vec![a, b],
+    };
+    keys.iter()
+        .map(|k| match row.try_get::<i64>("", k) {
+            Ok(v) => SqlValue::from(v),
+            Err(_) => SqlValue::from(row.try_get::<String>("", k).unwrap_or_default()),
+        })
+        .collect()
+}
+
+/// A decimal as a JSON number when it survives the trip exactly, else as a string.
+fn decimal_json(text: &str) -> Value {
+    match text.parse::<f64>() {
+        Ok(number) if number.is_finite() && format!("{number}") == text => json!(number),
+        _ => json!(text),
+    }
+}
+
+/// One field of a row as JSON.
+fn value(row: &QueryResult, field: &Field, chain: &[String]) -> Value {
+    let column = field.kind.column();
+    match field.kind {
+        Kind::Id(kind) => row
+            .try_get::<i64>("", column)
+            .map(|id| json!(kind.id(id).0))
+            .unwrap_or(Value::Null),
+        Kind::Ref(_, kind) => row
+            .try_get::<Option<i64>>("", column)
+            .ok()
+            .flatten()
+            .map(|id| json!(kind.id(id).0))
+            .unwrap_or(Value::Null),
+        Kind::Text(_) => row
+            .try_get::<Option<String>>("", column)
+            .ok()
+            .flatten()
+            .map(Value::String)
+            .unwrap_or(Value::Null),
+        Kind::Enum(_) => row
+            .try_get::<Option<String>>("", column)
+            .ok()
+            .flatten()
+            .map(|v| json!(v.to_ascii_uppercase()))
+            .unwrap_or(Value::Null),
+        Kind::Localized(_) => {
+            let text: LocalizedText = row
+                .try_get::<Option<Value>>("", column)
+                .ok()
+                .flatten()
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_default();
+            pick(&text, chain)
+                .map(|(_, t)| json!(t))
+                .unwrap_or(Value::Null)
+        }
+        Kind::Integer(_) => row
+            .try_get::<Option<i64>>("", column)
+            .ok()
+            .flatten()
+            .map(|v| json!(v))
+            .unwrap_or(Value::Null),
+        Kind::Boolean(_) => row
+            .try_get::<Option<bool>>("", column)
+            .ok()
+            .flatten()
+            .map(|v| json!(v))
+            .unwrap_or(Value::Null),
+        Kind::Date(_) => row
+            .try_get::<Option<NaiveDate>>("", column)
+            .ok()
+            .flatten()
+            .map(|d| json!(d.to_string()))
+            .unwrap_or(Value::Null),
+        Kind::DateTime(_) => row
+            .try_get::<Option<DateTime<Utc>>>("", column)
+            .ok()
+            .flatten()
+            .map(|t| json!(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)))
+            .unwrap_or(Value::Null),
+        Kind::Micro(_) => row
+            .try_get::<Option<i64>>("", column)
+            .ok()
+            .flatten()
+            .map(|v| {
+                decimal_json(
+                    &rust_decimal::Decimal::new(v, crate::domain::outcome::VALUE_SCALE)
+                        .normalize()
+                        .to_string(),
+                )
+            })
+            .unwrap_or(Value::Null),
+    }
+}
+
+/// A CSV cell (RFC 4180): quoted when it holds a comma, quote or line break.
+fn csv_cell(value: &Value, out: &mut String) {
+    let text = match value {
+        Value::Null => return,
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&text.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(&text);
+    }
+}
+
+fn encode(dataset: &Dataset, rows: &[QueryResult], chain: &[String], format: Format) -> String {
+    let mut out = String::with_capacity(rows.len() * 200);
+    for row in rows {
+        match format {
+            Format::Csv => {
+                for (i, field) in dataset.fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    csv_cell(&value(row, field, chain), &mut out);
+                }
+                out.push_str("\r\n");
+            }
+            Format::Ndjson => {
+                let object: Map<String, Value> = dataset
+                    .fields
+                    .iter()
+                    .map(|f| (f.name.to_owned(), value(row, f, chain)))
+                    .collect();
+                out.push_str(&Value::Object(object).to_string());
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+/// The rows of a data set as a body that reads the database one page at a time.
+fn rows(
+    db: DatabaseConnection,
+    dataset: &'static Dataset,
+    chain: Vec<String>,
+    include_archived: bool,
+    format: Format,
+) -> Body {
+    let header = match format {
+        Format::Csv => Some(format!(
+            "{}\r\n",
+            dataset
+                .fields
+                .iter()
+                .map(|f| f.name)
+                .collect::<Vec<_>>()
+                .join(",")
+        )),
+        Format::Ndjson => None,
+    };
+    let pages = stream::unfold((Position::Start, header), move |(position, header)| {
+        let db = db.clone();
+        let chain = chain.clone();
+        async move {
+            if let Some(header) = header {
+                return Some((
+                    Ok::<Bytes, std::io::Error>(Bytes::from(header)),
+                    (position, None),
+                ));
+            }
+            if matches!(position, Position::Done) {
+                return None;
+            }
+            let select = page_query(dataset, &position, include_archived);
+            match db.query_all(&select).await {
+                Ok(rows) => {
+                    let next = match rows.last() {
+                        Some(last) if rows.len() as u64 == PAGE => {
+                            Position::After(key_of(dataset, last))
+                        }
+                        _ => Position::Done,
+                    };
+                    Some((
+                        Ok(Bytes::from(encode(dataset, &rows, &chain, format))),
+                        (next, None),
+                    ))
+                }
+                Err(error) => {
+                    // The status is sent already: cut the stream, so the client sees it is incomplete.
+                    tracing::error!(%error, dataset = dataset.name, "open data stream failed");
+                    Some((
+                        Err(std::io::Error::other("database error")),
+                        (Position::Done, None),
+                    ))
+                }
+            }
+        }
+    });
+    // Fused: a compressing body polls once more after the end, which `unfold` must not see.
+    Body::from_stream(pages.fuse())
+}
+
+/// The areas as a GeoJSON FeatureCollection, streamed.
+fn geojson(db: DatabaseConnection, chain: Vec<String>, include_archived: bool) -> Body {
+    const AREAS: Dataset = Dataset {
+        name: "areas.geojson",
+        title: "",
+        description: "",
+        table: "area",
+        key: Key::Id,
+        scope: Scope::Records,
+        fields: &[
+            Field {
+                name: "id",
+                kind: Kind::Id(NodeKind::Area),
+                description: "",
+            },
+            Field {
+                name: "name",
+                kind: Kind::Localized("name"),
+                description: "",
+            },
+            Field {
+                name: "kind",
+                kind: Kind::Enum("kind"),
+                description: "",
+            },
+            Field {
+                name: "municipality_id",
+                kind: Kind::Ref("municipality_id", NodeKind::Municipality),
+                description: "",
+            },
+            Field {
+                name: "parent_id",
+                kind: Kind::Ref("parent_id", NodeKind::Area),
+                description: "",
+            },
+            Field {
+                name: "households",
+                kind: Kind::Integer("households"),
+                description: "",
+            },
+            Field {
+                name: "residents",
+                kind: Kind::Integer("residents"),
+                description: "",
+            },
+        ],
+    };
+    let state = (Position::Start, true, false);
+    let pages = stream::unfold(state, move |(position, first, closed)| {
+        let db = db.clone();
+        let chain = chain.clone();
+        async move {
+            if closed {
+                return None;
+            }
+            if matches!(position, Position::Done) {
+                return Some((
+                    Ok::<Bytes, std::io::Error>(Bytes::from_static(b"]}\n")),
+                    (position, first, true),
+                ));
+            }
+            let mut select = page_query(&AREAS, &position, include_archived);
+            select.expr_as(col("area", "geometry"), "geometry");
+            match db.query_all(&select).await {
+                Ok(rows) => {
+                    let mut out = String::new();
+                    if matches!(position, Position::Start) {
+                        out.push_str("{\"type\":\"FeatureCollection\",\"features\":[");
+                    }
+                    let mut first = first;
+                    for row in &rows {
+                        let properties: Map<String, Value> = AREAS
+                            .fields
+                            .iter()
+                            .map(|f| (f.name.to_owned(), value(row, f, &chain)))
+                            .collect();
+                        let geometry = row
+                            .try_get::<Option<Value>>("", "geometry")
+                            .ok()
+                            .flatten()
+                            .unwrap_or(Value::Null);
+                        let id = properties.get("id").cloned().unwrap_or(Value::Null);
+                        if !first {
+                            out.push(',');
+                        }
+                        first = false;
+                        out.push_str(&json!({"type": "Feature", "id": id, "geometry": geometry, "properties": properties}).to_string());
+                    }
+                    let next = match rows.last() {
+                        Some(last) if rows.len() as u64 == PAGE => {
+                            Position::After(key_of(&AREAS, last))
+                        }
+                        _ => Position::Done,
+                    };
+                    Some((Ok(Bytes::from(out)), (next, first, false)))
+                }
+                Err(error) => {
+                    tracing::error!(%error, "open data stream failed");
+                    Some((
+                        Err(std::io::Error::other("database error")),
+                        (Position::Done, first, true),
+                    ))
+                }
+            }
+        }
+    });
+    // Fused: a compressing body polls once more after the end, which `unfold` must not see.
+    Body::from_stream(pages.fuse())
+}
+
+fn resource_of(kind: NodeKind) -> Option<&'static str> {
+    Some(match kind {
+        NodeKind::Municipality => "municipalities",
+        NodeKind::Area => "areas",
+        NodeKind::Theme => "themes",
+        NodeKind::Organisation => "organisations",
+        NodeKind::Programme => "programmes",
+        NodeKind::Need => "needs",
+        NodeKind::Initiative => "initiatives",
+        NodeKind::Indicator => "indicators",
+        NodeKind::Learning => "learnings",
+        NodeKind::LearningEndorsement => "learning-endorsements",
+        _ => return None,
+    })
+}
+
+/// The Frictionless Data Package descriptor of a locale's CSV files; `prefix` leads from the descriptor's place to the
+/// locale's files.
+fn datapackage(locale: &Locale, prefix: &str) -> Value {
+    let resources: Vec<Value> = DATASETS
+        .iter()
+        .map(|d| {
+            let fields: Vec<Value> = d
+                .fields
+                .iter()
+                .map(|f| {
+                    let mut field = json!({"name": f.name, "type": f.kind.frictionless(), "description": f.description});
+                    if matches!(f.kind, Kind::Id(_)) {
+                        field["constraints"] = json!({"required": true, "unique": true});
+                    }
+                    field
+                })
+                .collect();
+            let primary_key: Vec<&str> = match d.key {
+                Key::Id => vec!["id"],
+                Key::Pair(a, b) => vec![a, b],
+            };
+            let foreign_keys: Vec<Value> = d
+                .fields
+                .iter()
+                .filter_map(|f| match f.kind {
+                    Kind::Ref(_, kind) => resource_of(kind).map(|resource| {
+                        json!({"fields": f.name, "reference": {"resource": if resource == d.name { "" } else { resource }, "fields": "id"}})
+                    }),
+                    _ => None,
+                })
+                .collect();
+            json!({
+                "profile": "tabular-data-resource",
+                "name": d.name,
+                "path": format!("{prefix}{}.csv", d.name),
+                "title": d.title,
+                "description": d.description,
+                "format": "csv",
+                "mediatype": "text/csv",
+                "encoding": "utf-8",
+                "schema": {"fields": fields, "primaryKey": primary_key, "foreignKeys": foreign_keys},
+            })
+        })
+        .collect();
+    json!({
+        "profile": "tabular-data-package",
+        "name": format!("stroom-open-data-{}", locale.as_str().to_ascii_lowercase()),
+        "title": format!("Stroom API open data ({locale})"),
+        "description": "Circular initiatives, residents' needs, partners, outcomes and learnings of cities' circular-economy citizen programmes. Texts are in the package's locale, falling back to other languages where a translation is missing. Records with provenance ILLUSTRATIVE are made up, not facts.",
+        "licenses": [{"name": LICENSE, "path": "https://creativecommons.org/licenses/by/4.0/", "title": "Creative Commons Attribution 4.0"}],
+        "resources": resources,
+    })
+}

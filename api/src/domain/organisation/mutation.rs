@@ -1,0 +1,517 @@
+//! Changing organisations and their contact people.
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use entity::{contact_person, organisation};
+
+use super::{ContactPerson, Organisation, OrganisationKind};
+use crate::graphql::input::{
+    ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, country, email, id, phone, plain, text, url,
+};
+use crate::kernel::ids::NodeKind;
+use crate::kernel::time::now;
+use crate::kernel::write::{Problems, UserError, Write, WriteResult};
+use crate::payload;
+
+payload!(
+    /// The result of a change to an organisation.
+    OrganisationPayload { organisation: Organisation }
+);
+
+payload!(
+    /// The result of a change to a contact person.
+    ContactPersonPayload { contact_person: ContactPerson }
+);
+
+/// A new organisation.
+#[derive(InputObject)]
+pub struct CreateOrganisationInput {
+    /// What kind of organisation it is.
+    pub kind: OrganisationKind,
+    /// Its name, in one or more languages.
+    pub name: Vec<TranslationInput>,
+    /// What it does, in one or more languages.
+    pub description: Option<Vec<TranslationInput>>,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country: Option<String>,
+    /// The city where it is based.
+    pub city: Option<String>,
+    /// Its website.
+    pub website: Option<String>,
+    /// The organisation it belongs to.
+    pub parent: Option<ID>,
+    /// The municipality whose staff maintain it (an editor's own; none: shared, admin only).
+    pub municipality: Option<ID>,
+}
+
+/// Changes to an organisation; fields left out stay as they are, fields set to null are cleared.
+#[derive(InputObject)]
+pub struct UpdateOrganisationInput {
+    /// The organisation.
+    pub id: ID,
+    /// The version you last read.
+    pub version: i32,
+    /// What kind of organisation it is.
+    pub kind: Option<OrganisationKind>,
+    /// The name: replaces every translation.
+    pub name: Option<Vec<TranslationInput>>,
+    /// The description: replaces every translation (null: none).
+    pub description: MaybeUndefined<Vec<TranslationInput>>,
+    /// The country (null: unknown).
+    pub country: MaybeUndefined<String>,
+    /// The city (null: unknown).
+    pub city: MaybeUndefined<String>,
+    /// The website (null: none).
+    pub website: MaybeUndefined<String>,
+    /// The organisation it belongs to (null: none).
+    pub parent: MaybeUndefined<ID>,
+}
+
+/// A new contact person. Personal data: visible with a partner, editor or admin key only.
+#[derive(InputObject)]
+pub struct CreateContactPersonInput {
+    /// The organisation the person works for.
+    pub organisation: ID,
+    /// Full name.
+    pub name: String,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// Telephone number.
+    pub phone: Option<String>,
+    /// Job title or role.
+    pub job_title: Option<String>,
+}
+
+/// Changes to a contact person; fields left out stay as they are, fields set to null are cleared.
+#[derive(InputObject)]
+pub struct UpdateContactPersonInput {
+    /// The contact person.
+    pub id: ID,
+    /// The version you last read.
+    pub version: i32,
+    /// Full name.
+    pub name: Option<String>,
+    /// E-mail address (null: none).
+    pub email: MaybeUndefined<String>,
+    /// Telephone number (null: none).
+    pub phone: MaybeUndefined<String>,
+    /// Job title (null: none).
+    pub job_title: MaybeUndefined<String>,
+}
+
+/// Checks that `parent` exists and would not make an organisation its own ancestor.
+async fn check_parent(write: &Write, own: Option<i64>, parent: &ID) -> WriteResult<i64> {
+    let parent = id("parent", parent, NodeKind::Organisation)?;
+    let mut current = Some(parent);
+    let mut hops = 0;
+    while let Some(id) = current {
+        if Some(id) == own {
+            return Err(UserError::invalid(
+                "parent",
+                "An organisation cannot belong to itself or to one of its own parts.",
+            )
+            .into());
+        }
+        let model = write
+            .live::<organisation::Entity>("parent", NodeKind::Organisation, id)
+            .await?;
+        current = model.parent_id;
+        hops += 1;
+        if hops > 32 {
+            return Err(UserError::invalid("parent", "The organisation tree is too deep.").into());
+        }
+    }
+    Ok(parent)
+}
+
+pub async fn create(
+    write: &Write,
+    input: CreateOrganisationInput,
+) -> WriteResult<organisation::Model> {
+    let mut problems = Problems::default();
+    let name = problems.check(text("name", &input.name, true, NAME_MAX));
+    let description = problems.check(text(
+        "description",
+        input.description.as_deref().unwrap_or_default(),
+        false,
+        TEXT_MAX,
+    ));
+    let country = input
+        .country
+        .as_deref()
+        .and_then(|c| problems.check(country("country", c)));
+    let city = input
+        .city
+        .as_deref()
+        .and_then(|c| problems.check(plain("city", c, NAME_MAX)));
+    let website = input
+        .website
+        .as_deref()
+        .and_then(|w| problems.check(url("website", w)));
+    let municipality = input
+        .municipality
+        .as_ref()
+        .and_then(|m| problems.check(id("municipality", m, NodeKind::Municipality)));
+    problems.finish()?;
+    let (Some(name), Some(description)) = (name, description) else {
+        return Err(UserError::invalid("", "Invalid input.").into());
+    };
+    write.may_write(municipality)?;
+    if let Some(m) = municipality {
+        write
+            .live::<entity::municipality::Entity>("municipality", NodeKind::Municipality, m)
+            .await?;
+    }
+    let parent = match &input.parent {
+        Some(p) => Some(check_parent(write, None, p).await?),
+        None => None,
+    };
+    let now = now();
+    let mut model = organisation::Model {
+        id: 0,
+        kind: input.kind.into(),
+        parent_id: parent,
+        municipality_id: municipality,
+        name,
+        description,
+        country,
+        city,
+        website,
+        search_text: String::new(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+        archived_at: None,
+        provenance: entity::enums::Provenance::Recorded,
+    };
+    model.search_text = super::search_text(&model);
+    write
+        .insert_audited::<organisation::Entity>(NodeKind::Organisation, municipality, model)
+        .await
+}
+
+pub async fn update(
+    write: &Write,
+    input: UpdateOrganisationInput,
+) -> WriteResult<organisation::Model> {
+    let id = id("id", &input.id, NodeKind::Organisation)?;
+    let before = write
+        .existing::<organisation::Entity>(NodeKind::Organisation, id)
+        .await?;
+    let municipality = write.authorize::<organisation::Entity>(&before).await?;
+    let mut after = before.clone();
+    let mut problems = Problems::default();
+    if let Some(kind) = input.kind {
+        after.kind = kind.into();
+    }
+    if let Some(name) = &input.name
+        && let Some(name) = problems.check(text("name", name, true, NAME_MAX))
+    {
+        after.name = name;
+    }
+    crate::graphql::input::apply_text(
+        &mut problems,
+        "description",
+        &input.description,
+        TEXT_MAX,
+        &mut after.description,
+    );
+    crate::graphql::input::apply_optional(
+        &mut problems,
+        &input.country,
+        |c| country("country", c),
+        &mut after.country,
+    );
+    crate::graphql::input::apply_optional(
+        &mut problems,
+        &input.city,
+        |c| plain("city", c, NAME_MAX),
+        &mut after.city,
+    );
+    crate::graphql::input::apply_optional(
+        &mut problems,
+        &input.website,
+        |w| url("website", w),
+        &mut after.website,
+    );
+    problems.finish()?;
+    match &input.parent {
+        MaybeUndefined::Value(p) => after.parent_id = Some(check_parent(write, Some(id), p).await?),
+        MaybeUndefined::Null => after.parent_id = None,
+        MaybeUndefined::Undefined => {}
+    }
+    after.search_text = super::search_text(&after);
+    let stored = write
+        .replace_audited::<organisation::Entity>(
+            NodeKind::Organisation,
+            input.version,
+            municipality,
+            &before,
+            after,
+        )
+        .await?;
+    Ok(stored)
+}
+
+pub async fn create_contact(
+    write: &Write,
+    input: CreateContactPersonInput,
+) -> WriteResult<contact_person::Model> {
+    let organisation_id = id("organisation", &input.organisation, NodeKind::Organisation)?;
+    let organisation = write
+        .live::<organisation::Entity>("organisation", NodeKind::Organisation, organisation_id)
+        .await?;
+    let municipality = write
+        .authorize::<organisation::Entity>(&organisation)
+        .await?;
+    let mut problems = Problems::default();
+    let name = problems.check(plain("name", &input.name, NAME_MAX));
+    let email = input
+        .email
+        .as_deref()
+        .and_then(|e| problems.check(email("email", e)));
+    let phone = input
+        .phone
+        .as_deref()
+        .and_then(|p| problems.check(phone("phone", p)));
+    let job_title = input
+        .job_title
+        .as_deref()
+        .and_then(|j| problems.check(plain("jobTitle", j, NAME_MAX)));
+    problems.finish()?;
+    let Some(name) = name else {
+        return Err(UserError::invalid("name", "Invalid name.").into());
+    };
+    let now = now();
+    let model = contact_person::Model {
+        id: 0,
+        organisation_id,
+        name,
+        email,
+        phone,
+        job_title,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+        archived_at: None,
+        provenance: entity::enums::Provenance::Recorded,
+    };
+    write
+        .insert_audited::<contact_person::Entity>(NodeKind::ContactPerson, municipality, model)
+        .await
+}
+
+pub async fn update_contact(
+    write: &Write,
+    input: UpdateContactPersonInput,
+) -> WriteResult<contact_person::Model> {
+    let id = id("id", &input.id, NodeKind::ContactPerson)?;
+    let before = write
+        .existing::<contact_person::Entity>(NodeKind::ContactPerson, id)
+        .await?;
+    let municipality = write.authorize::<contact_person::Entity>(&before).await?;
+    let mut after = before.clone();
+    let mut problems = Problems::default();
+    if let Some(name) = &input.name
+        && let Some(name) = problems.check(plain("name", name, NAME_MAX))
+    {
+        after.name = name;
+    }
+    crate::graphql::input::apply_optional(
+        &mut problems,
+        &input.email,
+        |e| email("email", e),
+        &mut after.email,
+    );
+    crate::graphql::input::apply_optional(
+        &mut problems,
+        &input.phone,
+        |p| phone("phone", p),
+        &mut after.phone,
+    );
+    crate::graphql::input::apply_optional(
+        &mut problems,
+        &input.job_title,
+        |j| plain("jobTitle", j, NAME_MAX),
+        &mut after.job_title,
+    );
+    problems.finish()?;
+    let stored = write
+        .replace_audited::<contact_person::Entity>(
+            NodeKind::ContactPerson,
+            input.version,
+            municipality,
+            &before,
+            after,
+        )
+        .await?;
+    Ok(stored)
+}
+
+#[derive(Default)]
+pub struct OrganisationMutation;
+
+#[Object]
+impl OrganisationMutation {
+    /// Registers an organisation.
+    async fn create_organisation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new organisation.")] input: CreateOrganisationInput,
+    ) -> async_graphql::Result<OrganisationPayload> {
+        let write = Write::begin(ctx, "createOrganisation").await?;
+        let result = create(&write, input).await;
+        let (organisation, user_errors) = write.finish(result).await?;
+        Ok(OrganisationPayload {
+            organisation: organisation.map(Organisation),
+            user_errors,
+        })
+    }
+
+    /// Changes an organisation.
+    async fn update_organisation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The changes.")] input: UpdateOrganisationInput,
+    ) -> async_graphql::Result<OrganisationPayload> {
+        let write = Write::begin(ctx, "updateOrganisation").await?;
+        let result = update(&write, input).await;
+        let (organisation, user_errors) = write.finish(result).await?;
+        Ok(OrganisationPayload {
+            organisation: organisation.map(Organisation),
+            user_errors,
+        })
+    }
+
+    /// Archives an organisation: it leaves the lists but nothing is lost.
+    async fn archive_organisation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The organisation and the version you last read.")] input: ArchiveInput,
+    ) -> async_graphql::Result<OrganisationPayload> {
+        let write = Write::begin(ctx, "archiveOrganisation").await?;
+        let result = async {
+            let id = id("id", &input.id, NodeKind::Organisation)?;
+            write
+                .set_archived::<organisation::Entity>(
+                    NodeKind::Organisation,
+                    id,
+                    input.version,
+                    true,
+                )
+                .await
+        }
+        .await;
+        let (organisation, user_errors) = write.finish(result).await?;
+        Ok(OrganisationPayload {
+            organisation: organisation.map(Organisation),
+            user_errors,
+        })
+    }
+
+    /// Brings an archived organisation back.
+    async fn unarchive_organisation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The organisation and the version you last read.")] input: ArchiveInput,
+    ) -> async_graphql::Result<OrganisationPayload> {
+        let write = Write::begin(ctx, "unarchiveOrganisation").await?;
+        let result = async {
+            let id = id("id", &input.id, NodeKind::Organisation)?;
+            write
+                .set_archived::<organisation::Entity>(
+                    NodeKind::Organisation,
+                    id,
+                    input.version,
+                    false,
+                )
+                .await
+        }
+        .await;
+        let (organisation, user_errors) = write.finish(result).await?;
+        Ok(OrganisationPayload {
+            organisation: organisation.map(Organisation),
+            user_errors,
+        })
+    }
+
+    /// Adds a contact person to an organisation.
+    async fn create_contact_person(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new contact person.")] input: CreateContactPersonInput,
+    ) -> async_graphql::Result<ContactPersonPayload> {
+        let write = Write::begin(ctx, "createContactPerson").await?;
+        let result = create_contact(&write, input).await;
+        let (contact, user_errors) = write.finish(result).await?;
+        Ok(ContactPersonPayload {
+            contact_person: contact.map(ContactPerson),
+            user_errors,
+        })
+    }
+
+    /// Changes a contact person.
+    async fn update_contact_person(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The changes.")] input: UpdateContactPersonInput,
+    ) -> async_graphql::Result<ContactPersonPayload> {
+        let write = Write::begin(ctx, "updateContactPerson").await?;
+        let result = update_contact(&write, input).await;
+        let (contact, user_errors) = write.finish(result).await?;
+        Ok(ContactPersonPayload {
+            contact_person: contact.map(ContactPerson),
+            user_errors,
+        })
+    }
+
+    /// Archives a contact person (who left, say): nothing is lost.
+    async fn archive_contact_person(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The contact person and the version you last read.")] input: ArchiveInput,
+    ) -> async_graphql::Result<ContactPersonPayload> {
+        let write = Write::begin(ctx, "archiveContactPerson").await?;
+        let result = async {
+            let id = id("id", &input.id, NodeKind::ContactPerson)?;
+            write
+                .set_archived::<contact_person::Entity>(
+                    NodeKind::ContactPerson,
+                    id,
+                    input.version,
+                    true,
+                )
+                .await
+        }
+        .await;
+        let (contact, user_errors) = write.finish(result).await?;
+        Ok(ContactPersonPayload {
+            contact_person: contact.map(ContactPerson),
+            user_errors,
+        })
+    }
+
+    /// Brings an archived contact person back.
+    async fn unarchive_contact_person(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The contact person and the version you last read.")] input: ArchiveInput,
+    ) -> async_graphql::Result<ContactPersonPayload> {
+        let write = Write::begin(ctx, "unarchiveContactPerson").await?;
+        let result = async {
+            let id = id("id", &input.id, NodeKind::ContactPerson)?;
+            write
+                .set_archived::<contact_person::Entity>(
+                    NodeKind::ContactPerson,
+                    id,
+                    input.version,
+                    false,
+                )
+                .await
+        }
+        .await;
+        let (contact, user_errors) = write.finish(result).await?;
+        Ok(ContactPersonPayload {
+            contact_person: contact.map(ContactPerson),
+            user_errors,
+        })
+    }
+}

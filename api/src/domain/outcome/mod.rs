@@ -1,0 +1,377 @@
+//! Outcomes: measured values of an indicator over a period, for an initiative or a programme.
+pub mod mutation;
+
+use async_graphql::{Context, Enum, ID, InputObject, Object};
+use entity::outcome;
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{EntityTrait, QueryTrait};
+
+use crate::domain::area::Area;
+use crate::domain::indicator::Indicator;
+use crate::domain::initiative::Initiative;
+use crate::domain::municipality::Municipality;
+use crate::domain::programme::Programme;
+use crate::graphql::common::{DateRange, OrderDirection, Provenance, RecordMeta};
+use crate::graphql::context::request;
+use crate::graphql::filter::Filter;
+use crate::graphql::loader::{reference, required_reference};
+use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
+use crate::graphql::scalars::{Date, DateTime, Decimal};
+use crate::i18n::{Translation, optional_text, served_locale, translations};
+use crate::kernel::ids::NodeKind;
+use crate::kernel::record::{Owner, Table, col};
+use crate::record_meta;
+
+/// Measured values are stored as integers in millionths of their unit.
+pub const VALUE_SCALE: u32 = 6;
+
+/// The largest magnitude a measured value may have.
+pub const MAX_VALUE: i64 = 1_000_000_000_000;
+
+/// Converts a value to millionths of its unit, refusing more than six decimals and values
+/// beyond ±10¹² (so that sums of millions of values stay exact in 64 bits).
+pub fn to_micro(value: rust_decimal::Decimal) -> Result<i64, String> {
+    let value = value.normalize();
+    if value.scale() > VALUE_SCALE {
+        return Err(format!("{value} has more than {VALUE_SCALE} decimals."));
+    }
+    if value.abs() > rust_decimal::Decimal::from(MAX_VALUE) {
+        return Err(format!("{value} is larger than {MAX_VALUE}."));
+    }
+    let micro = value * rust_decimal::Decimal::from(1_000_000);
+    i64::try_from(micro).map_err(|_| format!("{value} is out of range."))
+}
+
+impl Table for outcome::Entity {
+    const NAME: &'static str = "outcome";
+    fn id(model: &outcome::Model) -> i64 {
+        model.id
+    }
+    fn default_sort() -> SortKey {
+        SortKey::new(
+            "PERIOD_START",
+            col("outcome", "period_start"),
+            SortKind::Date,
+            Self::id_expr(),
+        )
+        .descending(true)
+    }
+    fn owner(model: &outcome::Model) -> Owner {
+        Owner::Municipality(Some(model.municipality_id))
+    }
+}
+
+/// One measured value of an indicator for an initiative (or a whole programme) over a period.
+pub struct Outcome(pub outcome::Model);
+
+impl Wraps for Outcome {
+    type Entity = outcome::Entity;
+    fn wrap(model: outcome::Model) -> Self {
+        Self(model)
+    }
+}
+
+/// One measured value of an indicator for an initiative (or a whole programme) over a period.
+#[Object]
+impl Outcome {
+    /// The global ID of the outcome.
+    pub async fn id(&self) -> ID {
+        NodeKind::Outcome.id(self.0.id)
+    }
+
+    /// What was measured.
+    async fn indicator(&self, ctx: &Context<'_>) -> async_graphql::Result<Indicator> {
+        required_reference(ctx, self.0.indicator_id).await
+    }
+
+    /// The measured value, in the indicator's unit.
+    async fn value(&self) -> Decimal {
+        Decimal(rust_decimal::Decimal::new(self.0.value_micro, VALUE_SCALE).normalize())
+    }
+
+    /// The first day of the period measured.
+    async fn period_start(&self) -> Date {
+        Date(self.0.period_start)
+    }
+
+    /// The last day of the period measured.
+    async fn period_end(&self) -> Date {
+        Date(self.0.period_end)
+    }
+
+    /// The initiative measured, if the outcome is an initiative's.
+    async fn initiative(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Initiative>> {
+        reference(ctx, self.0.initiative_id).await
+    }
+
+    /// The programme, if the outcome is a whole programme's (or the initiative's programme).
+    async fn programme(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Programme>> {
+        reference(ctx, self.0.programme_id).await
+    }
+
+    /// The area the value was measured in, if it was measured for one area.
+    async fn area(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Area>> {
+        reference(ctx, self.0.area_id).await
+    }
+
+    /// The municipality the value belongs to.
+    async fn municipality(&self, ctx: &Context<'_>) -> async_graphql::Result<Municipality> {
+        required_reference(ctx, self.0.municipality_id).await
+    }
+
+    /// How the value was measured or estimated, in the requested locale.
+    async fn method(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
+        )]
+        locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        optional_text(ctx, &self.0.method, locale)
+    }
+
+    /// The locale `method` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn method_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `method`, if any.")] locale: Option<
+            String,
+        >,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.method, locale)
+    }
+
+    /// Every translation of the method.
+    async fn method_translations(&self) -> Vec<Translation> {
+        translations(&self.0.method, NodeKind::Outcome, self.0.id, "method")
+    }
+
+    /// Where the value comes from (a report, a register, a URL).
+    async fn source(&self) -> Option<&str> {
+        self.0.source.as_deref()
+    }
+
+    /// Whether someone checked the value against its source.
+    async fn verified(&self) -> bool {
+        self.0.verified
+    }
+
+    /// The changes made to this record through the API, latest first (editor and admin keys).
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n changes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the changes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<
+        crate::graphql::pagination::Connection<crate::domain::audit::AuditEntry>,
+    > {
+        crate::domain::audit::history(
+            ctx,
+            NodeKind::Outcome,
+            self.0.id,
+            crate::graphql::pagination::PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    #[graphql(flatten)]
+    async fn meta(&self) -> RecordMeta {
+        record_meta!(self.0)
+    }
+}
+
+/// Criteria for the list of outcomes.
+#[derive(InputObject, Default)]
+pub struct OutcomeFilter {
+    /// Only outcomes of these indicators.
+    pub indicators: Option<Vec<ID>>,
+    /// Only outcomes of these initiatives.
+    pub initiatives: Option<Vec<ID>>,
+    /// Only outcomes of these programmes.
+    pub programmes: Option<Vec<ID>>,
+    /// Only outcomes of these municipalities.
+    pub municipalities: Option<Vec<ID>>,
+    /// Only outcomes measured in these areas (or areas inside them).
+    pub areas: Option<Vec<ID>>,
+    /// Only outcomes whose period overlaps this range.
+    pub period: Option<DateRange>,
+    /// Only verified (true) or unverified (false) outcomes.
+    pub verified: Option<bool>,
+    /// Only records changed at or after this instant.
+    pub updated_since: Option<DateTime>,
+    /// Only records of these provenances.
+    pub provenances: Option<Vec<Provenance>>,
+    /// Include archived records (default: false).
+    pub include_archived: Option<bool>,
+}
+
+/// What outcomes can be ordered by.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutcomeOrderField {
+    /// The start of the period measured.
+    #[default]
+    PeriodStart,
+    /// The value.
+    Value,
+    /// Creation time.
+    CreatedAt,
+    /// Time of the last change.
+    UpdatedAt,
+}
+
+/// The order of a list of outcomes.
+#[derive(InputObject)]
+pub struct OutcomeOrder {
+    /// The field to order by.
+    pub field: OutcomeOrderField,
+    /// The direction.
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+#[derive(Default)]
+pub struct OutcomeQuery;
+
+#[Object]
+impl OutcomeQuery {
+    /// Measured outcomes.
+    #[allow(clippy::too_many_arguments)]
+    async fn outcomes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n outcomes (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Returns the outcomes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n outcomes (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Returns the outcomes before this cursor.")] before: Option<String>,
+        #[graphql(desc = "Criteria the outcomes must meet.")] filter: Option<OutcomeFilter>,
+        #[graphql(desc = "The order of the list (default: latest period first).")] order_by: Option<
+            OutcomeOrder,
+        >,
+    ) -> async_graphql::Result<Connection<Outcome>> {
+        let select = select(ctx, &filter.unwrap_or_default())?;
+        let id = outcome::Entity::id_expr();
+        let key = match order_by {
+            None => outcome::Entity::default_sort(),
+            Some(order) => match order.field {
+                OutcomeOrderField::PeriodStart => SortKey::new(
+                    "PERIOD_START",
+                    col("outcome", "period_start"),
+                    SortKind::Date,
+                    id,
+                ),
+                OutcomeOrderField::Value => {
+                    SortKey::new("VALUE", col("outcome", "value_micro"), SortKind::Int, id)
+                }
+                OutcomeOrderField::CreatedAt => SortKey::new(
+                    "CREATED_AT",
+                    col("outcome", "created_at"),
+                    SortKind::DateTime,
+                    id,
+                ),
+                OutcomeOrderField::UpdatedAt => SortKey::new(
+                    "UPDATED_AT",
+                    col("outcome", "updated_at"),
+                    SortKind::DateTime,
+                    id,
+                ),
+            }
+            .descending(order.direction.is_desc()),
+        };
+        list(
+            ctx,
+            select,
+            key,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+}
+
+/// The outcomes a filter selects (`SELECT … FROM outcome WHERE …`), for lists and statistics.
+pub fn select(
+    ctx: &Context<'_>,
+    filter: &OutcomeFilter,
+) -> Result<sea_orm::sea_query::SelectStatement, crate::kernel::error::ApiError> {
+    let db = &request(ctx).db;
+    let mut f = Filter::new(
+        outcome::Entity::find().into_query(),
+        "outcome",
+        db.get_database_backend(),
+    );
+    f.references(
+        "filter.indicators",
+        "indicator_id",
+        filter.indicators.as_ref(),
+        NodeKind::Indicator,
+    )?
+    .references(
+        "filter.initiatives",
+        "initiative_id",
+        filter.initiatives.as_ref(),
+        NodeKind::Initiative,
+    )?
+    .references(
+        "filter.programmes",
+        "programme_id",
+        filter.programmes.as_ref(),
+        NodeKind::Programme,
+    )?
+    .references(
+        "filter.municipalities",
+        "municipality_id",
+        filter.municipalities.as_ref(),
+        NodeKind::Municipality,
+    )?
+    .subtree(
+        "filter.areas",
+        "area_id",
+        filter.areas.as_ref(),
+        NodeKind::Area,
+        "area",
+    )?;
+    if let Some(period) = &filter.period {
+        period.check("filter.period")?;
+        // Overlap: the outcome's period ends on or after `from` and starts on or before `to`.
+        if let Some(from) = period.from {
+            f.condition(col("outcome", "period_end").gte(from.0));
+        }
+        if let Some(to) = period.to {
+            f.condition(col("outcome", "period_start").lte(to.0));
+        }
+    }
+    if let Some(verified) = filter.verified {
+        f.condition(col("outcome", "verified").eq(verified));
+    }
+    f.updated_since(filter.updated_since)
+        .provenance(filter.provenances.as_ref())
+        .archived(filter.include_archived);
+    Ok(f.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::Decimal;
+
+    #[test]
+    fn converts_exactly() {
+        assert_eq!(to_micro("12.5".parse::<Decimal>().unwrap()), Ok(12_500_000));
+        assert_eq!(to_micro("0.000001".parse::<Decimal>().unwrap()), Ok(1));
+        assert!(to_micro("0.0000001".parse::<Decimal>().unwrap()).is_err());
+        assert!(to_micro("1000000000001".parse::<Decimal>().unwrap()).is_err());
+    }
+}

@@ -1,0 +1,332 @@
+//! Adding and removing partners: of programmes, initiatives and networks.
+use async_graphql::{Context, ID, InputObject, Object};
+use entity::partnership;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::{PartnerRole, Partnership};
+use crate::graphql::input::{ArchiveInput, TEXT_MAX, TranslationInput, id, text};
+use crate::kernel::ids::NodeKind;
+use crate::kernel::time::now;
+use crate::kernel::write::{UserError, UserErrorCode, Write, WriteResult};
+use crate::payload;
+
+payload!(
+    /// The result of a change to a partnership.
+    PartnershipPayload { partnership: Partnership }
+);
+
+/// What an organisation becomes a partner of.
+#[derive(Debug, Clone, Copy)]
+pub enum PartnerOf {
+    Programme(i64),
+    Initiative(i64),
+    Network(i64),
+}
+
+/// Adds an organisation in a role; a partnership archived earlier comes back.
+pub async fn add_partner(
+    write: &Write,
+    of: PartnerOf,
+    organisation: &ID,
+    role: PartnerRole,
+    note: Option<&[TranslationInput]>,
+) -> WriteResult<partnership::Model> {
+    let municipality = match of {
+        PartnerOf::Programme(id) => {
+            let programme = write
+                .live::<entity::programme::Entity>("programme", NodeKind::Programme, id)
+                .await?;
+            write
+                .authorize::<entity::programme::Entity>(&programme)
+                .await?
+        }
+        PartnerOf::Initiative(id) => {
+            let initiative = write
+                .live::<entity::initiative::Entity>("initiative", NodeKind::Initiative, id)
+                .await?;
+            write
+                .authorize::<entity::initiative::Entity>(&initiative)
+                .await?
+        }
+        PartnerOf::Network(id) => {
+            let network = write
+                .live::<entity::organisation::Entity>("network", NodeKind::Organisation, id)
+                .await?;
+            write
+                .authorize::<entity::organisation::Entity>(&network)
+                .await?
+        }
+    };
+    let organisation_id = id("organisation", organisation, NodeKind::Organisation)?;
+    write
+        .live::<entity::organisation::Entity>(
+            "organisation",
+            NodeKind::Organisation,
+            organisation_id,
+        )
+        .await?;
+    if let PartnerOf::Network(network) = of
+        && network == organisation_id
+    {
+        return Err(UserError::invalid(
+            "organisation",
+            "An organisation cannot be a member of itself.",
+        )
+        .into());
+    }
+    let note = text("note", note.unwrap_or_default(), false, TEXT_MAX)?;
+    let role: entity::enums::PartnerRole = role.into();
+    let (programme_id, initiative_id, network_id) = match of {
+        PartnerOf::Programme(id) => (Some(id), None, None),
+        PartnerOf::Initiative(id) => (None, Some(id), None),
+        PartnerOf::Network(id) => (None, None, Some(id)),
+    };
+    let mut existing = partnership::Entity::find()
+        .filter(partnership::Column::OrganisationId.eq(organisation_id))
+        .filter(partnership::Column::Role.eq(role));
+    existing = match of {
+        PartnerOf::Programme(id) => existing.filter(partnership::Column::ProgrammeId.eq(id)),
+        PartnerOf::Initiative(id) => existing.filter(partnership::Column::InitiativeId.eq(id)),
+        PartnerOf::Network(id) => existing.filter(partnership::Column::NetworkId.eq(id)),
+    };
+    if let Some(found) = existing.one(&write.txn).await? {
+        if found.archived_at.is_none() {
+            return Err(UserError::new(
+                "role",
+                "The organisation already holds this role here.",
+                UserErrorCode::Conflict,
+            )
+            .into());
+        }
+        // Removed before: bring the same partnership back rather than losing its history.
+        let mut after = found.clone();
+        after.archived_at = None;
+        after.note = note;
+        let stored = write
+            .replace_audited::<partnership::Entity>(
+                NodeKind::Partnership,
+                found.version,
+                municipality,
+                &found,
+                after,
+            )
+            .await?;
+        return Ok(stored);
+    }
+    let now = now();
+    let model = partnership::Model {
+        id: 0,
+        organisation_id,
+        programme_id,
+        initiative_id,
+        network_id,
+        role,
+        note,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+        archived_at: None,
+        provenance: entity::enums::Provenance::Recorded,
+    };
+    write
+        .insert_audited::<partnership::Entity>(NodeKind::Partnership, municipality, model)
+        .await
+}
+
+/// Removes a partner: the partnership is archived, so its history stays.
+pub async fn remove_partner(
+    write: &Write,
+    input: &ArchiveInput,
+    of: NodeKind,
+) -> WriteResult<partnership::Model> {
+    let id = id("id", &input.id, NodeKind::Partnership)?;
+    let found = write
+        .existing::<partnership::Entity>(NodeKind::Partnership, id)
+        .await?;
+    let matches = match of {
+        NodeKind::Programme => found.programme_id.is_some(),
+        NodeKind::Initiative => found.initiative_id.is_some(),
+        _ => found.network_id.is_some(),
+    };
+    if !matches {
+        let what = match of {
+            NodeKind::Programme => "a programme",
+            NodeKind::Initiative => "an initiative",
+            _ => "a network",
+        };
+        return Err(
+            UserError::invalid("id", format!("This partnership is not one of {what}.")).into(),
+        );
+    }
+    write
+        .set_archived::<partnership::Entity>(NodeKind::Partnership, id, input.version, true)
+        .await
+}
+
+/// An organisation in a role in a programme.
+#[derive(InputObject)]
+pub struct AddProgrammePartnerInput {
+    /// The programme.
+    pub programme: ID,
+    /// The partner organisation.
+    pub organisation: ID,
+    /// Its role.
+    pub role: PartnerRole,
+    /// What it does in this role, in one or more languages.
+    pub note: Option<Vec<TranslationInput>>,
+}
+
+/// An organisation in a role in an initiative.
+#[derive(InputObject)]
+pub struct AddInitiativePartnerInput {
+    /// The initiative.
+    pub initiative: ID,
+    /// The partner organisation.
+    pub organisation: ID,
+    /// Its role.
+    pub role: PartnerRole,
+    /// What it does in this role, in one or more languages.
+    pub note: Option<Vec<TranslationInput>>,
+}
+
+/// An organisation joining a network or project (such as CECI) in a role.
+#[derive(InputObject)]
+pub struct AddNetworkMemberInput {
+    /// The network or project.
+    pub network: ID,
+    /// The member organisation.
+    pub organisation: ID,
+    /// Its role (such as LEAD_PARTNER or PROJECT_PARTNER).
+    pub role: PartnerRole,
+    /// What it does in this role, in one or more languages.
+    pub note: Option<Vec<TranslationInput>>,
+}
+
+#[derive(Default)]
+pub struct PartnershipMutation;
+
+#[Object]
+impl PartnershipMutation {
+    /// Adds a partner to a programme in a role (funder, coordinator, steering group…).
+    async fn add_programme_partner(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The programme, partner and role.")] input: AddProgrammePartnerInput,
+    ) -> async_graphql::Result<PartnershipPayload> {
+        let write = Write::begin(ctx, "addProgrammePartner").await?;
+        let result = async {
+            let programme = id("programme", &input.programme, NodeKind::Programme)?;
+            add_partner(
+                &write,
+                PartnerOf::Programme(programme),
+                &input.organisation,
+                input.role,
+                input.note.as_deref(),
+            )
+            .await
+        }
+        .await;
+        let (partnership, user_errors) = write.finish(result).await?;
+        Ok(PartnershipPayload {
+            partnership: partnership.map(Partnership),
+            user_errors,
+        })
+    }
+
+    /// Removes a partner from a programme (the partnership is archived, not deleted).
+    async fn remove_programme_partner(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The partnership and the version you last read.")] input: ArchiveInput,
+    ) -> async_graphql::Result<PartnershipPayload> {
+        let write = Write::begin(ctx, "removeProgrammePartner").await?;
+        let result = remove_partner(&write, &input, NodeKind::Programme).await;
+        let (partnership, user_errors) = write.finish(result).await?;
+        Ok(PartnershipPayload {
+            partnership: partnership.map(Partnership),
+            user_errors,
+        })
+    }
+
+    /// Adds a partner to an initiative in a role.
+    async fn add_initiative_partner(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The initiative, partner and role.")] input: AddInitiativePartnerInput,
+    ) -> async_graphql::Result<PartnershipPayload> {
+        let write = Write::begin(ctx, "addInitiativePartner").await?;
+        let result = async {
+            let initiative = id("initiative", &input.initiative, NodeKind::Initiative)?;
+            add_partner(
+                &write,
+                PartnerOf::Initiative(initiative),
+                &input.organisation,
+                input.role,
+                input.note.as_deref(),
+            )
+            .await
+        }
+        .await;
+        let (partnership, user_errors) = write.finish(result).await?;
+        Ok(PartnershipPayload {
+            partnership: partnership.map(Partnership),
+            user_errors,
+        })
+    }
+
+    /// Removes a partner from an initiative (the partnership is archived, not deleted).
+    async fn remove_initiative_partner(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The partnership and the version you last read.")] input: ArchiveInput,
+    ) -> async_graphql::Result<PartnershipPayload> {
+        let write = Write::begin(ctx, "removeInitiativePartner").await?;
+        let result = remove_partner(&write, &input, NodeKind::Initiative).await;
+        let (partnership, user_errors) = write.finish(result).await?;
+        Ok(PartnershipPayload {
+            partnership: partnership.map(Partnership),
+            user_errors,
+        })
+    }
+
+    /// Adds a member to a network or project organisation.
+    async fn add_network_member(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The network, member and role.")] input: AddNetworkMemberInput,
+    ) -> async_graphql::Result<PartnershipPayload> {
+        let write = Write::begin(ctx, "addNetworkMember").await?;
+        let result = async {
+            let network = id("network", &input.network, NodeKind::Organisation)?;
+            add_partner(
+                &write,
+                PartnerOf::Network(network),
+                &input.organisation,
+                input.role,
+                input.note.as_deref(),
+            )
+            .await
+        }
+        .await;
+        let (partnership, user_errors) = write.finish(result).await?;
+        Ok(PartnershipPayload {
+            partnership: partnership.map(Partnership),
+            user_errors,
+        })
+    }
+
+    /// Removes a member from a network (the membership is archived, not deleted).
+    async fn remove_network_member(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The membership and the version you last read.")] input: ArchiveInput,
+    ) -> async_graphql::Result<PartnershipPayload> {
+        let write = Write::begin(ctx, "removeNetworkMember").await?;
+        let result = remove_partner(&write, &input, NodeKind::Organisation).await;
+        let (partnership, user_errors) = write.finish(result).await?;
+        Ok(PartnershipPayload {
+            partnership: partnership.map(Partnership),
+            user_errors,
+        })
+    }
+}

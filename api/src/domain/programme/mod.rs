@@ -1,0 +1,593 @@
+//! Programmes: a city's circular programme (Stroom) or an interregional project.
+pub mod mutation;
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use entity::programme;
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{EntityTrait, QueryTrait};
+
+use crate::domain::initiative::Initiative;
+use crate::domain::learning::Learning;
+use crate::domain::municipality::Municipality;
+use crate::domain::need::Need;
+use crate::domain::organisation::{ContactPerson, Organisation, require_personal_data_access};
+use crate::domain::outcome::Outcome;
+use crate::domain::partnership::{PartnerRole, Partnership};
+use crate::domain::theme::Theme;
+use crate::graphql::common::{DateRange, OrderDirection, Provenance, RecordMeta, localized_expr};
+use crate::graphql::context::{preferences, request, viewer};
+use crate::graphql::filter::{Filter, TreeLink};
+use crate::graphql::loader::{Rel, reference};
+use crate::graphql::pagination::{
+    Connection, PageArgs, SortKey, SortKind, Wraps, children, children_where, list,
+};
+use crate::graphql::scalars::{Date, DateTime, Decimal};
+use crate::i18n::{Translation, optional_text, required_text, served_locale, translations};
+use crate::kernel::ids::NodeKind;
+use crate::kernel::record::{Owner, Table, col};
+use crate::record_meta;
+
+impl Table for programme::Entity {
+    const NAME: &'static str = "programme";
+    fn id(model: &programme::Model) -> i64 {
+        model.id
+    }
+    fn default_sort() -> SortKey {
+        SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr())
+    }
+    fn owner(model: &programme::Model) -> Owner {
+        Owner::Municipality(model.municipality_id)
+    }
+    fn search_text(model: &programme::Model) -> Option<String> {
+        Some(search_text(model))
+    }
+}
+
+/// The folded text the `search` filter matches: every translation of name and summary.
+pub fn search_text(model: &programme::Model) -> String {
+    crate::i18n::search_text([&model.name, &model.summary])
+}
+
+/// A budget range in euro.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct BudgetRange {
+    /// The lower bound, in euro.
+    pub minimum: Option<Decimal>,
+    /// The upper bound, in euro.
+    pub maximum: Option<Decimal>,
+    /// ISO 4217 currency code: always `EUR`.
+    pub currency: &'static str,
+}
+
+/// A circular programme of a city (such as Mechelen's Stroom), or an interregional project
+/// run by a network of partners (such as CECI).
+pub struct Programme(pub programme::Model);
+
+impl Wraps for Programme {
+    type Entity = programme::Entity;
+    fn wrap(model: programme::Model) -> Self {
+        Self(model)
+    }
+}
+
+/// A circular programme of a city (such as Mechelen's Stroom), or an interregional project
+/// run by a network of partners (such as CECI).
+#[Object]
+impl Programme {
+    /// The global ID of the programme.
+    pub async fn id(&self) -> ID {
+        NodeKind::Programme.id(self.0.id)
+    }
+
+    /// The name, in the requested locale (with fallback to other translations).
+    async fn name(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
+        )]
+        locale: Option<String>,
+    ) -> async_graphql::Result<String> {
+        required_text(ctx, &self.0.name, locale)
+    }
+
+    /// The locale `name` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn name_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `name`, if any.")] locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.name, locale)
+    }
+
+    /// Every translation of the name.
+    async fn name_translations(&self) -> Vec<Translation> {
+        translations(&self.0.name, NodeKind::Programme, self.0.id, "name")
+    }
+
+    /// What the programme is and why it exists, in the requested locale.
+    async fn summary(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
+        )]
+        locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        optional_text(ctx, &self.0.summary, locale)
+    }
+
+    /// The locale `summary` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn summary_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `summary`, if any.")] locale: Option<
+            String,
+        >,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.summary, locale)
+    }
+
+    /// Every translation of the summary.
+    async fn summary_translations(&self) -> Vec<Translation> {
+        translations(&self.0.summary, NodeKind::Programme, self.0.id, "summary")
+    }
+
+    /// The municipality that runs the programme; null for a project run by a network.
+    async fn municipality(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Municipality>> {
+        reference(ctx, self.0.municipality_id).await
+    }
+
+    /// The first day of the programme.
+    async fn start_date(&self) -> Option<Date> {
+        self.0.start_date.map(Date)
+    }
+
+    /// The last day of the programme, if it has ended or has a set end.
+    async fn end_date(&self) -> Option<Date> {
+        self.0.end_date.map(Date)
+    }
+
+    /// The investment, as a range in euro.
+    async fn budget(&self) -> Option<BudgetRange> {
+        if self.0.budget_min_eur.is_none() && self.0.budget_max_eur.is_none() {
+            return None;
+        }
+        Some(BudgetRange {
+            minimum: self.0.budget_min_eur.map(|v| Decimal(v.into())),
+            maximum: self.0.budget_max_eur.map(|v| Decimal(v.into())),
+            currency: "EUR",
+        })
+    }
+
+    /// How the programme is funded (such as "Flemish subsidies"), in the requested locale.
+    async fn funding_channel(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
+        )]
+        locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        optional_text(ctx, &self.0.funding_channel, locale)
+    }
+
+    /// The locale `fundingChannel` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn funding_channel_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `fundingChannel`, if any.")]
+        locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.funding_channel, locale)
+    }
+
+    /// Every translation of the funding channel.
+    async fn funding_channel_translations(&self) -> Vec<Translation> {
+        translations(
+            &self.0.funding_channel,
+            NodeKind::Programme,
+            self.0.id,
+            "funding_channel",
+        )
+    }
+
+    /// The staff working on the programme (such as "one half-time worker"), in the requested locale.
+    async fn staffing(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
+        )]
+        locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        optional_text(ctx, &self.0.staffing, locale)
+    }
+
+    /// The locale `staffing` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn staffing_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `staffing`, if any.")] locale: Option<
+            String,
+        >,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.staffing, locale)
+    }
+
+    /// Every translation of the staffing.
+    async fn staffing_translations(&self) -> Vec<Translation> {
+        translations(&self.0.staffing, NodeKind::Programme, self.0.id, "staffing")
+    }
+
+    /// The staff in full-time equivalents (0.5 for one half-time worker).
+    async fn staffing_fte(&self) -> Option<Decimal> {
+        self.0
+            .staffing_fte_centi
+            .map(|c| Decimal(rust_decimal::Decimal::new(c.into(), 2).normalize()))
+    }
+
+    /// The programme's website.
+    async fn website(&self) -> Option<&str> {
+        self.0.website.as_deref()
+    }
+
+    /// The programme's contact person. Personal data: only with a partner, editor or admin
+    /// API key; anonymous requests get an `UNAUTHENTICATED` error here.
+    async fn contact(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ContactPerson>> {
+        require_personal_data_access(viewer(ctx))?;
+        reference(ctx, self.0.contact_person_id).await
+    }
+
+    /// Themes the programme works on.
+    async fn themes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n themes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the themes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n themes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the themes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Connection<Theme>> {
+        children(
+            ctx,
+            Rel::ProgrammeThemes,
+            self.0.id,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// The department that coordinates the programme.
+    async fn coordinating_department(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Organisation>> {
+        let page = children_where::<Partnership>(
+            ctx,
+            Rel::ProgrammePartners,
+            self.0.id,
+            PartnerRole::only(Some(vec![PartnerRole::Coordinator])),
+            PageArgs {
+                first: Some(1),
+                ..Default::default()
+            },
+        )
+        .await?;
+        match page.first_node() {
+            Some(partnership) => reference(ctx, Some(partnership.0.organisation_id)).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Partners of the programme with their roles (funder, coordinator, steering group,
+    /// co-designer, dissemination…).
+    #[allow(clippy::too_many_arguments)]
+    async fn partners(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Only partners with these roles (such as STEERING_GROUP for the involved departments)."
+        )]
+        roles: Option<Vec<PartnerRole>>,
+        #[graphql(desc = "Returns the first n partners.")] first: Option<i32>,
+        #[graphql(desc = "Returns the partners after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n partners.")] last: Option<i32>,
+        #[graphql(desc = "Returns the partners before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Connection<Partnership>> {
+        children_where(
+            ctx,
+            Rel::ProgrammePartners,
+            self.0.id,
+            PartnerRole::only(roles),
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// Needs mapped in the programme.
+    async fn needs(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n needs.")] first: Option<i32>,
+        #[graphql(desc = "Returns the needs after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n needs.")] last: Option<i32>,
+        #[graphql(desc = "Returns the needs before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Connection<Need>> {
+        children(
+            ctx,
+            Rel::ProgrammeNeeds,
+            self.0.id,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// Initiatives started or supported by the programme.
+    async fn initiatives(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n initiatives.")] first: Option<i32>,
+        #[graphql(desc = "Returns the initiatives after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n initiatives.")] last: Option<i32>,
+        #[graphql(desc = "Returns the initiatives before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Connection<Initiative>> {
+        children(
+            ctx,
+            Rel::ProgrammeInitiatives,
+            self.0.id,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// Lessons drawn from the programme.
+    async fn learnings(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n learnings.")] first: Option<i32>,
+        #[graphql(desc = "Returns the learnings after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n learnings.")] last: Option<i32>,
+        #[graphql(desc = "Returns the learnings before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Connection<Learning>> {
+        children(
+            ctx,
+            Rel::ProgrammeLearnings,
+            self.0.id,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// Outcomes measured for the programme as a whole, latest period first.
+    async fn outcomes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n outcomes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the outcomes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n outcomes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the outcomes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Connection<Outcome>> {
+        children(
+            ctx,
+            Rel::ProgrammeOutcomes,
+            self.0.id,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// The changes made to this record through the API, latest first (editor and admin keys).
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n changes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the changes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<
+        crate::graphql::pagination::Connection<crate::domain::audit::AuditEntry>,
+    > {
+        crate::domain::audit::history(
+            ctx,
+            NodeKind::Programme,
+            self.0.id,
+            crate::graphql::pagination::PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    #[graphql(flatten)]
+    async fn meta(&self) -> RecordMeta {
+        record_meta!(self.0)
+    }
+}
+
+/// Criteria for the list of programmes.
+#[derive(InputObject, Default)]
+pub struct ProgrammeFilter {
+    /// Only programmes run by these municipalities.
+    pub municipalities: Option<Vec<ID>>,
+    /// Only programmes with any of these themes (or narrower ones).
+    pub themes: Option<Vec<ID>>,
+    /// Only programmes that started within this range.
+    pub started: Option<DateRange>,
+    /// Only programmes still running on this day (started, and not ended before it).
+    pub active_on: Option<Date>,
+    /// Text contained in the name or summary, in any language; case and accents do not matter.
+    pub search: Option<String>,
+    /// Only records changed at or after this instant.
+    pub updated_since: Option<DateTime>,
+    /// Only records of these provenances.
+    pub provenances: Option<Vec<Provenance>>,
+    /// Include archived records (default: false).
+    pub include_archived: Option<bool>,
+}
+
+/// What programmes can be ordered by.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProgrammeOrderField {
+    /// The start date (programmes without one come last).
+    #[default]
+    StartDate,
+    /// The name in the request's locale.
+    Name,
+    /// Creation time.
+    CreatedAt,
+    /// Time of the last change.
+    UpdatedAt,
+}
+
+/// The order of a list of programmes.
+#[derive(InputObject, Default)]
+pub struct ProgrammeOrder {
+    /// The field to order by.
+    pub field: ProgrammeOrderField,
+    /// The direction.
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+#[derive(Default)]
+pub struct ProgrammeQuery;
+
+#[Object]
+impl ProgrammeQuery {
+    /// Circular programmes and interregional projects.
+    #[allow(clippy::too_many_arguments)]
+    async fn programmes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n programmes (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Returns the programmes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n programmes (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Returns the programmes before this cursor.")] before: Option<String>,
+        #[graphql(desc = "Criteria the programmes must meet.")] filter: Option<ProgrammeFilter>,
+        #[graphql(desc = "The order of the list (default: by start date).")] order_by: Option<
+            ProgrammeOrder,
+        >,
+    ) -> async_graphql::Result<Connection<Programme>> {
+        let filter = filter.unwrap_or_default();
+        let db = &request(ctx).db;
+        let mut f = Filter::new(
+            programme::Entity::find().into_query(),
+            "programme",
+            db.get_database_backend(),
+        );
+        f.references(
+            "filter.municipalities",
+            "municipality_id",
+            filter.municipalities.as_ref(),
+            NodeKind::Municipality,
+        )?
+        .linked(
+            "filter.themes",
+            filter.themes.as_ref(),
+            NodeKind::Theme,
+            ("programme_theme", "programme_id", "theme_id"),
+            Some("theme"),
+        )?
+        .date_range("filter.started", "start_date", filter.started.as_ref())?;
+        if let Some(day) = filter.active_on {
+            f.condition(col("programme", "start_date").lte(day.0));
+            f.condition(
+                col("programme", "end_date")
+                    .is_null()
+                    .or(col("programme", "end_date").gte(day.0)),
+            );
+        }
+        f.search_through(
+            filter.search.as_ref(),
+            "theme",
+            TreeLink::Table {
+                table: "programme_theme",
+                own: "programme_id",
+                other: "theme_id",
+            },
+        )?
+        .updated_since(filter.updated_since)
+        .provenance(filter.provenances.as_ref())
+        .archived(filter.include_archived);
+        let order = order_by.unwrap_or_default();
+        let id = programme::Entity::id_expr();
+        let key = match order.field {
+            ProgrammeOrderField::StartDate => SortKey::new(
+                "START_DATE",
+                col("programme", "start_date"),
+                SortKind::Date,
+                id,
+            )
+            .nullable(),
+            ProgrammeOrderField::Name => SortKey::new(
+                "NAME",
+                localized_expr("programme", "name", &preferences(ctx).chain(None)),
+                SortKind::Text,
+                id,
+            )
+            .nullable(),
+            ProgrammeOrderField::CreatedAt => SortKey::new(
+                "CREATED_AT",
+                col("programme", "created_at"),
+                SortKind::DateTime,
+                id,
+            ),
+            ProgrammeOrderField::UpdatedAt => SortKey::new(
+                "UPDATED_AT",
+                col("programme", "updated_at"),
+                SortKind::DateTime,
+                id,
+            ),
+        }
+        .descending(order.direction.is_desc());
+        list(
+            ctx,
+            f.finish(),
+            key,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+}

@@ -1,0 +1,444 @@
+//! Changing programmes.
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use entity::programme;
+use sea_orm::{ActiveModelTrait, IntoActiveModel};
+
+use super::Programme;
+use crate::graphql::input::{
+    ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, date_order, euro, id, ids, text, url,
+};
+use crate::graphql::scalars::{Date, Decimal};
+use crate::kernel::ids::NodeKind;
+use crate::kernel::time::now;
+use crate::kernel::write::{
+    Problems, UserError, Write, WriteResult, diff, same_municipality, snapshot,
+};
+use crate::payload;
+
+payload!(
+    /// The result of a change to a programme.
+    ProgrammePayload { programme: Programme }
+);
+
+/// A budget range in whole euro.
+#[derive(InputObject, Clone, Copy)]
+pub struct BudgetRangeInput {
+    /// The lower bound.
+    pub minimum: Option<Decimal>,
+    /// The upper bound (not below the lower one).
+    pub maximum: Option<Decimal>,
+}
+
+/// A new programme.
+#[derive(InputObject)]
+pub struct CreateProgrammeInput {
+    /// The municipality that runs it; none for a project run by a network (admin only).
+    pub municipality: Option<ID>,
+    /// Its name, in one or more languages.
+    pub name: Vec<TranslationInput>,
+    /// What it is and why, in one or more languages.
+    pub summary: Option<Vec<TranslationInput>>,
+    /// The first day.
+    pub start_date: Option<Date>,
+    /// The last day.
+    pub end_date: Option<Date>,
+    /// The investment in euro.
+    pub budget: Option<BudgetRangeInput>,
+    /// How it is funded, in one or more languages.
+    pub funding_channel: Option<Vec<TranslationInput>>,
+    /// Its staff, in words, in one or more languages.
+    pub staffing: Option<Vec<TranslationInput>>,
+    /// Its staff in full-time equivalents (0.5 for one half-time worker).
+    pub staffing_fte: Option<Decimal>,
+    /// Its website.
+    pub website: Option<String>,
+    /// Its contact person.
+    pub contact: Option<ID>,
+    /// Its themes.
+    pub themes: Option<Vec<ID>>,
+}
+
+/// Changes to a programme; fields left out stay as they are, fields set to null are cleared.
+#[derive(InputObject)]
+pub struct UpdateProgrammeInput {
+    /// The programme.
+    pub id: ID,
+    /// The version you last read.
+    pub version: i32,
+    /// The name: replaces every translation.
+    pub name: Option<Vec<TranslationInput>>,
+    /// The summary: replaces every translation (null: none).
+    pub summary: MaybeUndefined<Vec<TranslationInput>>,
+    /// The first day (null: unknown).
+    pub start_date: MaybeUndefined<Date>,
+    /// The last day (null: open-ended).
+    pub end_date: MaybeUndefined<Date>,
+    /// The investment (null: unknown).
+    pub budget: MaybeUndefined<BudgetRangeInput>,
+    /// How it is funded: replaces every translation (null: unknown).
+    pub funding_channel: MaybeUndefined<Vec<TranslationInput>>,
+    /// Its staff in words: replaces every translation (null: unknown).
+    pub staffing: MaybeUndefined<Vec<TranslationInput>>,
+    /// Its staff in full-time equivalents (null: unknown).
+    pub staffing_fte: MaybeUndefined<Decimal>,
+    /// Its website (null: none).
+    pub website: MaybeUndefined<String>,
+    /// Its contact person (null: none).
+    pub contact: MaybeUndefined<ID>,
+    /// Its themes: replaces the list.
+    pub themes: Option<Vec<ID>>,
+}
+
+fn budget(input: &BudgetRangeInput) -> Result<(Option<i64>, Option<i64>), UserError> {
+    let minimum = input
+        .minimum
+        .map(|m| euro("budget.minimum", m.0))
+        .transpose()?;
+    let maximum = input
+        .maximum
+        .map(|m| euro("budget.maximum", m.0))
+        .transpose()?;
+    if let (Some(min), Some(max)) = (minimum, maximum)
+        && max < min
+    {
+        return Err(UserError::invalid(
+            "budget.maximum",
+            format!("The maximum ({max}) is below the minimum ({min})."),
+        ));
+    }
+    Ok((minimum, maximum))
+}
+
+fn fte(value: Decimal) -> Result<i32, UserError> {
+    let hundredths = value.0 * rust_decimal::Decimal::from(100);
+    if value.0.is_sign_negative()
+        || hundredths.fract() != rust_decimal::Decimal::ZERO
+        || value.0 > rust_decimal::Decimal::from(10_000)
+    {
+        return Err(UserError::invalid(
+            "staffingFte",
+            "Staff in full-time equivalents: 0 or more, with at most 2 decimals.",
+        ));
+    }
+    i32::try_from(hundredths)
+        .map_err(|_| UserError::invalid("staffingFte", "Too many full-time equivalents."))
+}
+
+async fn check_contact(write: &Write, contact: &ID) -> WriteResult<i64> {
+    let contact = id("contact", contact, NodeKind::ContactPerson)?;
+    write
+        .live::<entity::contact_person::Entity>("contact", NodeKind::ContactPerson, contact)
+        .await?;
+    Ok(contact)
+}
+
+async fn check_themes(
+    write: &Write,
+    municipality: Option<i64>,
+    themes: Option<&[ID]>,
+) -> WriteResult<Option<Vec<i64>>> {
+    let Some(themes) = themes else {
+        return Ok(None);
+    };
+    let ids = ids("themes", themes, NodeKind::Theme)?;
+    for (i, theme) in write
+        .live_all::<entity::theme::Entity>("themes", NodeKind::Theme, &ids)
+        .await?
+        .iter()
+        .enumerate()
+    {
+        if let Some(own) = municipality {
+            same_municipality(&format!("themes.{i}"), own, theme.municipality_id, "theme")?;
+        }
+    }
+    Ok(Some(ids))
+}
+
+async fn replace_themes(
+    write: &Write,
+    programme: i64,
+    themes: Option<Vec<i64>>,
+) -> WriteResult<serde_json::Map<String, serde_json::Value>> {
+    let Some(themes) = themes else {
+        return Ok(Default::default());
+    };
+    write
+        .replace_links(
+            "themes",
+            NodeKind::Theme,
+            "programme_theme",
+            ("programme_id", programme),
+            "theme_id",
+            &themes,
+        )
+        .await
+}
+
+pub async fn create(write: &Write, input: CreateProgrammeInput) -> WriteResult<programme::Model> {
+    let mut problems = Problems::default();
+    let municipality = input
+        .municipality
+        .as_ref()
+        .and_then(|m| problems.check(id("municipality", m, NodeKind::Municipality)));
+    let name = problems.check(text("name", &input.name, true, NAME_MAX));
+    let summary = problems.check(text(
+        "summary",
+        input.summary.as_deref().unwrap_or_default(),
+        false,
+        TEXT_MAX,
+    ));
+    let funding = problems.check(text(
+        "fundingChannel",
+        input.funding_channel.as_deref().unwrap_or_default(),
+        false,
+        NAME_MAX,
+    ));
+    let staffing = problems.check(text(
+        "staffing",
+        input.staffing.as_deref().unwrap_or_default(),
+        false,
+        NAME_MAX,
+    ));
+    let fte = input.staffing_fte.and_then(|f| problems.check(fte(f)));
+    let (budget_min, budget_max) = input
+        .budget
+        .as_ref()
+        .and_then(|b| problems.check(budget(b)))
+        .unwrap_or_default();
+    let website = input
+        .website
+        .as_deref()
+        .and_then(|w| problems.check(url("website", w)));
+    problems.check(date_order(
+        "endDate",
+        input.start_date.map(|d| d.0),
+        input.end_date.map(|d| d.0),
+    ));
+    problems.finish()?;
+    let (Some(name), Some(summary), Some(funding), Some(staffing)) =
+        (name, summary, funding, staffing)
+    else {
+        return Err(UserError::invalid("", "Invalid input.").into());
+    };
+    write.may_write(municipality)?;
+    if let Some(m) = municipality {
+        write
+            .live::<entity::municipality::Entity>("municipality", NodeKind::Municipality, m)
+            .await?;
+    }
+    let contact = match &input.contact {
+        Some(c) => Some(check_contact(write, c).await?),
+        None => None,
+    };
+    let themes = check_themes(write, municipality, input.themes.as_deref()).await?;
+    let now = now();
+    let mut model = programme::Model {
+        id: 0,
+        municipality_id: municipality,
+        name,
+        summary,
+        start_date: input.start_date.map(|d| d.0),
+        end_date: input.end_date.map(|d| d.0),
+        budget_min_eur: budget_min,
+        budget_max_eur: budget_max,
+        funding_channel: funding,
+        staffing,
+        staffing_fte_centi: fte,
+        website,
+        contact_person_id: contact,
+        search_text: String::new(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+        archived_at: None,
+        provenance: entity::enums::Provenance::Recorded,
+    };
+    model.search_text = super::search_text(&model);
+    let stored = write.insert_new::<programme::Entity>(model).await?;
+    let mut changes = diff(
+        None,
+        Some(snapshot::<programme::Entity>(NodeKind::Programme, &stored)),
+    );
+    changes.extend(replace_themes(write, stored.id, themes).await?);
+    write
+        .audit(NodeKind::Programme, stored.id, municipality, changes)
+        .await?;
+    Ok(stored)
+}
+
+pub async fn update(write: &Write, input: UpdateProgrammeInput) -> WriteResult<programme::Model> {
+    let id = id("id", &input.id, NodeKind::Programme)?;
+    let before = write
+        .existing::<programme::Entity>(NodeKind::Programme, id)
+        .await?;
+    let municipality = write.authorize::<programme::Entity>(&before).await?;
+    let mut after = before.clone();
+    let mut problems = Problems::default();
+    if let Some(name) = &input.name
+        && let Some(name) = problems.check(text("name", name, true, NAME_MAX))
+    {
+        after.name = name;
+    }
+    crate::graphql::input::apply_text(
+        &mut problems,
+        "summary",
+        &input.summary,
+        TEXT_MAX,
+        &mut after.summary,
+    );
+    crate::graphql::input::apply_text(
+        &mut problems,
+        "fundingChannel",
+        &input.funding_channel,
+        NAME_MAX,
+        &mut after.funding_channel,
+    );
+    crate::graphql::input::apply_text(
+        &mut problems,
+        "staffing",
+        &input.staffing,
+        NAME_MAX,
+        &mut after.staffing,
+    );
+    match input.start_date {
+        MaybeUndefined::Value(d) => after.start_date = Some(d.0),
+        MaybeUndefined::Null => after.start_date = None,
+        MaybeUndefined::Undefined => {}
+    }
+    match input.end_date {
+        MaybeUndefined::Value(d) => after.end_date = Some(d.0),
+        MaybeUndefined::Null => after.end_date = None,
+        MaybeUndefined::Undefined => {}
+    }
+    problems.check(date_order("endDate", after.start_date, after.end_date));
+    match &input.budget {
+        MaybeUndefined::Value(b) => {
+            if let Some((min, max)) = problems.check(budget(b)) {
+                after.budget_min_eur = min;
+                after.budget_max_eur = max;
+            }
+        }
+        MaybeUndefined::Null => {
+            after.budget_min_eur = None;
+            after.budget_max_eur = None;
+        }
+        MaybeUndefined::Undefined => {}
+    }
+    match input.staffing_fte {
+        MaybeUndefined::Value(f) => {
+            after.staffing_fte_centi = problems.check(fte(f)).or(before.staffing_fte_centi)
+        }
+        MaybeUndefined::Null => after.staffing_fte_centi = None,
+        MaybeUndefined::Undefined => {}
+    }
+    match &input.website {
+        MaybeUndefined::Value(w) => {
+            after.website = problems.check(url("website", w)).or(before.website.clone())
+        }
+        MaybeUndefined::Null => after.website = None,
+        MaybeUndefined::Undefined => {}
+    }
+    problems.finish()?;
+    match &input.contact {
+        MaybeUndefined::Value(c) => after.contact_person_id = Some(check_contact(write, c).await?),
+        MaybeUndefined::Null => after.contact_person_id = None,
+        MaybeUndefined::Undefined => {}
+    }
+    let themes = check_themes(write, before.municipality_id, input.themes.as_deref()).await?;
+    after.search_text = super::search_text(&after);
+    let stored = write
+        .update_versioned::<programme::Entity, _>(
+            NodeKind::Programme,
+            id,
+            input.version,
+            after.into_active_model().reset_all(),
+        )
+        .await?;
+    let mut changes = diff(
+        Some(snapshot::<programme::Entity>(NodeKind::Programme, &before)),
+        Some(snapshot::<programme::Entity>(NodeKind::Programme, &stored)),
+    );
+    changes.extend(replace_themes(write, id, themes).await?);
+    write
+        .audit(NodeKind::Programme, id, municipality, changes)
+        .await?;
+    Ok(stored)
+}
+
+#[derive(Default)]
+pub struct ProgrammeMutation;
+
+#[Object]
+impl ProgrammeMutation {
+    /// Starts a programme.
+    async fn create_programme(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new programme.")] input: CreateProgrammeInput,
+    ) -> async_graphql::Result<ProgrammePayload> {
+        let write = Write::begin(ctx, "createProgramme").await?;
+        let result = create(&write, input).await;
+        let (programme, user_errors) = write.finish(result).await?;
+        Ok(ProgrammePayload {
+            programme: programme.map(Programme),
+            user_errors,
+        })
+    }
+
+    /// Changes a programme.
+    async fn update_programme(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The changes.")] input: UpdateProgrammeInput,
+    ) -> async_graphql::Result<ProgrammePayload> {
+        let write = Write::begin(ctx, "updateProgramme").await?;
+        let result = update(&write, input).await;
+        let (programme, user_errors) = write.finish(result).await?;
+        Ok(ProgrammePayload {
+            programme: programme.map(Programme),
+            user_errors,
+        })
+    }
+
+    /// Archives a programme: it leaves the lists but nothing is lost.
+    async fn archive_programme(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The programme and the version you last read.")] input: ArchiveInput,
+    ) -> async_graphql::Result<ProgrammePayload> {
+        let write = Write::begin(ctx, "archiveProgramme").await?;
+        let result = async {
+            let id = id("id", &input.id, NodeKind::Programme)?;
+            write
+                .set_archived::<programme::Entity>(NodeKind::Programme, id, input.version, true)
+                .await
+        }
+        .await;
+        let (programme, user_errors) = write.finish(result).await?;
+        Ok(ProgrammePayload {
+            programme: programme.map(Programme),
+            user_errors,
+        })
+    }
+
+    /// Brings an archived programme back.
+    async fn unarchive_programme(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The programme and the version you last read.")] input: ArchiveInput,
+    ) -> async_graphql::Result<ProgrammePayload> {
+        let write = Write::begin(ctx, "unarchiveProgramme").await?;
+        let result = async {
+            let id = id("id", &input.id, NodeKind::Programme)?;
+            write
+                .set_archived::<programme::Entity>(NodeKind::Programme, id, input.version, false)
+                .await
+        }
+        .await;
+        let (programme, user_errors) = write.finish(result).await?;
+        Ok(ProgrammePayload {
+            programme: programme.map(Programme),
+            user_errors,
+        })
+    }
+}

@@ -1,0 +1,397 @@
+//! Themes: the taxonomy of circular themes and needs-mapping domains; partner cities add their own.
+pub mod mutation;
+
+use async_graphql::{Context, Enum, ID, InputObject, Object};
+use entity::theme;
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{EntityTrait, QueryTrait};
+
+use crate::domain::initiative::Initiative;
+use crate::domain::municipality::Municipality;
+use crate::domain::need::Need;
+use crate::graphql::common::{OrderDirection, Provenance, RecordMeta, localized_expr};
+use crate::graphql::context::{preferences, request};
+use crate::graphql::filter::Filter;
+use crate::graphql::loader::{Rel, reference};
+use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
+use crate::graphql::scalars::DateTime;
+use crate::i18n::{Translation, optional_text, required_text, served_locale, translations};
+use crate::kernel::ids::NodeKind;
+use crate::kernel::record::{Owner, Table, col};
+use crate::record_meta;
+
+impl Table for theme::Entity {
+    const NAME: &'static str = "theme";
+    fn id(model: &theme::Model) -> i64 {
+        model.id
+    }
+    fn default_sort() -> SortKey {
+        SortKey::new(
+            "CODE",
+            col("theme", "code"),
+            SortKind::Text,
+            Self::id_expr(),
+        )
+    }
+    fn owner(model: &theme::Model) -> Owner {
+        Owner::Municipality(model.municipality_id)
+    }
+    fn search_text(model: &theme::Model) -> Option<String> {
+        Some(search_text(model))
+    }
+}
+
+/// What search matches of a theme: its labels in every language and its code.
+pub fn search_text(model: &theme::Model) -> String {
+    let code = entity::LocalizedText(
+        [("code".to_owned(), model.code.replace('_', " "))]
+            .into_iter()
+            .collect(),
+    );
+    crate::i18n::search_text([&model.label, &code])
+}
+
+/// Fills the search text of themes stored before themes had one (once, at start).
+pub async fn fill_search_text(db: &impl sea_orm::ConnectionTrait) -> Result<usize, sea_orm::DbErr> {
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+    let missing = theme::Entity::find()
+        .filter(theme::Column::SearchText.eq(""))
+        .all(db)
+        .await?;
+    let count = missing.len();
+    for model in missing {
+        let text = search_text(&model);
+        let mut active = model.into_active_model();
+        active.search_text = Set(text);
+        active.update(db).await?;
+    }
+    Ok(count)
+}
+
+/// A theme of the taxonomy, such as Materials or Food; themes nest.
+pub struct Theme(pub theme::Model);
+
+impl Wraps for Theme {
+    type Entity = theme::Entity;
+    fn wrap(model: theme::Model) -> Self {
+        Self(model)
+    }
+}
+
+/// A theme of the taxonomy, such as Materials or Food; themes nest.
+#[Object]
+impl Theme {
+    /// The global ID of the theme.
+    pub async fn id(&self) -> ID {
+        NodeKind::Theme.id(self.0.id)
+    }
+
+    /// A stable code, such as `materials` or `food_policy`, for use in code and across cities.
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+
+    /// The label, in the requested locale (with fallback to other translations).
+    async fn label(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
+        )]
+        locale: Option<String>,
+    ) -> async_graphql::Result<String> {
+        required_text(ctx, &self.0.label, locale)
+    }
+
+    /// The locale `label` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn label_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `label`, if any.")] locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.label, locale)
+    }
+
+    /// Every translation of the label.
+    async fn label_translations(&self) -> Vec<Translation> {
+        translations(&self.0.label, NodeKind::Theme, self.0.id, "label")
+    }
+
+    /// What the theme covers, in the requested locale.
+    async fn description(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
+        )]
+        locale: Option<String>,
+    ) -> async_graphql::Result<Option<String>> {
+        optional_text(ctx, &self.0.description, locale)
+    }
+
+    /// The locale `description` is served in, for the same `locale` argument: the first of the
+    /// request's languages that it has, else a fallback's; null when it has no text at all.
+    async fn description_locale(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `locale` argument given to `description`, if any.")] locale: Option<
+            String,
+        >,
+    ) -> async_graphql::Result<Option<String>> {
+        served_locale(ctx, &self.0.description, locale)
+    }
+
+    /// Every translation of the description.
+    async fn description_translations(&self) -> Vec<Translation> {
+        translations(
+            &self.0.description,
+            NodeKind::Theme,
+            self.0.id,
+            "description",
+        )
+    }
+
+    /// The broader theme, if any.
+    async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Theme>> {
+        reference(ctx, self.0.parent_id).await
+    }
+
+    /// Narrower themes.
+    async fn children(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n themes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the themes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n themes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the themes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Connection<Theme>> {
+        children(
+            ctx,
+            Rel::ThemeChildren,
+            self.0.id,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// The municipality that added the theme; null for the shared taxonomy.
+    async fn municipality(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Municipality>> {
+        reference(ctx, self.0.municipality_id).await
+    }
+
+    /// Needs of this theme.
+    async fn needs(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n needs.")] first: Option<i32>,
+        #[graphql(desc = "Returns the needs after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n needs.")] last: Option<i32>,
+        #[graphql(desc = "Returns the needs before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Connection<Need>> {
+        children(
+            ctx,
+            Rel::ThemeNeeds,
+            self.0.id,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// Initiatives with this theme.
+    async fn initiatives(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n initiatives.")] first: Option<i32>,
+        #[graphql(desc = "Returns the initiatives after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n initiatives.")] last: Option<i32>,
+        #[graphql(desc = "Returns the initiatives before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Connection<Initiative>> {
+        children(
+            ctx,
+            Rel::ThemeInitiatives,
+            self.0.id,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// The changes made to this record through the API, latest first (editor and admin keys).
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n changes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the changes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<
+        crate::graphql::pagination::Connection<crate::domain::audit::AuditEntry>,
+    > {
+        crate::domain::audit::history(
+            ctx,
+            NodeKind::Theme,
+            self.0.id,
+            crate::graphql::pagination::PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    #[graphql(flatten)]
+    async fn meta(&self) -> RecordMeta {
+        record_meta!(self.0)
+    }
+}
+
+/// Criteria for the list of themes.
+#[derive(InputObject, Default)]
+pub struct ThemeFilter {
+    /// Only themes with these codes.
+    pub codes: Option<Vec<String>>,
+    /// Only themes inside these themes (at any depth).
+    pub within: Option<Vec<ID>>,
+    /// Only top-level themes when true; only narrower ones when false.
+    pub top_level: Option<bool>,
+    /// Only themes added by these municipalities.
+    pub municipalities: Option<Vec<ID>>,
+    /// Only records changed at or after this instant.
+    pub updated_since: Option<DateTime>,
+    /// Only records of these provenances.
+    pub provenances: Option<Vec<Provenance>>,
+    /// Include archived records (default: false).
+    pub include_archived: Option<bool>,
+}
+
+/// What themes can be ordered by.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ThemeOrderField {
+    /// The code.
+    #[default]
+    Code,
+    /// The label in the request's locale.
+    Label,
+    /// Creation time.
+    CreatedAt,
+    /// Time of the last change.
+    UpdatedAt,
+}
+
+/// The order of a list of themes.
+#[derive(InputObject, Default)]
+pub struct ThemeOrder {
+    /// The field to order by.
+    pub field: ThemeOrderField,
+    /// The direction.
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+#[derive(Default)]
+pub struct ThemeQuery;
+
+#[Object]
+impl ThemeQuery {
+    /// The themes of the taxonomy.
+    #[allow(clippy::too_many_arguments)]
+    async fn themes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n themes (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Returns the themes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n themes (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Returns the themes before this cursor.")] before: Option<String>,
+        #[graphql(desc = "Criteria the themes must meet.")] filter: Option<ThemeFilter>,
+        #[graphql(desc = "The order of the list (default: by code).")] order_by: Option<ThemeOrder>,
+    ) -> async_graphql::Result<Connection<Theme>> {
+        let filter = filter.unwrap_or_default();
+        let db = &request(ctx).db;
+        let mut f = Filter::new(
+            theme::Entity::find().into_query(),
+            "theme",
+            db.get_database_backend(),
+        );
+        if let Some(codes) = &filter.codes {
+            f.condition(col("theme", "code").is_in(codes.iter().cloned()));
+        }
+        f.subtree(
+            "filter.within",
+            "parent_id",
+            filter.within.as_ref(),
+            NodeKind::Theme,
+            "theme",
+        )?;
+        if let Some(top_level) = filter.top_level {
+            let parent = col("theme", "parent_id");
+            f.condition(if top_level {
+                parent.is_null()
+            } else {
+                parent.is_not_null()
+            });
+        }
+        f.references(
+            "filter.municipalities",
+            "municipality_id",
+            filter.municipalities.as_ref(),
+            NodeKind::Municipality,
+        )?
+        .updated_since(filter.updated_since)
+        .provenance(filter.provenances.as_ref())
+        .archived(filter.include_archived);
+        let order = order_by.unwrap_or_default();
+        let id = theme::Entity::id_expr();
+        let key = match order.field {
+            ThemeOrderField::Code => SortKey::new("CODE", col("theme", "code"), SortKind::Text, id),
+            ThemeOrderField::Label => SortKey::new(
+                "LABEL",
+                localized_expr("theme", "label", &preferences(ctx).chain(None)),
+                SortKind::Text,
+                id,
+            )
+            .nullable(),
+            ThemeOrderField::CreatedAt => SortKey::new(
+                "CREATED_AT",
+                col("theme", "created_at"),
+                SortKind::DateTime,
+                id,
+            ),
+            ThemeOrderField::UpdatedAt => SortKey::new(
+                "UPDATED_AT",
+                col("theme", "updated_at"),
+                SortKind::DateTime,
+                id,
+            ),
+        }
+        .descending(order.direction.is_desc());
+        list(
+            ctx,
+            f.finish(),
+            key,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+}

@@ -1,0 +1,266 @@
+//! Changing themes: the shared taxonomy (admins) and municipalities' own themes (their editors).
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use entity::theme;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::Theme;
+use crate::graphql::input::{ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, code, id, text};
+use crate::kernel::ids::NodeKind;
+use crate::kernel::time::now;
+use crate::kernel::write::{
+    Problems, UserError, UserErrorCode, Write, WriteResult, same_municipality,
+};
+use crate::payload;
+
+payload!(
+    /// The result of a change to a theme.
+    ThemePayload { theme: Theme }
+);
+
+/// A new theme.
+#[derive(InputObject)]
+pub struct CreateThemeInput {
+    /// A stable code of lower-case letters, digits and underscores, unique across cities.
+    pub code: String,
+    /// Its label, in one or more languages.
+    pub label: Vec<TranslationInput>,
+    /// What it covers, in one or more languages.
+    pub description: Option<Vec<TranslationInput>>,
+    /// The broader theme.
+    pub parent: Option<ID>,
+    /// The municipality adding it (an editor's own); none for the shared taxonomy (admin only).
+    pub municipality: Option<ID>,
+}
+
+/// Changes to a theme; its code never changes.
+#[derive(InputObject)]
+pub struct UpdateThemeInput {
+    /// The theme.
+    pub id: ID,
+    /// The version you last read.
+    pub version: i32,
+    /// The label: replaces every translation.
+    pub label: Option<Vec<TranslationInput>>,
+    /// The description: replaces every translation (null: none).
+    pub description: MaybeUndefined<Vec<TranslationInput>>,
+    /// The broader theme (null: none).
+    pub parent: MaybeUndefined<ID>,
+}
+
+async fn check_parent(
+    write: &Write,
+    own: Option<i64>,
+    municipality: Option<i64>,
+    parent: &ID,
+) -> WriteResult<i64> {
+    let parent = id("parent", parent, NodeKind::Theme)?;
+    let mut current = Some(parent);
+    let mut hops = 0;
+    while let Some(id) = current {
+        if Some(id) == own {
+            return Err(UserError::invalid("parent", "A theme cannot lie under itself.").into());
+        }
+        let model = write
+            .live::<theme::Entity>("parent", NodeKind::Theme, id)
+            .await?;
+        if let Some(own_municipality) = municipality {
+            same_municipality(
+                "parent",
+                own_municipality,
+                model.municipality_id,
+                "parent theme",
+            )?;
+        } else if model.municipality_id.is_some() {
+            return Err(UserError::invalid(
+                "parent",
+                "A shared theme cannot lie under one municipality's theme.",
+            )
+            .into());
+        }
+        current = model.parent_id;
+        hops += 1;
+        if hops > 16 {
+            return Err(UserError::invalid("parent", "Themes nest at most 16 deep.").into());
+        }
+    }
+    Ok(parent)
+}
+
+pub async fn create(write: &Write, input: CreateThemeInput) -> WriteResult<theme::Model> {
+    let mut problems = Problems::default();
+    let code = problems.check(code(&input.code));
+    let label = problems.check(text("label", &input.label, true, NAME_MAX));
+    let description = problems.check(text(
+        "description",
+        input.description.as_deref().unwrap_or_default(),
+        false,
+        TEXT_MAX,
+    ));
+    let municipality = input
+        .municipality
+        .as_ref()
+        .and_then(|m| problems.check(id("municipality", m, NodeKind::Municipality)));
+    problems.finish()?;
+    let (Some(code), Some(label), Some(description)) = (code, label, description) else {
+        return Err(UserError::invalid("", "Invalid input.").into());
+    };
+    write.may_write(municipality)?;
+    if let Some(m) = municipality {
+        write
+            .live::<entity::municipality::Entity>("municipality", NodeKind::Municipality, m)
+            .await?;
+    }
+    if theme::Entity::find()
+        .filter(theme::Column::Code.eq(&code))
+        .one(&write.txn)
+        .await?
+        .is_some()
+    {
+        return Err(UserError::new(
+            "code",
+            format!("The code `{code}` is taken."),
+            UserErrorCode::Conflict,
+        )
+        .into());
+    }
+    let parent = match &input.parent {
+        Some(p) => Some(check_parent(write, None, municipality, p).await?),
+        None => None,
+    };
+    let now = now();
+    let mut model = theme::Model {
+        id: 0,
+        code,
+        parent_id: parent,
+        municipality_id: municipality,
+        label,
+        description,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+        archived_at: None,
+        provenance: entity::enums::Provenance::Recorded,
+        search_text: String::new(),
+    };
+    model.search_text = super::search_text(&model);
+    write
+        .insert_audited::<theme::Entity>(NodeKind::Theme, municipality, model)
+        .await
+}
+
+pub async fn update(write: &Write, input: UpdateThemeInput) -> WriteResult<theme::Model> {
+    let id = id("id", &input.id, NodeKind::Theme)?;
+    let before = write.existing::<theme::Entity>(NodeKind::Theme, id).await?;
+    let municipality = write.authorize::<theme::Entity>(&before).await?;
+    let mut after = before.clone();
+    let mut problems = Problems::default();
+    if let Some(label) = &input.label
+        && let Some(label) = problems.check(text("label", label, true, NAME_MAX))
+    {
+        after.label = label;
+    }
+    crate::graphql::input::apply_text(
+        &mut problems,
+        "description",
+        &input.description,
+        TEXT_MAX,
+        &mut after.description,
+    );
+    problems.finish()?;
+    after.search_text = super::search_text(&after);
+    match &input.parent {
+        MaybeUndefined::Value(p) => {
+            after.parent_id = Some(check_parent(write, Some(id), before.municipality_id, p).await?)
+        }
+        MaybeUndefined::Null => after.parent_id = None,
+        MaybeUndefined::Undefined => {}
+    }
+    let stored = write
+        .replace_audited::<theme::Entity>(
+            NodeKind::Theme,
+            input.version,
+            municipality,
+            &before,
+            after,
+        )
+        .await?;
+    Ok(stored)
+}
+
+#[derive(Default)]
+pub struct ThemeMutation;
+
+#[Object]
+impl ThemeMutation {
+    /// Adds a theme.
+    async fn create_theme(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new theme.")] input: CreateThemeInput,
+    ) -> async_graphql::Result<ThemePayload> {
+        let write = Write::begin(ctx, "createTheme").await?;
+        let result = create(&write, input).await;
+        let (theme, user_errors) = write.finish(result).await?;
+        Ok(ThemePayload {
+            theme: theme.map(Theme),
+            user_errors,
+        })
+    }
+
+    /// Changes a theme.
+    async fn update_theme(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The changes.")] input: UpdateThemeInput,
+    ) -> async_graphql::Result<ThemePayload> {
+        let write = Write::begin(ctx, "updateTheme").await?;
+        let result = update(&write, input).await;
+        let (theme, user_errors) = write.finish(result).await?;
+        Ok(ThemePayload {
+            theme: theme.map(Theme),
+            user_errors,
+        })
+    }
+
+    /// Archives a theme: it leaves the lists but nothing is lost.
+    async fn archive_theme(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The theme and the version you last read.")] input: ArchiveInput,
+    ) -> async_graphql::Result<ThemePayload> {
+        let write = Write::begin(ctx, "archiveTheme").await?;
+        let result = async {
+            let id = id("id", &input.id, NodeKind::Theme)?;
+            write
+                .set_archived::<theme::Entity>(NodeKind::Theme, id, input.version, true)
+                .await
+        }
+        .await;
+        let (theme, user_errors) = write.finish(result).await?;
+        Ok(ThemePayload {
+            theme: theme.map(Theme),
+            user_errors,
+        })
+    }
+
+    /// Brings an archived theme back.
+    async fn unarchive_theme(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The theme and the version you last read.")] input: ArchiveInput,
+    ) -> async_graphql::Result<ThemePayload> {
+        let write = Write::begin(ctx, "unarchiveTheme").await?;
+        let result = async {
+            let id = id("id", &input.id, NodeKind::Theme)?;
+            write
+                .set_archived::<theme::Entity>(NodeKind::Theme, id, input.version, false)
+                .await
+        }
+        .await;
+        let (theme, user_errors) = write.finish(result).await?;
+        Ok(ThemePayload {
+            theme: theme.map(Theme),
+            user_errors,
+        })
+    }
+}

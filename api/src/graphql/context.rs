@@ -1,0 +1,42 @@
+//! The per-request state resolvers reach through the GraphQL context.
+use async_graphql::Context;
+use async_graphql::dataloader::{DataLoader, HashMapCache};
+use sea_orm::DatabaseConnection;
+
+use crate::graphql::loader::DbLoader;
+use crate::i18n::LocalePreferences;
+use crate::kernel::access::Viewer;
+
+/// Everything a resolver needs to know about the request it serves.
+pub struct RequestContext {
+    pub db: DatabaseConnection,
+    pub viewer: Viewer,
+    pub locales: LocalePreferences,
+    pub loader: DataLoader<DbLoader, HashMapCache>,
+    /// The request's rate-limit budget after its cost was spent.
+    pub rate_limit: Option<crate::kernel::rate_limit::Spent>,
+    /// Reusable results of aggregates and search (`None` when turned off).
+    pub results: Option<std::sync::Arc<crate::graphql::result_cache::ResultCache>>,
+    /// The data version the result cache checks, read at most once per request.
+    pub data_version: tokio::sync::OnceCell<i64>,
+    /// The locales of the texts served (for `Content-Language`).
+    pub served_locales: std::sync::Arc<crate::i18n::ServedLocales>,
+}
+
+/// The request's state. The HTTP handler attaches it to every request it executes.
+pub fn request<'a>(ctx: &'a Context<'_>) -> &'a RequestContext {
+    // Invariant: `graphql::execute` always adds a RequestContext before executing.
+    ctx.data_unchecked::<RequestContext>()
+}
+
+pub fn loader<'a>(ctx: &'a Context<'_>) -> &'a DataLoader<DbLoader, HashMapCache> {
+    &request(ctx).loader
+}
+
+pub fn viewer<'a>(ctx: &'a Context<'_>) -> &'a Viewer {
+    &request(ctx).viewer
+}
+
+pub fn preferences<'a>(ctx: &'a Context<'_>) -> &'a LocalePreferences {
+    &request(ctx).locales
+}

@@ -1,0 +1,217 @@
+//! Turns a list's typed `filter` input into SQL conditions, one method per kind of criterion.
+//! Criteria combine with AND; the values of one criterion with OR (any of them).
+use async_graphql::ID;
+use sea_orm::DbBackend;
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
+
+use crate::graphql::common::{
+    DateRange, Provenance, archived_condition, check_id_list, in_matching_subtree, in_subtree,
+    search_condition, search_pattern,
+};
+use crate::graphql::scalars::DateTime;
+use crate::kernel::error::ApiError;
+use crate::kernel::ids::{GlobalId, NodeKind};
+use crate::kernel::record::col;
+
+/// How a record reaches the records of a nested table: a column of its own, or a link table.
+#[derive(Debug, Clone, Copy)]
+pub enum TreeLink {
+    Column(&'static str),
+    Table {
+        table: &'static str,
+        own: &'static str,
+        other: &'static str,
+    },
+}
+
+pub struct Filter {
+    pub select: SelectStatement,
+    table: &'static str,
+    backend: DbBackend,
+}
+
+impl Filter {
+    pub fn new(select: SelectStatement, table: &'static str, backend: DbBackend) -> Self {
+        Self {
+            select,
+            table,
+            backend,
+        }
+    }
+
+    fn decode(field: &str, ids: &[ID], kind: NodeKind) -> Result<Vec<i64>, ApiError> {
+        check_id_list(field, ids.len())?;
+        GlobalId::decode_all(field, ids, kind)
+    }
+
+    /// `column IN (ids)` for a reference column of this table.
+    pub fn references(
+        &mut self,
+        field: &str,
+        column: &'static str,
+        ids: Option<&Vec<ID>>,
+        kind: NodeKind,
+    ) -> Result<&mut Self, ApiError> {
+        if let Some(ids) = ids {
+            let ids = Self::decode(field, ids, kind)?;
+            self.select.and_where(col(self.table, column).is_in(ids));
+        }
+        Ok(self)
+    }
+
+    /// A reference into a nested table (areas, themes): the given records and all below them.
+    pub fn subtree(
+        &mut self,
+        field: &str,
+        column: &'static str,
+        ids: Option<&Vec<ID>>,
+        kind: NodeKind,
+        tree: &'static str,
+    ) -> Result<&mut Self, ApiError> {
+        if let Some(ids) = ids {
+            let ids = Self::decode(field, ids, kind)?;
+            self.select.and_where(in_subtree(
+                self.backend,
+                tree,
+                col(self.table, column),
+                &ids,
+            ));
+        }
+        Ok(self)
+    }
+
+    /// Records linked through a link table to any of the given records or (for a nested
+    /// table) to anything below them.
+    pub fn linked(
+        &mut self,
+        field: &str,
+        ids: Option<&Vec<ID>>,
+        kind: NodeKind,
+        link: (&'static str, &'static str, &'static str),
+        tree: Option<&'static str>,
+    ) -> Result<&mut Self, ApiError> {
+        if let Some(ids) = ids {
+            let ids = Self::decode(field, ids, kind)?;
+            let (table, own, other) = link;
+            let member = match tree {
+                Some(tree) => in_subtree(self.backend, tree, col(table, other), &ids),
+                None => col(table, other).is_in(ids),
+            };
+            self.select.and_where(
+                col(self.table, "id").in_subquery(
+                    Query::select()
+                        .column((table, own))
+                        .from(table)
+                        .and_where(member)
+                        .take(),
+                ),
+            );
+        }
+        Ok(self)
+    }
+
+    /// `column IN (values)` for an enumeration column.
+    pub fn one_of<G, E>(&mut self, column: &'static str, values: Option<&Vec<G>>) -> &mut Self
+    where
+        G: Copy + Into<E>,
+        E: Into<&'static str>,
+    {
+        if let Some(values) = values {
+            let values: Vec<&'static str> = values.iter().map(|v| (*v).into().into()).collect();
+            self.select.and_where(col(self.table, column).is_in(values));
+        }
+        self
+    }
+
+    pub fn provenance(&mut self, values: Option<&Vec<Provenance>>) -> &mut Self {
+        self.one_of::<Provenance, entity::enums::Provenance>("provenance", values)
+    }
+
+    pub fn date_range(
+        &mut self,
+        field: &str,
+        column: &'static str,
+        range: Option<&DateRange>,
+    ) -> Result<&mut Self, ApiError> {
+        if let Some(range) = range {
+            range.apply(field, &mut self.select, col(self.table, column))?;
+        }
+        Ok(self)
+    }
+
+    pub fn search(&mut self, text: Option<&String>) -> Result<&mut Self, ApiError> {
+        if let Some(text) = text
+            && let Some(condition) = search_condition(self.table, text)?
+        {
+            self.select.and_where(condition);
+        }
+        Ok(self)
+    }
+
+    /// `search` that also finds the records linked to a matching record of a nested table (a
+    /// theme's label finds the initiatives of that theme and of the themes below it).
+    pub fn search_through(
+        &mut self,
+        text: Option<&String>,
+        tree: &'static str,
+        link: TreeLink,
+    ) -> Result<&mut Self, ApiError> {
+        let Some(text) = text else {
+            return Ok(self);
+        };
+        let Some(own) = search_condition(self.table, text)? else {
+            return Ok(self);
+        };
+        let Some(pattern) = search_pattern(text) else {
+            return Ok(self);
+        };
+        let linked = match link {
+            TreeLink::Column(column) => {
+                in_matching_subtree(self.backend, tree, col(self.table, column), pattern)
+            }
+            TreeLink::Table {
+                table,
+                own: own_column,
+                other,
+            } => col(self.table, "id").in_subquery(
+                Query::select()
+                    .column((table, own_column))
+                    .from(table)
+                    .and_where(in_matching_subtree(
+                        self.backend,
+                        tree,
+                        col(table, other),
+                        pattern,
+                    ))
+                    .take(),
+            ),
+        };
+        self.select.and_where(own.or(linked));
+        Ok(self)
+    }
+
+    /// Records changed at or after an instant: for incremental synchronisation.
+    pub fn updated_since(&mut self, since: Option<DateTime>) -> &mut Self {
+        if let Some(since) = since {
+            self.select
+                .and_where(col(self.table, "updated_at").gte(since.0));
+        }
+        self
+    }
+
+    pub fn archived(&mut self, include: Option<bool>) -> &mut Self {
+        if let Some(condition) = archived_condition(self.table, include) {
+            self.select.and_where(condition);
+        }
+        self
+    }
+
+    pub fn condition(&mut self, condition: Expr) -> &mut Self {
+        self.select.and_where(condition);
+        self
+    }
+
+    pub fn finish(self) -> SelectStatement {
+        self.select
+    }
+}

@@ -1,0 +1,423 @@
+//! Batched loading (DataLoader): every reference and every nested list of a request is loaded
+//! in one statement per field, whatever the number of parents, so the number of SQL statements
+//! depends on the shape of a query and never on the number of rows.
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use async_graphql::dataloader::Loader;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QueryTrait,
+};
+
+use crate::graphql::pagination::{Page, PageRequest, fetch_partitioned};
+use crate::kernel::access::Viewer;
+use crate::kernel::error::ApiError;
+use crate::kernel::record::{Table, col, in_ids};
+
+/// The loader of one request: it sees the database as the request's viewer does.
+pub struct DbLoader {
+    pub db: DatabaseConnection,
+    pub viewer: Viewer,
+}
+
+/// How a nested list reaches its rows from the parent's ID.
+#[derive(Debug, Clone, Copy)]
+pub enum Link {
+    /// The child table has a column holding the parent's ID.
+    Column(&'static str),
+    /// A link table pairs parent and child IDs.
+    Through {
+        table: &'static str,
+        parent: &'static str,
+        child: &'static str,
+    },
+}
+
+/// Every nested list of the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rel {
+    MunicipalityAreas,
+    MunicipalityProgrammes,
+    AreaChildren,
+    AreaNeeds,
+    AreaInitiatives,
+    ThemeChildren,
+    ThemeNeeds,
+    ThemeInitiatives,
+    OrganisationChildren,
+    OrganisationContacts,
+    OrganisationMembers,
+    OrganisationPartnerships,
+    ProgrammeThemes,
+    ProgrammePartners,
+    ProgrammeNeeds,
+    ProgrammeInitiatives,
+    ProgrammeLearnings,
+    ProgrammeOutcomes,
+    NeedInitiatives,
+    InitiativeAreas,
+    InitiativeThemes,
+    InitiativeNeeds,
+    InitiativePartners,
+    InitiativeSupportRequests,
+    InitiativeOutcomes,
+    InitiativeLearnings,
+    IndicatorOutcomes,
+    LearningThemes,
+    LearningEndorsements,
+    /// The audit entries of a record (restricted to its type by the caller).
+    History,
+}
+
+impl Rel {
+    pub fn link(self) -> Link {
+        use Link::*;
+        const fn through(table: &'static str, parent: &'static str, child: &'static str) -> Link {
+            Through {
+                table,
+                parent,
+                child,
+            }
+        }
+        match self {
+            Self::MunicipalityAreas | Self::MunicipalityProgrammes => Column("municipality_id"),
+            Self::AreaChildren | Self::ThemeChildren | Self::OrganisationChildren => {
+                Column("parent_id")
+            }
+            Self::AreaNeeds => Column("area_id"),
+            Self::AreaInitiatives => through("initiative_area", "area_id", "initiative_id"),
+            Self::ThemeNeeds => Column("theme_id"),
+            Self::ThemeInitiatives => through("initiative_theme", "theme_id", "initiative_id"),
+            Self::OrganisationContacts | Self::OrganisationPartnerships => {
+                Column("organisation_id")
+            }
+            Self::OrganisationMembers => Column("network_id"),
+            Self::ProgrammeThemes => through("programme_theme", "programme_id", "theme_id"),
+            Self::ProgrammePartners
+            | Self::ProgrammeNeeds
+            | Self::ProgrammeInitiatives
+            | Self::ProgrammeLearnings
+            | Self::ProgrammeOutcomes => Column("programme_id"),
+            Self::NeedInitiatives => through("initiative_need", "need_id", "initiative_id"),
+            Self::InitiativeAreas => through("initiative_area", "initiative_id", "area_id"),
+            Self::InitiativeThemes => through("initiative_theme", "initiative_id", "theme_id"),
+            Self::InitiativeNeeds => through("initiative_need", "initiative_id", "need_id"),
+            Self::InitiativePartners
+            | Self::InitiativeSupportRequests
+            | Self::InitiativeOutcomes
+            | Self::InitiativeLearnings => Column("initiative_id"),
+            Self::IndicatorOutcomes => Column("indicator_id"),
+            Self::LearningThemes => through("learning_theme", "learning_id", "theme_id"),
+            Self::LearningEndorsements => Column("learning_id"),
+            Self::History => Column("subject_id"),
+        }
+    }
+
+    /// The visible, unarchived children of this relation, and the expression of their parent ID.
+    fn select<E: Table>(
+        self,
+        viewer: &Viewer,
+        only: Option<&Only>,
+    ) -> (sea_orm::sea_query::SelectStatement, Expr) {
+        let mut select = E::find().filter(E::listed_to(viewer)).into_query();
+        if let Some(only) = only {
+            only.apply(E::NAME, &mut select);
+        }
+        let parent = match self.link() {
+            Link::Column(column) => col(E::NAME, column),
+            Link::Through {
+                table,
+                parent,
+                child,
+            } => {
+                select.inner_join(table, col(table, child).equals((E::NAME, "id")));
+                col(table, parent)
+            }
+        };
+        (select, parent)
+    }
+}
+
+macro_rules! typed_key {
+    ($(#[$meta:meta])* $name:ident { $($field:ident : $ty:ty),* }) => {
+        $(#[$meta])*
+        pub struct $name<E> {
+            $(pub $field: $ty,)*
+            _entity: PhantomData<fn() -> E>,
+        }
+
+        impl<E> $name<E> {
+            pub fn new($($field: $ty),*) -> Self {
+                Self { $($field,)* _entity: PhantomData }
+            }
+        }
+
+        // Written by hand: derives would require `E` itself to be `Clone`, `Eq` and `Hash`.
+        impl<E> Clone for $name<E> {
+            fn clone(&self) -> Self {
+                Self { $($field: self.$field.clone(),)* _entity: PhantomData }
+            }
+        }
+        impl<E> PartialEq for $name<E> {
+            fn eq(&self, other: &Self) -> bool {
+                true $(&& self.$field == other.$field)*
+            }
+        }
+        impl<E> Eq for $name<E> {}
+        impl<E> Hash for $name<E> {
+            fn hash<H: Hasher>(&self, state: &mut H) {
+                $(self.$field.hash(state);)*
+            }
+        }
+    };
+}
+
+typed_key!(
+    /// A row of table `E` by ID, if the viewer may see it (archived rows included).
+    ById { id: i64 }
+);
+typed_key!(
+    /// One parent's page of a nested list of `E` rows.
+    ChildPage { rel: Rel, parent: i64, only: Option<Only>, page: PageRequest }
+);
+typed_key!(
+    /// How many visible `E` rows one parent's nested list holds.
+    ChildCount { rel: Rel, parent: i64, only: Option<Only> }
+);
+
+/// A restriction a nested list's arguments put on its rows (`partners(roles: …)`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Only {
+    /// A text column holds one of the values.
+    TextIn(&'static str, Vec<&'static str>),
+    /// An ID column holds one of the values.
+    IdIn(&'static str, Vec<i64>),
+}
+
+impl Only {
+    fn apply(&self, table: &'static str, select: &mut sea_orm::sea_query::SelectStatement) {
+        match self {
+            Self::TextIn(column, values) => {
+                select.and_where(col(table, column).is_in(values.iter().copied()));
+            }
+            Self::IdIn(column, values) => {
+                select.and_where(col(table, column).is_in(values.iter().copied()));
+            }
+        }
+    }
+}
+
+impl<E> Loader<ById<E>> for DbLoader
+where
+    E: Table,
+    E::Model: FromQueryResult + Send + Sync + Clone + 'static,
+{
+    // Shared, not copied: the loader keeps every value in its cache and hands out clones.
+    type Value = Arc<E::Model>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[ById<E>]) -> Result<HashMap<ById<E>, Arc<E::Model>>, ApiError> {
+        let mut select = E::find()
+            .filter(E::visible_to(&self.viewer))
+            .filter(in_ids(
+                self.db.get_database_backend(),
+                E::id_expr(),
+                keys.iter().map(|k| k.id),
+            ))
+            .into_query();
+        crate::kernel::record::lean_columns::<E>(&mut select);
+        let mut models = HashMap::with_capacity(keys.len());
+        for row in self.db.query_all(&select).await? {
+            let model = E::Model::from_query_result(&row, "")?;
+            models.insert(ById::new(E::id(&model)), Arc::new(model));
+        }
+        Ok(models)
+    }
+}
+
+impl<E> Loader<ChildPage<E>> for DbLoader
+where
+    E: Table,
+    E::Model: FromQueryResult + Send + Sync + Clone + 'static,
+{
+    // Shared, not copied: the loader keeps every value in its cache and hands out clones.
+    type Value = Arc<Page<E::Model>>;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[ChildPage<E>],
+    ) -> Result<HashMap<ChildPage<E>, Arc<Page<E::Model>>>, ApiError> {
+        // Parents asking for the same window of the same relation share one statement.
+        let mut groups: HashMap<(Rel, &Option<Only>, &PageRequest), Vec<i64>> = HashMap::new();
+        for key in keys {
+            groups
+                .entry((key.rel, &key.only, &key.page))
+                .or_default()
+                .push(key.parent);
+        }
+        let sort = E::default_sort();
+        let mut result = HashMap::with_capacity(keys.len());
+        for ((rel, only, page), parents) in groups {
+            let (select, parent) = rel.select::<E>(&self.viewer, only.as_ref());
+            let pages =
+                fetch_partitioned::<E>(&self.db, select, parent, &parents, &sort, page).await?;
+            for (parent, rows) in pages {
+                result.insert(
+                    ChildPage::new(rel, parent, only.clone(), page.clone()),
+                    Arc::new(rows),
+                );
+            }
+        }
+        Ok(result)
+    }
+}
+
+impl<E> Loader<ChildCount<E>> for DbLoader
+where
+    E: Table,
+    E::Model: Send + Sync,
+{
+    type Value = i64;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[ChildCount<E>]) -> Result<HashMap<ChildCount<E>, i64>, ApiError> {
+        let mut groups: HashMap<(Rel, &Option<Only>), Vec<i64>> = HashMap::new();
+        for key in keys {
+            groups
+                .entry((key.rel, &key.only))
+                .or_default()
+                .push(key.parent);
+        }
+        let mut result = HashMap::with_capacity(keys.len());
+        for ((rel, only), parents) in groups {
+            let (mut select, parent) = rel.select::<E>(&self.viewer, only.as_ref());
+            select
+                .clear_selects()
+                .expr_as(parent.clone(), "parent")
+                .expr_as(Expr::col((E::NAME, "id")).count(), "n")
+                .and_where(in_ids(
+                    self.db.get_database_backend(),
+                    parent.clone(),
+                    parents.iter().copied(),
+                ))
+                .group_by_col(parent_column(rel, E::NAME));
+            let rows = self.db.query_all(&select).await?;
+            for parent in &parents {
+                result.insert(ChildCount::new(rel, *parent, only.clone()), 0);
+            }
+            for row in rows {
+                let parent: i64 = row.try_get("", "parent")?;
+                let n: i64 = row.try_get("", "n")?;
+                result.insert(ChildCount::new(rel, parent, only.clone()), n);
+            }
+        }
+        Ok(result)
+    }
+}
+
+fn parent_column(rel: Rel, child_table: &'static str) -> (&'static str, &'static str) {
+    match rel.link() {
+        Link::Column(column) => (child_table, column),
+        Link::Through { table, parent, .. } => (table, parent),
+    }
+}
+
+/// The target groups of each need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TargetGroupsOf(pub i64);
+
+impl Loader<TargetGroupsOf> for DbLoader {
+    type Value = Vec<entity::enums::TargetGroup>;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[TargetGroupsOf],
+    ) -> Result<HashMap<TargetGroupsOf, Self::Value>, ApiError> {
+        use entity::need_target_group::Entity;
+        let rows = Entity::find()
+            .filter(in_ids(
+                self.db.get_database_backend(),
+                col("need_target_group", "need_id"),
+                keys.iter().map(|k| k.0),
+            ))
+            .all(&self.db)
+            .await?;
+        let mut result: HashMap<TargetGroupsOf, Self::Value> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            if let Some(groups) = result.get_mut(&TargetGroupsOf(row.need_id)) {
+                groups.push(row.target_group);
+            }
+        }
+        for groups in result.values_mut() {
+            groups.sort_by_key(|g| entity::enums::TargetGroup::ALL.iter().position(|x| x == g));
+        }
+        Ok(result)
+    }
+}
+
+/// A reference to another record (`initiative.programme`…), batched across the request.
+pub async fn reference<T: crate::graphql::pagination::Wraps>(
+    ctx: &async_graphql::Context<'_>,
+    id: Option<i64>,
+) -> async_graphql::Result<Option<T>>
+where
+    <T::Entity as EntityTrait>::Model: FromQueryResult + Send + Sync + Clone,
+{
+    let Some(id) = id else { return Ok(None) };
+    Ok(crate::graphql::context::loader(ctx)
+        .load_one(ById::<T::Entity>::new(id))
+        .await?
+        .map(|model| T::wrap(Arc::unwrap_or_clone(model))))
+}
+
+/// A reference that the schema declares non-null: a missing row is an internal error.
+pub async fn required_reference<T: crate::graphql::pagination::Wraps>(
+    ctx: &async_graphql::Context<'_>,
+    id: i64,
+) -> async_graphql::Result<T>
+where
+    <T::Entity as EntityTrait>::Model: FromQueryResult + Send + Sync + Clone,
+{
+    reference::<T>(ctx, Some(id)).await?.ok_or_else(|| {
+        ApiError::internal(anyhow::anyhow!(
+            "{} {id} referenced but not found",
+            <T::Entity as Table>::NAME
+        ))
+        .into()
+    })
+}
+
+/// Whether an active initiative answers each need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AnsweredNeed(pub i64);
+
+impl Loader<AnsweredNeed> for DbLoader {
+    type Value = bool;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[AnsweredNeed]) -> Result<HashMap<AnsweredNeed, bool>, ApiError> {
+        use sea_orm::sea_query::Query;
+        let select = Query::select()
+            .column(("need", "id"))
+            .from("need")
+            .and_where(in_ids(
+                self.db.get_database_backend(),
+                col("need", "id"),
+                keys.iter().map(|k| k.0),
+            ))
+            .and_where(crate::domain::need::answered_condition())
+            .take();
+        let mut result: HashMap<AnsweredNeed, bool> = keys.iter().map(|k| (*k, false)).collect();
+        for row in self.db.query_all(&select).await? {
+            let id: i64 = row.try_get("", "id")?;
+            result.insert(AnsweredNeed(id), true);
+        }
+        Ok(result)
+    }
+}

@@ -1,0 +1,124 @@
+//! Results of the expensive read fields — the aggregates and search — kept while the data they
+//! were computed from is unchanged, so a dashboard tile refreshed by many screens is computed
+//! once per change instead of once per screen.
+//!
+//! Every change made through the API writes an audit entry in its own transaction, so the
+//! highest audit entry ID is a version of the data that every instance sees in the shared
+//! database: a result is reused only while that version is the one it was computed at (one
+//! index lookup per request), and never longer than the configured age, which bounds the
+//! staleness after changes that bypass the API (a bulk load into a running system).
+use std::any::Any;
+use std::future::Future;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_graphql::Context;
+use lru::LruCache;
+use sea_orm::{ConnectionTrait, Statement};
+
+use crate::graphql::context::request;
+use crate::kernel::error::ApiError;
+
+struct Entry {
+    version: i64,
+    stored: Instant,
+    value: Arc<dyn Any + Send + Sync>,
+}
+
+pub struct ResultCache {
+    entries: Mutex<LruCache<String, Entry>>,
+    max_age: Duration,
+}
+
+impl ResultCache {
+    /// A cache of `capacity` results; `None` (no caching) for a capacity of 0.
+    pub fn new(capacity: usize, max_age: Duration) -> Option<Arc<Self>> {
+        NonZeroUsize::new(capacity).map(|capacity| {
+            Arc::new(Self {
+                entries: Mutex::new(LruCache::new(capacity)),
+                max_age,
+            })
+        })
+    }
+
+    fn get<T: Clone + 'static>(&self, key: &str, version: i64) -> Option<T> {
+        let mut entries = self.entries.lock().ok()?;
+        let entry = entries.get(key)?;
+        if entry.version != version || entry.stored.elapsed() > self.max_age {
+            entries.pop(key);
+            return None;
+        }
+        entry.value.downcast_ref::<T>().cloned()
+    }
+
+    fn put<T: Send + Sync + 'static>(&self, key: String, version: i64, value: T) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.put(
+                key,
+                Entry {
+                    version,
+                    stored: Instant::now(),
+                    value: Arc::new(value),
+                },
+            );
+        }
+    }
+}
+
+/// The data's version: the highest audit entry ID (0 for a database never changed through the
+/// API). Read once per request.
+async fn data_version(ctx: &Context<'_>) -> Result<i64, ApiError> {
+    let request = request(ctx);
+    request
+        .data_version
+        .get_or_try_init(|| async {
+            let row = request
+                .db
+                .query_one_raw(Statement::from_string(
+                    request.db.get_database_backend(),
+                    "SELECT COALESCE(MAX(id), 0) AS version FROM audit_entry",
+                ))
+                .await?;
+            Ok::<i64, ApiError>(match row {
+                Some(row) => row.try_get("", "version")?,
+                None => 0,
+            })
+        })
+        .await
+        .copied()
+}
+
+/// The field's result: reused from the cache when this field was asked with the same arguments,
+/// by a viewer who sees the same data, in the same languages, at the current data version;
+/// computed by `compute` otherwise.
+pub async fn cached<T, F>(ctx: &Context<'_>, compute: F) -> async_graphql::Result<T>
+where
+    T: Clone + Send + Sync + 'static,
+    F: Future<Output = async_graphql::Result<T>>,
+{
+    let request = request(ctx);
+    let Some(cache) = &request.results else {
+        return compute.await;
+    };
+    let field = ctx.field();
+    let arguments = field
+        .arguments()
+        .map_err(|e| async_graphql::Error::new(e.message))?;
+    let key = format!(
+        "{}|{:?}|{:?}|{:?}",
+        field.name(),
+        arguments,
+        request.viewer.role,
+        request.locales
+    );
+    let version = data_version(ctx).await?;
+    if let Some(hit) = cache.get::<T>(&key, version) {
+        metrics::counter!("stroom_result_cache_total", "outcome" => "hit").increment(1);
+        return Ok(hit);
+    }
+    metrics::counter!("stroom_result_cache_total", "outcome" => "miss").increment(1);
+    let value = compute.await?;
+    cache.put(key, version, value.clone());
+    Ok(value)
+}

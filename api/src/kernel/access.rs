@@ -1,0 +1,145 @@
+//! Who is asking: the viewer of a request and what its role may see.
+//!
+//! The role is read once per request (from the API key, if any) and every query path (lists,
+//! nested fields, `node`/`nodes`) asks the same questions of it, so privacy is decided here.
+
+/// A role, from least to most trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Anonymous,
+    Partner,
+    Editor,
+    Admin,
+}
+
+/// The authenticated caller of one request.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Viewer {
+    pub role: Role,
+    /// The API key's ID and name, for the audit trail; `None` when anonymous.
+    pub key: Option<(i64, String)>,
+    /// The municipality an editor may write to.
+    pub municipality_id: Option<i64>,
+}
+
+impl Viewer {
+    pub fn anonymous() -> Self {
+        Self {
+            role: Role::Anonymous,
+            key: None,
+            municipality_id: None,
+        }
+    }
+
+    /// Contact people (names, e-mails, phones) are personal data.
+    pub fn sees_personal_data(&self) -> bool {
+        self.role >= Role::Partner
+    }
+
+    /// Learnings shared with partners only.
+    pub fn sees_partner_content(&self) -> bool {
+        self.role >= Role::Partner
+    }
+}
+
+/// Why a presented key was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyRefusal {
+    Malformed,
+    Unknown,
+    Revoked,
+    Expired,
+}
+
+impl KeyRefusal {
+    pub fn message(&self) -> &'static str {
+        match self {
+            Self::Malformed => "The Authorization header must be `Bearer <API key>`.",
+            Self::Unknown => "This API key is not valid.",
+            Self::Revoked => "This API key has been revoked.",
+            Self::Expired => "This API key has expired.",
+        }
+    }
+}
+
+/// The prefix every token starts with, so leaked keys are easy to recognise and scan for.
+pub const TOKEN_PREFIX: &str = "stroom_";
+
+/// A new random token: 32 bytes from the operating system's generator, base64url-encoded.
+pub fn generate_token() -> anyhow::Result<String> {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(format!(
+        "{TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    ))
+}
+
+/// The stored form of a token. Tokens are long and random, so a fast hash is enough: there
+/// is nothing to guess that a slow hash would protect.
+pub fn hash_token(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// How often `last_used_at` is written for a busy key.
+const LAST_USE_PRECISION: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
+/// The viewer of a request from its `Authorization` header: anonymous without one, the key's
+/// role with a valid one, refused with a bad, revoked or expired one.
+pub async fn authenticate(
+    db: &sea_orm::DatabaseConnection,
+    header: Option<&str>,
+) -> Result<Result<Viewer, KeyRefusal>, sea_orm::DbErr> {
+    use entity::api_key::{Column, Entity};
+    use entity::enums::KeyRole;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let Some(header) = header else {
+        return Ok(Ok(Viewer::anonymous()));
+    };
+    let token = match header.trim().split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            token.trim()
+        }
+        _ => return Ok(Err(KeyRefusal::Malformed)),
+    };
+    let Some(key) = Entity::find()
+        .filter(Column::TokenHash.eq(hash_token(token)))
+        .one(db)
+        .await?
+    else {
+        return Ok(Err(KeyRefusal::Unknown));
+    };
+    let now = crate::kernel::time::now();
+    if key.revoked_at.is_some() {
+        return Ok(Err(KeyRefusal::Revoked));
+    }
+    if key.expires_at.is_some_and(|at| at <= now) {
+        return Ok(Err(KeyRefusal::Expired));
+    }
+    if key
+        .last_used_at
+        .is_none_or(|at| now - at >= LAST_USE_PRECISION)
+    {
+        // Best effort: a failed bookkeeping write must not fail the request.
+        let _ = Entity::update_many()
+            .col_expr(Column::LastUsedAt, sea_orm::sea_query::Expr::val(now))
+            .filter(Column::Id.eq(key.id))
+            .exec(db)
+            .await;
+    }
+    let role = match key.role {
+        KeyRole::Partner => Role::Partner,
+        KeyRole::Editor => Role::Editor,
+        KeyRole::Admin => Role::Admin,
+    };
+    Ok(Ok(Viewer {
+        role,
+        key: Some((key.id, key.name)),
+        municipality_id: key.municipality_id,
+    }))
+}

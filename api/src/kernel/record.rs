@@ -1,0 +1,105 @@
+//! What every listed table tells the generic machinery: its name, its ID, what a viewer may
+//! see of it and its default order.
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{Condition, DbBackend, EntityTrait, FromQueryResult};
+
+use crate::graphql::pagination::SortKey;
+use crate::kernel::access::Viewer;
+
+/// A column of a table as an expression, qualified so joins never make it ambiguous.
+pub fn col(table: &'static str, column: &'static str) -> Expr {
+    Expr::col((table, column))
+}
+
+/// Makes `select` read every column of `E` but `search_text`, which only filters use: it is
+/// the longest column of the searchable tables, and reads never show it.
+pub fn lean_columns<E: Table>(select: &mut sea_orm::sea_query::SelectStatement) {
+    use sea_orm::{IdenStatic, Iterable};
+    select.clear_selects();
+    for column in E::Column::iter() {
+        let name = column.as_str();
+        if name == "search_text" {
+            select.expr_as(Expr::val(""), "search_text");
+        } else {
+            select.column((E::NAME, name));
+        }
+    }
+}
+
+/// `expr IN (ids)`. On PostgreSQL the IDs go as one array parameter (`= ANY(…)`), so the
+/// statement's text is the same whatever their number and its prepared form is reused on every
+/// connection instead of being parsed and planned again for each batch size.
+pub fn in_ids(backend: DbBackend, expr: Expr, ids: impl IntoIterator<Item = i64>) -> Expr {
+    match backend {
+        DbBackend::Postgres => {
+            let list = ids
+                .into_iter()
+                .map(|id| id.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            Expr::cust_with_exprs(
+                "$1 = ANY(CAST($2 AS BIGINT[]))",
+                [expr, Expr::val(format!("{{{list}}}"))],
+            )
+        }
+        _ => expr.is_in(ids),
+    }
+}
+
+pub trait Table:
+    EntityTrait<Model: FromQueryResult + Send + Sync + Clone + 'static, ActiveModel: Send + Sync>
+    + Default
+{
+    /// The SQL table name.
+    const NAME: &'static str;
+
+    /// Whether the table has `archived_at` (link rows have not).
+    const ARCHIVABLE: bool = true;
+
+    /// The row ID of a model.
+    fn id(model: &Self::Model) -> i64;
+
+    /// What a viewer may see of the table at all, whatever the path (privacy).
+    fn visible_to(_viewer: &Viewer) -> Condition {
+        Condition::all()
+    }
+
+    /// The order used where a list has no `orderBy`.
+    fn default_sort() -> SortKey;
+
+    /// Whose record it is, for write access.
+    fn owner(_model: &Self::Model) -> Owner {
+        Owner::Shared
+    }
+
+    /// The folded text the `search` filter matches, for tables that have one.
+    fn search_text(_model: &Self::Model) -> Option<String> {
+        None
+    }
+
+    fn id_expr() -> Expr {
+        col(Self::NAME, "id")
+    }
+
+    /// Visible and not archived: what nested lists show.
+    fn listed_to(viewer: &Viewer) -> Condition {
+        let condition = Self::visible_to(viewer);
+        if Self::ARCHIVABLE {
+            condition.add(col(Self::NAME, "archived_at").is_null())
+        } else {
+            condition
+        }
+    }
+}
+
+/// Whose record it is: an editor writes its own municipality's records; shared records (the
+/// common taxonomy, indicators, network projects) are an admin's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// A municipality's, or shared when `None`.
+    Municipality(Option<i64>),
+    /// Shared by all municipalities.
+    Shared,
+    /// Whoever owns this other record.
+    Through(crate::kernel::ids::NodeKind, i64),
+}

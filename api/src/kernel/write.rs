@@ -1,0 +1,762 @@
+//! The frame of every mutation: who may write, one transaction, optimistic concurrency, user
+//! errors, and the audit entry written with the change.
+use async_graphql::{Context, Enum, SimpleObject};
+use sea_orm::sea_query::{ExprTrait, Value};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, IdenStatic,
+    IntoActiveModel, Iterable, ModelTrait, QueryFilter, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
+use serde_json::{Map, Value as Json, json};
+
+use crate::graphql::context::{request, viewer};
+use crate::kernel::access::{Role, Viewer};
+use crate::kernel::error::ApiError;
+use crate::kernel::ids::NodeKind;
+use crate::kernel::record::{Owner, Table, col};
+use crate::kernel::time::now;
+
+/// What kind of problem a user error is.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserErrorCode {
+    /// A value is missing, malformed or out of range.
+    BadUserInput,
+    /// A referenced record does not exist (or is not visible to you).
+    NotFound,
+    /// The record changed since you read it (send its current `version`), or the value is taken.
+    Conflict,
+}
+
+/// A problem with the input of a mutation: nothing was changed.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct UserError {
+    /// The path to the input field at fault, such as `["input", "name"]`; null when the problem
+    /// is not one field's.
+    pub field: Option<Vec<String>>,
+    /// What is wrong, for a person to read.
+    pub message: String,
+    /// What kind of problem it is.
+    pub code: UserErrorCode,
+    /// For a version conflict: the record's current version.
+    pub current_version: Option<i32>,
+}
+
+impl UserError {
+    pub fn new(field: &str, message: impl Into<String>, code: UserErrorCode) -> Self {
+        let field = (!field.is_empty()).then(|| {
+            std::iter::once("input".to_owned())
+                .chain(field.split('.').map(str::to_owned))
+                .collect()
+        });
+        Self {
+            field,
+            message: message.into(),
+            code,
+            current_version: None,
+        }
+    }
+
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::new(field, message, UserErrorCode::BadUserInput)
+    }
+}
+
+/// Why a mutation did not happen: the caller's input (reported as user errors, status 200), or
+/// something else (reported as a GraphQL error).
+#[derive(Debug)]
+pub enum Refusal {
+    User(Vec<UserError>),
+    Api(ApiError),
+}
+
+pub type WriteResult<T> = Result<T, Refusal>;
+
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Self {
+        match error {
+            ApiError::BadUserInput { field, message } => {
+                let field = field.unwrap_or_default();
+                let field = field.strip_prefix("input.").unwrap_or(&field).to_owned();
+                Refusal::User(vec![UserError::invalid(&field, message)])
+            }
+            ApiError::NotFound(message) => {
+                Refusal::User(vec![UserError::new("", message, UserErrorCode::NotFound)])
+            }
+            other => Refusal::Api(other),
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for Refusal {
+    fn from(error: sea_orm::DbErr) -> Self {
+        Refusal::Api(error.into())
+    }
+}
+
+impl From<UserError> for Refusal {
+    fn from(error: UserError) -> Self {
+        Refusal::User(vec![error])
+    }
+}
+
+impl From<Vec<UserError>> for Refusal {
+    fn from(errors: Vec<UserError>) -> Self {
+        Refusal::User(errors)
+    }
+}
+
+/// Collects user errors while parsing an input, so a client learns all of them at once.
+#[derive(Default)]
+pub struct Problems(Vec<UserError>);
+
+impl Problems {
+    /// Keeps the value, or notes the problem and returns `None`.
+    pub fn check<T>(&mut self, result: Result<T, UserError>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.0.push(error);
+                None
+            }
+        }
+    }
+
+    pub fn push(&mut self, error: UserError) {
+        self.0.push(error);
+    }
+
+    /// Ends parsing: an error if anything was wrong.
+    pub fn finish(self) -> WriteResult<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Refusal::User(self.0))
+        }
+    }
+}
+
+/// One mutation in progress.
+pub struct Write {
+    pub txn: DatabaseTransaction,
+    pub viewer: Viewer,
+    pub mutation: &'static str,
+}
+
+impl Write {
+    /// Starts a mutation: refuses anonymous and read-only callers, opens the transaction.
+    pub async fn begin(ctx: &Context<'_>, mutation: &'static str) -> Result<Self, ApiError> {
+        let viewer = viewer(ctx).clone();
+        require_writer(&viewer)?;
+        let db = &request(ctx).db;
+        // SQLite: take the write lock at once, so two writers queue rather than fail halfway.
+        let options = TransactionOptions {
+            sqlite_transaction_mode: (db.get_database_backend() == DbBackend::Sqlite)
+                .then_some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        let txn = db.begin_with_options(options).await?;
+        Ok(Self {
+            txn,
+            viewer,
+            mutation,
+        })
+    }
+
+    /// Commits a successful change; rolls back a refused one. User errors come back as data.
+    pub async fn finish<T>(
+        self,
+        result: WriteResult<T>,
+    ) -> Result<(Option<T>, Vec<UserError>), ApiError> {
+        match result {
+            Ok(value) => {
+                self.txn.commit().await?;
+                Ok((Some(value), Vec::new()))
+            }
+            Err(Refusal::User(errors)) => {
+                self.txn.rollback().await?;
+                Ok((None, errors))
+            }
+            Err(Refusal::Api(error)) => {
+                self.txn.rollback().await?;
+                Err(error)
+            }
+        }
+    }
+
+    /// Refuses a change to a record of another municipality (or of the shared data) to an editor.
+    pub fn may_write(&self, municipality: Option<i64>) -> Result<(), ApiError> {
+        may_write(&self.viewer, municipality)
+    }
+
+    /// Refuses a change that only an administrator may make.
+    pub fn admin_only(&self, what: &str) -> Result<(), ApiError> {
+        if self.viewer.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "Only an admin key may {what}."
+            )))
+        }
+    }
+
+    /// A live (not archived) record, by ID, for an input that references it.
+    pub async fn live<E: Table>(
+        &self,
+        field: &str,
+        kind: NodeKind,
+        id: i64,
+    ) -> WriteResult<E::Model> {
+        let model = E::find()
+            .filter(E::id_expr().eq(id))
+            .one(&self.txn)
+            .await?
+            .ok_or_else(|| {
+                UserError::new(
+                    field,
+                    format!("No {} has the ID {}.", kind.type_name(), kind.id(id).0),
+                    UserErrorCode::NotFound,
+                )
+            })?;
+        if E::ARCHIVABLE && archived_at::<E>(&model) {
+            return Err(UserError::invalid(
+                field,
+                format!(
+                    "The {} {} is archived; unarchive it first.",
+                    kind.type_name(),
+                    kind.id(id).0
+                ),
+            )
+            .into());
+        }
+        Ok(model)
+    }
+
+    /// Any record by ID, archived or not, for the record a mutation changes.
+    pub async fn existing<E: Table>(&self, kind: NodeKind, id: i64) -> WriteResult<E::Model> {
+        E::find()
+            .filter(E::id_expr().eq(id))
+            .one(&self.txn)
+            .await?
+            .ok_or_else(|| {
+                UserError::new(
+                    "id",
+                    format!("No {} has the ID {}.", kind.type_name(), kind.id(id).0),
+                    UserErrorCode::NotFound,
+                )
+                .into()
+            })
+    }
+
+    /// Writes `active` over the record if its version is still `version`, growing the version.
+    /// A stale version is refused with the current one.
+    pub async fn update_versioned<E, A>(
+        &self,
+        kind: NodeKind,
+        id: i64,
+        version: i32,
+        mut active: A,
+    ) -> WriteResult<E::Model>
+    where
+        E: Table,
+        A: ActiveModelTrait<Entity = E> + Send,
+    {
+        let version_column = column::<E>("version")?;
+        let updated_column = column::<E>("updated_at")?;
+        active.set(version_column, Value::Int(Some(version + 1)));
+        active.set(updated_column, Value::ChronoDateTimeUtc(Some(now())));
+        let result = E::update_many()
+            .set(active)
+            .filter(E::id_expr().eq(id))
+            .filter(col(E::NAME, "version").eq(version))
+            .exec(&self.txn)
+            .await?;
+        let current = self.existing::<E>(kind, id).await?;
+        if result.rows_affected == 0 {
+            let current_version = current.get(version_column);
+            let current_version = match current_version {
+                Value::Int(Some(v)) => v,
+                _ => 0,
+            };
+            return Err(UserError {
+                field: Some(vec!["input".into(), "version".into()]),
+                message: format!(
+                    "The {} changed since you read it: you sent version {version}, the current \
+                     version is {current_version}. Read it again, then retry your change.",
+                    kind.type_name()
+                ),
+                code: UserErrorCode::Conflict,
+                current_version: Some(current_version),
+            }
+            .into());
+        }
+        Ok(current)
+    }
+
+    /// Writes the audit entry of a change to `subject`.
+    pub async fn audit(
+        &self,
+        kind: NodeKind,
+        subject: i64,
+        municipality: Option<i64>,
+        changes: Map<String, Json>,
+    ) -> WriteResult<()> {
+        let (key_id, actor) = self.viewer.key.clone().unwrap_or((0, "unknown".to_owned()));
+        let entry = entity::audit_entry::ActiveModel {
+            id: sea_orm::ActiveValue::NotSet,
+            at: sea_orm::ActiveValue::Set(now()),
+            api_key_id: sea_orm::ActiveValue::Set((key_id > 0).then_some(key_id)),
+            actor: sea_orm::ActiveValue::Set(actor),
+            mutation: sea_orm::ActiveValue::Set(self.mutation.to_owned()),
+            subject_type: sea_orm::ActiveValue::Set(kind.type_name().to_owned()),
+            subject_id: sea_orm::ActiveValue::Set(subject),
+            municipality_id: sea_orm::ActiveValue::Set(municipality),
+            changes: sea_orm::ActiveValue::Set(Json::Object(changes)),
+        };
+        entity::audit_entry::Entity::insert(entry)
+            .exec_without_returning(&self.txn)
+            .await?;
+        // Every change passes here, so the search index follows every change.
+        crate::domain::search::reindex(&self.txn, kind, subject).await?;
+        Ok(())
+    }
+
+    /// Audits the change from `before` to `after` (either may be absent).
+    pub async fn audit_change<E: Table>(
+        &self,
+        kind: NodeKind,
+        subject: i64,
+        municipality: Option<i64>,
+        before: Option<&E::Model>,
+        after: Option<&E::Model>,
+    ) -> WriteResult<()> {
+        let changes = diff(
+            before.map(|m| snapshot::<E>(kind, m)),
+            after.map(|m| snapshot::<E>(kind, m)),
+        );
+        self.audit(kind, subject, municipality, changes).await
+    }
+
+    /// Inserts `model` as a new record, its ID given by the database (the model's is ignored).
+    pub async fn insert_new<E>(&self, model: E::Model) -> WriteResult<E::Model>
+    where
+        E: Table,
+        E::Model: IntoActiveModel<E::ActiveModel>,
+        E::ActiveModel: sea_orm::ActiveModelBehavior,
+    {
+        let mut active = model.into_active_model().reset_all();
+        active.not_set(column::<E>("id")?);
+        Ok(active.insert(&self.txn).await?)
+    }
+
+    /// Inserts `model` as a new record and audits it: the common end of a create.
+    pub async fn insert_audited<E>(
+        &self,
+        kind: NodeKind,
+        municipality: Option<i64>,
+        model: E::Model,
+    ) -> WriteResult<E::Model>
+    where
+        E: Table,
+        E::Model: IntoActiveModel<E::ActiveModel>,
+        E::ActiveModel: sea_orm::ActiveModelBehavior,
+    {
+        let stored = self.insert_new::<E>(model).await?;
+        self.audit_change::<E>(kind, E::id(&stored), municipality, None, Some(&stored))
+            .await?;
+        Ok(stored)
+    }
+
+    /// Stores `after` over the record `before` (checking the client's `version`) and audits
+    /// the fields that changed: the common end of an update.
+    pub async fn replace_audited<E>(
+        &self,
+        kind: NodeKind,
+        version: i32,
+        municipality: Option<i64>,
+        before: &E::Model,
+        after: E::Model,
+    ) -> WriteResult<E::Model>
+    where
+        E: Table,
+        E::Model: IntoActiveModel<E::ActiveModel>,
+    {
+        let id = E::id(before);
+        let stored = self
+            .update_versioned::<E, _>(kind, id, version, after.into_active_model().reset_all())
+            .await?;
+        self.audit_change::<E>(kind, id, municipality, Some(before), Some(&stored))
+            .await?;
+        Ok(stored)
+    }
+}
+
+/// Refuses anonymous and read-only callers.
+pub fn require_writer(viewer: &Viewer) -> Result<(), ApiError> {
+    match viewer.role {
+        Role::Anonymous => Err(ApiError::Unauthenticated(
+            "Changes need an API key with the editor or admin role: send `Authorization: Bearer <key>`."
+                .into(),
+        )),
+        Role::Partner => Err(ApiError::Forbidden(
+            "A partner key reads; changes need an editor or admin key.".into(),
+        )),
+        Role::Editor | Role::Admin => Ok(()),
+    }
+}
+
+/// An editor writes its own municipality's records only; an admin writes everything.
+pub fn may_write(viewer: &Viewer, municipality: Option<i64>) -> Result<(), ApiError> {
+    match viewer.role {
+        Role::Admin => Ok(()),
+        Role::Editor if municipality.is_some() && municipality == viewer.municipality_id => Ok(()),
+        Role::Editor if municipality.is_none() => Err(ApiError::Forbidden(
+            "This record is shared by all municipalities: only an admin key may change it.".into(),
+        )),
+        Role::Editor => Err(ApiError::Forbidden(
+            "This record belongs to another municipality: your editor key writes only its own municipality's data."
+                .into(),
+        )),
+        _ => require_writer(viewer),
+    }
+}
+
+fn column<E: EntityTrait>(name: &str) -> Result<E::Column, ApiError> {
+    E::Column::iter()
+        .find(|c| c.as_str() == name)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no column {name}")))
+}
+
+fn archived_at<E: Table>(model: &E::Model) -> bool {
+    match column::<E>("archived_at") {
+        Ok(c) => !matches!(model.get(c), Value::ChronoDateTimeUtc(None)),
+        Err(_) => false,
+    }
+}
+
+/// Columns never listed as changes: they change with every write, or are derived.
+const UNAUDITED: &[&str] = &["id", "search_text", "created_at", "updated_at", "version"];
+
+/// The type a reference column points at (`parent_id` points at the record's own type).
+fn reference_kind(own: NodeKind, column: &str) -> Option<NodeKind> {
+    Some(match column {
+        "municipality_id" => NodeKind::Municipality,
+        "area_id" => NodeKind::Area,
+        "theme_id" => NodeKind::Theme,
+        "organisation_id" | "network_id" => NodeKind::Organisation,
+        "programme_id" => NodeKind::Programme,
+        "initiative_id" => NodeKind::Initiative,
+        "need_id" => NodeKind::Need,
+        "indicator_id" => NodeKind::Indicator,
+        "contact_person_id" => NodeKind::ContactPerson,
+        "learning_id" => NodeKind::Learning,
+        "parent_id" => own,
+        _ => return None,
+    })
+}
+
+fn camel_case(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn to_json(value: Value) -> Json {
+    match value {
+        Value::Bool(v) => json!(v),
+        Value::TinyInt(v) => json!(v),
+        Value::SmallInt(v) => json!(v),
+        Value::Int(v) => json!(v),
+        Value::BigInt(v) => json!(v),
+        Value::String(v) => json!(v),
+        Value::Json(v) => v.map(|j| *j).unwrap_or(Json::Null),
+        Value::ChronoDate(v) => json!(v.map(|d| d.to_string())),
+        Value::ChronoDateTimeUtc(v) => {
+            json!(v.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)))
+        }
+        other => json!(format!("{other:?}")),
+    }
+}
+
+/// A record as the audit trail shows it: API field names, references as global IDs.
+pub fn snapshot<E: Table>(kind: NodeKind, model: &E::Model) -> Map<String, Json> {
+    let mut fields = Map::new();
+    for column in E::Column::iter() {
+        let name = column.as_str();
+        if UNAUDITED.contains(&name) {
+            continue;
+        }
+        let value = model.get(column);
+        let (key, value) = match (reference_kind(kind, name), &value) {
+            (Some(target), Value::BigInt(id)) => (
+                camel_case(name.trim_end_matches("_id")),
+                json!(id.map(|id| target.id(id).0)),
+            ),
+            _ => (camel_case(name), to_json(value)),
+        };
+        // `valueMicro` reads better as the decimal value it stands for.
+        if key == "valueMicro" {
+            let value = value
+                .as_i64()
+                .map(|v| json!(rust_decimal::Decimal::new(v, 6).normalize().to_string()))
+                .unwrap_or(Json::Null);
+            fields.insert("value".into(), value);
+            continue;
+        }
+        fields.insert(key, value);
+    }
+    fields
+}
+
+/// `{"field": {"before": …, "after": …}}` for the fields that differ.
+pub fn diff(
+    before: Option<Map<String, Json>>,
+    after: Option<Map<String, Json>>,
+) -> Map<String, Json> {
+    let before = before.unwrap_or_default();
+    let after = after.unwrap_or_default();
+    let mut changes = Map::new();
+    let keys: Vec<&String> = after
+        .keys()
+        .chain(before.keys().filter(|k| !after.contains_key(*k)))
+        .collect();
+    for key in keys {
+        let old = before.get(key).cloned().unwrap_or(Json::Null);
+        let new = after.get(key).cloned().unwrap_or(Json::Null);
+        if old != new {
+            changes.insert(key.clone(), json!({"before": old, "after": new}));
+        }
+    }
+    changes
+}
+
+/// A change that is not a column: a link added or removed (`needs`, `targetGroups`…).
+pub fn link_change(field: &str, before: Json, after: Json) -> Map<String, Json> {
+    let mut changes = Map::new();
+    changes.insert(field.to_owned(), json!({"before": before, "after": after}));
+    changes
+}
+
+impl Write {
+    /// The municipality a record belongs to (following contact people to their organisation,
+    /// partnerships and support requests to what they belong to); `None` when shared.
+    pub async fn owner_of<E: Table>(&self, model: &E::Model) -> WriteResult<Option<i64>> {
+        use entity::{initiative, organisation, programme};
+        let mut owner = E::owner(model);
+        // Two hops at most: a partnership's programme, or a contact's organisation.
+        for _ in 0..3 {
+            owner = match owner {
+                Owner::Municipality(municipality) => return Ok(municipality),
+                Owner::Shared => return Ok(None),
+                Owner::Through(NodeKind::Initiative, id) => initiative::Entity::owner(
+                    &self
+                        .existing::<initiative::Entity>(NodeKind::Initiative, id)
+                        .await?,
+                ),
+                Owner::Through(NodeKind::Programme, id) => programme::Entity::owner(
+                    &self
+                        .existing::<programme::Entity>(NodeKind::Programme, id)
+                        .await?,
+                ),
+                Owner::Through(NodeKind::Organisation, id) => organisation::Entity::owner(
+                    &self
+                        .existing::<organisation::Entity>(NodeKind::Organisation, id)
+                        .await?,
+                ),
+                Owner::Through(kind, _) => {
+                    return Err(Refusal::Api(ApiError::internal(anyhow::anyhow!(
+                        "no owner rule through {}",
+                        kind.type_name()
+                    ))));
+                }
+            };
+        }
+        Ok(None)
+    }
+
+    /// Checks that the viewer may change this record; returns its municipality.
+    pub async fn authorize<E: Table>(&self, model: &E::Model) -> WriteResult<Option<i64>> {
+        let municipality = self.owner_of::<E>(model).await?;
+        self.may_write(municipality)?;
+        Ok(municipality)
+    }
+
+    /// Archives or unarchives a record (never deletes it), with its version checked.
+    pub async fn set_archived<E: Table>(
+        &self,
+        kind: NodeKind,
+        id: i64,
+        version: i32,
+        archived: bool,
+    ) -> WriteResult<E::Model> {
+        let before = self.existing::<E>(kind, id).await?;
+        let municipality = self.authorize::<E>(&before).await?;
+        if archived_at::<E>(&before) == archived {
+            return Err(UserError::invalid(
+                "id",
+                format!(
+                    "The {} is {} archived.",
+                    kind.type_name(),
+                    if archived { "already" } else { "not" }
+                ),
+            )
+            .into());
+        }
+        let mut active = <E::ActiveModel as ActiveModelTrait>::default();
+        active.set(
+            column::<E>("archived_at")?,
+            Value::ChronoDateTimeUtc(archived.then(now)),
+        );
+        let after = self
+            .update_versioned::<E, _>(kind, id, version, active)
+            .await?;
+        self.audit_change::<E>(kind, id, municipality, Some(&before), Some(&after))
+            .await?;
+        Ok(after)
+    }
+
+    /// Stores the folded search text of a record whose texts changed.
+    pub async fn refresh_search_text<E: Table>(&self, model: &E::Model) -> WriteResult<()> {
+        if let Some(text) = E::search_text(model) {
+            let mut active = <E::ActiveModel as ActiveModelTrait>::default();
+            active.set(column::<E>("search_text")?, Value::String(Some(text)));
+            E::update_many()
+                .set(active)
+                .filter(E::id_expr().eq(E::id(model)))
+                .exec(&self.txn)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Write {
+    /// Several live records by ID, in the order given; each missing or archived one is a
+    /// user error naming its position.
+    pub async fn live_all<E: Table>(
+        &self,
+        field: &str,
+        kind: NodeKind,
+        ids: &[i64],
+    ) -> WriteResult<Vec<E::Model>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found = E::find()
+            .filter(E::id_expr().is_in(ids.iter().copied()))
+            .all(&self.txn)
+            .await?;
+        let mut problems = Problems::default();
+        let mut models = Vec::with_capacity(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            match found.iter().find(|m| E::id(m) == *id) {
+                None => problems.push(UserError::new(
+                    &format!("{field}.{i}"),
+                    format!("No {} has the ID {}.", kind.type_name(), kind.id(*id).0),
+                    UserErrorCode::NotFound,
+                )),
+                Some(model) if E::ARCHIVABLE && archived_at::<E>(model) => {
+                    problems.push(UserError::invalid(
+                        &format!("{field}.{i}"),
+                        format!("The {} {} is archived.", kind.type_name(), kind.id(*id).0),
+                    ))
+                }
+                Some(model) => models.push(model.clone()),
+            }
+        }
+        problems.finish()?;
+        Ok(models)
+    }
+
+    /// Replaces the rows of a link table for one record, linking it to `ids` (records of
+    /// `kind`); returns the change of `field` for the audit entry, empty when nothing changed.
+    pub async fn replace_links(
+        &self,
+        field: &str,
+        kind: NodeKind,
+        table: &'static str,
+        own: (&'static str, i64),
+        other: &'static str,
+        ids: &[i64],
+    ) -> WriteResult<Map<String, Json>> {
+        use sea_orm::sea_query::{Query, SelectStatement};
+        let select: SelectStatement = Query::select()
+            .column(other)
+            .from(table)
+            .and_where(col(table, own.0).eq(own.1))
+            .take();
+        let mut before: Vec<i64> = Vec::new();
+        for row in self.txn.query_all(&select).await? {
+            before.push(row.try_get("", other)?);
+        }
+        before.sort_unstable();
+        let delete = Query::delete()
+            .from_table(table)
+            .and_where(col(table, own.0).eq(own.1))
+            .take();
+        self.txn.execute(&delete).await?;
+        if !ids.is_empty() {
+            let now = now();
+            let mut insert = Query::insert();
+            insert
+                .into_table(table)
+                .columns([own.0, other, "created_at"]);
+            for id in ids {
+                insert.values_panic([own.1.into(), (*id).into(), now.into()]);
+            }
+            self.txn.execute(&insert).await?;
+        }
+        let mut after = ids.to_vec();
+        after.sort_unstable();
+        Ok(if before == after {
+            Map::new()
+        } else {
+            link_change(field, global_ids(kind, &before), global_ids(kind, &after))
+        })
+    }
+}
+
+/// Global IDs of a list of row IDs, for the audit trail.
+pub fn global_ids(kind: NodeKind, ids: &[i64]) -> Json {
+    Json::Array(ids.iter().map(|id| json!(kind.id(*id).0)).collect())
+}
+
+/// A user error when a referenced record belongs to another municipality.
+pub fn same_municipality(
+    field: &str,
+    expected: i64,
+    actual: Option<i64>,
+    what: &str,
+) -> Result<(), UserError> {
+    match actual {
+        Some(actual) if actual != expected => Err(UserError::invalid(
+            field,
+            format!("The {what} belongs to another municipality."),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A payload type: the changed record and the user errors.
+#[macro_export]
+macro_rules! payload {
+    ($(#[$doc:meta])* $name:ident { $field:ident: $ty:ty }) => {
+        $(#[$doc])*
+        #[derive(async_graphql::SimpleObject)]
+        pub struct $name {
+            /// The record as it is after the change; null when the change was refused.
+            pub $field: Option<$ty>,
+            /// What was wrong with the input; empty on success. Nothing is changed when it is not.
+            pub user_errors: Vec<$crate::kernel::write::UserError>,
+        }
+    };
+}
