@@ -89,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
             let connected =
                 db::connect(cli.global.database_url(), cli.global.db_max_connections).await?;
             db::migrate(&connected.db).await?;
-            stroom_api::api_key::cli::run(&connected.db, command).await
+            stroom_api::keys::run(&connected.db, command).await
         }
     }
 }

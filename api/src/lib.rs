@@ -5,12 +5,13 @@
 //! description of a record, the write frame), `graphql` (request context, loaders, connections,
 //! filters, inputs), `domain` (one module per type, plus audit, search, stats, translation,
 //! open data and the schema) and `http` (the router, the GraphQL handler, operations). The
-//! crate's root holds only configuration and start-up.
+//! crate's root holds only configuration, start-up and the `stroom keys` commands.
 pub mod config;
 pub mod domain;
 pub mod graphql;
 pub mod http;
 pub mod kernel;
+pub mod keys;
 pub mod startup;
 pub mod telemetry;
 

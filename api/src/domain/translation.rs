@@ -17,7 +17,8 @@ use crate::domain::municipality::Municipality;
 use crate::domain::node::Node;
 use crate::graphql::input::{NAME_MAX, TEXT_MAX, TranslationInput, text};
 use crate::graphql::loader::DbLoader;
-use crate::i18n::{TextSource, Translation};
+use crate::graphql::mutation::run;
+use crate::graphql::text::{TextSource, Translation};
 use crate::kernel::error::ApiError;
 use crate::kernel::ids::{GlobalId, NodeKind};
 use crate::kernel::record::Table;
@@ -388,9 +389,10 @@ impl TranslationMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The record, field, locale and text.")] input: AddTranslationInput,
     ) -> async_graphql::Result<AddTranslationPayload> {
-        let write = Write::begin(ctx, "addTranslation").await?;
-        let result = add_translation(&write, input).await;
-        let (node, user_errors) = write.finish(result).await?;
+        let (node, user_errors) = run(ctx, "addTranslation", move |write| {
+            Box::pin(add_translation(write, input))
+        })
+        .await?;
         Ok(AddTranslationPayload { node, user_errors })
     }
 }

@@ -5,8 +5,8 @@ use sea_orm::DbBackend;
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, SelectStatement};
 
 use crate::graphql::scalars::{Date, DateTime};
-use crate::i18n::fold;
 use crate::kernel::error::ApiError;
+use crate::kernel::i18n::fold;
 use crate::kernel::record::col;
 
 /// Fields every record carries, shown on each type.

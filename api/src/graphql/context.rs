@@ -4,8 +4,8 @@ use async_graphql::dataloader::{DataLoader, HashMapCache};
 use sea_orm::DatabaseConnection;
 
 use crate::graphql::loader::DbLoader;
-use crate::i18n::LocalePreferences;
 use crate::kernel::access::Viewer;
+use crate::kernel::i18n::LocalePreferences;
 
 /// Everything a resolver needs to know about the request it serves.
 pub struct RequestContext {
@@ -20,7 +20,7 @@ pub struct RequestContext {
     /// The data version the result cache checks, read at most once per request.
     pub data_version: tokio::sync::OnceCell<i64>,
     /// The locales of the texts served (for `Content-Language`).
-    pub served_locales: std::sync::Arc<crate::i18n::ServedLocales>,
+    pub served_locales: std::sync::Arc<crate::kernel::i18n::ServedLocales>,
 }
 
 /// The request's state. The HTTP handler attaches it to every request it executes.

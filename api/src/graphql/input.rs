@@ -3,7 +3,7 @@ use async_graphql::{ID, InputObject};
 use chrono::NaiveDate;
 use entity::LocalizedText;
 
-use crate::i18n::Locale;
+use crate::kernel::i18n::Locale;
 use crate::kernel::ids::{GlobalId, NodeKind};
 use crate::kernel::write::UserError;
 

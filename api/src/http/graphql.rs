@@ -21,11 +21,11 @@ use super::{AppState, shape};
 use crate::graphql::context::RequestContext;
 use crate::graphql::loader::DbLoader;
 use crate::graphql::settle::Activity;
-use crate::i18n::LocalePreferences;
 use crate::kernel::access::{Viewer, authenticate};
 use crate::kernel::breaker::Admission;
 use crate::kernel::db::{REQUEST_STATEMENTS, RequestSql};
 use crate::kernel::error::{ApiError, ErrorCode};
+use crate::kernel::i18n::LocalePreferences;
 use crate::kernel::rate_limit::{Spent, Subject};
 
 /// Most keys one loader statement takes (well under the databases' parameter limits).
@@ -525,7 +525,7 @@ async fn pipeline(
     };
 
     let started = Instant::now();
-    let served_locales = Arc::new(crate::i18n::ServedLocales::default());
+    let served_locales = Arc::new(crate::kernel::i18n::ServedLocales::default());
     let response = execute(
         state,
         request,
@@ -744,7 +744,7 @@ async fn execute(
     headers: &HeaderMap,
     statements: Arc<RequestSql>,
     spent: Spent,
-    served_locales: Arc<crate::i18n::ServedLocales>,
+    served_locales: Arc<crate::kernel::i18n::ServedLocales>,
 ) -> async_graphql::Response {
     let locales = headers
         .get(header::ACCEPT_LANGUAGE)

@@ -1,6 +1,6 @@
 //! Multilingual text: locale codes, the request's language preferences, the fallback chain
 //! that picks one translation, and the folding that makes search ignore case and accents.
-use async_graphql::{Context, SimpleObject};
+//! Pure: resolving a text for a GraphQL request is `graphql::text`'s.
 use entity::LocalizedText;
 use unicode_normalization::UnicodeNormalization;
 
@@ -149,35 +149,6 @@ pub fn parse_locale_argument(argument: Option<&str>) -> Result<Option<Locale>, A
         .transpose()
 }
 
-/// Resolves a text field for the current request, noting the locale served (the response's
-/// `Content-Language` says it when all its texts share one).
-pub fn resolve(
-    ctx: &Context<'_>,
-    text: &LocalizedText,
-    locale: Option<&str>,
-) -> async_graphql::Result<Option<String>> {
-    let explicit = parse_locale_argument(locale)?;
-    let chain = crate::graphql::context::preferences(ctx).chain(explicit.as_ref());
-    Ok(pick(text, &chain).map(|(served, value)| {
-        crate::graphql::context::request(ctx)
-            .served_locales
-            .note(served);
-        value.to_owned()
-    }))
-}
-
-/// The locale a text field is served in for the current request (the same `locale` argument
-/// as the field's); `None` when the text has no translation at all.
-pub fn served_locale(
-    ctx: &Context<'_>,
-    text: &LocalizedText,
-    locale: Option<String>,
-) -> async_graphql::Result<Option<String>> {
-    let explicit = parse_locale_argument(locale.as_deref())?;
-    let chain = crate::graphql::context::preferences(ctx).chain(explicit.as_ref());
-    Ok(pick(text, &chain).map(|(served, _)| served.to_owned()))
-}
-
 /// The locales served to one request.
 #[derive(Debug, Default)]
 pub struct ServedLocales(std::sync::Mutex<std::collections::BTreeSet<String>>);
@@ -197,43 +168,6 @@ impl ServedLocales {
             .then(|| served.iter().next().cloned())
             .flatten()
     }
-}
-
-/// The text a translation belongs to: a record's text field, by its column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TextSource {
-    pub kind: crate::kernel::ids::NodeKind,
-    pub id: i64,
-    pub column: &'static str,
-}
-
-/// One translation of a text.
-#[derive(SimpleObject, Debug, Clone)]
-#[graphql(complex)]
-pub struct Translation {
-    /// The locale code of the translation, such as `nl` or `en`.
-    pub locale: String,
-    /// The text in that locale.
-    pub text: String,
-    #[graphql(skip)]
-    pub source: TextSource,
-}
-
-/// Every translation of a record's text field, ordered by locale code.
-pub fn translations(
-    text: &LocalizedText,
-    kind: crate::kernel::ids::NodeKind,
-    id: i64,
-    column: &'static str,
-) -> Vec<Translation> {
-    let source = TextSource { kind, id, column };
-    text.iter()
-        .map(|(locale, text)| Translation {
-            locale: locale.to_owned(),
-            text: text.to_owned(),
-            source,
-        })
-        .collect()
 }
 
 /// Lower-cases text and strips accents (`Bethaniënpolder` → `bethanienpolder`) so that
@@ -257,24 +191,6 @@ pub fn search_text<'a>(texts: impl IntoIterator<Item = &'a LocalizedText>) -> St
         }
     }
     lines.join("\n")
-}
-
-/// A required text field (never null: an empty string when no translation exists).
-pub fn required_text(
-    ctx: &Context<'_>,
-    text: &LocalizedText,
-    locale: Option<String>,
-) -> async_graphql::Result<String> {
-    Ok(resolve(ctx, text, locale.as_deref())?.unwrap_or_default())
-}
-
-/// An optional text field (null when it has no translation at all).
-pub fn optional_text(
-    ctx: &Context<'_>,
-    text: &LocalizedText,
-    locale: Option<String>,
-) -> async_graphql::Result<Option<String>> {
-    resolve(ctx, text, locale.as_deref())
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{Condition, DbBackend, EntityTrait, FromQueryResult};
 
-use crate::graphql::pagination::SortKey;
 use crate::kernel::access::Viewer;
+use crate::kernel::sort::SortKey;
 
 /// A column of a table as an expression, qualified so joins never make it ambiguous.
 pub fn col(table: &'static str, column: &'static str) -> Expr {

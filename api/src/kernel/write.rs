@@ -1,15 +1,14 @@
 //! The frame of every mutation: who may write, one transaction, optimistic concurrency, user
 //! errors, and the audit entry written with the change.
-use async_graphql::{Context, Enum, SimpleObject};
+use async_graphql::{Enum, SimpleObject};
 use sea_orm::sea_query::{ExprTrait, Value};
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, IdenStatic,
-    IntoActiveModel, Iterable, ModelTrait, QueryFilter, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
+    EntityTrait, IdenStatic, IntoActiveModel, Iterable, ModelTrait, QueryFilter,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use serde_json::{Map, Value as Json, json};
 
-use crate::graphql::context::{request, viewer};
 use crate::kernel::access::{Role, Viewer};
 use crate::kernel::error::ApiError;
 use crate::kernel::ids::NodeKind;
@@ -144,10 +143,12 @@ pub struct Write {
 
 impl Write {
     /// Starts a mutation: refuses anonymous and read-only callers, opens the transaction.
-    pub async fn begin(ctx: &Context<'_>, mutation: &'static str) -> Result<Self, ApiError> {
-        let viewer = viewer(ctx).clone();
+    pub async fn start(
+        db: &DatabaseConnection,
+        viewer: Viewer,
+        mutation: &'static str,
+    ) -> Result<Self, ApiError> {
         require_writer(&viewer)?;
-        let db = &request(ctx).db;
         // SQLite: take the write lock at once, so two writers queue rather than fail halfway.
         let options = TransactionOptions {
             sqlite_transaction_mode: (db.get_database_backend() == DbBackend::Sqlite)
@@ -744,19 +745,4 @@ pub fn same_municipality(
         )),
         _ => Ok(()),
     }
-}
-
-/// A payload type: the changed record and the user errors.
-#[macro_export]
-macro_rules! payload {
-    ($(#[$doc:meta])* $name:ident { $field:ident: $ty:ty }) => {
-        $(#[$doc])*
-        #[derive(async_graphql::SimpleObject)]
-        pub struct $name {
-            /// The record as it is after the change; null when the change was refused.
-            pub $field: Option<$ty>,
-            /// What was wrong with the input; empty on success. Nothing is changed when it is not.
-            pub user_errors: Vec<$crate::kernel::write::UserError>,
-        }
-    };
 }

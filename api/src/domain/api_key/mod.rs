@@ -1,6 +1,5 @@
 //! API keys: who may read partner data and who may write, managed by admins over GraphQL and
 //! from the command line (`stroom keys`).
-pub mod cli;
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -18,13 +17,14 @@ use crate::graphql::context::{request, viewer};
 use crate::graphql::filter::Filter;
 use crate::graphql::input::plain;
 use crate::graphql::loader::reference;
+use crate::graphql::mutation::run;
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
 use crate::graphql::scalars::DateTime as GqlDateTime;
 use crate::kernel::access::{Role, Viewer, generate_token, hash_token};
 use crate::kernel::error::ApiError;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Table, col};
-use crate::kernel::write::{UserError, UserErrorCode, Write, WriteResult, link_change};
+use crate::kernel::write::{UserError, UserErrorCode, link_change};
 
 impl Table for api_key::Entity {
     const NAME: &'static str = "api_key";
@@ -466,45 +466,45 @@ impl ApiKeyMutation {
         #[graphql(desc = "The new key.")] input: CreateApiKeyInput,
     ) -> async_graphql::Result<CreateApiKeyPayload> {
         require_admin(viewer(ctx))?;
-        let write = Write::begin(ctx, "createApiKey").await?;
-        let result: WriteResult<(api_key::Model, String)> = async {
-            let municipality = match &input.municipality {
-                Some(id) => Some(crate::graphql::input::id(
-                    "municipality",
-                    id,
-                    NodeKind::Municipality,
-                )?),
-                None => None,
-            };
-            if let Some(id) = municipality {
-                write
-                    .live::<entity::municipality::Entity>(
+        let (created, user_errors) = run(ctx, "createApiKey", move |write| {
+            Box::pin(async move {
+                let municipality = match &input.municipality {
+                    Some(id) => Some(crate::graphql::input::id(
                         "municipality",
-                        NodeKind::Municipality,
                         id,
-                    )
-                    .await?;
-            }
-            let (key, token) = create_key(
-                &write.txn,
-                &input.name,
-                input.role.into(),
-                municipality,
-                input.expires_at.map(|t| t.0),
-            )
-            .await?;
-            write
-                .audit(
-                    NodeKind::ApiKey,
-                    key.id,
-                    key.municipality_id,
-                    key_changes(None, &key),
+                        NodeKind::Municipality,
+                    )?),
+                    None => None,
+                };
+                if let Some(id) = municipality {
+                    write
+                        .live::<entity::municipality::Entity>(
+                            "municipality",
+                            NodeKind::Municipality,
+                            id,
+                        )
+                        .await?;
+                }
+                let (key, token) = create_key(
+                    &write.txn,
+                    &input.name,
+                    input.role.into(),
+                    municipality,
+                    input.expires_at.map(|t| t.0),
                 )
                 .await?;
-            Ok((key, token))
-        }
-        .await;
-        let (created, user_errors) = write.finish(result).await?;
+                write
+                    .audit(
+                        NodeKind::ApiKey,
+                        key.id,
+                        key.municipality_id,
+                        key_changes(None, &key),
+                    )
+                    .await?;
+                Ok((key, token))
+            })
+        })
+        .await?;
         let (api_key, token) = match created {
             Some((key, token)) => (Some(ApiKey(key)), Some(token)),
             None => (None, None),
@@ -523,22 +523,22 @@ impl ApiKeyMutation {
         #[graphql(desc = "The key to revoke.")] input: RevokeApiKeyInput,
     ) -> async_graphql::Result<ApiKeyPayload> {
         require_admin(viewer(ctx))?;
-        let write = Write::begin(ctx, "revokeApiKey").await?;
-        let result: WriteResult<api_key::Model> = async {
-            let id = crate::graphql::input::id("id", &input.id, NodeKind::ApiKey)?;
-            let (before, after) = revoke_key(&write.txn, id).await?;
-            write
-                .audit(
-                    NodeKind::ApiKey,
-                    id,
-                    after.municipality_id,
-                    key_changes(Some(&before), &after),
-                )
-                .await?;
-            Ok(after)
-        }
-        .await;
-        let (key, user_errors) = write.finish(result).await?;
+        let (key, user_errors) = run(ctx, "revokeApiKey", move |write| {
+            Box::pin(async move {
+                let id = crate::graphql::input::id("id", &input.id, NodeKind::ApiKey)?;
+                let (before, after) = revoke_key(&write.txn, id).await?;
+                write
+                    .audit(
+                        NodeKind::ApiKey,
+                        id,
+                        after.municipality_id,
+                        key_changes(Some(&before), &after),
+                    )
+                    .await?;
+                Ok(after)
+            })
+        })
+        .await?;
         Ok(ApiKeyPayload {
             api_key: key.map(ApiKey),
             user_errors,

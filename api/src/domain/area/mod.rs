@@ -14,7 +14,7 @@ use crate::graphql::filter::Filter;
 use crate::graphql::loader::{Rel, reference, required_reference};
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
 use crate::graphql::scalars::{DateTime, GeoJson};
-use crate::i18n::{Translation, required_text, served_locale, translations};
+use crate::graphql::text::{Translation, required_text, served_locale, translations};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Owner, Table, col};
 use crate::record_meta;
@@ -37,7 +37,7 @@ impl Table for area::Entity {
 
 /// The folded text the `search` filter matches: every translation of name.
 pub fn search_text(model: &area::Model) -> String {
-    crate::i18n::search_text([&model.name])
+    crate::kernel::i18n::search_text([&model.name])
 }
 
 /// The kind of an area.

@@ -4,6 +4,7 @@ use entity::area;
 
 use super::{Area, AreaKind};
 use crate::graphql::input::{ArchiveInput, NAME_MAX, TranslationInput, count, id, text};
+use crate::graphql::mutation::{archive, run};
 use crate::graphql::scalars::GeoJson;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
@@ -201,9 +202,10 @@ impl AreaMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new area.")] input: CreateAreaInput,
     ) -> async_graphql::Result<AreaPayload> {
-        let write = Write::begin(ctx, "createArea").await?;
-        let result = create(&write, input).await;
-        let (area, user_errors) = write.finish(result).await?;
+        let (area, user_errors) = run(ctx, "createArea", move |write| {
+            Box::pin(create(write, input))
+        })
+        .await?;
         Ok(AreaPayload {
             area: area.map(Area),
             user_errors,
@@ -216,9 +218,10 @@ impl AreaMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The changes.")] input: UpdateAreaInput,
     ) -> async_graphql::Result<AreaPayload> {
-        let write = Write::begin(ctx, "updateArea").await?;
-        let result = update(&write, input).await;
-        let (area, user_errors) = write.finish(result).await?;
+        let (area, user_errors) = run(ctx, "updateArea", move |write| {
+            Box::pin(update(write, input))
+        })
+        .await?;
         Ok(AreaPayload {
             area: area.map(Area),
             user_errors,
@@ -231,15 +234,8 @@ impl AreaMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The area and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<AreaPayload> {
-        let write = Write::begin(ctx, "archiveArea").await?;
-        let result = async {
-            let id = id("id", &input.id, NodeKind::Area)?;
-            write
-                .set_archived::<area::Entity>(NodeKind::Area, id, input.version, true)
-                .await
-        }
-        .await;
-        let (area, user_errors) = write.finish(result).await?;
+        let (area, user_errors) =
+            archive::<area::Entity>(ctx, "archiveArea", NodeKind::Area, &input, true).await?;
         Ok(AreaPayload {
             area: area.map(Area),
             user_errors,
@@ -252,15 +248,8 @@ impl AreaMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The area and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<AreaPayload> {
-        let write = Write::begin(ctx, "unarchiveArea").await?;
-        let result = async {
-            let id = id("id", &input.id, NodeKind::Area)?;
-            write
-                .set_archived::<area::Entity>(NodeKind::Area, id, input.version, false)
-                .await
-        }
-        .await;
-        let (area, user_errors) = write.finish(result).await?;
+        let (area, user_errors) =
+            archive::<area::Entity>(ctx, "unarchiveArea", NodeKind::Area, &input, false).await?;
         Ok(AreaPayload {
             area: area.map(Area),
             user_errors,

@@ -14,7 +14,9 @@ use crate::graphql::filter::Filter;
 use crate::graphql::loader::{Rel, reference};
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
 use crate::graphql::scalars::DateTime;
-use crate::i18n::{Translation, optional_text, required_text, served_locale, translations};
+use crate::graphql::text::{
+    Translation, optional_text, required_text, served_locale, translations,
+};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Table, col};
 use crate::record_meta;

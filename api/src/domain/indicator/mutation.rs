@@ -5,6 +5,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{Indicator, Unit};
 use crate::graphql::input::{ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, code, id, text};
+use crate::graphql::mutation::{archive, run};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
 use crate::kernel::write::{Problems, UserError, UserErrorCode, Write, WriteResult};
@@ -166,9 +167,10 @@ impl IndicatorMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new indicator.")] input: CreateIndicatorInput,
     ) -> async_graphql::Result<IndicatorPayload> {
-        let write = Write::begin(ctx, "createIndicator").await?;
-        let result = create(&write, input).await;
-        let (indicator, user_errors) = write.finish(result).await?;
+        let (indicator, user_errors) = run(ctx, "createIndicator", move |write| {
+            Box::pin(create(write, input))
+        })
+        .await?;
         Ok(IndicatorPayload {
             indicator: indicator.map(Indicator),
             user_errors,
@@ -181,9 +183,10 @@ impl IndicatorMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The changes.")] input: UpdateIndicatorInput,
     ) -> async_graphql::Result<IndicatorPayload> {
-        let write = Write::begin(ctx, "updateIndicator").await?;
-        let result = update(&write, input).await;
-        let (indicator, user_errors) = write.finish(result).await?;
+        let (indicator, user_errors) = run(ctx, "updateIndicator", move |write| {
+            Box::pin(update(write, input))
+        })
+        .await?;
         Ok(IndicatorPayload {
             indicator: indicator.map(Indicator),
             user_errors,
@@ -196,15 +199,14 @@ impl IndicatorMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The indicator and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<IndicatorPayload> {
-        let write = Write::begin(ctx, "archiveIndicator").await?;
-        let result = async {
-            let id = id("id", &input.id, NodeKind::Indicator)?;
-            write
-                .set_archived::<indicator::Entity>(NodeKind::Indicator, id, input.version, true)
-                .await
-        }
-        .await;
-        let (indicator, user_errors) = write.finish(result).await?;
+        let (indicator, user_errors) = archive::<indicator::Entity>(
+            ctx,
+            "archiveIndicator",
+            NodeKind::Indicator,
+            &input,
+            true,
+        )
+        .await?;
         Ok(IndicatorPayload {
             indicator: indicator.map(Indicator),
             user_errors,
@@ -217,15 +219,14 @@ impl IndicatorMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The indicator and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<IndicatorPayload> {
-        let write = Write::begin(ctx, "unarchiveIndicator").await?;
-        let result = async {
-            let id = id("id", &input.id, NodeKind::Indicator)?;
-            write
-                .set_archived::<indicator::Entity>(NodeKind::Indicator, id, input.version, false)
-                .await
-        }
-        .await;
-        let (indicator, user_errors) = write.finish(result).await?;
+        let (indicator, user_errors) = archive::<indicator::Entity>(
+            ctx,
+            "unarchiveIndicator",
+            NodeKind::Indicator,
+            &input,
+            false,
+        )
+        .await?;
         Ok(IndicatorPayload {
             indicator: indicator.map(Indicator),
             user_errors,

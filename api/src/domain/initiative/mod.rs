@@ -25,7 +25,9 @@ use crate::graphql::pagination::{
     Connection, PageArgs, SortKey, SortKind, Wraps, children, children_where, list,
 };
 use crate::graphql::scalars::{Date, DateTime};
-use crate::i18n::{Translation, optional_text, required_text, served_locale, translations};
+use crate::graphql::text::{
+    Translation, optional_text, required_text, served_locale, translations,
+};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Owner, Table, col};
 use crate::record_meta;
@@ -48,7 +50,7 @@ impl Table for initiative::Entity {
 
 /// The folded text the `search` filter matches: every translation of name and description.
 pub fn search_text(model: &initiative::Model) -> String {
-    crate::i18n::search_text([&model.name, &model.description])
+    crate::kernel::i18n::search_text([&model.name, &model.description])
 }
 
 /// Who started an initiative.

@@ -11,6 +11,7 @@ use super::{
 use crate::graphql::input::{
     ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, date_order, euro, id, ids, text, url,
 };
+use crate::graphql::mutation::{archive, run};
 use crate::graphql::scalars::{Date, Decimal};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
@@ -682,9 +683,10 @@ impl InitiativeMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new initiative.")] input: CreateInitiativeInput,
     ) -> async_graphql::Result<InitiativePayload> {
-        let write = Write::begin(ctx, "createInitiative").await?;
-        let result = create(&write, input).await;
-        let (initiative, user_errors) = write.finish(result).await?;
+        let (initiative, user_errors) = run(ctx, "createInitiative", move |write| {
+            Box::pin(create(write, input))
+        })
+        .await?;
         Ok(InitiativePayload {
             initiative: initiative.map(Initiative),
             user_errors,
@@ -697,9 +699,10 @@ impl InitiativeMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The changes.")] input: UpdateInitiativeInput,
     ) -> async_graphql::Result<InitiativePayload> {
-        let write = Write::begin(ctx, "updateInitiative").await?;
-        let result = update(&write, input).await;
-        let (initiative, user_errors) = write.finish(result).await?;
+        let (initiative, user_errors) = run(ctx, "updateInitiative", move |write| {
+            Box::pin(update(write, input))
+        })
+        .await?;
         Ok(InitiativePayload {
             initiative: initiative.map(Initiative),
             user_errors,
@@ -712,9 +715,10 @@ impl InitiativeMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The initiative and its new stage.")] input: ChangeInitiativeStageInput,
     ) -> async_graphql::Result<InitiativePayload> {
-        let write = Write::begin(ctx, "changeInitiativeStage").await?;
-        let result = change_stage(&write, input).await;
-        let (initiative, user_errors) = write.finish(result).await?;
+        let (initiative, user_errors) = run(ctx, "changeInitiativeStage", move |write| {
+            Box::pin(change_stage(write, input))
+        })
+        .await?;
         Ok(InitiativePayload {
             initiative: initiative.map(Initiative),
             user_errors,
@@ -727,9 +731,10 @@ impl InitiativeMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The initiative and the need.")] input: InitiativeNeedInput,
     ) -> async_graphql::Result<InitiativePayload> {
-        let write = Write::begin(ctx, "linkInitiativeToNeed").await?;
-        let result = link_need(&write, input, true).await;
-        let (initiative, user_errors) = write.finish(result).await?;
+        let (initiative, user_errors) = run(ctx, "linkInitiativeToNeed", move |write| {
+            Box::pin(link_need(write, input, true))
+        })
+        .await?;
         Ok(InitiativePayload {
             initiative: initiative.map(Initiative),
             user_errors,
@@ -742,9 +747,10 @@ impl InitiativeMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The initiative and the need.")] input: InitiativeNeedInput,
     ) -> async_graphql::Result<InitiativePayload> {
-        let write = Write::begin(ctx, "unlinkInitiativeFromNeed").await?;
-        let result = link_need(&write, input, false).await;
-        let (initiative, user_errors) = write.finish(result).await?;
+        let (initiative, user_errors) = run(ctx, "unlinkInitiativeFromNeed", move |write| {
+            Box::pin(link_need(write, input, false))
+        })
+        .await?;
         Ok(InitiativePayload {
             initiative: initiative.map(Initiative),
             user_errors,
@@ -757,15 +763,14 @@ impl InitiativeMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The initiative and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<InitiativePayload> {
-        let write = Write::begin(ctx, "archiveInitiative").await?;
-        let result = async {
-            let id = id("id", &input.id, NodeKind::Initiative)?;
-            write
-                .set_archived::<initiative::Entity>(NodeKind::Initiative, id, input.version, true)
-                .await
-        }
-        .await;
-        let (initiative, user_errors) = write.finish(result).await?;
+        let (initiative, user_errors) = archive::<initiative::Entity>(
+            ctx,
+            "archiveInitiative",
+            NodeKind::Initiative,
+            &input,
+            true,
+        )
+        .await?;
         Ok(InitiativePayload {
             initiative: initiative.map(Initiative),
             user_errors,
@@ -778,15 +783,14 @@ impl InitiativeMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The initiative and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<InitiativePayload> {
-        let write = Write::begin(ctx, "unarchiveInitiative").await?;
-        let result = async {
-            let id = id("id", &input.id, NodeKind::Initiative)?;
-            write
-                .set_archived::<initiative::Entity>(NodeKind::Initiative, id, input.version, false)
-                .await
-        }
-        .await;
-        let (initiative, user_errors) = write.finish(result).await?;
+        let (initiative, user_errors) = archive::<initiative::Entity>(
+            ctx,
+            "unarchiveInitiative",
+            NodeKind::Initiative,
+            &input,
+            false,
+        )
+        .await?;
         Ok(InitiativePayload {
             initiative: initiative.map(Initiative),
             user_errors,
@@ -799,9 +803,10 @@ impl InitiativeMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The request.")] input: RecordSupportRequestInput,
     ) -> async_graphql::Result<SupportRequestPayload> {
-        let write = Write::begin(ctx, "recordSupportRequest").await?;
-        let result = record_support_request(&write, input).await;
-        let (request, user_errors) = write.finish(result).await?;
+        let (request, user_errors) = run(ctx, "recordSupportRequest", move |write| {
+            Box::pin(record_support_request(write, input))
+        })
+        .await?;
         Ok(SupportRequestPayload {
             support_request: request.map(SupportRequest),
             user_errors,
@@ -814,9 +819,10 @@ impl InitiativeMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The decision.")] input: DecideSupportRequestInput,
     ) -> async_graphql::Result<SupportRequestPayload> {
-        let write = Write::begin(ctx, "decideSupportRequest").await?;
-        let result = decide_support_request(&write, input).await;
-        let (request, user_errors) = write.finish(result).await?;
+        let (request, user_errors) = run(ctx, "decideSupportRequest", move |write| {
+            Box::pin(decide_support_request(write, input))
+        })
+        .await?;
         Ok(SupportRequestPayload {
             support_request: request.map(SupportRequest),
             user_errors,
@@ -829,20 +835,20 @@ impl InitiativeMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The support request and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<SupportRequestPayload> {
-        let write = Write::begin(ctx, "archiveSupportRequest").await?;
-        let result = async {
-            let id = id("id", &input.id, NodeKind::SupportRequest)?;
-            write
-                .set_archived::<support_request::Entity>(
-                    NodeKind::SupportRequest,
-                    id,
-                    input.version,
-                    true,
-                )
-                .await
-        }
-        .await;
-        let (request, user_errors) = write.finish(result).await?;
+        let (request, user_errors) = run(ctx, "archiveSupportRequest", move |write| {
+            Box::pin(async move {
+                let id = id("id", &input.id, NodeKind::SupportRequest)?;
+                write
+                    .set_archived::<support_request::Entity>(
+                        NodeKind::SupportRequest,
+                        id,
+                        input.version,
+                        true,
+                    )
+                    .await
+            })
+        })
+        .await?;
         Ok(SupportRequestPayload {
             support_request: request.map(SupportRequest),
             user_errors,

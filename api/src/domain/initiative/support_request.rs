@@ -7,7 +7,7 @@ use crate::graphql::common::RecordMeta;
 use crate::graphql::loader::required_reference;
 use crate::graphql::pagination::{SortKey, SortKind, Wraps};
 use crate::graphql::scalars::{Date, Decimal};
-use crate::i18n::{Translation, optional_text, served_locale, translations};
+use crate::graphql::text::{Translation, optional_text, served_locale, translations};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Owner, Table, col};
 use crate::record_meta;

@@ -9,8 +9,9 @@ use crate::domain::municipality::Municipality;
 use crate::graphql::common::RecordMeta;
 use crate::graphql::input::{ArchiveInput, TEXT_MAX, TranslationInput, id, text};
 use crate::graphql::loader::required_reference;
+use crate::graphql::mutation::run;
 use crate::graphql::pagination::{SortKey, SortKind, Wraps};
-use crate::i18n::{Translation, optional_text, served_locale, translations};
+use crate::graphql::text::{Translation, optional_text, served_locale, translations};
 use crate::kernel::access::Role;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Owner, Table};
@@ -211,9 +212,10 @@ impl EndorsementMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The learning and the note.")] input: EndorseLearningInput,
     ) -> async_graphql::Result<LearningEndorsementPayload> {
-        let write = Write::begin(ctx, "endorseLearning").await?;
-        let result = endorse(&write, input).await;
-        let (endorsement, user_errors) = write.finish(result).await?;
+        let (endorsement, user_errors) = run(ctx, "endorseLearning", move |write| {
+            Box::pin(endorse(write, input))
+        })
+        .await?;
         Ok(LearningEndorsementPayload {
             learning_endorsement: endorsement.map(LearningEndorsement),
             user_errors,
@@ -226,20 +228,20 @@ impl EndorsementMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The endorsement and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<LearningEndorsementPayload> {
-        let write = Write::begin(ctx, "withdrawLearningEndorsement").await?;
-        let result = async {
-            let id = id("id", &input.id, NodeKind::LearningEndorsement)?;
-            write
-                .set_archived::<learning_endorsement::Entity>(
-                    NodeKind::LearningEndorsement,
-                    id,
-                    input.version,
-                    true,
-                )
-                .await
-        }
-        .await;
-        let (endorsement, user_errors) = write.finish(result).await?;
+        let (endorsement, user_errors) = run(ctx, "withdrawLearningEndorsement", move |write| {
+            Box::pin(async move {
+                let id = id("id", &input.id, NodeKind::LearningEndorsement)?;
+                write
+                    .set_archived::<learning_endorsement::Entity>(
+                        NodeKind::LearningEndorsement,
+                        id,
+                        input.version,
+                        true,
+                    )
+                    .await
+            })
+        })
+        .await?;
         Ok(LearningEndorsementPayload {
             learning_endorsement: endorsement.map(LearningEndorsement),
             user_errors,

@@ -18,7 +18,7 @@ use crate::graphql::filter::{Filter, TreeLink};
 use crate::graphql::loader::{Rel, reference, required_reference};
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
 use crate::graphql::scalars::DateTime;
-use crate::i18n::{Translation, required_text, served_locale, translations};
+use crate::graphql::text::{Translation, required_text, served_locale, translations};
 use crate::kernel::access::Viewer;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Owner, Table, col};
@@ -57,7 +57,7 @@ impl Table for learning::Entity {
 
 /// The folded text the `search` filter matches: every translation of title and body.
 pub fn search_text(model: &learning::Model) -> String {
-    crate::i18n::search_text([&model.title, &model.body])
+    crate::kernel::i18n::search_text([&model.title, &model.body])
 }
 
 /// The kind of a lesson.

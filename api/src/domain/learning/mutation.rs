@@ -5,6 +5,7 @@ use sea_orm::{ActiveModelTrait, IntoActiveModel};
 
 use super::{Audience, Learning, LearningKind};
 use crate::graphql::input::{ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, id, ids, text};
+use crate::graphql::mutation::{archive, run};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
 use crate::kernel::write::{
@@ -261,9 +262,10 @@ impl LearningMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new lesson.")] input: CreateLearningInput,
     ) -> async_graphql::Result<LearningPayload> {
-        let write = Write::begin(ctx, "createLearning").await?;
-        let result = create(&write, input).await;
-        let (learning, user_errors) = write.finish(result).await?;
+        let (learning, user_errors) = run(ctx, "createLearning", move |write| {
+            Box::pin(create(write, input))
+        })
+        .await?;
         Ok(LearningPayload {
             learning: learning.map(Learning),
             user_errors,
@@ -276,9 +278,10 @@ impl LearningMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The changes.")] input: UpdateLearningInput,
     ) -> async_graphql::Result<LearningPayload> {
-        let write = Write::begin(ctx, "updateLearning").await?;
-        let result = update(&write, input).await;
-        let (learning, user_errors) = write.finish(result).await?;
+        let (learning, user_errors) = run(ctx, "updateLearning", move |write| {
+            Box::pin(update(write, input))
+        })
+        .await?;
         Ok(LearningPayload {
             learning: learning.map(Learning),
             user_errors,
@@ -291,15 +294,9 @@ impl LearningMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The learning and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<LearningPayload> {
-        let write = Write::begin(ctx, "archiveLearning").await?;
-        let result = async {
-            let id = id("id", &input.id, NodeKind::Learning)?;
-            write
-                .set_archived::<learning::Entity>(NodeKind::Learning, id, input.version, true)
-                .await
-        }
-        .await;
-        let (learning, user_errors) = write.finish(result).await?;
+        let (learning, user_errors) =
+            archive::<learning::Entity>(ctx, "archiveLearning", NodeKind::Learning, &input, true)
+                .await?;
         Ok(LearningPayload {
             learning: learning.map(Learning),
             user_errors,
@@ -312,15 +309,14 @@ impl LearningMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The learning and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<LearningPayload> {
-        let write = Write::begin(ctx, "unarchiveLearning").await?;
-        let result = async {
-            let id = id("id", &input.id, NodeKind::Learning)?;
-            write
-                .set_archived::<learning::Entity>(NodeKind::Learning, id, input.version, false)
-                .await
-        }
-        .await;
-        let (learning, user_errors) = write.finish(result).await?;
+        let (learning, user_errors) = archive::<learning::Entity>(
+            ctx,
+            "unarchiveLearning",
+            NodeKind::Learning,
+            &input,
+            false,
+        )
+        .await?;
         Ok(LearningPayload {
             learning: learning.map(Learning),
             user_errors,

@@ -9,7 +9,8 @@ use sea_orm::ActiveValue::Set;
 use super::Learning;
 use crate::domain::translation::{TranslationOrigin, is_original, note_origin};
 use crate::graphql::input::{NAME_MAX, TEXT_MAX, TranslationInput, id, text};
-use crate::i18n::TextSource;
+use crate::graphql::mutation::run;
+use crate::graphql::text::TextSource;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::write::{UserError, Write, WriteResult, link_change};
 use crate::payload;
@@ -153,9 +154,10 @@ impl LearningTranslationMutation {
         #[graphql(desc = "The learning, which text, the language and the translation.")]
         input: TranslateLearningInput,
     ) -> async_graphql::Result<TranslateLearningPayload> {
-        let write = Write::begin(ctx, "translateLearning").await?;
-        let result = translate(&write, input).await;
-        let (learning, user_errors) = write.finish(result).await?;
+        let (learning, user_errors) = run(ctx, "translateLearning", move |write| {
+            Box::pin(translate(write, input))
+        })
+        .await?;
         Ok(TranslateLearningPayload {
             learning: learning.map(Learning),
             user_errors,

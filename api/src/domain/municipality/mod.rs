@@ -14,7 +14,7 @@ use crate::graphql::filter::Filter;
 use crate::graphql::loader::Rel;
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
 use crate::graphql::scalars::DateTime;
-use crate::i18n::{Translation, required_text, served_locale, translations};
+use crate::graphql::text::{Translation, required_text, served_locale, translations};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Owner, Table, col};
 use crate::record_meta;
@@ -37,7 +37,7 @@ impl Table for municipality::Entity {
 
 /// The folded text the `search` filter matches: every translation of name.
 pub fn search_text(model: &municipality::Model) -> String {
-    crate::i18n::search_text([&model.name])
+    crate::kernel::i18n::search_text([&model.name])
 }
 
 /// A city or region that runs circular programmes, such as Mechelen or a CECI partner region.

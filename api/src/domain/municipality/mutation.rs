@@ -6,6 +6,7 @@ use super::Municipality;
 use crate::graphql::input::{
     ArchiveInput, NAME_MAX, TranslationInput, count, country, id, locale, text,
 };
+use crate::graphql::mutation::run;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
 use crate::kernel::write::{Problems, UserError, Write, WriteResult};
@@ -163,9 +164,10 @@ impl MunicipalityMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new municipality.")] input: CreateMunicipalityInput,
     ) -> async_graphql::Result<MunicipalityPayload> {
-        let write = Write::begin(ctx, "createMunicipality").await?;
-        let result = create(&write, input).await;
-        let (municipality, user_errors) = write.finish(result).await?;
+        let (municipality, user_errors) = run(ctx, "createMunicipality", move |write| {
+            Box::pin(create(write, input))
+        })
+        .await?;
         Ok(MunicipalityPayload {
             municipality: municipality.map(Municipality),
             user_errors,
@@ -178,9 +180,10 @@ impl MunicipalityMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The changes.")] input: UpdateMunicipalityInput,
     ) -> async_graphql::Result<MunicipalityPayload> {
-        let write = Write::begin(ctx, "updateMunicipality").await?;
-        let result = update(&write, input).await;
-        let (municipality, user_errors) = write.finish(result).await?;
+        let (municipality, user_errors) = run(ctx, "updateMunicipality", move |write| {
+            Box::pin(update(write, input))
+        })
+        .await?;
         Ok(MunicipalityPayload {
             municipality: municipality.map(Municipality),
             user_errors,
@@ -193,21 +196,21 @@ impl MunicipalityMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The municipality and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<MunicipalityPayload> {
-        let write = Write::begin(ctx, "archiveMunicipality").await?;
-        let result = async {
-            write.admin_only("archive a municipality")?;
-            let id = id("id", &input.id, NodeKind::Municipality)?;
-            write
-                .set_archived::<municipality::Entity>(
-                    NodeKind::Municipality,
-                    id,
-                    input.version,
-                    true,
-                )
-                .await
-        }
-        .await;
-        let (municipality, user_errors) = write.finish(result).await?;
+        let (municipality, user_errors) = run(ctx, "archiveMunicipality", move |write| {
+            Box::pin(async move {
+                write.admin_only("archive a municipality")?;
+                let id = id("id", &input.id, NodeKind::Municipality)?;
+                write
+                    .set_archived::<municipality::Entity>(
+                        NodeKind::Municipality,
+                        id,
+                        input.version,
+                        true,
+                    )
+                    .await
+            })
+        })
+        .await?;
         Ok(MunicipalityPayload {
             municipality: municipality.map(Municipality),
             user_errors,
@@ -220,21 +223,21 @@ impl MunicipalityMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The municipality and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<MunicipalityPayload> {
-        let write = Write::begin(ctx, "unarchiveMunicipality").await?;
-        let result = async {
-            write.admin_only("unarchive a municipality")?;
-            let id = id("id", &input.id, NodeKind::Municipality)?;
-            write
-                .set_archived::<municipality::Entity>(
-                    NodeKind::Municipality,
-                    id,
-                    input.version,
-                    false,
-                )
-                .await
-        }
-        .await;
-        let (municipality, user_errors) = write.finish(result).await?;
+        let (municipality, user_errors) = run(ctx, "unarchiveMunicipality", move |write| {
+            Box::pin(async move {
+                write.admin_only("unarchive a municipality")?;
+                let id = id("id", &input.id, NodeKind::Municipality)?;
+                write
+                    .set_archived::<municipality::Entity>(
+                        NodeKind::Municipality,
+                        id,
+                        input.version,
+                        false,
+                    )
+                    .await
+            })
+        })
+        .await?;
         Ok(MunicipalityPayload {
             municipality: municipality.map(Municipality),
             user_errors,

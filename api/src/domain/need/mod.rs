@@ -17,7 +17,9 @@ use crate::graphql::filter::{Filter, TreeLink};
 use crate::graphql::loader::{Rel, TargetGroupsOf, reference, required_reference};
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
 use crate::graphql::scalars::{Date, DateTime};
-use crate::i18n::{Translation, optional_text, required_text, served_locale, translations};
+use crate::graphql::text::{
+    Translation, optional_text, required_text, served_locale, translations,
+};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Owner, Table, col};
 use crate::record_meta;
@@ -46,7 +48,7 @@ impl Table for need::Entity {
 
 /// The folded text the `search` filter matches: every translation of title and description.
 pub fn search_text(model: &need::Model) -> String {
-    crate::i18n::search_text([&model.title, &model.description])
+    crate::kernel::i18n::search_text([&model.title, &model.description])
 }
 
 /// A group of residents a need concerns.

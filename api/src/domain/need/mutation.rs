@@ -5,6 +5,7 @@ use sea_orm::{ActiveModelTrait, IntoActiveModel};
 
 use super::{Need, NeedSource, NeedStatus, TargetGroup};
 use crate::graphql::input::{ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, count, id, text};
+use crate::graphql::mutation::{archive, run};
 use crate::graphql::scalars::Date;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
@@ -359,9 +360,10 @@ impl NeedMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new need.")] input: CreateNeedInput,
     ) -> async_graphql::Result<NeedPayload> {
-        let write = Write::begin(ctx, "createNeed").await?;
-        let result = create(&write, input).await;
-        let (need, user_errors) = write.finish(result).await?;
+        let (need, user_errors) = run(ctx, "createNeed", move |write| {
+            Box::pin(create(write, input))
+        })
+        .await?;
         Ok(NeedPayload {
             need: need.map(Need),
             user_errors,
@@ -374,9 +376,10 @@ impl NeedMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The changes.")] input: UpdateNeedInput,
     ) -> async_graphql::Result<NeedPayload> {
-        let write = Write::begin(ctx, "updateNeed").await?;
-        let result = update(&write, input).await;
-        let (need, user_errors) = write.finish(result).await?;
+        let (need, user_errors) = run(ctx, "updateNeed", move |write| {
+            Box::pin(update(write, input))
+        })
+        .await?;
         Ok(NeedPayload {
             need: need.map(Need),
             user_errors,
@@ -389,9 +392,10 @@ impl NeedMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The need and its new status.")] input: ChangeNeedStatusInput,
     ) -> async_graphql::Result<NeedPayload> {
-        let write = Write::begin(ctx, "changeNeedStatus").await?;
-        let result = change_status(&write, input).await;
-        let (need, user_errors) = write.finish(result).await?;
+        let (need, user_errors) = run(ctx, "changeNeedStatus", move |write| {
+            Box::pin(change_status(write, input))
+        })
+        .await?;
         Ok(NeedPayload {
             need: need.map(Need),
             user_errors,
@@ -404,15 +408,8 @@ impl NeedMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The need and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<NeedPayload> {
-        let write = Write::begin(ctx, "archiveNeed").await?;
-        let result = async {
-            let id = id("id", &input.id, NodeKind::Need)?;
-            write
-                .set_archived::<need::Entity>(NodeKind::Need, id, input.version, true)
-                .await
-        }
-        .await;
-        let (need, user_errors) = write.finish(result).await?;
+        let (need, user_errors) =
+            archive::<need::Entity>(ctx, "archiveNeed", NodeKind::Need, &input, true).await?;
         Ok(NeedPayload {
             need: need.map(Need),
             user_errors,
@@ -425,15 +422,8 @@ impl NeedMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The need and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<NeedPayload> {
-        let write = Write::begin(ctx, "unarchiveNeed").await?;
-        let result = async {
-            let id = id("id", &input.id, NodeKind::Need)?;
-            write
-                .set_archived::<need::Entity>(NodeKind::Need, id, input.version, false)
-                .await
-        }
-        .await;
-        let (need, user_errors) = write.finish(result).await?;
+        let (need, user_errors) =
+            archive::<need::Entity>(ctx, "unarchiveNeed", NodeKind::Need, &input, false).await?;
         Ok(NeedPayload {
             need: need.map(Need),
             user_errors,

@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 pub use datasets::{DATASETS, Dataset, Field, Key, Kind, Scope};
 
 use crate::http::AppState;
-use crate::i18n::{Locale, LocalePreferences, pick};
+use crate::kernel::i18n::{Locale, LocalePreferences, pick};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::col;
 

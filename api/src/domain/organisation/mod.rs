@@ -16,7 +16,9 @@ use crate::graphql::pagination::{
     Connection, PageArgs, SortKey, SortKind, Wraps, children, children_where, list,
 };
 use crate::graphql::scalars::DateTime;
-use crate::i18n::{Translation, optional_text, required_text, served_locale, translations};
+use crate::graphql::text::{
+    Translation, optional_text, required_text, served_locale, translations,
+};
 use crate::kernel::access::Viewer;
 use crate::kernel::error::ApiError;
 use crate::kernel::ids::NodeKind;
@@ -41,7 +43,7 @@ impl Table for organisation::Entity {
 
 /// The folded text the `search` filter matches: every translation of name and description.
 pub fn search_text(model: &organisation::Model) -> String {
-    crate::i18n::search_text([&model.name, &model.description])
+    crate::kernel::i18n::search_text([&model.name, &model.description])
 }
 
 impl Table for contact_person::Entity {

@@ -6,6 +6,7 @@ use super::{ContactPerson, Organisation, OrganisationKind};
 use crate::graphql::input::{
     ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, country, email, id, phone, plain, text, url,
 };
+use crate::graphql::mutation::run;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
 use crate::kernel::write::{Problems, UserError, Write, WriteResult};
@@ -357,9 +358,10 @@ impl OrganisationMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new organisation.")] input: CreateOrganisationInput,
     ) -> async_graphql::Result<OrganisationPayload> {
-        let write = Write::begin(ctx, "createOrganisation").await?;
-        let result = create(&write, input).await;
-        let (organisation, user_errors) = write.finish(result).await?;
+        let (organisation, user_errors) = run(ctx, "createOrganisation", move |write| {
+            Box::pin(create(write, input))
+        })
+        .await?;
         Ok(OrganisationPayload {
             organisation: organisation.map(Organisation),
             user_errors,
@@ -372,9 +374,10 @@ impl OrganisationMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The changes.")] input: UpdateOrganisationInput,
     ) -> async_graphql::Result<OrganisationPayload> {
-        let write = Write::begin(ctx, "updateOrganisation").await?;
-        let result = update(&write, input).await;
-        let (organisation, user_errors) = write.finish(result).await?;
+        let (organisation, user_errors) = run(ctx, "updateOrganisation", move |write| {
+            Box::pin(update(write, input))
+        })
+        .await?;
         Ok(OrganisationPayload {
             organisation: organisation.map(Organisation),
             user_errors,
@@ -387,20 +390,20 @@ impl OrganisationMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The organisation and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<OrganisationPayload> {
-        let write = Write::begin(ctx, "archiveOrganisation").await?;
-        let result = async {
-            let id = id("id", &input.id, NodeKind::Organisation)?;
-            write
-                .set_archived::<organisation::Entity>(
-                    NodeKind::Organisation,
-                    id,
-                    input.version,
-                    true,
-                )
-                .await
-        }
-        .await;
-        let (organisation, user_errors) = write.finish(result).await?;
+        let (organisation, user_errors) = run(ctx, "archiveOrganisation", move |write| {
+            Box::pin(async move {
+                let id = id("id", &input.id, NodeKind::Organisation)?;
+                write
+                    .set_archived::<organisation::Entity>(
+                        NodeKind::Organisation,
+                        id,
+                        input.version,
+                        true,
+                    )
+                    .await
+            })
+        })
+        .await?;
         Ok(OrganisationPayload {
             organisation: organisation.map(Organisation),
             user_errors,
@@ -413,20 +416,20 @@ impl OrganisationMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The organisation and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<OrganisationPayload> {
-        let write = Write::begin(ctx, "unarchiveOrganisation").await?;
-        let result = async {
-            let id = id("id", &input.id, NodeKind::Organisation)?;
-            write
-                .set_archived::<organisation::Entity>(
-                    NodeKind::Organisation,
-                    id,
-                    input.version,
-                    false,
-                )
-                .await
-        }
-        .await;
-        let (organisation, user_errors) = write.finish(result).await?;
+        let (organisation, user_errors) = run(ctx, "unarchiveOrganisation", move |write| {
+            Box::pin(async move {
+                let id = id("id", &input.id, NodeKind::Organisation)?;
+                write
+                    .set_archived::<organisation::Entity>(
+                        NodeKind::Organisation,
+                        id,
+                        input.version,
+                        false,
+                    )
+                    .await
+            })
+        })
+        .await?;
         Ok(OrganisationPayload {
             organisation: organisation.map(Organisation),
             user_errors,
@@ -439,9 +442,10 @@ impl OrganisationMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new contact person.")] input: CreateContactPersonInput,
     ) -> async_graphql::Result<ContactPersonPayload> {
-        let write = Write::begin(ctx, "createContactPerson").await?;
-        let result = create_contact(&write, input).await;
-        let (contact, user_errors) = write.finish(result).await?;
+        let (contact, user_errors) = run(ctx, "createContactPerson", move |write| {
+            Box::pin(create_contact(write, input))
+        })
+        .await?;
         Ok(ContactPersonPayload {
             contact_person: contact.map(ContactPerson),
             user_errors,
@@ -454,9 +458,10 @@ impl OrganisationMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The changes.")] input: UpdateContactPersonInput,
     ) -> async_graphql::Result<ContactPersonPayload> {
-        let write = Write::begin(ctx, "updateContactPerson").await?;
-        let result = update_contact(&write, input).await;
-        let (contact, user_errors) = write.finish(result).await?;
+        let (contact, user_errors) = run(ctx, "updateContactPerson", move |write| {
+            Box::pin(update_contact(write, input))
+        })
+        .await?;
         Ok(ContactPersonPayload {
             contact_person: contact.map(ContactPerson),
             user_errors,
@@ -469,20 +474,20 @@ impl OrganisationMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The contact person and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<ContactPersonPayload> {
-        let write = Write::begin(ctx, "archiveContactPerson").await?;
-        let result = async {
-            let id = id("id", &input.id, NodeKind::ContactPerson)?;
-            write
-                .set_archived::<contact_person::Entity>(
-                    NodeKind::ContactPerson,
-                    id,
-                    input.version,
-                    true,
-                )
-                .await
-        }
-        .await;
-        let (contact, user_errors) = write.finish(result).await?;
+        let (contact, user_errors) = run(ctx, "archiveContactPerson", move |write| {
+            Box::pin(async move {
+                let id = id("id", &input.id, NodeKind::ContactPerson)?;
+                write
+                    .set_archived::<contact_person::Entity>(
+                        NodeKind::ContactPerson,
+                        id,
+                        input.version,
+                        true,
+                    )
+                    .await
+            })
+        })
+        .await?;
         Ok(ContactPersonPayload {
             contact_person: contact.map(ContactPerson),
             user_errors,
@@ -495,20 +500,20 @@ impl OrganisationMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The contact person and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<ContactPersonPayload> {
-        let write = Write::begin(ctx, "unarchiveContactPerson").await?;
-        let result = async {
-            let id = id("id", &input.id, NodeKind::ContactPerson)?;
-            write
-                .set_archived::<contact_person::Entity>(
-                    NodeKind::ContactPerson,
-                    id,
-                    input.version,
-                    false,
-                )
-                .await
-        }
-        .await;
-        let (contact, user_errors) = write.finish(result).await?;
+        let (contact, user_errors) = run(ctx, "unarchiveContactPerson", move |write| {
+            Box::pin(async move {
+                let id = id("id", &input.id, NodeKind::ContactPerson)?;
+                write
+                    .set_archived::<contact_person::Entity>(
+                        NodeKind::ContactPerson,
+                        id,
+                        input.version,
+                        false,
+                    )
+                    .await
+            })
+        })
+        .await?;
         Ok(ContactPersonPayload {
             contact_person: contact.map(ContactPerson),
             user_errors,

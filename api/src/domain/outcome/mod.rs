@@ -17,7 +17,7 @@ use crate::graphql::filter::Filter;
 use crate::graphql::loader::{reference, required_reference};
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
 use crate::graphql::scalars::{Date, DateTime, Decimal};
-use crate::i18n::{Translation, optional_text, served_locale, translations};
+use crate::graphql::text::{Translation, optional_text, served_locale, translations};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Owner, Table, col};
 use crate::record_meta;

@@ -5,6 +5,7 @@ use entity::outcome;
 use super::{Outcome, to_micro};
 use crate::domain::indicator::Unit;
 use crate::graphql::input::{ArchiveInput, TEXT_MAX, TranslationInput, id, text, url};
+use crate::graphql::mutation::{archive, run};
 use crate::graphql::scalars::{Date, Decimal};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
@@ -314,9 +315,10 @@ impl OutcomeMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The value and what it measures.")] input: RecordOutcomeInput,
     ) -> async_graphql::Result<OutcomePayload> {
-        let write = Write::begin(ctx, "recordOutcome").await?;
-        let result = record(&write, input).await;
-        let (outcome, user_errors) = write.finish(result).await?;
+        let (outcome, user_errors) = run(ctx, "recordOutcome", move |write| {
+            Box::pin(record(write, input))
+        })
+        .await?;
         Ok(OutcomePayload {
             outcome: outcome.map(Outcome),
             user_errors,
@@ -329,9 +331,10 @@ impl OutcomeMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The corrections.")] input: UpdateOutcomeInput,
     ) -> async_graphql::Result<OutcomePayload> {
-        let write = Write::begin(ctx, "updateOutcome").await?;
-        let result = update(&write, input).await;
-        let (outcome, user_errors) = write.finish(result).await?;
+        let (outcome, user_errors) = run(ctx, "updateOutcome", move |write| {
+            Box::pin(update(write, input))
+        })
+        .await?;
         Ok(OutcomePayload {
             outcome: outcome.map(Outcome),
             user_errors,
@@ -344,15 +347,9 @@ impl OutcomeMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The outcome and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<OutcomePayload> {
-        let write = Write::begin(ctx, "archiveOutcome").await?;
-        let result = async {
-            let id = id("id", &input.id, NodeKind::Outcome)?;
-            write
-                .set_archived::<outcome::Entity>(NodeKind::Outcome, id, input.version, true)
-                .await
-        }
-        .await;
-        let (outcome, user_errors) = write.finish(result).await?;
+        let (outcome, user_errors) =
+            archive::<outcome::Entity>(ctx, "archiveOutcome", NodeKind::Outcome, &input, true)
+                .await?;
         Ok(OutcomePayload {
             outcome: outcome.map(Outcome),
             user_errors,
@@ -365,15 +362,9 @@ impl OutcomeMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The outcome and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<OutcomePayload> {
-        let write = Write::begin(ctx, "unarchiveOutcome").await?;
-        let result = async {
-            let id = id("id", &input.id, NodeKind::Outcome)?;
-            write
-                .set_archived::<outcome::Entity>(NodeKind::Outcome, id, input.version, false)
-                .await
-        }
-        .await;
-        let (outcome, user_errors) = write.finish(result).await?;
+        let (outcome, user_errors) =
+            archive::<outcome::Entity>(ctx, "unarchiveOutcome", NodeKind::Outcome, &input, false)
+                .await?;
         Ok(OutcomePayload {
             outcome: outcome.map(Outcome),
             user_errors,

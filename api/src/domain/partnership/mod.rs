@@ -9,7 +9,7 @@ use crate::domain::programme::Programme;
 use crate::graphql::common::RecordMeta;
 use crate::graphql::loader::{Only, reference, required_reference};
 use crate::graphql::pagination::{SortKey, SortKind, Wraps};
-use crate::i18n::{Translation, optional_text, served_locale, translations};
+use crate::graphql::text::{Translation, optional_text, served_locale, translations};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Owner, Table};
 use crate::record_meta;

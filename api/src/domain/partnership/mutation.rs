@@ -5,6 +5,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{PartnerRole, Partnership};
 use crate::graphql::input::{ArchiveInput, TEXT_MAX, TranslationInput, id, text};
+use crate::graphql::mutation::run;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
 use crate::kernel::write::{UserError, UserErrorCode, Write, WriteResult};
@@ -213,20 +214,20 @@ impl PartnershipMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The programme, partner and role.")] input: AddProgrammePartnerInput,
     ) -> async_graphql::Result<PartnershipPayload> {
-        let write = Write::begin(ctx, "addProgrammePartner").await?;
-        let result = async {
-            let programme = id("programme", &input.programme, NodeKind::Programme)?;
-            add_partner(
-                &write,
-                PartnerOf::Programme(programme),
-                &input.organisation,
-                input.role,
-                input.note.as_deref(),
-            )
-            .await
-        }
-        .await;
-        let (partnership, user_errors) = write.finish(result).await?;
+        let (partnership, user_errors) = run(ctx, "addProgrammePartner", move |write| {
+            Box::pin(async move {
+                let programme = id("programme", &input.programme, NodeKind::Programme)?;
+                add_partner(
+                    write,
+                    PartnerOf::Programme(programme),
+                    &input.organisation,
+                    input.role,
+                    input.note.as_deref(),
+                )
+                .await
+            })
+        })
+        .await?;
         Ok(PartnershipPayload {
             partnership: partnership.map(Partnership),
             user_errors,
@@ -239,9 +240,10 @@ impl PartnershipMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The partnership and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<PartnershipPayload> {
-        let write = Write::begin(ctx, "removeProgrammePartner").await?;
-        let result = remove_partner(&write, &input, NodeKind::Programme).await;
-        let (partnership, user_errors) = write.finish(result).await?;
+        let (partnership, user_errors) = run(ctx, "removeProgrammePartner", move |write| {
+            Box::pin(async move { remove_partner(write, &input, NodeKind::Programme).await })
+        })
+        .await?;
         Ok(PartnershipPayload {
             partnership: partnership.map(Partnership),
             user_errors,
@@ -254,20 +256,20 @@ impl PartnershipMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The initiative, partner and role.")] input: AddInitiativePartnerInput,
     ) -> async_graphql::Result<PartnershipPayload> {
-        let write = Write::begin(ctx, "addInitiativePartner").await?;
-        let result = async {
-            let initiative = id("initiative", &input.initiative, NodeKind::Initiative)?;
-            add_partner(
-                &write,
-                PartnerOf::Initiative(initiative),
-                &input.organisation,
-                input.role,
-                input.note.as_deref(),
-            )
-            .await
-        }
-        .await;
-        let (partnership, user_errors) = write.finish(result).await?;
+        let (partnership, user_errors) = run(ctx, "addInitiativePartner", move |write| {
+            Box::pin(async move {
+                let initiative = id("initiative", &input.initiative, NodeKind::Initiative)?;
+                add_partner(
+                    write,
+                    PartnerOf::Initiative(initiative),
+                    &input.organisation,
+                    input.role,
+                    input.note.as_deref(),
+                )
+                .await
+            })
+        })
+        .await?;
         Ok(PartnershipPayload {
             partnership: partnership.map(Partnership),
             user_errors,
@@ -280,9 +282,10 @@ impl PartnershipMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The partnership and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<PartnershipPayload> {
-        let write = Write::begin(ctx, "removeInitiativePartner").await?;
-        let result = remove_partner(&write, &input, NodeKind::Initiative).await;
-        let (partnership, user_errors) = write.finish(result).await?;
+        let (partnership, user_errors) = run(ctx, "removeInitiativePartner", move |write| {
+            Box::pin(async move { remove_partner(write, &input, NodeKind::Initiative).await })
+        })
+        .await?;
         Ok(PartnershipPayload {
             partnership: partnership.map(Partnership),
             user_errors,
@@ -295,20 +298,20 @@ impl PartnershipMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The network, member and role.")] input: AddNetworkMemberInput,
     ) -> async_graphql::Result<PartnershipPayload> {
-        let write = Write::begin(ctx, "addNetworkMember").await?;
-        let result = async {
-            let network = id("network", &input.network, NodeKind::Organisation)?;
-            add_partner(
-                &write,
-                PartnerOf::Network(network),
-                &input.organisation,
-                input.role,
-                input.note.as_deref(),
-            )
-            .await
-        }
-        .await;
-        let (partnership, user_errors) = write.finish(result).await?;
+        let (partnership, user_errors) = run(ctx, "addNetworkMember", move |write| {
+            Box::pin(async move {
+                let network = id("network", &input.network, NodeKind::Organisation)?;
+                add_partner(
+                    write,
+                    PartnerOf::Network(network),
+                    &input.organisation,
+                    input.role,
+                    input.note.as_deref(),
+                )
+                .await
+            })
+        })
+        .await?;
         Ok(PartnershipPayload {
             partnership: partnership.map(Partnership),
             user_errors,
@@ -321,9 +324,10 @@ impl PartnershipMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The membership and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<PartnershipPayload> {
-        let write = Write::begin(ctx, "removeNetworkMember").await?;
-        let result = remove_partner(&write, &input, NodeKind::Organisation).await;
-        let (partnership, user_errors) = write.finish(result).await?;
+        let (partnership, user_errors) = run(ctx, "removeNetworkMember", move |write| {
+            Box::pin(async move { remove_partner(write, &input, NodeKind::Organisation).await })
+        })
+        .await?;
         Ok(PartnershipPayload {
             partnership: partnership.map(Partnership),
             user_errors,

@@ -22,7 +22,9 @@ use crate::graphql::pagination::{
     Connection, PageArgs, SortKey, SortKind, Wraps, children, children_where, list,
 };
 use crate::graphql::scalars::{Date, DateTime, Decimal};
-use crate::i18n::{Translation, optional_text, required_text, served_locale, translations};
+use crate::graphql::text::{
+    Translation, optional_text, required_text, served_locale, translations,
+};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Owner, Table, col};
 use crate::record_meta;
@@ -45,7 +47,7 @@ impl Table for programme::Entity {
 
 /// The folded text the `search` filter matches: every translation of name and summary.
 pub fn search_text(model: &programme::Model) -> String {
-    crate::i18n::search_text([&model.name, &model.summary])
+    crate::kernel::i18n::search_text([&model.name, &model.summary])
 }
 
 /// A budget range in euro.

@@ -7,6 +7,7 @@ use super::Programme;
 use crate::graphql::input::{
     ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, date_order, euro, id, ids, text, url,
 };
+use crate::graphql::mutation::{archive, run};
 use crate::graphql::scalars::{Date, Decimal};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
@@ -376,9 +377,10 @@ impl ProgrammeMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new programme.")] input: CreateProgrammeInput,
     ) -> async_graphql::Result<ProgrammePayload> {
-        let write = Write::begin(ctx, "createProgramme").await?;
-        let result = create(&write, input).await;
-        let (programme, user_errors) = write.finish(result).await?;
+        let (programme, user_errors) = run(ctx, "createProgramme", move |write| {
+            Box::pin(create(write, input))
+        })
+        .await?;
         Ok(ProgrammePayload {
             programme: programme.map(Programme),
             user_errors,
@@ -391,9 +393,10 @@ impl ProgrammeMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The changes.")] input: UpdateProgrammeInput,
     ) -> async_graphql::Result<ProgrammePayload> {
-        let write = Write::begin(ctx, "updateProgramme").await?;
-        let result = update(&write, input).await;
-        let (programme, user_errors) = write.finish(result).await?;
+        let (programme, user_errors) = run(ctx, "updateProgramme", move |write| {
+            Box::pin(update(write, input))
+        })
+        .await?;
         Ok(ProgrammePayload {
             programme: programme.map(Programme),
             user_errors,
@@ -406,15 +409,14 @@ impl ProgrammeMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The programme and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<ProgrammePayload> {
-        let write = Write::begin(ctx, "archiveProgramme").await?;
-        let result = async {
-            let id = id("id", &input.id, NodeKind::Programme)?;
-            write
-                .set_archived::<programme::Entity>(NodeKind::Programme, id, input.version, true)
-                .await
-        }
-        .await;
-        let (programme, user_errors) = write.finish(result).await?;
+        let (programme, user_errors) = archive::<programme::Entity>(
+            ctx,
+            "archiveProgramme",
+            NodeKind::Programme,
+            &input,
+            true,
+        )
+        .await?;
         Ok(ProgrammePayload {
             programme: programme.map(Programme),
             user_errors,
@@ -427,15 +429,14 @@ impl ProgrammeMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The programme and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<ProgrammePayload> {
-        let write = Write::begin(ctx, "unarchiveProgramme").await?;
-        let result = async {
-            let id = id("id", &input.id, NodeKind::Programme)?;
-            write
-                .set_archived::<programme::Entity>(NodeKind::Programme, id, input.version, false)
-                .await
-        }
-        .await;
-        let (programme, user_errors) = write.finish(result).await?;
+        let (programme, user_errors) = archive::<programme::Entity>(
+            ctx,
+            "unarchiveProgramme",
+            NodeKind::Programme,
+            &input,
+            false,
+        )
+        .await?;
         Ok(ProgrammePayload {
             programme: programme.map(Programme),
             user_errors,

@@ -1,6 +1,6 @@
 //! Highlighting matched words in titles and snippets: escaped HTML with `<mark>` around every
 //! word that starts with a searched term (case and accents ignored, as in matching).
-use crate::i18n::fold;
+use crate::kernel::i18n::fold;
 
 /// The most terms a search takes.
 pub const MAX_TERMS: usize = 10;

@@ -14,7 +14,7 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait, St
 pub use highlight::{highlight, snippet};
 pub use query::{SearchQuery, SearchResult};
 
-use crate::i18n::fold;
+use crate::kernel::i18n::fold;
 use crate::kernel::ids::NodeKind;
 
 /// What can be searched.

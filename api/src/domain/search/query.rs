@@ -9,8 +9,8 @@ use super::{PARTNERS, PUBLIC, QUERY_CONFIGS, SearchType, highlight, snippet};
 use crate::domain::node::{Node, load};
 use crate::graphql::context::{preferences, request, viewer};
 use crate::graphql::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageInfo};
-use crate::i18n::parse_locale_argument;
 use crate::kernel::error::ApiError;
+use crate::kernel::i18n::parse_locale_argument;
 use crate::kernel::ids::NodeKind;
 
 /// The deepest a search pages: relevance beyond this is noise.

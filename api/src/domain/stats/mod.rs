@@ -14,7 +14,7 @@ use crate::domain::need::NeedFilter;
 use crate::domain::node::{Node, load};
 use crate::graphql::context::request;
 use crate::graphql::loader::reference;
-use crate::i18n::required_text;
+use crate::graphql::text::required_text;
 use crate::kernel::error::ApiError;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::col;

@@ -15,7 +15,9 @@ use crate::graphql::filter::Filter;
 use crate::graphql::loader::{Rel, reference};
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
 use crate::graphql::scalars::DateTime;
-use crate::i18n::{Translation, optional_text, required_text, served_locale, translations};
+use crate::graphql::text::{
+    Translation, optional_text, required_text, served_locale, translations,
+};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Owner, Table, col};
 use crate::record_meta;
@@ -48,7 +50,7 @@ pub fn search_text(model: &theme::Model) -> String {
             .into_iter()
             .collect(),
     );
-    crate::i18n::search_text([&model.label, &code])
+    crate::kernel::i18n::search_text([&model.label, &code])
 }
 
 /// Fills the search text of themes stored before themes had one (once, at start).

@@ -5,6 +5,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::Theme;
 use crate::graphql::input::{ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, code, id, text};
+use crate::graphql::mutation::{archive, run};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
 use crate::kernel::write::{
@@ -198,9 +199,10 @@ impl ThemeMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new theme.")] input: CreateThemeInput,
     ) -> async_graphql::Result<ThemePayload> {
-        let write = Write::begin(ctx, "createTheme").await?;
-        let result = create(&write, input).await;
-        let (theme, user_errors) = write.finish(result).await?;
+        let (theme, user_errors) = run(ctx, "createTheme", move |write| {
+            Box::pin(create(write, input))
+        })
+        .await?;
         Ok(ThemePayload {
             theme: theme.map(Theme),
             user_errors,
@@ -213,9 +215,10 @@ impl ThemeMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The changes.")] input: UpdateThemeInput,
     ) -> async_graphql::Result<ThemePayload> {
-        let write = Write::begin(ctx, "updateTheme").await?;
-        let result = update(&write, input).await;
-        let (theme, user_errors) = write.finish(result).await?;
+        let (theme, user_errors) = run(ctx, "updateTheme", move |write| {
+            Box::pin(update(write, input))
+        })
+        .await?;
         Ok(ThemePayload {
             theme: theme.map(Theme),
             user_errors,
@@ -228,15 +231,8 @@ impl ThemeMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The theme and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<ThemePayload> {
-        let write = Write::begin(ctx, "archiveTheme").await?;
-        let result = async {
-            let id = id("id", &input.id, NodeKind::Theme)?;
-            write
-                .set_archived::<theme::Entity>(NodeKind::Theme, id, input.version, true)
-                .await
-        }
-        .await;
-        let (theme, user_errors) = write.finish(result).await?;
+        let (theme, user_errors) =
+            archive::<theme::Entity>(ctx, "archiveTheme", NodeKind::Theme, &input, true).await?;
         Ok(ThemePayload {
             theme: theme.map(Theme),
             user_errors,
@@ -249,15 +245,8 @@ impl ThemeMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The theme and the version you last read.")] input: ArchiveInput,
     ) -> async_graphql::Result<ThemePayload> {
-        let write = Write::begin(ctx, "unarchiveTheme").await?;
-        let result = async {
-            let id = id("id", &input.id, NodeKind::Theme)?;
-            write
-                .set_archived::<theme::Entity>(NodeKind::Theme, id, input.version, false)
-                .await
-        }
-        .await;
-        let (theme, user_errors) = write.finish(result).await?;
+        let (theme, user_errors) =
+            archive::<theme::Entity>(ctx, "unarchiveTheme", NodeKind::Theme, &input, false).await?;
         Ok(ThemePayload {
             theme: theme.map(Theme),
             user_errors,

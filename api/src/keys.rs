@@ -5,9 +5,9 @@ use entity::api_key;
 use entity::enums::KeyRole;
 use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder, TransactionTrait};
 
-use super::{create_key, is_active, key_changes, revoke_key};
 use crate::config::{KeyRoleArg, KeysCommand};
-use crate::i18n::fold;
+use crate::domain::api_key::{create_key, is_active, key_changes, revoke_key};
+use crate::kernel::i18n::fold;
 use crate::kernel::ids::{GlobalId, NodeKind};
 
 /// The actor the audit log names for changes made from the command line.

@@ -1,0 +1,67 @@
+//! The frame of a GraphQL mutation: begin the kernel's write for the request's viewer, make
+//! the change, commit it or roll it back, and hand back the record and the user errors that
+//! every payload carries.
+use async_graphql::Context;
+use futures_util::future::BoxFuture;
+
+use crate::graphql::context::request;
+use crate::graphql::input::{ArchiveInput, id};
+use crate::kernel::error::ApiError;
+use crate::kernel::ids::NodeKind;
+use crate::kernel::record::Table;
+use crate::kernel::write::{UserError, Write, WriteResult};
+
+/// Starts a mutation for the request's viewer.
+pub async fn begin(ctx: &Context<'_>, mutation: &'static str) -> Result<Write, ApiError> {
+    let request = request(ctx);
+    Write::start(&request.db, request.viewer.clone(), mutation).await
+}
+
+/// Runs one change in its own transaction: committed when it succeeds, rolled back when it is
+/// refused (the user errors come back as data) or fails.
+pub async fn run<T, F>(
+    ctx: &Context<'_>,
+    mutation: &'static str,
+    change: F,
+) -> Result<(Option<T>, Vec<UserError>), ApiError>
+where
+    F: for<'w> FnOnce(&'w Write) -> BoxFuture<'w, WriteResult<T>>,
+{
+    let write = begin(ctx, mutation).await?;
+    let result = change(&write).await;
+    write.finish(result).await
+}
+
+/// Archives a record (`archived`), or brings it back: the whole of every `archive…` and
+/// `unarchive…` mutation.
+pub async fn archive<E: Table>(
+    ctx: &Context<'_>,
+    mutation: &'static str,
+    kind: NodeKind,
+    input: &ArchiveInput,
+    archived: bool,
+) -> Result<(Option<E::Model>, Vec<UserError>), ApiError> {
+    let (record, version) = (input.id.clone(), input.version);
+    run(ctx, mutation, move |write| {
+        Box::pin(async move {
+            let id = id("id", &record, kind)?;
+            write.set_archived::<E>(kind, id, version, archived).await
+        })
+    })
+    .await
+}
+
+/// A payload type: the changed record and the user errors.
+#[macro_export]
+macro_rules! payload {
+    ($(#[$doc:meta])* $name:ident { $field:ident: $ty:ty }) => {
+        $(#[$doc])*
+        #[derive(async_graphql::SimpleObject)]
+        pub struct $name {
+            /// The record as it is after the change; null when the change was refused.
+            pub $field: Option<$ty>,
+            /// What was wrong with the input; empty on success. Nothing is changed when it is not.
+            pub user_errors: Vec<$crate::kernel::write::UserError>,
+        }
+    };
+}
