@@ -83,6 +83,8 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 }
 
 pub fn build_schema() -> AppSchema {
+    // Whatever changes through the schema keeps the search index in step.
+    crate::domain::search::follow_changes();
     builder().finish()
 }
 

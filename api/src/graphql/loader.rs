@@ -12,9 +12,9 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QueryTrait,
 };
 
-use crate::graphql::pagination::{Page, PageRequest, fetch_partitioned};
 use crate::kernel::access::Viewer;
 use crate::kernel::error::ApiError;
+use crate::kernel::paging::{Page, PageRequest, fetch_partitioned};
 use crate::kernel::record::{Table, col, in_ids};
 
 /// The loader of one request: it sees the database as the request's viewer does.
@@ -23,8 +23,9 @@ pub struct DbLoader {
     pub viewer: Viewer,
 }
 
-/// How a nested list reaches its rows from the parent's ID.
-#[derive(Debug, Clone, Copy)]
+/// How a nested list reaches its rows from the parent's ID: each domain type declares the
+/// links of its lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Link {
     /// The child table has a column holding the parent's ID.
     Column(&'static str),
@@ -36,87 +37,16 @@ pub enum Link {
     },
 }
 
-/// Every nested list of the schema.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Rel {
-    MunicipalityAreas,
-    MunicipalityProgrammes,
-    AreaChildren,
-    AreaNeeds,
-    AreaInitiatives,
-    ThemeChildren,
-    ThemeNeeds,
-    ThemeInitiatives,
-    OrganisationChildren,
-    OrganisationContacts,
-    OrganisationMembers,
-    OrganisationPartnerships,
-    ProgrammeThemes,
-    ProgrammePartners,
-    ProgrammeNeeds,
-    ProgrammeInitiatives,
-    ProgrammeLearnings,
-    ProgrammeOutcomes,
-    NeedInitiatives,
-    InitiativeAreas,
-    InitiativeThemes,
-    InitiativeNeeds,
-    InitiativePartners,
-    InitiativeSupportRequests,
-    InitiativeOutcomes,
-    InitiativeLearnings,
-    IndicatorOutcomes,
-    LearningThemes,
-    LearningEndorsements,
-    /// The audit entries of a record (restricted to its type by the caller).
-    History,
-}
-
-impl Rel {
-    pub fn link(self) -> Link {
-        use Link::*;
-        const fn through(table: &'static str, parent: &'static str, child: &'static str) -> Link {
-            Through {
-                table,
-                parent,
-                child,
-            }
-        }
-        match self {
-            Self::MunicipalityAreas | Self::MunicipalityProgrammes => Column("municipality_id"),
-            Self::AreaChildren | Self::ThemeChildren | Self::OrganisationChildren => {
-                Column("parent_id")
-            }
-            Self::AreaNeeds => Column("area_id"),
-            Self::AreaInitiatives => through("initiative_area", "area_id", "initiative_id"),
-            Self::ThemeNeeds => Column("theme_id"),
-            Self::ThemeInitiatives => through("initiative_theme", "theme_id", "initiative_id"),
-            Self::OrganisationContacts | Self::OrganisationPartnerships => {
-                Column("organisation_id")
-            }
-            Self::OrganisationMembers => Column("network_id"),
-            Self::ProgrammeThemes => through("programme_theme", "programme_id", "theme_id"),
-            Self::ProgrammePartners
-            | Self::ProgrammeNeeds
-            | Self::ProgrammeInitiatives
-            | Self::ProgrammeLearnings
-            | Self::ProgrammeOutcomes => Column("programme_id"),
-            Self::NeedInitiatives => through("initiative_need", "need_id", "initiative_id"),
-            Self::InitiativeAreas => through("initiative_area", "initiative_id", "area_id"),
-            Self::InitiativeThemes => through("initiative_theme", "initiative_id", "theme_id"),
-            Self::InitiativeNeeds => through("initiative_need", "initiative_id", "need_id"),
-            Self::InitiativePartners
-            | Self::InitiativeSupportRequests
-            | Self::InitiativeOutcomes
-            | Self::InitiativeLearnings => Column("initiative_id"),
-            Self::IndicatorOutcomes => Column("indicator_id"),
-            Self::LearningThemes => through("learning_theme", "learning_id", "theme_id"),
-            Self::LearningEndorsements => Column("learning_id"),
-            Self::History => Column("subject_id"),
+impl Link {
+    pub const fn through(table: &'static str, parent: &'static str, child: &'static str) -> Self {
+        Self::Through {
+            table,
+            parent,
+            child,
         }
     }
 
-    /// The visible, unarchived children of this relation, and the expression of their parent ID.
+    /// The visible, unarchived children of this link, and the expression of their parent ID.
     fn select<E: Table>(
         self,
         viewer: &Viewer,
@@ -126,7 +56,7 @@ impl Rel {
         if let Some(only) = only {
             only.apply(E::NAME, &mut select);
         }
-        let parent = match self.link() {
+        let parent = match self {
             Link::Column(column) => col(E::NAME, column),
             Link::Through {
                 table,
@@ -181,11 +111,11 @@ typed_key!(
 );
 typed_key!(
     /// One parent's page of a nested list of `E` rows.
-    ChildPage { rel: Rel, parent: i64, only: Option<Only>, page: PageRequest }
+    ChildPage { link: Link, parent: i64, only: Option<Only>, page: PageRequest }
 );
 typed_key!(
     /// How many visible `E` rows one parent's nested list holds.
-    ChildCount { rel: Rel, parent: i64, only: Option<Only> }
+    ChildCount { link: Link, parent: i64, only: Option<Only> }
 );
 
 /// A restriction a nested list's arguments put on its rows (`partners(roles: …)`).
@@ -252,22 +182,22 @@ where
         keys: &[ChildPage<E>],
     ) -> Result<HashMap<ChildPage<E>, Arc<Page<E::Model>>>, ApiError> {
         // Parents asking for the same window of the same relation share one statement.
-        let mut groups: HashMap<(Rel, &Option<Only>, &PageRequest), Vec<i64>> = HashMap::new();
+        let mut groups: HashMap<(Link, &Option<Only>, &PageRequest), Vec<i64>> = HashMap::new();
         for key in keys {
             groups
-                .entry((key.rel, &key.only, &key.page))
+                .entry((key.link, &key.only, &key.page))
                 .or_default()
                 .push(key.parent);
         }
         let sort = E::default_sort();
         let mut result = HashMap::with_capacity(keys.len());
-        for ((rel, only, page), parents) in groups {
-            let (select, parent) = rel.select::<E>(&self.viewer, only.as_ref());
+        for ((link, only, page), parents) in groups {
+            let (select, parent) = link.select::<E>(&self.viewer, only.as_ref());
             let pages =
                 fetch_partitioned::<E>(&self.db, select, parent, &parents, &sort, page).await?;
             for (parent, rows) in pages {
                 result.insert(
-                    ChildPage::new(rel, parent, only.clone(), page.clone()),
+                    ChildPage::new(link, parent, only.clone(), page.clone()),
                     Arc::new(rows),
                 );
             }
@@ -285,16 +215,16 @@ where
     type Error = ApiError;
 
     async fn load(&self, keys: &[ChildCount<E>]) -> Result<HashMap<ChildCount<E>, i64>, ApiError> {
-        let mut groups: HashMap<(Rel, &Option<Only>), Vec<i64>> = HashMap::new();
+        let mut groups: HashMap<(Link, &Option<Only>), Vec<i64>> = HashMap::new();
         for key in keys {
             groups
-                .entry((key.rel, &key.only))
+                .entry((key.link, &key.only))
                 .or_default()
                 .push(key.parent);
         }
         let mut result = HashMap::with_capacity(keys.len());
-        for ((rel, only), parents) in groups {
-            let (mut select, parent) = rel.select::<E>(&self.viewer, only.as_ref());
+        for ((link, only), parents) in groups {
+            let (mut select, parent) = link.select::<E>(&self.viewer, only.as_ref());
             select
                 .clear_selects()
                 .expr_as(parent.clone(), "parent")
@@ -304,60 +234,25 @@ where
                     parent.clone(),
                     parents.iter().copied(),
                 ))
-                .group_by_col(parent_column(rel, E::NAME));
+                .group_by_col(parent_column(link, E::NAME));
             let rows = self.db.query_all(&select).await?;
             for parent in &parents {
-                result.insert(ChildCount::new(rel, *parent, only.clone()), 0);
+                result.insert(ChildCount::new(link, *parent, only.clone()), 0);
             }
             for row in rows {
                 let parent: i64 = row.try_get("", "parent")?;
                 let n: i64 = row.try_get("", "n")?;
-                result.insert(ChildCount::new(rel, parent, only.clone()), n);
+                result.insert(ChildCount::new(link, parent, only.clone()), n);
             }
         }
         Ok(result)
     }
 }
 
-fn parent_column(rel: Rel, child_table: &'static str) -> (&'static str, &'static str) {
-    match rel.link() {
+fn parent_column(link: Link, child_table: &'static str) -> (&'static str, &'static str) {
+    match link {
         Link::Column(column) => (child_table, column),
         Link::Through { table, parent, .. } => (table, parent),
-    }
-}
-
-/// The target groups of each need.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TargetGroupsOf(pub i64);
-
-impl Loader<TargetGroupsOf> for DbLoader {
-    type Value = Vec<entity::enums::TargetGroup>;
-    type Error = ApiError;
-
-    async fn load(
-        &self,
-        keys: &[TargetGroupsOf],
-    ) -> Result<HashMap<TargetGroupsOf, Self::Value>, ApiError> {
-        use entity::need_target_group::Entity;
-        let rows = Entity::find()
-            .filter(in_ids(
-                self.db.get_database_backend(),
-                col("need_target_group", "need_id"),
-                keys.iter().map(|k| k.0),
-            ))
-            .all(&self.db)
-            .await?;
-        let mut result: HashMap<TargetGroupsOf, Self::Value> =
-            keys.iter().map(|k| (*k, Vec::new())).collect();
-        for row in rows {
-            if let Some(groups) = result.get_mut(&TargetGroupsOf(row.need_id)) {
-                groups.push(row.target_group);
-            }
-        }
-        for groups in result.values_mut() {
-            groups.sort_by_key(|g| entity::enums::TargetGroup::ALL.iter().position(|x| x == g));
-        }
-        Ok(result)
     }
 }
 
@@ -391,33 +286,4 @@ where
         ))
         .into()
     })
-}
-
-/// Whether an active initiative answers each need.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct AnsweredNeed(pub i64);
-
-impl Loader<AnsweredNeed> for DbLoader {
-    type Value = bool;
-    type Error = ApiError;
-
-    async fn load(&self, keys: &[AnsweredNeed]) -> Result<HashMap<AnsweredNeed, bool>, ApiError> {
-        use sea_orm::sea_query::Query;
-        let select = Query::select()
-            .column(("need", "id"))
-            .from("need")
-            .and_where(in_ids(
-                self.db.get_database_backend(),
-                col("need", "id"),
-                keys.iter().map(|k| k.0),
-            ))
-            .and_where(crate::domain::need::answered_condition())
-            .take();
-        let mut result: HashMap<AnsweredNeed, bool> = keys.iter().map(|k| (*k, false)).collect();
-        for row in self.db.query_all(&select).await? {
-            let id: i64 = row.try_get("", "id")?;
-            result.insert(AnsweredNeed(id), true);
-        }
-        Ok(result)
-    }
 }

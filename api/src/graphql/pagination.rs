@@ -8,7 +8,7 @@ use sea_orm::FromQueryResult;
 use sea_orm::sea_query::SelectStatement;
 
 use crate::graphql::context::{loader, request};
-use crate::graphql::loader::{ChildCount, ChildPage, Only, Rel};
+use crate::graphql::loader::{ChildCount, ChildPage, Link, Only};
 pub use crate::kernel::paging::{
     DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageArgs, PageRequest, count, fetch_page,
     fetch_partitioned,
@@ -28,7 +28,7 @@ pub enum TotalCount {
     Query(Box<SelectStatement>),
     /// Count the visible children of one parent (batched across parents).
     Child {
-        rel: Rel,
+        link: Link,
         parent: i64,
         only: Option<Only>,
     },
@@ -79,8 +79,8 @@ impl<T: Wraps> Connection<T> {
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
         match &self.total {
             TotalCount::Query(select) => Ok(count(&request(ctx).db, select).await?),
-            TotalCount::Child { rel, parent, only } => Ok(loader(ctx)
-                .load_one(ChildCount::<T::Entity>::new(*rel, *parent, only.clone()))
+            TotalCount::Child { link, parent, only } => Ok(loader(ctx)
+                .load_one(ChildCount::<T::Entity>::new(*link, *parent, only.clone()))
                 .await?
                 .unwrap_or(0)),
         }
@@ -160,20 +160,20 @@ where
 /// A nested list of one parent, loaded for all parents of the same field at once.
 pub async fn children<T: Wraps>(
     ctx: &Context<'_>,
-    rel: Rel,
+    link: Link,
     parent: i64,
     args: PageArgs,
 ) -> async_graphql::Result<Connection<T>>
 where
     <T::Entity as sea_orm::EntityTrait>::Model: FromQueryResult + Send + Sync + Clone,
 {
-    children_where(ctx, rel, parent, None, args).await
+    children_where(ctx, link, parent, None, args).await
 }
 
 /// A nested list restricted by its own arguments (`partners(roles: …)`).
 pub async fn children_where<T: Wraps>(
     ctx: &Context<'_>,
-    rel: Rel,
+    link: Link,
     parent: i64,
     only: Option<Only>,
     args: PageArgs,
@@ -185,7 +185,7 @@ where
     let page_request = PageRequest::new(&args, &key)?;
     let page = loader(ctx)
         .load_one(ChildPage::<T::Entity>::new(
-            rel,
+            link,
             parent,
             only.clone(),
             page_request.clone(),
@@ -195,7 +195,7 @@ where
         .unwrap_or_else(|| Page::empty(&page_request));
     Ok(Connection::new(
         page,
-        TotalCount::Child { rel, parent, only },
+        TotalCount::Child { link, parent, only },
     ))
 }
 

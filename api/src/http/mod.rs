@@ -5,6 +5,7 @@ mod explain;
 mod graphql;
 pub mod introspection;
 pub mod limits;
+mod open_data;
 mod ops;
 mod pages;
 pub use ops::probe;
@@ -254,7 +255,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .merge(crate::domain::open_data::routes())
+        .merge(open_data::routes())
         .layer(DefaultBodyLimit::max(max_body))
         .layer(CompressionLayer::new())
         .layer(cors)

@@ -134,6 +134,24 @@ impl Problems {
     }
 }
 
+/// Something that follows every audited change, in its transaction (the search index does).
+pub type ChangeHook = for<'a> fn(
+    &'a DatabaseTransaction,
+    NodeKind,
+    i64,
+)
+    -> futures_util::future::BoxFuture<'a, Result<(), sea_orm::DbErr>>;
+
+static CHANGE_HOOKS: std::sync::RwLock<Vec<ChangeHook>> = std::sync::RwLock::new(Vec::new());
+
+/// Registers a hook to run on every audited change (once, however often it is registered).
+pub fn on_change(hook: ChangeHook) {
+    let mut hooks = CHANGE_HOOKS.write().unwrap_or_else(|e| e.into_inner());
+    if !hooks.iter().any(|h| std::ptr::fn_addr_eq(*h, hook)) {
+        hooks.push(hook);
+    }
+}
+
 /// One mutation in progress.
 pub struct Write {
     pub txn: DatabaseTransaction,
@@ -316,8 +334,15 @@ impl Write {
         entity::audit_entry::Entity::insert(entry)
             .exec_without_returning(&self.txn)
             .await?;
-        // Every change passes here, so the search index follows every change.
-        crate::domain::search::reindex(&self.txn, kind, subject).await?;
+        // Every change passes here: what follows changes (the search index) sees each one, in
+        // the same transaction.
+        let hooks = CHANGE_HOOKS
+            .read()
+            .map(|hooks| hooks.clone())
+            .unwrap_or_default();
+        for hook in hooks {
+            hook(&self.txn, kind, subject).await?;
+        }
         Ok(())
     }
 

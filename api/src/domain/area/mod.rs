@@ -11,7 +11,7 @@ use crate::domain::need::Need;
 use crate::graphql::common::{OrderDirection, Provenance, RecordMeta, localized_expr};
 use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::Filter;
-use crate::graphql::loader::{Rel, reference, required_reference};
+use crate::graphql::loader::{Link, reference, required_reference};
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
 use crate::graphql::scalars::{DateTime, GeoJson};
 use crate::graphql::text::{Translation, required_text, served_locale, translations};
@@ -125,7 +125,7 @@ impl Area {
     ) -> async_graphql::Result<Connection<Area>> {
         children(
             ctx,
-            Rel::AreaChildren,
+            Link::Column("parent_id"),
             self.0.id,
             PageArgs {
                 first,
@@ -163,7 +163,7 @@ impl Area {
     ) -> async_graphql::Result<Connection<Need>> {
         children(
             ctx,
-            Rel::AreaNeeds,
+            Link::Column("area_id"),
             self.0.id,
             PageArgs {
                 first,
@@ -186,7 +186,7 @@ impl Area {
     ) -> async_graphql::Result<Connection<Initiative>> {
         children(
             ctx,
-            Rel::AreaInitiatives,
+            Link::through("initiative_area", "area_id", "initiative_id"),
             self.0.id,
             PageArgs {
                 first,

@@ -9,7 +9,7 @@ use crate::domain::api_key::ApiKey;
 use crate::domain::node::{Node, load};
 use crate::graphql::context::{request, viewer};
 use crate::graphql::filter::Filter;
-use crate::graphql::loader::{Only, Rel, reference};
+use crate::graphql::loader::{Link, Only, reference};
 use crate::graphql::pagination::{
     Connection, PageArgs, SortKey, SortKind, Wraps, children_where, list,
 };
@@ -262,7 +262,7 @@ pub async fn history(
     require_reader(viewer(ctx))?;
     children_where(
         ctx,
-        Rel::History,
+        Link::Column("subject_id"),
         id,
         Some(Only::TextIn("subject_type", vec![kind.type_name()])),
         args,

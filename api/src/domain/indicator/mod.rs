@@ -11,7 +11,7 @@ use crate::domain::theme::Theme;
 use crate::graphql::common::{OrderDirection, Provenance, RecordMeta, localized_expr};
 use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::Filter;
-use crate::graphql::loader::{Rel, reference};
+use crate::graphql::loader::{Link, reference};
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
 use crate::graphql::scalars::DateTime;
 use crate::graphql::text::{
@@ -174,7 +174,7 @@ impl Indicator {
     ) -> async_graphql::Result<Connection<Outcome>> {
         children(
             ctx,
-            Rel::IndicatorOutcomes,
+            Link::Column("indicator_id"),
             self.0.id,
             PageArgs {
                 first,

@@ -20,7 +20,7 @@ use crate::domain::theme::Theme;
 use crate::graphql::common::{DateRange, OrderDirection, Provenance, RecordMeta, localized_expr};
 use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::{Filter, TreeLink};
-use crate::graphql::loader::{Rel, reference, required_reference};
+use crate::graphql::loader::{Link, reference, required_reference};
 use crate::graphql::pagination::{
     Connection, PageArgs, SortKey, SortKind, Wraps, children, children_where, list,
 };
@@ -255,7 +255,7 @@ impl Initiative {
     ) -> async_graphql::Result<Connection<Area>> {
         children(
             ctx,
-            Rel::InitiativeAreas,
+            Link::through("initiative_area", "initiative_id", "area_id"),
             self.0.id,
             PageArgs {
                 first,
@@ -278,7 +278,7 @@ impl Initiative {
     ) -> async_graphql::Result<Connection<Theme>> {
         children(
             ctx,
-            Rel::InitiativeThemes,
+            Link::through("initiative_theme", "initiative_id", "theme_id"),
             self.0.id,
             PageArgs {
                 first,
@@ -301,7 +301,7 @@ impl Initiative {
     ) -> async_graphql::Result<Connection<Need>> {
         children(
             ctx,
-            Rel::InitiativeNeeds,
+            Link::through("initiative_need", "initiative_id", "need_id"),
             self.0.id,
             PageArgs {
                 first,
@@ -326,7 +326,7 @@ impl Initiative {
     ) -> async_graphql::Result<Connection<Partnership>> {
         children_where(
             ctx,
-            Rel::InitiativePartners,
+            Link::Column("initiative_id"),
             self.0.id,
             PartnerRole::only(roles),
             PageArgs {
@@ -352,7 +352,7 @@ impl Initiative {
     ) -> async_graphql::Result<Connection<SupportRequest>> {
         children(
             ctx,
-            Rel::InitiativeSupportRequests,
+            Link::Column("initiative_id"),
             self.0.id,
             PageArgs {
                 first,
@@ -375,7 +375,7 @@ impl Initiative {
     ) -> async_graphql::Result<Connection<Outcome>> {
         children(
             ctx,
-            Rel::InitiativeOutcomes,
+            Link::Column("initiative_id"),
             self.0.id,
             PageArgs {
                 first,
@@ -398,7 +398,7 @@ impl Initiative {
     ) -> async_graphql::Result<Connection<Learning>> {
         children(
             ctx,
-            Rel::InitiativeLearnings,
+            Link::Column("initiative_id"),
             self.0.id,
             PageArgs {
                 first,

@@ -15,7 +15,7 @@ use crate::domain::theme::Theme;
 use crate::graphql::common::{OrderDirection, Provenance, RecordMeta, localized_expr};
 use crate::graphql::context::{preferences, request, viewer};
 use crate::graphql::filter::{Filter, TreeLink};
-use crate::graphql::loader::{Rel, reference, required_reference};
+use crate::graphql::loader::{Link, reference, required_reference};
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
 use crate::graphql::scalars::DateTime;
 use crate::graphql::text::{Translation, required_text, served_locale, translations};
@@ -199,7 +199,7 @@ impl Learning {
     ) -> async_graphql::Result<Connection<Theme>> {
         children(
             ctx,
-            Rel::LearningThemes,
+            Link::through("learning_theme", "learning_id", "theme_id"),
             self.0.id,
             PageArgs {
                 first,
@@ -222,7 +222,7 @@ impl Learning {
     ) -> async_graphql::Result<Connection<endorsement::LearningEndorsement>> {
         children(
             ctx,
-            Rel::LearningEndorsements,
+            Link::Column("learning_id"),
             self.0.id,
             PageArgs {
                 first,

@@ -11,7 +11,7 @@ use crate::domain::programme::Programme;
 use crate::graphql::common::{OrderDirection, Provenance, RecordMeta, localized_expr};
 use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::Filter;
-use crate::graphql::loader::Rel;
+use crate::graphql::loader::Link;
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
 use crate::graphql::scalars::DateTime;
 use crate::graphql::text::{Translation, required_text, served_locale, translations};
@@ -116,7 +116,7 @@ impl Municipality {
     ) -> async_graphql::Result<Connection<Area>> {
         children(
             ctx,
-            Rel::MunicipalityAreas,
+            Link::Column("municipality_id"),
             self.0.id,
             PageArgs {
                 first,
@@ -139,7 +139,7 @@ impl Municipality {
     ) -> async_graphql::Result<Connection<Programme>> {
         children(
             ctx,
-            Rel::MunicipalityProgrammes,
+            Link::Column("municipality_id"),
             self.0.id,
             PageArgs {
                 first,

@@ -1,4 +1,5 @@
 //! Needs: what residents said they need, mapped in participatory research.
+mod loaders;
 pub mod mutation;
 
 use async_graphql::{Context, Enum, ID, InputObject, Object};
@@ -14,7 +15,7 @@ use crate::domain::theme::Theme;
 use crate::graphql::common::{DateRange, OrderDirection, Provenance, RecordMeta, localized_expr};
 use crate::graphql::context::{loader, preferences, request};
 use crate::graphql::filter::{Filter, TreeLink};
-use crate::graphql::loader::{Rel, TargetGroupsOf, reference, required_reference};
+use crate::graphql::loader::{Link, reference, required_reference};
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
 use crate::graphql::scalars::{Date, DateTime};
 use crate::graphql::text::{
@@ -205,7 +206,7 @@ impl Need {
     /// The groups of residents it concerns.
     async fn target_groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<TargetGroup>> {
         Ok(loader(ctx)
-            .load_one(TargetGroupsOf(self.0.id))
+            .load_one(loaders::TargetGroupsOf(self.0.id))
             .await?
             .unwrap_or_default()
             .into_iter()
@@ -237,7 +238,7 @@ impl Need {
     /// archived) answers the need.
     async fn answered(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         Ok(loader(ctx)
-            .load_one(crate::graphql::loader::AnsweredNeed(self.0.id))
+            .load_one(loaders::AnsweredNeed(self.0.id))
             .await?
             .unwrap_or(false))
     }
@@ -253,7 +254,7 @@ impl Need {
     ) -> async_graphql::Result<Connection<Initiative>> {
         children(
             ctx,
-            Rel::NeedInitiatives,
+            Link::through("initiative_need", "need_id", "initiative_id"),
             self.0.id,
             PageArgs {
                 first,

@@ -1,57 +1,29 @@
 //! Open data: every public data set as CSV and as NDJSON, in a chosen locale, streamed page by
 //! page (constant memory whatever the size), with a Frictionless Data Package descriptor, and
-//! the areas as GeoJSON. Only public data: no contact people, no partner-only learnings, no
+//! the areas as GeoJSON (`http::open_data` serves them). Only public data: no contact people, no partner-only learnings, no
 //! archived records unless asked for (`?archived=include`).
 mod datasets;
 
-use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query as UrlQuery, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::LocalizedText;
-use futures_util::{StreamExt, stream};
+use futures_util::{Stream, StreamExt, stream};
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement, Value as SqlValue};
 use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult};
 use serde_json::{Map, Value, json};
 
-pub use datasets::{DATASETS, Dataset, Field, Key, Kind, Scope};
+pub use datasets::{DATASETS, Dataset, Field, Key, Kind, Scope, find};
 
-use crate::http::AppState;
-use crate::kernel::i18n::{Locale, LocalePreferences, pick};
+use crate::kernel::i18n::{Locale, pick};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::col;
 
 /// Rows read per statement while streaming.
 const PAGE: u64 = 1_000;
 /// Locales the index offers (any valid locale works).
-const OFFERED_LOCALES: &[&str] = &["nl", "en", "fr", "de"];
+pub const OFFERED_LOCALES: &[&str] = &["nl", "en", "fr", "de"];
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/open-data", get(index))
-        .route("/open-data/", get(index))
-        .route("/open-data/datapackage.json", get(default_datapackage))
-        .route("/open-data/{locale}/{file}", get(file))
-}
-
-fn json_response(status: StatusCode, body: Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-        body.to_string(),
-    )
-        .into_response()
-}
-
-fn not_found(message: String) -> Response {
-    json_response(StatusCode::NOT_FOUND, json!({"error": message}))
-}
-
-/// `GET /open-data/`: what can be downloaded.
-async fn index() -> Response {
+/// What `GET /open-data/` lists: every data set and the files of each.
+pub fn index_document() -> Value {
     let datasets: Vec<Value> = DATASETS
         .iter()
         .map(|d| {
@@ -75,139 +47,18 @@ async fn index() -> Response {
         "examples": OFFERED_LOCALES.iter().map(|l| format!("/open-data/{l}/datapackage.json")).collect::<Vec<_>>(),
         "datasets": datasets,
     });
-    let mut response = json_response(StatusCode::OK, body);
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("public, max-age=300"),
-    );
-    response
+    body
 }
 
-const LICENSE: &str = "CC-BY-4.0";
+pub const LICENSE: &str = "CC-BY-4.0";
 
 /// The locale of the descriptor at `/open-data/datapackage.json` (the first of the API's
 /// fallback chain).
-const DEFAULT_LOCALE: &str = "en";
+pub const DEFAULT_LOCALE: &str = "en";
 
-/// `GET /open-data/datapackage.json`: the default locale's descriptor, its paths leading into
-/// that locale's folder.
-async fn default_datapackage() -> Response {
-    match Locale::parse(DEFAULT_LOCALE) {
-        Ok(locale) => json_response(
-            StatusCode::OK,
-            datapackage(&locale, &format!("{DEFAULT_LOCALE}/")),
-        ),
-        Err(message) => json_response(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": message})),
-    }
-}
-
-#[derive(serde::Deserialize, Default)]
-pub struct FileParams {
-    archived: Option<String>,
-}
-
-async fn file(
-    state: State<AppState>,
-    path: Path<(String, String)>,
-    params: UrlQuery<FileParams>,
-) -> Response {
-    let locale = path.0.0.clone();
-    let mut response = file_in_locale(state, path, params).await;
-    // The file's texts are in its locale (falling back where a translation is missing).
-    if response.status() == StatusCode::OK
-        && let Ok(locale) = Locale::parse(&locale)
-        && let Ok(value) = header::HeaderValue::from_str(locale.as_str())
-    {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_LANGUAGE, value);
-    }
-    response
-}
-
-async fn file_in_locale(
-    State(state): State<AppState>,
-    Path((locale, file)): Path<(String, String)>,
-    UrlQuery(params): UrlQuery<FileParams>,
-) -> Response {
-    let locale = match Locale::parse(&locale) {
-        Ok(locale) => locale,
-        Err(message) => return json_response(StatusCode::BAD_REQUEST, json!({"error": message})),
-    };
-    let include_archived = match params.archived.as_deref() {
-        None | Some("exclude") => false,
-        Some("include") => true,
-        Some(other) => {
-            return json_response(
-                StatusCode::BAD_REQUEST,
-                json!({"error": format!("`archived` is `include` or `exclude`, not `{other}`.")}),
-            );
-        }
-    };
-    let chain = LocalePreferences::default().chain(Some(&locale));
-    if file != "datapackage.json" && state.database.is_open() {
-        let mut response = json_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            json!({"error": "The database is unreachable; retry shortly."}),
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-        return response;
-    }
-    if file == "datapackage.json" {
-        return json_response(StatusCode::OK, datapackage(&locale, ""));
-    }
-    if file == "areas.geojson" {
-        return stream_response(
-            geojson(state.db.clone(), chain, include_archived),
-            "application/geo+json",
-            &format!("areas.{locale}.geojson"),
-        );
-    }
-    let (name, format) = match file.rsplit_once('.') {
-        Some((name, "csv")) => (name, Format::Csv),
-        Some((name, "ndjson")) => (name, Format::Ndjson),
-        _ => return not_found(format!("No file `{file}`: see /open-data/ for the list.")),
-    };
-    let Some(dataset) = datasets::find(name) else {
-        return not_found(format!(
-            "No data set `{name}`: see /open-data/ for the list."
-        ));
-    };
-    let content_type = match format {
-        Format::Csv => "text/csv; charset=utf-8; header=present",
-        Format::Ndjson => "application/x-ndjson",
-    };
-    stream_response(
-        rows(state.db.clone(), dataset, chain, include_archived, format),
-        content_type,
-        &format!(
-            "{name}.{locale}.{}",
-            file.rsplit('.').next().unwrap_or("csv")
-        ),
-    )
-}
-
-fn stream_response(body: Body, content_type: &'static str, filename: &str) -> Response {
-    let mut response = Response::new(body);
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static(content_type),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("public, max-age=300"),
-    );
-    if let Ok(value) = header::HeaderValue::from_str(&format!("inline; filename=\"{filename}\"")) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-    response
-}
-
+/// The formats of a data set's file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub enum Format {
     Csv,
     Ndjson,
 }
@@ -422,13 +273,14 @@ fn encode(dataset: &Dataset, rows: &[QueryResult], chain: &[String], format: For
 }
 
 /// The rows of a data set as a body that reads the database one page at a time.
-fn rows(
+/// The rows of a data set as chunks of text, read from the database one page at a time.
+pub fn rows(
     db: DatabaseConnection,
     dataset: &'static Dataset,
     chain: Vec<String>,
     include_archived: bool,
     format: Format,
-) -> Body {
+) -> impl Stream<Item = Result<String, std::io::Error>> + Send + 'static {
     let header = match format {
         Format::Csv => Some(format!(
             "{}\r\n",
@@ -446,10 +298,7 @@ fn rows(
         let chain = chain.clone();
         async move {
             if let Some(header) = header {
-                return Some((
-                    Ok::<Bytes, std::io::Error>(Bytes::from(header)),
-                    (position, None),
-                ));
+                return Some((Ok::<String, std::io::Error>(header), (position, None)));
             }
             if matches!(position, Position::Done) {
                 return None;
@@ -463,10 +312,7 @@ fn rows(
                         }
                         _ => Position::Done,
                     };
-                    Some((
-                        Ok(Bytes::from(encode(dataset, &rows, &chain, format))),
-                        (next, None),
-                    ))
+                    Some((Ok(encode(dataset, &rows, &chain, format)), (next, None)))
                 }
                 Err(error) => {
                     // The status is sent already: cut the stream, so the client sees it is incomplete.
@@ -480,11 +326,16 @@ fn rows(
         }
     });
     // Fused: a compressing body polls once more after the end, which `unfold` must not see.
-    Body::from_stream(pages.fuse())
+    pages.fuse()
 }
 
 /// The areas as a GeoJSON FeatureCollection, streamed.
-fn geojson(db: DatabaseConnection, chain: Vec<String>, include_archived: bool) -> Body {
+/// The areas as a GeoJSON FeatureCollection, in chunks of text, streamed.
+pub fn geojson(
+    db: DatabaseConnection,
+    chain: Vec<String>,
+    include_archived: bool,
+) -> impl Stream<Item = Result<String, std::io::Error>> + Send + 'static {
     const AREAS: Dataset = Dataset {
         name: "areas.geojson",
         title: "",
@@ -540,7 +391,7 @@ fn geojson(db: DatabaseConnection, chain: Vec<String>, include_archived: bool) -
             }
             if matches!(position, Position::Done) {
                 return Some((
-                    Ok::<Bytes, std::io::Error>(Bytes::from_static(b"]}\n")),
+                    Ok::<String, std::io::Error>("]}\n".to_owned()),
                     (position, first, true),
                 ));
             }
@@ -577,7 +428,7 @@ fn geojson(db: DatabaseConnection, chain: Vec<String>, include_archived: bool) -
                         }
                         _ => Position::Done,
                     };
-                    Some((Ok(Bytes::from(out)), (next, first, false)))
+                    Some((Ok(out), (next, first, false)))
                 }
                 Err(error) => {
                     tracing::error!(%error, "open data stream failed");
@@ -590,7 +441,7 @@ fn geojson(db: DatabaseConnection, chain: Vec<String>, include_archived: bool) -
         }
     });
     // Fused: a compressing body polls once more after the end, which `unfold` must not see.
-    Body::from_stream(pages.fuse())
+    pages.fuse()
 }
 
 fn resource_of(kind: NodeKind) -> Option<&'static str> {
@@ -611,7 +462,7 @@ fn resource_of(kind: NodeKind) -> Option<&'static str> {
 
 /// The Frictionless Data Package descriptor of a locale's CSV files; `prefix` leads from the descriptor's place to the
 /// locale's files.
-fn datapackage(locale: &Locale, prefix: &str) -> Value {
+pub fn datapackage(locale: &Locale, prefix: &str) -> Value {
     let resources: Vec<Value> = DATASETS
         .iter()
         .map(|d| {

@@ -11,7 +11,7 @@ use crate::domain::partnership::{PartnerRole, Partnership};
 use crate::graphql::common::{OrderDirection, Provenance, RecordMeta, localized_expr};
 use crate::graphql::context::{preferences, request, viewer};
 use crate::graphql::filter::Filter;
-use crate::graphql::loader::{Rel, reference, required_reference};
+use crate::graphql::loader::{Link, reference, required_reference};
 use crate::graphql::pagination::{
     Connection, PageArgs, SortKey, SortKind, Wraps, children, children_where, list,
 };
@@ -225,7 +225,7 @@ impl Organisation {
     ) -> async_graphql::Result<Connection<Organisation>> {
         children(
             ctx,
-            Rel::OrganisationChildren,
+            Link::Column("parent_id"),
             self.0.id,
             PageArgs {
                 first,
@@ -255,7 +255,7 @@ impl Organisation {
     ) -> async_graphql::Result<Connection<Partnership>> {
         children_where(
             ctx,
-            Rel::OrganisationMembers,
+            Link::Column("network_id"),
             self.0.id,
             PartnerRole::only(roles),
             PageArgs {
@@ -281,7 +281,7 @@ impl Organisation {
     ) -> async_graphql::Result<Connection<Partnership>> {
         children_where(
             ctx,
-            Rel::OrganisationPartnerships,
+            Link::Column("organisation_id"),
             self.0.id,
             PartnerRole::only(roles),
             PageArgs {
@@ -307,7 +307,7 @@ impl Organisation {
         require_personal_data_access(viewer(ctx))?;
         children(
             ctx,
-            Rel::OrganisationContacts,
+            Link::Column("organisation_id"),
             self.0.id,
             PageArgs {
                 first,

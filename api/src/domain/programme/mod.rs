@@ -17,7 +17,7 @@ use crate::domain::theme::Theme;
 use crate::graphql::common::{DateRange, OrderDirection, Provenance, RecordMeta, localized_expr};
 use crate::graphql::context::{preferences, request, viewer};
 use crate::graphql::filter::{Filter, TreeLink};
-use crate::graphql::loader::{Rel, reference};
+use crate::graphql::loader::{Link, reference};
 use crate::graphql::pagination::{
     Connection, PageArgs, SortKey, SortKind, Wraps, children, children_where, list,
 };
@@ -256,7 +256,7 @@ impl Programme {
     ) -> async_graphql::Result<Connection<Theme>> {
         children(
             ctx,
-            Rel::ProgrammeThemes,
+            Link::through("programme_theme", "programme_id", "theme_id"),
             self.0.id,
             PageArgs {
                 first,
@@ -275,7 +275,7 @@ impl Programme {
     ) -> async_graphql::Result<Option<Organisation>> {
         let page = children_where::<Partnership>(
             ctx,
-            Rel::ProgrammePartners,
+            Link::Column("programme_id"),
             self.0.id,
             PartnerRole::only(Some(vec![PartnerRole::Coordinator])),
             PageArgs {
@@ -307,7 +307,7 @@ impl Programme {
     ) -> async_graphql::Result<Connection<Partnership>> {
         children_where(
             ctx,
-            Rel::ProgrammePartners,
+            Link::Column("programme_id"),
             self.0.id,
             PartnerRole::only(roles),
             PageArgs {
@@ -331,7 +331,7 @@ impl Programme {
     ) -> async_graphql::Result<Connection<Need>> {
         children(
             ctx,
-            Rel::ProgrammeNeeds,
+            Link::Column("programme_id"),
             self.0.id,
             PageArgs {
                 first,
@@ -354,7 +354,7 @@ impl Programme {
     ) -> async_graphql::Result<Connection<Initiative>> {
         children(
             ctx,
-            Rel::ProgrammeInitiatives,
+            Link::Column("programme_id"),
             self.0.id,
             PageArgs {
                 first,
@@ -377,7 +377,7 @@ impl Programme {
     ) -> async_graphql::Result<Connection<Learning>> {
         children(
             ctx,
-            Rel::ProgrammeLearnings,
+            Link::Column("programme_id"),
             self.0.id,
             PageArgs {
                 first,
@@ -400,7 +400,7 @@ impl Programme {
     ) -> async_graphql::Result<Connection<Outcome>> {
         children(
             ctx,
-            Rel::ProgrammeOutcomes,
+            Link::Column("programme_id"),
             self.0.id,
             PageArgs {
                 first,

@@ -311,6 +311,11 @@ fn insert_statement(backend: DbBackend, documents: &[Document]) -> Option<Statem
     Some(backend.build(&insert))
 }
 
+/// Keeps the index in step with every audited change, in the change's transaction.
+pub fn follow_changes() {
+    crate::kernel::write::on_change(|txn, kind, id| Box::pin(reindex(txn, kind, id)));
+}
+
 /// Brings the index of one record up to date (after any change to it). A theme's change
 /// reaches the records of that theme and of the themes below it, whose documents carry its
 /// labels.

@@ -12,7 +12,7 @@ use crate::domain::need::Need;
 use crate::graphql::common::{OrderDirection, Provenance, RecordMeta, localized_expr};
 use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::Filter;
-use crate::graphql::loader::{Rel, reference};
+use crate::graphql::loader::{Link, reference};
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
 use crate::graphql::scalars::DateTime;
 use crate::graphql::text::{
@@ -170,7 +170,7 @@ impl Theme {
     ) -> async_graphql::Result<Connection<Theme>> {
         children(
             ctx,
-            Rel::ThemeChildren,
+            Link::Column("parent_id"),
             self.0.id,
             PageArgs {
                 first,
@@ -198,7 +198,7 @@ impl Theme {
     ) -> async_graphql::Result<Connection<Need>> {
         children(
             ctx,
-            Rel::ThemeNeeds,
+            Link::Column("theme_id"),
             self.0.id,
             PageArgs {
                 first,
@@ -221,7 +221,7 @@ impl Theme {
     ) -> async_graphql::Result<Connection<Initiative>> {
         children(
             ctx,
-            Rel::ThemeInitiatives,
+            Link::through("initiative_theme", "theme_id", "initiative_id"),
             self.0.id,
             PageArgs {
                 first,
