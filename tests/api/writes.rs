@@ -917,3 +917,78 @@ async fn admins_manage_keys_over_graphql() {
     assert_eq!(made.code(), "FORBIDDEN");
     let _ = KeyRole::Partner;
 }
+
+#[tokio::test]
+async fn concurrent_duplicate_creates_end_in_one_record_and_conflicts() {
+    let app = spawn_app().await;
+    let admin = app.admin_key().await;
+    let lahti = app.editor_key("Lahti editor", "Lahti").await;
+    let mechelen = app.editor_key("Mechelen editor", "Mechelen").await;
+    let learning = app.find_id("learnings", "te snel willen gaan").await;
+    let initiative = app.find_id("initiatives", "Klusbib").await;
+    let organisation = app.find_id("organisations", "Studio Dott").await;
+    // Each of these may be created once; eight clients try at the same moment.
+    let cases: Vec<(String, &str, Value, &str, &str)> = vec![
+        (
+            admin.clone(),
+            "createTheme",
+            json!({"query": "mutation { createTheme(input: {code: \"racing\", label: [{locale: \"en\", text: \"Racing\"}]}) { theme { id } userErrors { field code } } }"}),
+            "code",
+            "theme",
+        ),
+        (
+            admin.clone(),
+            "createIndicator",
+            json!({"query": "mutation { createIndicator(input: {code: \"raced\", name: [{locale: \"en\", text: \"Raced\"}], unit: ITEMS, higherIsBetter: true}) { indicator { id } userErrors { field code } } }"}),
+            "code",
+            "indicator",
+        ),
+        (
+            lahti.clone(),
+            "endorseLearning",
+            json!({"query": "mutation($l: ID!) { endorseLearning(input: {learning: $l}) { learningEndorsement { id } userErrors { field code } } }", "variables": {"l": learning}}),
+            "learning",
+            "learningEndorsement",
+        ),
+        (
+            mechelen.clone(),
+            "addInitiativePartner",
+            json!({"query": "mutation($i: ID!, $o: ID!) { addInitiativePartner(input: {initiative: $i, organisation: $o, role: FUNDER}) { partnership { id } userErrors { field code } } }", "variables": {"i": initiative, "o": organisation}}),
+            "role",
+            "partnership",
+        ),
+        (
+            admin.clone(),
+            "createApiKey",
+            json!({"query": "mutation { createApiKey(input: {name: \"Racing key\", role: PARTNER}) { apiKey { id } userErrors { field code } } }"}),
+            "name",
+            "apiKey",
+        ),
+    ];
+    for (key, mutation, body, field, record) in cases {
+        let replies = futures_util::future::join_all((0..8).map(|_| {
+            app.client
+                .post(app.url("/graphql"))
+                .header("accept", crate::helpers::ACCEPT)
+                .bearer_auth(&key)
+                .json(&body)
+                .send()
+        }))
+        .await;
+        let mut created = 0;
+        let mut conflicts = 0;
+        for reply in replies {
+            let reply = crate::helpers::TestApp::reply(reply.unwrap()).await;
+            let payload = &reply.ok()[mutation];
+            if payload[record].is_object() {
+                created += 1;
+            } else {
+                let error = &payload["userErrors"][0];
+                assert_eq!(error["code"], "CONFLICT", "{mutation}: {}", reply.body);
+                assert_eq!(error["field"], json!(["input", field]), "{mutation}");
+                conflicts += 1;
+            }
+        }
+        assert_eq!((created, conflicts), (1, 7), "{mutation}");
+    }
+}

@@ -155,3 +155,42 @@ impl From<ApiError> for async_graphql::Error {
         })
     }
 }
+
+/// The columns of a unique constraint a write broke (empty when the database does not say), or
+/// `None` when the error is something else. Two concurrent writers may both pass a check for a
+/// duplicate; the database's constraint then refuses the second, and this tells it apart.
+pub fn unique_violation(error: &sea_orm::DbErr) -> Option<Vec<String>> {
+    use sea_orm::{DbErr, RuntimeErr};
+    let (DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e))) = error
+    else {
+        return None;
+    };
+    let sea_orm::sqlx::Error::Database(database) = &**e else {
+        return None;
+    };
+    if database.kind() != sea_orm::sqlx::error::ErrorKind::UniqueViolation {
+        return None;
+    }
+    // PostgreSQL: "Key (organisation_id, role)=(…) already exists."
+    if let Some(postgres) = database.try_downcast_ref::<sea_orm::sqlx::postgres::PgDatabaseError>()
+    {
+        let columns = postgres
+            .detail()
+            .and_then(|detail| detail.strip_prefix("Key ("))
+            .and_then(|rest| rest.split_once(")="))
+            .map(|(columns, _)| columns.split(',').map(|c| c.trim().to_owned()).collect());
+        return Some(columns.unwrap_or_default());
+    }
+    // SQLite: "UNIQUE constraint failed: theme.code, theme.parent_id"
+    Some(
+        database
+            .message()
+            .split_once(':')
+            .map(|(_, list)| {
+                list.split(',')
+                    .filter_map(|c| c.trim().rsplit('.').next().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    )
+}

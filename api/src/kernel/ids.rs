@@ -57,6 +57,25 @@ impl NodeKind {
         format!("{article} {name}")
     }
 
+    /// The type a reference column of this type's records points at (`parent_id` points at
+    /// this type itself).
+    pub fn referenced_by(self, column: &str) -> Option<NodeKind> {
+        Some(match column {
+            "municipality_id" => NodeKind::Municipality,
+            "area_id" => NodeKind::Area,
+            "theme_id" => NodeKind::Theme,
+            "organisation_id" | "network_id" => NodeKind::Organisation,
+            "programme_id" => NodeKind::Programme,
+            "initiative_id" => NodeKind::Initiative,
+            "need_id" => NodeKind::Need,
+            "indicator_id" => NodeKind::Indicator,
+            "contact_person_id" => NodeKind::ContactPerson,
+            "learning_id" => NodeKind::Learning,
+            "parent_id" => self,
+            _ => return None,
+        })
+    }
+
     pub fn type_name(self) -> &'static str {
         match self {
             Self::Municipality => "Municipality",

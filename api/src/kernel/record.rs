@@ -72,6 +72,24 @@ pub trait Table:
         Owner::Shared
     }
 
+    /// A field as the audit trail shows it, from its API name and stored value (the default
+    /// shows it as stored).
+    fn audited(key: String, value: serde_json::Value) -> (String, serde_json::Value) {
+        (key, value)
+    }
+
+    /// The user error for a record that would duplicate another on a unique constraint of
+    /// these columns (the default names the first column, as an input field).
+    fn conflict(columns: &[String]) -> crate::kernel::write::UserError {
+        let column = columns.first().map(String::as_str).unwrap_or_default();
+        let field = crate::kernel::write::camel_case(column.trim_end_matches("_id"));
+        crate::kernel::write::UserError::new(
+            &field,
+            format!("Another record has the same {field}: it must be unique."),
+            crate::kernel::write::UserErrorCode::Conflict,
+        )
+    }
+
     /// The folded text the `search` filter matches, for tables that have one.
     fn search_text(_model: &Self::Model) -> Option<String> {
         None
@@ -94,12 +112,35 @@ pub trait Table:
 
 /// Whose record it is: an editor writes its own municipality's records; shared records (the
 /// common taxonomy, indicators, network projects) are an admin's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum Owner {
     /// A municipality's, or shared when `None`.
     Municipality(Option<i64>),
     /// Shared by all municipalities.
     Shared,
-    /// Whoever owns this other record.
-    Through(crate::kernel::ids::NodeKind, i64),
+    /// Whoever owns this other record: how to find that record's owner, and its ID (a
+    /// partnership belongs to whoever owns its initiative: `Through(owner_through::<…>, id)`).
+    Through(OwnerOf, i64),
+}
+
+/// Finds the owner of a record by its ID (`None` when there is no such record).
+pub type OwnerOf =
+    for<'a> fn(
+        &'a sea_orm::DatabaseTransaction,
+        i64,
+    ) -> futures_util::future::BoxFuture<'a, Result<Option<Owner>, sea_orm::DbErr>>;
+
+/// The owner of a record of table `E`, by ID: what `Owner::Through` points to.
+pub fn owner_through<E: Table>(
+    txn: &sea_orm::DatabaseTransaction,
+    id: i64,
+) -> futures_util::future::BoxFuture<'_, Result<Option<Owner>, sea_orm::DbErr>> {
+    use sea_orm::QueryFilter;
+    Box::pin(async move {
+        Ok(E::find()
+            .filter(E::id_expr().eq(id))
+            .one(txn)
+            .await?
+            .map(|model| E::owner(&model)))
+    })
 }

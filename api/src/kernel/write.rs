@@ -288,7 +288,8 @@ impl Write {
             .filter(E::id_expr().eq(id))
             .filter(col(E::NAME, "version").eq(version))
             .exec(&self.txn)
-            .await?;
+            .await
+            .map_err(|error| conflict_or::<E>(error))?;
         let current = self.existing::<E>(kind, id).await?;
         if result.rows_affected == 0 {
             let current_version = current.get(version_column);
@@ -371,7 +372,10 @@ impl Write {
     {
         let mut active = model.into_active_model().reset_all();
         active.not_set(column::<E>("id")?);
-        Ok(active.insert(&self.txn).await?)
+        active
+            .insert(&self.txn)
+            .await
+            .map_err(|error| conflict_or::<E>(error))
     }
 
     /// Inserts `model` as a new record and audits it: the common end of a create.
@@ -413,6 +417,15 @@ impl Write {
         self.audit_change::<E>(kind, id, municipality, Some(before), Some(&stored))
             .await?;
         Ok(stored)
+    }
+}
+
+/// A unique constraint refusing the write is the caller's conflict, named by the table; any
+/// other database error is not the caller's.
+fn conflict_or<E: Table>(error: sea_orm::DbErr) -> Refusal {
+    match crate::kernel::error::unique_violation(&error) {
+        Some(columns) => Refusal::User(vec![E::conflict(&columns)]),
+        None => error.into(),
     }
 }
 
@@ -462,25 +475,8 @@ fn archived_at<E: Table>(model: &E::Model) -> bool {
 /// Columns never listed as changes: they change with every write, or are derived.
 const UNAUDITED: &[&str] = &["id", "search_text", "created_at", "updated_at", "version"];
 
-/// The type a reference column points at (`parent_id` points at the record's own type).
-fn reference_kind(own: NodeKind, column: &str) -> Option<NodeKind> {
-    Some(match column {
-        "municipality_id" => NodeKind::Municipality,
-        "area_id" => NodeKind::Area,
-        "theme_id" => NodeKind::Theme,
-        "organisation_id" | "network_id" => NodeKind::Organisation,
-        "programme_id" => NodeKind::Programme,
-        "initiative_id" => NodeKind::Initiative,
-        "need_id" => NodeKind::Need,
-        "indicator_id" => NodeKind::Indicator,
-        "contact_person_id" => NodeKind::ContactPerson,
-        "learning_id" => NodeKind::Learning,
-        "parent_id" => own,
-        _ => return None,
-    })
-}
-
-fn camel_case(snake: &str) -> String {
+/// `snake_case` as `camelCase`, as the API names fields.
+pub fn camel_case(snake: &str) -> String {
     let mut out = String::with_capacity(snake.len());
     let mut upper = false;
     for c in snake.chars() {
@@ -522,22 +518,14 @@ pub fn snapshot<E: Table>(kind: NodeKind, model: &E::Model) -> Map<String, Json>
             continue;
         }
         let value = model.get(column);
-        let (key, value) = match (reference_kind(kind, name), &value) {
+        let (key, value) = match (kind.referenced_by(name), &value) {
             (Some(target), Value::BigInt(id)) => (
                 camel_case(name.trim_end_matches("_id")),
                 json!(id.map(|id| target.id(id).0)),
             ),
             _ => (camel_case(name), to_json(value)),
         };
-        // `valueMicro` reads better as the decimal value it stands for.
-        if key == "valueMicro" {
-            let value = value
-                .as_i64()
-                .map(|v| json!(rust_decimal::Decimal::new(v, 6).normalize().to_string()))
-                .unwrap_or(Json::Null);
-            fields.insert("value".into(), value);
-            continue;
-        }
+        let (key, value) = E::audited(key, value);
         fields.insert(key, value);
     }
     fields
@@ -576,33 +564,19 @@ impl Write {
     /// The municipality a record belongs to (following contact people to their organisation,
     /// partnerships and support requests to what they belong to); `None` when shared.
     pub async fn owner_of<E: Table>(&self, model: &E::Model) -> WriteResult<Option<i64>> {
-        use entity::{initiative, organisation, programme};
         let mut owner = E::owner(model);
         // Two hops at most: a partnership's programme, or a contact's organisation.
         for _ in 0..3 {
             owner = match owner {
                 Owner::Municipality(municipality) => return Ok(municipality),
                 Owner::Shared => return Ok(None),
-                Owner::Through(NodeKind::Initiative, id) => initiative::Entity::owner(
-                    &self
-                        .existing::<initiative::Entity>(NodeKind::Initiative, id)
-                        .await?,
-                ),
-                Owner::Through(NodeKind::Programme, id) => programme::Entity::owner(
-                    &self
-                        .existing::<programme::Entity>(NodeKind::Programme, id)
-                        .await?,
-                ),
-                Owner::Through(NodeKind::Organisation, id) => organisation::Entity::owner(
-                    &self
-                        .existing::<organisation::Entity>(NodeKind::Organisation, id)
-                        .await?,
-                ),
-                Owner::Through(kind, _) => {
-                    return Err(Refusal::Api(ApiError::internal(anyhow::anyhow!(
-                        "no owner rule through {}",
-                        kind.type_name()
-                    ))));
+                Owner::Through(owner_of, id) => {
+                    owner_of(&self.txn, id).await?.ok_or_else(|| {
+                        Refusal::Api(ApiError::internal(anyhow::anyhow!(
+                            "the record {id} a {} belongs to is missing",
+                            E::NAME
+                        )))
+                    })?
                 }
             };
         }

@@ -174,7 +174,7 @@ pub async fn create_key(
         .filter(api_key::Column::Name.eq(&name))
         .one(db)
         .await
-        .map_err(|e| UserError::invalid("", e.to_string()))?;
+        .map_err(stored_or_taken)?;
     if taken.is_some() {
         return Err(UserError::new(
             "name",
@@ -198,8 +198,22 @@ pub async fn create_key(
     let stored = api_key::Entity::insert(model)
         .exec_with_returning(db)
         .await
-        .map_err(|e| UserError::invalid("", e.to_string()))?;
+        .map_err(stored_or_taken)?;
     Ok((stored, token))
+}
+
+/// A database error while storing a key, as the caller's problem: a name taken by a concurrent
+/// creation is a conflict; anything else is logged and reported without its SQL.
+fn stored_or_taken(error: sea_orm::DbErr) -> UserError {
+    if crate::kernel::error::unique_violation(&error).is_some() {
+        return UserError::new(
+            "name",
+            "A key with this name exists already; names identify keys in the audit log.",
+            UserErrorCode::Conflict,
+        );
+    }
+    tracing::error!(%error, "storing an API key failed");
+    UserError::invalid("", "The key could not be stored; try again.")
 }
 
 /// What the audit log records of a key.
@@ -230,7 +244,7 @@ pub async fn revoke_key(
     let before = api_key::Entity::find_by_id(id)
         .one(db)
         .await
-        .map_err(|e| UserError::invalid("", e.to_string()))?
+        .map_err(stored_or_taken)?
         .ok_or_else(|| UserError::new("id", "No such API key.", UserErrorCode::NotFound))?;
     if before.revoked_at.is_some() {
         return Err(UserError::invalid(
@@ -246,11 +260,11 @@ pub async fn revoke_key(
         .filter(api_key::Column::Id.eq(id))
         .exec(db)
         .await
-        .map_err(|e| UserError::invalid("", e.to_string()))?;
+        .map_err(stored_or_taken)?;
     let after = api_key::Entity::find_by_id(id)
         .one(db)
         .await
-        .map_err(|e| UserError::invalid("", e.to_string()))?
+        .map_err(stored_or_taken)?
         .ok_or_else(|| UserError::new("id", "No such API key.", UserErrorCode::NotFound))?;
     Ok((before, after))
 }

@@ -22,6 +22,13 @@ use crate::kernel::record::{Table, col};
 use crate::record_meta;
 
 impl Table for indicator::Entity {
+    fn conflict(_columns: &[String]) -> crate::kernel::write::UserError {
+        crate::kernel::write::UserError::new(
+            "code",
+            "The code is taken: codes are unique across cities.",
+            crate::kernel::write::UserErrorCode::Conflict,
+        )
+    }
     const NAME: &'static str = "indicator";
     fn id(model: &indicator::Model) -> i64 {
         model.id

@@ -1,14 +1,13 @@
 //! Changing indicators: a vocabulary shared by all cities so outcomes compare, kept by admins.
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use entity::indicator;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{Indicator, Unit};
 use crate::graphql::input::{ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, code, id, text};
 use crate::graphql::mutation::{archive, run};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
-use crate::kernel::write::{Problems, UserError, UserErrorCode, Write, WriteResult};
+use crate::kernel::write::{Problems, UserError, Write, WriteResult};
 use crate::payload;
 
 payload!(
@@ -78,19 +77,6 @@ pub async fn create(write: &Write, input: CreateIndicatorInput) -> WriteResult<i
     let (Some(code), Some(name), Some(description)) = (code, name, description) else {
         return Err(UserError::invalid("", "Invalid input.").into());
     };
-    if indicator::Entity::find()
-        .filter(indicator::Column::Code.eq(&code))
-        .one(&write.txn)
-        .await?
-        .is_some()
-    {
-        return Err(UserError::new(
-            "code",
-            format!("The code `{code}` is taken."),
-            UserErrorCode::Conflict,
-        )
-        .into());
-    }
     let theme = match &input.theme {
         Some(t) => Some(check_theme(write, t).await?),
         None => None,

@@ -9,7 +9,7 @@ use crate::graphql::pagination::{SortKey, SortKind, Wraps};
 use crate::graphql::scalars::{Date, Decimal};
 use crate::graphql::text::{Translation, optional_text, served_locale, translations};
 use crate::kernel::ids::NodeKind;
-use crate::kernel::record::{Owner, Table, col};
+use crate::kernel::record::{Owner, Table, col, owner_through};
 use crate::record_meta;
 
 impl Table for support_request::Entity {
@@ -27,7 +27,10 @@ impl Table for support_request::Entity {
         .descending(true)
     }
     fn owner(model: &support_request::Model) -> Owner {
-        Owner::Through(NodeKind::Initiative, model.initiative_id)
+        Owner::Through(
+            owner_through::<entity::initiative::Entity>,
+            model.initiative_id,
+        )
     }
 }
 

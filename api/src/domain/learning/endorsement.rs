@@ -20,6 +20,13 @@ use crate::kernel::write::{UserError, UserErrorCode, Write, WriteResult};
 use crate::{payload, record_meta};
 
 impl Table for learning_endorsement::Entity {
+    fn conflict(_columns: &[String]) -> crate::kernel::write::UserError {
+        crate::kernel::write::UserError::new(
+            "learning",
+            "The municipality endorses this learning already.",
+            crate::kernel::write::UserErrorCode::Conflict,
+        )
+    }
     const NAME: &'static str = "learning_endorsement";
     fn id(model: &learning_endorsement::Model) -> i64 {
         model.id

@@ -22,7 +22,7 @@ use crate::graphql::text::{
 use crate::kernel::access::Viewer;
 use crate::kernel::error::ApiError;
 use crate::kernel::ids::NodeKind;
-use crate::kernel::record::{Owner, Table, col};
+use crate::kernel::record::{Owner, Table, col, owner_through};
 use crate::record_meta;
 
 impl Table for organisation::Entity {
@@ -63,7 +63,7 @@ impl Table for contact_person::Entity {
         SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr())
     }
     fn owner(model: &contact_person::Model) -> Owner {
-        Owner::Through(NodeKind::Organisation, model.organisation_id)
+        Owner::Through(owner_through::<organisation::Entity>, model.organisation_id)
     }
 }
 

@@ -59,6 +59,23 @@ impl Table for outcome::Entity {
     fn owner(model: &outcome::Model) -> Owner {
         Owner::Municipality(Some(model.municipality_id))
     }
+    /// `valueMicro` reads better as the decimal value it stands for.
+    fn audited(key: String, value: serde_json::Value) -> (String, serde_json::Value) {
+        if key != "valueMicro" {
+            return (key, value);
+        }
+        let value = value
+            .as_i64()
+            .map(|v| {
+                serde_json::json!(
+                    rust_decimal::Decimal::new(v, VALUE_SCALE)
+                        .normalize()
+                        .to_string()
+                )
+            })
+            .unwrap_or(serde_json::Value::Null);
+        ("value".to_owned(), value)
+    }
 }
 
 /// One measured value of an indicator for an initiative (or a whole programme) over a period.

@@ -11,10 +11,17 @@ use crate::graphql::loader::{Only, reference, required_reference};
 use crate::graphql::pagination::{SortKey, SortKind, Wraps};
 use crate::graphql::text::{Translation, optional_text, served_locale, translations};
 use crate::kernel::ids::NodeKind;
-use crate::kernel::record::{Owner, Table};
+use crate::kernel::record::{Owner, Table, owner_through};
 use crate::record_meta;
 
 impl Table for partnership::Entity {
+    fn conflict(_columns: &[String]) -> crate::kernel::write::UserError {
+        crate::kernel::write::UserError::new(
+            "role",
+            "The organisation already holds this role here.",
+            crate::kernel::write::UserErrorCode::Conflict,
+        )
+    }
     const NAME: &'static str = "partnership";
     fn id(model: &partnership::Model) -> i64 {
         model.id
@@ -24,9 +31,9 @@ impl Table for partnership::Entity {
     }
     fn owner(model: &partnership::Model) -> Owner {
         match (model.programme_id, model.initiative_id, model.network_id) {
-            (Some(id), _, _) => Owner::Through(NodeKind::Programme, id),
-            (_, Some(id), _) => Owner::Through(NodeKind::Initiative, id),
-            (_, _, Some(id)) => Owner::Through(NodeKind::Organisation, id),
+            (Some(id), _, _) => Owner::Through(owner_through::<entity::programme::Entity>, id),
+            (_, Some(id), _) => Owner::Through(owner_through::<entity::initiative::Entity>, id),
+            (_, _, Some(id)) => Owner::Through(owner_through::<entity::organisation::Entity>, id),
             _ => Owner::Shared,
         }
     }

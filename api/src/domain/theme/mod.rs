@@ -23,6 +23,13 @@ use crate::kernel::record::{Owner, Table, col};
 use crate::record_meta;
 
 impl Table for theme::Entity {
+    fn conflict(_columns: &[String]) -> crate::kernel::write::UserError {
+        crate::kernel::write::UserError::new(
+            "code",
+            "The code is taken: codes are unique across cities.",
+            crate::kernel::write::UserErrorCode::Conflict,
+        )
+    }
     const NAME: &'static str = "theme";
     fn id(model: &theme::Model) -> i64 {
         model.id

@@ -1,16 +1,13 @@
 //! Changing themes: the shared taxonomy (admins) and municipalities' own themes (their editors).
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use entity::theme;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::Theme;
 use crate::graphql::input::{ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, code, id, text};
 use crate::graphql::mutation::{archive, run};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
-use crate::kernel::write::{
-    Problems, UserError, UserErrorCode, Write, WriteResult, same_municipality,
-};
+use crate::kernel::write::{Problems, UserError, Write, WriteResult, same_municipality};
 use crate::payload;
 
 payload!(
@@ -110,19 +107,6 @@ pub async fn create(write: &Write, input: CreateThemeInput) -> WriteResult<theme
         write
             .live::<entity::municipality::Entity>("municipality", NodeKind::Municipality, m)
             .await?;
-    }
-    if theme::Entity::find()
-        .filter(theme::Column::Code.eq(&code))
-        .one(&write.txn)
-        .await?
-        .is_some()
-    {
-        return Err(UserError::new(
-            "code",
-            format!("The code `{code}` is taken."),
-            UserErrorCode::Conflict,
-        )
-        .into());
     }
     let parent = match &input.parent {
         Some(p) => Some(check_parent(write, None, municipality, p).await?),
