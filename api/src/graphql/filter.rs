@@ -24,6 +24,17 @@ pub enum TreeLink {
     },
 }
 
+/// The criteria every list of records has, flattened into the end of each list's filter.
+#[derive(async_graphql::InputObject, Default, Debug, Clone)]
+pub struct RecordCriteria {
+    /// Only records changed at or after this instant.
+    pub updated_since: Option<DateTime>,
+    /// Only records of these provenances.
+    pub provenances: Option<Vec<Provenance>>,
+    /// Include archived records (default: false).
+    pub include_archived: Option<bool>,
+}
+
 pub struct Filter {
     pub select: SelectStatement,
     table: &'static str,
@@ -197,6 +208,13 @@ impl Filter {
                 .and_where(col(self.table, "updated_at").gte(since.0));
         }
         self
+    }
+
+    /// The criteria every list has: changed since, provenances, archived records.
+    pub fn record(&mut self, criteria: &RecordCriteria) -> &mut Self {
+        self.updated_since(criteria.updated_since)
+            .provenance(criteria.provenances.as_ref())
+            .archived(criteria.include_archived)
     }
 
     pub fn archived(&mut self, include: Option<bool>) -> &mut Self {

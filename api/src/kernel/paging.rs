@@ -28,6 +28,23 @@ pub struct PageArgs {
     pub before: Option<String>,
 }
 
+impl PageArgs {
+    /// The arguments of a Relay list, as its resolver received them.
+    pub fn new(
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Self {
+        Self {
+            first,
+            after,
+            last,
+            before,
+        }
+    }
+}
+
 /// A validated window over an ordering.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PageRequest {

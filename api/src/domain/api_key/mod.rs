@@ -351,12 +351,7 @@ impl ApiKeyQuery {
             ctx,
             f.finish(),
             api_key::Entity::default_sort(),
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }

@@ -8,12 +8,12 @@ use sea_orm::{EntityTrait, QueryTrait};
 use crate::domain::initiative::Initiative;
 use crate::domain::municipality::Municipality;
 use crate::domain::need::Need;
-use crate::graphql::common::{OrderDirection, Provenance, RecordMeta, localized_expr};
+use crate::graphql::common::{OrderDirection, RecordMeta, localized_expr};
 use crate::graphql::context::{preferences, request};
-use crate::graphql::filter::Filter;
+use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::loader::{Link, reference, required_reference};
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
-use crate::graphql::scalars::{DateTime, GeoJson};
+use crate::graphql::scalars::GeoJson;
 use crate::graphql::text::{Translation, required_text, served_locale, translations};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Owner, Table, col};
@@ -127,12 +127,7 @@ impl Area {
             ctx,
             Link::Column("parent_id"),
             self.0.id,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -165,12 +160,7 @@ impl Area {
             ctx,
             Link::Column("area_id"),
             self.0.id,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -188,12 +178,7 @@ impl Area {
             ctx,
             Link::through("initiative_area", "area_id", "initiative_id"),
             self.0.id,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -213,12 +198,7 @@ impl Area {
             ctx,
             NodeKind::Area,
             self.0.id,
-            crate::graphql::pagination::PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            crate::graphql::pagination::PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -242,12 +222,9 @@ pub struct AreaFilter {
     pub kinds: Option<Vec<AreaKind>>,
     /// Text contained in the name, in any language; case and accents do not matter.
     pub search: Option<String>,
-    /// Only records changed at or after this instant.
-    pub updated_since: Option<DateTime>,
-    /// Only records of these provenances.
-    pub provenances: Option<Vec<Provenance>>,
-    /// Include archived records (default: false).
-    pub include_archived: Option<bool>,
+    /// The criteria of every list of records.
+    #[graphql(flatten)]
+    pub record: RecordCriteria,
 }
 
 /// What areas can be ordered by.
@@ -325,9 +302,7 @@ impl AreaQuery {
         }
         f.one_of::<AreaKind, entity::enums::AreaKind>("kind", filter.kinds.as_ref())
             .search(filter.search.as_ref())?
-            .updated_since(filter.updated_since)
-            .provenance(filter.provenances.as_ref())
-            .archived(filter.include_archived);
+            .record(&filter.record);
         let order = order_by.unwrap_or_default();
         let id = area::Entity::id_expr();
         let key = match order.field {
@@ -359,12 +334,7 @@ impl AreaQuery {
             ctx,
             f.finish(),
             key,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }

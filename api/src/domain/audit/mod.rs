@@ -241,12 +241,7 @@ impl AuditQuery {
             ctx,
             f.finish(),
             audit_entry::Entity::default_sort(),
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }

@@ -8,12 +8,11 @@ use sea_orm::{EntityTrait, QueryTrait};
 
 use crate::domain::outcome::Outcome;
 use crate::domain::theme::Theme;
-use crate::graphql::common::{OrderDirection, Provenance, RecordMeta, localized_expr};
+use crate::graphql::common::{OrderDirection, RecordMeta, localized_expr};
 use crate::graphql::context::{preferences, request};
-use crate::graphql::filter::Filter;
+use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::loader::{Link, reference};
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
-use crate::graphql::scalars::DateTime;
 use crate::graphql::text::{
     Translation, optional_text, required_text, served_locale, translations,
 };
@@ -183,12 +182,7 @@ impl Indicator {
             ctx,
             Link::Column("indicator_id"),
             self.0.id,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -208,12 +202,7 @@ impl Indicator {
             ctx,
             NodeKind::Indicator,
             self.0.id,
-            crate::graphql::pagination::PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            crate::graphql::pagination::PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -233,12 +222,9 @@ pub struct IndicatorFilter {
     pub themes: Option<Vec<ID>>,
     /// Only indicators in these units.
     pub units: Option<Vec<Unit>>,
-    /// Only records changed at or after this instant.
-    pub updated_since: Option<DateTime>,
-    /// Only records of these provenances.
-    pub provenances: Option<Vec<Provenance>>,
-    /// Include archived records (default: false).
-    pub include_archived: Option<bool>,
+    /// The criteria of every list of records.
+    #[graphql(flatten)]
+    pub record: RecordCriteria,
 }
 
 /// What indicators can be ordered by.
@@ -302,9 +288,7 @@ impl IndicatorQuery {
             "theme",
         )?
         .one_of::<Unit, entity::enums::Unit>("unit", filter.units.as_ref())
-        .updated_since(filter.updated_since)
-        .provenance(filter.provenances.as_ref())
-        .archived(filter.include_archived);
+        .record(&filter.record);
         let order = order_by.unwrap_or_default();
         let id = indicator::Entity::id_expr();
         let key = match order.field {
@@ -336,12 +320,7 @@ impl IndicatorQuery {
             ctx,
             f.finish(),
             key,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }

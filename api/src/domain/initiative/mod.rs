@@ -17,14 +17,14 @@ use crate::domain::outcome::Outcome;
 use crate::domain::partnership::{PartnerRole, Partnership};
 use crate::domain::programme::Programme;
 use crate::domain::theme::Theme;
-use crate::graphql::common::{DateRange, OrderDirection, Provenance, RecordMeta, localized_expr};
+use crate::graphql::common::{DateRange, OrderDirection, RecordMeta, localized_expr};
 use crate::graphql::context::{preferences, request};
-use crate::graphql::filter::{Filter, TreeLink};
+use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
 use crate::graphql::loader::{Link, reference, required_reference};
 use crate::graphql::pagination::{
     Connection, PageArgs, SortKey, SortKind, Wraps, children, children_where, list,
 };
-use crate::graphql::scalars::{Date, DateTime};
+use crate::graphql::scalars::Date;
 use crate::graphql::text::{
     Translation, optional_text, required_text, served_locale, translations,
 };
@@ -257,12 +257,7 @@ impl Initiative {
             ctx,
             Link::through("initiative_area", "initiative_id", "area_id"),
             self.0.id,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -280,12 +275,7 @@ impl Initiative {
             ctx,
             Link::through("initiative_theme", "initiative_id", "theme_id"),
             self.0.id,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -303,12 +293,7 @@ impl Initiative {
             ctx,
             Link::through("initiative_need", "initiative_id", "need_id"),
             self.0.id,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -329,12 +314,7 @@ impl Initiative {
             Link::Column("initiative_id"),
             self.0.id,
             PartnerRole::only(roles),
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -354,12 +334,7 @@ impl Initiative {
             ctx,
             Link::Column("initiative_id"),
             self.0.id,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -377,12 +352,7 @@ impl Initiative {
             ctx,
             Link::Column("initiative_id"),
             self.0.id,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -400,12 +370,7 @@ impl Initiative {
             ctx,
             Link::Column("initiative_id"),
             self.0.id,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -425,12 +390,7 @@ impl Initiative {
             ctx,
             NodeKind::Initiative,
             self.0.id,
-            crate::graphql::pagination::PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            crate::graphql::pagination::PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -466,12 +426,9 @@ pub struct InitiativeFilter {
     pub started: Option<DateRange>,
     /// Text contained in the name or description, in any language; case and accents do not matter.
     pub search: Option<String>,
-    /// Only records changed at or after this instant.
-    pub updated_since: Option<DateTime>,
-    /// Only records of these provenances.
-    pub provenances: Option<Vec<Provenance>>,
-    /// Include archived records (default: false).
-    pub include_archived: Option<bool>,
+    /// The criteria of every list of records.
+    #[graphql(flatten)]
+    pub record: RecordCriteria,
 }
 
 /// What initiatives can be ordered by.
@@ -552,18 +509,7 @@ impl InitiativeQuery {
             .nullable(),
         }
         .descending(order.direction.is_desc());
-        list(
-            ctx,
-            select,
-            key,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
-        )
-        .await
+        list(ctx, select, key, PageArgs::new(first, after, last, before)).await
     }
 }
 
@@ -634,8 +580,6 @@ pub fn select(
             other: "theme_id",
         },
     )?
-    .updated_since(filter.updated_since)
-    .provenance(filter.provenances.as_ref())
-    .archived(filter.include_archived);
+    .record(&filter.record);
     Ok(f.finish())
 }

@@ -208,12 +208,7 @@ impl SupportRequest {
             ctx,
             NodeKind::SupportRequest,
             self.0.id,
-            crate::graphql::pagination::PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            crate::graphql::pagination::PageArgs::new(first, after, last, before),
         )
         .await
     }

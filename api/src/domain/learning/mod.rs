@@ -12,12 +12,11 @@ use crate::domain::initiative::Initiative;
 use crate::domain::municipality::Municipality;
 use crate::domain::programme::Programme;
 use crate::domain::theme::Theme;
-use crate::graphql::common::{OrderDirection, Provenance, RecordMeta, localized_expr};
+use crate::graphql::common::{OrderDirection, RecordMeta, localized_expr};
 use crate::graphql::context::{preferences, request, viewer};
-use crate::graphql::filter::{Filter, TreeLink};
+use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
 use crate::graphql::loader::{Link, reference, required_reference};
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
-use crate::graphql::scalars::DateTime;
 use crate::graphql::text::{Translation, required_text, served_locale, translations};
 use crate::kernel::access::Viewer;
 use crate::kernel::ids::NodeKind;
@@ -201,12 +200,7 @@ impl Learning {
             ctx,
             Link::through("learning_theme", "learning_id", "theme_id"),
             self.0.id,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -224,12 +218,7 @@ impl Learning {
             ctx,
             Link::Column("learning_id"),
             self.0.id,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -249,12 +238,7 @@ impl Learning {
             ctx,
             NodeKind::Learning,
             self.0.id,
-            crate::graphql::pagination::PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            crate::graphql::pagination::PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -286,12 +270,9 @@ pub struct LearningFilter {
     pub min_endorsements: Option<i32>,
     /// Text contained in the title or body, in any language; case and accents do not matter.
     pub search: Option<String>,
-    /// Only records changed at or after this instant.
-    pub updated_since: Option<DateTime>,
-    /// Only records of these provenances.
-    pub provenances: Option<Vec<Provenance>>,
-    /// Include archived records (default: false).
-    pub include_archived: Option<bool>,
+    /// The criteria of every list of records.
+    #[graphql(flatten)]
+    pub record: RecordCriteria,
 }
 
 /// What learnings can be ordered by.
@@ -380,9 +361,7 @@ impl LearningQuery {
                     other: "theme_id",
                 },
             )?
-            .updated_since(filter.updated_since)
-            .provenance(filter.provenances.as_ref())
-            .archived(filter.include_archived);
+            .record(&filter.record);
         if let Some(municipalities) = &filter.endorsed_by {
             crate::graphql::common::check_id_list("filter.endorsedBy", municipalities.len())?;
             let ids = crate::kernel::ids::GlobalId::decode_all(
@@ -445,12 +424,7 @@ impl LearningQuery {
             ctx,
             f.finish(),
             key,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }

@@ -8,12 +8,11 @@ use sea_orm::{EntityTrait, QueryTrait};
 
 use crate::domain::area::Area;
 use crate::domain::programme::Programme;
-use crate::graphql::common::{OrderDirection, Provenance, RecordMeta, localized_expr};
+use crate::graphql::common::{OrderDirection, RecordMeta, localized_expr};
 use crate::graphql::context::{preferences, request};
-use crate::graphql::filter::Filter;
+use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::loader::Link;
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
-use crate::graphql::scalars::DateTime;
 use crate::graphql::text::{Translation, required_text, served_locale, translations};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Owner, Table, col};
@@ -118,12 +117,7 @@ impl Municipality {
             ctx,
             Link::Column("municipality_id"),
             self.0.id,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -141,12 +135,7 @@ impl Municipality {
             ctx,
             Link::Column("municipality_id"),
             self.0.id,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -166,12 +155,7 @@ impl Municipality {
             ctx,
             NodeKind::Municipality,
             self.0.id,
-            crate::graphql::pagination::PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            crate::graphql::pagination::PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -189,12 +173,9 @@ pub struct MunicipalityFilter {
     pub countries: Option<Vec<String>>,
     /// Text contained in the name, in any language; case and accents do not matter.
     pub search: Option<String>,
-    /// Only records changed at or after this instant.
-    pub updated_since: Option<DateTime>,
-    /// Only records of these provenances.
-    pub provenances: Option<Vec<Provenance>>,
-    /// Include archived records (default: false).
-    pub include_archived: Option<bool>,
+    /// The criteria of every list of records.
+    #[graphql(flatten)]
+    pub record: RecordCriteria,
 }
 
 /// What municipalities can be ordered by.
@@ -251,10 +232,7 @@ impl MunicipalityQuery {
             let countries: Vec<String> = countries.iter().map(|c| c.to_ascii_uppercase()).collect();
             f.condition(col("municipality", "country").is_in(countries));
         }
-        f.search(filter.search.as_ref())?
-            .updated_since(filter.updated_since)
-            .provenance(filter.provenances.as_ref())
-            .archived(filter.include_archived);
+        f.search(filter.search.as_ref())?.record(&filter.record);
         let order = order_by.unwrap_or_default();
         let id = municipality::Entity::id_expr();
         let key = match order.field {
@@ -283,12 +261,7 @@ impl MunicipalityQuery {
             ctx,
             f.finish(),
             key,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }

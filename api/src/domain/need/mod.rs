@@ -12,12 +12,12 @@ use crate::domain::initiative::Initiative;
 use crate::domain::municipality::Municipality;
 use crate::domain::programme::Programme;
 use crate::domain::theme::Theme;
-use crate::graphql::common::{DateRange, OrderDirection, Provenance, RecordMeta, localized_expr};
+use crate::graphql::common::{DateRange, OrderDirection, RecordMeta, localized_expr};
 use crate::graphql::context::{loader, preferences, request};
-use crate::graphql::filter::{Filter, TreeLink};
+use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
 use crate::graphql::loader::{Link, reference, required_reference};
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
-use crate::graphql::scalars::{Date, DateTime};
+use crate::graphql::scalars::Date;
 use crate::graphql::text::{
     Translation, optional_text, required_text, served_locale, translations,
 };
@@ -256,12 +256,7 @@ impl Need {
             ctx,
             Link::through("initiative_need", "need_id", "initiative_id"),
             self.0.id,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -281,12 +276,7 @@ impl Need {
             ctx,
             NodeKind::Need,
             self.0.id,
-            crate::graphql::pagination::PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            crate::graphql::pagination::PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -321,12 +311,9 @@ pub struct NeedFilter {
     pub answered: Option<bool>,
     /// Text contained in the title or description, in any language; case and accents do not matter.
     pub search: Option<String>,
-    /// Only records changed at or after this instant.
-    pub updated_since: Option<DateTime>,
-    /// Only records of these provenances.
-    pub provenances: Option<Vec<Provenance>>,
-    /// Include archived records (default: false).
-    pub include_archived: Option<bool>,
+    /// The criteria of every list of records.
+    #[graphql(flatten)]
+    pub record: RecordCriteria,
 }
 
 /// What needs can be ordered by.
@@ -413,18 +400,7 @@ impl NeedQuery {
             }
             .descending(order.direction.is_desc()),
         };
-        list(
-            ctx,
-            select,
-            key,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
-        )
-        .await
+        list(ctx, select, key, PageArgs::new(first, after, last, before)).await
     }
 }
 
@@ -488,9 +464,7 @@ pub fn select(
             "theme",
             TreeLink::Column("theme_id"),
         )?
-        .updated_since(filter.updated_since)
-        .provenance(filter.provenances.as_ref())
-        .archived(filter.include_archived);
+        .record(&filter.record);
     if let Some(answered) = filter.answered {
         let answered_expr = answered_condition();
         f.condition(if answered {

@@ -8,14 +8,13 @@ use sea_orm::{Condition, EntityTrait, QueryTrait};
 
 use crate::domain::municipality::Municipality;
 use crate::domain::partnership::{PartnerRole, Partnership};
-use crate::graphql::common::{OrderDirection, Provenance, RecordMeta, localized_expr};
+use crate::graphql::common::{OrderDirection, RecordMeta, localized_expr};
 use crate::graphql::context::{preferences, request, viewer};
-use crate::graphql::filter::Filter;
+use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::loader::{Link, reference, required_reference};
 use crate::graphql::pagination::{
     Connection, PageArgs, SortKey, SortKind, Wraps, children, children_where, list,
 };
-use crate::graphql::scalars::DateTime;
 use crate::graphql::text::{
     Translation, optional_text, required_text, served_locale, translations,
 };
@@ -227,12 +226,7 @@ impl Organisation {
             ctx,
             Link::Column("parent_id"),
             self.0.id,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -258,12 +252,7 @@ impl Organisation {
             Link::Column("network_id"),
             self.0.id,
             PartnerRole::only(roles),
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -284,12 +273,7 @@ impl Organisation {
             Link::Column("organisation_id"),
             self.0.id,
             PartnerRole::only(roles),
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -309,12 +293,7 @@ impl Organisation {
             ctx,
             Link::Column("organisation_id"),
             self.0.id,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
         .map(Some)
@@ -335,12 +314,7 @@ impl Organisation {
             ctx,
             NodeKind::Organisation,
             self.0.id,
-            crate::graphql::pagination::PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            crate::graphql::pagination::PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -411,12 +385,7 @@ impl ContactPerson {
             ctx,
             NodeKind::ContactPerson,
             self.0.id,
-            crate::graphql::pagination::PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            crate::graphql::pagination::PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -440,12 +409,9 @@ pub struct OrganisationFilter {
     pub within: Option<Vec<ID>>,
     /// Text contained in the name or description, in any language; case and accents do not matter.
     pub search: Option<String>,
-    /// Only records changed at or after this instant.
-    pub updated_since: Option<DateTime>,
-    /// Only records of these provenances.
-    pub provenances: Option<Vec<Provenance>>,
-    /// Include archived records (default: false).
-    pub include_archived: Option<bool>,
+    /// The criteria of every list of records.
+    #[graphql(flatten)]
+    pub record: RecordCriteria,
 }
 
 /// What organisations can be ordered by.
@@ -520,9 +486,7 @@ impl OrganisationQuery {
             "organisation",
         )?
         .search(filter.search.as_ref())?
-        .updated_since(filter.updated_since)
-        .provenance(filter.provenances.as_ref())
-        .archived(filter.include_archived);
+        .record(&filter.record);
         let order = order_by.unwrap_or_default();
         let id = organisation::Entity::id_expr();
         let key = match order.field {
@@ -551,12 +515,7 @@ impl OrganisationQuery {
             ctx,
             f.finish(),
             key,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }

@@ -11,12 +11,12 @@ use crate::domain::indicator::Indicator;
 use crate::domain::initiative::Initiative;
 use crate::domain::municipality::Municipality;
 use crate::domain::programme::Programme;
-use crate::graphql::common::{DateRange, OrderDirection, Provenance, RecordMeta};
+use crate::graphql::common::{DateRange, OrderDirection, RecordMeta};
 use crate::graphql::context::request;
-use crate::graphql::filter::Filter;
+use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::loader::{reference, required_reference};
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
-use crate::graphql::scalars::{Date, DateTime, Decimal};
+use crate::graphql::scalars::{Date, Decimal};
 use crate::graphql::text::{Translation, optional_text, served_locale, translations};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Owner, Table, col};
@@ -190,12 +190,7 @@ impl Outcome {
             ctx,
             NodeKind::Outcome,
             self.0.id,
-            crate::graphql::pagination::PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            crate::graphql::pagination::PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -223,12 +218,9 @@ pub struct OutcomeFilter {
     pub period: Option<DateRange>,
     /// Only verified (true) or unverified (false) outcomes.
     pub verified: Option<bool>,
-    /// Only records changed at or after this instant.
-    pub updated_since: Option<DateTime>,
-    /// Only records of these provenances.
-    pub provenances: Option<Vec<Provenance>>,
-    /// Include archived records (default: false).
-    pub include_archived: Option<bool>,
+    /// The criteria of every list of records.
+    #[graphql(flatten)]
+    pub record: RecordCriteria,
 }
 
 /// What outcomes can be ordered by.
@@ -303,18 +295,7 @@ impl OutcomeQuery {
             }
             .descending(order.direction.is_desc()),
         };
-        list(
-            ctx,
-            select,
-            key,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
-        )
-        .await
+        list(ctx, select, key, PageArgs::new(first, after, last, before)).await
     }
 }
 
@@ -373,9 +354,7 @@ pub fn select(
     if let Some(verified) = filter.verified {
         f.condition(col("outcome", "verified").eq(verified));
     }
-    f.updated_since(filter.updated_since)
-        .provenance(filter.provenances.as_ref())
-        .archived(filter.include_archived);
+    f.record(&filter.record);
     Ok(f.finish())
 }
 

@@ -152,12 +152,7 @@ impl Partnership {
             ctx,
             NodeKind::Partnership,
             self.0.id,
-            crate::graphql::pagination::PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            crate::graphql::pagination::PageArgs::new(first, after, last, before),
         )
         .await
     }

@@ -14,14 +14,14 @@ use crate::domain::organisation::{ContactPerson, Organisation, require_personal_
 use crate::domain::outcome::Outcome;
 use crate::domain::partnership::{PartnerRole, Partnership};
 use crate::domain::theme::Theme;
-use crate::graphql::common::{DateRange, OrderDirection, Provenance, RecordMeta, localized_expr};
+use crate::graphql::common::{DateRange, OrderDirection, RecordMeta, localized_expr};
 use crate::graphql::context::{preferences, request, viewer};
-use crate::graphql::filter::{Filter, TreeLink};
+use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
 use crate::graphql::loader::{Link, reference};
 use crate::graphql::pagination::{
     Connection, PageArgs, SortKey, SortKind, Wraps, children, children_where, list,
 };
-use crate::graphql::scalars::{Date, DateTime, Decimal};
+use crate::graphql::scalars::{Date, Decimal};
 use crate::graphql::text::{
     Translation, optional_text, required_text, served_locale, translations,
 };
@@ -258,12 +258,7 @@ impl Programme {
             ctx,
             Link::through("programme_theme", "programme_id", "theme_id"),
             self.0.id,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -310,12 +305,7 @@ impl Programme {
             Link::Column("programme_id"),
             self.0.id,
             PartnerRole::only(roles),
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -333,12 +323,7 @@ impl Programme {
             ctx,
             Link::Column("programme_id"),
             self.0.id,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -356,12 +341,7 @@ impl Programme {
             ctx,
             Link::Column("programme_id"),
             self.0.id,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -379,12 +359,7 @@ impl Programme {
             ctx,
             Link::Column("programme_id"),
             self.0.id,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -402,12 +377,7 @@ impl Programme {
             ctx,
             Link::Column("programme_id"),
             self.0.id,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -427,12 +397,7 @@ impl Programme {
             ctx,
             NodeKind::Programme,
             self.0.id,
-            crate::graphql::pagination::PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            crate::graphql::pagination::PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -456,12 +421,9 @@ pub struct ProgrammeFilter {
     pub active_on: Option<Date>,
     /// Text contained in the name or summary, in any language; case and accents do not matter.
     pub search: Option<String>,
-    /// Only records changed at or after this instant.
-    pub updated_since: Option<DateTime>,
-    /// Only records of these provenances.
-    pub provenances: Option<Vec<Provenance>>,
-    /// Include archived records (default: false).
-    pub include_archived: Option<bool>,
+    /// The criteria of every list of records.
+    #[graphql(flatten)]
+    pub record: RecordCriteria,
 }
 
 /// What programmes can be ordered by.
@@ -545,9 +507,7 @@ impl ProgrammeQuery {
                 other: "theme_id",
             },
         )?
-        .updated_since(filter.updated_since)
-        .provenance(filter.provenances.as_ref())
-        .archived(filter.include_archived);
+        .record(&filter.record);
         let order = order_by.unwrap_or_default();
         let id = programme::Entity::id_expr();
         let key = match order.field {
@@ -583,12 +543,7 @@ impl ProgrammeQuery {
             ctx,
             f.finish(),
             key,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }

@@ -9,12 +9,11 @@ use sea_orm::{EntityTrait, QueryTrait};
 use crate::domain::initiative::Initiative;
 use crate::domain::municipality::Municipality;
 use crate::domain::need::Need;
-use crate::graphql::common::{OrderDirection, Provenance, RecordMeta, localized_expr};
+use crate::graphql::common::{OrderDirection, RecordMeta, localized_expr};
 use crate::graphql::context::{preferences, request};
-use crate::graphql::filter::Filter;
+use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::loader::{Link, reference};
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
-use crate::graphql::scalars::DateTime;
 use crate::graphql::text::{
     Translation, optional_text, required_text, served_locale, translations,
 };
@@ -179,12 +178,7 @@ impl Theme {
             ctx,
             Link::Column("parent_id"),
             self.0.id,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -207,12 +201,7 @@ impl Theme {
             ctx,
             Link::Column("theme_id"),
             self.0.id,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -230,12 +219,7 @@ impl Theme {
             ctx,
             Link::through("initiative_theme", "theme_id", "initiative_id"),
             self.0.id,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -255,12 +239,7 @@ impl Theme {
             ctx,
             NodeKind::Theme,
             self.0.id,
-            crate::graphql::pagination::PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            crate::graphql::pagination::PageArgs::new(first, after, last, before),
         )
         .await
     }
@@ -282,12 +261,9 @@ pub struct ThemeFilter {
     pub top_level: Option<bool>,
     /// Only themes added by these municipalities.
     pub municipalities: Option<Vec<ID>>,
-    /// Only records changed at or after this instant.
-    pub updated_since: Option<DateTime>,
-    /// Only records of these provenances.
-    pub provenances: Option<Vec<Provenance>>,
-    /// Include archived records (default: false).
-    pub include_archived: Option<bool>,
+    /// The criteria of every list of records.
+    #[graphql(flatten)]
+    pub record: RecordCriteria,
 }
 
 /// What themes can be ordered by.
@@ -362,9 +338,7 @@ impl ThemeQuery {
             filter.municipalities.as_ref(),
             NodeKind::Municipality,
         )?
-        .updated_since(filter.updated_since)
-        .provenance(filter.provenances.as_ref())
-        .archived(filter.include_archived);
+        .record(&filter.record);
         let order = order_by.unwrap_or_default();
         let id = theme::Entity::id_expr();
         let key = match order.field {
@@ -394,12 +368,7 @@ impl ThemeQuery {
             ctx,
             f.finish(),
             key,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs::new(first, after, last, before),
         )
         .await
     }
