@@ -15,13 +15,13 @@ use sea_orm::{
 
 use crate::domain::municipality::Municipality;
 use crate::domain::node::Node;
-use crate::graphql::input::{NAME_MAX, TEXT_MAX, TranslationInput, text};
+use crate::graphql::input::{TranslationInput, text};
 use crate::graphql::loader::DbLoader;
 use crate::graphql::mutation::run;
 use crate::graphql::text::{TextSource, Translation};
 use crate::kernel::error::ApiError;
 use crate::kernel::ids::{GlobalId, NodeKind};
-use crate::kernel::record::Table;
+use crate::kernel::record::{Table, TextField};
 use crate::kernel::write::{UserError, Write, WriteResult, link_change};
 
 /// Where a translation comes from.
@@ -206,28 +206,28 @@ pub struct AddTranslationPayload {
     pub user_errors: Vec<UserError>,
 }
 
-/// The text fields of each type: API name, column, longest text.
-fn text_fields(kind: NodeKind) -> &'static [(&'static str, &'static str, usize)] {
-    const NAME: (&str, &str, usize) = ("name", "name", NAME_MAX);
-    const DESCRIPTION: (&str, &str, usize) = ("description", "description", TEXT_MAX);
-    match kind {
-        NodeKind::Municipality | NodeKind::Area => &[NAME],
-        NodeKind::Theme => &[("label", "label", NAME_MAX), DESCRIPTION],
-        NodeKind::Organisation | NodeKind::Initiative | NodeKind::Indicator => &[NAME, DESCRIPTION],
-        NodeKind::Programme => &[
-            NAME,
-            ("summary", "summary", TEXT_MAX),
-            ("fundingChannel", "funding_channel", NAME_MAX),
-            ("staffing", "staffing", NAME_MAX),
-        ],
-        NodeKind::Partnership => &[("note", "note", TEXT_MAX)],
-        NodeKind::Need => &[("title", "title", NAME_MAX), DESCRIPTION],
-        NodeKind::SupportRequest => &[DESCRIPTION, ("decisionNote", "decision_note", TEXT_MAX)],
-        NodeKind::Outcome => &[("method", "method", TEXT_MAX)],
-        NodeKind::Learning => &[("title", "title", NAME_MAX), ("body", "body", TEXT_MAX)],
-        NodeKind::LearningEndorsement => &[("note", "note", TEXT_MAX)],
-        NodeKind::ContactPerson | NodeKind::ApiKey => &[],
+/// The text field `name` of table `E`, or the user error that lists the ones it has.
+fn text_field<E: Table>(kind: NodeKind, name: &str) -> WriteResult<TextField> {
+    if let Some(field) = E::TEXT_FIELDS.iter().find(|f| f.field == name) {
+        return Ok(*field);
     }
+    let names: Vec<&str> = E::TEXT_FIELDS.iter().map(|f| f.field).collect();
+    Err(UserError::invalid(
+        "field",
+        if names.is_empty() {
+            format!(
+                "{} has no translatable text.",
+                capitalised(&kind.with_article())
+            )
+        } else {
+            format!(
+                "`{name}` is not a text field of {}: use {}.",
+                kind.type_name(),
+                names.join(", ")
+            )
+        },
+    )
+    .into())
 }
 
 async fn add<E: Table>(
@@ -235,9 +235,8 @@ async fn add<E: Table>(
     kind: NodeKind,
     id: i64,
     input: &AddTranslationInput,
-    column: &str,
-    max: usize,
 ) -> WriteResult<E::Model> {
+    let field = text_field::<E>(kind, &input.field)?;
     let before = write.existing::<E>(kind, id).await?;
     let municipality = write.authorize::<E>(&before).await?;
     let translation = text(
@@ -247,10 +246,10 @@ async fn add<E: Table>(
             text: input.text.clone(),
         }],
         true,
-        max,
+        field.max_chars,
     )?;
     let column = E::Column::iter()
-        .find(|c| c.as_str() == column)
+        .find(|c| c.as_str() == field.column)
         .ok_or_else(|| UserError::invalid("field", "No such text field."))?;
     let mut current: LocalizedText = match before.get(column) {
         Value::Json(Some(json)) => serde_json::from_value(*json).unwrap_or_default(),
@@ -260,7 +259,7 @@ async fn add<E: Table>(
     let source = TextSource {
         kind,
         id,
-        column: column_name(kind, column.as_str()),
+        column: field.column,
     };
     let locale = translation.0.keys().next().cloned().unwrap_or_default();
     let new_locale = !current.0.contains_key(&locale);
@@ -285,96 +284,61 @@ async fn add<E: Table>(
     Ok(stored)
 }
 
-/// The static name of a text column of a kind (as `text_fields` lists it).
-fn column_name(kind: NodeKind, column: &str) -> &'static str {
-    text_fields(kind)
-        .iter()
-        .find(|(_, c, _)| *c == column)
-        .map_or("", |(_, c, _)| c)
-}
-
 async fn add_translation(write: &Write, input: AddTranslationInput) -> WriteResult<Node> {
     use crate::{
-        domain::area, domain::indicator, domain::initiative, domain::learning,
+        domain::api_key, domain::area, domain::indicator, domain::initiative, domain::learning,
         domain::municipality, domain::need, domain::organisation, domain::outcome,
         domain::partnership, domain::programme, domain::theme,
     };
     let GlobalId { kind, id } = GlobalId::decode("id", &input.id)?;
-    let fields = text_fields(kind);
-    let Some((_, column, max)) = fields.iter().find(|(name, _, _)| *name == input.field) else {
-        let names: Vec<&str> = fields.iter().map(|(name, _, _)| *name).collect();
-        return Err(UserError::invalid(
-            "field",
-            if names.is_empty() {
-                format!(
-                    "{} has no translatable text.",
-                    capitalised(&kind.with_article())
-                )
-            } else {
-                format!(
-                    "`{}` is not a text field of {}: use {}.",
-                    input.field,
-                    kind.type_name(),
-                    names.join(", ")
-                )
-            },
-        )
-        .into());
-    };
-    let (column, max) = (*column, *max);
     Ok(match kind {
         NodeKind::Municipality => Node::Municipality(municipality::Municipality(
-            add::<entity::municipality::Entity>(write, kind, id, &input, column, max).await?,
+            add::<entity::municipality::Entity>(write, kind, id, &input).await?,
         )),
         NodeKind::Area => Node::Area(area::Area(
-            add::<entity::area::Entity>(write, kind, id, &input, column, max).await?,
+            add::<entity::area::Entity>(write, kind, id, &input).await?,
         )),
         NodeKind::Theme => Node::Theme(theme::Theme(
-            add::<entity::theme::Entity>(write, kind, id, &input, column, max).await?,
+            add::<entity::theme::Entity>(write, kind, id, &input).await?,
         )),
         NodeKind::Organisation => Node::Organisation(organisation::Organisation(
-            add::<entity::organisation::Entity>(write, kind, id, &input, column, max).await?,
+            add::<entity::organisation::Entity>(write, kind, id, &input).await?,
         )),
         NodeKind::Programme => Node::Programme(programme::Programme(
-            add::<entity::programme::Entity>(write, kind, id, &input, column, max).await?,
+            add::<entity::programme::Entity>(write, kind, id, &input).await?,
         )),
         NodeKind::Partnership => Node::Partnership(partnership::Partnership(
-            add::<entity::partnership::Entity>(write, kind, id, &input, column, max).await?,
+            add::<entity::partnership::Entity>(write, kind, id, &input).await?,
         )),
         NodeKind::Need => Node::Need(need::Need(
-            add::<entity::need::Entity>(write, kind, id, &input, column, max).await?,
+            add::<entity::need::Entity>(write, kind, id, &input).await?,
         )),
         NodeKind::Initiative => Node::Initiative(initiative::Initiative(
-            add::<entity::initiative::Entity>(write, kind, id, &input, column, max).await?,
+            add::<entity::initiative::Entity>(write, kind, id, &input).await?,
         )),
         NodeKind::SupportRequest => Node::SupportRequest(initiative::SupportRequest(
-            add::<entity::support_request::Entity>(write, kind, id, &input, column, max).await?,
+            add::<entity::support_request::Entity>(write, kind, id, &input).await?,
         )),
         NodeKind::Indicator => Node::Indicator(indicator::Indicator(
-            add::<entity::indicator::Entity>(write, kind, id, &input, column, max).await?,
+            add::<entity::indicator::Entity>(write, kind, id, &input).await?,
         )),
         NodeKind::Outcome => Node::Outcome(outcome::Outcome(
-            add::<entity::outcome::Entity>(write, kind, id, &input, column, max).await?,
+            add::<entity::outcome::Entity>(write, kind, id, &input).await?,
         )),
         NodeKind::Learning => Node::Learning(learning::Learning(
-            add::<entity::learning::Entity>(write, kind, id, &input, column, max).await?,
+            add::<entity::learning::Entity>(write, kind, id, &input).await?,
         )),
         NodeKind::LearningEndorsement => {
             Node::LearningEndorsement(learning::endorsement::LearningEndorsement(
-                add::<entity::learning_endorsement::Entity>(write, kind, id, &input, column, max)
-                    .await?,
+                add::<entity::learning_endorsement::Entity>(write, kind, id, &input).await?,
             ))
         }
-        NodeKind::ContactPerson | NodeKind::ApiKey => {
-            return Err(UserError::invalid(
-                "id",
-                format!(
-                    "{} has no translatable text.",
-                    capitalised(&kind.with_article())
-                ),
-            )
-            .into());
-        }
+        NodeKind::ContactPerson => Node::ContactPerson(organisation::ContactPerson(
+            add::<entity::contact_person::Entity>(write, kind, id, &input).await?,
+        )),
+        NodeKind::ApiKey => Node::ApiKey(api_key::ApiKey(
+            add::<entity::api_key::Entity>(write, kind, id, &input).await?,
+        )),
     })
 }
 

@@ -7,7 +7,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, SelectStatement};
 use crate::graphql::scalars::{Date, DateTime};
 use crate::kernel::error::ApiError;
 use crate::kernel::i18n::fold;
-use crate::kernel::record::col;
+use crate::kernel::record::column_of;
 
 /// Fields every record carries, shown on each type.
 #[derive(SimpleObject, Debug, Clone)]
@@ -131,7 +131,7 @@ pub fn search_condition(table: &'static str, search: &str) -> Result<Option<Expr
         ));
     }
     Ok(search_pattern(search)
-        .map(|pattern| col(table, "search_text").like(LikeExpr::new(pattern).escape('\\'))))
+        .map(|pattern| column_of(table, "search_text").like(LikeExpr::new(pattern).escape('\\'))))
 }
 
 /// The `LIKE` pattern of a search text: folded (case and accents), wildcards escaped with `\`;
@@ -150,7 +150,7 @@ pub fn search_pattern(search: &str) -> Option<String> {
 
 /// Hides archived records unless they are asked for.
 pub fn archived_condition(table: &'static str, include_archived: Option<bool>) -> Option<Expr> {
-    (!include_archived.unwrap_or(false)).then(|| col(table, "archived_at").is_null())
+    (!include_archived.unwrap_or(false)).then(|| column_of(table, "archived_at").is_null())
 }
 
 /// `member IN (ids and all their descendants)` over a self-nested table (areas, themes), so a

@@ -11,7 +11,7 @@ use crate::graphql::common::{
 use crate::graphql::scalars::DateTime;
 use crate::kernel::error::ApiError;
 use crate::kernel::ids::{GlobalId, NodeKind};
-use crate::kernel::record::col;
+use crate::kernel::record::column_of;
 
 /// How a record reaches the records of a nested table: a column of its own, or a link table.
 #[derive(Debug, Clone, Copy)]
@@ -65,7 +65,8 @@ impl Filter {
     ) -> Result<&mut Self, ApiError> {
         if let Some(ids) = ids {
             let ids = Self::decode(field, ids, kind)?;
-            self.select.and_where(col(self.table, column).is_in(ids));
+            self.select
+                .and_where(column_of(self.table, column).is_in(ids));
         }
         Ok(self)
     }
@@ -84,7 +85,7 @@ impl Filter {
             self.select.and_where(in_subtree(
                 self.backend,
                 tree,
-                col(self.table, column),
+                column_of(self.table, column),
                 &ids,
             ));
         }
@@ -105,11 +106,11 @@ impl Filter {
             let ids = Self::decode(field, ids, kind)?;
             let (table, own, other) = link;
             let member = match tree {
-                Some(tree) => in_subtree(self.backend, tree, col(table, other), &ids),
-                None => col(table, other).is_in(ids),
+                Some(tree) => in_subtree(self.backend, tree, column_of(table, other), &ids),
+                None => column_of(table, other).is_in(ids),
             };
             self.select.and_where(
-                col(self.table, "id").in_subquery(
+                column_of(self.table, "id").in_subquery(
                     Query::select()
                         .column((table, own))
                         .from(table)
@@ -129,7 +130,8 @@ impl Filter {
     {
         if let Some(values) = values {
             let values: Vec<&'static str> = values.iter().map(|v| (*v).into().into()).collect();
-            self.select.and_where(col(self.table, column).is_in(values));
+            self.select
+                .and_where(column_of(self.table, column).is_in(values));
         }
         self
     }
@@ -145,7 +147,7 @@ impl Filter {
         range: Option<&DateRange>,
     ) -> Result<&mut Self, ApiError> {
         if let Some(range) = range {
-            range.apply(field, &mut self.select, col(self.table, column))?;
+            range.apply(field, &mut self.select, column_of(self.table, column))?;
         }
         Ok(self)
     }
@@ -178,20 +180,20 @@ impl Filter {
         };
         let linked = match link {
             TreeLink::Column(column) => {
-                in_matching_subtree(self.backend, tree, col(self.table, column), pattern)
+                in_matching_subtree(self.backend, tree, column_of(self.table, column), pattern)
             }
             TreeLink::Table {
                 table,
                 own: own_column,
                 other,
-            } => col(self.table, "id").in_subquery(
+            } => column_of(self.table, "id").in_subquery(
                 Query::select()
                     .column((table, own_column))
                     .from(table)
                     .and_where(in_matching_subtree(
                         self.backend,
                         tree,
-                        col(table, other),
+                        column_of(table, other),
                         pattern,
                     ))
                     .take(),
@@ -205,7 +207,7 @@ impl Filter {
     pub fn updated_since(&mut self, since: Option<DateTime>) -> &mut Self {
         if let Some(since) = since {
             self.select
-                .and_where(col(self.table, "updated_at").gte(since.0));
+                .and_where(column_of(self.table, "updated_at").gte(since.0));
         }
         self
     }

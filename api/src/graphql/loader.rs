@@ -15,7 +15,7 @@ use sea_orm::{
 use crate::kernel::access::Viewer;
 use crate::kernel::error::ApiError;
 use crate::kernel::paging::{Page, PageRequest, fetch_partitioned};
-use crate::kernel::record::{Table, col, in_ids};
+use crate::kernel::record::{Table, column_of, in_ids};
 
 /// The loader of one request: it sees the database as the request's viewer does.
 pub struct DbLoader {
@@ -57,14 +57,14 @@ impl Link {
             only.apply(E::NAME, &mut select);
         }
         let parent = match self {
-            Link::Column(column) => col(E::NAME, column),
+            Link::Column(column) => column_of(E::NAME, column),
             Link::Through {
                 table,
                 parent,
                 child,
             } => {
-                select.inner_join(table, col(table, child).equals((E::NAME, "id")));
-                col(table, parent)
+                select.inner_join(table, column_of(table, child).equals((E::NAME, "id")));
+                column_of(table, parent)
             }
         };
         (select, parent)
@@ -131,10 +131,10 @@ impl Only {
     fn apply(&self, table: &'static str, select: &mut sea_orm::sea_query::SelectStatement) {
         match self {
             Self::TextIn(column, values) => {
-                select.and_where(col(table, column).is_in(values.iter().copied()));
+                select.and_where(column_of(table, column).is_in(values.iter().copied()));
             }
             Self::IdIn(column, values) => {
-                select.and_where(col(table, column).is_in(values.iter().copied()));
+                select.and_where(column_of(table, column).is_in(values.iter().copied()));
             }
         }
     }
@@ -168,6 +168,9 @@ where
     }
 }
 
+/// The pages the child-page loader answers with, by key.
+type ChildPages<E> = HashMap<ChildPage<E>, Arc<Page<<E as sea_orm::EntityTrait>::Model>>>;
+
 impl<E> Loader<ChildPage<E>> for DbLoader
 where
     E: Table,
@@ -177,10 +180,7 @@ where
     type Value = Arc<Page<E::Model>>;
     type Error = ApiError;
 
-    async fn load(
-        &self,
-        keys: &[ChildPage<E>],
-    ) -> Result<HashMap<ChildPage<E>, Arc<Page<E::Model>>>, ApiError> {
+    async fn load(&self, keys: &[ChildPage<E>]) -> Result<ChildPages<E>, ApiError> {
         // Parents asking for the same window of the same relation share one statement.
         let mut groups: HashMap<(Link, &Option<Only>, &PageRequest), Vec<i64>> = HashMap::new();
         for key in keys {

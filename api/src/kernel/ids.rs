@@ -6,9 +6,31 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::kernel::error::ApiError;
 
-/// The kinds of record that have a global ID.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum NodeKind {
+/// Declares the kinds of record with a global ID, one line each: the variant's name is the
+/// GraphQL type name, which is also the prefix inside the ID.
+macro_rules! node_kinds {
+    ($($kind:ident),+ $(,)?) => {
+        /// The kinds of record that have a global ID. Only their names live here, for encoding
+        /// and decoding IDs; what each kind is, is its domain module's business.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum NodeKind {
+            $($kind),+
+        }
+
+        impl NodeKind {
+            const ALL: &'static [NodeKind] = &[$(Self::$kind),+];
+
+            /// The GraphQL type name, which is also the prefix inside the ID.
+            pub fn type_name(self) -> &'static str {
+                match self {
+                    $(Self::$kind => stringify!($kind)),+
+                }
+            }
+        }
+    };
+}
+
+node_kinds! {
     Municipality,
     Area,
     Theme,
@@ -27,25 +49,6 @@ pub enum NodeKind {
 }
 
 impl NodeKind {
-    const ALL: &'static [NodeKind] = &[
-        Self::Municipality,
-        Self::Area,
-        Self::Theme,
-        Self::Organisation,
-        Self::ContactPerson,
-        Self::Programme,
-        Self::Partnership,
-        Self::Need,
-        Self::Initiative,
-        Self::SupportRequest,
-        Self::Indicator,
-        Self::Outcome,
-        Self::Learning,
-        Self::LearningEndorsement,
-        Self::ApiKey,
-    ];
-
-    /// The GraphQL type name, which is also the prefix inside the ID.
     /// The type's name with its indefinite article ("an Area", "a Theme"), for messages.
     pub fn with_article(self) -> String {
         let name = self.type_name();
@@ -55,45 +58,6 @@ impl NodeKind {
             "a"
         };
         format!("{article} {name}")
-    }
-
-    /// The type a reference column of this type's records points at (`parent_id` points at
-    /// this type itself).
-    pub fn referenced_by(self, column: &str) -> Option<NodeKind> {
-        Some(match column {
-            "municipality_id" => NodeKind::Municipality,
-            "area_id" => NodeKind::Area,
-            "theme_id" => NodeKind::Theme,
-            "organisation_id" | "network_id" => NodeKind::Organisation,
-            "programme_id" => NodeKind::Programme,
-            "initiative_id" => NodeKind::Initiative,
-            "need_id" => NodeKind::Need,
-            "indicator_id" => NodeKind::Indicator,
-            "contact_person_id" => NodeKind::ContactPerson,
-            "learning_id" => NodeKind::Learning,
-            "parent_id" => self,
-            _ => return None,
-        })
-    }
-
-    pub fn type_name(self) -> &'static str {
-        match self {
-            Self::Municipality => "Municipality",
-            Self::Area => "Area",
-            Self::Theme => "Theme",
-            Self::Organisation => "Organisation",
-            Self::ContactPerson => "ContactPerson",
-            Self::Programme => "Programme",
-            Self::Partnership => "Partnership",
-            Self::Need => "Need",
-            Self::Initiative => "Initiative",
-            Self::SupportRequest => "SupportRequest",
-            Self::Indicator => "Indicator",
-            Self::Outcome => "Outcome",
-            Self::Learning => "Learning",
-            Self::LearningEndorsement => "LearningEndorsement",
-            Self::ApiKey => "ApiKey",
-        }
     }
 
     pub fn from_type_name(name: &str) -> Option<Self> {

@@ -1,13 +1,19 @@
 //! What every listed table tells the generic machinery: its name, its ID, what a viewer may
 //! see of it and its default order.
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{Condition, DbBackend, EntityTrait, FromQueryResult};
+use sea_orm::{ColumnTrait, Condition, DbBackend, EntityTrait, FromQueryResult};
 
 use crate::kernel::access::Viewer;
+use crate::kernel::ids::NodeKind;
 use crate::kernel::sort::SortKey;
 
-/// A column of a table as an expression, qualified so joins never make it ambiguous.
-pub fn col(table: &'static str, column: &'static str) -> Expr {
+/// A typed column as an expression, qualified by its table so joins never make it ambiguous.
+pub fn col<C: ColumnTrait>(column: C) -> Expr {
+    column.into_expr()
+}
+
+/// A column named at run time, for generic code that serves whichever table it is handed.
+pub fn column_of(table: &'static str, column: &'static str) -> Expr {
     Expr::col((table, column))
 }
 
@@ -56,6 +62,13 @@ pub trait Table:
     /// Whether the table has `archived_at` (link rows have not).
     const ARCHIVABLE: bool = true;
 
+    /// The columns holding another record's ID, with that record's kind: the audit trail
+    /// shows them as global IDs.
+    const REFERENCES: &'static [(&'static str, NodeKind)] = &[];
+
+    /// The text fields that hold one text per language (`addTranslation` adds to them).
+    const TEXT_FIELDS: &'static [TextField] = &[];
+
     /// The row ID of a model.
     fn id(model: &Self::Model) -> i64;
 
@@ -96,16 +109,37 @@ pub trait Table:
     }
 
     fn id_expr() -> Expr {
-        col(Self::NAME, "id")
+        column_of(Self::NAME, "id")
     }
 
     /// Visible and not archived: what nested lists show.
     fn listed_to(viewer: &Viewer) -> Condition {
         let condition = Self::visible_to(viewer);
         if Self::ARCHIVABLE {
-            condition.add(col(Self::NAME, "archived_at").is_null())
+            condition.add(column_of(Self::NAME, "archived_at").is_null())
         } else {
             condition
+        }
+    }
+}
+
+/// A field holding one text per language.
+#[derive(Debug, Clone, Copy)]
+pub struct TextField {
+    /// Its name in the API.
+    pub field: &'static str,
+    /// Its column.
+    pub column: &'static str,
+    /// The most characters one of its texts may have.
+    pub max_chars: usize,
+}
+
+impl TextField {
+    pub const fn new(field: &'static str, column: &'static str, max_chars: usize) -> Self {
+        Self {
+            field,
+            column,
+            max_chars,
         }
     }
 }

@@ -12,7 +12,7 @@ use serde_json::{Map, Value as Json, json};
 use crate::kernel::access::{Role, Viewer};
 use crate::kernel::error::ApiError;
 use crate::kernel::ids::NodeKind;
-use crate::kernel::record::{Owner, Table, col};
+use crate::kernel::record::{Owner, Table, column_of};
 use crate::kernel::time::now;
 
 /// What kind of problem a user error is.
@@ -286,7 +286,7 @@ impl Write {
         let result = E::update_many()
             .set(active)
             .filter(E::id_expr().eq(id))
-            .filter(col(E::NAME, "version").eq(version))
+            .filter(column_of(E::NAME, "version").eq(version))
             .exec(&self.txn)
             .await
             .map_err(|error| conflict_or::<E>(error))?;
@@ -357,8 +357,8 @@ impl Write {
         after: Option<&E::Model>,
     ) -> WriteResult<()> {
         let changes = diff(
-            before.map(|m| snapshot::<E>(kind, m)),
-            after.map(|m| snapshot::<E>(kind, m)),
+            before.map(|m| snapshot::<E>(m)),
+            after.map(|m| snapshot::<E>(m)),
         );
         self.audit(kind, subject, municipality, changes).await
     }
@@ -510,7 +510,7 @@ fn to_json(value: Value) -> Json {
 }
 
 /// A record as the audit trail shows it: API field names, references as global IDs.
-pub fn snapshot<E: Table>(kind: NodeKind, model: &E::Model) -> Map<String, Json> {
+pub fn snapshot<E: Table>(model: &E::Model) -> Map<String, Json> {
     let mut fields = Map::new();
     for column in E::Column::iter() {
         let name = column.as_str();
@@ -518,7 +518,11 @@ pub fn snapshot<E: Table>(kind: NodeKind, model: &E::Model) -> Map<String, Json>
             continue;
         }
         let value = model.get(column);
-        let (key, value) = match (kind.referenced_by(name), &value) {
+        let target = E::REFERENCES
+            .iter()
+            .find(|(column, _)| *column == name)
+            .map(|(_, kind)| *kind);
+        let (key, value) = match (target, &value) {
             (Some(target), Value::BigInt(id)) => (
                 camel_case(name.trim_end_matches("_id")),
                 json!(id.map(|id| target.id(id).0)),
@@ -692,7 +696,7 @@ impl Write {
         let select: SelectStatement = Query::select()
             .column(other)
             .from(table)
-            .and_where(col(table, own.0).eq(own.1))
+            .and_where(column_of(table, own.0).eq(own.1))
             .take();
         let mut before: Vec<i64> = Vec::new();
         for row in self.txn.query_all(&select).await? {
@@ -701,7 +705,7 @@ impl Write {
         before.sort_unstable();
         let delete = Query::delete()
             .from_table(table)
-            .and_where(col(table, own.0).eq(own.1))
+            .and_where(column_of(table, own.0).eq(own.1))
             .take();
         self.txn.execute(&delete).await?;
         if !ids.is_empty() {

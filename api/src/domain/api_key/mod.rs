@@ -28,6 +28,8 @@ use crate::kernel::write::{UserError, UserErrorCode, link_change};
 
 impl Table for api_key::Entity {
     const NAME: &'static str = "api_key";
+    const REFERENCES: &'static [(&'static str, NodeKind)] =
+        &[("municipality_id", NodeKind::Municipality)];
     const ARCHIVABLE: bool = false;
     fn id(model: &api_key::Model) -> i64 {
         model.id
@@ -340,10 +342,10 @@ impl ApiKeyQuery {
         f.one_of::<ApiKeyRole, KeyRole>("role", filter.roles.as_ref());
         if let Some(active) = filter.active {
             let now = crate::kernel::time::now();
-            let live = col("api_key", "revoked_at").is_null().and(
-                col("api_key", "expires_at")
+            let live = col(api_key::Column::RevokedAt).is_null().and(
+                col(api_key::Column::ExpiresAt)
                     .is_null()
-                    .or(col("api_key", "expires_at").gt(now)),
+                    .or(col(api_key::Column::ExpiresAt).gt(now)),
             );
             f.condition(if active { live } else { live.not() });
         }

@@ -11,16 +11,23 @@ use crate::domain::need::Need;
 use crate::graphql::common::{OrderDirection, RecordMeta, localized_expr};
 use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria};
+use crate::graphql::input::NAME_MAX;
 use crate::graphql::loader::{Link, reference, required_reference};
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
 use crate::graphql::scalars::GeoJson;
 use crate::graphql::text::{Translation, required_text, served_locale, translations};
 use crate::kernel::ids::NodeKind;
+use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col};
 use crate::record_meta;
 
 impl Table for area::Entity {
     const NAME: &'static str = "area";
+    const REFERENCES: &'static [(&'static str, NodeKind)] = &[
+        ("municipality_id", NodeKind::Municipality),
+        ("parent_id", NodeKind::Area),
+    ];
+    const TEXT_FIELDS: &'static [TextField] = &[TextField::new("name", "name", NAME_MAX)];
     fn id(model: &area::Model) -> i64 {
         model.id
     }
@@ -293,7 +300,7 @@ impl AreaQuery {
             )?;
         }
         if let Some(top_level) = filter.top_level {
-            let parent = col("area", "parent_id");
+            let parent = col(area::Column::ParentId);
             f.condition(if top_level {
                 parent.is_null()
             } else {
@@ -313,18 +320,22 @@ impl AreaQuery {
                 id,
             )
             .nullable(),
-            AreaOrderField::Households => {
-                SortKey::new("HOUSEHOLDS", col("area", "households"), SortKind::Int, id).nullable()
-            }
+            AreaOrderField::Households => SortKey::new(
+                "HOUSEHOLDS",
+                col(area::Column::Households),
+                SortKind::Int,
+                id,
+            )
+            .nullable(),
             AreaOrderField::CreatedAt => SortKey::new(
                 "CREATED_AT",
-                col("area", "created_at"),
+                col(area::Column::CreatedAt),
                 SortKind::DateTime,
                 id,
             ),
             AreaOrderField::UpdatedAt => SortKey::new(
                 "UPDATED_AT",
-                col("area", "updated_at"),
+                col(area::Column::UpdatedAt),
                 SortKind::DateTime,
                 id,
             ),

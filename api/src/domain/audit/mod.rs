@@ -30,7 +30,7 @@ impl Table for audit_entry::Entity {
         match (viewer.role, viewer.municipality_id) {
             (Role::Admin, _) => Condition::all(),
             (Role::Editor, Some(municipality)) => {
-                Condition::all().add(col("audit_entry", "municipality_id").eq(municipality))
+                Condition::all().add(col(audit_entry::Column::MunicipalityId).eq(municipality))
             }
             _ => Condition::all().add(sea_orm::sea_query::Expr::cust("1 = 0")),
         }
@@ -38,7 +38,7 @@ impl Table for audit_entry::Entity {
     fn default_sort() -> SortKey {
         SortKey::new(
             "AT",
-            col("audit_entry", "at"),
+            col(audit_entry::Column::At),
             SortKind::DateTime,
             Self::id_expr(),
         )
@@ -201,15 +201,15 @@ impl AuditQuery {
             for subject in subjects {
                 let GlobalId { kind, id } = GlobalId::decode("filter.subjects", subject)?;
                 any = any.add(
-                    col("audit_entry", "subject_type")
+                    col(audit_entry::Column::SubjectType)
                         .eq(kind.type_name())
-                        .and(col("audit_entry", "subject_id").eq(id)),
+                        .and(col(audit_entry::Column::SubjectId).eq(id)),
                 );
             }
             f.condition(any.into());
         }
         if let Some(types) = &filter.subject_types {
-            f.condition(col("audit_entry", "subject_type").is_in(types.iter().cloned()));
+            f.condition(col(audit_entry::Column::SubjectType).is_in(types.iter().cloned()));
         }
         f.references(
             "filter.apiKeys",
@@ -218,7 +218,7 @@ impl AuditQuery {
             NodeKind::ApiKey,
         )?;
         if let Some(mutations) = &filter.mutations {
-            f.condition(col("audit_entry", "mutation").is_in(mutations.iter().cloned()));
+            f.condition(col(audit_entry::Column::Mutation).is_in(mutations.iter().cloned()));
         }
         if let Some(range) = &filter.at {
             if let (Some(from), Some(to)) = (range.from, range.to)
@@ -231,10 +231,10 @@ impl AuditQuery {
                 .into());
             }
             if let Some(from) = range.from {
-                f.condition(col("audit_entry", "at").gte(from.0));
+                f.condition(col(audit_entry::Column::At).gte(from.0));
             }
             if let Some(to) = range.to {
-                f.condition(col("audit_entry", "at").lte(to.0));
+                f.condition(col(audit_entry::Column::At).lte(to.0));
             }
         }
         list(

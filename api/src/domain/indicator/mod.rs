@@ -11,12 +11,15 @@ use crate::domain::theme::Theme;
 use crate::graphql::common::{OrderDirection, RecordMeta, localized_expr};
 use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria};
+use crate::graphql::input::NAME_MAX;
+use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::{Link, reference};
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
 use crate::graphql::text::{
     Translation, optional_text, required_text, served_locale, translations,
 };
 use crate::kernel::ids::NodeKind;
+use crate::kernel::record::TextField;
 use crate::kernel::record::{Table, col};
 use crate::record_meta;
 
@@ -29,13 +32,18 @@ impl Table for indicator::Entity {
         )
     }
     const NAME: &'static str = "indicator";
+    const REFERENCES: &'static [(&'static str, NodeKind)] = &[("theme_id", NodeKind::Theme)];
+    const TEXT_FIELDS: &'static [TextField] = &[
+        TextField::new("name", "name", NAME_MAX),
+        TextField::new("description", "description", TEXT_MAX),
+    ];
     fn id(model: &indicator::Model) -> i64 {
         model.id
     }
     fn default_sort() -> SortKey {
         SortKey::new(
             "CODE",
-            col("indicator", "code"),
+            col(indicator::Column::Code),
             SortKind::Text,
             Self::id_expr(),
         )
@@ -278,7 +286,7 @@ impl IndicatorQuery {
             db.get_database_backend(),
         );
         if let Some(codes) = &filter.codes {
-            f.condition(col("indicator", "code").is_in(codes.iter().cloned()));
+            f.condition(col(indicator::Column::Code).is_in(codes.iter().cloned()));
         }
         f.subtree(
             "filter.themes",
@@ -293,7 +301,7 @@ impl IndicatorQuery {
         let id = indicator::Entity::id_expr();
         let key = match order.field {
             IndicatorOrderField::Code => {
-                SortKey::new("CODE", col("indicator", "code"), SortKind::Text, id)
+                SortKey::new("CODE", col(indicator::Column::Code), SortKind::Text, id)
             }
             IndicatorOrderField::Name => SortKey::new(
                 "NAME",
@@ -304,13 +312,13 @@ impl IndicatorQuery {
             .nullable(),
             IndicatorOrderField::CreatedAt => SortKey::new(
                 "CREATED_AT",
-                col("indicator", "created_at"),
+                col(indicator::Column::CreatedAt),
                 SortKind::DateTime,
                 id,
             ),
             IndicatorOrderField::UpdatedAt => SortKey::new(
                 "UPDATED_AT",
-                col("indicator", "updated_at"),
+                col(indicator::Column::UpdatedAt),
                 SortKind::DateTime,
                 id,
             ),

@@ -20,6 +20,8 @@ use crate::domain::theme::Theme;
 use crate::graphql::common::{DateRange, OrderDirection, RecordMeta, localized_expr};
 use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
+use crate::graphql::input::NAME_MAX;
+use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::{Link, reference, required_reference};
 use crate::graphql::pagination::{
     Connection, PageArgs, SortKey, SortKind, Wraps, children, children_where, list,
@@ -29,11 +31,20 @@ use crate::graphql::text::{
     Translation, optional_text, required_text, served_locale, translations,
 };
 use crate::kernel::ids::NodeKind;
+use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col};
 use crate::record_meta;
 
 impl Table for initiative::Entity {
     const NAME: &'static str = "initiative";
+    const REFERENCES: &'static [(&'static str, NodeKind)] = &[
+        ("municipality_id", NodeKind::Municipality),
+        ("programme_id", NodeKind::Programme),
+    ];
+    const TEXT_FIELDS: &'static [TextField] = &[
+        TextField::new("name", "name", NAME_MAX),
+        TextField::new("description", "description", TEXT_MAX),
+    ];
     fn id(model: &initiative::Model) -> i64 {
         model.id
     }
@@ -483,13 +494,13 @@ impl InitiativeQuery {
         let key = match order.field {
             InitiativeOrderField::CreatedAt => SortKey::new(
                 "CREATED_AT",
-                col("initiative", "created_at"),
+                col(initiative::Column::CreatedAt),
                 SortKind::DateTime,
                 id,
             ),
             InitiativeOrderField::UpdatedAt => SortKey::new(
                 "UPDATED_AT",
-                col("initiative", "updated_at"),
+                col(initiative::Column::UpdatedAt),
                 SortKind::DateTime,
                 id,
             ),
@@ -502,7 +513,7 @@ impl InitiativeQuery {
             .nullable(),
             InitiativeOrderField::StartDate => SortKey::new(
                 "START_DATE",
-                col("initiative", "start_date"),
+                col(initiative::Column::StartDate),
                 SortKind::Date,
                 id,
             )

@@ -334,7 +334,6 @@ pub async fn create(write: &Write, input: CreateInitiativeInput) -> WriteResult<
     let mut changes = crate::kernel::write::diff(
         None,
         Some(crate::kernel::write::snapshot::<initiative::Entity>(
-            NodeKind::Initiative,
             &stored,
         )),
     );
@@ -425,11 +424,9 @@ pub async fn update(write: &Write, input: UpdateInitiativeInput) -> WriteResult<
         .await?;
     let mut changes = crate::kernel::write::diff(
         Some(crate::kernel::write::snapshot::<initiative::Entity>(
-            NodeKind::Initiative,
             &before,
         )),
         Some(crate::kernel::write::snapshot::<initiative::Entity>(
-            NodeKind::Initiative,
             &stored,
         )),
     );

@@ -4,23 +4,31 @@ use entity::support_request;
 
 use crate::domain::initiative::Initiative;
 use crate::graphql::common::RecordMeta;
+use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::required_reference;
 use crate::graphql::pagination::{SortKey, SortKind, Wraps};
 use crate::graphql::scalars::{Date, Decimal};
 use crate::graphql::text::{Translation, optional_text, served_locale, translations};
 use crate::kernel::ids::NodeKind;
+use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col, owner_through};
 use crate::record_meta;
 
 impl Table for support_request::Entity {
     const NAME: &'static str = "support_request";
+    const REFERENCES: &'static [(&'static str, NodeKind)] =
+        &[("initiative_id", NodeKind::Initiative)];
+    const TEXT_FIELDS: &'static [TextField] = &[
+        TextField::new("description", "description", TEXT_MAX),
+        TextField::new("decisionNote", "decision_note", TEXT_MAX),
+    ];
     fn id(model: &support_request::Model) -> i64 {
         model.id
     }
     fn default_sort() -> SortKey {
         SortKey::new(
             "REQUESTED_ON",
-            col("support_request", "requested_on"),
+            col(support_request::Column::RequestedOn),
             SortKind::Date,
             Self::id_expr(),
         )

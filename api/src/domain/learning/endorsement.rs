@@ -14,6 +14,7 @@ use crate::graphql::pagination::{SortKey, SortKind, Wraps};
 use crate::graphql::text::{Translation, optional_text, served_locale, translations};
 use crate::kernel::access::Role;
 use crate::kernel::ids::NodeKind;
+use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table};
 use crate::kernel::time::now;
 use crate::kernel::write::{UserError, UserErrorCode, Write, WriteResult};
@@ -28,6 +29,11 @@ impl Table for learning_endorsement::Entity {
         )
     }
     const NAME: &'static str = "learning_endorsement";
+    const REFERENCES: &'static [(&'static str, NodeKind)] = &[
+        ("learning_id", NodeKind::Learning),
+        ("municipality_id", NodeKind::Municipality),
+    ];
+    const TEXT_FIELDS: &'static [TextField] = &[TextField::new("note", "note", TEXT_MAX)];
     fn id(model: &learning_endorsement::Model) -> i64 {
         model.id
     }

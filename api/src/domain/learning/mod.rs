@@ -15,16 +15,28 @@ use crate::domain::theme::Theme;
 use crate::graphql::common::{OrderDirection, RecordMeta, localized_expr};
 use crate::graphql::context::{preferences, request, viewer};
 use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
+use crate::graphql::input::NAME_MAX;
+use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::{Link, reference, required_reference};
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
 use crate::graphql::text::{Translation, required_text, served_locale, translations};
 use crate::kernel::access::Viewer;
 use crate::kernel::ids::NodeKind;
+use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col};
 use crate::record_meta;
 
 impl Table for learning::Entity {
     const NAME: &'static str = "learning";
+    const REFERENCES: &'static [(&'static str, NodeKind)] = &[
+        ("municipality_id", NodeKind::Municipality),
+        ("programme_id", NodeKind::Programme),
+        ("initiative_id", NodeKind::Initiative),
+    ];
+    const TEXT_FIELDS: &'static [TextField] = &[
+        TextField::new("title", "title", NAME_MAX),
+        TextField::new("body", "body", TEXT_MAX),
+    ];
     fn id(model: &learning::Model) -> i64 {
         model.id
     }
@@ -34,13 +46,13 @@ impl Table for learning::Entity {
             Condition::all()
         } else {
             Condition::all()
-                .add(col("learning", "audience").eq(entity::enums::Audience::Public.as_str()))
+                .add(col(learning::Column::Audience).eq(entity::enums::Audience::Public.as_str()))
         }
     }
     fn default_sort() -> SortKey {
         SortKey::new(
             "POSITION",
-            col("learning", "position"),
+            col(learning::Column::Position),
             SortKind::Int,
             Self::id_expr(),
         )
@@ -370,12 +382,14 @@ impl LearningQuery {
                 NodeKind::Municipality,
             )?;
             f.condition(
-                col("learning", "id").in_subquery(
+                col(learning::Column::Id).in_subquery(
                     sea_orm::sea_query::Query::select()
                         .column(("learning_endorsement", "learning_id"))
                         .from("learning_endorsement")
-                        .and_where(col("learning_endorsement", "municipality_id").is_in(ids))
-                        .and_where(col("learning_endorsement", "archived_at").is_null())
+                        .and_where(
+                            col(entity::learning_endorsement::Column::MunicipalityId).is_in(ids),
+                        )
+                        .and_where(col(entity::learning_endorsement::Column::ArchivedAt).is_null())
                         .take(),
                 ),
             );
@@ -393,9 +407,13 @@ impl LearningQuery {
         let order = order_by.unwrap_or_default();
         let id = learning::Entity::id_expr();
         let key = match order.field {
-            LearningOrderField::Position => {
-                SortKey::new("POSITION", col("learning", "position"), SortKind::Int, id).nullable()
-            }
+            LearningOrderField::Position => SortKey::new(
+                "POSITION",
+                col(learning::Column::Position),
+                SortKind::Int,
+                id,
+            )
+            .nullable(),
             LearningOrderField::Title => SortKey::new(
                 "TITLE",
                 localized_expr("learning", "title", &preferences(ctx).chain(None)),
@@ -408,13 +426,13 @@ impl LearningQuery {
             }
             LearningOrderField::CreatedAt => SortKey::new(
                 "CREATED_AT",
-                col("learning", "created_at"),
+                col(learning::Column::CreatedAt),
                 SortKind::DateTime,
                 id,
             ),
             LearningOrderField::UpdatedAt => SortKey::new(
                 "UPDATED_AT",
-                col("learning", "updated_at"),
+                col(learning::Column::UpdatedAt),
                 SortKind::DateTime,
                 id,
             ),
@@ -439,8 +457,11 @@ fn endorsement_count() -> sea_orm::sea_query::Expr {
             Query::select()
                 .expr(Expr::cust("COUNT(*)"))
                 .from("learning_endorsement")
-                .and_where(col("learning_endorsement", "learning_id").equals(("learning", "id")))
-                .and_where(col("learning_endorsement", "archived_at").is_null())
+                .and_where(
+                    col(entity::learning_endorsement::Column::LearningId)
+                        .equals((learning::Entity, learning::Column::Id)),
+                )
+                .and_where(col(entity::learning_endorsement::Column::ArchivedAt).is_null())
                 .take()
                 .into(),
         ),

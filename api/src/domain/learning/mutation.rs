@@ -187,10 +187,7 @@ pub async fn create(write: &Write, input: CreateLearningInput) -> WriteResult<le
     };
     model.search_text = super::search_text(&model);
     let stored = write.insert_new::<learning::Entity>(model).await?;
-    let mut changes = diff(
-        None,
-        Some(snapshot::<learning::Entity>(NodeKind::Learning, &stored)),
-    );
+    let mut changes = diff(None, Some(snapshot::<learning::Entity>(&stored)));
     changes.extend(replace_themes(write, stored.id, themes).await?);
     write
         .audit(NodeKind::Learning, stored.id, Some(owner), changes)
@@ -241,8 +238,8 @@ pub async fn update(write: &Write, input: UpdateLearningInput) -> WriteResult<le
         )
         .await?;
     let mut changes = diff(
-        Some(snapshot::<learning::Entity>(NodeKind::Learning, &before)),
-        Some(snapshot::<learning::Entity>(NodeKind::Learning, &stored)),
+        Some(snapshot::<learning::Entity>(&before)),
+        Some(snapshot::<learning::Entity>(&stored)),
     );
     changes.extend(replace_themes(write, id, themes).await?);
     write

@@ -11,15 +11,18 @@ use crate::domain::programme::Programme;
 use crate::graphql::common::{OrderDirection, RecordMeta, localized_expr};
 use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria};
+use crate::graphql::input::NAME_MAX;
 use crate::graphql::loader::Link;
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
 use crate::graphql::text::{Translation, required_text, served_locale, translations};
 use crate::kernel::ids::NodeKind;
+use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col};
 use crate::record_meta;
 
 impl Table for municipality::Entity {
     const NAME: &'static str = "municipality";
+    const TEXT_FIELDS: &'static [TextField] = &[TextField::new("name", "name", NAME_MAX)];
     fn id(model: &municipality::Model) -> i64 {
         model.id
     }
@@ -230,7 +233,7 @@ impl MunicipalityQuery {
         );
         if let Some(countries) = &filter.countries {
             let countries: Vec<String> = countries.iter().map(|c| c.to_ascii_uppercase()).collect();
-            f.condition(col("municipality", "country").is_in(countries));
+            f.condition(col(municipality::Column::Country).is_in(countries));
         }
         f.search(filter.search.as_ref())?.record(&filter.record);
         let order = order_by.unwrap_or_default();
@@ -245,13 +248,13 @@ impl MunicipalityQuery {
             .nullable(),
             MunicipalityOrderField::CreatedAt => SortKey::new(
                 "CREATED_AT",
-                col("municipality", "created_at"),
+                col(municipality::Column::CreatedAt),
                 SortKind::DateTime,
                 id,
             ),
             MunicipalityOrderField::UpdatedAt => SortKey::new(
                 "UPDATED_AT",
-                col("municipality", "updated_at"),
+                col(municipality::Column::UpdatedAt),
                 SortKind::DateTime,
                 id,
             ),

@@ -25,7 +25,7 @@ impl Loader<TargetGroupsOf> for DbLoader {
         let rows = Entity::find()
             .filter(in_ids(
                 self.db.get_database_backend(),
-                col("need_target_group", "need_id"),
+                col(entity::need_target_group::Column::NeedId),
                 keys.iter().map(|k| k.0),
             ))
             .all(&self.db)
@@ -59,7 +59,7 @@ impl Loader<AnsweredNeed> for DbLoader {
             .from("need")
             .and_where(in_ids(
                 self.db.get_database_backend(),
-                col("need", "id"),
+                col(entity::need::Column::Id),
                 keys.iter().map(|k| k.0),
             ))
             .and_where(super::answered_condition())

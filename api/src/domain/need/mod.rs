@@ -15,6 +15,8 @@ use crate::domain::theme::Theme;
 use crate::graphql::common::{DateRange, OrderDirection, RecordMeta, localized_expr};
 use crate::graphql::context::{loader, preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
+use crate::graphql::input::NAME_MAX;
+use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::{Link, reference, required_reference};
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
 use crate::graphql::scalars::Date;
@@ -22,18 +24,29 @@ use crate::graphql::text::{
     Translation, optional_text, required_text, served_locale, translations,
 };
 use crate::kernel::ids::NodeKind;
+use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col};
 use crate::record_meta;
 
 impl Table for need::Entity {
     const NAME: &'static str = "need";
+    const REFERENCES: &'static [(&'static str, NodeKind)] = &[
+        ("municipality_id", NodeKind::Municipality),
+        ("programme_id", NodeKind::Programme),
+        ("area_id", NodeKind::Area),
+        ("theme_id", NodeKind::Theme),
+    ];
+    const TEXT_FIELDS: &'static [TextField] = &[
+        TextField::new("title", "title", NAME_MAX),
+        TextField::new("description", "description", TEXT_MAX),
+    ];
     fn id(model: &need::Model) -> i64 {
         model.id
     }
     fn default_sort() -> SortKey {
         SortKey::new(
             "RECORDED_ON",
-            col("need", "recorded_on"),
+            col(need::Column::RecordedOn),
             SortKind::Date,
             Self::id_expr(),
         )
@@ -367,13 +380,13 @@ impl NeedQuery {
             Some(order) => match order.field {
                 NeedOrderField::RecordedOn => SortKey::new(
                     "RECORDED_ON",
-                    col("need", "recorded_on"),
+                    col(need::Column::RecordedOn),
                     SortKind::Date,
                     id,
                 ),
                 NeedOrderField::ResidentsCount => SortKey::new(
                     "RESIDENTS_COUNT",
-                    col("need", "residents_count"),
+                    col(need::Column::ResidentsCount),
                     SortKind::Int,
                     id,
                 )
@@ -387,13 +400,13 @@ impl NeedQuery {
                 .nullable(),
                 NeedOrderField::CreatedAt => SortKey::new(
                     "CREATED_AT",
-                    col("need", "created_at"),
+                    col(need::Column::CreatedAt),
                     SortKind::DateTime,
                     id,
                 ),
                 NeedOrderField::UpdatedAt => SortKey::new(
                     "UPDATED_AT",
-                    col("need", "updated_at"),
+                    col(need::Column::UpdatedAt),
                     SortKind::DateTime,
                     id,
                 ),
@@ -447,11 +460,11 @@ pub fn select(
             .map(|g| entity::enums::TargetGroup::from(*g).as_str())
             .collect();
         f.condition(
-            col("need", "id").in_subquery(
+            col(need::Column::Id).in_subquery(
                 Query::select()
                     .column(("need_target_group", "need_id"))
                     .from("need_target_group")
-                    .and_where(col("need_target_group", "target_group").is_in(groups))
+                    .and_where(col(entity::need_target_group::Column::TargetGroup).is_in(groups))
                     .take(),
             ),
         );
@@ -488,11 +501,17 @@ pub fn answered_condition() -> sea_orm::sea_query::Expr {
             .from("initiative_need")
             .inner_join(
                 "initiative",
-                col("initiative", "id").equals(("initiative_need", "initiative_id")),
+                col(entity::initiative::Column::Id).equals((
+                    entity::initiative_need::Entity,
+                    entity::initiative_need::Column::InitiativeId,
+                )),
             )
-            .and_where(col("initiative_need", "need_id").equals(("need", "id")))
-            .and_where(col("initiative", "archived_at").is_null())
-            .and_where(col("initiative", "stage").is_in(ACTIVE_STAGES.iter().copied()))
+            .and_where(
+                col(entity::initiative_need::Column::NeedId)
+                    .equals((need::Entity, need::Column::Id)),
+            )
+            .and_where(col(entity::initiative::Column::ArchivedAt).is_null())
+            .and_where(col(entity::initiative::Column::Stage).is_in(ACTIVE_STAGES.iter().copied()))
             .take(),
     )
 }

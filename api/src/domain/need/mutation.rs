@@ -240,10 +240,7 @@ pub async fn create(write: &Write, input: CreateNeedInput) -> WriteResult<need::
     };
     model.search_text = super::search_text(&model);
     let stored = write.insert_new::<need::Entity>(model).await?;
-    let mut changes = diff(
-        None,
-        Some(snapshot::<need::Entity>(NodeKind::Need, &stored)),
-    );
+    let mut changes = diff(None, Some(snapshot::<need::Entity>(&stored)));
     changes.extend(replace_groups(write, stored.id, target_groups).await?);
     write
         .audit(NodeKind::Need, stored.id, Some(municipality), changes)
@@ -316,8 +313,8 @@ pub async fn update(write: &Write, input: UpdateNeedInput) -> WriteResult<need::
         )
         .await?;
     let mut changes = diff(
-        Some(snapshot::<need::Entity>(NodeKind::Need, &before)),
-        Some(snapshot::<need::Entity>(NodeKind::Need, &stored)),
+        Some(snapshot::<need::Entity>(&before)),
+        Some(snapshot::<need::Entity>(&stored)),
     );
     if let Some(groups) = groups {
         changes.extend(replace_groups(write, id, groups).await?);

@@ -15,7 +15,7 @@ pub use datasets::{DATASETS, Dataset, Field, Key, Kind, Scope, find};
 
 use crate::kernel::i18n::{Locale, pick};
 use crate::kernel::ids::NodeKind;
-use crate::kernel::record::col;
+use crate::kernel::record::{col, column_of};
 
 /// Rows read per statement while streaming.
 const PAGE: u64 = 1_000;
@@ -77,9 +77,9 @@ fn page_query(dataset: &Dataset, position: &Position, include_archived: bool) ->
     let mut select = Query::select();
     select.from(table);
     for field in dataset.fields {
-        select.expr_as(col(table, field.kind.column()), field.kind.column());
+        select.expr_as(column_of(table, field.kind.column()), field.kind.column());
     }
-    let live = |t: &'static str| col(t, "archived_at").is_null();
+    let live = |t: &'static str| column_of(t, "archived_at").is_null();
     match dataset.scope {
         Scope::Records => {
             if !include_archived {
@@ -87,7 +87,7 @@ fn page_query(dataset: &Dataset, position: &Position, include_archived: bool) ->
             }
         }
         Scope::PublicLearnings => {
-            select.and_where(col(table, "audience").eq("public"));
+            select.and_where(column_of(table, "audience").eq("public"));
             if !include_archived {
                 select.and_where(live(table));
             }
@@ -111,9 +111,9 @@ fn page_query(dataset: &Dataset, position: &Position, include_archived: bool) ->
                 owners.and_where(live(owner));
             }
             if learnings {
-                owners.and_where(col(owner, "audience").eq("public"));
+                owners.and_where(column_of(owner, "audience").eq("public"));
             }
-            select.and_where(col(table, column).in_subquery(owners.take()));
+            select.and_where(column_of(table, column).in_subquery(owners.take()));
         }
     }
     let keys: Vec<&'static str> = match dataset.key {
@@ -121,12 +121,12 @@ fn page_query(dataset: &Dataset, position: &Position, include_archived: bool) ->
         Key::Pair(a, b) => vec![a, b],
     };
     if let Position::After(last) = position {
-        let columns = Expr::tuple(keys.iter().map(|k| col(table, k)));
+        let columns = Expr::tuple(keys.iter().map(|k| column_of(table, k)));
         let values = Expr::tuple(last.iter().cloned().map(Expr::val));
         select.and_where(columns.gt(values));
     }
     for key in &keys {
-        select.order_by_expr(col(table, key), Order::Asc);
+        select.order_by_expr(column_of(table, key), Order::Asc);
     }
     select.limit(PAGE);
     select
@@ -396,7 +396,7 @@ pub fn geojson(
                 ));
             }
             let mut select = page_query(&AREAS, &position, include_archived);
-            select.expr_as(col("area", "geometry"), "geometry");
+            select.expr_as(col(entity::area::Column::Geometry), "geometry");
             match db.query_all(&select).await {
                 Ok(rows) => {
                     let mut out = String::new();

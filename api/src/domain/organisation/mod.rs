@@ -11,6 +11,8 @@ use crate::domain::partnership::{PartnerRole, Partnership};
 use crate::graphql::common::{OrderDirection, RecordMeta, localized_expr};
 use crate::graphql::context::{preferences, request, viewer};
 use crate::graphql::filter::{Filter, RecordCriteria};
+use crate::graphql::input::NAME_MAX;
+use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::{Link, reference, required_reference};
 use crate::graphql::pagination::{
     Connection, PageArgs, SortKey, SortKind, Wraps, children, children_where, list,
@@ -21,11 +23,20 @@ use crate::graphql::text::{
 use crate::kernel::access::Viewer;
 use crate::kernel::error::ApiError;
 use crate::kernel::ids::NodeKind;
+use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col, owner_through};
 use crate::record_meta;
 
 impl Table for organisation::Entity {
     const NAME: &'static str = "organisation";
+    const REFERENCES: &'static [(&'static str, NodeKind)] = &[
+        ("parent_id", NodeKind::Organisation),
+        ("municipality_id", NodeKind::Municipality),
+    ];
+    const TEXT_FIELDS: &'static [TextField] = &[
+        TextField::new("name", "name", NAME_MAX),
+        TextField::new("description", "description", TEXT_MAX),
+    ];
     fn id(model: &organisation::Model) -> i64 {
         model.id
     }
@@ -47,6 +58,8 @@ pub fn search_text(model: &organisation::Model) -> String {
 
 impl Table for contact_person::Entity {
     const NAME: &'static str = "contact_person";
+    const REFERENCES: &'static [(&'static str, NodeKind)] =
+        &[("organisation_id", NodeKind::Organisation)];
     fn id(model: &contact_person::Model) -> i64 {
         model.id
     }
@@ -470,7 +483,7 @@ impl OrganisationQuery {
         );
         if let Some(countries) = &filter.countries {
             let countries: Vec<String> = countries.iter().map(|c| c.to_ascii_uppercase()).collect();
-            f.condition(col("organisation", "country").is_in(countries));
+            f.condition(col(organisation::Column::Country).is_in(countries));
         }
         f.references(
             "filter.municipalities",
@@ -499,13 +512,13 @@ impl OrganisationQuery {
             .nullable(),
             OrganisationOrderField::CreatedAt => SortKey::new(
                 "CREATED_AT",
-                col("organisation", "created_at"),
+                col(organisation::Column::CreatedAt),
                 SortKind::DateTime,
                 id,
             ),
             OrganisationOrderField::UpdatedAt => SortKey::new(
                 "UPDATED_AT",
-                col("organisation", "updated_at"),
+                col(organisation::Column::UpdatedAt),
                 SortKind::DateTime,
                 id,
             ),

@@ -14,11 +14,13 @@ use crate::domain::programme::Programme;
 use crate::graphql::common::{DateRange, OrderDirection, RecordMeta};
 use crate::graphql::context::request;
 use crate::graphql::filter::{Filter, RecordCriteria};
+use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::{reference, required_reference};
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
 use crate::graphql::scalars::{Date, Decimal};
 use crate::graphql::text::{Translation, optional_text, served_locale, translations};
 use crate::kernel::ids::NodeKind;
+use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col};
 use crate::record_meta;
 
@@ -44,13 +46,21 @@ pub fn to_micro(value: rust_decimal::Decimal) -> Result<i64, String> {
 
 impl Table for outcome::Entity {
     const NAME: &'static str = "outcome";
+    const REFERENCES: &'static [(&'static str, NodeKind)] = &[
+        ("indicator_id", NodeKind::Indicator),
+        ("municipality_id", NodeKind::Municipality),
+        ("initiative_id", NodeKind::Initiative),
+        ("programme_id", NodeKind::Programme),
+        ("area_id", NodeKind::Area),
+    ];
+    const TEXT_FIELDS: &'static [TextField] = &[TextField::new("method", "method", TEXT_MAX)];
     fn id(model: &outcome::Model) -> i64 {
         model.id
     }
     fn default_sort() -> SortKey {
         SortKey::new(
             "PERIOD_START",
-            col("outcome", "period_start"),
+            col(outcome::Column::PeriodStart),
             SortKind::Date,
             Self::id_expr(),
         )
@@ -273,22 +283,22 @@ impl OutcomeQuery {
             Some(order) => match order.field {
                 OutcomeOrderField::PeriodStart => SortKey::new(
                     "PERIOD_START",
-                    col("outcome", "period_start"),
+                    col(outcome::Column::PeriodStart),
                     SortKind::Date,
                     id,
                 ),
                 OutcomeOrderField::Value => {
-                    SortKey::new("VALUE", col("outcome", "value_micro"), SortKind::Int, id)
+                    SortKey::new("VALUE", col(outcome::Column::ValueMicro), SortKind::Int, id)
                 }
                 OutcomeOrderField::CreatedAt => SortKey::new(
                     "CREATED_AT",
-                    col("outcome", "created_at"),
+                    col(outcome::Column::CreatedAt),
                     SortKind::DateTime,
                     id,
                 ),
                 OutcomeOrderField::UpdatedAt => SortKey::new(
                     "UPDATED_AT",
-                    col("outcome", "updated_at"),
+                    col(outcome::Column::UpdatedAt),
                     SortKind::DateTime,
                     id,
                 ),
@@ -345,14 +355,14 @@ pub fn select(
         period.check("filter.period")?;
         // Overlap: the outcome's period ends on or after `from` and starts on or before `to`.
         if let Some(from) = period.from {
-            f.condition(col("outcome", "period_end").gte(from.0));
+            f.condition(col(outcome::Column::PeriodEnd).gte(from.0));
         }
         if let Some(to) = period.to {
-            f.condition(col("outcome", "period_start").lte(to.0));
+            f.condition(col(outcome::Column::PeriodStart).lte(to.0));
         }
     }
     if let Some(verified) = filter.verified {
-        f.condition(col("outcome", "verified").eq(verified));
+        f.condition(col(outcome::Column::Verified).eq(verified));
     }
     f.record(&filter.record);
     Ok(f.finish())

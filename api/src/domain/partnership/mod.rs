@@ -7,10 +7,12 @@ use crate::domain::initiative::Initiative;
 use crate::domain::organisation::Organisation;
 use crate::domain::programme::Programme;
 use crate::graphql::common::RecordMeta;
+use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::{Only, reference, required_reference};
 use crate::graphql::pagination::{SortKey, SortKind, Wraps};
 use crate::graphql::text::{Translation, optional_text, served_locale, translations};
 use crate::kernel::ids::NodeKind;
+use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, owner_through};
 use crate::record_meta;
 
@@ -23,6 +25,13 @@ impl Table for partnership::Entity {
         )
     }
     const NAME: &'static str = "partnership";
+    const REFERENCES: &'static [(&'static str, NodeKind)] = &[
+        ("organisation_id", NodeKind::Organisation),
+        ("programme_id", NodeKind::Programme),
+        ("initiative_id", NodeKind::Initiative),
+        ("network_id", NodeKind::Organisation),
+    ];
+    const TEXT_FIELDS: &'static [TextField] = &[TextField::new("note", "note", TEXT_MAX)];
     fn id(model: &partnership::Model) -> i64 {
         model.id
     }

@@ -17,6 +17,8 @@ use crate::domain::theme::Theme;
 use crate::graphql::common::{DateRange, OrderDirection, RecordMeta, localized_expr};
 use crate::graphql::context::{preferences, request, viewer};
 use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
+use crate::graphql::input::NAME_MAX;
+use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::{Link, reference};
 use crate::graphql::pagination::{
     Connection, PageArgs, SortKey, SortKind, Wraps, children, children_where, list,
@@ -26,11 +28,22 @@ use crate::graphql::text::{
     Translation, optional_text, required_text, served_locale, translations,
 };
 use crate::kernel::ids::NodeKind;
+use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col};
 use crate::record_meta;
 
 impl Table for programme::Entity {
     const NAME: &'static str = "programme";
+    const REFERENCES: &'static [(&'static str, NodeKind)] = &[
+        ("municipality_id", NodeKind::Municipality),
+        ("contact_person_id", NodeKind::ContactPerson),
+    ];
+    const TEXT_FIELDS: &'static [TextField] = &[
+        TextField::new("name", "name", NAME_MAX),
+        TextField::new("summary", "summary", TEXT_MAX),
+        TextField::new("fundingChannel", "funding_channel", NAME_MAX),
+        TextField::new("staffing", "staffing", NAME_MAX),
+    ];
     fn id(model: &programme::Model) -> i64 {
         model.id
     }
@@ -491,11 +504,11 @@ impl ProgrammeQuery {
         )?
         .date_range("filter.started", "start_date", filter.started.as_ref())?;
         if let Some(day) = filter.active_on {
-            f.condition(col("programme", "start_date").lte(day.0));
+            f.condition(col(programme::Column::StartDate).lte(day.0));
             f.condition(
-                col("programme", "end_date")
+                col(programme::Column::EndDate)
                     .is_null()
-                    .or(col("programme", "end_date").gte(day.0)),
+                    .or(col(programme::Column::EndDate).gte(day.0)),
             );
         }
         f.search_through(
@@ -513,7 +526,7 @@ impl ProgrammeQuery {
         let key = match order.field {
             ProgrammeOrderField::StartDate => SortKey::new(
                 "START_DATE",
-                col("programme", "start_date"),
+                col(programme::Column::StartDate),
                 SortKind::Date,
                 id,
             )
@@ -527,13 +540,13 @@ impl ProgrammeQuery {
             .nullable(),
             ProgrammeOrderField::CreatedAt => SortKey::new(
                 "CREATED_AT",
-                col("programme", "created_at"),
+                col(programme::Column::CreatedAt),
                 SortKind::DateTime,
                 id,
             ),
             ProgrammeOrderField::UpdatedAt => SortKey::new(
                 "UPDATED_AT",
-                col("programme", "updated_at"),
+                col(programme::Column::UpdatedAt),
                 SortKind::DateTime,
                 id,
             ),

@@ -256,10 +256,7 @@ pub async fn create(write: &Write, input: CreateProgrammeInput) -> WriteResult<p
     };
     model.search_text = super::search_text(&model);
     let stored = write.insert_new::<programme::Entity>(model).await?;
-    let mut changes = diff(
-        None,
-        Some(snapshot::<programme::Entity>(NodeKind::Programme, &stored)),
-    );
+    let mut changes = diff(None, Some(snapshot::<programme::Entity>(&stored)));
     changes.extend(replace_themes(write, stored.id, themes).await?);
     write
         .audit(NodeKind::Programme, stored.id, municipality, changes)
@@ -356,8 +353,8 @@ pub async fn update(write: &Write, input: UpdateProgrammeInput) -> WriteResult<p
         )
         .await?;
     let mut changes = diff(
-        Some(snapshot::<programme::Entity>(NodeKind::Programme, &before)),
-        Some(snapshot::<programme::Entity>(NodeKind::Programme, &stored)),
+        Some(snapshot::<programme::Entity>(&before)),
+        Some(snapshot::<programme::Entity>(&stored)),
     );
     changes.extend(replace_themes(write, id, themes).await?);
     write

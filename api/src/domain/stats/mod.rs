@@ -17,7 +17,7 @@ use crate::graphql::loader::reference;
 use crate::graphql::text::required_text;
 use crate::kernel::error::ApiError;
 use crate::kernel::ids::NodeKind;
-use crate::kernel::record::col;
+use crate::kernel::record::{col, column_of};
 
 /// The value of one dimension for one group.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -137,7 +137,7 @@ impl Grouping {
     ) -> Self {
         Self {
             name,
-            expr: col(table, column),
+            expr: column_of(table, column),
             kind,
             joins: Vec::new(),
             values: &[],
@@ -156,9 +156,9 @@ impl Grouping {
     ) -> Self {
         Self {
             name,
-            expr: col(alias, value),
+            expr: column_of(alias, value),
             kind,
-            joins: vec![(link, alias, col(alias, link_own).equals_expr(own))],
+            joins: vec![(link, alias, column_of(alias, link_own).equals_expr(own))],
             values: &[],
         }
     }
@@ -176,9 +176,9 @@ impl Grouping {
         self.joins.push((
             "area_lineage",
             lineage,
-            col(lineage, "area_id").equals_expr(area),
+            column_of(lineage, "area_id").equals_expr(area),
         ));
-        self.expr = col(lineage, "ancestor_id");
+        self.expr = column_of(lineage, "ancestor_id");
         self
     }
 }
@@ -282,7 +282,7 @@ impl InitiativeDimension {
         use crate::domain::initiative::{
             Affordability, BusinessModel, InitiativeStage, InitiatorKind,
         };
-        let own = col("initiative", "id");
+        let own = col(entity::initiative::Column::Id);
         let alias = |base: &'static str| -> &'static str {
             match (base, position) {
                 ("theme", 0) => "g0_theme",
@@ -477,7 +477,7 @@ impl NeedDimension {
                 } else {
                     "g1_group"
                 },
-                col("need", "id"),
+                col(entity::need::Column::Id),
                 "need_id",
                 "target_group",
                 ValueKind::Enum,
@@ -697,7 +697,10 @@ fn count_distinct(table: &'static str) -> Expr {
 fn answered_count() -> Expr {
     use sea_orm::sea_query::CaseStatement;
     let case = CaseStatement::new()
-        .case(crate::domain::need::answered_condition(), col("need", "id"))
+        .case(
+            crate::domain::need::answered_condition(),
+            col(entity::need::Column::Id),
+        )
         .finally(Expr::val(Option::<i64>::None));
     let case: Expr = case.into();
     case.count_distinct()

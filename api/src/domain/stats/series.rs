@@ -262,23 +262,29 @@ impl SeriesQuery {
             select
                 .inner_join(
                     "indicator",
-                    col("indicator", "id").equals(("outcome", "indicator_id")),
+                    col(entity::indicator::Column::Id).equals((
+                        entity::outcome::Entity,
+                        entity::outcome::Column::IndicatorId,
+                    )),
                 )
-                .and_where(col("outcome", "indicator_id").is_in(indicator_ids))
-                .and_where(col("outcome", "period_start").gte(first))
-                .and_where(col("outcome", "period_start").lte(to.0));
+                .and_where(col(entity::outcome::Column::IndicatorId).is_in(indicator_ids))
+                .and_where(col(entity::outcome::Column::PeriodStart).gte(first))
+                .and_where(col(entity::outcome::Column::PeriodStart).lte(to.0));
             let bucket = interval.bucket(backend);
             let group = match group_by {
                 None => None,
-                Some(OutcomeDimension::Initiative) => {
-                    Some((col("outcome", "initiative_id"), NodeKind::Initiative))
-                }
-                Some(OutcomeDimension::Programme) => {
-                    Some((col("outcome", "programme_id"), NodeKind::Programme))
-                }
-                Some(OutcomeDimension::Municipality) => {
-                    Some((col("outcome", "municipality_id"), NodeKind::Municipality))
-                }
+                Some(OutcomeDimension::Initiative) => Some((
+                    col(entity::outcome::Column::InitiativeId),
+                    NodeKind::Initiative,
+                )),
+                Some(OutcomeDimension::Programme) => Some((
+                    col(entity::outcome::Column::ProgrammeId),
+                    NodeKind::Programme,
+                )),
+                Some(OutcomeDimension::Municipality) => Some((
+                    col(entity::outcome::Column::MunicipalityId),
+                    NodeKind::Municipality,
+                )),
                 Some(OutcomeDimension::Theme) => {
                     select.join(
                         JoinType::LeftJoin,
@@ -286,9 +292,12 @@ impl SeriesQuery {
                             "initiative_theme".into(),
                             Some(Alias::new("g_theme").into()),
                         ),
-                        col("g_theme", "initiative_id").equals(("outcome", "initiative_id")),
+                        Expr::col(("g_theme", "initiative_id")).equals((
+                            entity::outcome::Entity,
+                            entity::outcome::Column::InitiativeId,
+                        )),
                     );
-                    Some((col("g_theme", "theme_id"), NodeKind::Theme))
+                    Some((Expr::col(("g_theme", "theme_id")), NodeKind::Theme))
                 }
                 Some(OutcomeDimension::Area) => {
                     select.join(
@@ -297,9 +306,12 @@ impl SeriesQuery {
                             "initiative_area".into(),
                             Some(Alias::new("g_area").into()),
                         ),
-                        col("g_area", "initiative_id")
-                            .equals(("outcome", "initiative_id"))
-                            .and(col("outcome", "area_id").is_null()),
+                        Expr::col(("g_area", "initiative_id"))
+                            .equals((
+                                entity::outcome::Entity,
+                                entity::outcome::Column::InitiativeId,
+                            ))
+                            .and(col(entity::outcome::Column::AreaId).is_null()),
                     );
                     Some((
                         Expr::cust("COALESCE(\"outcome\".\"area_id\", \"g_area\".\"area_id\")"),
@@ -309,8 +321,8 @@ impl SeriesQuery {
             };
             select
                 .expr_as(bucket.clone(), "bucket")
-                .expr_as(col("indicator", "unit"), "unit");
-            select.add_group_by([bucket, col("indicator", "unit")]);
+                .expr_as(col(entity::indicator::Column::Unit), "unit");
+            select.add_group_by([bucket, col(entity::indicator::Column::Unit)]);
             if let Some((expr, _)) = &group {
                 select.expr_as(expr.clone(), "g");
                 select.add_group_by([expr.clone()]);

@@ -12,12 +12,15 @@ use crate::domain::need::Need;
 use crate::graphql::common::{OrderDirection, RecordMeta, localized_expr};
 use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria};
+use crate::graphql::input::NAME_MAX;
+use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::{Link, reference};
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
 use crate::graphql::text::{
     Translation, optional_text, required_text, served_locale, translations,
 };
 use crate::kernel::ids::NodeKind;
+use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col};
 use crate::record_meta;
 
@@ -30,13 +33,21 @@ impl Table for theme::Entity {
         )
     }
     const NAME: &'static str = "theme";
+    const REFERENCES: &'static [(&'static str, NodeKind)] = &[
+        ("parent_id", NodeKind::Theme),
+        ("municipality_id", NodeKind::Municipality),
+    ];
+    const TEXT_FIELDS: &'static [TextField] = &[
+        TextField::new("label", "label", NAME_MAX),
+        TextField::new("description", "description", TEXT_MAX),
+    ];
     fn id(model: &theme::Model) -> i64 {
         model.id
     }
     fn default_sort() -> SortKey {
         SortKey::new(
             "CODE",
-            col("theme", "code"),
+            col(theme::Column::Code),
             SortKind::Text,
             Self::id_expr(),
         )
@@ -315,7 +326,7 @@ impl ThemeQuery {
             db.get_database_backend(),
         );
         if let Some(codes) = &filter.codes {
-            f.condition(col("theme", "code").is_in(codes.iter().cloned()));
+            f.condition(col(theme::Column::Code).is_in(codes.iter().cloned()));
         }
         f.subtree(
             "filter.within",
@@ -325,7 +336,7 @@ impl ThemeQuery {
             "theme",
         )?;
         if let Some(top_level) = filter.top_level {
-            let parent = col("theme", "parent_id");
+            let parent = col(theme::Column::ParentId);
             f.condition(if top_level {
                 parent.is_null()
             } else {
@@ -342,7 +353,9 @@ impl ThemeQuery {
         let order = order_by.unwrap_or_default();
         let id = theme::Entity::id_expr();
         let key = match order.field {
-            ThemeOrderField::Code => SortKey::new("CODE", col("theme", "code"), SortKind::Text, id),
+            ThemeOrderField::Code => {
+                SortKey::new("CODE", col(theme::Column::Code), SortKind::Text, id)
+            }
             ThemeOrderField::Label => SortKey::new(
                 "LABEL",
                 localized_expr("theme", "label", &preferences(ctx).chain(None)),
@@ -352,13 +365,13 @@ impl ThemeQuery {
             .nullable(),
             ThemeOrderField::CreatedAt => SortKey::new(
                 "CREATED_AT",
-                col("theme", "created_at"),
+                col(theme::Column::CreatedAt),
                 SortKind::DateTime,
                 id,
             ),
             ThemeOrderField::UpdatedAt => SortKey::new(
                 "UPDATED_AT",
-                col("theme", "updated_at"),
+                col(theme::Column::UpdatedAt),
                 SortKind::DateTime,
                 id,
             ),
