@@ -18,7 +18,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse_checked();
     // Kept until the end of `main`, so exported spans are flushed on exit.
-    let telemetry = telemetry::init(cli.global.log_format, cli.global.otel_endpoint.as_deref());
+    let telemetry = telemetry::init(
+        cli.global.log_format,
+        cli.global.log_spans,
+        cli.global.otel_endpoint.as_deref(),
+    );
     match cli.command.unwrap_or(Command::Serve(cli.serve)) {
         Command::Serve(serve) => {
             let served = Application::build_with(&cli.global, &serve, Some(demo::seeder))

@@ -31,6 +31,12 @@ pub struct GlobalArgs {
     #[arg(long, env = "STROOM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
 
+    /// Log each step of a request (loaders, lists, writes, statistics) as it ends, with its
+    /// duration under the request's span and ID (text logs only). The steps are at debug level:
+    /// `RUST_LOG=info,stroom_api=debug`. For finding where a slow request spends its time.
+    #[arg(long, env = "STROOM_LOG_SPANS", global = true)]
+    pub log_spans: bool,
+
     /// Send traces to this OpenTelemetry collector (OTLP over HTTP, such as
     /// `http://otel-collector:4318`). Needs a build with the `otel` feature; off by default.
     #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", global = true)]

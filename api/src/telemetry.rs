@@ -1,5 +1,6 @@
 //! Logging and tracing: one subscriber for the whole process, text or JSON lines, and, in
 //! builds with the `otel` feature, spans exported to an OpenTelemetry collector.
+use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -24,13 +25,22 @@ impl Drop for Telemetry {
     }
 }
 
-pub fn init(format: LogFormat, otel_endpoint: Option<&str>) -> Telemetry {
+pub fn init(format: LogFormat, log_spans: bool, otel_endpoint: Option<&str>) -> Telemetry {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     // Colours only on a terminal: files and pipes get plain text.
+    // Step lines only in text: the JSON formatter lists the spans entered on the thread at the
+    // time of a span's close rather than the span's own parents (tokio-rs/tracing#2531), so
+    // they would not name their request.
+    let step_lines = log_spans && format == LogFormat::Text;
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_span_events(if step_lines {
+            FmtSpan::CLOSE
+        } else {
+            FmtSpan::NONE
+        });
     let fmt = match format {
         LogFormat::Text => fmt.boxed(),
         LogFormat::Json => fmt.json().flatten_event(true).boxed(),
@@ -52,11 +62,13 @@ pub fn init(format: LogFormat, otel_endpoint: Option<&str>) -> Telemetry {
         });
         // `try_init`: a second initialisation (tests) keeps the first subscriber.
         let _ = registry.with(layer).try_init();
+        warn_unused_step_lines(log_spans && !step_lines);
         Telemetry { provider }
     }
     #[cfg(not(feature = "otel"))]
     {
         let _ = registry.try_init();
+        warn_unused_step_lines(log_spans && !step_lines);
         if otel_endpoint.is_some() {
             tracing::warn!(
                 "OTEL_EXPORTER_OTLP_ENDPOINT is set, but this build has no OpenTelemetry export: \
@@ -64,6 +76,12 @@ pub fn init(format: LogFormat, otel_endpoint: Option<&str>) -> Telemetry {
             );
         }
         Telemetry {}
+    }
+}
+
+fn warn_unused_step_lines(unused: bool) {
+    if unused {
+        tracing::warn!("--log-spans writes step lines in text logs only; JSON logs go without");
     }
 }
 

@@ -221,6 +221,7 @@ async fn start(
     let global = GlobalArgs {
         database_url: Some(server_database_url),
         log_format: LogFormat::Text,
+        log_spans: false,
         otel_endpoint: None,
         db_max_connections: Some(4),
     };
@@ -539,6 +540,22 @@ impl ServerProcess {
     /// Starts `stroom serve` with the demo data (when asked) and extra arguments, and waits
     /// until it is ready.
     pub async fn start(demo: bool, args: &[&str]) -> Self {
+        Self::start_with(
+            demo,
+            args,
+            &[("RUST_LOG", "warn")],
+            std::process::Stdio::null(),
+        )
+        .await
+    }
+
+    /// As `start`, with its environment (`RUST_LOG`, `STROOM_…`) and its log going to `log`.
+    pub async fn start_with(
+        demo: bool,
+        args: &[&str],
+        env: &[(&str, &str)],
+        log: std::process::Stdio,
+    ) -> Self {
         let (database_url, database) = fresh_database().await;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -555,9 +572,9 @@ impl ServerProcess {
             ])
             .args(["--demo", if demo { "true" } else { "false" }])
             .args(args)
-            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("test setup: start the stroom binary");
         let mut server = Self {

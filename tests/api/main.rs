@@ -13,6 +13,7 @@ mod helpers;
 mod hostile;
 mod http;
 mod locale;
+mod observability;
 mod open_data;
 mod pagination;
 mod performance;

@@ -89,6 +89,7 @@ async fn the_service_reaches_postgresql_over_tls() {
     let global = stroom_api::config::GlobalArgs {
         database_url: Some(wrong_host),
         log_format: stroom_api::config::LogFormat::Text,
+        log_spans: false,
         otel_endpoint: None,
         db_max_connections: Some(1),
     };

@@ -134,6 +134,7 @@ impl Translation {
 
 /// Notes where a text's translation in `locale` comes from (a person or a machine, and the
 /// contributing municipality), replacing what was noted before. An original needs no note.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn note_origin(
     write: &Write,
     source: TextSource,

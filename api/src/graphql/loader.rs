@@ -149,6 +149,7 @@ where
     type Value = Arc<E::Model>;
     type Error = ApiError;
 
+    #[tracing::instrument(level = "debug", name = "load_by_id", skip_all, fields(table = E::NAME, keys = keys.len()))]
     async fn load(&self, keys: &[ById<E>]) -> Result<HashMap<ById<E>, Arc<E::Model>>, ApiError> {
         let mut select = E::find()
             .filter(E::visible_to(&self.viewer))
@@ -180,6 +181,7 @@ where
     type Value = Arc<Page<E::Model>>;
     type Error = ApiError;
 
+    #[tracing::instrument(level = "debug", name = "load_child_pages", skip_all, fields(table = E::NAME, keys = keys.len()))]
     async fn load(&self, keys: &[ChildPage<E>]) -> Result<ChildPages<E>, ApiError> {
         // Parents asking for the same window of the same relation share one statement.
         let mut groups: HashMap<(Link, &Option<Only>, &PageRequest), Vec<i64>> = HashMap::new();
@@ -214,6 +216,7 @@ where
     type Value = i64;
     type Error = ApiError;
 
+    #[tracing::instrument(level = "debug", name = "load_child_counts", skip_all, fields(table = E::NAME, keys = keys.len()))]
     async fn load(&self, keys: &[ChildCount<E>]) -> Result<HashMap<ChildCount<E>, i64>, ApiError> {
         let mut groups: HashMap<(Link, &Option<Only>), Vec<i64>> = HashMap::new();
         for key in keys {

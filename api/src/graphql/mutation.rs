@@ -19,6 +19,7 @@ pub async fn begin(ctx: &Context<'_>, mutation: &'static str) -> Result<Write, A
 
 /// Runs one change in its own transaction: committed when it succeeds, rolled back when it is
 /// refused (the user errors come back as data) or fails.
+#[tracing::instrument(level = "debug", skip_all, fields(mutation = mutation))]
 pub async fn run<T, F>(
     ctx: &Context<'_>,
     mutation: &'static str,
@@ -34,6 +35,7 @@ where
 
 /// Archives a record (`archived`), or brings it back: the whole of every `archive…` and
 /// `unarchive…` mutation.
+#[tracing::instrument(level = "debug", skip_all, fields(mutation = mutation, archived = archived))]
 pub async fn archive<E: Table>(
     ctx: &Context<'_>,
     mutation: &'static str,

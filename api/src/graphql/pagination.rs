@@ -142,6 +142,7 @@ pub struct PageInfo {
 }
 
 /// A top-level list: validates the arguments, loads one page and defers the count.
+#[tracing::instrument(level = "debug", skip_all, fields(table = <T::Entity as Table>::NAME))]
 pub async fn list<T: Wraps>(
     ctx: &Context<'_>,
     select: SelectStatement,
@@ -171,6 +172,7 @@ where
 }
 
 /// A nested list restricted by its own arguments (`partners(roles: …)`).
+#[tracing::instrument(level = "debug", skip_all, fields(table = <T::Entity as Table>::NAME, parent = parent))]
 pub async fn children_where<T: Wraps>(
     ctx: &Context<'_>,
     link: Link,

@@ -92,6 +92,7 @@ async fn data_version(ctx: &Context<'_>) -> Result<i64, ApiError> {
 /// The field's result: reused from the cache when this field was asked with the same arguments,
 /// by a viewer who sees the same data, in the same languages, at the current data version;
 /// computed by `compute` otherwise.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn cached<T, F>(ctx: &Context<'_>, compute: F) -> async_graphql::Result<T>
 where
     T: Clone + Send + Sync + 'static,

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
@@ -754,6 +755,8 @@ async fn execute(
     let activity = Activity::default();
     let spawn_counter = statements.clone();
     let spawn_activity = activity.clone();
+    // Batches run in tasks of their own: they log under the request's span all the same.
+    let request_span = tracing::Span::current();
     let loader = DataLoader::with_cache(
         DbLoader {
             db: state.db.clone(),
@@ -761,10 +764,14 @@ async fn execute(
         },
         move |batch| {
             let activity = spawn_activity.clone();
-            tokio::spawn(REQUEST_STATEMENTS.scope(spawn_counter.clone(), async move {
-                activity.settled().await;
-                batch.await
-            }))
+            tokio::spawn(
+                REQUEST_STATEMENTS
+                    .scope(spawn_counter.clone(), async move {
+                        activity.settled().await;
+                        batch.await
+                    })
+                    .instrument(request_span.clone()),
+            )
         },
         HashMapCache::default(),
     )

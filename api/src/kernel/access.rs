@@ -88,6 +88,7 @@ const LAST_USE_PRECISION: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
 
 /// The viewer of a request from its `Authorization` header: anonymous without one, the key's
 /// role with a valid one, refused with a bad, revoked or expired one.
+#[tracing::instrument(level = "debug", skip_all, fields(key = header.is_some()))]
 pub async fn authenticate(
     db: &sea_orm::DatabaseConnection,
     header: Option<&str>,

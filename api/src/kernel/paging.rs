@@ -162,6 +162,7 @@ where
 }
 
 /// One page of a top-level list. `select` holds the list's filters.
+#[tracing::instrument(level = "debug", skip_all, fields(table = E::NAME, limit = request.limit))]
 pub async fn fetch_page<E: Table>(
     db: &impl ConnectionTrait,
     mut select: SelectStatement,
@@ -190,6 +191,7 @@ where
 
 /// The pages of several parents' nested lists in one statement: rows are numbered per parent
 /// (`ROW_NUMBER() OVER (PARTITION BY parent ORDER BY …)`) and each parent keeps `limit + 1`.
+#[tracing::instrument(level = "debug", skip_all, fields(table = E::NAME, parents = parents.len()))]
 pub async fn fetch_partitioned<E: Table>(
     db: &impl ConnectionTrait,
     mut select: SelectStatement,
@@ -250,6 +252,7 @@ where
 }
 
 /// `SELECT COUNT(*)` over a list's filtered query.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn count(db: &impl ConnectionTrait, select: &SelectStatement) -> ApiResult<i64> {
     let mut select = select.clone();
     select.clear_order_by();

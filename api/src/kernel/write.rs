@@ -161,6 +161,7 @@ pub struct Write {
 
 impl Write {
     /// Starts a mutation: refuses anonymous and read-only callers, opens the transaction.
+    #[tracing::instrument(level = "debug", name = "write", skip_all, fields(mutation = mutation))]
     pub async fn start(
         db: &DatabaseConnection,
         viewer: Viewer,
@@ -182,6 +183,7 @@ impl Write {
     }
 
     /// Commits a successful change; rolls back a refused one. User errors come back as data.
+    #[tracing::instrument(level = "debug", name = "commit", skip_all, fields(mutation = self.mutation, refused = result.is_err()))]
     pub async fn finish<T>(
         self,
         result: WriteResult<T>,

@@ -248,6 +248,7 @@ impl AuditQuery {
 }
 
 /// The history of one record, for the `history` field every changeable type has.
+#[tracing::instrument(level = "debug", skip_all, fields(kind = kind.type_name(), id = id))]
 pub async fn history(
     ctx: &Context<'_>,
     kind: NodeKind,

@@ -319,6 +319,7 @@ pub fn follow_changes() {
 /// Brings the index of one record up to date (after any change to it). A theme's change
 /// reaches the records of that theme and of the themes below it, whose documents carry its
 /// labels.
+#[tracing::instrument(level = "debug", skip_all, fields(kind = kind.type_name(), id = id))]
 pub async fn reindex(db: &impl ConnectionTrait, kind: NodeKind, id: i64) -> Result<(), DbErr> {
     if kind == NodeKind::Theme {
         return reindex_theme(db, id).await;
@@ -340,6 +341,7 @@ pub async fn reindex(db: &impl ConnectionTrait, kind: NodeKind, id: i64) -> Resu
 }
 
 /// Reindexes the records of a theme and of the themes below it.
+#[tracing::instrument(level = "debug", skip_all, fields(theme = theme))]
 async fn reindex_theme(db: &impl ConnectionTrait, theme: i64) -> Result<(), DbErr> {
     let subtree = format!(
         "WITH RECURSIVE subtree(id) AS (SELECT CAST({theme} AS BIGINT) UNION \
@@ -388,6 +390,7 @@ pub async fn rebuild(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
 }
 
 /// [`rebuild`], calling `progress(records indexed, records in all)` as it goes.
+#[tracing::instrument(level = "info", skip_all)]
 pub async fn rebuild_with_progress(
     db: &impl ConnectionTrait,
     mut progress: impl FnMut(u64, u64),

@@ -564,6 +564,7 @@ impl NeedGroup {
 /// Runs a grouped count and reads the groups, largest first (ties in the enumeration's order,
 /// then by record). With `empty`, the combinations of enumeration values that no record has
 /// are there too, with zero counts, so a chart's columns stay put.
+#[tracing::instrument(level = "debug", skip_all, fields(groupings = groupings.len(), empty = empty))]
 async fn run_groups(
     ctx: &Context<'_>,
     select: &SelectStatement,
@@ -669,6 +670,7 @@ fn zero_fill(groups: &mut Vec<(Vec<GroupKey>, i64, i64)>, groupings: &[Grouping]
 }
 
 /// A count as one row.
+#[tracing::instrument(level = "debug", skip_all)]
 async fn scalar(
     ctx: &Context<'_>,
     select: &SelectStatement,
