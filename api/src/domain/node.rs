@@ -1,6 +1,6 @@
 //! The Relay `Node` interface: any record by its global ID.
 use async_graphql::{Context, ID, Interface, Object};
-use futures_util::future::try_join_all;
+use futures_util::future::{BoxFuture, try_join_all};
 
 use crate::domain::api_key::ApiKey;
 use crate::domain::area::Area;
@@ -16,72 +16,77 @@ use crate::domain::partnership::Partnership;
 use crate::domain::programme::Programme;
 use crate::domain::theme::Theme;
 use crate::graphql::loader::reference;
+use crate::graphql::pagination::Wraps;
 use crate::kernel::error::ApiError;
 use crate::kernel::ids::{GlobalId, NodeKind};
+use crate::kernel::record::Table;
+use crate::kernel::write::WriteResult;
 
 /// The most IDs one `nodes` call takes.
 pub const MAX_NODES: usize = 100;
 
-/// A record with a global ID, which `node(id:)` fetches whatever its type.
-#[derive(Interface)]
-#[graphql(field(
-    name = "id",
-    ty = "ID",
-    desc = "The global ID of the record: opaque, stable, unique across types."
-))]
-pub enum Node {
-    Municipality(Municipality),
-    Area(Area),
-    Theme(Theme),
-    Organisation(Organisation),
-    ContactPerson(ContactPerson),
-    Programme(Programme),
-    Partnership(Partnership),
-    Need(Need),
-    Initiative(Initiative),
-    SupportRequest(SupportRequest),
-    Indicator(Indicator),
-    Outcome(Outcome),
-    Learning(Learning),
-    LearningEndorsement(LearningEndorsement),
-    ApiKey(ApiKey),
+/// The node registry, one line per kind (the kind, its GraphQL type and the Rust type that
+/// wraps its model share one name). It makes the `Node` interface, fetching any record by
+/// global ID, and `act_on`, which runs an action on the table of a record known only by its ID.
+macro_rules! nodes {
+    ($($kind:ident),+ $(,)?) => {
+        /// A record with a global ID, which `node(id:)` fetches whatever its type.
+        #[derive(Interface)]
+        #[graphql(field(
+            name = "id",
+            ty = "ID",
+            desc = "The global ID of the record: opaque, stable, unique across types."
+        ))]
+        pub enum Node {
+            $($kind($kind)),+
+        }
+
+        /// Any record by global ID, if the viewer may see it.
+        pub async fn load(
+            ctx: &Context<'_>,
+            field: &str,
+            id: &ID,
+        ) -> async_graphql::Result<Option<Node>> {
+            let GlobalId { kind, id } = GlobalId::decode(field, id)?;
+            let id = Some(id);
+            Ok(match kind {
+                $(NodeKind::$kind => reference::<$kind>(ctx, id).await?.map(Node::$kind)),+
+            })
+        }
+
+        /// Runs `action` on the table of records of `kind`; the changed record comes back as
+        /// a `Node`.
+        pub async fn act_on<'a>(kind: NodeKind, action: impl RecordAction<'a>) -> WriteResult<Node> {
+            Ok(match kind {
+                $(NodeKind::$kind => Node::$kind(<$kind as Wraps>::wrap(
+                    action.on::<<$kind as Wraps>::Entity>(kind).await?,
+                ))),+
+            })
+        }
+    };
 }
 
-/// Any record by global ID, if the viewer may see it.
-pub async fn load(ctx: &Context<'_>, field: &str, id: &ID) -> async_graphql::Result<Option<Node>> {
-    let GlobalId { kind, id } = GlobalId::decode(field, id)?;
-    let id = Some(id);
-    Ok(match kind {
-        NodeKind::Municipality => reference::<Municipality>(ctx, id)
-            .await?
-            .map(Node::Municipality),
-        NodeKind::Area => reference::<Area>(ctx, id).await?.map(Node::Area),
-        NodeKind::Theme => reference::<Theme>(ctx, id).await?.map(Node::Theme),
-        NodeKind::Organisation => reference::<Organisation>(ctx, id)
-            .await?
-            .map(Node::Organisation),
-        NodeKind::ContactPerson => reference::<ContactPerson>(ctx, id)
-            .await?
-            .map(Node::ContactPerson),
-        NodeKind::Programme => reference::<Programme>(ctx, id).await?.map(Node::Programme),
-        NodeKind::Partnership => reference::<Partnership>(ctx, id)
-            .await?
-            .map(Node::Partnership),
-        NodeKind::Need => reference::<Need>(ctx, id).await?.map(Node::Need),
-        NodeKind::Initiative => reference::<Initiative>(ctx, id)
-            .await?
-            .map(Node::Initiative),
-        NodeKind::SupportRequest => reference::<SupportRequest>(ctx, id)
-            .await?
-            .map(Node::SupportRequest),
-        NodeKind::Indicator => reference::<Indicator>(ctx, id).await?.map(Node::Indicator),
-        NodeKind::Outcome => reference::<Outcome>(ctx, id).await?.map(Node::Outcome),
-        NodeKind::Learning => reference::<Learning>(ctx, id).await?.map(Node::Learning),
-        NodeKind::LearningEndorsement => reference::<LearningEndorsement>(ctx, id)
-            .await?
-            .map(Node::LearningEndorsement),
-        NodeKind::ApiKey => reference::<ApiKey>(ctx, id).await?.map(Node::ApiKey),
-    })
+nodes! {
+    Municipality,
+    Area,
+    Theme,
+    Organisation,
+    ContactPerson,
+    Programme,
+    Partnership,
+    Need,
+    Initiative,
+    SupportRequest,
+    Indicator,
+    Outcome,
+    Learning,
+    LearningEndorsement,
+    ApiKey,
+}
+
+/// A change to one record of whichever table its ID points to (`addTranslation`).
+pub trait RecordAction<'a> {
+    fn on<E: Table>(self, kind: NodeKind) -> BoxFuture<'a, WriteResult<E::Model>>;
 }
 
 #[derive(Default)]

@@ -8,13 +8,14 @@ use std::sync::Arc;
 use async_graphql::dataloader::Loader;
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject};
 use entity::{LocalizedText, translation_origin};
+use futures_util::future::BoxFuture;
 use sea_orm::sea_query::{Condition, Value};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IdenStatic, Iterable, ModelTrait, QueryFilter, Set,
 };
 
 use crate::domain::municipality::Municipality;
-use crate::domain::node::Node;
+use crate::domain::node::{Node, RecordAction, act_on};
 use crate::graphql::input::{TranslationInput, text};
 use crate::graphql::loader::DbLoader;
 use crate::graphql::mutation::run;
@@ -286,61 +287,29 @@ async fn add<E: Table>(
 }
 
 async fn add_translation(write: &Write, input: AddTranslationInput) -> WriteResult<Node> {
-    use crate::{
-        domain::api_key, domain::area, domain::indicator, domain::initiative, domain::learning,
-        domain::municipality, domain::need, domain::organisation, domain::outcome,
-        domain::partnership, domain::programme, domain::theme,
-    };
     let GlobalId { kind, id } = GlobalId::decode("id", &input.id)?;
-    Ok(match kind {
-        NodeKind::Municipality => Node::Municipality(municipality::Municipality(
-            add::<entity::municipality::Entity>(write, kind, id, &input).await?,
-        )),
-        NodeKind::Area => Node::Area(area::Area(
-            add::<entity::area::Entity>(write, kind, id, &input).await?,
-        )),
-        NodeKind::Theme => Node::Theme(theme::Theme(
-            add::<entity::theme::Entity>(write, kind, id, &input).await?,
-        )),
-        NodeKind::Organisation => Node::Organisation(organisation::Organisation(
-            add::<entity::organisation::Entity>(write, kind, id, &input).await?,
-        )),
-        NodeKind::Programme => Node::Programme(programme::Programme(
-            add::<entity::programme::Entity>(write, kind, id, &input).await?,
-        )),
-        NodeKind::Partnership => Node::Partnership(partnership::Partnership(
-            add::<entity::partnership::Entity>(write, kind, id, &input).await?,
-        )),
-        NodeKind::Need => Node::Need(need::Need(
-            add::<entity::need::Entity>(write, kind, id, &input).await?,
-        )),
-        NodeKind::Initiative => Node::Initiative(initiative::Initiative(
-            add::<entity::initiative::Entity>(write, kind, id, &input).await?,
-        )),
-        NodeKind::SupportRequest => Node::SupportRequest(initiative::SupportRequest(
-            add::<entity::support_request::Entity>(write, kind, id, &input).await?,
-        )),
-        NodeKind::Indicator => Node::Indicator(indicator::Indicator(
-            add::<entity::indicator::Entity>(write, kind, id, &input).await?,
-        )),
-        NodeKind::Outcome => Node::Outcome(outcome::Outcome(
-            add::<entity::outcome::Entity>(write, kind, id, &input).await?,
-        )),
-        NodeKind::Learning => Node::Learning(learning::Learning(
-            add::<entity::learning::Entity>(write, kind, id, &input).await?,
-        )),
-        NodeKind::LearningEndorsement => {
-            Node::LearningEndorsement(learning::endorsement::LearningEndorsement(
-                add::<entity::learning_endorsement::Entity>(write, kind, id, &input).await?,
-            ))
-        }
-        NodeKind::ContactPerson => Node::ContactPerson(organisation::ContactPerson(
-            add::<entity::contact_person::Entity>(write, kind, id, &input).await?,
-        )),
-        NodeKind::ApiKey => Node::ApiKey(api_key::ApiKey(
-            add::<entity::api_key::Entity>(write, kind, id, &input).await?,
-        )),
-    })
+    act_on(
+        kind,
+        AddText {
+            write,
+            id,
+            input: &input,
+        },
+    )
+    .await
+}
+
+/// `addTranslation` on the record's own table.
+struct AddText<'a> {
+    write: &'a Write,
+    id: i64,
+    input: &'a AddTranslationInput,
+}
+
+impl<'a> RecordAction<'a> for AddText<'a> {
+    fn on<E: Table>(self, kind: NodeKind) -> BoxFuture<'a, WriteResult<E::Model>> {
+        Box::pin(add::<E>(self.write, kind, self.id, self.input))
+    }
 }
 
 #[derive(Default)]
