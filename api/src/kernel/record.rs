@@ -5,7 +5,7 @@ use sea_orm::{ColumnTrait, Condition, DbBackend, EntityTrait, FromQueryResult};
 
 use crate::kernel::access::Viewer;
 use crate::kernel::ids::NodeKind;
-use crate::kernel::sort::SortKey;
+use crate::kernel::sort::{SortKey, SortKind};
 
 /// A typed column as an expression, qualified by its table so joins never make it ambiguous.
 pub fn col<C: ColumnTrait>(column: C) -> Expr {
@@ -110,6 +110,18 @@ pub trait Table:
 
     fn id_expr() -> Expr {
         column_of(Self::NAME, "id")
+    }
+
+    /// Creation time, latest last: an order every list offers.
+    fn by_created_at() -> SortKey {
+        let column = column_of(Self::NAME, "created_at");
+        SortKey::new("CREATED_AT", column, SortKind::DateTime, Self::id_expr())
+    }
+
+    /// Time of the last change: an order every list offers.
+    fn by_updated_at() -> SortKey {
+        let column = column_of(Self::NAME, "updated_at");
+        SortKey::new("UPDATED_AT", column, SortKind::DateTime, Self::id_expr())
     }
 
     /// Visible and not archived: what nested lists show.

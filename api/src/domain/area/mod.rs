@@ -327,18 +327,8 @@ impl AreaQuery {
                 id,
             )
             .nullable(),
-            AreaOrderField::CreatedAt => SortKey::new(
-                "CREATED_AT",
-                col(area::Column::CreatedAt),
-                SortKind::DateTime,
-                id,
-            ),
-            AreaOrderField::UpdatedAt => SortKey::new(
-                "UPDATED_AT",
-                col(area::Column::UpdatedAt),
-                SortKind::DateTime,
-                id,
-            ),
+            AreaOrderField::CreatedAt => area::Entity::by_created_at(),
+            AreaOrderField::UpdatedAt => area::Entity::by_updated_at(),
         }
         .descending(order.direction.is_desc());
         list(

@@ -24,13 +24,6 @@ use crate::kernel::record::{Table, col};
 use crate::record_meta;
 
 impl Table for indicator::Entity {
-    fn conflict(_columns: &[String]) -> crate::kernel::write::UserError {
-        crate::kernel::write::UserError::new(
-            "code",
-            "The code is taken: codes are unique across cities.",
-            crate::kernel::write::UserErrorCode::Conflict,
-        )
-    }
     const NAME: &'static str = "indicator";
     const REFERENCES: &'static [(&'static str, NodeKind)] = &[("theme_id", NodeKind::Theme)];
     const TEXT_FIELDS: &'static [TextField] = &[
@@ -46,6 +39,13 @@ impl Table for indicator::Entity {
             col(indicator::Column::Code),
             SortKind::Text,
             Self::id_expr(),
+        )
+    }
+    fn conflict(_columns: &[String]) -> crate::kernel::write::UserError {
+        crate::kernel::write::UserError::new(
+            "code",
+            "The code is taken: codes are unique across cities.",
+            crate::kernel::write::UserErrorCode::Conflict,
         )
     }
 }
@@ -310,18 +310,8 @@ impl IndicatorQuery {
                 id,
             )
             .nullable(),
-            IndicatorOrderField::CreatedAt => SortKey::new(
-                "CREATED_AT",
-                col(indicator::Column::CreatedAt),
-                SortKind::DateTime,
-                id,
-            ),
-            IndicatorOrderField::UpdatedAt => SortKey::new(
-                "UPDATED_AT",
-                col(indicator::Column::UpdatedAt),
-                SortKind::DateTime,
-                id,
-            ),
+            IndicatorOrderField::CreatedAt => indicator::Entity::by_created_at(),
+            IndicatorOrderField::UpdatedAt => indicator::Entity::by_updated_at(),
         }
         .descending(order.direction.is_desc());
         list(

@@ -492,18 +492,8 @@ impl InitiativeQuery {
             direction: OrderDirection::Asc,
         });
         let key = match order.field {
-            InitiativeOrderField::CreatedAt => SortKey::new(
-                "CREATED_AT",
-                col(initiative::Column::CreatedAt),
-                SortKind::DateTime,
-                id,
-            ),
-            InitiativeOrderField::UpdatedAt => SortKey::new(
-                "UPDATED_AT",
-                col(initiative::Column::UpdatedAt),
-                SortKind::DateTime,
-                id,
-            ),
+            InitiativeOrderField::CreatedAt => initiative::Entity::by_created_at(),
+            InitiativeOrderField::UpdatedAt => initiative::Entity::by_updated_at(),
             InitiativeOrderField::Name => SortKey::new(
                 "NAME",
                 localized_expr("initiative", "name", &preferences(ctx).chain(None)),

@@ -21,13 +21,6 @@ use crate::kernel::write::{UserError, UserErrorCode, Write, WriteResult};
 use crate::{payload, record_meta};
 
 impl Table for learning_endorsement::Entity {
-    fn conflict(_columns: &[String]) -> crate::kernel::write::UserError {
-        crate::kernel::write::UserError::new(
-            "learning",
-            "The municipality endorses this learning already.",
-            crate::kernel::write::UserErrorCode::Conflict,
-        )
-    }
     const NAME: &'static str = "learning_endorsement";
     const REFERENCES: &'static [(&'static str, NodeKind)] = &[
         ("learning_id", NodeKind::Learning),
@@ -42,6 +35,13 @@ impl Table for learning_endorsement::Entity {
     }
     fn default_sort() -> SortKey {
         SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr())
+    }
+    fn conflict(_columns: &[String]) -> crate::kernel::write::UserError {
+        crate::kernel::write::UserError::new(
+            "learning",
+            "The municipality endorses this learning already.",
+            crate::kernel::write::UserErrorCode::Conflict,
+        )
     }
 }
 

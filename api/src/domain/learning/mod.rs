@@ -424,18 +424,8 @@ impl LearningQuery {
             LearningOrderField::Endorsements => {
                 SortKey::new("ENDORSEMENTS", endorsement_count(), SortKind::Int, id)
             }
-            LearningOrderField::CreatedAt => SortKey::new(
-                "CREATED_AT",
-                col(learning::Column::CreatedAt),
-                SortKind::DateTime,
-                id,
-            ),
-            LearningOrderField::UpdatedAt => SortKey::new(
-                "UPDATED_AT",
-                col(learning::Column::UpdatedAt),
-                SortKind::DateTime,
-                id,
-            ),
+            LearningOrderField::CreatedAt => learning::Entity::by_created_at(),
+            LearningOrderField::UpdatedAt => learning::Entity::by_updated_at(),
         }
         .descending(order.direction.is_desc());
         list(

@@ -246,18 +246,8 @@ impl MunicipalityQuery {
                 id,
             )
             .nullable(),
-            MunicipalityOrderField::CreatedAt => SortKey::new(
-                "CREATED_AT",
-                col(municipality::Column::CreatedAt),
-                SortKind::DateTime,
-                id,
-            ),
-            MunicipalityOrderField::UpdatedAt => SortKey::new(
-                "UPDATED_AT",
-                col(municipality::Column::UpdatedAt),
-                SortKind::DateTime,
-                id,
-            ),
+            MunicipalityOrderField::CreatedAt => municipality::Entity::by_created_at(),
+            MunicipalityOrderField::UpdatedAt => municipality::Entity::by_updated_at(),
         }
         .descending(order.direction.is_desc());
         list(

@@ -398,18 +398,8 @@ impl NeedQuery {
                     id,
                 )
                 .nullable(),
-                NeedOrderField::CreatedAt => SortKey::new(
-                    "CREATED_AT",
-                    col(need::Column::CreatedAt),
-                    SortKind::DateTime,
-                    id,
-                ),
-                NeedOrderField::UpdatedAt => SortKey::new(
-                    "UPDATED_AT",
-                    col(need::Column::UpdatedAt),
-                    SortKind::DateTime,
-                    id,
-                ),
+                NeedOrderField::CreatedAt => need::Entity::by_created_at(),
+                NeedOrderField::UpdatedAt => need::Entity::by_updated_at(),
             }
             .descending(order.direction.is_desc()),
         };

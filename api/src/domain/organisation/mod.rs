@@ -510,18 +510,8 @@ impl OrganisationQuery {
                 id,
             )
             .nullable(),
-            OrganisationOrderField::CreatedAt => SortKey::new(
-                "CREATED_AT",
-                col(organisation::Column::CreatedAt),
-                SortKind::DateTime,
-                id,
-            ),
-            OrganisationOrderField::UpdatedAt => SortKey::new(
-                "UPDATED_AT",
-                col(organisation::Column::UpdatedAt),
-                SortKind::DateTime,
-                id,
-            ),
+            OrganisationOrderField::CreatedAt => organisation::Entity::by_created_at(),
+            OrganisationOrderField::UpdatedAt => organisation::Entity::by_updated_at(),
         }
         .descending(order.direction.is_desc());
         list(

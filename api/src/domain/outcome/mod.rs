@@ -290,18 +290,8 @@ impl OutcomeQuery {
                 OutcomeOrderField::Value => {
                     SortKey::new("VALUE", col(outcome::Column::ValueMicro), SortKind::Int, id)
                 }
-                OutcomeOrderField::CreatedAt => SortKey::new(
-                    "CREATED_AT",
-                    col(outcome::Column::CreatedAt),
-                    SortKind::DateTime,
-                    id,
-                ),
-                OutcomeOrderField::UpdatedAt => SortKey::new(
-                    "UPDATED_AT",
-                    col(outcome::Column::UpdatedAt),
-                    SortKind::DateTime,
-                    id,
-                ),
+                OutcomeOrderField::CreatedAt => outcome::Entity::by_created_at(),
+                OutcomeOrderField::UpdatedAt => outcome::Entity::by_updated_at(),
             }
             .descending(order.direction.is_desc()),
         };

@@ -17,13 +17,6 @@ use crate::kernel::record::{Owner, Table, owner_through};
 use crate::record_meta;
 
 impl Table for partnership::Entity {
-    fn conflict(_columns: &[String]) -> crate::kernel::write::UserError {
-        crate::kernel::write::UserError::new(
-            "role",
-            "The organisation already holds this role here.",
-            crate::kernel::write::UserErrorCode::Conflict,
-        )
-    }
     const NAME: &'static str = "partnership";
     const REFERENCES: &'static [(&'static str, NodeKind)] = &[
         ("organisation_id", NodeKind::Organisation),
@@ -45,6 +38,13 @@ impl Table for partnership::Entity {
             (_, _, Some(id)) => Owner::Through(owner_through::<entity::organisation::Entity>, id),
             _ => Owner::Shared,
         }
+    }
+    fn conflict(_columns: &[String]) -> crate::kernel::write::UserError {
+        crate::kernel::write::UserError::new(
+            "role",
+            "The organisation already holds this role here.",
+            crate::kernel::write::UserErrorCode::Conflict,
+        )
     }
 }
 

@@ -538,18 +538,8 @@ impl ProgrammeQuery {
                 id,
             )
             .nullable(),
-            ProgrammeOrderField::CreatedAt => SortKey::new(
-                "CREATED_AT",
-                col(programme::Column::CreatedAt),
-                SortKind::DateTime,
-                id,
-            ),
-            ProgrammeOrderField::UpdatedAt => SortKey::new(
-                "UPDATED_AT",
-                col(programme::Column::UpdatedAt),
-                SortKind::DateTime,
-                id,
-            ),
+            ProgrammeOrderField::CreatedAt => programme::Entity::by_created_at(),
+            ProgrammeOrderField::UpdatedAt => programme::Entity::by_updated_at(),
         }
         .descending(order.direction.is_desc());
         list(

@@ -25,13 +25,6 @@ use crate::kernel::record::{Owner, Table, col};
 use crate::record_meta;
 
 impl Table for theme::Entity {
-    fn conflict(_columns: &[String]) -> crate::kernel::write::UserError {
-        crate::kernel::write::UserError::new(
-            "code",
-            "The code is taken: codes are unique across cities.",
-            crate::kernel::write::UserErrorCode::Conflict,
-        )
-    }
     const NAME: &'static str = "theme";
     const REFERENCES: &'static [(&'static str, NodeKind)] = &[
         ("parent_id", NodeKind::Theme),
@@ -57,6 +50,13 @@ impl Table for theme::Entity {
     }
     fn search_text(model: &theme::Model) -> Option<String> {
         Some(search_text(model))
+    }
+    fn conflict(_columns: &[String]) -> crate::kernel::write::UserError {
+        crate::kernel::write::UserError::new(
+            "code",
+            "The code is taken: codes are unique across cities.",
+            crate::kernel::write::UserErrorCode::Conflict,
+        )
     }
 }
 
@@ -363,18 +363,8 @@ impl ThemeQuery {
                 id,
             )
             .nullable(),
-            ThemeOrderField::CreatedAt => SortKey::new(
-                "CREATED_AT",
-                col(theme::Column::CreatedAt),
-                SortKind::DateTime,
-                id,
-            ),
-            ThemeOrderField::UpdatedAt => SortKey::new(
-                "UPDATED_AT",
-                col(theme::Column::UpdatedAt),
-                SortKind::DateTime,
-                id,
-            ),
+            ThemeOrderField::CreatedAt => theme::Entity::by_created_at(),
+            ThemeOrderField::UpdatedAt => theme::Entity::by_updated_at(),
         }
         .descending(order.direction.is_desc());
         list(
