@@ -104,24 +104,34 @@ async fn audit(
     changes: serde_json::Map<String, serde_json::Value>,
 ) -> anyhow::Result<()> {
     use sea_orm::ActiveValue::{NotSet, Set};
+    let mutation = if key.revoked_at.is_some() {
+        "revokeApiKey"
+    } else {
+        "createApiKey"
+    };
     entity::audit_entry::Entity::insert(entity::audit_entry::ActiveModel {
         id: NotSet,
         at: Set(crate::kernel::time::now()),
         api_key_id: Set(None),
         actor: Set(CLI_ACTOR.into()),
-        mutation: Set(if key.revoked_at.is_some() {
-            "revokeApiKey"
-        } else {
-            "createApiKey"
-        }
-        .into()),
+        mutation: Set(mutation.into()),
         subject_type: Set(NodeKind::ApiKey.type_name().into()),
         subject_id: Set(key.id),
         municipality_id: Set(key.municipality_id),
-        changes: Set(serde_json::Value::Object(changes)),
+        changes: Set(serde_json::Value::Object(changes.clone())),
     })
     .exec_without_returning(txn)
     .await?;
+    let created = key.revoked_at.is_none();
+    let event = crate::kernel::feed::Event {
+        kind: NodeKind::ApiKey,
+        subject: key.id,
+        municipality: key.municipality_id,
+        operation: crate::kernel::feed::Operation::of(&changes, created),
+        fields: changes.keys().cloned().collect(),
+        version: None,
+    };
+    crate::kernel::feed::publish(txn, mutation, vec![event]).await?;
     Ok(())
 }
 

@@ -12,6 +12,7 @@ pub mod localized;
 pub mod api_key;
 pub mod area;
 pub mod audit_entry;
+pub mod change_event;
 pub mod contact_person;
 pub mod indicator;
 pub mod initiative;

@@ -9,6 +9,7 @@ mod m20261128_000004_add_outcome_series_index;
 mod m20261129_000001_create_area_lineage;
 mod m20261129_000002_add_partial_word_search;
 mod m20261129_000003_create_translation_origin;
+mod m20261130_000001_create_change_feed;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_create_area_lineage::Migration),
             Box::new(m20261129_000002_add_partial_word_search::Migration),
             Box::new(m20261129_000003_create_translation_origin::Migration),
+            Box::new(m20261130_000001_create_change_feed::Migration),
         ]
     }
 }

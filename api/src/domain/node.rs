@@ -1,6 +1,8 @@
 //! The Relay `Node` interface: any record by its global ID.
-use async_graphql::{Context, ID, Interface, Object};
+use async_graphql::{Context, Enum, ID, Interface, Object};
 use futures_util::future::{BoxFuture, try_join_all};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use sea_orm::{EntityTrait, QueryFilter, QueryTrait};
 
 use crate::domain::api_key::ApiKey;
 use crate::domain::area::Area;
@@ -17,6 +19,7 @@ use crate::domain::programme::Programme;
 use crate::domain::theme::Theme;
 use crate::graphql::loader::reference;
 use crate::graphql::pagination::Wraps;
+use crate::kernel::access::Viewer;
 use crate::kernel::error::ApiError;
 use crate::kernel::ids::{GlobalId, NodeKind};
 use crate::kernel::record::Table;
@@ -52,6 +55,43 @@ macro_rules! nodes {
             Ok(match kind {
                 $(NodeKind::$kind => reference::<$kind>(ctx, id).await?.map(Node::$kind)),+
             })
+        }
+
+        /// The types of record with a global ID, for filters (`changes(types:)`).
+        #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum NodeType {
+            $(
+                #[doc = concat!("`", stringify!($kind), "` records.")]
+                $kind
+            ),+
+        }
+
+        impl NodeType {
+            pub fn kind(self) -> NodeKind {
+                match self {
+                    $(Self::$kind => NodeKind::$kind),+
+                }
+            }
+        }
+
+        /// Rows about records (`type_column` naming the kind, `id_column` the record) that
+        /// `viewer` may see: those whose record it may read, by each table's own rule.
+        pub fn readable_by(viewer: &Viewer, type_column: Expr, id_column: Expr) -> Condition {
+            let mut any = Condition::any();
+            $({
+                type E = <$kind as Wraps>::Entity;
+                let visible = <E as Table>::visible_to(viewer);
+                let mut this = Condition::all()
+                    .add(type_column.clone().eq(NodeKind::$kind.type_name()));
+                if !visible.is_empty() {
+                    let mut ids = E::find().filter(visible).into_query();
+                    ids.clear_selects();
+                    ids.expr(<E as Table>::id_expr());
+                    this = this.add(id_column.clone().in_subquery(ids));
+                }
+                any = any.add(this);
+            })+
+            any
         }
 
         /// Runs `action` on the table of records of `kind`; the changed record comes back as

@@ -5,6 +5,7 @@ use crate::domain::api_key::{ApiKeyMutation, ApiKeyQuery};
 use crate::domain::area::AreaQuery;
 use crate::domain::area::mutation::AreaMutation;
 use crate::domain::audit::AuditQuery;
+use crate::domain::changes::ChangeQuery;
 use crate::domain::indicator::IndicatorQuery;
 use crate::domain::indicator::mutation::IndicatorMutation;
 use crate::domain::initiative::InitiativeQuery;
@@ -48,6 +49,7 @@ pub struct Query(
     LearningQuery,
     ApiKeyQuery,
     AuditQuery,
+    ChangeQuery,
     SearchQuery,
     StatsQuery,
     SeriesQuery,

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use async_graphql::Context;
 use lru::LruCache;
-use sea_orm::{ConnectionTrait, Statement};
 
 use crate::graphql::context::request;
 use crate::kernel::error::ApiError;
@@ -66,24 +65,15 @@ impl ResultCache {
     }
 }
 
-/// The data's version: the highest audit entry ID (0 for a database never changed through the
-/// API). Read once per request.
+/// The data's version: the number of the change feed's last event (0 for a database never
+/// changed through the API). Numbers follow commit order, so a change committed after a
+/// result was cached always moves it. Read once per request.
 async fn data_version(ctx: &Context<'_>) -> Result<i64, ApiError> {
     let request = request(ctx);
     request
         .data_version
         .get_or_try_init(|| async {
-            let row = request
-                .db
-                .query_one_raw(Statement::from_string(
-                    request.db.get_database_backend(),
-                    "SELECT COALESCE(MAX(id), 0) AS version FROM audit_entry",
-                ))
-                .await?;
-            Ok::<i64, ApiError>(match row {
-                Some(row) => row.try_get("", "version")?,
-                None => 0,
-            })
+            Ok::<i64, ApiError>(crate::kernel::feed::last_event(&request.db).await?)
         })
         .await
         .copied()

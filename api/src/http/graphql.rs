@@ -357,7 +357,7 @@ fn metric_label(name: Option<&str>) -> String {
 }
 
 /// The client's address: from the configured header of a trusted load balancer, else the peer.
-fn client_address(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+pub(super) fn client_address(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
     state
         .settings
         .client_ip_header
@@ -369,7 +369,7 @@ fn client_address(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> Ip
         .unwrap_or(peer.ip())
 }
 
-fn rate_limit_headers(headers: &mut HeaderMap, spent: &Spent) {
+pub(super) fn rate_limit_headers(headers: &mut HeaderMap, spent: &Spent) {
     let reset = spent.reset_at.timestamp().max(0) as u64;
     let pairs = [
         ("ratelimit-limit", spent.limit),

@@ -1,6 +1,7 @@
 //! The HTTP surface: the GraphQL endpoint, GraphiQL and the operational endpoints, with request
 //! IDs, access logs, CORS, compression and a last line of defence against panics.
 pub mod analysis;
+mod changes;
 mod explain;
 mod graphql;
 pub mod introspection;
@@ -252,6 +253,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(pages::landing))
         .route("/schema.graphql", get(pages::schema))
         .route("/assets/{version}/{file}", get(pages::asset))
+        .route("/changes.ndjson", get(changes::feed))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

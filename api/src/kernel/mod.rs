@@ -6,6 +6,7 @@ pub mod access;
 pub mod breaker;
 pub mod db;
 pub mod error;
+pub mod feed;
 pub mod i18n;
 pub mod ids;
 pub mod paging;

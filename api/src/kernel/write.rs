@@ -11,6 +11,7 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::kernel::access::{Role, Viewer};
 use crate::kernel::error::ApiError;
+use crate::kernel::feed::{ChangeLog, publish};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Owner, Table, column_of};
 use crate::kernel::time::now;
@@ -157,6 +158,8 @@ pub struct Write {
     pub txn: DatabaseTransaction,
     pub viewer: Viewer,
     pub mutation: &'static str,
+    /// Its changes so far, published to the change feed as it commits.
+    log: std::sync::Mutex<ChangeLog>,
 }
 
 impl Write {
@@ -179,6 +182,7 @@ impl Write {
             txn,
             viewer,
             mutation,
+            log: Default::default(),
         })
     }
 
@@ -190,6 +194,8 @@ impl Write {
     ) -> Result<(Option<T>, Vec<UserError>), ApiError> {
         match result {
             Ok(value) => {
+                let events = self.change_log().take_events();
+                publish(&self.txn, self.mutation, events).await?;
                 self.txn.commit().await?;
                 Ok((Some(value), Vec::new()))
             }
@@ -202,6 +208,16 @@ impl Write {
                 Err(error)
             }
         }
+    }
+
+    fn change_log(&self) -> std::sync::MutexGuard<'_, ChangeLog> {
+        self.log.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Notes a record this mutation made (for its event in the change feed); `insert_new`
+    /// does so itself.
+    pub fn note_created(&self, kind: NodeKind, id: i64, version: Option<i32>) {
+        self.change_log().created(kind, id, version);
     }
 
     /// Refuses a change to a record of another municipality (or of the shared data) to an editor.
@@ -311,6 +327,7 @@ impl Write {
             }
             .into());
         }
+        self.change_log().versioned(kind, id, version + 1);
         Ok(current)
     }
 
@@ -323,6 +340,7 @@ impl Write {
         changes: Map<String, Json>,
     ) -> WriteResult<()> {
         let (key_id, actor) = self.viewer.key.clone().unwrap_or((0, "unknown".to_owned()));
+        let changes_for_feed = changes.clone();
         let entry = entity::audit_entry::ActiveModel {
             id: sea_orm::ActiveValue::NotSet,
             at: sea_orm::ActiveValue::Set(now()),
@@ -337,6 +355,8 @@ impl Write {
         entity::audit_entry::Entity::insert(entry)
             .exec_without_returning(&self.txn)
             .await?;
+        self.change_log()
+            .changed(kind, subject, municipality, &changes_for_feed);
         // Every change passes here: what follows changes (the search index) sees each one, in
         // the same transaction.
         let hooks = CHANGE_HOOKS
@@ -366,7 +386,7 @@ impl Write {
     }
 
     /// Inserts `model` as a new record, its ID given by the database (the model's is ignored).
-    pub async fn insert_new<E>(&self, model: E::Model) -> WriteResult<E::Model>
+    pub async fn insert_new<E>(&self, kind: NodeKind, model: E::Model) -> WriteResult<E::Model>
     where
         E: Table,
         E::Model: IntoActiveModel<E::ActiveModel>,
@@ -374,10 +394,12 @@ impl Write {
     {
         let mut active = model.into_active_model().reset_all();
         active.not_set(column::<E>("id")?);
-        active
+        let stored = active
             .insert(&self.txn)
             .await
-            .map_err(|error| conflict_or::<E>(error))
+            .map_err(|error| conflict_or::<E>(error))?;
+        self.note_created(kind, E::id(&stored), version_of::<E>(&stored));
+        Ok(stored)
     }
 
     /// Inserts `model` as a new record and audits it: the common end of a create.
@@ -392,7 +414,7 @@ impl Write {
         E::Model: IntoActiveModel<E::ActiveModel>,
         E::ActiveModel: sea_orm::ActiveModelBehavior,
     {
-        let stored = self.insert_new::<E>(model).await?;
+        let stored = self.insert_new::<E>(kind, model).await?;
         self.audit_change::<E>(kind, E::id(&stored), municipality, None, Some(&stored))
             .await?;
         Ok(stored)
@@ -465,6 +487,14 @@ fn column<E: EntityTrait>(name: &str) -> Result<E::Column, ApiError> {
     E::Column::iter()
         .find(|c| c.as_str() == name)
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no column {name}")))
+}
+
+/// A record's version, for tables that have one.
+fn version_of<E: Table>(model: &E::Model) -> Option<i32> {
+    match model.get(column::<E>("version").ok()?) {
+        Value::Int(version) => version,
+        _ => None,
+    }
 }
 
 fn archived_at<E: Table>(model: &E::Model) -> bool {

@@ -504,6 +504,7 @@ impl ApiKeyMutation {
                     input.expires_at.map(|t| t.0),
                 )
                 .await?;
+                write.note_created(NodeKind::ApiKey, key.id, None);
                 write
                     .audit(
                         NodeKind::ApiKey,

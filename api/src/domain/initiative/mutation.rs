@@ -330,7 +330,9 @@ pub async fn create(write: &Write, input: CreateInitiativeInput) -> WriteResult<
         provenance: entity::enums::Provenance::Recorded,
     };
     model.search_text = super::search_text(&model);
-    let stored = write.insert_new::<initiative::Entity>(model).await?;
+    let stored = write
+        .insert_new::<initiative::Entity>(NodeKind::Initiative, model)
+        .await?;
     let mut changes = crate::kernel::write::diff(
         None,
         Some(crate::kernel::write::snapshot::<initiative::Entity>(

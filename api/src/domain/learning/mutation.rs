@@ -186,7 +186,9 @@ pub async fn create(write: &Write, input: CreateLearningInput) -> WriteResult<le
         provenance: entity::enums::Provenance::Recorded,
     };
     model.search_text = super::search_text(&model);
-    let stored = write.insert_new::<learning::Entity>(model).await?;
+    let stored = write
+        .insert_new::<learning::Entity>(NodeKind::Learning, model)
+        .await?;
     let mut changes = diff(None, Some(snapshot::<learning::Entity>(&stored)));
     changes.extend(replace_themes(write, stored.id, themes).await?);
     write

@@ -86,7 +86,9 @@ pub async fn create(
         provenance: entity::enums::Provenance::Recorded,
     };
     model.search_text = super::search_text(&model);
-    let stored = write.insert_new::<municipality::Entity>(model).await?;
+    let stored = write
+        .insert_new::<municipality::Entity>(NodeKind::Municipality, model)
+        .await?;
     write
         .audit_change::<municipality::Entity>(
             NodeKind::Municipality,

@@ -239,7 +239,9 @@ pub async fn create(write: &Write, input: CreateNeedInput) -> WriteResult<need::
         provenance: entity::enums::Provenance::Recorded,
     };
     model.search_text = super::search_text(&model);
-    let stored = write.insert_new::<need::Entity>(model).await?;
+    let stored = write
+        .insert_new::<need::Entity>(NodeKind::Need, model)
+        .await?;
     let mut changes = diff(None, Some(snapshot::<need::Entity>(&stored)));
     changes.extend(replace_groups(write, stored.id, target_groups).await?);
     write

@@ -255,7 +255,9 @@ pub async fn create(write: &Write, input: CreateProgrammeInput) -> WriteResult<p
         provenance: entity::enums::Provenance::Recorded,
     };
     model.search_text = super::search_text(&model);
-    let stored = write.insert_new::<programme::Entity>(model).await?;
+    let stored = write
+        .insert_new::<programme::Entity>(NodeKind::Programme, model)
+        .await?;
     let mut changes = diff(None, Some(snapshot::<programme::Entity>(&stored)));
     changes.extend(replace_themes(write, stored.id, themes).await?);
     write

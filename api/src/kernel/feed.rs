@@ -1,0 +1,232 @@
+//! The change feed's write side: every audited change becomes an event, numbered when its
+//! transaction is about to commit.
+//!
+//! Numbers come from the one row of `change_sequence`, updated as the last statement of the
+//! transaction. Its row lock is held until the commit, so a second writer gets its numbers only
+//! once the first has committed: numbers follow commit order, without gaps, and a consumer that
+//! has seen event N will never find a later-committed event below N. (On SQLite writers are
+//! serialized anyway.) The price is that writers queue for the few milliseconds between that
+//! statement and their commit.
+use std::collections::{HashMap, HashSet};
+
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait};
+use serde_json::{Map, Value as Json};
+
+use crate::kernel::ids::NodeKind;
+use crate::kernel::time::now;
+
+/// What a change did to its record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Created,
+    Updated,
+    Archived,
+    Unarchived,
+    /// Only links were added (`needs`, `themes`…).
+    Linked,
+    /// Only links were removed.
+    Unlinked,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Updated => "updated",
+            Self::Archived => "archived",
+            Self::Unarchived => "unarchived",
+            Self::Linked => "linked",
+            Self::Unlinked => "unlinked",
+        }
+    }
+
+    /// The operation of an audited change: `created` for a record made in this transaction,
+    /// `archived`/`unarchived` when `archivedAt` turned on or off, `linked`/`unlinked` when
+    /// every changed field is a list that only grew or only shrank, `updated` otherwise.
+    pub fn of(changes: &Map<String, Json>, created: bool) -> Self {
+        if created {
+            return Self::Created;
+        }
+        if let Some(archived) = changes.get("archivedAt") {
+            match (archived["before"].is_null(), archived["after"].is_null()) {
+                (true, false) => return Self::Archived,
+                (false, true) => return Self::Unarchived,
+                _ => {}
+            }
+        }
+        let lists: Option<Vec<(&Vec<Json>, &Vec<Json>)>> = changes
+            .values()
+            .map(|c| Some((c["before"].as_array()?, c["after"].as_array()?)))
+            .collect();
+        match lists {
+            Some(lists) if !lists.is_empty() => {
+                let grew = lists
+                    .iter()
+                    .all(|(before, after)| before.iter().all(|b| after.contains(b)));
+                let shrank = lists
+                    .iter()
+                    .all(|(before, after)| after.iter().all(|a| before.contains(a)));
+                match (grew, shrank) {
+                    (true, false) => Self::Linked,
+                    (false, true) => Self::Unlinked,
+                    _ => Self::Updated,
+                }
+            }
+            _ => Self::Updated,
+        }
+    }
+}
+
+/// A change waiting for its transaction to commit.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub kind: NodeKind,
+    pub subject: i64,
+    pub municipality: Option<i64>,
+    pub operation: Operation,
+    pub fields: Vec<String>,
+    pub version: Option<i32>,
+}
+
+/// What one transaction changed so far: its events, the records it created and the versions
+/// it gave them.
+#[derive(Debug, Default)]
+pub struct ChangeLog {
+    events: Vec<Event>,
+    created: HashSet<(NodeKind, i64)>,
+    versions: HashMap<(NodeKind, i64), i32>,
+}
+
+impl ChangeLog {
+    /// A record this transaction made, with its first version if it has one.
+    pub fn created(&mut self, kind: NodeKind, id: i64, version: Option<i32>) {
+        self.created.insert((kind, id));
+        if let Some(version) = version {
+            self.versions.insert((kind, id), version);
+        }
+    }
+
+    /// A record's version after this transaction changed it.
+    pub fn versioned(&mut self, kind: NodeKind, id: i64, version: i32) {
+        self.versions.insert((kind, id), version);
+    }
+
+    /// Notes an audited change of `subject` as an event.
+    pub fn changed(
+        &mut self,
+        kind: NodeKind,
+        subject: i64,
+        municipality: Option<i64>,
+        changes: &Map<String, Json>,
+    ) {
+        let created = self.created.contains(&(kind, subject));
+        self.events.push(Event {
+            kind,
+            subject,
+            municipality,
+            operation: Operation::of(changes, created),
+            fields: changes.keys().cloned().collect(),
+            version: self.versions.get(&(kind, subject)).copied(),
+        });
+    }
+
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+}
+
+/// Numbers `events` and stores them: the last statements of their transaction before it
+/// commits (see the module's comment for why last).
+pub async fn publish(
+    txn: &impl ConnectionTrait,
+    mutation: &str,
+    events: Vec<Event>,
+) -> Result<(), DbErr> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let count = events.len() as i64;
+    let claim = Query::update()
+        .table("change_sequence")
+        .value(
+            "last",
+            sea_orm::sea_query::ExprTrait::add(Expr::col("last"), count),
+        )
+        .and_where(sea_orm::sea_query::ExprTrait::eq(Expr::col("id"), 1))
+        .returning_col("last")
+        .to_owned();
+    let row = txn
+        .query_one(&claim)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("change_sequence".into()))?;
+    let last: i64 = row.try_get("", "last")?;
+    let at = now();
+    let models =
+        events
+            .into_iter()
+            .enumerate()
+            .map(|(i, event)| entity::change_event::ActiveModel {
+                sequence: sea_orm::Set(last - count + 1 + i as i64),
+                at: sea_orm::Set(at),
+                subject_type: sea_orm::Set(event.kind.type_name().to_owned()),
+                subject_id: sea_orm::Set(event.subject),
+                municipality_id: sea_orm::Set(event.municipality),
+                operation: sea_orm::Set(event.operation.as_str().to_owned()),
+                fields: sea_orm::Set(Json::Array(
+                    event.fields.into_iter().map(Json::String).collect(),
+                )),
+                version: sea_orm::Set(event.version),
+                mutation: sea_orm::Set(mutation.to_owned()),
+            });
+    entity::change_event::Entity::insert_many(models)
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+/// The number of the last event published (0 before the first change).
+pub async fn last_event(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    let select = Query::select()
+        .column("last")
+        .from("change_sequence")
+        .and_where(sea_orm::sea_query::ExprTrait::eq(Expr::col("id"), 1))
+        .to_owned();
+    match db.query_one(&select).await? {
+        Some(row) => row.try_get("", "last"),
+        None => Ok(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn changes(value: Json) -> Map<String, Json> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn names_each_kind_of_change() {
+        let archive = changes(json!({"archivedAt": {"before": null, "after": "2026-01-01"}}));
+        assert_eq!(Operation::of(&archive, false), Operation::Archived);
+        let unarchive = changes(json!({"archivedAt": {"before": "2026-01-01", "after": null}}));
+        assert_eq!(Operation::of(&unarchive, false), Operation::Unarchived);
+        let link = changes(json!({"needs": {"before": ["a"], "after": ["a", "b"]}}));
+        assert_eq!(Operation::of(&link, false), Operation::Linked);
+        let unlink = changes(json!({"needs": {"before": ["a", "b"], "after": ["b"]}}));
+        assert_eq!(Operation::of(&unlink, false), Operation::Unlinked);
+        let swap = changes(json!({"themes": {"before": ["a"], "after": ["b"]}}));
+        assert_eq!(Operation::of(&swap, false), Operation::Updated);
+        let mixed = changes(json!({
+            "needs": {"before": [], "after": ["a"]},
+            "name": {"before": {"en": "x"}, "after": {"en": "y"}}
+        }));
+        assert_eq!(Operation::of(&mixed, false), Operation::Updated);
+        let name = changes(json!({"website": {"before": null, "after": "https://x"}}));
+        assert_eq!(Operation::of(&name, false), Operation::Updated);
+        assert_eq!(Operation::of(&name, true), Operation::Created);
+        assert_eq!(Operation::of(&Map::new(), false), Operation::Updated);
+    }
+}
