@@ -95,5 +95,11 @@ async fn main() -> anyhow::Result<()> {
             db::migrate(&connected.db).await?;
             stroom_api::keys::run(&connected.db, command).await
         }
+        Command::Webhooks(command) => {
+            let connected =
+                db::connect(cli.global.database_url(), cli.global.db_max_connections).await?;
+            db::migrate(&connected.db).await?;
+            stroom_api::webhooks::run(&connected.db, command).await
+        }
     }
 }

@@ -112,6 +112,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage webhook endpoints.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
     /// Ask a running server whether it is ready (for container health checks): exits 0 when
     /// `/readyz` answers 200.
     Ready {
@@ -145,6 +148,48 @@ pub enum KeysCommand {
     Revoke {
         /// The key's name or ID.
         key: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WebhooksCommand {
+    /// Register an endpoint; its signing secret is printed once, alone on the last line.
+    Add {
+        /// Where deliveries go: an https:// URL on a public address.
+        #[arg(long)]
+        url: String,
+        /// The event types it receives, comma-separated (`initiative.created,need.*`);
+        /// none: all.
+        #[arg(long, value_delimiter = ',')]
+        events: Vec<String>,
+        /// What it is for; `list` shows it, and the other commands find it by it.
+        #[arg(long)]
+        description: Option<String>,
+        /// Allow a URL on an internal address (loopback, private networks).
+        #[arg(long, env = "STROOM_WEBHOOKS_ALLOW_INTERNAL", default_value_t = false)]
+        allow_internal: bool,
+    },
+    /// List the endpoints with their state and messages.
+    List,
+    /// Stop deliveries to an endpoint (by ID, description or URL); messages wait for it.
+    Disable {
+        /// The endpoint's ID, description or URL.
+        endpoint: String,
+    },
+    /// Enable an endpoint again (by ID, description or URL).
+    Enable {
+        /// The endpoint's ID, description or URL.
+        endpoint: String,
+    },
+    /// Remove (archive) an endpoint: no more deliveries.
+    Remove {
+        /// The endpoint's ID, description or URL.
+        endpoint: String,
+    },
+    /// Queue a `webhook.test` message for an endpoint; a running server delivers it.
+    Test {
+        /// The endpoint's ID, description or URL.
+        endpoint: String,
     },
 }
 
@@ -306,6 +351,35 @@ pub struct ServeArgs {
     /// Most field selections in a query once its fragments are spread in place.
     #[arg(long, env = "STROOM_MAX_FIELDS", default_value_t = 5_000)]
     pub max_fields: u64,
+
+    /// Deliver webhooks from this instance (every instance may: they never take the same
+    /// message).
+    #[arg(long, env = "STROOM_WEBHOOKS_DELIVER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub webhooks_deliver: bool,
+
+    /// Let webhook endpoints be on internal addresses (loopback, private networks, link-local):
+    /// only for receivers inside a trusted network. Off, such URLs are refused (SSRF).
+    #[arg(long, env = "STROOM_WEBHOOKS_ALLOW_INTERNAL", default_value_t = false)]
+    pub webhooks_allow_internal: bool,
+
+    /// Seconds one webhook delivery attempt may take.
+    #[arg(long, env = "STROOM_WEBHOOK_TIMEOUT", default_value_t = 10)]
+    pub webhook_timeout_secs: u64,
+
+    /// Milliseconds before the first retry of a failed webhook delivery; later retries wait
+    /// 60, 360, 1440, 3600 and 7200 times as long (5 s: 5 min, 30 min, 2 h, 5 h, 10 h, 10 h,
+    /// 10 h; nine attempts over some 37 hours). 0 retries at once, for tests.
+    #[arg(long, env = "STROOM_WEBHOOK_RETRY_BASE_MS", default_value_t = 5_000)]
+    pub webhook_retry_base_ms: u64,
+
+    /// Hours the previous webhook secret keeps signing after a rotation.
+    #[arg(long, env = "STROOM_WEBHOOK_SECRET_GRACE_HOURS", default_value_t = 24)]
+    pub webhook_secret_grace_hours: u64,
+
+    /// Milliseconds between looks for webhook work made elsewhere (another instance's
+    /// changes, retries falling due).
+    #[arg(long, env = "STROOM_WEBHOOK_POLL_MS", default_value_t = 1_000)]
+    pub webhook_poll_ms: u64,
 }
 
 impl Default for ServeArgs {
@@ -343,6 +417,12 @@ impl Default for ServeArgs {
             max_query_tokens: 5_000,
             max_nesting: 32,
             max_fields: 5_000,
+            webhooks_deliver: true,
+            webhooks_allow_internal: false,
+            webhook_timeout_secs: 10,
+            webhook_retry_base_ms: 5_000,
+            webhook_secret_grace_hours: 24,
+            webhook_poll_ms: 1_000,
         }
     }
 }
@@ -391,6 +471,18 @@ impl ServeArgs {
             max_tokens: self.max_query_tokens,
             max_nesting: self.max_nesting,
             max_fields: self.max_fields,
+        }
+    }
+
+    pub fn webhooks(&self) -> crate::domain::webhook::WebhookSettings {
+        use std::time::Duration;
+        crate::domain::webhook::WebhookSettings {
+            deliver: self.webhooks_deliver,
+            allow_internal: self.webhooks_allow_internal,
+            timeout: Duration::from_secs(self.webhook_timeout_secs.max(1)),
+            retry_base: Duration::from_millis(self.webhook_retry_base_ms),
+            secret_grace: Duration::from_secs(self.webhook_secret_grace_hours * 3600),
+            poll_interval: Duration::from_millis(self.webhook_poll_ms.max(10)),
         }
     }
 

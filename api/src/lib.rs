@@ -14,6 +14,7 @@ pub mod kernel;
 pub mod keys;
 pub mod startup;
 pub mod telemetry;
+pub mod webhooks;
 
 pub use startup::Application;
 

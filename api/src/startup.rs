@@ -6,7 +6,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::config::{GlobalArgs, ServeArgs};
-use crate::domain::schema::build_schema;
+use crate::domain::schema::build_schema_with;
+use crate::domain::webhook::WebhookSettings;
+use crate::domain::webhook::delivery::Deliverer;
 use crate::http::introspection::SchemaShape;
 use crate::http::server::{self, ConnectionLimits, raise_open_files_limit};
 use crate::http::{AppState, HttpSettings, PersistedQueries, metrics_handle, router};
@@ -27,6 +29,7 @@ pub struct Application {
     state: AppState,
     connections: ConnectionLimits,
     shutdown_grace: Duration,
+    webhooks: WebhookSettings,
 }
 
 /// Data to load into a new database at start, when asked for (`--demo`): the binary passes the
@@ -91,7 +94,8 @@ impl Application {
             .transpose()
             .map_err(|e| anyhow::anyhow!("STROOM_CLIENT_IP_HEADER: {e}"))?;
         let listener = TcpListener::bind(serve.listen).await?;
-        let schema = build_schema();
+        let webhooks = serve.webhooks();
+        let schema = build_schema_with(webhooks.clone());
         let shape = Arc::new(SchemaShape::of(&schema).await);
         let state = AppState {
             schema,
@@ -128,6 +132,7 @@ impl Application {
             state,
             connections: serve.connection_limits(raise_open_files_limit()),
             shutdown_grace: Duration::from_secs(serve.shutdown_grace_secs),
+            webhooks,
         })
     }
 
@@ -149,6 +154,19 @@ impl Application {
         let address = self.listener.local_addr()?;
         tracing::info!(%address, "Stroom API listening; GraphQL at http://{address}/graphql");
         let db = self.state.db.clone();
+        // Webhook deliveries run beside the server and stop with it; a delivery cut short is
+        // taken up again when its lease runs out.
+        let (stop_deliveries, stopped) = tokio::sync::watch::channel(false);
+        let deliveries = match self.webhooks.deliver {
+            true => match Deliverer::new(db.clone(), self.webhooks.clone()) {
+                Ok(deliverer) => Some(tokio::spawn(deliverer.run(stopped))),
+                Err(error) => {
+                    tracing::error!(%error, "webhooks: cannot deliver (no HTTP client)");
+                    None
+                }
+            },
+            false => None,
+        };
         server::serve(
             self.listener,
             router(self.state),
@@ -157,6 +175,15 @@ impl Application {
             self.shutdown_grace,
         )
         .await;
+        let _ = stop_deliveries.send(true);
+        if let Some(mut deliveries) = deliveries
+            && tokio::time::timeout(Duration::from_secs(1), &mut deliveries)
+                .await
+                .is_err()
+        {
+            deliveries.abort();
+            tracing::warn!("webhooks: deliveries cut short at exit; they are retried");
+        }
         // Connections still held by requests cut off at the deadline are not waited for.
         if tokio::time::timeout(Duration::from_secs(1), db.close())
             .await

@@ -33,5 +33,8 @@ pub mod programme_theme;
 pub mod support_request;
 pub mod theme;
 pub mod translation_origin;
+pub mod webhook_attempt;
+pub mod webhook_endpoint;
+pub mod webhook_message;
 
 pub use localized::LocalizedText;

@@ -10,6 +10,7 @@ mod m20261129_000001_create_area_lineage;
 mod m20261129_000002_add_partial_word_search;
 mod m20261129_000003_create_translation_origin;
 mod m20261130_000001_create_change_feed;
+mod m20261130_000002_create_webhooks;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_add_partial_word_search::Migration),
             Box::new(m20261129_000003_create_translation_origin::Migration),
             Box::new(m20261130_000001_create_change_feed::Migration),
+            Box::new(m20261130_000002_create_webhooks::Migration),
         ]
     }
 }

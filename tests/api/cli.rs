@@ -205,3 +205,110 @@ fn the_first_start_says_what_it_did_in_plain_text() {
     assert!(!log.contains('\u{1b}'), "no colour codes in a pipe: {log}");
     assert!(dir.path().join("stroom.db").exists());
 }
+
+/// `stroom webhooks`: add prints the secret alone on its last line; list, test, disable and
+/// remove find an endpoint by ID or description; an internal address is refused unless allowed,
+/// and a refused add stores nothing.
+#[test]
+fn webhooks_are_managed_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("hooks.db").display()
+    );
+    let run = |args: &[&str]| {
+        let output = stroom()
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .env_remove("STROOM_WEBHOOKS_ALLOW_INTERNAL")
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    assert!(run(&["migrate"]).0);
+
+    let (ok, _, error) = run(&["webhooks", "add", "--url", "http://127.0.0.1:9/hook"]);
+    assert!(!ok, "an internal address was taken");
+    assert!(error.contains("internal address"), "{error}");
+    let (ok, listed, _) = run(&["webhooks", "list"]);
+    assert!(ok);
+    assert_eq!(
+        listed.lines().count(),
+        1,
+        "a refused add stored something: {listed}"
+    );
+
+    let (ok, added, error) = run(&[
+        "webhooks",
+        "add",
+        "--url",
+        "https://93.184.215.14/stroom",
+        "--events",
+        "initiative.*,need.created",
+        "--description",
+        "subsidy system",
+    ]);
+    assert!(ok, "{error}");
+    let secret = added.lines().last().unwrap();
+    assert!(
+        secret.starts_with("whsec_") && !secret.contains(' '),
+        "{added}"
+    );
+    let (ok, _, error) = run(&[
+        "webhooks",
+        "add",
+        "--url",
+        "http://127.0.0.1:9/hook",
+        "--allow-internal",
+        "--description",
+        "local receiver",
+    ]);
+    assert!(ok, "{error}");
+    let (ok, _, error) = run(&[
+        "webhooks",
+        "add",
+        "--url",
+        "https://93.184.215.14/x",
+        "--events",
+        "nothing.at_all",
+    ]);
+    assert!(!ok);
+    assert!(error.contains("nothing.at_all"), "{error}");
+
+    let (_, listed, _) = run(&["webhooks", "list"]);
+    let line = listed
+        .lines()
+        .find(|l| l.contains("subsidy system"))
+        .unwrap();
+    assert!(
+        line.contains("initiative.*,need.created") && line.contains("enabled"),
+        "{listed}"
+    );
+    assert_eq!(listed.lines().count(), 3, "{listed}");
+    let id = line.split_whitespace().next().unwrap().to_owned();
+
+    let (ok, tested, error) = run(&["webhooks", "test", &id]);
+    assert!(ok, "{error}");
+    assert!(tested.contains("msg_"), "{tested}");
+    let (ok, _, error) = run(&["webhooks", "disable", "subsidy system"]);
+    assert!(ok, "{error}");
+    let (_, listed, _) = run(&["webhooks", "list"]);
+    let line = listed
+        .lines()
+        .find(|l| l.contains("subsidy system"))
+        .unwrap();
+    let columns: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(&columns[3..5], &["disabled", "1"], "{listed}");
+
+    let (ok, _, error) = run(&["webhooks", "remove", &id]);
+    assert!(ok, "{error}");
+    let (_, listed, _) = run(&["webhooks", "list"]);
+    assert!(!listed.contains("subsidy system"), "{listed}");
+    let (ok, _, error) = run(&["webhooks", "remove", &id]);
+    assert!(!ok);
+    assert!(error.contains("no webhook endpoint"), "{error}");
+}

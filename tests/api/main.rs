@@ -25,4 +25,5 @@ mod schema;
 mod search;
 mod tls;
 mod translations;
+mod webhooks;
 mod writes;

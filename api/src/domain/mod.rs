@@ -22,3 +22,4 @@ pub mod search;
 pub mod stats;
 pub mod theme;
 pub mod translation;
+pub mod webhook;

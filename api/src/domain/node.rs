@@ -17,6 +17,7 @@ use crate::domain::outcome::Outcome;
 use crate::domain::partnership::Partnership;
 use crate::domain::programme::Programme;
 use crate::domain::theme::Theme;
+use crate::domain::webhook::{WebhookEndpoint, WebhookMessage};
 use crate::graphql::loader::reference;
 use crate::graphql::pagination::Wraps;
 use crate::kernel::access::Viewer;
@@ -122,6 +123,8 @@ nodes! {
     Learning,
     LearningEndorsement,
     ApiKey,
+    WebhookEndpoint,
+    WebhookMessage,
 }
 
 /// A change to one record of whichever table its ID points to (`addTranslation`).

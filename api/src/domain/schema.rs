@@ -31,6 +31,8 @@ use crate::domain::stats::{SeriesQuery, StatsQuery};
 use crate::domain::theme::ThemeQuery;
 use crate::domain::theme::mutation::ThemeMutation;
 use crate::domain::translation::TranslationMutation;
+use crate::domain::webhook::mutation::WebhookMutation;
+use crate::domain::webhook::{WebhookQuery, WebhookSettings};
 
 /// Stroom API: a city's circular-economy citizen programme as data — initiatives, residents'
 /// needs, partners, outcomes and learnings.
@@ -53,6 +55,7 @@ pub struct Query(
     SearchQuery,
     StatsQuery,
     SeriesQuery,
+    WebhookQuery,
 );
 
 /// Changes, for API keys with the editor role (their municipality's data) or the admin role.
@@ -74,6 +77,7 @@ pub struct Mutation(
     LearningTranslationMutation,
     TranslationMutation,
     ApiKeyMutation,
+    WebhookMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -85,9 +89,14 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 }
 
 pub fn build_schema() -> AppSchema {
+    build_schema_with(WebhookSettings::default())
+}
+
+/// The schema of a server with these webhook settings (resolvers read them as its data).
+pub fn build_schema_with(webhooks: WebhookSettings) -> AppSchema {
     // Whatever changes through the schema keeps the search index in step.
     crate::domain::search::follow_changes();
-    builder().finish()
+    builder().data(webhooks).finish()
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.

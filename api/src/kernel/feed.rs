@@ -136,6 +136,13 @@ impl ChangeLog {
     }
 }
 
+/// Woken after every commit that published events, for work that follows the feed in this
+/// process (webhook deliveries); other processes find the events by polling.
+pub fn committed() -> &'static tokio::sync::Notify {
+    static COMMITTED: std::sync::OnceLock<tokio::sync::Notify> = std::sync::OnceLock::new();
+    COMMITTED.get_or_init(tokio::sync::Notify::new)
+}
+
 /// Numbers `events` and stores them: the last statements of their transaction before it
 /// commits (see the module's comment for why last).
 pub async fn publish(

@@ -20,6 +20,11 @@ macro_rules! node_kinds {
         impl NodeKind {
             const ALL: &'static [NodeKind] = &[$(Self::$kind),+];
 
+            /// Every kind.
+            pub fn all() -> &'static [NodeKind] {
+                Self::ALL
+            }
+
             /// The GraphQL type name, which is also the prefix inside the ID.
             pub fn type_name(self) -> &'static str {
                 match self {
@@ -46,6 +51,8 @@ node_kinds! {
     Learning,
     LearningEndorsement,
     ApiKey,
+    WebhookEndpoint,
+    WebhookMessage,
 }
 
 impl NodeKind {

@@ -195,8 +195,12 @@ impl Write {
         match result {
             Ok(value) => {
                 let events = self.change_log().take_events();
+                let published = !events.is_empty();
                 publish(&self.txn, self.mutation, events).await?;
                 self.txn.commit().await?;
+                if published {
+                    crate::kernel::feed::committed().notify_waiters();
+                }
                 Ok((Some(value), Vec::new()))
             }
             Err(Refusal::User(errors)) => {
