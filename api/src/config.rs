@@ -380,6 +380,28 @@ pub struct ServeArgs {
     /// changes, retries falling due).
     #[arg(long, env = "STROOM_WEBHOOK_POLL_MS", default_value_t = 1_000)]
     pub webhook_poll_ms: u64,
+
+    /// Live connections (WebSockets and event streams) open at once, in all.
+    #[arg(long, env = "STROOM_LIVE_MAX_CONNECTIONS", default_value_t = 1_000)]
+    pub live_max_connections: usize,
+
+    /// Live connections open at once per API key and per client address.
+    #[arg(long, env = "STROOM_LIVE_CONNECTIONS_PER_CLIENT", default_value_t = 8)]
+    pub live_connections_per_client: usize,
+
+    /// Subscriptions running at once per API key and per client address.
+    #[arg(
+        long,
+        env = "STROOM_LIVE_SUBSCRIPTIONS_PER_CLIENT",
+        default_value_t = 32
+    )]
+    pub live_subscriptions_per_client: usize,
+
+    /// Milliseconds between reads of the change feed's last number, which is how live
+    /// subscribers and webhooks learn of other instances' changes on SQLite (on PostgreSQL they
+    /// hear of them at once by LISTEN/NOTIFY, and the reads only cover reconnections).
+    #[arg(long, env = "STROOM_FEED_POLL_MS", default_value_t = 1_000)]
+    pub feed_poll_ms: u64,
 }
 
 impl Default for ServeArgs {
@@ -423,6 +445,10 @@ impl Default for ServeArgs {
             webhook_retry_base_ms: 5_000,
             webhook_secret_grace_hours: 24,
             webhook_poll_ms: 1_000,
+            live_max_connections: 1_000,
+            live_connections_per_client: 8,
+            live_subscriptions_per_client: 32,
+            feed_poll_ms: 1_000,
         }
     }
 }
@@ -471,6 +497,15 @@ impl ServeArgs {
             max_tokens: self.max_query_tokens,
             max_nesting: self.max_nesting,
             max_fields: self.max_fields,
+        }
+    }
+
+    pub fn live(&self) -> crate::http::live::LiveSettings {
+        crate::http::live::LiveSettings {
+            max_connections: self.live_max_connections,
+            connections_per_client: self.live_connections_per_client,
+            subscriptions_per_client: self.live_subscriptions_per_client,
+            ..Default::default()
         }
     }
 

@@ -30,6 +30,7 @@ pub struct Application {
     connections: ConnectionLimits,
     shutdown_grace: Duration,
     webhooks: WebhookSettings,
+    feed_poll: Duration,
 }
 
 /// Data to load into a new database at start, when asked for (`--demo`): the binary passes the
@@ -126,6 +127,7 @@ impl Application {
             rate_limiter: Arc::new(rate_limiter),
             persisted: Arc::new(PersistedQueries::new(shared.clone())),
             shared,
+            live: crate::http::live::Live::new(serve.live()),
         };
         Ok(Self {
             listener,
@@ -133,6 +135,7 @@ impl Application {
             connections: serve.connection_limits(raise_open_files_limit()),
             shutdown_grace: Duration::from_secs(serve.shutdown_grace_secs),
             webhooks,
+            feed_poll: Duration::from_millis(serve.feed_poll_ms),
         })
     }
 
@@ -157,6 +160,12 @@ impl Application {
         // Webhook deliveries run beside the server and stop with it; a delivery cut short is
         // taken up again when its lease runs out.
         let (stop_deliveries, stopped) = tokio::sync::watch::channel(false);
+        // The commits of other instances, for live subscribers and deliveries here.
+        let watcher = tokio::spawn(crate::kernel::feed::watch(
+            db.clone(),
+            self.feed_poll,
+            stopped.clone(),
+        ));
         let deliveries = match self.webhooks.deliver {
             true => match Deliverer::new(db.clone(), self.webhooks.clone()) {
                 Ok(deliverer) => Some(tokio::spawn(deliverer.run(stopped))),
@@ -167,6 +176,14 @@ impl Application {
             },
             false => None,
         };
+        // Live streams end as soon as the shutdown starts: event streams complete (so that
+        // the graceful wait for responses is not held up by them), WebSockets close with 1001.
+        let live = self.state.live.clone();
+        let closing = live.clone();
+        let shutdown = async move {
+            shutdown.await;
+            closing.close();
+        };
         server::serve(
             self.listener,
             router(self.state),
@@ -175,6 +192,7 @@ impl Application {
             self.shutdown_grace,
         )
         .await;
+        live.drained(Duration::from_secs(1)).await;
         let _ = stop_deliveries.send(true);
         if let Some(mut deliveries) = deliveries
             && tokio::time::timeout(Duration::from_secs(1), &mut deliveries)
@@ -184,6 +202,7 @@ impl Application {
             deliveries.abort();
             tracing::warn!("webhooks: deliveries cut short at exit; they are retried");
         }
+        watcher.abort();
         // Connections still held by requests cut off at the deadline are not waited for.
         if tokio::time::timeout(Duration::from_secs(1), db.close())
             .await

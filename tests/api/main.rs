@@ -13,6 +13,7 @@ mod hardening;
 mod helpers;
 mod hostile;
 mod http;
+mod live;
 mod locale;
 mod observability;
 mod open_data;

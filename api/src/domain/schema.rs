@@ -1,11 +1,11 @@
 //! The GraphQL schema: the domains' query roots merged into one, with its limits. No I/O here.
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 use crate::domain::api_key::{ApiKeyMutation, ApiKeyQuery};
 use crate::domain::area::AreaQuery;
 use crate::domain::area::mutation::AreaMutation;
 use crate::domain::audit::AuditQuery;
-use crate::domain::changes::ChangeQuery;
+use crate::domain::changes::{ChangeQuery, ChangeSubscription};
 use crate::domain::indicator::IndicatorQuery;
 use crate::domain::indicator::mutation::IndicatorMutation;
 use crate::domain::initiative::InitiativeQuery;
@@ -80,12 +80,21 @@ pub struct Mutation(
     WebhookMutation,
 );
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+/// Live results, over WebSocket (`graphql-transport-ws`) or server-sent events, authorized
+/// like queries.
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(ChangeSubscription);
 
-fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
+
+fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     // Depth, size and cost are checked by the HTTP layer (`http::limits`), which leaves
     // introspection out so that GraphiQL's schema query is never refused.
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
 }
 
 pub fn build_schema() -> AppSchema {

@@ -202,6 +202,11 @@ pub async fn post(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    if super::live::accepts_event_stream(&headers)
+        && let Ok(body) = &body
+    {
+        return super::live::post_event_stream(state, peer, headers, body.clone()).await;
+    }
     let Some(format) = negotiate(&headers) else {
         return not_acceptable();
     };
@@ -949,7 +954,7 @@ fn is_coercion_error(message: &str) -> bool {
 /// them: a value written in the document that does not fit its type makes the document
 /// invalid (`GRAPHQL_VALIDATION_FAILED`); a variable's value that does not fit, or a required
 /// variable left out, is bad input (`BAD_USER_INPUT`).
-fn label_error(
+pub(super) fn label_error(
     error: &mut Value,
     source: &async_graphql::ServerError,
     document: &ExecutableDocument,

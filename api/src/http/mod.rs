@@ -6,6 +6,7 @@ mod explain;
 mod graphql;
 pub mod introspection;
 pub mod limits;
+pub mod live;
 mod open_data;
 mod ops;
 mod pages;
@@ -66,6 +67,8 @@ pub struct AppState {
     pub database: Arc<crate::kernel::breaker::Breaker>,
     /// Redis, when configured (for `/readyz`; the rate limiter and persisted queries use it).
     pub shared: Option<Arc<crate::kernel::shared_store::SharedStore>>,
+    /// Live subscriptions: their caps and the shutdown signal that ends them.
+    pub live: Arc<live::Live>,
 }
 
 /// The process-wide Prometheus recorder (installed once, shared by every server in a process).
@@ -246,9 +249,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
             "/graphql",
-            get(graphql::get)
-                .post(graphql::post)
-                .route_layer(body_in_time),
+            get(live::get).post(graphql::post).route_layer(body_in_time),
         )
         .route("/", get(pages::landing))
         .route("/schema.graphql", get(pages::schema))

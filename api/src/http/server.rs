@@ -19,7 +19,6 @@ use axum::extract::ConnectInfo;
 use axum::http::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -49,7 +48,11 @@ pub async fn serve(
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let per_address = AddressSlots::new(limits.max_connections_per_address);
-    let graceful = GracefulShutdown::new();
+    // Graceful shutdown: every connection task holds a sender; when the last is gone, all
+    // connections have ended. (hyper-util's `GracefulShutdown` does not take connections
+    // that may be upgraded to WebSockets.)
+    let (closing, _) = tokio::sync::watch::channel(false);
+    let (open, mut all_closed) = tokio::sync::mpsc::channel::<()>(1);
     let mut builder = hyper::server::conn::http1::Builder::new();
     // Head and idle deadlines are kept by `Watchdog`, which tells the two apart.
     builder.timer(TokioTimer::new()).header_read_timeout(None);
@@ -90,36 +93,53 @@ pub async fn serve(
         let io = TokioIo::new(Tracked {
             inner: stream,
             activity: activity.clone(),
+            _slots: (slot, address_slot),
         });
         let service = connection_service(router.clone(), peer, activity.clone());
-        let connection = graceful.watch(
-            builder.serve_connection(io, hyper_util::service::TowerToHyperService::new(service)),
-        );
+        // With upgrades: a WebSocket takes the connection over once its handshake is answered.
+        let connection = builder
+            .serve_connection(io, hyper_util::service::TowerToHyperService::new(service))
+            .with_upgrades();
         let watchdog = Watchdog {
             activity,
             header_timeout: limits.header_timeout,
             idle_timeout: limits.idle_timeout,
         };
+        let (mut closing, open) = (closing.subscribe(), open.clone());
         tokio::spawn(async move {
-            tokio::select! {
-                result = connection => {
-                    if let Err(error) = result {
-                        tracing::trace!(%error, "connection ended with an error");
+            let _open = open;
+            tokio::pin!(connection);
+            let expired = watchdog.expired();
+            tokio::pin!(expired);
+            let mut shutting_down = false;
+            loop {
+                tokio::select! {
+                    result = connection.as_mut() => {
+                        if let Err(error) = result {
+                            tracing::trace!(%error, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    reason = &mut expired => {
+                        metrics::counter!("stroom_connections_closed_total", "reason" => reason)
+                            .increment(1);
+                        tracing::debug!(%peer, reason, "connection closed");
+                        break;
+                    }
+                    _ = closing.wait_for(|closing| *closing), if !shutting_down => {
+                        // Finish the request under way, then close.
+                        connection.as_mut().graceful_shutdown();
+                        shutting_down = true;
                     }
                 }
-                reason = watchdog.expired() => {
-                    metrics::counter!("stroom_connections_closed_total", "reason" => reason)
-                        .increment(1);
-                    tracing::debug!(%peer, reason, "connection closed");
-                }
             }
-            drop(address_slot);
-            drop(slot);
         });
     }
     drop(listener);
     tracing::info!("shutting down: no new connections, finishing in-flight requests");
-    if tokio::time::timeout(grace, graceful.shutdown())
+    let _ = closing.send(true);
+    drop(open);
+    if tokio::time::timeout(grace, all_closed.recv())
         .await
         .is_err()
     {
@@ -365,10 +385,12 @@ impl Watchdog {
     }
 }
 
-/// A connection's stream, noting its reads and writes.
+/// A connection's stream, noting its reads and writes. It holds the connection's slots, so
+/// that they are given back when the socket closes, also after a WebSocket took it over.
 struct Tracked {
     inner: TcpStream,
     activity: Arc<Activity>,
+    _slots: (tokio::sync::OwnedSemaphorePermit, Option<AddressSlot>),
 }
 
 impl AsyncRead for Tracked {

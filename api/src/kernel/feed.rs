@@ -136,33 +136,56 @@ impl ChangeLog {
     }
 }
 
-/// Woken after every commit that published events, for work that follows the feed in this
-/// process (webhook deliveries); other processes find the events by polling.
-pub fn committed() -> &'static tokio::sync::Notify {
-    static COMMITTED: std::sync::OnceLock<tokio::sync::Notify> = std::sync::OnceLock::new();
-    COMMITTED.get_or_init(tokio::sync::Notify::new)
+/// The PostgreSQL channel on which every commit that published events says its last number.
+pub const CHANNEL: &str = "stroom_changes";
+
+/// Rings after every commit that published events, for the work that follows the feed (live
+/// subscriptions, webhook deliveries): after each commit in this process, and from the feed
+/// watcher for the commits of other processes (`NOTIFY` on PostgreSQL, polling otherwise).
+/// It holds the highest number announced, but it is a doorbell: whoever wakes reads the last
+/// committed number from its own database (a process may serve more than one database, as
+/// the tests do, and numbers of different databases do not compare).
+pub fn published() -> &'static tokio::sync::watch::Sender<i64> {
+    static PUBLISHED: std::sync::OnceLock<tokio::sync::watch::Sender<i64>> =
+        std::sync::OnceLock::new();
+    PUBLISHED.get_or_init(|| tokio::sync::watch::Sender::new(0))
 }
 
-/// Numbers `events` and stores them: the last statements of their transaction before it
-/// commits (see the module's comment for why last).
+/// Says that events up to `last` are committed, waking everyone who waits for changes.
+pub fn announce(last: i64) {
+    published().send_modify(|known| *known = (*known).max(last));
+}
+
+/// Numbers `events` and stores them, at the end of their transaction (see the module's
+/// comment for why); answers the last number, to `announce` once the transaction committed.
+/// On PostgreSQL the numbering statement also queues a notification of that number on
+/// `CHANNEL`, which PostgreSQL delivers to every listening instance when (and only if) the
+/// transaction commits.
 pub async fn publish(
     txn: &impl ConnectionTrait,
     mutation: &str,
     events: Vec<Event>,
-) -> Result<(), DbErr> {
+) -> Result<Option<i64>, DbErr> {
     if events.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let count = events.len() as i64;
-    let claim = Query::update()
+    let mut claim = Query::update()
         .table("change_sequence")
         .value(
             "last",
             sea_orm::sea_query::ExprTrait::add(Expr::col("last"), count),
         )
         .and_where(sea_orm::sea_query::ExprTrait::eq(Expr::col("id"), 1))
-        .returning_col("last")
         .to_owned();
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        claim.returning(Query::returning().exprs([
+            Expr::col("last"),
+            Expr::cust(format!("pg_notify('{CHANNEL}', last::text)")),
+        ]));
+    } else {
+        claim.returning_col("last");
+    }
     let row = txn
         .query_one(&claim)
         .await?
@@ -189,7 +212,7 @@ pub async fn publish(
     entity::change_event::Entity::insert_many(models)
         .exec_without_returning(txn)
         .await?;
-    Ok(())
+    Ok(Some(last))
 }
 
 /// The number of the last event published (0 before the first change).
@@ -202,6 +225,64 @@ pub async fn last_event(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
     match db.query_one(&select).await? {
         Some(row) => row.try_get("", "last"),
         None => Ok(0),
+    }
+}
+
+/// Follows the commits of every process sharing the database until `stop`: `LISTEN` on
+/// `CHANNEL` on PostgreSQL, and on every backend a read of the last number each `poll` (the
+/// only way on SQLite; on PostgreSQL it covers notifications lost while the listening
+/// connection was being re-established).
+pub async fn watch(
+    db: sea_orm::DatabaseConnection,
+    poll: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut listener = None;
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        let pool = db.get_postgres_connection_pool();
+        match sqlx::postgres::PgListener::connect_with(pool).await {
+            Ok(mut connected) => match connected.listen(CHANNEL).await {
+                Ok(()) => listener = Some(connected),
+                Err(error) => tracing::warn!(%error, "feed: cannot listen; polling instead"),
+            },
+            Err(error) => tracing::warn!(%error, "feed: cannot listen; polling instead"),
+        }
+    }
+    let mut ticks = tokio::time::interval(poll.max(std::time::Duration::from_millis(10)));
+    // Polls ring only when the number moved.
+    let mut polled = None;
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let notified = async {
+            match listener.as_mut() {
+                Some(listener) => Some(listener.recv().await),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = stop.changed() => return,
+            received = notified => match received {
+                Some(Ok(notification)) => {
+                    if let Ok(last) = notification.payload().parse::<i64>() {
+                        announce(last);
+                    }
+                }
+                Some(Err(error)) => {
+                    // `recv` reconnects on its next call; meanwhile polling covers the gap.
+                    tracing::warn!(%error, "feed: the listening connection failed");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+                None => {}
+            },
+            _ = ticks.tick() => match last_event(&db).await {
+                Ok(last) if polled != Some(last) => {
+                    announce(last);
+                    polled = Some(last);
+                }
+                Ok(_) => {}
+                Err(error) => tracing::debug!(%error, "feed: cannot read the last number"),
+            },
+        }
     }
 }
 

@@ -195,11 +195,10 @@ impl Write {
         match result {
             Ok(value) => {
                 let events = self.change_log().take_events();
-                let published = !events.is_empty();
-                publish(&self.txn, self.mutation, events).await?;
+                let published = publish(&self.txn, self.mutation, events).await?;
                 self.txn.commit().await?;
-                if published {
-                    crate::kernel::feed::committed().notify_waiters();
+                if let Some(last) = published {
+                    crate::kernel::feed::announce(last);
                 }
                 Ok((Some(value), Vec::new()))
             }

@@ -7,7 +7,7 @@
 //! An event names the record, the operation and the changed fields, never their values: the
 //! record itself is read through `object` (or `node`), with the reader's own rights. A viewer
 //! sees the events of the records it may read.
-use async_graphql::{Context, Enum, ID, Object};
+use async_graphql::{Context, Enum, ID, Object, Subscription};
 use entity::change_event;
 use futures_util::Stream;
 use sea_orm::sea_query::{ExprTrait, SelectStatement};
@@ -257,6 +257,83 @@ fn ids_after(criteria: &ChangeCriteria, viewer: &Viewer, after: i64, take: u64) 
     select
 }
 
+/// Where a live subscriber stands: the last number it has read up to, the events read but
+/// not yet sent, and the commits it hears of.
+struct Following {
+    cursor: i64,
+    buffered: std::vec::IntoIter<change_event::Model>,
+    published: tokio::sync::watch::Receiver<i64>,
+    failed: bool,
+}
+
+/// The events `viewer` may see after `after`, then each new one as it commits, for as long
+/// as the stream is read. It reads only up to the last number committed, so an event is never
+/// skipped, and reads again whenever a commit is announced.
+pub fn follow(
+    db: sea_orm::DatabaseConnection,
+    viewer: Viewer,
+    criteria: ChangeCriteria,
+    after: i64,
+) -> impl Stream<Item = async_graphql::Result<ChangeEvent>> {
+    const CHUNK: u64 = 100;
+    let state = Following {
+        cursor: after,
+        buffered: Vec::new().into_iter(),
+        published: crate::kernel::feed::published().subscribe(),
+        failed: false,
+    };
+    futures_util::stream::unfold(state, move |mut state| {
+        let (db, viewer, criteria) = (db.clone(), viewer.clone(), criteria.clone());
+        async move {
+            if state.failed {
+                return None;
+            }
+            loop {
+                if let Some(event) = state.buffered.next() {
+                    return Some((Ok(ChangeEvent(event)), state));
+                }
+                // The signal only says that something may have committed; the database says
+                // up to which number everything has (numbers follow commit order). Marking the
+                // signal seen before reading means a commit after the read wakes us again.
+                state.published.borrow_and_update();
+                let known = match crate::kernel::feed::last_event(&db).await {
+                    Ok(known) => known,
+                    Err(error) => {
+                        state.failed = true;
+                        return Some((Err(ApiError::from(error).into()), state));
+                    }
+                };
+                if known <= state.cursor {
+                    // The sender lives as long as the process.
+                    state.published.changed().await.ok()?;
+                    continue;
+                }
+                let mut ids = ids_after(&criteria, &viewer, state.cursor, CHUNK);
+                ids.and_where(col(change_event::Column::Sequence).lte(known));
+                let page = change_event::Entity::find()
+                    .filter(col(change_event::Column::Sequence).in_subquery(ids))
+                    .order_by_asc(change_event::Column::Sequence)
+                    .all(&db)
+                    .await;
+                match page {
+                    Ok(page) => {
+                        state.cursor = match page.last() {
+                            Some(last) if page.len() as u64 == CHUNK => last.sequence,
+                            _ => known,
+                        };
+                        state.buffered = page.into_iter();
+                    }
+                    Err(error) => {
+                        state.failed = true;
+                        let error = ApiError::from(error);
+                        return Some((Err(error.into()), state));
+                    }
+                }
+            }
+        }
+    })
+}
+
 /// The feed as one JSON object per event (the NDJSON feed's lines).
 pub fn event_json(event: &change_event::Model) -> serde_json::Value {
     let kind = NodeKind::from_type_name(&event.subject_type);
@@ -306,5 +383,46 @@ impl ChangeQuery {
             PageArgs::new(first, after, last, before),
         )
         .await
+    }
+}
+
+#[derive(Default)]
+pub struct ChangeSubscription;
+
+#[Subscription]
+impl ChangeSubscription {
+    /// Every change as it commits, in commit order, for live screens: the same events as the
+    /// `changes` feed, of the records you may read. With `after` (an event's `id`), the
+    /// events since that one come first, so a client that reconnects misses nothing.
+    async fn changes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only events of records of these types.")] types: Option<Vec<NodeType>>,
+        #[graphql(desc = "Only events of this municipality's records.")] municipality: Option<ID>,
+        #[graphql(desc = "Start after this event (its `id`); by default, with the next change.")]
+        after: Option<ID>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<ChangeEvent>>> {
+        let criteria = ChangeCriteria::new(types.as_deref(), municipality.as_ref())?;
+        let request = request(ctx);
+        let after = match after {
+            Some(id) => id.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                ApiError::bad_input(
+                    "after",
+                    format!(
+                        "`{}` is not an event ID: give the `id` of an event, such as \"1841\".",
+                        id.0
+                    ),
+                )
+            })?,
+            None => crate::kernel::feed::last_event(&request.db)
+                .await
+                .map_err(ApiError::from)?,
+        };
+        Ok(follow(
+            request.db.clone(),
+            request.viewer.clone(),
+            criteria,
+            after,
+        ))
     }
 }

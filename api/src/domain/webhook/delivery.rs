@@ -75,15 +75,15 @@ impl Deliverer {
         })
     }
 
-    /// Works until `stop` says so: after every change committed here, and every poll interval
-    /// for the rest.
+    /// Works until `stop` says so: after every change committed (here, or on another
+    /// instance when the feed watcher hears of it), and every poll interval for retries.
     pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
-        let committed = crate::kernel::feed::committed();
+        let mut published = crate::kernel::feed::published().subscribe();
         loop {
             if *stop.borrow() {
                 return;
             }
-            let woken = committed.notified();
+            published.mark_unchanged();
             let endpoints = match self.fan_out().await {
                 Ok(endpoints) => endpoints,
                 Err(error) => {
@@ -101,7 +101,7 @@ impl Deliverer {
             }
             tokio::select! {
                 _ = stop.changed() => {}
-                () = woken => {}
+                _ = published.changed() => {}
                 () = tokio::time::sleep(self.settings.poll_interval) => {}
             }
         }

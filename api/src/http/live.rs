@@ -1,0 +1,869 @@
+//! Live subscriptions: the schema's `Subscription` over WebSocket (the `graphql-transport-ws`
+//! protocol of the `graphql-ws` library) and over server-sent events (GraphQL over SSE,
+//! distinct connections mode), both at `/graphql`.
+//!
+//! A subscription is admitted like a query: the same document limits and analysis, the same
+//! API keys (over WebSocket in the `connection_init` payload, as browsers cannot set headers
+//! there, or in the upgrade request's `Authorization`), the same rate-limit points. Open
+//! connections and subscriptions are capped per API key and per client address. On shutdown
+//! every stream ends: WebSockets close with 1001 (going away), event streams complete.
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use async_graphql::http::{WebSocketProtocols, WsMessage};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{Executor, ServerError};
+use axum::body::{Body, Bytes};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, FromRequestParts, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::BoxStream;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::analysis::{analyze, check_text, effective_variables, select_operation};
+use super::graphql::client_address;
+use super::limits::{check_document, check_json_nesting};
+use crate::graphql::context::RequestContext;
+use crate::graphql::loader::DbLoader;
+use crate::kernel::access::{Viewer, authenticate};
+use crate::kernel::i18n::LocalePreferences;
+use crate::kernel::rate_limit::Subject;
+
+pub const EVENT_STREAM: &str = "text/event-stream";
+/// The `graphql-ws` library's protocol.
+const PROTOCOL: &str = "graphql-transport-ws";
+
+/// Caps on live connections and subscriptions.
+#[derive(Debug, Clone)]
+pub struct LiveSettings {
+    /// WebSockets and event streams open at once, in all.
+    pub max_connections: usize,
+    /// WebSockets and event streams open at once per API key and per client address.
+    pub connections_per_client: usize,
+    /// Subscriptions running at once per API key and per client address.
+    pub subscriptions_per_client: usize,
+    /// Time a WebSocket client has to send `connection_init`.
+    pub init_timeout: Duration,
+    /// Interval of the comments that keep an idle event stream open through proxies.
+    pub keepalive: Duration,
+}
+
+impl Default for LiveSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 1_000,
+            connections_per_client: 8,
+            subscriptions_per_client: 32,
+            init_timeout: Duration::from_secs(10),
+            keepalive: Duration::from_secs(15),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    connections: usize,
+    subscriptions: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Connection,
+    Subscription,
+}
+
+/// The live connections and subscriptions of one server, and its shutdown signal.
+pub struct Live {
+    settings: LiveSettings,
+    counts: Mutex<HashMap<Subject, Counts>>,
+    connections: AtomicUsize,
+    closing: tokio::sync::watch::Sender<bool>,
+}
+
+/// A connection or subscription counted against its clients until dropped.
+pub struct Slot {
+    live: Arc<Live>,
+    kind: Kind,
+    clients: Vec<Subject>,
+    in_total: bool,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut counts = self.live.counts.lock().unwrap_or_else(|e| e.into_inner());
+        for client in &self.clients {
+            if let Some(count) = counts.get_mut(client) {
+                match self.kind {
+                    Kind::Connection => count.connections = count.connections.saturating_sub(1),
+                    Kind::Subscription => {
+                        count.subscriptions = count.subscriptions.saturating_sub(1);
+                    }
+                }
+                if count.connections == 0 && count.subscriptions == 0 {
+                    counts.remove(client);
+                }
+            }
+        }
+        match self.kind {
+            Kind::Connection if self.in_total => {
+                self.live.connections.fetch_sub(1, Ordering::SeqCst);
+                metrics::gauge!("stroom_live_connections").decrement(1.0);
+            }
+            Kind::Subscription => metrics::gauge!("stroom_live_subscriptions").decrement(1.0),
+            Kind::Connection => {}
+        }
+    }
+}
+
+fn describe(client: &Subject) -> &'static str {
+    match client {
+        Subject::Key(_) => "this API key",
+        Subject::Address(_) => "your address",
+    }
+}
+
+impl Live {
+    pub fn new(settings: LiveSettings) -> Arc<Self> {
+        Arc::new(Self {
+            settings,
+            counts: Mutex::new(HashMap::new()),
+            connections: AtomicUsize::new(0),
+            closing: tokio::sync::watch::Sender::new(false),
+        })
+    }
+
+    /// Takes a slot for every client, or none and says which cap was reached.
+    fn take(
+        self: &Arc<Self>,
+        kind: Kind,
+        clients: Vec<Subject>,
+        in_total: bool,
+    ) -> Result<Slot, String> {
+        if *self.closing.borrow() {
+            return Err("The server is shutting down; reconnect shortly.".into());
+        }
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let (max, what) = match kind {
+            Kind::Connection => (self.settings.connections_per_client, "live connections"),
+            Kind::Subscription => (self.settings.subscriptions_per_client, "subscriptions"),
+        };
+        for client in &clients {
+            let count = counts.get(client).copied().unwrap_or_default();
+            let used = match kind {
+                Kind::Connection => count.connections,
+                Kind::Subscription => count.subscriptions,
+            };
+            if used >= max {
+                return Err(format!(
+                    "Too many {what} for {}: {max} at most at once; close some first.",
+                    describe(client)
+                ));
+            }
+        }
+        if kind == Kind::Connection && in_total {
+            let open = self.connections.fetch_add(1, Ordering::SeqCst);
+            if open >= self.settings.max_connections {
+                self.connections.fetch_sub(1, Ordering::SeqCst);
+                return Err("The server has too many live connections; retry shortly.".into());
+            }
+            metrics::gauge!("stroom_live_connections").increment(1.0);
+        }
+        if kind == Kind::Subscription {
+            metrics::gauge!("stroom_live_subscriptions").increment(1.0);
+        }
+        for client in &clients {
+            let count = counts.entry(client.clone()).or_default();
+            match kind {
+                Kind::Connection => count.connections += 1,
+                Kind::Subscription => count.subscriptions += 1,
+            }
+        }
+        Ok(Slot {
+            live: self.clone(),
+            kind,
+            clients,
+            in_total,
+        })
+    }
+
+    /// Ends every live stream: called when the server starts shutting down.
+    pub fn close(&self) {
+        let _ = self.closing.send(true);
+    }
+
+    /// Completes once the server is shutting down.
+    fn closed(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut closing = self.closing.subscribe();
+        async move {
+            let _ = closing.wait_for(|closing| *closing).await;
+        }
+    }
+
+    /// Waits (at most `within`) until every live connection has ended.
+    pub async fn drained(&self, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.connections.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// Who is subscribing, from where, in which languages.
+#[derive(Clone)]
+struct Subscriber {
+    viewer: Viewer,
+    address: IpAddr,
+    locales: LocalePreferences,
+}
+
+impl Subscriber {
+    fn clients(&self) -> Vec<Subject> {
+        let mut clients = vec![Subject::Address(self.address)];
+        if let Some((id, _)) = &self.viewer.key {
+            clients.push(Subject::Key(*id));
+        }
+        clients
+    }
+}
+
+/// Why a subscription was not started: an HTTP status (for event streams) and a GraphQL
+/// error (for both).
+struct Refusal {
+    status: StatusCode,
+    extensions: Value,
+    message: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            extensions: json!({"code": code}),
+            message: message.into(),
+        }
+    }
+
+    fn error(&self) -> ServerError {
+        let mut error = ServerError::new(self.message.clone(), None);
+        if let Ok(async_graphql::Value::Object(fields)) =
+            async_graphql::Value::from_json(self.extensions.clone())
+        {
+            let mut extensions = async_graphql::ErrorExtensionValues::default();
+            for (name, value) in fields {
+                extensions.set(name.as_str(), value);
+            }
+            error.extensions = Some(extensions);
+        }
+        error
+    }
+
+    fn graphql(&self) -> async_graphql::Response {
+        async_graphql::Response::from_errors(vec![self.error()])
+    }
+
+    fn http(&self) -> Response {
+        let body = json!({"errors": [{"message": self.message, "extensions": self.extensions}]});
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+            body.to_string(),
+        )
+            .into_response()
+    }
+}
+
+/// Checks a subscription as the HTTP handler checks a query, spends its points and takes its
+/// slot; answers its stream of results, which ends when the server shuts down.
+async fn admit(
+    state: &AppState,
+    live: &Arc<Live>,
+    subscriber: &Subscriber,
+    mut request: async_graphql::Request,
+) -> Result<BoxStream<'static, async_graphql::Response>, Refusal> {
+    let limits = &state.settings.limits;
+    let persisted = request.extensions.get("persistedQuery").cloned();
+    if let Some(extension) = persisted {
+        let query = (!request.query.is_empty()).then(|| request.query.clone());
+        if let Some(query) = &query {
+            check_document(query, limits).map_err(too_complex)?;
+        }
+        let extension = extension.into_json().unwrap_or_default();
+        request.query = state
+            .persisted
+            .resolve(query, &extension)
+            .await
+            .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, e.code(), e.message()))?;
+    }
+    check_document(&request.query, limits).map_err(too_complex)?;
+    let document = request
+        .parsed_query()
+        .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, "GRAPHQL_PARSE_FAILED", e.message))?
+        .clone();
+    let name = request.operation_name.clone();
+    match select_operation(&document, name.as_deref()).map(|op| op.ty) {
+        Some(OperationType::Subscription) => {}
+        Some(_) => {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "Only subscriptions are served here: send queries and mutations to /graphql over HTTP.",
+            ));
+        }
+        None => {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "Name the operation to run with `operationName`.",
+            ));
+        }
+    }
+    let variables = effective_variables(&document, name.as_deref(), &request.variables);
+    if let Err(bad) = check_text(&document, &variables) {
+        return Err(Refusal {
+            status: StatusCode::BAD_REQUEST,
+            extensions: json!({"code": "BAD_USER_INPUT", "field": bad.field}),
+            message: bad.message,
+        });
+    }
+    let analysis = analyze(&document, name.as_deref(), &variables, limits, &state.shape)
+        .map_err(too_complex)?;
+    let subject = match &subscriber.viewer.key {
+        Some((id, _)) => Subject::Key(*id),
+        None => Subject::Address(subscriber.address),
+    };
+    let spent = state.rate_limiter.spend(&subject, analysis.cost).await;
+    if !spent.allowed {
+        return Err(Refusal::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            format!(
+                "Rate limit exceeded: this subscription costs {} points and {} remain; retry after {} seconds.",
+                spent.cost,
+                spent.remaining(),
+                spent.retry_after_secs()
+            ),
+        ));
+    }
+    let slot = live
+        .take(Kind::Subscription, subscriber.clients(), false)
+        .map_err(|message| Refusal::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", message))?;
+
+    // Each event is read afresh: a loader that lived as long as the subscription would
+    // otherwise answer from what it read for the first event.
+    let loader = async_graphql::dataloader::DataLoader::with_cache(
+        DbLoader {
+            db: state.db.clone(),
+            viewer: subscriber.viewer.clone(),
+        },
+        tokio::spawn,
+        async_graphql::dataloader::HashMapCache::default(),
+    );
+    loader.enable_all_cache(false);
+    let request = request.data(RequestContext {
+        db: state.db.clone(),
+        viewer: subscriber.viewer.clone(),
+        locales: subscriber.locales.clone(),
+        loader,
+        rate_limit: Some(spent),
+        results: None,
+        data_version: tokio::sync::OnceCell::new(),
+        served_locales: Default::default(),
+    });
+    metrics::counter!("stroom_live_subscriptions_total").increment(1);
+    let results = state.schema.execute_stream(request);
+    Ok(results
+        .take_until(live.closed())
+        .map(move |mut response| {
+            let _slot = &slot;
+            label(&mut response, &document, name.as_deref());
+            response
+        })
+        .boxed())
+}
+
+/// Gives every error a code, as the HTTP handler does (validation and input errors come from
+/// the executor without one).
+fn label(
+    response: &mut async_graphql::Response,
+    document: &async_graphql::parser::types::ExecutableDocument,
+    operation_name: Option<&str>,
+) {
+    for error in &mut response.errors {
+        let Ok(mut labelled) = serde_json::to_value(&*error) else {
+            continue;
+        };
+        super::graphql::label_error(&mut labelled, error, document, operation_name);
+        if let Some(message) = labelled["message"].as_str() {
+            error.message = message.to_owned();
+        }
+        if let Some(code) = labelled.pointer("/extensions/code").and_then(Value::as_str) {
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", code);
+        }
+    }
+}
+
+fn too_complex(exceeded: super::limits::Exceeded) -> Refusal {
+    Refusal {
+        status: StatusCode::BAD_REQUEST,
+        extensions: json!({"code": "QUERY_TOO_COMPLEX", "limit": exceeded.limit, "max": exceeded.max, "actual": exceeded.actual}),
+        message: exceeded.message,
+    }
+}
+
+fn locales(headers: &HeaderMap) -> LocalePreferences {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(LocalePreferences::from_accept_language)
+        .unwrap_or_default()
+}
+
+/// Who holds `authorization` (a header's value), or why not.
+async fn identify(state: &AppState, authorization: Option<&str>) -> Result<Viewer, Refusal> {
+    match authenticate(&state.db, authorization).await {
+        Ok(Ok(viewer)) => Ok(viewer),
+        Ok(Err(refusal)) => Err(Refusal::new(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            refusal.message(),
+        )),
+        Err(_) => Err(Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            "The database is unreachable; retry shortly.",
+        )),
+    }
+}
+
+/// `GET /graphql`: a WebSocket handshake, an event stream, or a query over HTTP.
+pub async fn get(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let params = Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
+        .map(|Query(params)| params)
+        .unwrap_or_default();
+    let upgrade = parts
+        .headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if upgrade {
+        return match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+            Ok(upgrade) => websocket(state, peer, parts.headers, upgrade),
+            Err(rejection) => rejection.into_response(),
+        };
+    }
+    if accepts_event_stream(&parts.headers) {
+        let max_nesting = state.settings.limits.max_nesting;
+        for key in ["variables", "extensions"] {
+            if let Some(raw) = params.get(key)
+                && let Err(exceeded) =
+                    check_json_nesting(raw.as_bytes(), max_nesting, &format!("`{key}`"))
+            {
+                return too_complex(exceeded).http();
+            }
+        }
+        let mut body = serde_json::Map::new();
+        for key in ["query", "operationName"] {
+            if let Some(value) = params.get(key) {
+                body.insert(key.into(), Value::String(value.clone()));
+            }
+        }
+        for key in ["variables", "extensions"] {
+            if let Some(raw) = params.get(key) {
+                match serde_json::from_str::<Value>(raw) {
+                    Ok(value) => {
+                        body.insert(key.into(), value);
+                    }
+                    Err(_) => {
+                        return Refusal::new(
+                            StatusCode::BAD_REQUEST,
+                            "BAD_REQUEST",
+                            format!("The `{key}` parameter must be a JSON object."),
+                        )
+                        .http();
+                    }
+                }
+            }
+        }
+        return event_stream(state, peer, parts.headers, Value::Object(body)).await;
+    }
+    super::graphql::get(
+        State(state),
+        ConnectInfo(peer),
+        parts.headers,
+        Query(params),
+    )
+    .await
+}
+
+/// Whether the client asks for server-sent events.
+pub fn accepts_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case(EVENT_STREAM))
+        })
+}
+
+/// `POST /graphql` with `Accept: text/event-stream`: one subscription as an event stream.
+pub async fn post_event_stream(
+    state: AppState,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let max_nesting = state.settings.limits.max_nesting + 1;
+    if let Err(exceeded) = check_json_nesting(&body, max_nesting, "The request body") {
+        return too_complex(exceeded).http();
+    }
+    match serde_json::from_slice::<Value>(&body) {
+        Ok(value @ Value::Object(_)) => event_stream(state, peer, headers, value).await,
+        _ => Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "The body must be a JSON object with a `query` string.",
+        )
+        .http(),
+    }
+}
+
+/// GraphQL over SSE, distinct connections mode: `next` events with results, then `complete`.
+async fn event_stream(
+    state: AppState,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    body: Value,
+) -> Response {
+    let request: async_graphql::Request = match serde_json::from_value(body) {
+        Ok(request) => request,
+        Err(error) => {
+            return Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                format!("The request is not a GraphQL request: {error}."),
+            )
+            .http();
+        }
+    };
+    let address = client_address(&state, &headers, peer);
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or_default());
+    let viewer = match identify(&state, authorization).await {
+        Ok(viewer) => viewer,
+        Err(refusal) => return refusal.http(),
+    };
+    let subscriber = Subscriber {
+        viewer,
+        address,
+        locales: locales(&headers),
+    };
+    let live = state.live.clone();
+    let connection = match live.take(Kind::Connection, subscriber.clients(), true) {
+        Ok(slot) => slot,
+        Err(message) => {
+            return Refusal::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", message).http();
+        }
+    };
+    let results = match admit(&state, &live, &subscriber, request).await {
+        Ok(results) => results,
+        Err(refusal) => return refusal.http(),
+    };
+    let keepalive = state.live.settings.keepalive;
+    // The stream runs in a task of its own that stops when the client goes (the body, and
+    // with it the receiver, is dropped) and holds the connection's slot until then.
+    let (chunks, received) = tokio::sync::mpsc::channel::<String>(16);
+    tokio::spawn(async move {
+        let _connection = connection;
+        let mut results = results;
+        let mut ticks =
+            tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
+        loop {
+            let chunk = tokio::select! {
+                result = results.next() => match result {
+                    Some(response) => {
+                        let data = serde_json::to_string(&response).unwrap_or_else(|_| "{}".into());
+                        format!("event: next\ndata: {data}\n\n")
+                    }
+                    None => {
+                        let _ = chunks.send("event: complete\ndata:\n\n".to_owned()).await;
+                        return;
+                    }
+                },
+                // A comment now and then keeps proxies from closing a quiet stream.
+                _ = ticks.tick() => ":\n\n".to_owned(),
+            };
+            if chunks.send(chunk).await.is_err() {
+                return;
+            }
+        }
+    });
+    let body = futures_util::stream::unfold(received, |mut received| async move {
+        let chunk = received.recv().await?;
+        Some((
+            Ok::<_, std::convert::Infallible>(Bytes::from(chunk)),
+            received,
+        ))
+    });
+    let mut response = Response::new(Body::from_stream(body));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Tells nginx not to buffer the stream.
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+/// A WebSocket speaking `graphql-transport-ws`.
+fn websocket(
+    state: AppState,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let offered = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim() == PROTOCOL);
+    if !offered {
+        return Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "Offer the `graphql-transport-ws` subprotocol (as the graphql-ws client does).",
+        )
+        .http();
+    }
+    let address = client_address(&state, &headers, peer);
+    let live = state.live.clone();
+    let connection = match live.take(Kind::Connection, vec![Subject::Address(address)], true) {
+        Ok(slot) => slot,
+        Err(message) => {
+            return Refusal::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", message).http();
+        }
+    };
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let locales = locales(&headers);
+    let max_message = state.settings.max_body_bytes;
+    upgrade
+        .protocols([PROTOCOL])
+        .max_message_size(max_message)
+        .max_frame_size(max_message)
+        .on_upgrade(move |socket| async move {
+            serve_socket(state, socket, address, authorization, locales, connection).await;
+        })
+}
+
+/// Runs subscriptions for one WebSocket: `async_graphql`'s protocol state machine, fed with
+/// our admission checks, until either side closes or the server shuts down.
+#[derive(Clone)]
+struct SocketExecutor {
+    state: AppState,
+    subscriber: Arc<OnceLock<Subscriber>>,
+}
+
+impl Executor for SocketExecutor {
+    fn execute(
+        &self,
+        _request: async_graphql::Request,
+    ) -> impl Future<Output = async_graphql::Response> + Send {
+        std::future::ready(
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "Only subscriptions are served here: send queries and mutations over HTTP.",
+            )
+            .graphql(),
+        )
+    }
+
+    fn execute_stream(
+        &self,
+        request: async_graphql::Request,
+        _session: Option<Arc<async_graphql::Data>>,
+    ) -> BoxStream<'static, async_graphql::Response> {
+        let (state, subscriber) = (self.state.clone(), self.subscriber.get().cloned());
+        futures_util::stream::once(async move {
+            let Some(subscriber) = subscriber else {
+                return futures_util::stream::once(async {
+                    Refusal::new(
+                        StatusCode::UNAUTHORIZED,
+                        "BAD_REQUEST",
+                        "Send `connection_init` first.",
+                    )
+                    .graphql()
+                })
+                .boxed();
+            };
+            let live = state.live.clone();
+            match admit(&state, &live, &subscriber, request).await {
+                Ok(results) => results,
+                Err(refusal) => {
+                    futures_util::stream::once(async move { refusal.graphql() }).boxed()
+                }
+            }
+        })
+        .flatten()
+        .boxed()
+    }
+}
+
+async fn serve_socket(
+    state: AppState,
+    socket: WebSocket,
+    address: IpAddr,
+    authorization: Option<String>,
+    locales: LocalePreferences,
+    connection: Slot,
+) {
+    let live = state.live.clone();
+    let init_timeout = live.settings.init_timeout;
+    let (mut sink, source) = socket.split();
+    let incoming = source
+        .take_while(|message| {
+            std::future::ready(!matches!(message, Err(_) | Ok(Message::Close(_))))
+        })
+        .filter_map(|message| {
+            std::future::ready(match message {
+                Ok(Message::Text(text)) => Some(Bytes::from(text)),
+                Ok(Message::Binary(bytes)) => Some(bytes),
+                _ => None,
+            })
+        });
+    let subscriber = Arc::new(OnceLock::new());
+    let executor = SocketExecutor {
+        state: state.clone(),
+        subscriber: subscriber.clone(),
+    };
+    // The key's own connection slot, taken at `connection_init`, lives as long as the socket.
+    let key_slot: Arc<Mutex<Option<Slot>>> = Arc::default();
+    let refused = Arc::new(std::sync::atomic::AtomicU16::new(0));
+    let init = {
+        let (state, subscriber, key_slot, refused, live) = (
+            state.clone(),
+            subscriber.clone(),
+            key_slot.clone(),
+            refused.clone(),
+            live.clone(),
+        );
+        move |payload: Value| async move {
+            // Browsers cannot set headers on a WebSocket: the key comes in the payload.
+            let from_payload = payload.as_object().and_then(|fields| {
+                fields
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+                    .and_then(|(_, value)| value.as_str().map(str::to_owned))
+            });
+            let authorization = from_payload.or(authorization);
+            let viewer = match identify(&state, authorization.as_deref()).await {
+                Ok(viewer) => viewer,
+                Err(refusal) => {
+                    refused.store(4403, Ordering::SeqCst);
+                    return Err(async_graphql::Error::new(refusal.message));
+                }
+            };
+            if let Some((id, _)) = &viewer.key {
+                match live.take(Kind::Connection, vec![Subject::Key(*id)], false) {
+                    Ok(slot) => {
+                        *key_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(slot);
+                    }
+                    Err(message) => {
+                        refused.store(4429, Ordering::SeqCst);
+                        return Err(async_graphql::Error::new(message));
+                    }
+                }
+            }
+            let _ = subscriber.set(Subscriber {
+                viewer,
+                address,
+                locales,
+            });
+            Ok(async_graphql::Data::default())
+        }
+    };
+    let mut protocol =
+        async_graphql::http::WebSocket::new(executor, incoming, WebSocketProtocols::GraphQLWS)
+            .on_connection_init(init);
+    let init_deadline = tokio::time::sleep(init_timeout);
+    tokio::pin!(init_deadline);
+    let closed = live.closed();
+    tokio::pin!(closed);
+    // A ping now and then keeps proxies from closing a quiet socket (clients answer it).
+    let keepalive = live.settings.keepalive;
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
+    let close = |code: u16, reason: String| {
+        // A close frame's reason holds at most 123 bytes.
+        let mut reason = reason;
+        while reason.len() > 123 {
+            reason.pop();
+        }
+        Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        }))
+    };
+    loop {
+        tokio::select! {
+            message = protocol.next() => match message {
+                Some(WsMessage::Text(text)) => {
+                    if sink.send(Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(WsMessage::Close(code, reason)) => {
+                    let code = match refused.load(Ordering::SeqCst) {
+                        0 => code,
+                        refusal => refusal,
+                    };
+                    let _ = sink.send(close(code, reason)).await;
+                    break;
+                }
+                None => break,
+            },
+            _ = pings.tick() => {
+                if sink.send(Message::Ping(Bytes::new())).await.is_err() {
+                    break;
+                }
+            }
+            () = &mut init_deadline, if subscriber.get().is_none() => {
+                let _ = sink.send(close(4408, "Connection initialisation timeout".into())).await;
+                break;
+            }
+            () = &mut closed => {
+                let _ = sink
+                    .send(close(1001, "The server is shutting down; reconnect shortly.".into()))
+                    .await;
+                break;
+            }
+        }
+    }
+    let _ = sink.close().await;
+    drop(key_slot);
+    drop(connection);
+}

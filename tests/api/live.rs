@@ -1,0 +1,437 @@
+//! Live subscriptions over WebSocket (`graphql-transport-ws`) and server-sent events: changes
+//! made through another instance arrive once and in order, with the rights of the subscriber's
+//! key; subscriptions are refused as queries are (keys, limits, bad input); connections and
+//! subscriptions are capped per client; shutdown closes them cleanly.
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::helpers::{TestApp, spawn_configured, spawn_instance};
+
+type Stream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A `graphql-transport-ws` client, as the `graphql-ws` library speaks it.
+struct Socket(Stream);
+
+/// What the server sent: a message, or the close frame's code and reason.
+#[derive(Debug)]
+enum Received {
+    Message(Value),
+    Closed(u16, String),
+}
+
+impl Socket {
+    /// Opens a socket (answers the handshake's HTTP status when refused).
+    async fn open(app: &TestApp, protocol: Option<&str>) -> Result<Self, u16> {
+        let url = app.address.replacen("http://", "ws://", 1) + "/graphql";
+        let mut request = url.into_client_request().unwrap();
+        if let Some(protocol) = protocol {
+            request
+                .headers_mut()
+                .insert("sec-websocket-protocol", protocol.parse().unwrap());
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((stream, _)) => Ok(Self(stream)),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                Err(response.status().as_u16())
+            }
+            Err(error) => panic!("the handshake failed: {error}"),
+        }
+    }
+
+    /// Opens a socket and initialises it with this payload; expects the ack.
+    async fn init(app: &TestApp, payload: Value) -> Self {
+        let mut socket = Self::open(app, Some("graphql-transport-ws")).await.unwrap();
+        socket
+            .send(json!({"type": "connection_init", "payload": payload}))
+            .await;
+        match socket.receive().await {
+            Received::Message(m) if m["type"] == "connection_ack" => socket,
+            other => panic!("no ack: {other:?}"),
+        }
+    }
+
+    async fn send(&mut self, message: Value) {
+        self.0
+            .send(Message::Text(message.to_string().into()))
+            .await
+            .unwrap();
+    }
+
+    async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        self.send(json!({"id": id, "type": "subscribe", "payload": {"query": query, "variables": variables}}))
+            .await;
+    }
+
+    /// The next message or close (at most 15 seconds, pings included).
+    async fn receive(&mut self) -> Received {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.0.next())
+                .await
+                .expect("nothing arrived within 15 s");
+            match frame {
+                Some(Ok(Message::Text(text))) => {
+                    return Received::Message(serde_json::from_str(&text).unwrap());
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return frame
+                        .map(|f| Received::Closed(f.code.into(), f.reason.to_string()))
+                        .unwrap_or(Received::Closed(1005, String::new()));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Received::Closed(1006, String::new()),
+            }
+        }
+    }
+
+    /// The next message, which must be one.
+    async fn message(&mut self) -> Value {
+        match self.receive().await {
+            Received::Message(message) => message,
+            closed => panic!("expected a message, got {closed:?}"),
+        }
+    }
+}
+
+const CHANGES: &str = r#"subscription($types: [NodeType!], $after: ID) {
+  changes(types: $types, after: $after) { id operation objectType object { ... on Theme { code } ... on ContactPerson { name } } }
+}"#;
+
+/// The `id` of the last event so far: subscriptions given it as `after` start exactly there,
+/// however long they take to be set up.
+async fn last_event(app: &TestApp, admin: &str) -> String {
+    let reply = app
+        .graphql_as(admin, "{ changes(last: 1) { nodes { id } } }", json!({}))
+        .await;
+    reply.ok()["changes"]["nodes"][0]["id"]
+        .as_str()
+        .unwrap_or("0")
+        .to_owned()
+}
+
+async fn create_theme(app: &TestApp, key: &str, code: &str) {
+    let reply = app
+        .graphql_as(key, r#"mutation($c: String!) { createTheme(input: {code: $c, label: [{locale: "en", text: $c}]}) { userErrors { message } } }"#, json!({"c": code}))
+        .await;
+    assert_eq!(reply.ok()["createTheme"]["userErrors"], json!([]));
+}
+
+async fn create_contact(app: &TestApp, key: &str, organisation: &str, name: &str) {
+    let reply = app
+        .graphql_as(key, r#"mutation($o: ID!, $n: String!) { createContactPerson(input: {organisation: $o, name: $n}) { userErrors { message } } }"#, json!({"o": organisation, "n": name}))
+        .await;
+    assert_eq!(reply.ok()["createContactPerson"]["userErrors"], json!([]));
+}
+
+/// The `changes` events a subscription receives, until it has `count`.
+async fn events(socket: &mut Socket, id: &str, count: usize) -> Vec<Value> {
+    let mut events = Vec::new();
+    while events.len() < count {
+        let message = socket.message().await;
+        assert_eq!(message["id"], id, "{message}");
+        assert_eq!(message["type"], "next", "{message}");
+        assert!(message["payload"]["errors"].is_null(), "{message}");
+        events.push(message["payload"]["data"]["changes"].clone());
+    }
+    events
+}
+
+#[tokio::test]
+async fn subscribers_see_each_change_made_elsewhere_once_in_order_with_their_rights() {
+    let app = spawn_configured(true, |_| {}).await;
+    let other = spawn_instance(&app, None, |_| {}).await;
+    let admin = app.admin_key().await;
+    let organisation = app
+        .graphql("{ organisations(first: 1) { nodes { id } } }", json!({}))
+        .await
+        .ok()["organisations"]["nodes"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let types = json!(["THEME", "CONTACT_PERSON"]);
+    let start = last_event(&app, &admin).await;
+
+    let mut keyed = Socket::init(&app, json!({"authorization": format!("Bearer {admin}")})).await;
+    keyed
+        .subscribe("k", CHANGES, json!({"types": types, "after": start}))
+        .await;
+    let mut anonymous = Socket::init(&app, json!({})).await;
+    anonymous
+        .subscribe("a", CHANGES, json!({"types": types, "after": start}))
+        .await;
+
+    for i in 0..6 {
+        if i % 3 == 2 {
+            create_contact(&other, &admin, &organisation, &format!("Live person {i}")).await;
+        } else {
+            create_theme(&other, &admin, &format!("live_{i}")).await;
+        }
+    }
+    let seen = events(&mut keyed, "k", 6).await;
+    let ids: Vec<i64> = seen
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "{ids:?}");
+    assert_eq!(seen[0]["object"]["code"], "live_0");
+    assert_eq!(seen[2]["object"]["name"], "Live person 2");
+    // Anonymous subscribers see public records only: no contact people.
+    let public = events(&mut anonymous, "a", 4).await;
+    assert!(
+        public.iter().all(|e| e["objectType"] == "Theme"),
+        "{public:?}"
+    );
+
+    // `after` replays what came since, then follows.
+    let mut late = Socket::init(&app, json!({"authorization": format!("Bearer {admin}")})).await;
+    late.subscribe(
+        "l",
+        CHANGES,
+        json!({"types": types, "after": ids[3].to_string()}),
+    )
+    .await;
+    let replayed = events(&mut late, "l", 2).await;
+    assert_eq!(replayed[0]["id"], ids[4].to_string());
+    assert_eq!(replayed[1]["id"], ids[5].to_string());
+
+    // The same over server-sent events (GraphQL over SSE).
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("accept", "text/event-stream")
+        .header("authorization", format!("Bearer {admin}"))
+        .json(&json!({"query": CHANGES, "variables": {"types": ["THEME"], "after": ids[0].to_string()}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut response = response;
+    let mut text = String::new();
+    while text.matches("event: next").count() < 3 {
+        let chunk = tokio::time::timeout(Duration::from_secs(15), response.chunk())
+            .await
+            .expect("no event within 15 s")
+            .unwrap()
+            .expect("the stream ended");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert!(
+        text.contains("live_1") && text.contains("live_3") && text.contains("live_4"),
+        "{text}"
+    );
+    drop(other);
+}
+
+#[tokio::test]
+async fn subscriptions_are_refused_as_queries_are() {
+    let app = spawn_configured(true, |_| {}).await;
+    // No subprotocol: not a graphql-ws client.
+    assert_eq!(Socket::open(&app, None).await.err(), Some(400));
+    // An unknown key: refused at `connection_init` with 4403, as graphql-ws expects.
+    let mut socket = Socket::open(&app, Some("graphql-transport-ws"))
+        .await
+        .unwrap();
+    socket
+        .send(json!({"type": "connection_init", "payload": {"authorization": "Bearer stroom_nonsense"}}))
+        .await;
+    match socket.receive().await {
+        Received::Closed(4403, _) => {}
+        other => panic!("an unknown key was not refused with 4403: {other:?}"),
+    }
+
+    let mut socket = Socket::init(&app, json!({})).await;
+    let deep = format!(
+        "subscription {{ changes {{ object {{ {} id {} }} }} }}",
+        "... on Initiative { needs { nodes { initiatives { nodes { ".repeat(6),
+        "} } } } }".repeat(6)
+    );
+    let refusals = [
+        (
+            "mutation",
+            "mutation { createTheme(input: {code: \"x\", label: []}) { userErrors { message } } }"
+                .to_owned(),
+            json!({}),
+            "BAD_REQUEST",
+        ),
+        (
+            "query",
+            "{ themes { nodes { code } } }".to_owned(),
+            json!({}),
+            "BAD_REQUEST",
+        ),
+        ("deep", deep, json!({}), "QUERY_TOO_COMPLEX"),
+        (
+            "nul",
+            "subscription($m: ID) { changes(municipality: $m) { id } }".to_owned(),
+            json!({"m": "a\u{0}b"}),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "after",
+            "subscription { changes(after: \"yesterday\") { id } }".to_owned(),
+            json!({}),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "unknown",
+            "subscription { nothingHere { id } }".to_owned(),
+            json!({}),
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+    ];
+    for (id, query, variables, code) in &refusals {
+        socket.subscribe(id, query, variables.clone()).await;
+        let message = socket.message().await;
+        assert_eq!(message["id"], *id, "{message}");
+        let errors = &message["payload"]["errors"];
+        assert_eq!(errors[0]["extensions"]["code"], *code, "{id}: {message}");
+        assert!(!errors[0]["message"].as_str().unwrap().is_empty());
+        let complete = socket.message().await;
+        assert_eq!(complete, json!({"id": id, "type": "complete"}));
+    }
+
+    // Over SSE the refusals are HTTP answers before any event.
+    let sse = |query: &str, key: Option<&str>| {
+        let mut request = app
+            .client
+            .post(app.url("/graphql"))
+            .header("accept", "text/event-stream")
+            .json(&json!({"query": query}));
+        if let Some(key) = key {
+            request = request.header("authorization", format!("Bearer {key}"));
+        }
+        request.send()
+    };
+    let refused = sse("subscription { changes { id } }", Some("stroom_nonsense"))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let refused = sse(&refusals[2].1, None).await.unwrap();
+    assert_eq!(refused.status(), 400);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX");
+    // A subscription over plain HTTP is not run.
+    let reply = app
+        .graphql("subscription { changes { id } }", json!({}))
+        .await;
+    assert!(!reply.errors().is_empty(), "{:?}", reply.body);
+}
+
+#[tokio::test]
+async fn live_connections_and_subscriptions_are_capped_per_client() {
+    let app = spawn_configured(true, |serve| {
+        serve.live_connections_per_client = 2;
+        serve.live_subscriptions_per_client = 2;
+    })
+    .await;
+    let mut first = Socket::init(&app, json!({})).await;
+    let second = Socket::init(&app, json!({})).await;
+    assert_eq!(
+        Socket::open(&app, Some("graphql-transport-ws")).await.err(),
+        Some(429),
+        "a third connection from one address was taken"
+    );
+    drop(second);
+    // A closed connection gives its slot back.
+    let mut reopened = None;
+    for _ in 0..50 {
+        if let Ok(socket) = Socket::open(&app, Some("graphql-transport-ws")).await {
+            reopened = Some(socket);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        reopened.is_some(),
+        "the closed connection's slot was not given back"
+    );
+
+    let admin = app.admin_key().await;
+    let after = json!({"after": last_event(&app, &admin).await});
+    const FOLLOW: &str = "subscription($after: ID) { changes(after: $after) { id } }";
+    // Three at once: whichever is admitted last finds both slots taken.
+    for id in ["1", "2", "3"] {
+        first.subscribe(id, FOLLOW, after.clone()).await;
+    }
+    let message = first.message().await;
+    let refused = message["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        message["payload"]["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{message}"
+    );
+    assert_eq!(
+        first.message().await,
+        json!({"id": refused, "type": "complete"})
+    );
+    let running: Vec<&str> = ["1", "2", "3"]
+        .into_iter()
+        .filter(|id| *id != refused)
+        .collect();
+    // Stopping one frees its slot.
+    first
+        .send(json!({"id": running[0], "type": "complete"}))
+        .await;
+    assert_eq!(
+        first.message().await,
+        json!({"id": running[0], "type": "complete"})
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    first.subscribe("4", FOLLOW, after).await;
+    create_theme(&app, &admin, "capped").await;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let message = first.message().await;
+        assert_eq!(message["type"], "next", "{message}");
+        assert!(message["payload"]["errors"].is_null(), "{message}");
+        ids.push(message["id"].as_str().unwrap().to_owned());
+    }
+    ids.sort();
+    assert_eq!(ids, [running[1], "4"]);
+}
+
+#[tokio::test]
+async fn shutdown_closes_websockets_and_completes_event_streams() {
+    let mut app = spawn_configured(true, |_| {}).await;
+    let mut socket = Socket::init(&app, json!({})).await;
+    socket
+        .subscribe("s", "subscription { changes { id } }", json!({}))
+        .await;
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("accept", "text/event-stream")
+        .json(&json!({"query": "subscription { changes { id } }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.shutdown();
+    let mut closed = None;
+    while closed.is_none() {
+        if let Received::Closed(code, reason) = socket.receive().await {
+            closed = Some((code, reason));
+        }
+    }
+    let (code, reason) = closed.unwrap();
+    assert_eq!(code, 1001, "{reason}");
+    let body = tokio::time::timeout(Duration::from_secs(10), response.text())
+        .await
+        .expect("the event stream did not end at shutdown")
+        .unwrap();
+    assert!(body.ends_with("event: complete\ndata:\n\n"), "{body:?}");
+    tokio::time::timeout(Duration::from_secs(10), app.stopped())
+        .await
+        .expect("the server did not stop");
+}
