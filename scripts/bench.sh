@@ -15,6 +15,7 @@
 #   BENCH_SERVER_ARGS   extra arguments for `stroom serve`
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 profile=${BENCH_PROFILE:-release}
 scale=${BENCH_SCALE:-1}
@@ -52,7 +53,7 @@ fi
 key=$("$bin/stroom" --database-url "$url" keys create --name "benchmark $(date +%s)" \
   --role editor --municipality Mechelen | tail -n 1)
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 echo "== starting the server"
 started=$(date +%s%N)
 # Rate limits are lifted: the benchmark measures the service, not its throttling.

@@ -5,6 +5,7 @@
 # the content-security policy, a script error, a failed schema load or a wrong answer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 if ! command -v chromium >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
@@ -20,7 +21,7 @@ work=$(mktemp -d)
 trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 (cd "$work" && npm init -y >/dev/null && npm install --silent --no-audit --no-fund playwright-core@1 >/dev/null)
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 cargo build --quiet --locked --bin stroom
 DATABASE_URL="sqlite://$work/browser.db?mode=rwc" RUST_LOG=warn ./target/debug/stroom serve \
   --demo --listen "127.0.0.1:$port" &

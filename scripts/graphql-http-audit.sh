@@ -3,6 +3,7 @@
 # a freshly started server; fails on any violation of a MUST or a SHOULD.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 work=$(mktemp -d)
 trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -21,7 +22,7 @@ console.log(`${results.length} checks: ${results.filter(r => r.status === 'ok').
 process.exit(violations || warnings ? 1 : 0);
 JS
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 cargo build --quiet --locked --bin stroom
 DATABASE_URL="sqlite://$work/audit.db?mode=rwc" RUST_LOG=warn ./target/debug/stroom serve --listen "127.0.0.1:$port" &
 server=$!

@@ -11,13 +11,14 @@
 # LISTEN/NOTIFY).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 work=$(mktemp -d)
 scratch=""
 cleanup() {
   kill "${first:-0}" "${second:-0}" 2>/dev/null || true
   if [ -n "$scratch" ]; then
-    psql -q "$LIVE_CHECK_POSTGRES" -c "DROP DATABASE IF EXISTS $scratch WITH (FORCE)" || true
+    drop_database "$LIVE_CHECK_POSTGRES" "$scratch"
   fi
   rm -rf "$work"
 }
@@ -25,13 +26,12 @@ trap cleanup EXIT
 (cd "$work" && npm init -y >/dev/null &&
   npm install --silent --no-audit --no-fund graphql-ws@6 ws@8 graphql@16 >/dev/null)
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 cargo build --quiet --locked --bin stroom
 stroom=./target/debug/stroom
 if [ -n "${LIVE_CHECK_POSTGRES:-}" ]; then
   scratch="stroom_live_check_$$"
-  psql -q "$LIVE_CHECK_POSTGRES" -c "CREATE DATABASE $scratch"
-  export DATABASE_URL="${LIVE_CHECK_POSTGRES%/*}/$scratch"
+  DATABASE_URL=$(scratch_database "$LIVE_CHECK_POSTGRES" "$scratch")
+  export DATABASE_URL
   # Polling rarely, so that only NOTIFY can explain a prompt delivery.
   export STROOM_FEED_POLL_MS=60000
   echo "on PostgreSQL"
@@ -47,21 +47,14 @@ start() {
   "$stroom" serve --demo true --listen "127.0.0.1:$port" >>"$work/server-$port.log" 2>&1 &
   echo $!
 }
-wait_ready() {
-  for _ in $(seq 1 300); do
-    "$stroom" ready --url "http://127.0.0.1:$1/readyz" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "the server on $1 did not start"; cat "$work"/server-*.log; exit 1
-}
 
 "$stroom" migrate
 first_port=$(free_port)
 first=$(start "$first_port")
-wait_ready "$first_port"
+wait_ready "$first_port" "$work"/server-*.log
 second_port=$(free_port)
 second=$(start "$second_port")
-wait_ready "$second_port"
+wait_ready "$second_port" "$work"/server-*.log
 key=$("$stroom" keys create --name "live check" --role admin | tail -n 1)
 
 cat > "$work/subscriber.mjs" <<'JS'
@@ -81,6 +74,7 @@ function subscribe(list, connectionParams) {
     connectionParams,
     retryAttempts: 0,
     lazy: false,
+    onNonLazyError: () => {},  // reported by `closed` above
     on: { closed: (event) => { state.closes.push(event.code); save(); } },
   });
   client.subscribe({ query }, {

@@ -5,6 +5,7 @@
 # whole, parse and match the types its descriptor declares.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 work=$(mktemp -d)
 trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -12,7 +13,7 @@ trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 python3 -m venv "$work/venv"
 "$work/venv/bin/pip" install --quiet --disable-pip-version-check 'frictionless>=5,<6'
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 cargo build --quiet --locked --bin stroom
 DATABASE_URL="sqlite://$work/open-data.db?mode=rwc" RUST_LOG=warn ./target/debug/stroom serve \
   --demo --listen "127.0.0.1:$port" &

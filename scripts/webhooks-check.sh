@@ -9,28 +9,28 @@
 # database created (and dropped) on that server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 work=$(mktemp -d)
 scratch=""
 cleanup() {
   kill "${server:-0}" "${receiver:-0}" 2>/dev/null || true
   if [ -n "$scratch" ]; then
-    psql -q "$WEBHOOKS_CHECK_POSTGRES" -c "DROP DATABASE IF EXISTS $scratch WITH (FORCE)" || true
+    drop_database "$WEBHOOKS_CHECK_POSTGRES" "$scratch"
   fi
   rm -rf "$work"
 }
 trap cleanup EXIT
 (cd "$work" && npm init -y >/dev/null && npm install --silent --no-audit --no-fund standardwebhooks@1 >/dev/null)
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port=$(free_port)
 hook_port=$(free_port)
 cargo build --quiet --locked --bin stroom
 stroom=./target/debug/stroom
 if [ -n "${WEBHOOKS_CHECK_POSTGRES:-}" ]; then
   scratch="stroom_webhooks_check_$$"
-  psql -q "$WEBHOOKS_CHECK_POSTGRES" -c "CREATE DATABASE $scratch"
-  export DATABASE_URL="${WEBHOOKS_CHECK_POSTGRES%/*}/$scratch"
+  DATABASE_URL=$(scratch_database "$WEBHOOKS_CHECK_POSTGRES" "$scratch")
+  export DATABASE_URL
   echo "on PostgreSQL"
 else
   export DATABASE_URL="sqlite://$work/webhooks.db?mode=rwc"
@@ -43,11 +43,7 @@ export STROOM_WEBHOOKS_ALLOW_INTERNAL=true STROOM_WEBHOOK_RETRY_BASE_MS=200 \
 start_server() {
   "$stroom" serve --demo false --listen "127.0.0.1:$port" >>"$work/server.log" 2>&1 &
   server=$!
-  for _ in $(seq 1 100); do
-    "$stroom" ready --url "http://127.0.0.1:$port/readyz" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "the server did not start"; cat "$work/server.log"; exit 1
+  wait_ready "$port" "$work/server.log"
 }
 
 "$stroom" migrate

@@ -141,6 +141,21 @@ async fn events(socket: &mut Socket, id: &str, count: usize) -> Vec<Value> {
     events
 }
 
+/// An event stream's text up to its `count`th `next` event (15 seconds at most).
+async fn next_events(mut response: reqwest::Response, count: usize) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let mut text = String::new();
+    while text.matches("event: next").count() < count {
+        let chunk = tokio::time::timeout_at(deadline, response.chunk())
+            .await
+            .expect("no event within 15 s")
+            .unwrap()
+            .expect("the stream ended");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    text
+}
+
 #[tokio::test]
 async fn subscribers_see_each_change_made_elsewhere_once_in_order_with_their_rights() {
     let app = spawn_configured(true, |_| {}).await;
@@ -216,16 +231,7 @@ async fn subscribers_see_each_change_made_elsewhere_once_in_order_with_their_rig
             .unwrap()
             .starts_with("text/event-stream")
     );
-    let mut response = response;
-    let mut text = String::new();
-    while text.matches("event: next").count() < 3 {
-        let chunk = tokio::time::timeout(Duration::from_secs(15), response.chunk())
-            .await
-            .expect("no event within 15 s")
-            .unwrap()
-            .expect("the stream ended");
-        text.push_str(std::str::from_utf8(&chunk).unwrap());
-    }
+    let text = next_events(response, 3).await;
     assert!(
         text.contains("live_1") && text.contains("live_3") && text.contains("live_4"),
         "{text}"
@@ -434,4 +440,64 @@ async fn shutdown_closes_websockets_and_completes_event_streams() {
     tokio::time::timeout(Duration::from_secs(10), app.stopped())
         .await
         .expect("the server did not stop");
+}
+
+/// An event stream asked for as browsers and APQ clients ask: a GET, the query known by its
+/// hash once registered; a query that is not UTF-8 is refused with a clear error.
+#[tokio::test]
+async fn persisted_subscriptions_stream_over_get() {
+    use sha2::{Digest, Sha256};
+    let app = spawn_configured(true, |_| {}).await;
+    let admin = app.admin_key().await;
+    let start = last_event(&app, &admin).await;
+    let query =
+        "subscription($after: ID) { changes(types: [THEME], after: $after) { id objectType } }";
+    let hash = hex::encode(Sha256::digest(query.as_bytes()));
+    let extensions = json!({"persistedQuery": {"version": 1, "sha256Hash": hash}}).to_string();
+    let variables = json!({"after": start}).to_string();
+    let get = |with_query: bool| {
+        let mut params = vec![
+            ("extensions", extensions.as_str()),
+            ("variables", variables.as_str()),
+        ];
+        if with_query {
+            params.push(("query", query));
+        }
+        app.client
+            .get(app.url("/graphql"))
+            .header("accept", "text/event-stream")
+            .query(&params)
+            .send()
+    };
+    let unknown = get(false).await.unwrap();
+    assert_eq!(unknown.status(), 400);
+    let body: Value = unknown.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "PERSISTED_QUERY_NOT_FOUND"
+    );
+    // Registering it streams too; then the hash alone is enough.
+    let registered = get(true).await.unwrap();
+    assert_eq!(registered.status(), 200);
+    drop(registered);
+    let by_hash = get(false).await.unwrap();
+    assert_eq!(by_hash.status(), 200);
+    create_theme(&app, &admin, "by_hash").await;
+    let text = next_events(by_hash, 1).await;
+    assert!(text.contains("\"objectType\":\"Theme\""), "{text}");
+
+    // `%FF` is no UTF-8: the query is not a GraphQL document.
+    let unreadable = app
+        .client
+        .get(format!("{}?query=%FF", app.url("/graphql")))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unreadable.status(), 400);
+    let body: Value = unreadable.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "GRAPHQL_PARSE_FAILED",
+        "{body}"
+    );
 }

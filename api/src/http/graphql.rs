@@ -162,27 +162,10 @@ pub async fn get(
     let Some(format) = negotiate(&headers) else {
         return not_acceptable();
     };
-    let max_nesting = state.settings.limits.max_nesting;
-    for key in ["variables", "extensions"] {
-        if let Some(raw) = params.get(key)
-            && let Err(exceeded) =
-                check_json_nesting(raw.as_bytes(), max_nesting, &format!("`{key}`"))
-        {
-            return too_complex(format, exceeded);
-        }
-    }
-    let json_param = |key: &str| -> Result<Option<Value>, String> {
-        match params.get(key) {
-            None => Ok(None),
-            Some(raw) => match serde_json::from_str::<Value>(raw) {
-                Ok(value @ (Value::Object(_) | Value::Null)) => Ok(Some(value)),
-                _ => Err(format!("The `{key}` parameter must be a JSON object.")),
-            },
-        }
-    };
-    let (variables, extensions) = match (json_param("variables"), json_param("extensions")) {
-        (Ok(variables), Ok(extensions)) => (variables, extensions),
-        (Err(message), _) | (_, Err(message)) => {
+    let (variables, extensions) = match json_params(&params, state.settings.limits.max_nesting) {
+        Ok(found) => found,
+        Err(ParamError::TooComplex(exceeded)) => return too_complex(format, exceeded),
+        Err(ParamError::Bad(message)) => {
             return refuse(StatusCode::BAD_REQUEST, format, "BAD_REQUEST", message);
         }
     };
@@ -314,6 +297,43 @@ pub async fn post(
         is_get: false,
     };
     serve(state, headers, peer, incoming, format).await
+}
+
+/// Why a GET request's JSON parameters were refused.
+pub(super) enum ParamError {
+    TooComplex(super::limits::Exceeded),
+    Bad(String),
+}
+
+/// The `variables` and `extensions` of a GET request: JSON objects, nested no deeper than the
+/// limit (checked before they are parsed).
+pub(super) fn json_params(
+    params: &HashMap<String, String>,
+    max_nesting: usize,
+) -> Result<(Option<Value>, Option<Value>), ParamError> {
+    let json_param = |key: &str| -> Result<Option<Value>, ParamError> {
+        let Some(raw) = params.get(key) else {
+            return Ok(None);
+        };
+        check_json_nesting(raw.as_bytes(), max_nesting, &format!("`{key}`"))
+            .map_err(ParamError::TooComplex)?;
+        match serde_json::from_str::<Value>(raw) {
+            Ok(value @ (Value::Object(_) | Value::Null)) => Ok(Some(value)),
+            _ => Err(ParamError::Bad(format!(
+                "The `{key}` parameter must be a JSON object."
+            ))),
+        }
+    };
+    Ok((json_param("variables")?, json_param("extensions")?))
+}
+
+/// The languages the client prefers, from `Accept-Language`.
+pub(super) fn locale_preferences(headers: &HeaderMap) -> LocalePreferences {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(LocalePreferences::from_accept_language)
+        .unwrap_or_default()
 }
 
 fn not_acceptable() -> Response {
@@ -752,11 +772,7 @@ async fn execute(
     spent: Spent,
     served_locales: Arc<crate::kernel::i18n::ServedLocales>,
 ) -> async_graphql::Response {
-    let locales = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .map(LocalePreferences::from_accept_language)
-        .unwrap_or_default();
+    let locales = locale_preferences(headers);
     let activity = Activity::default();
     let spawn_counter = statements.clone();
     let spawn_activity = activity.clone();
@@ -963,20 +979,10 @@ pub(super) fn label_error(
     if error.pointer("/extensions/code").is_some() {
         return;
     }
-    let message = source.message.as_str();
-    let about_a_value = message.starts_with("Invalid value for argument")
-        || message.starts_with("Failed to parse")
-        || message.contains("Expected input type");
-    let code = if let Some(variable) = missing_variable(message) {
-        if let Some(described) = describe_missing(document, operation_name, variable) {
-            error["message"] = json!(described);
-        }
-        "BAD_USER_INPUT"
-    } else if about_a_value && variable_at(document, &source.locations) {
-        "BAD_USER_INPUT"
-    } else {
-        "GRAPHQL_VALIDATION_FAILED"
-    };
+    let (code, message) = error_label(source, document, operation_name);
+    if let Some(message) = message {
+        error["message"] = json!(message);
+    }
     if let Some(object) = error.as_object_mut() {
         let extensions = object.entry("extensions").or_insert_with(|| json!({}));
         if let Some(extensions) = extensions.as_object_mut() {
@@ -985,7 +991,29 @@ pub(super) fn label_error(
     }
 }
 
-/// The variable of the executor's "Variable x is not defined." (a required one left out).
+/// The code of an error the executor left without one, and a clearer message when there is
+/// one to give (see `label_error`).
+pub(super) fn error_label(
+    source: &async_graphql::ServerError,
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+) -> (&'static str, Option<String>) {
+    let message = source.message.as_str();
+    let about_a_value = message.starts_with("Invalid value for argument")
+        || message.starts_with("Failed to parse")
+        || message.contains("Expected input type");
+    if let Some(variable) = missing_variable(message) {
+        (
+            "BAD_USER_INPUT",
+            describe_missing(document, operation_name, variable),
+        )
+    } else if about_a_value && variable_at(document, &source.locations) {
+        ("BAD_USER_INPUT", None)
+    } else {
+        ("GRAPHQL_VALIDATION_FAILED", None)
+    }
+}
+
 fn missing_variable(message: &str) -> Option<&str> {
     message
         .strip_prefix("Variable ")?

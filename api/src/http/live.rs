@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::analysis::{analyze, check_text, effective_variables, select_operation};
-use super::graphql::client_address;
+use super::graphql::{ParamError, client_address, json_params, locale_preferences};
 use super::limits::{check_document, check_json_nesting};
 use crate::graphql::context::RequestContext;
 use crate::graphql::loader::DbLoader;
@@ -283,7 +283,6 @@ impl Refusal {
 /// slot; answers its stream of results, which ends when the server shuts down.
 async fn admit(
     state: &AppState,
-    live: &Arc<Live>,
     subscriber: &Subscriber,
     mut request: async_graphql::Request,
 ) -> Result<BoxStream<'static, async_graphql::Response>, Refusal> {
@@ -351,7 +350,8 @@ async fn admit(
             ),
         ));
     }
-    let slot = live
+    let slot = state
+        .live
         .take(Kind::Subscription, subscriber.clients(), false)
         .map_err(|message| Refusal::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", message))?;
 
@@ -379,7 +379,7 @@ async fn admit(
     metrics::counter!("stroom_live_subscriptions_total").increment(1);
     let results = state.schema.execute_stream(request);
     Ok(results
-        .take_until(live.closed())
+        .take_until(state.live.closed())
         .map(move |mut response| {
             let _slot = &slot;
             label(&mut response, &document, name.as_deref());
@@ -396,19 +396,21 @@ fn label(
     operation_name: Option<&str>,
 ) {
     for error in &mut response.errors {
-        let Ok(mut labelled) = serde_json::to_value(&*error) else {
+        if error
+            .extensions
+            .as_ref()
+            .is_some_and(|e| e.get("code").is_some())
+        {
             continue;
-        };
-        super::graphql::label_error(&mut labelled, error, document, operation_name);
-        if let Some(message) = labelled["message"].as_str() {
-            error.message = message.to_owned();
         }
-        if let Some(code) = labelled.pointer("/extensions/code").and_then(Value::as_str) {
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("code", code);
+        let (code, message) = super::graphql::error_label(error, document, operation_name);
+        if let Some(message) = message {
+            error.message = message;
         }
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code);
     }
 }
 
@@ -418,14 +420,6 @@ fn too_complex(exceeded: super::limits::Exceeded) -> Refusal {
         extensions: json!({"code": "QUERY_TOO_COMPLEX", "limit": exceeded.limit, "max": exceeded.max, "actual": exceeded.actual}),
         message: exceeded.message,
     }
-}
-
-fn locales(headers: &HeaderMap) -> LocalePreferences {
-    headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .map(LocalePreferences::from_accept_language)
-        .unwrap_or_default()
 }
 
 /// Who holds `authorization` (a header's value), or why not.
@@ -452,9 +446,17 @@ pub async fn get(
     request: Request,
 ) -> Response {
     let (mut parts, _) = request.into_parts();
-    let params = Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
-        .map(|Query(params)| params)
-        .unwrap_or_default();
+    let params = match Query::<HashMap<String, String>>::try_from_uri(&parts.uri) {
+        Ok(Query(params)) => params,
+        Err(rejection) => {
+            return Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                format!("The query string cannot be read: {}", rejection.body_text()),
+            )
+            .http();
+        }
+    };
     let upgrade = parts
         .headers
         .get(header::UPGRADE)
@@ -467,36 +469,23 @@ pub async fn get(
         };
     }
     if accepts_event_stream(&parts.headers) {
-        let max_nesting = state.settings.limits.max_nesting;
-        for key in ["variables", "extensions"] {
-            if let Some(raw) = params.get(key)
-                && let Err(exceeded) =
-                    check_json_nesting(raw.as_bytes(), max_nesting, &format!("`{key}`"))
-            {
-                return too_complex(exceeded).http();
+        let (variables, extensions) = match json_params(&params, state.settings.limits.max_nesting)
+        {
+            Ok(found) => found,
+            Err(ParamError::TooComplex(exceeded)) => return too_complex(exceeded).http(),
+            Err(ParamError::Bad(message)) => {
+                return Refusal::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message).http();
             }
-        }
+        };
         let mut body = serde_json::Map::new();
         for key in ["query", "operationName"] {
             if let Some(value) = params.get(key) {
                 body.insert(key.into(), Value::String(value.clone()));
             }
         }
-        for key in ["variables", "extensions"] {
-            if let Some(raw) = params.get(key) {
-                match serde_json::from_str::<Value>(raw) {
-                    Ok(value) => {
-                        body.insert(key.into(), value);
-                    }
-                    Err(_) => {
-                        return Refusal::new(
-                            StatusCode::BAD_REQUEST,
-                            "BAD_REQUEST",
-                            format!("The `{key}` parameter must be a JSON object."),
-                        )
-                        .http();
-                    }
-                }
+        for (key, value) in [("variables", variables), ("extensions", extensions)] {
+            if let Some(value) = value.filter(|v| !v.is_null()) {
+                body.insert(key.into(), value);
             }
         }
         return event_stream(state, peer, parts.headers, Value::Object(body)).await;
@@ -575,7 +564,7 @@ async fn event_stream(
     let subscriber = Subscriber {
         viewer,
         address,
-        locales: locales(&headers),
+        locales: locale_preferences(&headers),
     };
     let live = state.live.clone();
     let connection = match live.take(Kind::Connection, subscriber.clients(), true) {
@@ -584,7 +573,7 @@ async fn event_stream(
             return Refusal::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", message).http();
         }
     };
-    let results = match admit(&state, &live, &subscriber, request).await {
+    let results = match admit(&state, &subscriber, request).await {
         Ok(results) => results,
         Err(refusal) => return refusal.http(),
     };
@@ -669,7 +658,7 @@ fn websocket(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let locales = locales(&headers);
+    let locales = locale_preferences(&headers);
     let max_message = state.settings.max_body_bytes;
     upgrade
         .protocols([PROTOCOL])
@@ -710,24 +699,19 @@ impl Executor for SocketExecutor {
     ) -> BoxStream<'static, async_graphql::Response> {
         let (state, subscriber) = (self.state.clone(), self.subscriber.get().cloned());
         futures_util::stream::once(async move {
-            let Some(subscriber) = subscriber else {
-                return futures_util::stream::once(async {
-                    Refusal::new(
-                        StatusCode::UNAUTHORIZED,
-                        "BAD_REQUEST",
-                        "Send `connection_init` first.",
-                    )
-                    .graphql()
-                })
-                .boxed();
+            // The protocol closes a socket that subscribes before its `connection_init` was
+            // acknowledged, and the acknowledgement comes after the subscriber is set.
+            let admitted = match subscriber {
+                Some(subscriber) => admit(&state, &subscriber, request).await,
+                None => Err(Refusal::new(
+                    StatusCode::UNAUTHORIZED,
+                    "UNAUTHENTICATED",
+                    "Send `connection_init` first.",
+                )),
             };
-            let live = state.live.clone();
-            match admit(&state, &live, &subscriber, request).await {
-                Ok(results) => results,
-                Err(refusal) => {
-                    futures_util::stream::once(async move { refusal.graphql() }).boxed()
-                }
-            }
+            admitted.unwrap_or_else(|refusal| {
+                futures_util::stream::once(async move { refusal.graphql() }).boxed()
+            })
         })
         .flatten()
         .boxed()
