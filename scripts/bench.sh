@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
 # Generates a data set, starts the server on it and runs the load benchmark; prints the table
-# and writes the JSON report. Everything is configurable by environment:
+# and writes the JSON report.
+#
+#   scripts/bench.sh        every operation on Stroom
+#   scripts/bench.sh peer   side by side with PostGraphile v4 on the same database (installed
+#                           from npm into target/peer), rounds in turn, then the SQL ceiling:
+#                           each operation's statements replayed through pgbench
+#
+# Everything is configurable by environment:
 #
 #   BENCH_DATABASE_URL  database to fill (default: a new PostgreSQL database `stroom_bench` on
 #                       127.0.0.1:5432, dropped and created afresh); an SQLite URL works too
@@ -13,13 +20,28 @@
 #   BENCH_OPERATIONS    comma-separated operations (default: all of them and the mix)
 #   BENCH_JSON          where the JSON report goes: target/bench.json
 #   BENCH_SERVER_ARGS   extra arguments for `stroom serve`
+#   BENCH_ROUNDS        peer mode: rounds of Stroom then PostGraphile per operation: 3
+#   BENCH_CACHE         on = answer repeated queries from the response cache (own mode only; by
+#                       default every request is computed: off)
 set -euo pipefail
+mode=${1:-own}
+case "$mode" in
+  own | peer) ;;
+  *) echo "usage: scripts/bench.sh [peer]" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 profile=${BENCH_PROFILE:-release}
 scale=${BENCH_SCALE:-1}
 url=${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/stroom_bench}
+# The server, the peer and pgbench reach the database without TLS, as over a loopback or a
+# private network (node-postgres, the peer's driver, does not use TLS unless told to).
+case "$url" in
+  postgres://*\?*) serve_url="$url&sslmode=disable" ;;
+  postgres://*) serve_url="$url?sslmode=disable" ;;
+  *) serve_url="$url" ;;
+esac
 json=${BENCH_JSON:-target/bench.json}
 
 if [ "$profile" = release ]; then
@@ -31,13 +53,14 @@ else
 fi
 
 work=$(mktemp -d)
-trap 'kill "${server:-0}" 2>/dev/null || true; wait "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "${server:-0}" "${peer:-0}" 2>/dev/null || true; wait "${server:-0}" "${peer:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 if [ "${BENCH_REUSE:-0}" != 1 ]; then
   case "$url" in
     postgres://*)
       admin="${url%/*}/postgres"
       name="${url##*/}"
+      name="${name%%\?*}"
       psql -q "$admin" -c "DROP DATABASE IF EXISTS \"$name\"" -c "CREATE DATABASE \"$name\""
       ;;
     sqlite://*)
@@ -53,12 +76,47 @@ fi
 key=$("$bin/stroom" --database-url "$url" keys create --name "benchmark $(date +%s)" \
   --role editor --municipality Mechelen | tail -n 1)
 
+if [ "$mode" = peer ]; then
+  case "$url" in
+    postgres://*) ;;
+    *) echo "peer mode needs a PostgreSQL BENCH_DATABASE_URL" >&2; exit 2 ;;
+  esac
+  peer_dir=${BENCH_PEER_DIR:-target/peer}
+  mkdir -p "$peer_dir"
+  cp bench/peer/postgraphile/package.json "$peer_dir/"
+  if [ ! -x "$peer_dir/node_modules/.bin/postgraphile" ]; then
+    echo "== installing PostGraphile v4 into $peer_dir"
+    (cd "$peer_dir" && npm install --no-audit --no-fund --loglevel=error)
+  fi
+  peer_port=$(free_port)
+  # Its defaults, with the two plugins the operations need; the per-request log line is off,
+  # as Stroom's is at the level the benchmark runs it.
+  "$peer_dir/node_modules/.bin/postgraphile" --connection "$serve_url" --host 127.0.0.1 \
+    --port "$peer_port" --disable-query-log \
+    --append-plugins postgraphile-plugin-connection-filter,@graphile-contrib/pg-many-to-many \
+    >"$work/peer.log" 2>&1 &
+  peer=$!
+  for _ in $(seq 1 300); do
+    grep -q "server listening" "$work/peer.log" && break
+    sleep 0.1
+  done
+  grep -q "server listening" "$work/peer.log" || { cat "$work/peer.log"; exit 1; }
+  echo "PostGraphile $(node -p "require('./$peer_dir/node_modules/postgraphile/package.json').version") on port $peer_port"
+  BENCH_SERVER_ARGS="--explain ${BENCH_SERVER_ARGS:-}"
+fi
+
+# Uncached unless asked: every request computes its answer (the field results of aggregates and
+# search are still reused, as in production).
+if [ "$mode" = peer ] || [ "${BENCH_CACHE:-off}" != on ]; then
+  BENCH_SERVER_ARGS="--response-cache-entries 0 ${BENCH_SERVER_ARGS:-}"
+fi
+
 port=$(free_port)
 echo "== starting the server"
 started=$(date +%s%N)
 # Rate limits are lifted: the benchmark measures the service, not its throttling.
 # shellcheck disable=SC2086
-RUST_LOG=warn "$bin/stroom" --database-url "$url" serve --listen "127.0.0.1:$port" \
+RUST_LOG=warn "$bin/stroom" --database-url "$serve_url" serve --listen "127.0.0.1:$port" \
   --sql-statements-header --rate-limit-points 1000000000 \
   --rate-limit-anonymous-points 1000000000 ${BENCH_SERVER_ARGS:-} &
 server=$!
@@ -71,9 +129,18 @@ echo "ready after $(( (ready - started) / 1000000 )) ms"
 
 echo "== benchmark"
 mkdir -p "$(dirname "$json")"
-"$bin/stroom-bench" --url "http://127.0.0.1:$port" --editor-key "$key" \
-  --concurrency "${BENCH_CONCURRENCY:-32}" --duration "${BENCH_DURATION:-10}" \
-  --warmup "${BENCH_WARMUP:-2}" \
-  --operations "${BENCH_OPERATIONS:-dashboard,node,deep-paging,aggregate,search,write-mix,mix}" \
-  --json "$json"
+if [ "$mode" = peer ]; then
+  "$bin/stroom-bench" --url "http://127.0.0.1:$port" \
+    --peer-url "http://127.0.0.1:$peer_port" --rounds "${BENCH_ROUNDS:-3}" \
+    --server-pid "$server" --peer-pid "$peer" --sql-ceiling "$serve_url" \
+    --concurrency "${BENCH_CONCURRENCY:-32}" --duration "${BENCH_DURATION:-10}" \
+    --warmup "${BENCH_WARMUP:-2}" --operations "${BENCH_OPERATIONS:-dashboard,node}" \
+    --json "$json"
+else
+  "$bin/stroom-bench" --url "http://127.0.0.1:$port" --editor-key "$key" --server-pid "$server" \
+    --concurrency "${BENCH_CONCURRENCY:-32}" --duration "${BENCH_DURATION:-10}" \
+    --warmup "${BENCH_WARMUP:-2}" \
+    --operations "${BENCH_OPERATIONS:-dashboard,node,deep-paging,aggregate,search,write-mix,mix}" \
+    --json "$json"
+fi
 echo "report: $json"

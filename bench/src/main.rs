@@ -22,6 +22,10 @@ const AGGREGATE: &str = include_str!("../operations/aggregate.graphql");
 const SEARCH: &str = include_str!("../operations/search.graphql");
 const UPDATE: &str = include_str!("../operations/update.graphql");
 const SETUP: &str = include_str!("../operations/setup.graphql");
+/// The same operations as PostGraphile v4 answers them (`--peer-url`).
+const PEER_DASHBOARD: &str = include_str!("../peer/postgraphile/dashboard.graphql");
+const PEER_NODE: &str = include_str!("../peer/postgraphile/node.graphql");
+const PEER_SETUP: &str = include_str!("../peer/postgraphile/setup.graphql");
 
 /// Load benchmark for a running Stroom API server. Start the server with generous rate limits
 /// and `--sql-statements-header` (see the README's Performance section).
@@ -71,6 +75,25 @@ struct Args {
     /// Exit 0 even when some requests failed.
     #[arg(long)]
     allow_errors: bool,
+    /// Side by side with a peer GraphQL server over the same database (PostGraphile v4, see
+    /// `bench/peer/`): its base URL. Each operation that has a peer equivalent (dashboard,
+    /// node) runs on Stroom and on the peer in turn, `--rounds` times, and the ratio is printed.
+    #[arg(long)]
+    peer_url: Option<String>,
+    /// The server's process ID (on this machine): its CPU time per request is reported.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// The peer's process ID (on this machine), for the same.
+    #[arg(long)]
+    peer_pid: Option<u32>,
+    /// Rounds of the side-by-side comparison.
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
+    /// Also replay each operation's SQL statements through `pgbench` against this PostgreSQL
+    /// database (the SQL ceiling: what the database alone sustains). The server must run with
+    /// `--explain`, which shows the statements.
+    #[arg(long)]
+    sql_ceiling: Option<String>,
 }
 
 /// What the clients send during one run.
@@ -181,9 +204,29 @@ struct Editor {
     pool: Mutex<Vec<(String, i64)>>,
 }
 
+/// Which server a client talks to: the documents differ, the rows they read do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Server {
+    Stroom,
+    /// PostGraphile v4 over the same database (`bench/peer/postgraphile/`).
+    Peer,
+}
+
+impl Server {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Stroom => "stroom",
+            Self::Peer => "postgraphile",
+        }
+    }
+}
+
 struct Client {
     http: reqwest::Client,
     endpoint: String,
+    server: Server,
+    /// Read answers for their errors only (under load).
+    light: bool,
 }
 
 /// A GraphQL response and the statement count the server reported.
@@ -200,15 +243,29 @@ impl Client {
         variables: Value,
         key: Option<&str>,
     ) -> anyhow::Result<Answer> {
+        self.post_with(query, operation, variables, key, &[]).await
+    }
+
+    async fn post_with(
+        &self,
+        query: &str,
+        operation: Option<&str>,
+        variables: Value,
+        key: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<Answer> {
         let mut request = self
             .http
             .post(&self.endpoint)
-            .header("accept", "application/graphql-response+json")
-            .json(&json!({
-                "query": query,
-                "operationName": operation,
-                "variables": variables,
-            }));
+            .header("accept", "application/graphql-response+json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut request = request.json(&json!({
+            "query": query,
+            "operationName": operation,
+            "variables": variables,
+        }));
         if let Some(key) = key {
             request = request.bearer_auth(key);
         }
@@ -219,7 +276,24 @@ impl Client {
             .get("x-stroom-sql-statements")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
-        let body: Value = response.json().await.context("reading the response")?;
+        let bytes = response.bytes().await.context("reading the response")?;
+        if self.light {
+            // Under load only the errors are looked at: the rest of the body is checked for
+            // well-formed JSON without being built into a tree, so the load generator's own
+            // work stays small next to the server's.
+            let light: LightBody = serde_json::from_slice(&bytes).context("a JSON body")?;
+            if !status.is_success() {
+                bail!("HTTP {status}");
+            }
+            if let Some(errors) = light.errors.filter(|e| !is_empty(e)) {
+                bail!("GraphQL errors: {}", compact(&errors));
+            }
+            return Ok(Answer {
+                body: Value::Null,
+                statements,
+            });
+        }
+        let body: Value = serde_json::from_slice(&bytes).context("a JSON body")?;
         if !status.is_success() {
             bail!("HTTP {status}: {}", compact(&body));
         }
@@ -228,6 +302,23 @@ impl Client {
         }
         Ok(Answer { body, statements })
     }
+
+    /// The same client, reading answers for their errors only (`light`) or whole.
+    fn reading(&self, light: bool) -> Self {
+        Self {
+            http: self.http.clone(),
+            endpoint: self.endpoint.clone(),
+            server: self.server,
+            light,
+        }
+    }
+}
+
+/// An answer read for its errors only.
+#[derive(serde::Deserialize)]
+struct LightBody {
+    #[serde(default)]
+    errors: Option<Value>,
 }
 
 fn is_empty(value: &Value) -> bool {
@@ -336,6 +427,26 @@ async fn prepare(client: &Client, args: &Args) -> anyhow::Result<Fixture> {
     })
 }
 
+/// The peer's fixture: only what its operations (dashboard, node) need.
+async fn prepare_peer(client: &Client) -> anyhow::Result<Fixture> {
+    let setup = client
+        .post(PEER_SETUP, Some("Setup"), json!({}), None)
+        .await
+        .context("reading initiatives from the peer")?;
+    let initiatives = ids(&setup.body["data"]["allInitiatives"]["nodes"]);
+    if initiatives.is_empty() {
+        bail!("the peer sees no initiatives: is it started on the same database?");
+    }
+    Ok(Fixture {
+        initiatives,
+        page_cursor: None,
+        page_reached: 0,
+        indicator: String::new(),
+        search: String::new(),
+        editor: None,
+    })
+}
+
 /// Sends one request of a kind; returns the statements the server reported.
 async fn send(
     client: &Client,
@@ -344,12 +455,20 @@ async fn send(
     rng: &mut ChaCha8Rng,
     sequence: u64,
 ) -> anyhow::Result<Option<u64>> {
+    let peer = client.server == Server::Peer;
     let answer = match request {
-        Request::Dashboard => client.post(DASHBOARD, None, json!({}), None).await?,
+        Request::Dashboard => {
+            let document = if peer { PEER_DASHBOARD } else { DASHBOARD };
+            client.post(document, None, json!({}), None).await?
+        }
         Request::Node => {
             let id = &fixture.initiatives[rng.random_range(0..fixture.initiatives.len())];
-            client.post(NODE, None, json!({ "id": id }), None).await?
+            let document = if peer { PEER_NODE } else { NODE };
+            client
+                .post(document, None, json!({ "id": id }), None)
+                .await?
         }
+        _ if peer => bail!("{} has no peer equivalent", request.name()),
         Request::DeepPaging => {
             client
                 .post(
@@ -382,6 +501,8 @@ async fn send(
 
 async fn update(client: &Client, fixture: &Fixture, sequence: u64) -> anyhow::Result<Option<u64>> {
     let editor = fixture.editor.as_ref().context("no editor key")?;
+    // The payload's new version is needed.
+    let client = &client.reading(false);
     let (id, version) = loop {
         if let Some(lent) = editor.pool.lock().await.pop() {
             break lent;
@@ -441,6 +562,7 @@ async fn load(
     errors_shown: Arc<AtomicU64>,
 ) -> (Vec<Sample>, Duration) {
     let requests = Arc::new(operation.requests(fixture.editor.is_some()));
+    let client = Arc::new(client.reading(true));
     let sent = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + duration;
@@ -514,6 +636,8 @@ struct Figures {
     max_ms: f64,
     sql_statements_per_request: Option<f64>,
     server_rss_max_mb: Option<f64>,
+    /// CPU time the server process spent per request (user and system).
+    server_cpu_ms_per_request: Option<f64>,
 }
 
 fn percentile(sorted: &[u64], q: f64) -> f64 {
@@ -542,7 +666,27 @@ fn figures(name: String, samples: &[&Sample], elapsed: Duration, rss: Option<f64
         sql_statements_per_request: (!counted.is_empty())
             .then(|| counted.iter().sum::<u64>() as f64 / counted.len() as f64),
         server_rss_max_mb: rss,
+        server_cpu_ms_per_request: None,
     }
+}
+
+/// CPU time (user and system, in seconds) a process of this machine has used so far.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    let ticks = *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100.0)
+    });
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name (which may hold spaces) start at its closing ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / ticks)
 }
 
 /// Reads the server's resident memory (bytes) from `/metrics`.
@@ -602,7 +746,7 @@ fn print_row(f: &Figures) {
         v.map_or_else(|| "-".to_owned(), |v| format!("{v:.digits$}"))
     };
     println!(
-        "{:<24} {:>9} {:>7} {:>10.1} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>8} {:>8}",
+        "{:<24} {:>9} {:>7} {:>10.1} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>8} {:>8} {:>8}",
         f.operation,
         f.requests,
         f.errors,
@@ -613,7 +757,289 @@ fn print_row(f: &Figures) {
         f.max_ms,
         optional(f.sql_statements_per_request, 1),
         optional(f.server_rss_max_mb, 0),
+        optional(f.server_cpu_ms_per_request, 2),
     );
+}
+
+/// One measured run of an operation against one server (after its warm-up): the samples, the
+/// time they took and the server's highest resident memory (when it reports it).
+#[allow(clippy::too_many_arguments)]
+async fn measure(
+    args: &Args,
+    client: &Arc<Client>,
+    fixture: &Arc<Fixture>,
+    operation: Operation,
+    http: &reqwest::Client,
+    base: &str,
+    pid: Option<u32>,
+    errors_shown: &Arc<AtomicU64>,
+) -> Run {
+    if args.warmup > 0.0 {
+        load(
+            client.clone(),
+            fixture.clone(),
+            operation,
+            args.concurrency,
+            Duration::from_secs_f64(args.warmup),
+            None,
+            Arc::new(AtomicU64::new(u64::MAX / 2)),
+        )
+        .await;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = watch_memory(http.clone(), base.to_owned(), stop.clone());
+    let cpu_before = pid.and_then(cpu_seconds);
+    let (samples, elapsed) = load(
+        client.clone(),
+        fixture.clone(),
+        operation,
+        args.concurrency,
+        Duration::from_secs_f64(args.duration),
+        args.requests,
+        errors_shown.clone(),
+    )
+    .await;
+    let cpu = match (cpu_before, pid.and_then(cpu_seconds)) {
+        (Some(before), Some(after)) => Some(after - before),
+        _ => None,
+    };
+    stop.store(true, Ordering::Relaxed);
+    let rss = watcher
+        .await
+        .ok()
+        .flatten()
+        .map(|b| b as f64 / (1024.0 * 1024.0));
+    Run {
+        samples,
+        elapsed,
+        rss,
+        cpu,
+    }
+}
+
+/// One or more measured runs of an operation against one server.
+#[derive(Default)]
+struct Run {
+    samples: Vec<Sample>,
+    elapsed: Duration,
+    rss: Option<f64>,
+    /// CPU seconds the server used, when its process is known.
+    cpu: Option<f64>,
+}
+
+impl Run {
+    fn add(&mut self, mut other: Run) {
+        self.samples.append(&mut other.samples);
+        self.elapsed += other.elapsed;
+        self.rss = match (self.rss, other.rss) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.cpu = match (self.cpu, other.cpu) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+    }
+
+    fn figures(&self, name: String) -> Figures {
+        let all: Vec<&Sample> = self.samples.iter().collect();
+        let mut row = figures(name, &all, self.elapsed, self.rss);
+        row.server_cpu_ms_per_request = self
+            .cpu
+            .filter(|_| !self.samples.is_empty())
+            .map(|cpu| cpu * 1000.0 / self.samples.len() as f64);
+        row
+    }
+}
+
+/// The side-by-side figures of one operation.
+#[derive(Serialize, Debug)]
+struct Comparison {
+    operation: String,
+    /// Stroom's throughput over the peer's.
+    throughput_ratio: f64,
+    /// Stroom's p99 latency over the peer's (below 1: Stroom's tail is shorter).
+    p99_ratio: f64,
+}
+
+/// Runs each operation with a peer equivalent on Stroom and on the peer in turn (A B A B …),
+/// so that both see the same machine weather, and prints both and their ratio.
+async fn compare(
+    args: &Args,
+    targets: &[(Arc<Client>, Arc<Fixture>, String); 2],
+    http: &reqwest::Client,
+    results: &mut Vec<Figures>,
+    errors_shown: &Arc<AtomicU64>,
+) -> Vec<Comparison> {
+    let mut compared = Vec::new();
+    for operation in &args.operations {
+        if !matches!(operation, Operation::Dashboard | Operation::Node) {
+            println!("note: {} has no peer equivalent; skipped", operation.name());
+            continue;
+        }
+        let mut runs: [Run; 2] = Default::default();
+        let pids = [args.server_pid, args.peer_pid];
+        for _ in 0..args.rounds.max(1) {
+            for (slot, (client, fixture, base)) in targets.iter().enumerate() {
+                let run = measure(
+                    args,
+                    client,
+                    fixture,
+                    *operation,
+                    http,
+                    base,
+                    pids[slot],
+                    errors_shown,
+                )
+                .await;
+                runs[slot].add(run);
+            }
+        }
+        let rows: Vec<Figures> = runs
+            .iter()
+            .zip(targets)
+            .map(|(run, (client, _, _))| {
+                run.figures(format!("{} {}", operation.name(), client.server.name()))
+            })
+            .collect();
+        for row in &rows {
+            print_row(row);
+        }
+        let comparison = Comparison {
+            operation: operation.name().to_owned(),
+            throughput_ratio: rows[0].requests_per_second / rows[1].requests_per_second.max(1e-9),
+            p99_ratio: rows[0].p99_ms / rows[1].p99_ms.max(1e-9),
+        };
+        println!(
+            "{:<24} throughput {:.2}x the peer's, p99 {:.2}x the peer's",
+            format!("{} ratio", operation.name()),
+            comparison.throughput_ratio,
+            comparison.p99_ratio
+        );
+        results.extend(rows);
+        compared.push(comparison);
+    }
+    compared
+}
+
+/// What the database alone sustains for one operation's statements.
+#[derive(Serialize, Debug)]
+struct Ceiling {
+    operation: String,
+    statements: usize,
+    /// Pages (one run of all the operation's statements) per second through `pgbench`.
+    sql_pages_per_second: f64,
+    /// The server's throughput in this run over the SQL ceiling.
+    server_over_ceiling: Option<f64>,
+    script: String,
+}
+
+/// Replays the statements each operation runs through `pgbench` (prepared, as the server runs
+/// them, with the same clients) and prints the server's throughput over that ceiling.
+async fn sql_ceiling(
+    args: &Args,
+    client: &Client,
+    fixture: &Fixture,
+    database: &str,
+    results: &[Figures],
+) -> anyhow::Result<Vec<Ceiling>> {
+    let directory = PathBuf::from("target/sql-ceiling");
+    std::fs::create_dir_all(&directory)
+        .with_context(|| format!("creating {}", directory.display()))?;
+    println!();
+    println!(
+        "SQL ceiling: each operation's statements through pgbench ({} clients, {:.0} s)",
+        args.concurrency, args.duration
+    );
+    println!(
+        "{:<24} {:>10} {:>12} {:>12} {:>14}",
+        "operation", "statements", "SQL pages/s", "server req/s", "server/ceiling"
+    );
+    let mut ceilings = Vec::new();
+    for operation in &args.operations {
+        let (document, variables) = match operation {
+            Operation::Dashboard => (DASHBOARD, json!({})),
+            Operation::Node => (NODE, json!({ "id": fixture.initiatives[0] })),
+            Operation::DeepPaging => (DEEP_PAGING, json!({ "after": fixture.page_cursor })),
+            Operation::Aggregate => (AGGREGATE, json!({ "indicator": fixture.indicator })),
+            Operation::Search => (SEARCH, json!({ "query": fixture.search })),
+            Operation::WriteMix | Operation::Mix => continue,
+        };
+        let answer = client
+            .post_with(
+                document,
+                None,
+                variables,
+                None,
+                &[("x-stroom-explain", "true")],
+            )
+            .await?;
+        let statements: Vec<String> = answer.body["extensions"]["explain"]
+            .as_array()
+            .context("no extensions.explain: start the server with --explain")?
+            .iter()
+            .filter_map(|s| s["inlined"].as_str().map(str::to_owned))
+            .collect();
+        let script = directory.join(format!("{}.sql", operation.name()));
+        let mut text = String::new();
+        for statement in &statements {
+            text.push_str(statement.trim_end_matches(';'));
+            text.push_str(";\n");
+        }
+        std::fs::write(&script, text).with_context(|| format!("writing {}", script.display()))?;
+        let mut pgbench = std::process::Command::new("pgbench");
+        pgbench
+            .args(["--no-vacuum", "--protocol=prepared"])
+            .arg(format!("--client={}", args.concurrency))
+            .arg(format!("--jobs={}", args.threads.max(2)))
+            .arg(format!("--time={}", args.duration.ceil().max(1.0) as u64))
+            .arg(format!("--file={}", script.display()))
+            .arg(database);
+        let output = tokio::task::spawn_blocking(move || pgbench.output())
+            .await?
+            .context("running pgbench (install PostgreSQL's client tools)")?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        if !output.status.success() {
+            bail!(
+                "pgbench failed on {}: {}{}",
+                script.display(),
+                stdout,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let tps = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("tps = "))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .with_context(|| format!("no tps in pgbench's output: {stdout}"))?;
+        let server = results
+            .iter()
+            .find(|r| {
+                r.operation == operation.name()
+                    || r.operation == format!("{} stroom", operation.name())
+            })
+            .map(|r| r.requests_per_second);
+        let ceiling = Ceiling {
+            operation: operation.name().to_owned(),
+            statements: statements.len(),
+            sql_pages_per_second: tps,
+            server_over_ceiling: server.map(|s| s / tps.max(1e-9)),
+            script: script.display().to_string(),
+        };
+        println!(
+            "{:<24} {:>10} {:>12.1} {:>12} {:>14}",
+            ceiling.operation,
+            ceiling.statements,
+            ceiling.sql_pages_per_second,
+            server.map_or_else(|| "-".to_owned(), |s| format!("{s:.1}")),
+            ceiling
+                .server_over_ceiling
+                .map_or_else(|| "-".to_owned(), |r| format!("{r:.2}")),
+        );
+        ceilings.push(ceiling);
+    }
+    Ok(ceilings)
 }
 
 async fn run(args: Args) -> anyhow::Result<bool> {
@@ -634,6 +1060,8 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     let client = Arc::new(Client {
         http: http.clone(),
         endpoint: format!("{base}/graphql"),
+        server: Server::Stroom,
+        light: false,
     });
     let fixture = Arc::new(prepare(&client, &args).await?);
     if fixture.page_reached < args.page {
@@ -661,7 +1089,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         args.warmup
     );
     println!(
-        "{:<24} {:>9} {:>7} {:>10} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8}",
+        "{:<24} {:>9} {:>7} {:>10} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}",
         "operation",
         "requests",
         "errors",
@@ -671,63 +1099,67 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         "p99 ms",
         "max ms",
         "SQL/req",
-        "RSS MB"
+        "RSS MB",
+        "CPU ms"
     );
     let errors_shown = Arc::new(AtomicU64::new(0));
     let mut results = Vec::new();
-    for operation in &args.operations {
-        if args.warmup > 0.0 {
-            load(
-                client.clone(),
-                fixture.clone(),
+    let mut compared = Vec::new();
+    if let Some(peer_url) = &args.peer_url {
+        let peer_base = peer_url.trim_end_matches('/').to_owned();
+        let peer = Arc::new(Client {
+            http: http.clone(),
+            endpoint: format!("{peer_base}/graphql"),
+            server: Server::Peer,
+            light: false,
+        });
+        let peer_fixture = Arc::new(prepare_peer(&peer).await?);
+        let targets = [
+            (client.clone(), fixture.clone(), base.clone()),
+            (peer, peer_fixture, peer_base),
+        ];
+        compared = compare(&args, &targets, &http, &mut results, &errors_shown).await;
+    } else {
+        for operation in &args.operations {
+            let run = measure(
+                &args,
+                &client,
+                &fixture,
                 *operation,
-                args.concurrency,
-                Duration::from_secs_f64(args.warmup),
-                None,
-                Arc::new(AtomicU64::new(u64::MAX / 2)),
+                &http,
+                &base,
+                args.server_pid,
+                &errors_shown,
             )
             .await;
-        }
-        let stop = Arc::new(AtomicBool::new(false));
-        let watcher = watch_memory(http.clone(), base.clone(), stop.clone());
-        let (samples, elapsed) = load(
-            client.clone(),
-            fixture.clone(),
-            *operation,
-            args.concurrency,
-            Duration::from_secs_f64(args.duration),
-            args.requests,
-            errors_shown.clone(),
-        )
-        .await;
-        stop.store(true, Ordering::Relaxed);
-        let rss = watcher
-            .await
-            .ok()
-            .flatten()
-            .map(|b| b as f64 / (1024.0 * 1024.0));
-        let all: Vec<&Sample> = samples.iter().collect();
-        let row = figures(operation.name().to_owned(), &all, elapsed, rss);
-        print_row(&row);
-        results.push(row);
-        let kinds: Vec<Request> = Request::ALL
-            .into_iter()
-            .filter(|r| samples.iter().any(|s| s.request == *r))
-            .collect();
-        if kinds.len() > 1 {
-            for kind in kinds {
-                let of_kind: Vec<&Sample> = samples.iter().filter(|s| s.request == kind).collect();
-                let row = figures(
-                    format!("  {}/{}", operation.name(), kind.name()),
-                    &of_kind,
-                    elapsed,
-                    None,
-                );
-                print_row(&row);
-                results.push(row);
+            let row = run.figures(operation.name().to_owned());
+            print_row(&row);
+            let (samples, elapsed) = (&run.samples, run.elapsed);
+            results.push(row);
+            let kinds: Vec<Request> = Request::ALL
+                .into_iter()
+                .filter(|r| samples.iter().any(|s| s.request == *r))
+                .collect();
+            if kinds.len() > 1 {
+                for kind in kinds {
+                    let of_kind: Vec<&Sample> =
+                        samples.iter().filter(|s| s.request == kind).collect();
+                    let row = figures(
+                        format!("  {}/{}", operation.name(), kind.name()),
+                        &of_kind,
+                        elapsed,
+                        None,
+                    );
+                    print_row(&row);
+                    results.push(row);
+                }
             }
         }
     }
+    let ceilings = match &args.sql_ceiling {
+        Some(database) => sql_ceiling(&args, &client, &fixture, database, &results).await?,
+        None => Vec::new(),
+    };
     let errors: u64 = results
         .iter()
         .filter(|r| !r.operation.starts_with(' '))
@@ -744,6 +1176,10 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             "load_generator_threads": args.threads,
             "deep_paging_page": fixture.page_reached,
             "results": results,
+            "peer": args.peer_url,
+            "rounds": args.peer_url.as_ref().map(|_| args.rounds),
+            "comparison": compared,
+            "sql_ceiling": ceilings,
         });
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;

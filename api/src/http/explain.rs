@@ -1,6 +1,7 @@
 //! `extensions.explain` (with `--explain` and the `x-stroom-explain: true` header): the SQL
 //! statements a request ran, each with the database's plan for it, as PostGraphile's and
-//! Hasura's explain tools show them. Used to check that every filter and sort finds an index.
+//! Hasura's explain tools show them. Used to check that every filter and sort finds an index,
+//! and to replay a request's statements without the server (`stroom-bench --sql-ceiling`).
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::{Value, json};
 
@@ -17,7 +18,10 @@ pub async fn plans(db: &DatabaseConnection, statements: Vec<Statement>) -> Value
         } else {
             Value::Null
         };
-        explained.push(json!({ "sql": statement.sql, "plan": plan }));
+        // With its parameters written in, the statement can be replayed as it ran (the SQL
+        // ceiling of the benchmark replays it through `pgbench`).
+        let inlined = statement.to_string();
+        explained.push(json!({ "sql": statement.sql, "inlined": inlined, "plan": plan }));
     }
     Value::Array(explained)
 }
