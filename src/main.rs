@@ -56,6 +56,8 @@ async fn main() -> anyhow::Result<()> {
                 db::connect(cli.global.database_url(), cli.global.db_max_connections).await?;
             db::migrate(&connected.db).await?;
             if demo::load_if_empty(&connected.db).await? {
+                // Loaded around the write frame: every kept answer of a running server is void.
+                stroom_api::stamps::bump(&connected.db, None).await?;
                 tracing::info!("demo data loaded");
             } else {
                 tracing::warn!("the database already holds data; the demo data was not loaded");
@@ -68,6 +70,8 @@ async fn main() -> anyhow::Result<()> {
                 db::connect(cli.global.database_url(), cli.global.db_max_connections).await?;
             db::migrate(&connected.db).await?;
             let report = stroom_seed::generate(&connected.db, scale, args.seed).await?;
+            // Loaded around the write frame: every kept answer of a running server is void.
+            stroom_api::stamps::bump(&connected.db, None).await?;
             println!("{:<22} {:>12}", "table", "rows");
             for (table, rows) in &report.rows {
                 println!("{table:<22} {rows:>12}");

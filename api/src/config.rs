@@ -228,8 +228,28 @@ pub struct ServeArgs {
     #[arg(long, env = "STROOM_RESULT_CACHE_ENTRIES", default_value_t = 1000)]
     pub result_cache_entries: usize,
 
-    /// Longest a kept result is reused, in seconds, even if no change was recorded (bounds
-    /// staleness after bulk loads that bypass the API).
+    /// Parsed query documents kept by their text, so a repeated query is not parsed again
+    /// (0: none).
+    #[arg(long, env = "STROOM_DOCUMENT_CACHE_ENTRIES", default_value_t = 500)]
+    pub document_cache_entries: usize,
+
+    /// Whole answers of repeated queries kept for reuse while the tables they read are
+    /// unchanged (0: none). The same query, variables, caller and languages get the kept answer,
+    /// with an `ETag`; a GET that sends it back in `If-None-Match` gets `304 Not Modified`.
+    #[arg(long, env = "STROOM_RESPONSE_CACHE_ENTRIES", default_value_t = 1000)]
+    pub response_cache_entries: usize,
+
+    /// Memory the kept answers may take, in megabytes (an answer larger than an eighth of it
+    /// is not kept).
+    #[arg(
+        long = "response-cache-mb",
+        env = "STROOM_RESPONSE_CACHE_MB",
+        default_value_t = 64
+    )]
+    pub response_cache_megabytes: usize,
+
+    /// Longest a kept result or answer is reused, in seconds, even if no change was recorded
+    /// (bounds staleness after bulk loads that bypass the API).
     #[arg(long, env = "STROOM_RESULT_CACHE_MAX_AGE", default_value_t = 300)]
     pub result_cache_max_age_secs: u64,
 
@@ -413,6 +433,9 @@ impl Default for ServeArgs {
             max_body_bytes: 256 * 1024,
             sql_statements_header: false,
             result_cache_entries: 1000,
+            response_cache_entries: 1000,
+            document_cache_entries: 500,
+            response_cache_megabytes: 64,
             result_cache_max_age_secs: 300,
             explain: false,
             header_timeout_secs: 10,

@@ -25,4 +25,4 @@ pub use domain::{
 };
 pub use graphql::{pagination, scalars};
 pub use kernel::access as auth;
-pub use kernel::{db, error, i18n, ids, time};
+pub use kernel::{db, error, i18n, ids, stamps, time};

@@ -71,6 +71,9 @@ impl Application {
         }
         crate::domain::search::ensure_built(&connected.db).await?;
         let filled = crate::domain::theme::fill_search_text(&connected.db).await?;
+        // What start-up loads or fills bypasses the write frame: other instances' kept
+        // answers must not outlive it.
+        crate::kernel::stamps::bump(&connected.db, None).await?;
         if filled > 0 {
             tracing::info!(themes = filled, "made theme labels searchable");
         }
@@ -98,6 +101,19 @@ impl Application {
         let webhooks = serve.webhooks();
         let schema = build_schema_with(webhooks.clone());
         let shape = Arc::new(SchemaShape::of(&schema).await);
+        let tables = Arc::new(crate::kernel::stamps::table_names(&connected.db).await?);
+        let responses = if serve.response_cache_entries > 0 {
+            crate::http::response_cache::ResponseCache::new(
+                serve.response_cache_entries,
+                serve.response_cache_megabytes.saturating_mul(1024 * 1024),
+                Duration::from_secs(serve.result_cache_max_age_secs),
+                crate::kernel::stamps::StampReader::new(connected.db.clone()),
+                tables.clone(),
+            )
+            .map(Arc::new)
+        } else {
+            None
+        };
         let state = AppState {
             schema,
             shape,
@@ -111,7 +127,11 @@ impl Application {
             results: crate::graphql::result_cache::ResultCache::new(
                 serve.result_cache_entries,
                 Duration::from_secs(serve.result_cache_max_age_secs),
+                tables,
             ),
+            responses,
+            documents: crate::http::documents::Documents::new(serve.document_cache_entries)
+                .map(Arc::new),
             metrics: metrics_handle(),
             settings: Arc::new(HttpSettings {
                 request_timeout: serve.request_timeout(),

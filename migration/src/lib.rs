@@ -11,6 +11,7 @@ mod m20261129_000002_add_partial_word_search;
 mod m20261129_000003_create_translation_origin;
 mod m20261130_000001_create_change_feed;
 mod m20261130_000002_create_webhooks;
+mod m20261130_000003_create_table_stamps;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_create_translation_origin::Migration),
             Box::new(m20261130_000001_create_change_feed::Migration),
             Box::new(m20261130_000002_create_webhooks::Migration),
+            Box::new(m20261130_000003_create_table_stamps::Migration),
         ]
     }
 }

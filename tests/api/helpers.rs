@@ -146,11 +146,6 @@ pub async fn spawn_app() -> TestApp {
     spawn_configured(true, |_| {}).await
 }
 
-/// A server over an empty (migrated) database.
-pub async fn spawn_empty_app() -> TestApp {
-    spawn_configured(false, |_| {}).await
-}
-
 /// The settings every test server starts from: a free port, the statement-count header, and
 /// budgets no ordinary test reaches.
 fn test_settings(demo: bool) -> ServeArgs {

@@ -21,6 +21,7 @@ mod pagination;
 mod performance;
 mod privacy;
 mod resilience;
+mod response_cache;
 mod roles;
 mod schema;
 mod search;

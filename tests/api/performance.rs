@@ -95,6 +95,7 @@ async fn canonical_operations_run_fixed_statements_and_use_indexes() {
     let app = spawn_generated(SCALE, |serve| {
         serve.explain = true;
         serve.result_cache_entries = 0;
+        serve.response_cache_entries = 0;
     })
     .await;
     let explain = [("x-stroom-explain", "true")];
@@ -227,7 +228,8 @@ async fn explain_is_off_unless_the_server_enables_it() {
 
 #[tokio::test]
 async fn aggregates_and_search_are_reused_until_the_data_changes() {
-    let app = spawn_app().await;
+    // The results of the fields themselves, so whole answers are not kept.
+    let app = spawn_configured(true, |serve| serve.response_cache_entries = 0).await;
     let indicator = app
         .graphql(
             "{ indicators(filter: {codes: [\"devices_fixed\"]}) { nodes { id } } }",

@@ -1,6 +1,6 @@
 //! The per-request state resolvers reach through the GraphQL context.
 use async_graphql::Context;
-use async_graphql::dataloader::{DataLoader, HashMapCache};
+use async_graphql::dataloader::DataLoader;
 use sea_orm::DatabaseConnection;
 
 use crate::graphql::loader::DbLoader;
@@ -12,7 +12,7 @@ pub struct RequestContext {
     pub db: DatabaseConnection,
     pub viewer: Viewer,
     pub locales: LocalePreferences,
-    pub loader: DataLoader<DbLoader, HashMapCache>,
+    pub loader: DataLoader<DbLoader>,
     /// The request's rate-limit budget after its cost was spent.
     pub rate_limit: Option<crate::kernel::rate_limit::Spent>,
     /// Reusable results of aggregates and search (`None` when turned off).
@@ -29,7 +29,7 @@ pub fn request<'a>(ctx: &'a Context<'_>) -> &'a RequestContext {
     ctx.data_unchecked::<RequestContext>()
 }
 
-pub fn loader<'a>(ctx: &'a Context<'_>) -> &'a DataLoader<DbLoader, HashMapCache> {
+pub fn loader<'a>(ctx: &'a Context<'_>) -> &'a DataLoader<DbLoader> {
     &request(ctx).loader
 }
 

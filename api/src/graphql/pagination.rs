@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use async_graphql::{Context, Object, OutputType, SimpleObject, TypeName};
+use async_graphql::{Context, Object, OutputType, TypeName};
 use sea_orm::FromQueryResult;
 use sea_orm::sea_query::SelectStatement;
 
@@ -14,7 +14,7 @@ pub use crate::kernel::paging::{
     fetch_partitioned,
 };
 use crate::kernel::record::Table;
-pub use crate::kernel::sort::{CursorKey, SortKey, SortKind, SortValue};
+pub use crate::kernel::sort::{Cursor, CursorKey, SortKey, SortKind, SortValue};
 
 /// A GraphQL type that wraps one row of a table.
 pub trait Wraps: OutputType + Send + Sync + 'static {
@@ -104,7 +104,7 @@ impl<T: Wraps> Connection<T> {
 
 /// A record in a page, with the cursor that points at it.
 pub struct Edge<T> {
-    cursor: String,
+    cursor: Cursor,
     node: T,
 }
 
@@ -118,8 +118,8 @@ impl<T: Wraps> TypeName for Edge<T> {
 #[Object(name_type)]
 impl<T: Wraps> Edge<T> {
     /// An opaque cursor: pass it as `after` or `before` to page from this record.
-    async fn cursor(&self) -> &str {
-        &self.cursor
+    async fn cursor(&self) -> String {
+        self.cursor.encode()
     }
 
     /// The record.
@@ -129,16 +129,36 @@ impl<T: Wraps> Edge<T> {
 }
 
 /// Where a page sits in its list (Relay `PageInfo`).
-#[derive(SimpleObject, Debug, Clone)]
+#[derive(Debug, Clone)]
 pub struct PageInfo {
-    /// Whether more records follow this page (ask with `first` and `after: endCursor`).
     pub has_next_page: bool,
-    /// Whether records precede this page (ask with `last` and `before: startCursor`).
     pub has_previous_page: bool,
+    pub start_cursor: Option<Cursor>,
+    pub end_cursor: Option<Cursor>,
+}
+
+/// Where a page sits in its list (Relay `PageInfo`).
+#[Object]
+impl PageInfo {
+    /// Whether more records follow this page (ask with `first` and `after: endCursor`).
+    async fn has_next_page(&self) -> bool {
+        self.has_next_page
+    }
+
+    /// Whether records precede this page (ask with `last` and `before: startCursor`).
+    async fn has_previous_page(&self) -> bool {
+        self.has_previous_page
+    }
+
     /// The cursor of the first record of the page.
-    pub start_cursor: Option<String>,
+    async fn start_cursor(&self) -> Option<String> {
+        self.start_cursor.as_ref().map(Cursor::encode)
+    }
+
     /// The cursor of the last record of the page.
-    pub end_cursor: Option<String>,
+    async fn end_cursor(&self) -> Option<String> {
+        self.end_cursor.as_ref().map(Cursor::encode)
+    }
 }
 
 /// A top-level list: validates the arguments, loads one page and defers the count.

@@ -8,6 +8,7 @@
 //! index lookup per request), and never longer than the configured age, which bounds the
 //! staleness after changes that bypass the API (a bulk load into a running system).
 use std::any::Any;
+use std::collections::{BTreeSet, HashSet};
 use std::future::Future;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
@@ -17,41 +18,59 @@ use async_graphql::Context;
 use lru::LruCache;
 
 use crate::graphql::context::request;
+use crate::kernel::db::{REQUEST_STATEMENTS, RequestSql};
 use crate::kernel::error::ApiError;
 
 struct Entry {
     version: i64,
     stored: Instant,
     value: Arc<dyn Any + Send + Sync>,
+    /// The tables computing it read: a request that reuses the result read them too (the
+    /// response cache depends on them).
+    tables: BTreeSet<String>,
 }
 
 pub struct ResultCache {
     entries: Mutex<LruCache<String, Entry>>,
     max_age: Duration,
+    /// Every table of the database, to recognise table names in statements.
+    tables: Arc<HashSet<String>>,
 }
 
 impl ResultCache {
     /// A cache of `capacity` results; `None` (no caching) for a capacity of 0.
-    pub fn new(capacity: usize, max_age: Duration) -> Option<Arc<Self>> {
+    pub fn new(
+        capacity: usize,
+        max_age: Duration,
+        tables: Arc<HashSet<String>>,
+    ) -> Option<Arc<Self>> {
         NonZeroUsize::new(capacity).map(|capacity| {
             Arc::new(Self {
                 entries: Mutex::new(LruCache::new(capacity)),
                 max_age,
+                tables,
             })
         })
     }
 
-    fn get<T: Clone + 'static>(&self, key: &str, version: i64) -> Option<T> {
+    fn get<T: Clone + 'static>(&self, key: &str, version: i64) -> Option<(T, BTreeSet<String>)> {
         let mut entries = self.entries.lock().ok()?;
         let entry = entries.get(key)?;
         if entry.version != version || entry.stored.elapsed() > self.max_age {
             entries.pop(key);
             return None;
         }
-        entry.value.downcast_ref::<T>().cloned()
+        let value = entry.value.downcast_ref::<T>().cloned()?;
+        Some((value, entry.tables.clone()))
     }
 
-    fn put<T: Send + Sync + 'static>(&self, key: String, version: i64, value: T) {
+    fn put<T: Send + Sync + 'static>(
+        &self,
+        key: String,
+        version: i64,
+        value: T,
+        tables: BTreeSet<String>,
+    ) {
         if let Ok(mut entries) = self.entries.lock() {
             entries.put(
                 key,
@@ -59,6 +78,7 @@ impl ResultCache {
                     version,
                     stored: Instant::now(),
                     value: Arc::new(value),
+                    tables,
                 },
             );
         }
@@ -104,12 +124,19 @@ where
         request.locales
     );
     let version = data_version(ctx).await?;
-    if let Some(hit) = cache.get::<T>(&key, version) {
+    if let Some((hit, tables)) = cache.get::<T>(&key, version) {
         metrics::counter!("stroom_result_cache_total", "outcome" => "hit").increment(1);
+        let _ = REQUEST_STATEMENTS.try_with(|sql| sql.add_reads(&tables));
         return Ok(hit);
     }
     metrics::counter!("stroom_result_cache_total", "outcome" => "miss").increment(1);
-    let value = compute.await?;
-    cache.put(key, version, value.clone());
+    // Computed as a part of the request that notes what it reads, to be kept with the result.
+    let part = Arc::new(match REQUEST_STATEMENTS.try_with(Arc::clone) {
+        Ok(request) => RequestSql::part_of(request, cache.tables.clone()),
+        Err(_) => RequestSql::default().reading(cache.tables.clone()),
+    });
+    part.note_reads();
+    let value = REQUEST_STATEMENTS.scope(part.clone(), compute).await?;
+    cache.put(key, version, value.clone(), part.tables_read());
     Ok(value)
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
-use async_graphql::dataloader::{DataLoader, HashMapCache};
+use async_graphql::dataloader::DataLoader;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -453,12 +453,16 @@ async fn pipeline(
     incoming: Incoming,
     format: Format,
 ) -> Response {
+    let arrived = Instant::now();
     let query = match resolve_query(state, &incoming, format).await {
         Ok(query) => query,
         Err(response) => return response,
     };
     let limits = &state.settings.limits;
-    if let Err(exceeded) = check_document(&query, limits) {
+    let kept = state.documents.as_ref().and_then(|d| d.get(&query));
+    if kept.is_none()
+        && let Err(exceeded) = check_document(&query, limits)
+    {
         return too_complex(format, exceeded);
     }
     let mut request = async_graphql::Request::new(query);
@@ -467,16 +471,28 @@ async fn pipeline(
         request.variables = async_graphql::Variables::from_json(variables);
     }
     let requested_name = incoming.operation_name;
-    let document = match request.parsed_query() {
-        Ok(doc) => doc.clone(),
-        Err(error) => {
-            return refuse(
-                format.request_error(StatusCode::BAD_REQUEST),
-                format,
-                "GRAPHQL_PARSE_FAILED",
-                error.message,
-            );
+    let document = match kept {
+        Some(document) => {
+            request.set_parsed_query((*document).clone());
+            document
         }
+        None => match request.parsed_query() {
+            Ok(doc) => {
+                let doc = Arc::new(doc.clone());
+                if let Some(documents) = &state.documents {
+                    documents.put(&request.query, &doc);
+                }
+                doc
+            }
+            Err(error) => {
+                return refuse(
+                    format.request_error(StatusCode::BAD_REQUEST),
+                    format,
+                    "GRAPHQL_PARSE_FAILED",
+                    error.message,
+                );
+            }
+        },
     };
     let operation = select_operation(&document, requested_name.as_deref()).map(|op| op.ty);
     if incoming.is_get && operation.is_some_and(|op| op != OperationType::Query) {
@@ -531,10 +547,19 @@ async fn pipeline(
         && headers
             .get("x-stroom-explain")
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
-    let statements = Arc::new(if explain {
+    // Queries may be answered from the response cache (not when the plans are asked for, nor
+    // when the answer shows the caller's own budget).
+    let responses = state.responses.as_ref().filter(|_| {
+        operation == Some(OperationType::Query) && !explain && !analysis.caller_specific
+    });
+    let statements = if explain {
         RequestSql::recording()
     } else {
         RequestSql::default()
+    };
+    let statements = Arc::new(match responses {
+        Some(cache) => statements.reading(cache.tables.clone()),
+        None => statements,
     });
     let viewer = match identify(state, headers, format, &statements).await {
         Ok(viewer) => viewer,
@@ -549,6 +574,42 @@ async fn pipeline(
         Ok(spent) => spent,
         Err(response) => return response,
     };
+
+    let if_none_match = headers.get(header::IF_NONE_MATCH);
+    let mut lookup = None;
+    if let Some(cache) = responses {
+        let key = super::response_cache::Identity {
+            query: &request.query,
+            operation_name: requested_name.as_deref(),
+            variables: &request.variables,
+            viewer: &viewer,
+            accept_language: headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok()),
+        }
+        .key();
+        // Without the stamps the cache cannot vouch for anything: answer as if it were off.
+        if let Ok(stamps) = REQUEST_STATEMENTS
+            .scope(statements.clone(), cache.stamps.current(arrived))
+            .await
+        {
+            if let Some(entry) = cache.get(&key, &stamps) {
+                return kept_answer(
+                    state,
+                    &entry,
+                    &analysis,
+                    &spent,
+                    &viewer,
+                    incoming.is_get,
+                    format,
+                    &statements,
+                    if_none_match,
+                );
+            }
+            statements.note_reads();
+            lookup = Some((cache, key, stamps));
+        }
+    }
 
     let started = Instant::now();
     let served_locales = Arc::new(crate::kernel::i18n::ServedLocales::default());
@@ -576,7 +637,10 @@ async fn pipeline(
     } else {
         None
     };
-    let mut http = respond(
+    let Answered {
+        response: mut http,
+        keepable,
+    } = respond(
         state,
         response,
         &document,
@@ -590,10 +654,22 @@ async fn pipeline(
         explained,
     );
     // Every text of the answer in one language: say which.
-    if let Some(locale) = served_locales.only()
-        && let Ok(value) = HeaderValue::from_str(&locale)
-    {
-        http.headers_mut().insert(header::CONTENT_LANGUAGE, value);
+    let content_language = served_locales
+        .only()
+        .and_then(|locale| HeaderValue::from_str(&locale).ok());
+    if let Some(value) = &content_language {
+        http.headers_mut()
+            .insert(header::CONTENT_LANGUAGE, value.clone());
+    }
+    if let (Some((cache, key, stamps)), Some(data)) = (lookup, keepable) {
+        let read = statements.tables_read();
+        match cache.put(key, &read, &stamps, data, content_language) {
+            Some(etag) => return tag(http, etag, "miss", incoming.is_get, if_none_match),
+            None => {
+                metrics::counter!("stroom_response_cache_total", "outcome" => "not_kept")
+                    .increment(1);
+            }
+        }
     }
     http
 }
@@ -778,6 +854,8 @@ async fn execute(
     let spawn_activity = activity.clone();
     // Batches run in tasks of their own: they log under the request's span all the same.
     let request_span = tracing::Span::current();
+    // Without a cache: within one request a key is rarely asked for twice, and a kept value
+    // would be copied out for every resolver instead of handed over.
     let loader = DataLoader::with_cache(
         DbLoader {
             db: state.db.clone(),
@@ -794,7 +872,7 @@ async fn execute(
                     .instrument(request_span.clone()),
             )
         },
-        HashMapCache::default(),
+        async_graphql::dataloader::NoCache,
     )
     // The batch is cut by `settled`, not by a timer.
     .delay(Duration::ZERO)
@@ -818,14 +896,86 @@ async fn execute(
         .await
 }
 
-/// A response body in the order the specification lists its entries.
-#[derive(serde::Serialize)]
-struct ResponseBody<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<&'a async_graphql::Value>,
-    #[serde(skip_serializing_if = "<[Value]>::is_empty")]
-    errors: &'a [Value],
-    extensions: &'a serde_json::Map<String, Value>,
+/// A response body in the order the specification lists its entries, around `data` already
+/// serialised (kept answers are served from those bytes).
+fn compose_body(
+    data: Option<&[u8]>,
+    errors: &[Value],
+    extensions: &serde_json::Map<String, Value>,
+) -> Result<Vec<u8>, serde_json::Error> {
+    let mut body = Vec::with_capacity(data.map_or(0, <[u8]>::len) + 256);
+    body.push(b'{');
+    if let Some(data) = data {
+        body.extend_from_slice(b"\"data\":");
+        body.extend_from_slice(data);
+        body.push(b',');
+    }
+    if !errors.is_empty() {
+        body.extend_from_slice(b"\"errors\":");
+        serde_json::to_writer(&mut body, errors)?;
+        body.push(b',');
+    }
+    body.extend_from_slice(b"\"extensions\":");
+    serde_json::to_writer(&mut body, extensions)?;
+    body.push(b'}');
+    Ok(body)
+}
+
+/// Whether a successful answer may be kept by shared HTTP caches: anonymous GETs are the same
+/// for everyone who sends the same URL and headers (unless they ask who they are), so they
+/// carry nothing of the caller's own, such as its rate-limit budget.
+fn shareable(state: &AppState, viewer: &Viewer, analysis: &Analysis, is_get: bool) -> bool {
+    is_get
+        && viewer.key.is_none()
+        && !analysis.caller_specific
+        && state.settings.cache_max_age_secs > 0
+}
+
+fn cost_json(analysis: &Analysis) -> Value {
+    json!({"nodes": analysis.nodes, "points": analysis.cost, "depth": analysis.depth})
+}
+
+/// The headers every answer carries: its media type, caching, rate limit, statement count.
+fn answer_headers(
+    state: &AppState,
+    headers: &mut HeaderMap,
+    format: Format,
+    shared: bool,
+    spent: &Spent,
+    statements: &RequestSql,
+) {
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    if !shared {
+        rate_limit_headers(headers, spent);
+    }
+    let cache_control = if shared {
+        format!("public, max-age={}", state.settings.cache_max_age_secs)
+    } else {
+        "no-store".to_owned()
+    };
+    if let Ok(value) = HeaderValue::from_str(&cache_control) {
+        headers.insert(header::CACHE_CONTROL, value);
+    }
+    headers.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept, Accept-Language, Authorization"),
+    );
+    if state.settings.sql_statements_header {
+        headers.insert(
+            "x-stroom-sql-statements",
+            HeaderValue::from(statements.count()),
+        );
+    }
+}
+
+/// An executed answer as HTTP, and its serialised `data` when the answer may be kept (a
+/// complete success: no errors, nothing added by the executor).
+struct Answered {
+    response: Response,
+    keepable: Option<Bytes>,
 }
 
 /// Turns an executed response into HTTP: status, shape, extensions and headers.
@@ -842,7 +992,7 @@ fn respond(
     format: Format,
     statements: &RequestSql,
     explained: Option<Value>,
-) -> Response {
+) -> Answered {
     let async_graphql::Response {
         mut data,
         extensions: executor_extensions,
@@ -878,37 +1028,84 @@ fn respond(
     let unavailable = !codes.is_empty()
         && codes.iter().all(|c| c == "SERVICE_UNAVAILABLE")
         && data == async_graphql::Value::Null;
+    let complete = executor_extensions.is_empty() && errors.is_empty();
     let mut extensions = serde_json::Map::new();
     for (name, value) in executor_extensions {
         extensions.insert(name, value.into_json().unwrap_or(Value::Null));
     }
-    extensions.insert(
-        "cost".into(),
-        json!({"nodes": analysis.nodes, "points": analysis.cost, "depth": analysis.depth}),
-    );
-    // Anonymous, successful GETs are the same for everyone who sends the same URL and headers
-    // (unless they ask who they are): a shared cache may keep them, so they carry nothing of
-    // the caller's own, such as its rate-limit budget.
-    let cacheable = is_get
-        && viewer.key.is_none()
+    extensions.insert("cost".into(), cost_json(&analysis));
+    let shared = shareable(state, viewer, &analysis, is_get)
         && !request_error
         && !unavailable
-        && errors.is_empty()
-        && !analysis.caller_specific
-        && state.settings.cache_max_age_secs > 0;
-    if !cacheable {
+        && errors.is_empty();
+    if !shared {
         extensions.insert("rateLimit".into(), rate_limit_json(spent));
     }
     if let Some(explained) = explained {
         extensions.insert("explain".into(), explained);
     }
-    let body = ResponseBody {
-        data: (!request_error).then_some(&data),
-        errors: &labelled,
-        extensions: &extensions,
+    let serialised = match (!request_error)
+        .then(|| serde_json::to_vec(&data))
+        .transpose()
+        .and_then(|data| Ok((compose_body(data.as_deref(), &labelled, &extensions)?, data)))
+    {
+        Ok(serialised) => serialised,
+        Err(error) => {
+            tracing::error!(%error, "response serialisation failed");
+            return Answered {
+                response: refuse(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format,
+                    "INTERNAL",
+                    "Internal error",
+                ),
+                keepable: None,
+            };
+        }
     };
-    let body = match serde_json::to_vec(&body) {
-        Ok(body) => body,
+    let (body, data) = serialised;
+    let status = if request_error {
+        format.request_error(StatusCode::BAD_REQUEST)
+    } else if unavailable {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    let mut http = (status, body).into_response();
+    let headers = http.headers_mut();
+    answer_headers(state, headers, format, shared, spent, statements);
+    if unavailable {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    Answered {
+        response: http,
+        keepable: data
+            .filter(|_| complete && status == StatusCode::OK)
+            .map(Bytes::from),
+    }
+}
+
+/// An answer served from the response cache.
+#[allow(clippy::too_many_arguments)]
+fn kept_answer(
+    state: &AppState,
+    entry: &super::response_cache::Entry,
+    analysis: &Analysis,
+    spent: &Spent,
+    viewer: &Viewer,
+    is_get: bool,
+    format: Format,
+    statements: &RequestSql,
+    if_none_match: Option<&HeaderValue>,
+) -> Response {
+    let shared = shareable(state, viewer, analysis, is_get);
+    let mut extensions = serde_json::Map::new();
+    extensions.insert("cost".into(), cost_json(analysis));
+    if !shared {
+        extensions.insert("rateLimit".into(), rate_limit_json(spent));
+    }
+    let mut http = match compose_body(Some(&entry.data), &[], &extensions) {
+        Ok(body) => (StatusCode::OK, body).into_response(),
         Err(error) => {
             tracing::error!(%error, "response serialisation failed");
             return refuse(
@@ -919,42 +1116,36 @@ fn respond(
             );
         }
     };
-    let status = if request_error {
-        format.request_error(StatusCode::BAD_REQUEST)
-    } else if unavailable {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::OK
-    };
-    let mut http = (status, body).into_response();
     let headers = http.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(format.content_type()),
-    );
-    if !cacheable {
-        rate_limit_headers(headers, spent);
+    answer_headers(state, headers, format, shared, spent, statements);
+    if let Some(locale) = &entry.content_language {
+        headers.insert(header::CONTENT_LANGUAGE, locale.clone());
     }
-    if unavailable {
-        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    }
-    let cache_control = if cacheable {
-        format!("public, max-age={}", state.settings.cache_max_age_secs)
-    } else {
-        "no-store".to_owned()
-    };
-    if let Ok(value) = HeaderValue::from_str(&cache_control) {
-        headers.insert(header::CACHE_CONTROL, value);
-    }
-    headers.insert(
-        header::VARY,
-        HeaderValue::from_static("Accept, Accept-Language, Authorization"),
-    );
-    if state.settings.sql_statements_header {
-        headers.insert(
-            "x-stroom-sql-statements",
-            HeaderValue::from(statements.count()),
-        );
+    tag(http, entry.etag.clone(), "hit", is_get, if_none_match)
+}
+
+/// Gives a kept answer its entity tag, and turns it into `304 Not Modified` for a GET whose
+/// `If-None-Match` names the tag.
+fn tag(
+    mut http: Response,
+    etag: HeaderValue,
+    outcome: &'static str,
+    is_get: bool,
+    if_none_match: Option<&HeaderValue>,
+) -> Response {
+    metrics::counter!("stroom_response_cache_total", "outcome" => outcome).increment(1);
+    let not_modified = is_get && super::response_cache::matches(if_none_match, &etag);
+    let headers = http.headers_mut();
+    headers.insert(header::ETAG, etag);
+    headers.insert("x-stroom-cache", HeaderValue::from_static(outcome));
+    if not_modified {
+        metrics::counter!("stroom_response_cache_total", "outcome" => "not_modified").increment(1);
+        let (mut parts, _) = http.into_parts();
+        parts.status = StatusCode::NOT_MODIFIED;
+        for name in [header::CONTENT_TYPE, header::CONTENT_LENGTH] {
+            parts.headers.remove(name);
+        }
+        return Response::from_parts(parts, axum::body::Body::empty());
     }
     http
 }

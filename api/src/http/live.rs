@@ -363,7 +363,7 @@ async fn admit(
             viewer: subscriber.viewer.clone(),
         },
         tokio::spawn,
-        async_graphql::dataloader::HashMapCache::default(),
+        async_graphql::dataloader::NoCache,
     );
     loader.enable_all_cache(false);
     let request = request.data(RequestContext {

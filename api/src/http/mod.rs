@@ -2,6 +2,7 @@
 //! IDs, access logs, CORS, compression and a last line of defence against panics.
 pub mod analysis;
 mod changes;
+pub mod documents;
 mod explain;
 mod graphql;
 pub mod introspection;
@@ -12,6 +13,7 @@ mod ops;
 mod pages;
 pub use ops::probe;
 mod persisted;
+pub mod response_cache;
 pub mod server;
 mod shape;
 
@@ -57,6 +59,10 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub statements: StatementCounter,
     pub results: Option<Arc<crate::graphql::result_cache::ResultCache>>,
+    /// Parsed documents by their text (`None` when turned off).
+    pub documents: Option<Arc<documents::Documents>>,
+    /// Whole answers of repeated queries (`None` when turned off).
+    pub responses: Option<Arc<response_cache::ResponseCache>>,
     pub metrics: PrometheusHandle,
     pub settings: Arc<HttpSettings>,
     pub rate_limiter: Arc<crate::kernel::rate_limit::RateLimiter>,

@@ -268,6 +268,22 @@ fn reorder_with<'a>(
                 }
                 fields
             });
+            // Most objects come out in order (fields that resolve at once finish in the order
+            // they started): those are only walked, not rebuilt.
+            let mut asked = fields.iter().map(|(key, _)| *key);
+            let in_order = map.keys().all(|name| asked.any(|key| key == name.as_str()));
+            if in_order {
+                if depth < 256 {
+                    for (name, child) in map.iter_mut() {
+                        if let Some((_, subs)) =
+                            fields.iter().find(|(key, _)| *key == name.as_str())
+                        {
+                            reorder(child, subs, doc, depth + 1);
+                        }
+                    }
+                }
+                return;
+            }
             let mut old = std::mem::take(map);
             let mut ordered = IndexMap::with_capacity(old.len());
             for (key, subs) in fields.iter() {

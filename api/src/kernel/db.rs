@@ -1,5 +1,6 @@
 //! The database: connecting (with settings per backend), migrating, and counting statements.
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{BTreeSet, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -7,27 +8,106 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, Statement};
 
+use crate::kernel::stamps::{Effect, tables_named, written_table};
+
 tokio::task_local! {
     /// Statements run on behalf of the current request (set around each request's execution
     /// and around the loader tasks it spawns).
     pub static REQUEST_STATEMENTS: Arc<RequestSql>;
 }
 
-/// The SQL statements of one request: how many, and, when asked (for `extensions.explain`),
-/// which.
+/// The SQL statements of one request: how many, which tables they wrote, and, when asked,
+/// which statements (for `extensions.explain`) and which tables they read (for the response
+/// cache).
 #[derive(Default)]
 pub struct RequestSql {
     count: AtomicU64,
     log: Option<Mutex<Vec<Statement>>>,
+    written: Mutex<Written>,
+    reads: Option<TableReads>,
+    /// The request this part of its work belongs to: every statement counts there too.
+    within: Option<Arc<RequestSql>>,
+}
+
+/// The tables the request's statements changed.
+#[derive(Debug, Clone, Default)]
+pub struct Written {
+    pub tables: BTreeSet<String>,
+    /// A statement changed something not named here: assume anything changed.
+    pub unknown: bool,
+}
+
+/// The tables named by the statements run while reads are noted.
+struct TableReads {
+    tables: Arc<HashSet<String>>,
+    noting: AtomicBool,
+    found: Mutex<BTreeSet<String>>,
 }
 
 impl RequestSql {
     /// Counts the statements and keeps them too.
     pub fn recording() -> Self {
         Self {
-            count: AtomicU64::new(0),
             log: Some(Mutex::new(Vec::new())),
+            ..Self::default()
         }
+    }
+
+    /// Counts the statements and, once `note_reads` is called, notes which of `tables` they
+    /// read.
+    pub fn reading(self, tables: Arc<HashSet<String>>) -> Self {
+        Self {
+            reads: Some(TableReads {
+                tables,
+                noting: AtomicBool::new(false),
+                found: Mutex::default(),
+            }),
+            ..self
+        }
+    }
+
+    /// Part of `request`'s work, noting on its own which tables it reads.
+    pub fn part_of(request: Arc<RequestSql>, tables: Arc<HashSet<String>>) -> Self {
+        let part = Self {
+            within: Some(request),
+            ..Self::default()
+        }
+        .reading(tables);
+        part.note_reads();
+        part
+    }
+
+    /// Notes tables as read (by work whose result was reused instead of run again).
+    pub fn add_reads(&self, tables: &BTreeSet<String>) {
+        if let Some(reads) = &self.reads
+            && reads.noting.load(Ordering::SeqCst)
+            && let Ok(mut found) = reads.found.lock()
+        {
+            found.extend(tables.iter().cloned());
+        }
+    }
+
+    /// From now on, note the tables statements read.
+    pub fn note_reads(&self) {
+        if let Some(reads) = &self.reads {
+            reads.noting.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// The tables read since `note_reads`.
+    pub fn tables_read(&self) -> BTreeSet<String> {
+        self.reads
+            .as_ref()
+            .and_then(|r| r.found.lock().ok().map(|f| f.clone()))
+            .unwrap_or_default()
+    }
+
+    /// The tables written so far.
+    pub fn written(&self) -> Written {
+        self.written.lock().map(|w| w.clone()).unwrap_or(Written {
+            tables: BTreeSet::new(),
+            unknown: true,
+        })
     }
 
     pub fn count(&self) -> u64 {
@@ -43,7 +123,31 @@ impl RequestSql {
     }
 
     fn record(&self, statement: &Statement) {
+        if let Some(request) = &self.within {
+            request.record(statement);
+        }
         self.count.fetch_add(1, Ordering::Relaxed);
+        match written_table(&statement.sql) {
+            Effect::Read => {}
+            Effect::Writes(table) => {
+                if let Ok(mut written) = self.written.lock()
+                    && !written.tables.contains(table)
+                {
+                    written.tables.insert(table.to_owned());
+                }
+            }
+            Effect::WritesUnknown => {
+                if let Ok(mut written) = self.written.lock() {
+                    written.unknown = true;
+                }
+            }
+        }
+        if let Some(reads) = &self.reads
+            && reads.noting.load(Ordering::SeqCst)
+            && let Ok(mut found) = reads.found.lock()
+        {
+            tables_named(&statement.sql, &reads.tables, &mut found);
+        }
         if let Some(Ok(mut log)) = self.log.as_ref().map(|l| l.lock()) {
             log.push(statement.clone());
         }

@@ -14,5 +14,6 @@ pub mod rate_limit;
 pub mod record;
 pub mod shared_store;
 pub mod sort;
+pub mod stamps;
 pub mod time;
 pub mod write;

@@ -12,7 +12,7 @@ use sea_orm::{ConnectionTrait, FromQueryResult, QueryResult, Statement};
 
 use crate::kernel::error::{ApiError, ApiResult};
 use crate::kernel::record::Table;
-use crate::kernel::sort::{CursorKey, SortKey, SortValue};
+use crate::kernel::sort::{Cursor, CursorKey, SortKey, SortValue};
 
 /// Page size when a list is asked for without `first` or `last`.
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
@@ -114,7 +114,7 @@ impl PageRequest {
 /// One page of rows with their cursors.
 #[derive(Debug, Clone)]
 pub struct Page<M> {
-    pub rows: Vec<(M, String)>,
+    pub rows: Vec<(M, Cursor)>,
     pub has_next_page: bool,
     pub has_previous_page: bool,
 }
@@ -129,7 +129,7 @@ impl<M> Page<M> {
     }
 
     /// Turns rows fetched in SQL order (`limit + 1` of them at most) into a page.
-    fn from_fetched(mut rows: Vec<(M, String)>, request: &PageRequest) -> Self {
+    fn from_fetched(mut rows: Vec<(M, Cursor)>, request: &PageRequest) -> Self {
         let more = rows.len() as u64 > request.limit;
         rows.truncate(request.limit as usize);
         if request.backward {
@@ -149,16 +149,19 @@ impl<M> Page<M> {
     }
 }
 
-fn parse_row<E: Table>(row: &QueryResult, key: &SortKey) -> ApiResult<(E::Model, String)>
+fn parse_row<E: Table>(row: &QueryResult, key: &SortKey) -> ApiResult<(E::Model, Cursor)>
 where
     E::Model: FromQueryResult,
 {
     let model = E::Model::from_query_result(row, "")?;
-    let cursor = CursorKey {
-        value: SortValue::from_row(key.kind, row)?,
-        id: E::id(&model),
+    let cursor = Cursor::Row {
+        ordering: key.name,
+        key: CursorKey {
+            value: SortValue::from_row(key.kind, row)?,
+            id: E::id(&model),
+        },
     };
-    Ok((model, cursor.encode(key)))
+    Ok((model, cursor))
 }
 
 /// One page of a top-level list. `select` holds the list's filters.
@@ -236,7 +239,7 @@ where
         ),
         inner.values.map(|v| v.0).unwrap_or_default(),
     );
-    let mut fetched: HashMap<i64, Vec<(E::Model, String)>> = HashMap::new();
+    let mut fetched: HashMap<i64, Vec<(E::Model, Cursor)>> = HashMap::new();
     for row in db.query_all_raw(statement).await? {
         let parent: i64 = row.try_get("", "__parent")?;
         fetched

@@ -172,6 +172,28 @@ impl SortKey {
     }
 }
 
+/// A row's cursor in an ordering, encoded only when a client asks for it (most lists are
+/// read for their nodes, and encoding every row's cursor was a good part of a page's cost).
+#[derive(Debug, Clone)]
+pub enum Cursor {
+    /// A row of a keyset-paged list.
+    Row {
+        ordering: &'static str,
+        key: CursorKey,
+    },
+    /// A cursor made elsewhere (search pages by rank).
+    Encoded(String),
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        match self {
+            Self::Row { ordering, key } => key.encode_for(ordering),
+            Self::Encoded(text) => text.clone(),
+        }
+    }
+}
+
 /// The position of a row in an ordering.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CursorKey {
@@ -180,8 +202,8 @@ pub struct CursorKey {
 }
 
 impl CursorKey {
-    pub(crate) fn encode(&self, key: &SortKey) -> String {
-        URL_SAFE_NO_PAD.encode(json!([key.name, self.value.to_json(), self.id]).to_string())
+    fn encode_for(&self, ordering: &str) -> String {
+        URL_SAFE_NO_PAD.encode(json!([ordering, self.value.to_json(), self.id]).to_string())
     }
 
     pub(crate) fn decode(field: &str, cursor: &str, key: &SortKey) -> ApiResult<Self> {

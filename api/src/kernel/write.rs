@@ -196,6 +196,13 @@ impl Write {
             Ok(value) => {
                 let events = self.change_log().take_events();
                 let published = publish(&self.txn, self.mutation, events).await?;
+                // The stamps of what this request wrote move in the same commit (all of them
+                // when the writes were not watched, or one of them was not understood).
+                let written = crate::kernel::db::REQUEST_STATEMENTS
+                    .try_with(|sql| sql.written())
+                    .ok()
+                    .filter(|w| !w.unknown);
+                crate::kernel::stamps::bump(&self.txn, written.as_ref().map(|w| &w.tables)).await?;
                 self.txn.commit().await?;
                 if let Some(last) = published {
                     crate::kernel::feed::announce(last);

@@ -8,7 +8,7 @@ use super::highlight::terms;
 use super::{PARTNERS, PUBLIC, QUERY_CONFIGS, SearchType, highlight, snippet};
 use crate::domain::node::{Node, load};
 use crate::graphql::context::{preferences, request, viewer};
-use crate::graphql::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageInfo};
+use crate::graphql::pagination::{Cursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageInfo};
 use crate::kernel::error::ApiError;
 use crate::kernel::i18n::parse_locale_argument;
 use crate::kernel::ids::NodeKind;
@@ -434,8 +434,8 @@ impl SearchQuery {
             let page_info = PageInfo {
                 has_next_page: (offset + edges.len() as u64) < total as u64,
                 has_previous_page: offset > 0,
-                start_cursor: edges.first().map(|e| e.cursor.clone()),
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
+                start_cursor: edges.first().map(|e| Cursor::Encoded(e.cursor.clone())),
+                end_cursor: edges.last().map(|e| Cursor::Encoded(e.cursor.clone())),
             };
             Ok(SearchResultConnection {
                 edges,
