@@ -88,12 +88,14 @@ async fn every_step_of_a_request_logs_under_its_request_id() {
         }
     };
     let nested = json!({"query": "{ initiatives(first: 5) { nodes { name themes(first: 3) { nodes { code } } partners(first: 2) { totalCount } } } }"});
+    // Not the same request twice: the second would be answered from the first's kept answer.
+    let nested_other = json!({"query": "{ initiatives(first: 4) { nodes { name themes(first: 3) { nodes { code } } partners(first: 2) { totalCount } } } }"});
     let stats = json!({"query": "{ needStats(groupBy: [THEME]) { groups { count } } }"});
     let write = json!({"query": "mutation { createTheme(input: {code: \"traced\", label: [{locale: \"en\", text: \"Traced\"}]}) { theme { id } userErrors { message } } }"});
     // Overlapping requests, so that a step logged under the wrong request would show.
     tokio::join!(
         send("trace-list-1", nested.clone(), false),
-        send("trace-list-2", nested, false),
+        send("trace-list-2", nested_other, false),
         send("trace-stats", stats, false),
         send("trace-write", write, true),
     );

@@ -594,6 +594,10 @@ async fn pipeline(
             .await
         {
             if let Some(entry) = cache.get(&key, &stamps) {
+                metrics::histogram!("stroom_graphql_request_seconds", "operation" => operation_name.clone())
+                    .record(arrived.elapsed().as_secs_f64());
+                metrics::counter!("stroom_graphql_requests_total", "operation" => operation_name)
+                    .increment(1);
                 return kept_answer(
                     state,
                     &entry,
