@@ -53,7 +53,8 @@ else
 fi
 
 work=$(mktemp -d)
-trap 'kill "${server:-0}" "${peer:-0}" 2>/dev/null || true; wait "${server:-0}" "${peer:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+# Stops what was started (a pid of 0 would signal the whole process group).
+trap 'for pid in ${server:-} ${peer:-}; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 
 if [ "${BENCH_REUSE:-0}" != 1 ]; then
   case "$url" in
