@@ -392,9 +392,11 @@ async fn an_endpoint_failing_through_every_retry_is_disabled_then_recovers() {
         .to_owned();
     receiver.wait_for("every attempt", |d| d.len() >= 9).await;
     let mut seen = Value::Null;
+    // The endpoint and the message are two statements, not one snapshot: wait until both
+    // show the last attempt's commit.
     for _ in 0..100 {
         seen = endpoint_state(&app, &admin, &endpoint, &message).await;
-        if seen["e"]["enabled"] == false {
+        if seen["e"]["enabled"] == false && seen["m"]["status"] == "FAILED" {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
