@@ -489,8 +489,25 @@ async fn a_lease_that_ran_out_is_delivered_again_and_a_live_one_is_not() {
     create_theme(&app, &admin, "leased_a").await;
     create_theme(&app, &admin, "leased_b").await;
     let first = receiver.wait_for("both changes", |d| d.len() == 2).await;
-    // As a dead instance and a live one would leave them: both pending, claimed, unanswered.
     let backend = app.db.get_database_backend();
+    // The receiver answers before the deliverer records the delivery: wait for that record,
+    // or it would overwrite the state set below.
+    for _ in 0..600 {
+        let row = app
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                backend,
+                "SELECT COUNT(*) AS n FROM webhook_message WHERE status = 'delivered'",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        if row.try_get::<i64>("", "n").unwrap() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // As a dead instance and a live one would leave them: both pending, claimed, unanswered.
     let past = chrono::Utc::now() - chrono::Duration::seconds(5);
     let future = chrono::Utc::now() + chrono::Duration::hours(1);
     for (id, lease) in [(1, past), (2, future)] {
