@@ -131,10 +131,10 @@ where
     }
     metrics::counter!("stroom_result_cache_total", "outcome" => "miss").increment(1);
     // Computed as a part of the request that notes what it reads, to be kept with the result.
-    let part = Arc::new(match REQUEST_STATEMENTS.try_with(Arc::clone) {
-        Ok(request) => RequestSql::part_of(request, cache.tables.clone()),
-        Err(_) => RequestSql::default().reading(cache.tables.clone()),
-    });
+    let part = Arc::new(
+        RequestSql::part_of(REQUEST_STATEMENTS.try_with(Arc::clone).ok())
+            .reading(cache.tables.clone()),
+    );
     part.note_reads();
     let value = REQUEST_STATEMENTS.scope(part.clone(), compute).await?;
     cache.put(key, version, value.clone(), part.tables_read());

@@ -66,15 +66,12 @@ impl RequestSql {
         }
     }
 
-    /// Part of `request`'s work, noting on its own which tables it reads.
-    pub fn part_of(request: Arc<RequestSql>, tables: Arc<HashSet<String>>) -> Self {
-        let part = Self {
-            within: Some(request),
+    /// Part of `request`'s work (when there is one): its statements count there too.
+    pub fn part_of(request: Option<Arc<RequestSql>>) -> Self {
+        Self {
+            within: request,
             ..Self::default()
         }
-        .reading(tables);
-        part.note_reads();
-        part
     }
 
     /// Notes tables as read (by work whose result was reused instead of run again).
