@@ -417,6 +417,16 @@ pub struct ServeArgs {
     )]
     pub live_subscriptions_per_client: usize,
 
+    /// Longest time, in milliseconds, before a live stream learns that its API key was
+    /// revoked, expired or changed rights (it is also checked at every change committed).
+    #[arg(long, env = "STROOM_LIVE_KEY_CHECK_MS", default_value_t = 2_000)]
+    pub live_key_check_ms: u64,
+
+    /// Batches of changes waiting for one live subscriber; one that falls further behind is
+    /// ended with an error telling where to resume.
+    #[arg(long, env = "STROOM_LIVE_QUEUE", default_value_t = 64)]
+    pub live_queue: usize,
+
     /// Milliseconds between reads of the change feed's last number, which is how live
     /// subscribers and webhooks learn of other instances' changes on SQLite (on PostgreSQL they
     /// hear of them at once by LISTEN/NOTIFY, and the reads only cover reconnections).
@@ -471,6 +481,8 @@ impl Default for ServeArgs {
             live_max_connections: 1_000,
             live_connections_per_client: 8,
             live_subscriptions_per_client: 32,
+            live_key_check_ms: 2_000,
+            live_queue: 64,
             feed_poll_ms: 1_000,
         }
     }
@@ -529,6 +541,13 @@ impl ServeArgs {
             connections_per_client: self.live_connections_per_client,
             subscriptions_per_client: self.live_subscriptions_per_client,
             ..Default::default()
+        }
+    }
+
+    pub fn live_hub(&self) -> crate::domain::changes::hub::HubSettings {
+        crate::domain::changes::hub::HubSettings {
+            key_check: std::time::Duration::from_millis(self.live_key_check_ms.max(10)),
+            queue: self.live_queue.max(1),
         }
     }
 

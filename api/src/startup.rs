@@ -122,7 +122,7 @@ impl Application {
                 DATABASE_BREAKER_THRESHOLD,
                 DATABASE_BREAKER_PAUSE,
             )),
-            db: connected.db,
+            db: connected.db.clone(),
             statements: connected.statements,
             results: crate::graphql::result_cache::ResultCache::new(
                 serve.result_cache_entries,
@@ -148,6 +148,7 @@ impl Application {
             persisted: Arc::new(PersistedQueries::new(shared.clone())),
             shared,
             live: crate::http::live::Live::new(serve.live()),
+            hub: crate::domain::changes::hub::Hub::new(connected.db.clone(), serve.live_hub()),
         };
         Ok(Self {
             listener,
@@ -186,6 +187,7 @@ impl Application {
             self.feed_poll,
             stopped.clone(),
         ));
+        let hub = tokio::spawn(self.state.hub.clone().run(stopped.clone()));
         let deliveries = match self.webhooks.deliver {
             true => match Deliverer::new(db.clone(), self.webhooks.clone()) {
                 Ok(deliverer) => Some(tokio::spawn(deliverer.run(stopped))),
@@ -223,6 +225,7 @@ impl Application {
             tracing::warn!("webhooks: deliveries cut short at exit; they are retried");
         }
         watcher.abort();
+        hub.abort();
         // Connections still held by requests cut off at the deadline are not waited for.
         if tokio::time::timeout(Duration::from_secs(1), db.close())
             .await

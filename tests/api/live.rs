@@ -501,3 +501,344 @@ async fn persisted_subscriptions_stream_over_get() {
         "{body}"
     );
 }
+
+/// How a key stops admitting what acts for it.
+#[derive(Debug, Clone, Copy)]
+enum Loss {
+    /// `stroom keys revoke`, run against the database (no server hears of it).
+    Revoked,
+    /// Its expiry time passes.
+    Expired,
+    /// Its role is changed in the database (an admin key made a partner key).
+    RoleChanged,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Transport {
+    WebSocket,
+    EventStream,
+}
+
+const CONTACTS: &str = r#"subscription { changes(types: [CONTACT_PERSON]) { id object { ... on ContactPerson { name email phone } } } }"#;
+
+/// What a live stream of one key delivers: the contact names it shows, and how it ended.
+enum Live {
+    Socket(Socket),
+    Events(reqwest::Response, String),
+}
+
+impl Live {
+    async fn open(app: &TestApp, transport: Transport, token: &str) -> Self {
+        match transport {
+            Transport::WebSocket => {
+                let mut socket =
+                    Socket::init(app, json!({"authorization": format!("Bearer {token}")})).await;
+                socket.subscribe("c", CONTACTS, json!({})).await;
+                Live::Socket(socket)
+            }
+            Transport::EventStream => {
+                let response = app
+                    .client
+                    .post(app.url("/graphql"))
+                    .header("accept", "text/event-stream")
+                    .header("authorization", format!("Bearer {token}"))
+                    .json(&json!({"query": CONTACTS}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200);
+                Live::Events(response, String::new())
+            }
+        }
+    }
+
+    /// The next payload (`{data}` or `{errors}`), or `None` once the stream ended; for a
+    /// WebSocket, also its close code.
+    async fn next(&mut self) -> (Option<Value>, Option<u16>) {
+        match self {
+            Live::Socket(socket) => loop {
+                match socket.receive().await {
+                    Received::Message(m) if m["type"] == "next" => {
+                        return (Some(m["payload"].clone()), None);
+                    }
+                    Received::Message(m) if m["type"] == "complete" => continue,
+                    Received::Message(m) => panic!("unexpected message {m}"),
+                    Received::Closed(code, _) => return (None, Some(code)),
+                }
+            },
+            Live::Events(response, buffered) => loop {
+                if let Some(end) = buffered.find("\n\n") {
+                    let event: String = buffered.drain(..end + 2).collect();
+                    if event.starts_with("event: next") {
+                        let data = event
+                            .lines()
+                            .find_map(|l| l.strip_prefix("data: "))
+                            .unwrap();
+                        return (Some(serde_json::from_str(data).unwrap()), None);
+                    }
+                    if event.starts_with("event: complete") {
+                        return (None, None);
+                    }
+                    continue;
+                }
+                let chunk = tokio::time::timeout(Duration::from_secs(15), response.chunk())
+                    .await
+                    .expect("nothing arrived within 15 s")
+                    .unwrap();
+                match chunk {
+                    Some(chunk) => buffered.push_str(std::str::from_utf8(&chunk).unwrap()),
+                    None => return (None, None),
+                }
+            },
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_key_that_stops_admitting_ends_its_streams_on_every_instance_within_seconds() {
+    use entity::enums::KeyRole;
+    use sea_orm::{ConnectionTrait, Statement};
+
+    let app = spawn_configured(true, |_| {}).await;
+    // Changes are made through another instance: this one hears of them as of any commit.
+    let other = spawn_instance(&app, None, |_| {}).await;
+    let admin = app.admin_key().await;
+    let organisation = app
+        .graphql("{ organisations(first: 1) { nodes { id } } }", json!({}))
+        .await
+        .ok()["organisations"]["nodes"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let backend = app.db.get_database_backend();
+    let mut case = 0;
+    for loss in [Loss::Revoked, Loss::Expired, Loss::RoleChanged] {
+        for transport in [Transport::WebSocket, Transport::EventStream] {
+            case += 1;
+            let (role, expires) = match loss {
+                Loss::RoleChanged => (KeyRole::Admin, None),
+                Loss::Expired => (
+                    KeyRole::Partner,
+                    Some(chrono::Utc::now() + chrono::Duration::seconds(3)),
+                ),
+                Loss::Revoked => (KeyRole::Partner, None),
+            };
+            let (key, token) = stroom_api::api_key::create_key(
+                &app.db,
+                &format!("Streaming partner {case}"),
+                role,
+                None,
+                expires,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{}", e.message));
+            let mut live = Live::open(&app, transport, &token).await;
+            // The stream works while the key does: personal data reach the partner.
+            let before = format!("Before the loss {case}");
+            create_contact(&other, &admin, &organisation, &before).await;
+            let (payload, _) = live.next().await;
+            let payload = payload.expect("the stream ended early");
+            assert_eq!(
+                payload["data"]["changes"]["object"]["name"], before,
+                "{loss:?} {transport:?}: {payload}"
+            );
+
+            let lost_at = std::time::Instant::now();
+            match loss {
+                Loss::Revoked => {
+                    stroom_api::api_key::revoke_key(&app.db, key.id)
+                        .await
+                        .unwrap_or_else(|e| panic!("{}", e.message));
+                }
+                Loss::Expired => {
+                    let left = expires.unwrap() - chrono::Utc::now();
+                    tokio::time::sleep(left.to_std().unwrap_or_default()).await;
+                }
+                Loss::RoleChanged => {
+                    app.db
+                        .execute_raw(Statement::from_string(
+                            backend,
+                            format!("UPDATE api_key SET role = 'partner' WHERE id = {}", key.id),
+                        ))
+                        .await
+                        .unwrap();
+                }
+            }
+            // A change right after the loss never reaches the stream: every event is
+            // filtered with the key's rights when it is sent.
+            let after = format!("After the loss {case}");
+            create_contact(&other, &admin, &organisation, &after).await;
+            let (payload, _) = live.next().await;
+            let payload = payload.expect("the stream ended without saying why");
+            assert!(
+                payload["data"]["changes"].is_null() && !payload.to_string().contains(&after),
+                "{loss:?} {transport:?}: an event reached a stream whose key no longer admits it: {payload}"
+            );
+            let error = &payload["errors"][0];
+            let (code, reason) = match loss {
+                Loss::Revoked => ("UNAUTHENTICATED", "REVOKED"),
+                Loss::Expired => ("UNAUTHENTICATED", "EXPIRED"),
+                Loss::RoleChanged => ("FORBIDDEN", "RIGHTS_CHANGED"),
+            };
+            assert_eq!(error["extensions"]["code"], code, "{payload}");
+            assert_eq!(error["extensions"]["reason"], reason, "{payload}");
+            // Then the stream ends: the socket closes with 4403, the event stream completes.
+            let (rest, closed) = live.next().await;
+            assert!(
+                rest.is_none(),
+                "{loss:?} {transport:?}: more after the end: {rest:?}"
+            );
+            if let Transport::WebSocket = transport {
+                assert_eq!(closed, Some(4403), "{loss:?}");
+            }
+            assert!(
+                lost_at.elapsed() < Duration::from_secs(10),
+                "{loss:?} {transport:?}: the stream took {:?} to end",
+                lost_at.elapsed()
+            );
+        }
+    }
+    drop(other);
+}
+
+#[tokio::test]
+async fn a_revoked_key_is_stopped_without_any_change_being_made() {
+    let app = spawn_configured(true, |serve| serve.live_key_check_ms = 200).await;
+    for transport in [Transport::WebSocket, Transport::EventStream] {
+        let (key, token) = stroom_api::api_key::create_key(
+            &app.db,
+            &format!("Quiet partner {transport:?}"),
+            entity::enums::KeyRole::Partner,
+            None,
+            None,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.message));
+        let mut live = Live::open(&app, transport, &token).await;
+        // Give the subscription time to be admitted and join the hub.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        stroom_api::api_key::revoke_key(&app.db, key.id)
+            .await
+            .unwrap_or_else(|e| panic!("{}", e.message));
+        let revoked_at = std::time::Instant::now();
+        let (payload, _) = live.next().await;
+        let payload = payload.expect("the stream ended without saying why");
+        assert_eq!(
+            payload["errors"][0]["extensions"]["reason"], "REVOKED",
+            "{payload}"
+        );
+        let (rest, closed) = live.next().await;
+        assert!(rest.is_none());
+        if let Transport::WebSocket = transport {
+            assert_eq!(closed, Some(4403));
+        }
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            revoked_at.elapsed()
+        );
+    }
+}
+
+/// SQL statements the server has run so far (its `/metrics`).
+async fn statements(app: &TestApp) -> u64 {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("stroom_db_statements_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("the statement count in /metrics")
+}
+
+/// The statements one write costs this server, with its subscribers all served.
+async fn write_cost(
+    app: &TestApp,
+    admin: &str,
+    sockets: &mut [(Socket, usize)],
+    code: &str,
+) -> u64 {
+    let before = statements(app).await;
+    create_theme(app, admin, code).await;
+    for (socket, subscriptions) in sockets.iter_mut() {
+        for _ in 0..*subscriptions {
+            let message = socket.message().await;
+            assert_eq!(message["type"], "next", "{message}");
+            assert!(message["payload"]["errors"].is_null(), "{message}");
+            assert_eq!(
+                message["payload"]["data"]["changes"]["object"]["code"], code,
+                "{message}"
+            );
+        }
+    }
+    statements(app).await - before
+}
+
+#[tokio::test]
+async fn a_write_costs_the_same_few_statements_whatever_the_number_of_subscribers() {
+    // Only this server's own commits wake its subscribers here, and no webhook deliverer
+    // reads beside them, so the count is exact.
+    let app = spawn_configured(true, |serve| {
+        serve.webhooks_deliver = false;
+        serve.feed_poll_ms = 600_000;
+        serve.live_key_check_ms = 600_000;
+        serve.live_max_connections = 100;
+        serve.live_connections_per_client = 100;
+        serve.live_subscriptions_per_client = 1_000;
+    })
+    .await;
+    let admin = app.admin_key().await;
+    let partner = app.partner_key().await;
+    const THEMES: &str = "subscription($after: ID) { changes(types: [THEME], after: $after) { id operation objectId object { id ... on Theme { code label } } } }";
+    // The first use of a key also notes when it was used: not part of what is measured.
+    write_cost(&app, &admin, &mut [], "fan_out_first").await;
+    let mut alone = u64::MAX;
+    for attempt in 0..3 {
+        let code = format!("fan_out_alone_{attempt}");
+        alone = alone.min(write_cost(&app, &admin, &mut [], &code).await);
+    }
+
+    let mut costs = Vec::new();
+    let mut sockets: Vec<(Socket, usize)> = Vec::new();
+    for (round, (payload, subscriptions)) in [
+        (json!({}), 10),
+        (json!({}), 90),
+        (json!({"authorization": format!("Bearer {partner}")}), 100),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut socket = Socket::init(&app, payload).await;
+        // From the last event on, however long joining takes.
+        let after = json!({"after": last_event(&app, &admin).await});
+        for i in 0..subscriptions {
+            socket
+                .subscribe(&format!("{round}-{i}"), THEMES, after.clone())
+                .await;
+        }
+        sockets.push((socket, subscriptions));
+        // A first write after joining: every subscription is running once it arrives.
+        write_cost(&app, &admin, &mut sockets, &format!("fan_out_warm_{round}")).await;
+        // The least of three: other test servers in this process ring the same doorbell,
+        // which can add a read to a write's count but never take one away.
+        let mut least = u64::MAX;
+        for attempt in 0..3 {
+            let code = format!("fan_out_{round}_{attempt}");
+            least = least.min(write_cost(&app, &admin, &mut sockets, &code).await);
+        }
+        costs.push(least - alone);
+    }
+    // Anonymous subscribers: one read of the events, one of the records they show, for 10 as
+    // for 100. With partners beside them: their keys' standing and their own records' read.
+    assert_eq!(
+        costs,
+        [2, 2, 4],
+        "extra statements per write with 10, 100, 100+100 subscribers"
+    );
+}

@@ -58,6 +58,36 @@ macro_rules! nodes {
             })
         }
 
+        /// Loads these records of `kind` into `loader`, in one statement, so that later loads
+        /// of them are answered from its cache.
+        pub async fn prime<C: async_graphql::dataloader::CacheFactory>(
+            loader: &async_graphql::dataloader::DataLoader<crate::graphql::loader::DbLoader, C>,
+            kind: NodeKind,
+            ids: impl IntoIterator<Item = i64>,
+        ) -> async_graphql::Result<()> {
+            match kind {
+                $(NodeKind::$kind => {
+                    loader
+                        .load_many(ids.into_iter().map(crate::graphql::loader::ById::<<$kind as Wraps>::Entity>::new))
+                        .await?;
+                }),+
+            }
+            Ok(())
+        }
+
+        /// Any record by global ID through `loader` (a loader shared beyond one request).
+        pub async fn load_in<C: async_graphql::dataloader::CacheFactory>(
+            loader: &async_graphql::dataloader::DataLoader<crate::graphql::loader::DbLoader, C>,
+            field: &str,
+            id: &ID,
+        ) -> async_graphql::Result<Option<Node>> {
+            let GlobalId { kind, id } = GlobalId::decode(field, id)?;
+            let id = Some(id);
+            Ok(match kind {
+                $(NodeKind::$kind => crate::graphql::loader::reference_in::<$kind, C>(loader, id).await?.map(Node::$kind)),+
+            })
+        }
+
         /// The types of record with a global ID, for filters (`changes(types:)`).
         #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
         pub enum NodeType {

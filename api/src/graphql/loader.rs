@@ -274,6 +274,22 @@ where
         .map(|model| T::wrap(Arc::unwrap_or_clone(model))))
 }
 
+/// A reference through a loader of its own (one shared beyond a single request).
+pub async fn reference_in<T: crate::graphql::pagination::Wraps, C>(
+    loader: &async_graphql::dataloader::DataLoader<DbLoader, C>,
+    id: Option<i64>,
+) -> async_graphql::Result<Option<T>>
+where
+    <T::Entity as EntityTrait>::Model: FromQueryResult + Send + Sync + Clone,
+    C: async_graphql::dataloader::CacheFactory,
+{
+    let Some(id) = id else { return Ok(None) };
+    Ok(loader
+        .load_one(ById::<T::Entity>::new(id))
+        .await?
+        .map(|model| T::wrap(Arc::unwrap_or_clone(model))))
+}
+
 /// A reference that the schema declares non-null: a missing row is an internal error.
 pub async fn required_reference<T: crate::graphql::pagination::Wraps>(
     ctx: &async_graphql::Context<'_>,

@@ -154,7 +154,7 @@ pub async fn feed(
         );
         return response;
     }
-    let lines = stream_after(state.db.clone(), viewer, criteria, after, limit).map(|event| {
+    let lines = stream_after(state.db.clone(), viewer, criteria, after, None, limit).map(|event| {
         event
             .map(|event| Bytes::from(format!("{}\n", event_json(&event))))
             // A failure ends the body before its end: the client sees a broken stream, never

@@ -306,7 +306,8 @@ async fn admit(
         .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, "GRAPHQL_PARSE_FAILED", e.message))?
         .clone();
     let name = request.operation_name.clone();
-    match select_operation(&document, name.as_deref()).map(|op| op.ty) {
+    let operation = select_operation(&document, name.as_deref());
+    match operation.map(|op| op.ty) {
         Some(OperationType::Subscription) => {}
         Some(_) => {
             return Err(Refusal::new(
@@ -322,6 +323,18 @@ async fn admit(
                 "Name the operation to run with `operationName`.",
             ));
         }
+    }
+    // The spec's "single root field" rule (graphql-js enforces it too): one subscription is
+    // one stream, so the caps count what the server really runs.
+    let roots = operation.map_or(0, |op| root_fields(&document, &op.selection_set.node));
+    if roots != 1 {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "GRAPHQL_VALIDATION_FAILED",
+            format!(
+                "A subscription selects exactly one root field; this one selects {roots}. Send one subscription per stream."
+            ),
+        ));
     }
     let variables = effective_variables(&document, name.as_deref(), &request.variables);
     if let Err(bad) = check_text(&document, &variables) {
@@ -366,7 +379,7 @@ async fn admit(
         async_graphql::dataloader::NoCache,
     );
     loader.enable_all_cache(false);
-    let request = request.data(RequestContext {
+    let request = request.data(state.hub.clone()).data(RequestContext {
         db: state.db.clone(),
         viewer: subscriber.viewer.clone(),
         locales: subscriber.locales.clone(),
@@ -378,14 +391,75 @@ async fn admit(
     });
     metrics::counter!("stroom_live_subscriptions_total").increment(1);
     let results = state.schema.execute_stream(request);
+    // Every event costs what the subscription's selection costs, as a query would: a client
+    // cannot multiply the server's work beyond its budget by subscribing.
+    let (limiter, cost) = (state.rate_limiter.clone(), analysis.cost);
     Ok(results
         .take_until(state.live.closed())
-        .map(move |mut response| {
+        .then(move |mut response| {
+            let (limiter, subject) = (limiter.clone(), subject.clone());
             let _slot = &slot;
             label(&mut response, &document, name.as_deref());
-            response
+            async move {
+                let spent = limiter.spend(&subject, cost).await;
+                if spent.allowed {
+                    (response, false)
+                } else {
+                    let refusal = Refusal::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "RATE_LIMITED",
+                        format!(
+                            "Rate limit exceeded: each event of this subscription costs {cost} points and {} remain; subscribe again after {} seconds with `after` set to the last event you read.",
+                            spent.remaining(),
+                            spent.retry_after_secs()
+                        ),
+                    );
+                    (refusal.graphql(), true)
+                }
+            }
+        })
+        .scan(false, |ended, (response, last)| {
+            let item = (!*ended).then_some(response);
+            *ended = last;
+            std::future::ready(item)
         })
         .boxed())
+}
+
+/// Root fields of a selection, fragments spread in place.
+fn root_fields(
+    document: &async_graphql::parser::types::ExecutableDocument,
+    selection: &async_graphql::parser::types::SelectionSet,
+) -> usize {
+    use async_graphql::parser::types::Selection;
+    selection
+        .items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(_) => 1,
+            Selection::InlineFragment(inline) => {
+                root_fields(document, &inline.node.selection_set.node)
+            }
+            Selection::FragmentSpread(spread) => document
+                .fragments
+                .get(&spread.node.fragment_name.node)
+                .map_or(0, |f| root_fields(document, &f.node.selection_set.node)),
+        })
+        .sum()
+}
+
+/// Whether a response ends its stream because the subscriber's key no longer admits it.
+fn ends_for_key(response: &async_graphql::Response) -> bool {
+    response.errors.iter().any(|error| {
+        error
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("reason"))
+            .is_some_and(|reason| {
+                matches!(reason, async_graphql::Value::String(r)
+                    if ["REVOKED", "EXPIRED", "UNKNOWN", "MALFORMED", "RIGHTS_CHANGED"].contains(&r.as_str()))
+            })
+    })
 }
 
 /// Gives every error a code, as the HTTP handler does (validation and input errors come from
@@ -675,6 +749,8 @@ fn websocket(
 struct SocketExecutor {
     state: AppState,
     subscriber: Arc<OnceLock<Subscriber>>,
+    /// The close code the socket ends with once its current message is sent (0: none).
+    refused: Arc<std::sync::atomic::AtomicU16>,
 }
 
 impl Executor for SocketExecutor {
@@ -698,6 +774,7 @@ impl Executor for SocketExecutor {
         _session: Option<Arc<async_graphql::Data>>,
     ) -> BoxStream<'static, async_graphql::Response> {
         let (state, subscriber) = (self.state.clone(), self.subscriber.get().cloned());
+        let refused = self.refused.clone();
         futures_util::stream::once(async move {
             // The protocol closes a socket that subscribes before its `connection_init` was
             // acknowledged, and the acknowledgement comes after the subscriber is set.
@@ -714,6 +791,13 @@ impl Executor for SocketExecutor {
             })
         })
         .flatten()
+        .inspect(move |response| {
+            // Every subscription of a socket acts for one key: when that key stops admitting
+            // one, the whole socket closes (4403) after this message.
+            if ends_for_key(response) {
+                refused.store(4403, Ordering::SeqCst);
+            }
+        })
         .boxed()
     }
 }
@@ -741,13 +825,14 @@ async fn serve_socket(
             })
         });
     let subscriber = Arc::new(OnceLock::new());
+    let refused = Arc::new(std::sync::atomic::AtomicU16::new(0));
     let executor = SocketExecutor {
         state: state.clone(),
         subscriber: subscriber.clone(),
+        refused: refused.clone(),
     };
     // The key's own connection slot, taken at `connection_init`, lives as long as the socket.
     let key_slot: Arc<Mutex<Option<Slot>>> = Arc::default();
-    let refused = Arc::new(std::sync::atomic::AtomicU16::new(0));
     let init = {
         let (state, subscriber, key_slot, refused, live) = (
             state.clone(),
@@ -817,6 +902,11 @@ async fn serve_socket(
             message = protocol.next() => match message {
                 Some(WsMessage::Text(text)) => {
                     if sink.send(Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                    if subscriber.get().is_some() && refused.load(Ordering::SeqCst) == 4403 {
+                        let reason = "This API key no longer admits these subscriptions.";
+                        let _ = sink.send(close(4403, reason.into())).await;
                         break;
                     }
                 }

@@ -75,6 +75,8 @@ pub struct AppState {
     pub shared: Option<Arc<crate::kernel::shared_store::SharedStore>>,
     /// Live subscriptions: their caps and the shutdown signal that ends them.
     pub live: Arc<live::Live>,
+    /// The one reader of the change feed that live subscriptions share.
+    pub hub: Arc<crate::domain::changes::hub::Hub>,
 }
 
 /// The process-wide Prometheus recorder (installed once, shared by every server in a process).

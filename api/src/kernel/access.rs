@@ -43,7 +43,7 @@ impl Viewer {
 }
 
 /// Why a presented key was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyRefusal {
     Malformed,
     Unknown,
@@ -58,6 +58,16 @@ impl KeyRefusal {
             Self::Unknown => "This API key is not valid.",
             Self::Revoked => "This API key has been revoked.",
             Self::Expired => "This API key has expired.",
+        }
+    }
+
+    /// The reason as a stable word, for clients that act on it.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Malformed => "MALFORMED",
+            Self::Unknown => "UNKNOWN",
+            Self::Revoked => "REVOKED",
+            Self::Expired => "EXPIRED",
         }
     }
 }
@@ -94,7 +104,6 @@ pub async fn authenticate(
     header: Option<&str>,
 ) -> Result<Result<Viewer, KeyRefusal>, sea_orm::DbErr> {
     use entity::api_key::{Column, Entity};
-    use entity::enums::KeyRole;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
     let Some(header) = header else {
@@ -116,12 +125,10 @@ pub async fn authenticate(
         return Ok(Err(KeyRefusal::Unknown));
     };
     let now = crate::kernel::time::now();
-    if key.revoked_at.is_some() {
-        return Ok(Err(KeyRefusal::Revoked));
-    }
-    if key.expires_at.is_some_and(|at| at <= now) {
-        return Ok(Err(KeyRefusal::Expired));
-    }
+    let viewer = match standing(&key, now) {
+        Ok(viewer) => viewer,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
     if key
         .last_used_at
         .is_none_or(|at| now - at >= LAST_USE_PRECISION)
@@ -133,14 +140,74 @@ pub async fn authenticate(
             .exec(db)
             .await;
     }
+    Ok(Ok(viewer))
+}
+
+/// What a stored key may do at `now`: the viewer it makes, or why it makes none. Every check of
+/// a key, at admission and again for whatever acts for the key later, asks this.
+pub fn standing(
+    key: &entity::api_key::Model,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Viewer, KeyRefusal> {
+    use entity::enums::KeyRole;
+    if key.revoked_at.is_some() {
+        return Err(KeyRefusal::Revoked);
+    }
+    if key.expires_at.is_some_and(|at| at <= now) {
+        return Err(KeyRefusal::Expired);
+    }
     let role = match key.role {
         KeyRole::Partner => Role::Partner,
         KeyRole::Editor => Role::Editor,
         KeyRole::Admin => Role::Admin,
     };
-    Ok(Ok(Viewer {
+    Ok(Viewer {
         role,
-        key: Some((key.id, key.name)),
+        key: Some((key.id, key.name.clone())),
         municipality_id: key.municipality_id,
-    }))
+    })
+}
+
+/// The standing now of each of these keys, read in one statement: for streams, deliveries and
+/// anything else that acts for a key long after it was admitted. A key that no longer exists
+/// is `Unknown`.
+pub async fn standings(
+    db: &impl sea_orm::ConnectionTrait,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, Result<Viewer, KeyRefusal>>, sea_orm::DbErr> {
+    use entity::api_key::{Column, Entity};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let now = crate::kernel::time::now();
+    let mut found: std::collections::HashMap<i64, Result<Viewer, KeyRefusal>> = ids
+        .iter()
+        .map(|id| (*id, Err(KeyRefusal::Unknown)))
+        .collect();
+    if ids.is_empty() {
+        return Ok(found);
+    }
+    for key in Entity::find()
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+    {
+        found.insert(key.id, standing(&key, now));
+    }
+    Ok(found)
+}
+
+impl Viewer {
+    /// Whether `now` grants the same rights as when this viewer was admitted: the same role
+    /// and the same municipality. A key whose rights changed must be admitted anew.
+    pub fn same_rights(&self, now: &Viewer) -> bool {
+        self.role == now.role && self.municipality_id == now.municipality_id
+    }
+
+    /// The rights alone, without the key: what decides what a viewer may see.
+    pub fn rights(&self) -> Self {
+        Self {
+            role: self.role,
+            key: None,
+            municipality_id: self.municipality_id,
+        }
+    }
 }

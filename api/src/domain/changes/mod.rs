@@ -7,6 +7,10 @@
 //! An event names the record, the operation and the changed fields, never their values: the
 //! record itself is read through `object` (or `node`), with the reader's own rights. A viewer
 //! sees the events of the records it may read.
+pub mod hub;
+
+use std::sync::Arc;
+
 use async_graphql::{Context, Enum, ID, Object, Subscription};
 use entity::change_event;
 use futures_util::Stream;
@@ -16,7 +20,7 @@ use sea_orm::{
 };
 
 use crate::domain::municipality::Municipality;
-use crate::domain::node::{Node, NodeType, load, readable_by};
+use crate::domain::node::{Node, NodeType, load, load_in, readable_by};
 use crate::graphql::context::{request, viewer};
 use crate::graphql::filter::Filter;
 use crate::graphql::loader::reference;
@@ -79,13 +83,14 @@ impl ChangeOperation {
     }
 }
 
-/// One event of the change feed.
-pub struct ChangeEvent(pub change_event::Model);
+/// One event of the change feed; a live one carries the reads it shares with the other
+/// subscribers of the same rights.
+pub struct ChangeEvent(pub Arc<change_event::Model>, Option<Arc<hub::SharedReads>>);
 
 impl Wraps for ChangeEvent {
     type Entity = change_event::Entity;
     fn wrap(model: change_event::Model) -> Self {
-        Self(model)
+        Self(Arc::new(model), None)
     }
 }
 
@@ -129,9 +134,17 @@ impl ChangeEvent {
 
     /// The changed record as it is now (null if you may no longer see it).
     async fn object(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Node>> {
-        match self.kind() {
-            Some(kind) => load(ctx, "object", &kind.id(self.0.subject_id)).await,
-            None => Ok(None),
+        let Some(kind) = self.kind() else {
+            return Ok(None);
+        };
+        let id = kind.id(self.0.subject_id);
+        match &self.1 {
+            // Every subscriber of these rights asks for the same records: they are read once.
+            Some(shared) => {
+                shared.prime().await?;
+                load_in(&shared.loader, "object", &id).await
+            }
+            None => load(ctx, "object", &id).await,
         }
     }
 
@@ -186,6 +199,17 @@ impl ChangeCriteria {
         })
     }
 
+    /// Whether `event` meets the criteria (what `select` asks of the database).
+    pub fn selects(&self, event: &change_event::Model) -> bool {
+        self.types.as_ref().is_none_or(|types| {
+            types
+                .iter()
+                .any(|kind| kind.type_name() == event.subject_type)
+        }) && self
+            .municipality
+            .is_none_or(|m| event.municipality_id == Some(m))
+    }
+
     /// The events `viewer` may see that meet the criteria.
     pub fn select(&self, viewer: &Viewer) -> SelectStatement {
         let mut select = change_event::Entity::find()
@@ -203,13 +227,14 @@ impl ChangeCriteria {
     }
 }
 
-/// Events after `after` (an event's number; `0` from the start), `chunk` at a time, as a
-/// stream: the NDJSON feed.
+/// Events after `after` (an event's number; `0` from the start), up to `until` if given,
+/// `chunk` at a time, as a stream: the NDJSON feed, and a subscriber's catching up.
 pub fn stream_after<C: ConnectionTrait + Clone + Send + 'static>(
     db: C,
     viewer: Viewer,
     criteria: ChangeCriteria,
     after: i64,
+    until: Option<i64>,
     limit: u64,
 ) -> impl Stream<Item = Result<change_event::Model, DbErr>> {
     const CHUNK: u64 = 500;
@@ -225,18 +250,23 @@ pub fn stream_after<C: ConnectionTrait + Clone + Send + 'static>(
                     return Ok(None);
                 }
                 let take = std::cmp::min(left, CHUNK);
+                let mut ids = ids_after(&criteria, &viewer, cursor, take);
+                if let Some(until) = until {
+                    ids.and_where(col(change_event::Column::Sequence).lte(until));
+                }
                 let select = change_event::Entity::find()
-                    .filter(
-                        col(change_event::Column::Sequence)
-                            .in_subquery(ids_after(&criteria, &viewer, cursor, take)),
-                    )
+                    .filter(col(change_event::Column::Sequence).in_subquery(ids))
                     .order_by_asc(change_event::Column::Sequence);
                 let page = select.all(&db).await?;
                 let Some(last) = page.last() else {
                     return Ok(None);
                 };
                 cursor = last.sequence;
-                left -= page.len() as u64;
+                // A short page was the last: no read that can only come back empty.
+                left = match page.len() as u64 {
+                    read if read < take => 0,
+                    read => left - read,
+                };
                 let mut page = page.into_iter();
                 let first = page.next();
                 Ok(first.map(|event| (event, (cursor, left, page))))
@@ -257,81 +287,100 @@ fn ids_after(criteria: &ChangeCriteria, viewer: &Viewer, after: i64, take: u64) 
     select
 }
 
-/// Where a live subscriber stands: the last number it has read up to, the events read but
-/// not yet sent, and the commits it hears of.
-struct Following {
-    cursor: i64,
-    buffered: std::vec::IntoIter<change_event::Model>,
-    published: tokio::sync::watch::Receiver<i64>,
-    failed: bool,
-}
-
-/// The events `viewer` may see after `after`, then each new one as it commits, for as long
-/// as the stream is read. It reads only up to the last number committed, so an event is never
-/// skipped, and reads again whenever a commit is announced.
+/// The events `viewer` may see after `after` (by default, from the next commit on), then each
+/// new one as it commits, for as long as the stream is read. Catching up reads the database
+/// with the viewer's rights; after that the server's hub hands events out, re-checking the
+/// viewer's key at every wake, and ends the stream with an error when the key no longer
+/// admits it.
 pub fn follow(
     db: sea_orm::DatabaseConnection,
+    hub: Arc<hub::Hub>,
     viewer: Viewer,
     criteria: ChangeCriteria,
-    after: i64,
+    after: Option<i64>,
 ) -> impl Stream<Item = async_graphql::Result<ChangeEvent>> {
-    const CHUNK: u64 = 100;
-    let state = Following {
-        cursor: after,
-        buffered: Vec::new().into_iter(),
-        published: crate::kernel::feed::published().subscribe(),
-        failed: false,
-    };
-    futures_util::stream::unfold(state, move |mut state| {
-        let (db, viewer, criteria) = (db.clone(), viewer.clone(), criteria.clone());
-        async move {
-            if state.failed {
-                return None;
+    use futures_util::StreamExt;
+    futures_util::stream::once(async move {
+        let subscription = match hub.subscribe(viewer.clone(), criteria.clone()).await {
+            Ok(subscription) => subscription,
+            Err(error) => {
+                let error: async_graphql::Error = ApiError::from(error).into();
+                return futures_util::stream::once(async move { Err(error) }).boxed();
             }
-            loop {
-                if let Some(event) = state.buffered.next() {
-                    return Some((Ok(ChangeEvent(event)), state));
-                }
-                // The signal only says that something may have committed; the database says
-                // up to which number everything has (numbers follow commit order). Marking the
-                // signal seen before reading means a commit after the read wakes us again.
-                state.published.borrow_and_update();
-                let known = match crate::kernel::feed::last_event(&db).await {
-                    Ok(known) => known,
-                    Err(error) => {
-                        state.failed = true;
-                        return Some((Err(ApiError::from(error).into()), state));
+        };
+        let start = subscription.start;
+        let catch_up = match after.filter(|after| *after < start) {
+            Some(after) => stream_after(db, viewer, criteria, after, Some(start), u64::MAX)
+                .map(|event| {
+                    event
+                        .map(ChangeEvent::wrap)
+                        .map_err(|e| ApiError::from(e).into())
+                })
+                .boxed(),
+            None => futures_util::stream::empty().boxed(),
+        };
+        let after = after.unwrap_or(start);
+        let live = futures_util::stream::unfold(
+            (subscription, Vec::new().into_iter(), None, false),
+            move |(mut subscription, mut pending, mut reads, ended)| async move {
+                loop {
+                    if let Some(event) = pending.next() {
+                        let item = Ok(ChangeEvent(event, reads.clone()));
+                        return Some((item, (subscription, pending, reads, ended)));
                     }
-                };
-                if known <= state.cursor {
-                    // The sender lives as long as the process.
-                    state.published.changed().await.ok()?;
-                    continue;
-                }
-                let mut ids = ids_after(&criteria, &viewer, state.cursor, CHUNK);
-                ids.and_where(col(change_event::Column::Sequence).lte(known));
-                let page = change_event::Entity::find()
-                    .filter(col(change_event::Column::Sequence).in_subquery(ids))
-                    .order_by_asc(change_event::Column::Sequence)
-                    .all(&db)
-                    .await;
-                match page {
-                    Ok(page) => {
-                        state.cursor = match page.last() {
-                            Some(last) if page.len() as u64 == CHUNK => last.sequence,
-                            _ => known,
-                        };
-                        state.buffered = page.into_iter();
+                    if ended {
+                        return None;
                     }
-                    Err(error) => {
-                        state.failed = true;
-                        let error = ApiError::from(error);
-                        return Some((Err(error.into()), state));
+                    match subscription.arrivals.recv().await {
+                        Some(arrival) => {
+                            let events: Vec<_> = arrival
+                                .events
+                                .into_iter()
+                                .filter(|e| e.sequence > after)
+                                .collect();
+                            pending = events.into_iter();
+                            reads = Some(arrival.reads);
+                        }
+                        None => {
+                            let error = subscription.ending().map(ending_error)?;
+                            return Some((Err(error), (subscription, pending, reads, true)));
+                        }
                     }
                 }
-            }
-        }
+            },
+        );
+        catch_up.chain(live).boxed()
     })
+    .flatten()
+}
+
+/// The error that ends a live stream for `ending`.
+fn ending_error(ending: hub::Ending) -> async_graphql::Error {
+    use async_graphql::ErrorExtensions;
+    match ending {
+        hub::Ending::Refused(refusal) => async_graphql::Error::new(refusal.message()).extend_with(
+            |_, e| {
+                e.set("code", "UNAUTHENTICATED");
+                e.set("reason", refusal.reason());
+            },
+        ),
+        hub::Ending::RightsChanged => async_graphql::Error::new(
+            "This API key's rights changed: subscribe again to follow the changes with its new rights.",
+        )
+        .extend_with(|_, e| {
+            e.set("code", "FORBIDDEN");
+            e.set("reason", "RIGHTS_CHANGED");
+        }),
+        hub::Ending::Behind(last) => async_graphql::Error::new(format!(
+            "This subscription fell behind and was ended: subscribe again with `after: \"{last}\"` to go on from the last event read."
+        ))
+        .extend_with(|_, e| {
+            e.set("code", "RATE_LIMITED");
+            e.set("reason", "BEHIND");
+            e.set("after", last.to_string());
+        }),
+        hub::Ending::Failed => ApiError::internal(anyhow::anyhow!("the change feed could not be read")).into(),
+    }
 }
 
 /// The feed as one JSON object per event (the NDJSON feed's lines).
@@ -405,7 +454,7 @@ impl ChangeSubscription {
         let criteria = ChangeCriteria::new(types.as_deref(), municipality.as_ref())?;
         let request = request(ctx);
         let after = match after {
-            Some(id) => id.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            Some(id) => Some(id.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
                 ApiError::bad_input(
                     "after",
                     format!(
@@ -413,13 +462,15 @@ impl ChangeSubscription {
                         id.0
                     ),
                 )
-            })?,
-            None => crate::kernel::feed::last_event(&request.db)
-                .await
-                .map_err(ApiError::from)?,
+            })?),
+            None => None,
         };
+        let hub = ctx.data::<Arc<hub::Hub>>().map_err(|_| {
+            ApiError::internal(anyhow::anyhow!("no live hub attached to the subscription"))
+        })?;
         Ok(follow(
             request.db.clone(),
+            hub.clone(),
             request.viewer.clone(),
             criteria,
             after,
