@@ -29,6 +29,9 @@ pub struct Model {
     pub version: i32,
     pub archived_at: Option<DateTimeUtc>,
     pub provenance: crate::enums::Provenance,
+    /// The API key the endpoint acts for (the admin key that registered or last enabled it);
+    /// none for endpoints registered on the command line.
+    pub api_key_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

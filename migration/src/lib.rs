@@ -12,6 +12,7 @@ mod m20261129_000003_create_translation_origin;
 mod m20261130_000001_create_change_feed;
 mod m20261130_000002_create_webhooks;
 mod m20261130_000003_create_table_stamps;
+mod m20261203_000001_add_webhook_endpoint_key;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000001_create_change_feed::Migration),
             Box::new(m20261130_000002_create_webhooks::Migration),
             Box::new(m20261130_000003_create_table_stamps::Migration),
+            Box::new(m20261203_000001_add_webhook_endpoint_key::Migration),
         ]
     }
 }

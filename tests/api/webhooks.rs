@@ -542,3 +542,171 @@ async fn a_lease_that_ran_out_is_delivered_again_and_a_live_one_is_not() {
         "a message under a live lease was taken"
     );
 }
+
+/// Endpoints stored while internal addresses were allowed, in every form an address takes,
+/// get nothing from a server that does not allow them: each attempt is refused before any
+/// connection, with the reason in the message's last error.
+#[tokio::test]
+async fn deliveries_check_every_form_of_address_under_the_servers_setting_now() {
+    // Registered where internal addresses are allowed (and nothing is delivered)…
+    let app = spawn_configured(true, |serve| {
+        serve.webhooks_allow_internal = true;
+        serve.webhooks_deliver = false;
+    })
+    .await;
+    // …delivered by an instance that does not allow them.
+    let deliverer = spawn_instance(&app, None, |serve| {
+        serve.webhooks_allow_internal = false;
+        serve.webhook_poll_ms = 50;
+        serve.webhook_retry_base_ms = 60_000;
+        serve.webhook_timeout_secs = 2;
+    })
+    .await;
+    let admin = app.admin_key().await;
+    let receiver = Receiver::start(Receiver::always(200)).await;
+    let port = receiver
+        .url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let forms = [
+        format!("http://127.0.0.1:{port}/hook"),
+        format!("http://[::ffff:127.0.0.1]:{port}/hook"),
+        format!("http://[::ffff:7f00:1]:{port}/hook"),
+        format!("http://2130706433:{port}/hook"),
+        format!("http://0x7f.1:{port}/hook"),
+        format!("http://127.1:{port}/hook"),
+        format!("http://localhost:{port}/hook"),
+    ];
+    let mut endpoints = Vec::new();
+    for url in &forms {
+        let (id, _) = register(&app, &admin, url, json!(["theme.created"])).await;
+        endpoints.push((url.clone(), id));
+    }
+    create_theme(&app, &admin, "no_inside_delivery").await;
+    for (url, endpoint) in &endpoints {
+        let mut last = Value::Null;
+        for _ in 0..200 {
+            last = admin_messages(&deliverer, &admin, endpoint).await;
+            if last["attempts"].as_i64().unwrap_or(0) >= 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(last["attempts"], 1, "{url}: {last}");
+        assert_ne!(last["status"], "DELIVERED", "{url}: {last}");
+        let error = last["lastError"].as_str().unwrap_or_default();
+        assert!(error.contains("internal"), "{url}: {last}");
+    }
+    assert!(
+        receiver.deliveries().is_empty(),
+        "an internal address was delivered to: {:?}",
+        receiver.deliveries()
+    );
+    drop(deliverer);
+}
+
+/// The first message of an endpoint, as an admin sees it.
+async fn admin_messages(app: &TestApp, admin: &str, endpoint: &str) -> Value {
+    app.graphql_as(
+        admin,
+        r#"query($e: ID!) { node(id: $e) { ... on WebhookEndpoint { messages(first: 1) { nodes { status attempts lastError } } } } }"#,
+        json!({"e": endpoint}),
+    )
+    .await
+    .ok()["node"]["messages"]["nodes"][0]
+        .clone()
+}
+
+/// An endpoint acts for the admin key that registered it: revoked, expired or no longer an
+/// admin's, the key's endpoints get nothing more, on every instance, and say why.
+#[tokio::test]
+async fn an_endpoint_stops_when_the_key_that_registered_it_stops_admitting() {
+    use entity::enums::KeyRole;
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = webhook_app(60_000).await;
+    let other = spawn_instance(&app, None, |serve| {
+        serve.webhooks_allow_internal = true;
+        serve.webhook_poll_ms = 50;
+    })
+    .await;
+    let writer = app.admin_key().await;
+    let backend = app.db.get_database_backend();
+    for (case, loss) in ["revoked", "expired", "demoted"].into_iter().enumerate() {
+        let expires =
+            (loss == "expired").then(|| chrono::Utc::now() + chrono::Duration::seconds(2));
+        let (key, token) = stroom_api::api_key::create_key(
+            &app.db,
+            &format!("Hook admin {case}"),
+            KeyRole::Admin,
+            None,
+            expires,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.message));
+        let receiver = Receiver::start(Receiver::always(200)).await;
+        let (endpoint, _) = register(&app, &token, &receiver.url, json!(["theme.created"])).await;
+        create_theme(&app, &writer, &format!("hook_before_{case}")).await;
+        receiver
+            .wait_for("the change before", |d| d.len() == 1)
+            .await;
+        match loss {
+            "revoked" => {
+                stroom_api::api_key::revoke_key(&app.db, key.id)
+                    .await
+                    .unwrap_or_else(|e| panic!("{}", e.message));
+            }
+            "expired" => {
+                let left = expires.unwrap() - chrono::Utc::now();
+                tokio::time::sleep(left.to_std().unwrap_or_default()).await;
+            }
+            _ => {
+                app.db
+                    .execute_raw(Statement::from_string(
+                        backend,
+                        format!("UPDATE api_key SET role = 'partner' WHERE id = {}", key.id),
+                    ))
+                    .await
+                    .unwrap();
+            }
+        }
+        // Made through the other instance, right after the loss.
+        create_theme(&other, &writer, &format!("hook_after_{case}")).await;
+        let mut state = Value::Null;
+        for _ in 0..100 {
+            state = app
+                .graphql_as(&writer, r#"query($e: ID!) { node(id: $e) { ... on WebhookEndpoint { enabled disabledReason } } }"#, json!({"e": endpoint}))
+                .await
+                .ok()["node"]
+                .clone();
+            if state["enabled"] == false {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(state["enabled"], false, "{loss}: {state}");
+        let reason = state["disabledReason"].as_str().unwrap_or_default();
+        let expected = match loss {
+            "revoked" => "was revoked",
+            "expired" => "has expired",
+            _ => "no longer an admin key",
+        };
+        assert!(reason.contains(expected), "{loss}: {reason}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let bodies: Vec<String> = receiver
+            .deliveries()
+            .iter()
+            .map(|d| d.body.clone())
+            .collect();
+        assert_eq!(
+            bodies.len(),
+            1,
+            "{loss}: delivered after the loss: {bodies:?}"
+        );
+    }
+    drop(other);
+}

@@ -27,6 +27,7 @@ use super::{
     subscribed,
 };
 use crate::domain::changes::event_json;
+use crate::kernel::access::{KeyRefusal, Role};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
 
@@ -118,11 +119,63 @@ impl Deliverer {
         if endpoints.is_empty() {
             return Ok(0);
         }
+        let endpoints = self.keep_admitted(endpoints).await?;
         let last = crate::kernel::feed::last_event(&self.db).await?;
         for endpoint in endpoints.iter().filter(|e| e.cursor < last) {
             self.fan_out_to(endpoint.id).await?;
         }
         Ok(endpoints.len())
+    }
+
+    /// The endpoints whose key still admits them; the others are disabled, saying why. An
+    /// endpoint acts for the admin key that registered it: it stops, on every instance, at
+    /// the first round after that key is revoked, expires or loses the admin role.
+    async fn keep_admitted(
+        &self,
+        endpoints: Vec<webhook_endpoint::Model>,
+    ) -> Result<Vec<webhook_endpoint::Model>, DbErr> {
+        let keys: Vec<i64> = endpoints.iter().filter_map(|e| e.api_key_id).collect();
+        if keys.is_empty() {
+            return Ok(endpoints);
+        }
+        let standings = crate::kernel::access::standings(&self.db, &keys).await?;
+        let mut admitted = Vec::with_capacity(endpoints.len());
+        for endpoint in endpoints {
+            let refusal = match endpoint.api_key_id.map(|key| standings.get(&key)) {
+                None => None,
+                Some(Some(Ok(viewer))) if viewer.role == Role::Admin => None,
+                Some(Some(Ok(_))) => Some("is no longer an admin key".to_owned()),
+                Some(Some(Err(refusal))) => Some(match refusal {
+                    KeyRefusal::Revoked => "was revoked".to_owned(),
+                    KeyRefusal::Expired => "has expired".to_owned(),
+                    _ => "no longer exists".to_owned(),
+                }),
+                Some(None) => Some("no longer exists".to_owned()),
+            };
+            let Some(refusal) = refusal else {
+                admitted.push(endpoint);
+                continue;
+            };
+            let now = now();
+            webhook_endpoint::Entity::update_many()
+                .col_expr(webhook_endpoint::Column::Enabled, false.into())
+                .col_expr(webhook_endpoint::Column::DisabledAt, Some(now).into())
+                .col_expr(
+                    webhook_endpoint::Column::DisabledReason,
+                    Some(format!(
+                        "Disabled on {}: the API key that registered it {refusal}. An admin may \
+                         enable it again; it then acts for that admin's key.",
+                        now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    ))
+                    .into(),
+                )
+                .filter(webhook_endpoint::Column::Id.eq(endpoint.id))
+                .filter(webhook_endpoint::Column::Enabled.eq(true))
+                .exec(&self.db)
+                .await?;
+            tracing::warn!(endpoint = endpoint.id, url = %endpoint.url, "webhooks: endpoint disabled: its key {refusal}");
+        }
+        Ok(admitted)
     }
 
     async fn fan_out_to(&self, endpoint: i64) -> Result<(), DbErr> {
@@ -155,6 +208,14 @@ impl Deliverer {
         let Some(last) = events.last().map(|e| e.sequence) else {
             return txn.rollback().await;
         };
+        // The key is read after the events: no event committed after it stopped admitting
+        // the endpoint becomes a message (the next round disables the endpoint).
+        if let Some(key) = endpoint.api_key_id {
+            let standing = crate::kernel::access::standings(&txn, &[key]).await?;
+            if !matches!(standing.get(&key), Some(Ok(viewer)) if viewer.role == Role::Admin) {
+                return txn.rollback().await;
+            }
+        }
         let now = now();
         let messages: Vec<webhook_message::ActiveModel> = events
             .iter()
@@ -278,6 +339,12 @@ impl Deliverer {
         endpoint: &webhook_endpoint::Model,
         message: &webhook_message::Model,
     ) -> Outcome {
+        // The address is checked again at every attempt, under the server's setting now: an
+        // endpoint stored while internal addresses were allowed is not delivered to after.
+        let url = match address::check_delivery(&endpoint.url, self.settings.allow_internal) {
+            Ok(url) => url,
+            Err(refused) => return Outcome::Failed(None, refused),
+        };
         let body = match serde_json::to_vec(&message.payload) {
             Ok(body) => body,
             Err(error) => return Outcome::Failed(None, format!("the payload: {error}")),
@@ -298,7 +365,7 @@ impl Deliverer {
         };
         let sent = self
             .client
-            .post(&endpoint.url)
+            .post(url)
             .header("content-type", "application/json")
             .header("webhook-id", &id)
             .header("webhook-timestamp", timestamp.to_string())

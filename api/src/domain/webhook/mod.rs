@@ -82,6 +82,7 @@ const SECRET_FIELDS: &[&str] = &["secret", "previousSecret"];
 
 impl Table for webhook_endpoint::Entity {
     const NAME: &'static str = "webhook_endpoint";
+    const REFERENCES: &'static [(&'static str, NodeKind)] = &[("api_key_id", NodeKind::ApiKey)];
     fn id(model: &webhook_endpoint::Model) -> i64 {
         model.id
     }

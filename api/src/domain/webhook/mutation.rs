@@ -174,6 +174,7 @@ pub async fn create(
         version: 1,
         archived_at: None,
         provenance: entity::enums::Provenance::Recorded,
+        api_key_id: write.viewer.key.as_ref().map(|(id, _)| *id),
     };
     let stored = write
         .insert_audited::<webhook_endpoint::Entity>(NodeKind::WebhookEndpoint, None, model)
@@ -211,6 +212,8 @@ pub async fn update(
     if let Some(enabled) = input.enabled {
         active.enabled = Set(enabled);
         if enabled {
+            // Enabled again, it acts for the key that enabled it.
+            active.api_key_id = Set(write.viewer.key.as_ref().map(|(id, _)| *id));
             active.disabled_at = Set(None);
             active.disabled_reason = Set(None);
             active.failing_since = Set(None);
