@@ -228,10 +228,34 @@ pub struct ServeArgs {
     #[arg(long, env = "STROOM_RESULT_CACHE_ENTRIES", default_value_t = 1000)]
     pub result_cache_entries: usize,
 
+    /// Memory the kept results may take, in megabytes, keys and bookkeeping included.
+    #[arg(
+        long = "result-cache-mb",
+        env = "STROOM_RESULT_CACHE_MB",
+        default_value_t = 16
+    )]
+    pub result_cache_megabytes: usize,
+
     /// Parsed query documents kept by their text, so a repeated query is not parsed again
     /// (0: none).
     #[arg(long, env = "STROOM_DOCUMENT_CACHE_ENTRIES", default_value_t = 500)]
     pub document_cache_entries: usize,
+
+    /// Memory the kept documents may take, in megabytes (each weighed by its syntax tree).
+    #[arg(
+        long = "document-cache-mb",
+        env = "STROOM_DOCUMENT_CACHE_MB",
+        default_value_t = 16
+    )]
+    pub document_cache_megabytes: usize,
+
+    /// Memory this process gives persisted queries (APQ) it keeps beside Redis, in megabytes.
+    #[arg(
+        long = "persisted-cache-mb",
+        env = "STROOM_PERSISTED_CACHE_MB",
+        default_value_t = 8
+    )]
+    pub persisted_cache_megabytes: usize,
 
     /// Whole answers of repeated queries kept for reuse while the tables they read are
     /// unchanged (0: none). The same query, variables, caller and languages get the kept answer,
@@ -239,8 +263,8 @@ pub struct ServeArgs {
     #[arg(long, env = "STROOM_RESPONSE_CACHE_ENTRIES", default_value_t = 1000)]
     pub response_cache_entries: usize,
 
-    /// Memory the kept answers may take, in megabytes (an answer larger than an eighth of it
-    /// is not kept).
+    /// Memory the kept answers may take, in megabytes, keys, headers and bookkeeping included
+    /// (an answer larger than an eighth of it is not kept).
     #[arg(
         long = "response-cache-mb",
         env = "STROOM_RESPONSE_CACHE_MB",
@@ -443,6 +467,9 @@ impl Default for ServeArgs {
             max_body_bytes: 256 * 1024,
             sql_statements_header: false,
             result_cache_entries: 1000,
+            result_cache_megabytes: 16,
+            document_cache_megabytes: 16,
+            persisted_cache_megabytes: 8,
             response_cache_entries: 1000,
             document_cache_entries: 500,
             response_cache_megabytes: 64,

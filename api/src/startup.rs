@@ -126,12 +126,16 @@ impl Application {
             statements: connected.statements,
             results: crate::graphql::result_cache::ResultCache::new(
                 serve.result_cache_entries,
+                serve.result_cache_megabytes.saturating_mul(1024 * 1024),
                 Duration::from_secs(serve.result_cache_max_age_secs),
                 tables,
             ),
             responses,
-            documents: crate::http::documents::Documents::new(serve.document_cache_entries)
-                .map(Arc::new),
+            documents: crate::http::documents::Documents::new(
+                serve.document_cache_entries,
+                serve.document_cache_megabytes.saturating_mul(1024 * 1024),
+            )
+            .map(Arc::new),
             metrics: metrics_handle(),
             settings: Arc::new(HttpSettings {
                 request_timeout: serve.request_timeout(),
@@ -145,7 +149,10 @@ impl Application {
                 limits: serve.limits(),
             }),
             rate_limiter: Arc::new(rate_limiter),
-            persisted: Arc::new(PersistedQueries::new(shared.clone())),
+            persisted: Arc::new(PersistedQueries::new(
+                shared.clone(),
+                serve.persisted_cache_megabytes.saturating_mul(1024 * 1024),
+            )),
             shared,
             live: crate::http::live::Live::new(serve.live()),
             hub: crate::domain::changes::hub::Hub::new(connected.db.clone(), serve.live_hub()),

@@ -1,6 +1,7 @@
 //! End-to-end tests: each starts the real server on a free port over a fresh database and
 //! talks GraphQL over HTTP, as a client would.
 mod batching;
+mod bounded;
 mod changes;
 mod cli;
 mod connections;

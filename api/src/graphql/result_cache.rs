@@ -10,17 +10,17 @@
 use std::any::Any;
 use std::collections::{BTreeSet, HashSet};
 use std::future::Future;
-use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_graphql::Context;
-use lru::LruCache;
 
 use crate::graphql::context::request;
+use crate::kernel::bounded::{Bounded, Key, key};
 use crate::kernel::db::{REQUEST_STATEMENTS, RequestSql};
 use crate::kernel::error::ApiError;
 
+#[derive(Clone)]
 struct Entry {
     version: i64,
     stored: Instant,
@@ -31,57 +31,57 @@ struct Entry {
 }
 
 pub struct ResultCache {
-    entries: Mutex<LruCache<String, Entry>>,
+    entries: Bounded<Arc<Entry>>,
     max_age: Duration,
     /// Every table of the database, to recognise table names in statements.
     tables: Arc<HashSet<String>>,
 }
 
 impl ResultCache {
-    /// A cache of `capacity` results; `None` (no caching) for a capacity of 0.
+    /// A cache of `capacity` results in `max_bytes`; `None` (no caching) for 0.
     pub fn new(
         capacity: usize,
+        max_bytes: usize,
         max_age: Duration,
         tables: Arc<HashSet<String>>,
     ) -> Option<Arc<Self>> {
-        NonZeroUsize::new(capacity).map(|capacity| {
-            Arc::new(Self {
-                entries: Mutex::new(LruCache::new(capacity)),
-                max_age,
-                tables,
-            })
-        })
+        Some(Arc::new(Self {
+            entries: Bounded::new("results", capacity, max_bytes)?,
+            max_age,
+            tables,
+        }))
     }
 
-    fn get<T: Clone + 'static>(&self, key: &str, version: i64) -> Option<(T, BTreeSet<String>)> {
-        let mut entries = self.entries.lock().ok()?;
-        let entry = entries.get(key)?;
+    fn get<T: Clone + 'static>(&self, key: &Key, version: i64) -> Option<(T, BTreeSet<String>)> {
+        let entry = self.entries.get(key)?;
         if entry.version != version || entry.stored.elapsed() > self.max_age {
-            entries.pop(key);
+            self.entries.remove(key);
             return None;
         }
         let value = entry.value.downcast_ref::<T>().cloned()?;
         Some((value, entry.tables.clone()))
     }
 
-    fn put<T: Send + Sync + 'static>(
+    fn put<T: Send + Sync + std::fmt::Debug + 'static>(
         &self,
-        key: String,
+        key: Key,
         version: i64,
         value: T,
         tables: BTreeSet<String>,
     ) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.put(
-                key,
-                Entry {
-                    version,
-                    stored: Instant::now(),
-                    value: Arc::new(value),
-                    tables,
-                },
-            );
-        }
+        // A result's parts are strings and numbers: its debug form is at least as long as
+        // they are, and its shape adds at most a word per part.
+        let bytes = std::mem::size_of::<Entry>()
+            + std::mem::size_of::<T>()
+            + 2 * format!("{value:?}").len()
+            + tables.iter().map(|t| t.len() + 24).sum::<usize>();
+        let entry = Entry {
+            version,
+            stored: Instant::now(),
+            value: Arc::new(value),
+            tables,
+        };
+        self.entries.put(key, Arc::new(entry), bytes);
     }
 }
 
@@ -105,7 +105,7 @@ async fn data_version(ctx: &Context<'_>) -> Result<i64, ApiError> {
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn cached<T, F>(ctx: &Context<'_>, compute: F) -> async_graphql::Result<T>
 where
-    T: Clone + Send + Sync + 'static,
+    T: Clone + Send + Sync + std::fmt::Debug + 'static,
     F: Future<Output = async_graphql::Result<T>>,
 {
     let request = request(ctx);
@@ -116,13 +116,14 @@ where
     let arguments = field
         .arguments()
         .map_err(|e| async_graphql::Error::new(e.message))?;
-    let key = format!(
+    let identity = format!(
         "{}|{:?}|{:?}|{:?}",
         field.name(),
         arguments,
         request.viewer.role,
         request.locales
     );
+    let key = key([identity.as_bytes()]);
     let version = data_version(ctx).await?;
     if let Some((hit, tables)) = cache.get::<T>(&key, version) {
         metrics::counter!("stroom_result_cache_total", "outcome" => "hit").increment(1);

@@ -1,12 +1,11 @@
 //! Automatic persisted queries (the Apollo protocol): a client sends the SHA-256 of a query
 //! instead of the query, so dashboards can use short, cacheable GET requests. A hash seen for
 //! the first time is answered `PERSISTED_QUERY_NOT_FOUND`; the client then sends both once.
-use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use lru::LruCache;
 use sha2::{Digest, Sha256};
 
+use crate::kernel::bounded::{Bounded, key};
 use crate::kernel::shared_store::SharedStore;
 
 /// Queries kept in this process.
@@ -15,7 +14,7 @@ const CAPACITY: usize = 2_000;
 const REDIS_TTL_SECS: u64 = 7 * 24 * 3600;
 
 pub struct PersistedQueries {
-    memory: Mutex<LruCache<String, String>>,
+    memory: Option<Bounded<Arc<str>>>,
     shared: Option<Arc<SharedStore>>,
 }
 
@@ -55,12 +54,16 @@ fn sha256(query: &str) -> String {
 impl PersistedQueries {
     /// A cache in this process, and in Redis when one is given (while Redis is away, this
     /// process's cache alone).
-    pub fn new(shared: Option<Arc<SharedStore>>) -> Self {
+    pub fn new(shared: Option<Arc<SharedStore>>, max_bytes: usize) -> Self {
         Self {
-            memory: Mutex::new(LruCache::new(
-                NonZeroUsize::new(CAPACITY).unwrap_or(NonZeroUsize::MIN),
-            )),
+            memory: Bounded::new("persisted", CAPACITY, max_bytes),
             shared,
+        }
+    }
+
+    fn remember(&self, hash: &str, query: &str) {
+        if let Some(memory) = &self.memory {
+            memory.put(key([hash.as_bytes()]), Arc::from(query), query.len());
         }
     }
 
@@ -91,9 +94,7 @@ impl PersistedQueries {
     }
 
     async fn store(&self, hash: &str, query: &str) {
-        if let Ok(mut memory) = self.memory.lock() {
-            memory.put(hash.to_owned(), query.to_owned());
-        }
+        self.remember(hash, query);
         if let Some(store) = &self.shared {
             let key = store.key(&format!("apq:{hash}"));
             let query = query.to_owned();
@@ -117,11 +118,10 @@ impl PersistedQueries {
     async fn load(&self, hash: &str) -> Option<String> {
         if let Some(query) = self
             .memory
-            .lock()
-            .ok()
-            .and_then(|mut m| m.get(hash).cloned())
+            .as_ref()
+            .and_then(|m| m.get(&key([hash.as_bytes()])))
         {
-            return Some(query);
+            return Some(query.to_string());
         }
         let store = self.shared.as_ref()?;
         let key = store.key(&format!("apq:{hash}"));
@@ -134,9 +134,7 @@ impl PersistedQueries {
             })
             .await
             .flatten()?;
-        if let Ok(mut memory) = self.memory.lock() {
-            memory.put(hash.to_owned(), query.clone());
-        }
+        self.remember(hash, &query);
         Some(query)
     }
 }
@@ -148,7 +146,7 @@ mod tests {
 
     #[tokio::test]
     async fn registers_then_serves_by_hash() {
-        let cache = PersistedQueries::new(None);
+        let cache = PersistedQueries::new(None, 1024 * 1024);
         let query = "{ themes { totalCount } }";
         let ext = json!({"version": 1, "sha256Hash": sha256(query)});
         assert_eq!(

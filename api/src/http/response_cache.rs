@@ -7,14 +7,14 @@
 //! `If-None-Match` gets `304 Not Modified` while the answer holds.
 use std::collections::{BTreeSet, HashSet};
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::http::HeaderValue;
-use lru::LruCache;
 
 use crate::kernel::access::Viewer;
+use crate::kernel::bounded::{Bounded, Key, key};
 use crate::kernel::stamps::{StampReader, Stamps};
 
 /// One kept answer.
@@ -28,15 +28,23 @@ pub struct Entry {
     pub content_language: Option<HeaderValue>,
 }
 
-struct Entries {
-    lru: LruCache<String, Arc<Entry>>,
-    bytes: usize,
+impl Entry {
+    /// Everything the entry holds, in bytes.
+    fn bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.data.len()
+            + self.etag.len()
+            + self.content_language.as_ref().map_or(0, HeaderValue::len)
+            + self
+                .depends
+                .iter()
+                .map(|(table, _)| std::mem::size_of::<(String, i64)>() + table.len())
+                .sum::<usize>()
+    }
 }
 
 pub struct ResponseCache {
-    entries: Mutex<Entries>,
-    capacity: usize,
-    max_bytes: usize,
+    entries: Bounded<Arc<Entry>>,
     max_age: Duration,
     pub stamps: StampReader,
     /// Every table of the database, to recognise table names in statements.
@@ -53,22 +61,26 @@ pub struct Identity<'a> {
 }
 
 impl Identity<'_> {
-    /// The cache key: every part in full (no digest, so no two requests can collide).
-    pub fn key(&self) -> String {
+    /// The cache key: the digest of every part (the parts themselves are not kept, however
+    /// large they are).
+    pub fn key(&self) -> Key {
         let variables = serde_json::to_string(self.variables).unwrap_or_default();
         let (key_id, key_name) = match &self.viewer.key {
             Some((id, name)) => (*id, name.as_str()),
             None => (0, ""),
         };
-        format!(
-            "{:?}|{key_id}|{key_name}|{:?}|{}|{}|{}|{}",
-            self.viewer.role,
-            self.viewer.municipality_id,
-            self.accept_language.unwrap_or_default(),
-            self.operation_name.unwrap_or_default(),
-            variables,
-            self.query
-        )
+        let viewer = format!(
+            "{:?}|{key_id}|{:?}",
+            self.viewer.role, self.viewer.municipality_id
+        );
+        key([
+            viewer.as_bytes(),
+            key_name.as_bytes(),
+            self.accept_language.unwrap_or_default().as_bytes(),
+            self.operation_name.unwrap_or_default().as_bytes(),
+            variables.as_bytes(),
+            self.query.as_bytes(),
+        ])
     }
 }
 
@@ -100,8 +112,8 @@ pub fn matches(if_none_match: Option<&HeaderValue>, etag: &HeaderValue) -> bool 
 }
 
 impl ResponseCache {
-    /// A cache of up to `capacity` answers holding `max_bytes` of data at most; `None` (no
-    /// caching) for a capacity of 0.
+    /// A cache of up to `capacity` answers holding `max_bytes` at most, everything an entry
+    /// holds counted; `None` (no caching) for a capacity of 0.
     pub fn new(
         capacity: usize,
         max_bytes: usize,
@@ -109,27 +121,17 @@ impl ResponseCache {
         stamps: StampReader,
         tables: Arc<HashSet<String>>,
     ) -> Option<Self> {
-        (capacity > 0 && max_bytes > 0).then(|| Self {
-            entries: Mutex::new(Entries {
-                lru: LruCache::unbounded(),
-                bytes: 0,
-            }),
-            capacity,
-            max_bytes,
+        Some(Self {
+            entries: Bounded::new("responses", capacity, max_bytes)?,
             max_age,
             stamps,
             tables,
         })
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// The kept answer, if every table it read still has the stamp it had.
-    pub fn get(&self, key: &str, stamps: &Stamps) -> Option<Arc<Entry>> {
-        let mut entries = self.entries();
-        let entry = entries.lru.get(key)?.clone();
+    pub fn get(&self, key: &Key, stamps: &Stamps) -> Option<Arc<Entry>> {
+        let entry = self.entries.get(key)?;
         let holds = entry.stored.elapsed() <= self.max_age
             && entry
                 .depends
@@ -138,9 +140,7 @@ impl ResponseCache {
         if holds {
             return Some(entry);
         }
-        if let Some(gone) = entries.lru.pop(key) {
-            entries.bytes -= gone.data.len();
-        }
+        self.entries.remove(key);
         None
     }
 
@@ -149,15 +149,12 @@ impl ResponseCache {
     /// large), and is then given no tag.
     pub fn put(
         &self,
-        key: String,
+        key: Key,
         tables: &BTreeSet<String>,
         stamps: &Stamps,
         data: Bytes,
         content_language: Option<HeaderValue>,
     ) -> Option<HeaderValue> {
-        if data.len() > self.max_bytes / 8 {
-            return None;
-        }
         let depends = tables
             .iter()
             .map(|table| Some((table.clone(), stamps.get(table)?)))
@@ -170,18 +167,8 @@ impl ResponseCache {
             etag: etag.clone(),
             content_language,
         });
-        let mut entries = self.entries();
-        entries.bytes += entry.data.len();
-        if let Some(replaced) = entries.lru.put(key, entry) {
-            entries.bytes -= replaced.data.len();
-        }
-        while entries.lru.len() > self.capacity || entries.bytes > self.max_bytes {
-            match entries.lru.pop_lru() {
-                Some((_, gone)) => entries.bytes -= gone.data.len(),
-                None => break,
-            }
-        }
-        Some(etag)
+        let bytes = entry.bytes();
+        self.entries.put(key, entry, bytes).then_some(etag)
     }
 }
 

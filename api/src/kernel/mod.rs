@@ -3,6 +3,7 @@
 //! `Table` description of a record, and the write frame (transaction, versions, user errors,
 //! audit). It imports nothing from `graphql`, `domain` or `http`.
 pub mod access;
+pub mod bounded;
 pub mod breaker;
 pub mod db;
 pub mod error;

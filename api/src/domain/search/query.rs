@@ -21,7 +21,7 @@ const MAX_QUERY_CHARS: usize = 200;
 const SNIPPET_WIDTH: usize = 200;
 
 /// One hit.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SearchResult {
     kind: NodeKind,
     id: i64,
@@ -78,7 +78,7 @@ impl SearchResult {
 }
 
 /// An edge of search results.
-#[derive(Clone, SimpleObject)]
+#[derive(Debug, Clone, SimpleObject)]
 pub struct SearchEdge {
     /// Pass as `after` to continue after this hit.
     pub cursor: String,
@@ -87,7 +87,7 @@ pub struct SearchEdge {
 }
 
 /// A page of search results, best first.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SearchResultConnection {
     edges: Vec<SearchEdge>,
     page_info: PageInfo,

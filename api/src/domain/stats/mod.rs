@@ -31,7 +31,7 @@ pub enum GroupValue {
 }
 
 /// One dimension's value for a group.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct GroupKey {
     pub dimension: &'static str,
     pub value: GroupValue,
@@ -370,7 +370,7 @@ pub enum AreaGrouping {
 }
 
 /// Initiatives counted by up to two dimensions.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct InitiativeStats {
     total: i64,
     groups: Vec<InitiativeGroup>,
@@ -392,7 +392,7 @@ impl InitiativeStats {
 }
 
 /// The initiatives sharing the same values of the dimensions.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct InitiativeGroup {
     keys: Vec<GroupKey>,
     count: i64,
@@ -488,7 +488,7 @@ impl NeedDimension {
 }
 
 /// Needs counted by up to two dimensions, with how many of them active initiatives answer.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct NeedStats {
     total: i64,
     answered: i64,
@@ -525,7 +525,7 @@ impl NeedStats {
 }
 
 /// The needs sharing the same values of the dimensions.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct NeedGroup {
     keys: Vec<GroupKey>,
     count: i64,

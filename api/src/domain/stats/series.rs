@@ -88,7 +88,7 @@ pub enum OutcomeDimension {
 const MAX_PERIODS: usize = 600;
 
 /// One period of a series.
-#[derive(SimpleObject, Clone)]
+#[derive(SimpleObject, Clone, Debug)]
 pub struct OutcomePoint {
     /// The first day of the period.
     pub period_start: Date,
@@ -110,7 +110,7 @@ pub struct OutcomePoint {
 }
 
 /// The values of one group (or of everything), in one unit, period by period.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct OutcomeSeries {
     key: Option<GroupKey>,
     unit: Unit,
@@ -154,7 +154,7 @@ impl OutcomeSeries {
 }
 
 /// Outcome series and how they were made.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct OutcomeSeriesResult {
     interval: Interval,
     series: Vec<OutcomeSeries>,
