@@ -23,6 +23,9 @@
 #   BENCH_ROUNDS        peer mode: rounds of Stroom then PostGraphile per operation: 3
 #   BENCH_CACHE         on = answer repeated queries from the response cache (own mode only; by
 #                       default every request is computed: off)
+#   BENCH_LIVE_SUBSCRIBERS  own mode: after the operations, the editor's updates alone and then
+#                       with this many live subscriptions (WebSocket) following them: write
+#                       latency, SQL statements per write, events delivered (default 0: skipped)
 set -euo pipefail
 mode=${1:-own}
 case "$mode" in
@@ -112,6 +115,11 @@ if [ "$mode" = peer ] || [ "${BENCH_CACHE:-off}" != on ]; then
   BENCH_SERVER_ARGS="--response-cache-entries 0 ${BENCH_SERVER_ARGS:-}"
 fi
 
+live=${BENCH_LIVE_SUBSCRIBERS:-0}
+if [ "$mode" = own ] && [ "$live" -gt 0 ]; then
+  BENCH_SERVER_ARGS="--live-subscriptions-per-client $live --live-connections-per-client $(( live / 100 + 2 )) ${BENCH_SERVER_ARGS:-}"
+fi
+
 port=$(free_port)
 echo "== starting the server"
 started=$(date +%s%N)
@@ -142,6 +150,6 @@ else
     --concurrency "${BENCH_CONCURRENCY:-32}" --duration "${BENCH_DURATION:-10}" \
     --warmup "${BENCH_WARMUP:-2}" \
     --operations "${BENCH_OPERATIONS:-dashboard,node,deep-paging,aggregate,search,write-mix,mix}" \
-    --json "$json"
+    --live-subscribers "$live" --json "$json"
 fi
 echo "report: $json"

@@ -94,6 +94,14 @@ struct Args {
     /// `--explain`, which shows the statements.
     #[arg(long)]
     sql_ceiling: Option<String>,
+    /// After the operations, measure what live subscribers cost a write: the editor key's
+    /// updates alone, then with this many subscriptions following them over WebSocket (the
+    /// server needs caps for them: `--live-subscriptions-per-client`, `--live-connections-per-client`).
+    #[arg(long, default_value_t = 0)]
+    live_subscribers: usize,
+    /// Concurrent writers of the live measurement.
+    #[arg(long, default_value_t = 4)]
+    live_writers: usize,
 }
 
 /// What the clients send during one run.
@@ -1156,6 +1164,10 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             }
         }
     }
+    let live = match args.live_subscribers {
+        0 => Value::Null,
+        _ => live_fan_out(&args, &client, &fixture, &http, &base).await?,
+    };
     let ceilings = match &args.sql_ceiling {
         Some(database) => sql_ceiling(&args, &client, &fixture, database, &results).await?,
         None => Vec::new(),
@@ -1180,6 +1192,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             "rounds": args.peer_url.as_ref().map(|_| args.rounds),
             "comparison": compared,
             "sql_ceiling": ceilings,
+            "live": live,
         });
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
@@ -1188,6 +1201,75 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         eprintln!("{errors} requests failed");
     }
     Ok(errors == 0 || args.allow_errors)
+}
+
+mod live;
+
+/// Updates alone, then with `--live-subscribers` subscriptions; prints and answers the figures.
+async fn live_fan_out(
+    args: &Args,
+    client: &Arc<Client>,
+    fixture: &Arc<Fixture>,
+    http: &reqwest::Client,
+    base: &str,
+) -> anyhow::Result<Value> {
+    if fixture.editor.is_none() {
+        bail!("--live-subscribers needs --editor-key");
+    }
+    let write = {
+        let (client, fixture) = (client.clone(), fixture.clone());
+        move |sequence: u64| {
+            let (client, fixture) = (client.clone(), fixture.clone());
+            async move { update(&client, &fixture, sequence).await }
+        }
+    };
+    let duration = Duration::from_secs_f64(args.duration);
+    let alone = live::writes(http, base, args.live_writers, duration, write.clone()).await?;
+    let subscribers = args.live_subscribers;
+    let received = live::subscribe(base, subscribers).await?;
+    // Every subscription is running once one write reached them all.
+    let mut ready = false;
+    for attempt in 0..50u64 {
+        received.store(0, std::sync::atomic::Ordering::Relaxed);
+        update(client, fixture, 2_000_000 + attempt).await?;
+        let got = live::delivered(&received, subscribers as u64, Duration::from_secs(5)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if got >= subscribers as u64 {
+            ready = true;
+            break;
+        }
+    }
+    if !ready {
+        bail!("the {subscribers} subscriptions did not all start");
+    }
+    received.store(0, std::sync::atomic::Ordering::Relaxed);
+    let with = live::writes(http, base, args.live_writers, duration, write).await?;
+    let expected = with.writes * subscribers as u64;
+    let got = live::delivered(&received, expected, Duration::from_secs(60)).await;
+    let ratio = with.p99_ms / alone.p99_ms.max(0.001);
+    let extra = with.statements_per_write - alone.statements_per_write;
+    println!(
+        "live fan-out, {} writers: alone {} writes, p50 {:.1} ms, p99 {:.1} ms, {:.2} SQL/write",
+        args.live_writers, alone.writes, alone.p50_ms, alone.p99_ms, alone.statements_per_write
+    );
+    println!(
+        "  with {subscribers} subscribers: {} writes, p50 {:.1} ms, p99 {:.1} ms, {:.2} SQL/write; \
+         p99 {ratio:.2}x alone, {extra:+.2} SQL per write; events delivered {got} of {expected}",
+        with.writes, with.p50_ms, with.p99_ms, with.statements_per_write
+    );
+    if got < expected {
+        bail!("{} events were not delivered", expected - got);
+    }
+    Ok(json!({
+        "subscribers": subscribers,
+        "writers": args.live_writers,
+        "alone": {"writes": alone.writes, "errors": alone.errors, "p50_ms": alone.p50_ms, "p99_ms": alone.p99_ms, "statements_per_write": alone.statements_per_write},
+        "with_subscribers": {"writes": with.writes, "errors": with.errors, "p50_ms": with.p50_ms, "p99_ms": with.p99_ms, "statements_per_write": with.statements_per_write},
+        "p99_ratio": ratio,
+        "extra_statements_per_write": extra,
+        "events_delivered": got,
+        "events_expected": expected,
+    }))
 }
 
 fn main() -> anyhow::Result<()> {
