@@ -17,6 +17,10 @@ use crate::kernel::db;
 use crate::kernel::rate_limit::RateLimiter;
 use crate::kernel::shared_store::SharedStore;
 
+/// What shutting down takes beyond the grace period at most: live streams' close (1 s),
+/// deliveries' stop (1 s) and the database pool's close (1 s).
+const EXIT_MARGIN: Duration = Duration::from_secs(3);
+
 /// Consecutive requests that find the database unreachable before the rest fail fast.
 const DATABASE_BREAKER_THRESHOLD: u32 = 3;
 /// How long requests fail fast before one probes the database again.
@@ -54,26 +58,34 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let url = global.database_url();
         let new_file = db::sqlite_file(url).filter(|path| !path.exists());
-        let connected = db::connect(url, global.db_max_connections).await?;
-        db::migrate(&connected.db).await?;
+        let setup = db::connect(url, global.db_max_connections).await?;
+        db::migrate(&setup.db).await?;
         if let Some(path) = &new_file {
             tracing::info!(path = %path.display(), "created the database");
         }
         if serve.wants_demo(global) {
             match seeder {
                 Some(seed) => {
-                    if seed(&connected.db).await? {
+                    if seed(&setup.db).await? {
                         tracing::info!("loaded the Stroom demo data");
                     }
                 }
                 None => tracing::warn!("demo data asked for, but this build has none to load"),
             }
         }
-        crate::domain::search::ensure_built(&connected.db).await?;
-        let filled = crate::domain::theme::fill_search_text(&connected.db).await?;
+        crate::domain::search::ensure_built(&setup.db).await?;
+        let filled = crate::domain::theme::fill_search_text(&setup.db).await?;
         // What start-up loads or fills bypasses the write frame: other instances' kept
         // answers must not outlive it.
-        crate::kernel::stamps::bump(&connected.db, None).await?;
+        crate::kernel::stamps::bump(&setup.db, None).await?;
+        setup.db.close().await?;
+        // A second after a request's own deadline, its statements are cancelled too.
+        let connected = db::connect_serving(
+            url,
+            global.db_max_connections,
+            serve.request_timeout() + Duration::from_secs(1),
+        )
+        .await?;
         if filled > 0 {
             tracing::info!(themes = filled, "made theme labels searchable");
         }
@@ -171,9 +183,25 @@ impl Application {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
-    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
+    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish. The process ends
+    /// by the grace period plus `EXIT_MARGIN` whatever is still open: a thread of its own
+    /// (outside the runtime, which blocked work could hold up) ends it then.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(shutdown_signal()).await
+        let deadline = self.shutdown_grace + EXIT_MARGIN;
+        self.run_until(async move {
+            shutdown_signal().await;
+            let _ = std::thread::Builder::new()
+                .name("exit-deadline".into())
+                .spawn(move || {
+                    std::thread::sleep(deadline);
+                    eprintln!(
+                        "shutdown: still busy {} s after the signal; exiting now",
+                        deadline.as_secs()
+                    );
+                    std::process::exit(0);
+                });
+        })
+        .await
     }
 
     /// Serves until `shutdown` completes; in-flight requests get the grace period to finish,

@@ -627,3 +627,182 @@ async fn shared_caches_get_nothing_of_one_caller() {
     let response = get("{ themes {", None).await.unwrap();
     assert_eq!(response.headers()["cache-control"], "no-store");
 }
+
+/// A query sent with its hash is stored only for a request that was admitted and whose
+/// document is valid: one refused for its rate limit, for its cost, or by validation leaves
+/// nothing behind, on this instance or (through Redis) on another.
+#[tokio::test]
+async fn persisted_queries_are_stored_only_for_admitted_valid_requests() {
+    use sha2::{Digest, Sha256};
+    let redis = std::env::var("TEST_REDIS_URL").ok();
+    let app = spawn_configured(true, |serve| {
+        serve.rate_limit_anonymous_points = 40;
+        serve.redis_url = redis.clone();
+        serve.redis_prefix = format!("apq-test-{}:", std::process::id());
+    })
+    .await;
+    let other = crate::helpers::spawn_instance(&app, None, |serve| {
+        serve.redis_url = redis.clone();
+        serve.redis_prefix = format!("apq-test-{}:", std::process::id());
+    })
+    .await;
+    let partner = app.partner_key().await;
+    let register = |query: String, key: Option<String>| {
+        let app = &app;
+        async move {
+            let hash = hex::encode(Sha256::digest(query.as_bytes()));
+            let mut post = app.client.post(app.url("/graphql")).json(&json!({
+                "query": query,
+                "extensions": {"persistedQuery": {"version": 1, "sha256Hash": hash}},
+            }));
+            if let Some(key) = key {
+                post = post.bearer_auth(key);
+            }
+            (hash, TestApp::reply(post.send().await.unwrap()).await)
+        }
+    };
+    // Asked by hash alone, with a budget to spare: found or not.
+    let known = |target: &TestApp, hash: String| {
+        let (client, url, key) = (
+            target.client.clone(),
+            target.url("/graphql"),
+            partner.clone(),
+        );
+        async move {
+            let response = client
+                .post(url)
+                .bearer_auth(key)
+                .json(
+                    &json!({"extensions": {"persistedQuery": {"version": 1, "sha256Hash": hash}}}),
+                )
+                .send()
+                .await
+                .unwrap();
+            TestApp::reply(response).await.code() != "PERSISTED_QUERY_NOT_FOUND"
+        }
+    };
+    // Refused by validation: an unknown field.
+    let (invalid, reply) = register("{ themes(first: 1) { noSuchField } }".into(), None).await;
+    assert_eq!(reply.code(), "GRAPHQL_VALIDATION_FAILED");
+    // Refused for its cost: more than the anonymous budget at once.
+    let (costly, reply) = register(
+        "{ initiatives(first: 100) { nodes { needs(first: 100) { totalCount } } } }".into(),
+        None,
+    )
+    .await;
+    assert_eq!(reply.code(), "RATE_LIMITED", "{}", reply.body);
+    // Admitted: stored, and found on the other instance too when Redis is shared.
+    let (admitted, reply) = register("{ themes(first: 1) { totalCount } }".into(), None).await;
+    assert!(
+        reply.body.to_string().contains("totalCount"),
+        "{}",
+        reply.body
+    );
+    // The anonymous budget is spent now: a registration is refused with the request.
+    let mut refused = Vec::new();
+    for i in 0..40 {
+        let (hash, reply) = register(
+            format!("{{ themes(first: {}) {{ totalCount }} }}", i + 2),
+            None,
+        )
+        .await;
+        if reply.code() == "RATE_LIMITED" {
+            refused.push(hash);
+        }
+    }
+    assert!(!refused.is_empty(), "the budget was never exhausted");
+    assert!(
+        known(&app, admitted.clone()).await,
+        "the admitted query was not stored"
+    );
+    if redis.is_some() {
+        assert!(known(&other, admitted).await, "not shared through Redis");
+    }
+    for hash in [invalid, costly].into_iter().chain(refused) {
+        assert!(
+            !known(&app, hash.clone()).await,
+            "a refused query was stored"
+        );
+        assert!(!known(&other, hash).await, "a refused query was stored");
+    }
+}
+
+/// A body larger than the limit is refused with 413 however it comes: announced by
+/// `Content-Length` (at once, even for 10 GB never sent), sent whole (the client reads the 413,
+/// not a reset connection), or streamed without a length.
+#[tokio::test]
+async fn bodies_over_the_limit_get_a_413_in_every_form() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_configured(true, |s| s.max_body_bytes = 64 * 1024).await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    // Announced and never sent: answered at once, not after the body timeout.
+    for (announced, expect) in [
+        ("10737418240", ""),
+        ("70000", ""),
+        ("10737418240", "100-continue"),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+        let expect = if expect.is_empty() {
+            String::new()
+        } else {
+            format!("expect: {expect}\r\n")
+        };
+        stream
+            .write_all(format!("POST /graphql HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n{expect}content-length: {announced}\r\n\r\n{{\"query\":").as_bytes())
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let mut answer = vec![0u8; 1024];
+        let read =
+            tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer))
+                .await
+                .expect("no answer within 5 s")
+                .unwrap();
+        let head = String::from_utf8_lossy(&answer[..read]).to_string();
+        assert!(
+            head.starts_with("HTTP/1.1 413"),
+            "{announced} {expect:?}: {head}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    // Sent whole, 10 MB: the client gets the 413.
+    for size in [100_000usize, 10 * 1024 * 1024] {
+        let response = app
+            .client
+            .post(app.url("/graphql"))
+            .header("content-type", "application/json")
+            .body(format!("{{\"query\":\"{}\"}}", "x".repeat(size)))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{size} bytes: {e}"));
+        assert_eq!(response.status(), 413, "{size} bytes");
+    }
+    // Streamed without a length (chunked), past the limit.
+    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    stream
+        .write_all(format!("POST /graphql HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let chunk = format!("1000\r\n{}\r\n", " ".repeat(4096));
+    for _ in 0..20 {
+        if stream.write_all(chunk.as_bytes()).await.is_err() {
+            break;
+        }
+    }
+    let mut answer = vec![0u8; 1024];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("no answer within 5 s")
+        .unwrap();
+    let head = String::from_utf8_lossy(&answer[..read]).to_string();
+    assert!(head.starts_with("HTTP/1.1 413"), "chunked: {head}");
+    // And the server serves on.
+    let reply = app
+        .graphql("{ themes(first: 1) { totalCount } }", json!({}))
+        .await;
+    assert!(reply.body.to_string().contains("totalCount"));
+}

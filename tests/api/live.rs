@@ -842,3 +842,46 @@ async fn a_write_costs_the_same_few_statements_whatever_the_number_of_subscriber
         "extra statements per write with 10, 100, 100+100 subscribers"
     );
 }
+
+#[tokio::test]
+async fn identical_anonymous_subscriptions_share_one_execution_and_each_gets_every_event() {
+    let app = spawn_configured(true, |serve| {
+        serve.webhooks_deliver = false;
+        serve.feed_poll_ms = 600_000;
+        serve.live_key_check_ms = 600_000;
+        serve.live_connections_per_client = 100;
+        serve.live_subscriptions_per_client = 1_000;
+    })
+    .await;
+    let admin = app.admin_key().await;
+    // From the next change on (no `after`): the same answers for all of them.
+    const THEMES: &str = "subscription { changes(types: [THEME]) { id operation object { ... on Theme { code } } } }";
+    write_cost(&app, &admin, &mut [], "shared_first").await;
+    let mut alone = u64::MAX;
+    for attempt in 0..3 {
+        let code = format!("shared_alone_{attempt}");
+        alone = alone.min(write_cost(&app, &admin, &mut [], &code).await);
+    }
+    let mut sockets = Vec::new();
+    for s in 0..3 {
+        let mut socket = Socket::init(&app, json!({})).await;
+        for i in 0..100 {
+            socket
+                .subscribe(&format!("{s}-{i}"), THEMES, json!({}))
+                .await;
+        }
+        sockets.push((socket, 100));
+    }
+    // Joining takes a moment; from then on every write reaches all 300.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut least = u64::MAX;
+    for attempt in 0..3 {
+        let code = format!("shared_{attempt}");
+        least = least.min(write_cost(&app, &admin, &mut sockets, &code).await);
+    }
+    assert!(
+        least - alone <= 2,
+        "{} extra statements per write for 300 identical subscribers",
+        least - alone
+    );
+}

@@ -139,3 +139,53 @@ async fn every_step_of_a_request_logs_under_its_request_id() {
     expect("commit", &["trace-write"]);
     expect("reindex", &["trace-write"]);
 }
+
+/// Operation names are the client's to choose: a flood of distinct ones adds no series beyond
+/// the first few dozen names (the rest are counted as `other`).
+#[tokio::test]
+async fn a_flood_of_operation_names_keeps_the_metrics_bounded() {
+    let app = crate::helpers::spawn_app().await;
+    let labels = |text: &str| -> HashSet<String> {
+        text.lines()
+            .filter(|l| l.starts_with("stroom_graphql_requests_total{"))
+            .filter_map(|l| l.split("operation=\"").nth(1))
+            .filter_map(|l| l.split('"').next())
+            .map(str::to_owned)
+            .collect()
+    };
+    let metrics = || async {
+        app.client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    for round in 0..2 {
+        use futures_util::StreamExt;
+        futures_util::stream::iter(0..500)
+            .map(|i| {
+                let query =
+                    format!("query Flood{round}x{i} {{ themes(first: 1) {{ totalCount }} }}");
+                let app = &app;
+                async move { app.graphql(&query, json!({})).await }
+            })
+            .buffer_unordered(16)
+            .collect::<Vec<_>>()
+            .await;
+        let text = metrics().await;
+        let seen = labels(&text);
+        assert!(
+            seen.len() <= 66,
+            "{} operation labels: {seen:?}",
+            seen.len()
+        );
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("stroom_graphql_request"))
+            .count();
+        assert!(series <= 66 * 17, "{series} series of GraphQL requests");
+    }
+}

@@ -604,3 +604,195 @@ async fn without_redis_an_instance_starts_serves_and_limits_on_its_own_then_rejo
         started.elapsed()
     );
 }
+
+/// Whatever is open when the service is told to stop — a slow reader, a slow writer, a
+/// WebSocket and an event stream, a webhook delivery waiting on its receiver, a write blocked
+/// on a lock — the process ends by the grace period and its margin (3 s).
+#[tokio::test]
+async fn the_exit_deadline_is_absolute_whatever_is_open() {
+    use futures_util::SinkExt;
+    use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let mut server = crate::helpers::ServerProcess::start(
+        true,
+        &[
+            "--shutdown-grace-secs",
+            "1",
+            "--webhooks-allow-internal",
+            "--webhook-poll-ms",
+            "50",
+            "--webhook-timeout-secs",
+            "120",
+        ],
+    )
+    .await;
+    let host = server.address.trim_start_matches("http://").to_owned();
+    let db = Database::connect(server.database_url()).await.unwrap();
+    let admin =
+        stroom_api::api_key::create_key(&db, "Admin", entity::enums::KeyRole::Admin, None, None)
+            .await
+            .unwrap_or_else(|e| panic!("{}", e.message))
+            .1;
+    let graphql = |query: String| {
+        let (client, url, admin) = (server.client.clone(), server.url("/graphql"), admin.clone());
+        async move {
+            client
+                .post(url)
+                .bearer_auth(admin)
+                .json(&json!({ "query": query }))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+
+    // A webhook receiver that takes the request and never answers.
+    let receiver = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let receiver_url = format!("http://{}/hook", receiver.local_addr().unwrap());
+    let holding = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = receiver.accept().await {
+            held.push(stream);
+        }
+    });
+    let registered = graphql(format!(
+        r#"mutation {{ createWebhookEndpoint(input: {{url: "{receiver_url}", eventTypes: ["theme.created"]}}) {{ userErrors {{ message }} }} }}"#
+    ))
+    .await;
+    assert!(registered.contains("\"userErrors\":[]"), "{registered}");
+    let created =
+        graphql(r#"mutation { createTheme(input: {code: "deadline", label: [{locale: "en", text: "Deadline"}]}) { userErrors { message } } }"#.into())
+            .await;
+    assert!(created.contains("\"userErrors\":[]"), "{created}");
+
+    // A slow writer: a body announced and dribbled.
+    let mut writer = TcpStream::connect(&host).await.unwrap();
+    writer
+        .write_all(format!("POST /graphql HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{{").as_bytes())
+        .await
+        .unwrap();
+    let dribbling = tokio::spawn(async move {
+        while writer.write_all(b" ").await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    });
+    // A slow reader: a large download it never reads.
+    let mut reader = TcpStream::connect(&host).await.unwrap();
+    reader
+        .write_all(
+            format!("GET /open-data/en/outcomes.csv HTTP/1.1\r\nhost: {host}\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+    // A WebSocket with a subscription, and an event stream.
+    let mut request = format!("ws://{host}/graphql")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    socket
+        .send(Message::Text(
+            json!({"type": "connection_init"}).to_string().into(),
+        ))
+        .await
+        .unwrap();
+    socket
+        .send(Message::Text(json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription { changes { id } }"}}).to_string().into()))
+        .await
+        .unwrap();
+    let events = server
+        .client
+        .post(server.url("/graphql"))
+        .header("accept", "text/event-stream")
+        .json(&json!({"query": "subscription { changes { id } }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    // A write blocked on a lock another client holds.
+    let hold = db.begin().await.unwrap();
+    let lock = if postgres_url().is_some() {
+        "LOCK TABLE theme IN ACCESS EXCLUSIVE MODE"
+    } else {
+        "UPDATE theme SET version = version WHERE id = (SELECT MIN(id) FROM theme)"
+    };
+    hold.execute_unprepared(lock).await.unwrap();
+    let blocked = tokio::spawn(graphql(
+        r#"mutation { createTheme(input: {code: "blocked_at_exit", label: [{locale: "en", text: "Blocked"}]}) { userErrors { message } } }"#.into(),
+    ));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+
+    let stopping = Instant::now();
+    server.terminate();
+    let status = server.exited_within(Duration::from_secs(8)).await;
+    let took = stopping.elapsed();
+    assert!(status.is_some(), "still running {took:?} after SIGTERM");
+    assert!(
+        took <= Duration::from_millis(4_500),
+        "the process took {took:?} to exit (grace 1 s + margin 3 s)"
+    );
+    hold.rollback().await.unwrap();
+    dribbling.abort();
+    holding.abort();
+    blocked.abort();
+    drop((socket, events, reader));
+}
+
+/// A request cut off by its timeout does not leave its statement holding a connection: with
+/// a table locked and a flood of requests waiting on it, an unrelated query still gets a
+/// connection soon after their deadline (PostgreSQL cancels their statements).
+#[tokio::test]
+async fn requests_cut_off_by_their_timeout_give_their_connections_back() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    if postgres_url().is_none() {
+        eprintln!(
+            "skipped: a table lock that blocks readers needs PostgreSQL (set TEST_DATABASE_URL)"
+        );
+        return;
+    }
+    let app = spawn_configured(true, |serve| serve.request_timeout_ms = 1_000).await;
+    let hold = app.db.begin().await.unwrap();
+    hold.execute_unprepared("LOCK TABLE initiative IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    // More waiting requests than the pool has connections (4 in tests).
+    let flood: Vec<_> = (0..12)
+        .map(|i| {
+            let (client, url) = (app.client.clone(), app.url("/graphql"));
+            tokio::spawn(async move {
+                client
+                    .post(url)
+                    .json(&json!({"query": format!("{{ initiatives(first: {}) {{ totalCount }} }}", i + 1)}))
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let started = Instant::now();
+    let reply = app
+        .graphql("{ programmes(first: 1) { totalCount } }", json!({}))
+        .await;
+    let took = started.elapsed();
+    assert!(
+        reply.body.to_string().contains("\"totalCount\""),
+        "an unrelated query found no connection while the flood waited: {}",
+        reply.body
+    );
+    assert!(took < Duration::from_secs(4), "it waited {took:?}");
+    // Each waiting request was answered at its deadline, not left hanging.
+    for request in flood {
+        let status = request.await.unwrap().expect("an answer");
+        assert_eq!(status, 503, "a request on the locked table");
+    }
+    hold.rollback().await.unwrap();
+}

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::analysis::{Analysis, analyze, check_text, effective_variables, select_operation};
 use super::limits::{check_document, check_json_nesting};
+use super::persisted::Registration;
 use super::{AppState, shape};
 use crate::graphql::context::RequestContext;
 use crate::graphql::loader::DbLoader;
@@ -356,9 +357,10 @@ fn single_name(doc: &ExecutableDocument) -> Option<&str> {
 }
 
 /// The operation name as a metrics label. Names are chosen by clients, so only the first few
-/// hundred well-formed ones get their own series; the rest share `other`.
+/// dozen well-formed ones get their own series (64, each a histogram of 15 series); the rest
+/// share `other`, so no flood of names grows the metrics page.
 fn metric_label(name: Option<&str>) -> String {
-    const MAX_LABELS: usize = 200;
+    const MAX_LABELS: usize = 64;
     static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let Some(name) = name else {
         return "anonymous".to_owned();
@@ -454,8 +456,8 @@ async fn pipeline(
     format: Format,
 ) -> Response {
     let arrived = Instant::now();
-    let query = match resolve_query(state, &incoming, format).await {
-        Ok(query) => query,
+    let (query, registration) = match resolve_query(state, &incoming, format).await {
+        Ok(resolved) => resolved,
         Err(response) => return response,
     };
     let limits = &state.settings.limits;
@@ -518,7 +520,7 @@ async fn pipeline(
             bad.message,
         );
     }
-    let analysis = match analyze(
+    let mut analysis = match analyze(
         &document,
         requested_name.as_deref(),
         &variables,
@@ -528,6 +530,10 @@ async fn pipeline(
         Ok(analysis) => analysis,
         Err(exceeded) => return too_complex(format, exceeded),
     };
+    // Storing a persisted query is work the client asks for: it is charged with the request.
+    if let Some(registration) = &registration {
+        analysis.cost = analysis.cost.saturating_add(registration.points());
+    }
 
     // While the database is away, fail in milliseconds rather than wait out the pool's
     // timeout; introspection needs no database and is still answered.
@@ -628,6 +634,13 @@ async fn pipeline(
     )
     .await;
     let elapsed = started.elapsed();
+    // Admitted and valid: the query it brought may be stored under its hash now.
+    if let Some(registration) = registration
+        && !failed_validation(&response)
+    {
+        let client = rate_subject(state, headers, peer, &viewer);
+        state.persisted.register(registration, &client).await;
+    }
     if has_code(&response.errors, "SERVICE_UNAVAILABLE") {
         state.database.failed();
     } else if admission == Admission::Probe || statements.count() > 0 {
@@ -683,7 +696,7 @@ async fn resolve_query(
     state: &AppState,
     incoming: &Incoming,
     format: Format,
-) -> Result<String, Response> {
+) -> Result<(String, Option<Registration>), Response> {
     let persisted = incoming
         .extensions
         .as_ref()
@@ -709,15 +722,38 @@ async fn resolve_query(
                     )
                 })
         }
-        None => incoming.query.clone().ok_or_else(|| {
-            refuse(
-                StatusCode::BAD_REQUEST,
-                format,
-                "BAD_REQUEST",
-                "The request needs a `query`.",
-            )
-        }),
+        None => incoming
+            .query
+            .clone()
+            .map(|query| (query, None))
+            .ok_or_else(|| {
+                refuse(
+                    StatusCode::BAD_REQUEST,
+                    format,
+                    "BAD_REQUEST",
+                    "The request needs a `query`.",
+                )
+            }),
     }
+}
+
+/// Whose budget a request spends: its key's, or its address's.
+fn rate_subject(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    viewer: &Viewer,
+) -> Subject {
+    match &viewer.key {
+        Some((id, _)) => Subject::Key(*id),
+        None => Subject::Address(client_address(state, headers, peer)),
+    }
+}
+
+/// Whether the executor refused the document (validation): no data, and an error that no
+/// field's path carries.
+pub(super) fn failed_validation(response: &async_graphql::Response) -> bool {
+    response.data == async_graphql::Value::Null && response.errors.iter().any(|e| e.path.is_empty())
 }
 
 /// Who is asking: the API key's holder, or anonymous.
@@ -761,10 +797,7 @@ async fn spend(
     analysis: &Analysis,
     format: Format,
 ) -> Result<Spent, Response> {
-    let subject = match &viewer.key {
-        Some((id, _)) => Subject::Key(*id),
-        None => Subject::Address(client_address(state, headers, peer)),
-    };
+    let subject = rate_subject(state, headers, peer, viewer);
     let spent = state.rate_limiter.spend(&subject, analysis.cost).await;
     if spent.allowed {
         return Ok(spent);

@@ -81,6 +81,8 @@ enum Kind {
 /// The live connections and subscriptions of one server, and its shutdown signal.
 pub struct Live {
     settings: LiveSettings,
+    /// Executions shared by identical anonymous subscriptions.
+    renders: Renders,
     counts: Mutex<HashMap<Subject, Counts>>,
     connections: AtomicUsize,
     closing: tokio::sync::watch::Sender<bool>,
@@ -132,6 +134,7 @@ impl Live {
     pub fn new(settings: LiveSettings) -> Arc<Self> {
         Arc::new(Self {
             settings,
+            renders: Renders::default(),
             counts: Mutex::new(HashMap::new()),
             connections: AtomicUsize::new(0),
             closing: tokio::sync::watch::Sender::new(false),
@@ -288,17 +291,20 @@ async fn admit(
 ) -> Result<BoxStream<'static, async_graphql::Response>, Refusal> {
     let limits = &state.settings.limits;
     let persisted = request.extensions.get("persistedQuery").cloned();
+    let mut registration = None;
     if let Some(extension) = persisted {
         let query = (!request.query.is_empty()).then(|| request.query.clone());
         if let Some(query) = &query {
             check_document(query, limits).map_err(too_complex)?;
         }
         let extension = extension.into_json().unwrap_or_default();
-        request.query = state
+        let (query, registered) = state
             .persisted
             .resolve(query, &extension)
             .await
             .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, e.code(), e.message()))?;
+        request.query = query;
+        registration = registered;
     }
     check_document(&request.query, limits).map_err(too_complex)?;
     let document = request
@@ -344,8 +350,11 @@ async fn admit(
             message: bad.message,
         });
     }
-    let analysis = analyze(&document, name.as_deref(), &variables, limits, &state.shape)
+    let mut analysis = analyze(&document, name.as_deref(), &variables, limits, &state.shape)
         .map_err(too_complex)?;
+    if let Some(registration) = &registration {
+        analysis.cost = analysis.cost.saturating_add(registration.points());
+    }
     let subject = match &subscriber.viewer.key {
         Some((id, _)) => Subject::Key(*id),
         None => Subject::Address(subscriber.address),
@@ -368,38 +377,42 @@ async fn admit(
         .take(Kind::Subscription, subscriber.clients(), false)
         .map_err(|message| Refusal::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", message))?;
 
-    // Each event is read afresh: a loader that lived as long as the subscription would
-    // otherwise answer from what it read for the first event.
-    let loader = async_graphql::dataloader::DataLoader::with_cache(
-        DbLoader {
-            db: state.db.clone(),
-            viewer: subscriber.viewer.clone(),
-        },
-        tokio::spawn,
-        async_graphql::dataloader::NoCache,
-    );
-    loader.enable_all_cache(false);
-    let request = request.data(state.hub.clone()).data(RequestContext {
-        db: state.db.clone(),
-        viewer: subscriber.viewer.clone(),
-        locales: subscriber.locales.clone(),
-        loader,
-        rate_limit: Some(spent),
-        results: None,
-        data_version: tokio::sync::OnceCell::new(),
-        served_locales: Default::default(),
-    });
     metrics::counter!("stroom_live_subscriptions_total").increment(1);
-    let results = state.schema.execute_stream(request);
+    // Anonymous subscribers asking the same thing from the same point (now) get the same
+    // answers: one execution serves them all. Others run their own.
+    let shared = subscriber.viewer.key.is_none() && !resumes(&document, operation, &variables);
+    let own = |request| {
+        let request = with_context(state, subscriber, request, spent);
+        let (document, name) = (document.clone(), name.clone());
+        state
+            .schema
+            .execute_stream(request)
+            .take_until(state.live.closed())
+            .map(move |mut response| {
+                label(&mut response, &document, name.as_deref());
+                response
+            })
+            .boxed()
+    };
+    let (results, valid) = if shared {
+        let identity = shared_identity(&request, &subscriber.locales);
+        state.live.renders.follow(identity, || own(request)).await
+    } else {
+        validated(own(request)).await
+    };
+    // A query brought with its hash is stored once the executor accepted the document.
+    let registration = registration.filter(|_| valid);
     // Every event costs what the subscription's selection costs, as a query would: a client
     // cannot multiply the server's work beyond its budget by subscribing.
     let (limiter, cost) = (state.rate_limiter.clone(), analysis.cost);
+    if let Some(registration) = registration {
+        state.persisted.register(registration, &subject).await;
+    }
     Ok(results
         .take_until(state.live.closed())
-        .then(move |mut response| {
+        .then(move |response| {
             let (limiter, subject) = (limiter.clone(), subject.clone());
             let _slot = &slot;
-            label(&mut response, &document, name.as_deref());
             async move {
                 let spent = limiter.spend(&subject, cost).await;
                 if spent.allowed {
@@ -424,6 +437,237 @@ async fn admit(
             std::future::ready(item)
         })
         .boxed())
+}
+
+/// The request as the executor runs it for `subscriber`: its rights, languages and budget,
+/// and the server's feed hub.
+fn with_context(
+    state: &AppState,
+    subscriber: &Subscriber,
+    request: async_graphql::Request,
+    spent: crate::kernel::rate_limit::Spent,
+) -> async_graphql::Request {
+    // Each event is read afresh: a loader that lived as long as the subscription would
+    // otherwise answer from what it read for the first event.
+    let loader = async_graphql::dataloader::DataLoader::with_cache(
+        DbLoader {
+            db: state.db.clone(),
+            viewer: subscriber.viewer.clone(),
+        },
+        tokio::spawn,
+        async_graphql::dataloader::NoCache,
+    );
+    loader.enable_all_cache(false);
+    request.data(state.hub.clone()).data(RequestContext {
+        db: state.db.clone(),
+        viewer: subscriber.viewer.clone(),
+        locales: subscriber.locales.clone(),
+        loader,
+        rate_limit: Some(spent),
+        results: None,
+        data_version: tokio::sync::OnceCell::new(),
+        served_locales: Default::default(),
+    })
+}
+
+/// Whether the subscription resumes from an event (`after` given): its first answers are its
+/// own, so it cannot share another's.
+fn resumes(
+    document: &async_graphql::parser::types::ExecutableDocument,
+    operation: Option<&async_graphql::parser::types::OperationDefinition>,
+    variables: &async_graphql::Variables,
+) -> bool {
+    use async_graphql::parser::types::Selection;
+    let Some(operation) = operation else {
+        return true;
+    };
+    fn fields<'a>(
+        document: &'a async_graphql::parser::types::ExecutableDocument,
+        selection: &'a async_graphql::parser::types::SelectionSet,
+        out: &mut Vec<&'a async_graphql::parser::types::Field>,
+    ) {
+        for item in &selection.items {
+            match &item.node {
+                Selection::Field(field) => out.push(&field.node),
+                Selection::InlineFragment(inline) => {
+                    fields(document, &inline.node.selection_set.node, out);
+                }
+                Selection::FragmentSpread(spread) => {
+                    if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node)
+                    {
+                        fields(document, &fragment.node.selection_set.node, out);
+                    }
+                }
+            }
+        }
+    }
+    let mut roots = Vec::new();
+    fields(document, &operation.selection_set.node, &mut roots);
+    roots.iter().any(|field| {
+        field.arguments.iter().any(|(name, value)| {
+            name.node.as_str() == "after"
+                && match &value.node {
+                    async_graphql_value::Value::Null => false,
+                    async_graphql_value::Value::Variable(variable) => variables
+                        .get(variable)
+                        .is_some_and(|v| *v != async_graphql::Value::Null),
+                    _ => true,
+                }
+        })
+    })
+}
+
+/// What makes two anonymous subscriptions the same: the document, the operation, the
+/// variables and the languages asked for.
+fn shared_identity(
+    request: &async_graphql::Request,
+    locales: &LocalePreferences,
+) -> crate::kernel::bounded::Key {
+    let variables = serde_json::to_string(&request.variables).unwrap_or_default();
+    let locales = format!("{locales:?}");
+    crate::kernel::bounded::key([
+        request.query.as_bytes(),
+        request
+            .operation_name
+            .as_deref()
+            .unwrap_or_default()
+            .as_bytes(),
+        variables.as_bytes(),
+        locales.as_bytes(),
+    ])
+}
+
+/// Executions shared by identical anonymous subscriptions: each runs once and its answers go
+/// to every subscriber of it; it stops when its last subscriber leaves.
+#[derive(Default)]
+pub struct Renders {
+    running: Mutex<HashMap<crate::kernel::bounded::Key, std::sync::Weak<Render>>>,
+}
+
+struct Render {
+    answers: tokio::sync::broadcast::Sender<Arc<async_graphql::Response>>,
+    task: tokio::task::AbortHandle,
+}
+
+impl Drop for Render {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The stream, and whether the executor accepted its document: it checks the document when
+/// first polled and answers at once if it refuses it; otherwise it waits for events.
+async fn validated(
+    mut results: BoxStream<'static, async_graphql::Response>,
+) -> (BoxStream<'static, async_graphql::Response>, bool) {
+    let first = std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match results.poll_next_unpin(cx) {
+            std::task::Poll::Ready(first) => Some(first),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await;
+    match first {
+        None => (results, true),
+        Some(None) => (results, true),
+        Some(Some(response)) => {
+            let valid = !super::graphql::failed_validation(&response);
+            (
+                futures_util::stream::once(async move { response })
+                    .chain(results)
+                    .boxed(),
+                valid,
+            )
+        }
+    }
+}
+
+/// A subscriber's own copy of a shared answer.
+fn copy(response: &async_graphql::Response) -> async_graphql::Response {
+    let mut copy = async_graphql::Response::new(response.data.clone());
+    copy.errors = response.errors.clone();
+    copy.extensions = response.extensions.clone();
+    copy
+}
+
+/// Answers one shared execution keeps for a subscriber that has not read them yet; one
+/// further behind is ended.
+const SHARED_QUEUE: usize = 64;
+
+impl Renders {
+    /// The answers of the execution `identity` names, started with `start` if none runs, and
+    /// whether the executor accepted the document.
+    async fn follow(
+        &self,
+        identity: crate::kernel::bounded::Key,
+        start: impl FnOnce() -> BoxStream<'static, async_graphql::Response>,
+    ) -> (BoxStream<'static, async_graphql::Response>, bool) {
+        let existing = {
+            let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+            running.get(&identity).and_then(std::sync::Weak::upgrade)
+        };
+        if let Some(render) = existing {
+            let receiver = render.answers.subscribe();
+            return (Self::answers(render, receiver), true);
+        }
+        // Its own execution, checked before anyone shares it.
+        let (results, valid) = validated(start()).await;
+        if !valid {
+            return (results, false);
+        }
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.retain(|_, render| render.strong_count() > 0);
+        let render = match running.get(&identity).and_then(std::sync::Weak::upgrade) {
+            Some(render) => render,
+            None => {
+                let (answers, _) = tokio::sync::broadcast::channel(SHARED_QUEUE);
+                let mut results = results;
+                let sender = answers.clone();
+                let task = tokio::spawn(async move {
+                    while let Some(response) = results.next().await {
+                        if sender.send(Arc::new(response)).is_err() {
+                            break;
+                        }
+                    }
+                })
+                .abort_handle();
+                let render = Arc::new(Render { answers, task });
+                running.insert(identity, Arc::downgrade(&render));
+                metrics::gauge!("stroom_live_shared_executions").set(running.len() as f64);
+                render
+            }
+        };
+        let receiver = render.answers.subscribe();
+        drop(running);
+        (Self::answers(render, receiver), true)
+    }
+
+    fn answers(
+        render: Arc<Render>,
+        receiver: tokio::sync::broadcast::Receiver<Arc<async_graphql::Response>>,
+    ) -> BoxStream<'static, async_graphql::Response> {
+        futures_util::stream::unfold(
+            (render, receiver, false),
+            |(render, mut receiver, ended)| async move {
+                if ended {
+                    return None;
+                }
+                match receiver.recv().await {
+                    Ok(response) => Some((copy(&response), (render, receiver, false))),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        let behind = Refusal {
+                            status: StatusCode::TOO_MANY_REQUESTS,
+                            extensions: json!({"code": "RATE_LIMITED", "reason": "BEHIND"}),
+                            message: "This subscription fell behind and was ended: subscribe again, with `after` set to the last event you read.".into(),
+                        };
+                        Some((behind.graphql(), (render, receiver, true)))
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => None,
+                }
+            },
+        )
+        .boxed()
+    }
 }
 
 /// Root fields of a selection, fragments spread in place.

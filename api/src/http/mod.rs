@@ -213,8 +213,6 @@ async fn read_body_in_time(
     next: Next,
 ) -> Response {
     use http_body_util::{BodyExt, Limited};
-    let (parts, body) = request.into_parts();
-    let limited = Limited::new(body, settings.max_body_bytes);
     let refusal = |status: axum::http::StatusCode, message: String| {
         let body = serde_json::json!({"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]});
         (
@@ -224,18 +222,47 @@ async fn read_body_in_time(
         )
             .into_response()
     };
-    match tokio::time::timeout(settings.body_timeout, limited.collect()).await {
-        Ok(Ok(collected)) => {
-            let request = Request::from_parts(parts, axum::body::Body::from(collected.to_bytes()));
-            next.run(request).await
-        }
-        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => refusal(
+    let too_large = || {
+        let mut response = refusal(
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
             format!(
                 "The request body is larger than {} bytes.",
                 settings.max_body_bytes
             ),
-        ),
+        );
+        // The rest of the body is not read: the connection ends with this answer.
+        response.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+        response
+    };
+    let (parts, body) = request.into_parts();
+    // A body announced larger than the limit is refused before any of it is read. Unless the
+    // client waits for `100 Continue`, what it already sent is read and dropped (a bounded
+    // amount, briefly), so it reads the 413 instead of finding the connection reset.
+    let announced = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|length| length > settings.max_body_bytes as u64) {
+        let expects_continue = parts
+            .headers
+            .get(header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        if !expects_continue {
+            drain(body, DRAIN_BYTES, DRAIN_TIME).await;
+        }
+        return too_large();
+    }
+    let limited = Limited::new(body, settings.max_body_bytes);
+    match tokio::time::timeout(settings.body_timeout, limited.collect()).await {
+        Ok(Ok(collected)) => {
+            let request = Request::from_parts(parts, axum::body::Body::from(collected.to_bytes()));
+            next.run(request).await
+        }
+        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => too_large(),
         Ok(Err(_)) => refusal(
             axum::http::StatusCode::BAD_REQUEST,
             "The request body could not be read.".to_owned(),
@@ -248,6 +275,28 @@ async fn read_body_in_time(
             ),
         ),
     }
+}
+
+/// At most this much of a refused body is read and dropped before the 413 goes out…
+const DRAIN_BYTES: usize = 16 * 1024 * 1024;
+/// …for at most this long, and only while it keeps coming (no pause longer than `DRAIN_GAP`).
+const DRAIN_TIME: Duration = Duration::from_secs(1);
+const DRAIN_GAP: Duration = Duration::from_millis(100);
+
+/// Reads and drops up to `bytes` of `body` within `time`, stopping at the first pause.
+async fn drain(body: axum::body::Body, bytes: usize, time: Duration) {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let _ = tokio::time::timeout(time, async {
+        let mut read = 0;
+        while read < bytes {
+            match tokio::time::timeout(DRAIN_GAP, body.frame()).await {
+                Ok(Some(Ok(frame))) => read += frame.data_ref().map_or(0, |d| d.len()),
+                _ => break,
+            }
+        }
+    })
+    .await;
 }
 
 pub fn router(state: AppState) -> Router {

@@ -1,17 +1,56 @@
 //! Automatic persisted queries (the Apollo protocol): a client sends the SHA-256 of a query
 //! instead of the query, so dashboards can use short, cacheable GET requests. A hash seen for
 //! the first time is answered `PERSISTED_QUERY_NOT_FOUND`; the client then sends both once.
+//!
+//! A query sent with its hash is stored only once the request that brought it was admitted
+//! (within its rate limit, which the registration is charged to) and its document validated:
+//! refused requests leave nothing behind. In Redis each client may store `CLIENT_BYTES` a day
+//! and all clients together `ALL_BYTES`; past that, queries are kept in this process only.
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
 use crate::kernel::bounded::{Bounded, key};
+use crate::kernel::rate_limit::Subject;
 use crate::kernel::shared_store::SharedStore;
 
 /// Queries kept in this process.
 const CAPACITY: usize = 2_000;
 /// How long a query stays in Redis without being used.
 const REDIS_TTL_SECS: u64 = 7 * 24 * 3600;
+/// Bytes of queries one client may store in Redis per day.
+const CLIENT_BYTES: u64 = 1024 * 1024;
+/// Bytes of queries all clients together may store in Redis per day.
+const ALL_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Counts a day's stored bytes for the client (`KEYS[1]`) and for all (`KEYS[2]`) and stores
+/// the query (`KEYS[3]`) if both stay within their budgets (`ARGV[2]`, `ARGV[3]`).
+const STORE: &str = r"
+local size = tonumber(ARGV[1])
+local client = redis.call('INCRBY', KEYS[1], size)
+if client == size then redis.call('EXPIRE', KEYS[1], 172800) end
+local all = redis.call('INCRBY', KEYS[2], size)
+if all == size then redis.call('EXPIRE', KEYS[2], 172800) end
+if client > tonumber(ARGV[2]) or all > tonumber(ARGV[3]) then
+  return 0
+end
+redis.call('SET', KEYS[3], ARGV[4], 'EX', tonumber(ARGV[5]))
+return 1
+";
+
+/// A query sent with its hash, to store once its request is admitted and its document valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    hash: String,
+    query: String,
+}
+
+impl Registration {
+    /// What storing it costs in rate-limit points: one, and one more per KiB.
+    pub fn points(&self) -> u64 {
+        1 + self.query.len() as u64 / 1024
+    }
+}
 
 pub struct PersistedQueries {
     memory: Option<Bounded<Arc<str>>>,
@@ -62,17 +101,19 @@ impl PersistedQueries {
     }
 
     fn remember(&self, hash: &str, query: &str) {
+        // Queries in this process are bounded by the store's bytes.
         if let Some(memory) = &self.memory {
             memory.put(key([hash.as_bytes()]), Arc::from(query), query.len());
         }
     }
 
-    /// The query a request runs: its own (stored under its hash) or the stored one.
+    /// The query a request runs: its own (with its registration, to store once the request
+    /// proved admissible) or the stored one its hash names.
     pub async fn resolve(
         &self,
         query: Option<String>,
         extension: &serde_json::Value,
-    ) -> Result<String, PersistedError> {
+    ) -> Result<(String, Option<Registration>), PersistedError> {
         if extension.get("version").and_then(serde_json::Value::as_i64) != Some(1) {
             return Err(PersistedError::UnsupportedVersion);
         }
@@ -86,32 +127,62 @@ impl PersistedQueries {
                 if sha256(&query) != hash {
                     return Err(PersistedError::HashMismatch);
                 }
-                self.store(&hash, &query).await;
-                Ok(query)
+                let registration = Registration {
+                    hash,
+                    query: query.clone(),
+                };
+                Ok((query, Some(registration)))
             }
-            None => self.load(&hash).await.ok_or(PersistedError::NotFound),
+            None => self
+                .load(&hash)
+                .await
+                .map(|query| (query, None))
+                .ok_or(PersistedError::NotFound),
         }
     }
 
-    async fn store(&self, hash: &str, query: &str) {
-        self.remember(hash, query);
-        if let Some(store) = &self.shared {
-            let key = store.key(&format!("apq:{hash}"));
-            let query = query.to_owned();
-            let stored = store
-                .run(|mut connection| async move {
-                    redis::cmd("SET")
-                        .arg(key)
-                        .arg(query)
-                        .arg("EX")
-                        .arg(REDIS_TTL_SECS)
-                        .query_async::<()>(&mut connection)
-                        .await
-                })
-                .await;
-            if stored.is_none() {
-                tracing::debug!("persisted query kept in this process only");
+    /// Stores a query under its hash, for `client` (whose daily budget in Redis it counts
+    /// against).
+    pub async fn register(&self, registration: Registration, client: &Subject) {
+        let Registration { hash, query } = registration;
+        self.remember(&hash, &query);
+        metrics::counter!("stroom_persisted_queries_registered_total").increment(1);
+        let Some(store) = &self.shared else {
+            return;
+        };
+        let day = chrono::Utc::now().timestamp() / 86_400;
+        let who = match client {
+            Subject::Key(id) => format!("key:{id}"),
+            Subject::Address(ip) => format!("ip:{ip}"),
+        };
+        let keys = [
+            store.key(&format!("apq-bytes:{who}:{day}")),
+            store.key(&format!("apq-bytes:all:{day}")),
+            store.key(&format!("apq:{hash}")),
+        ];
+        let size = query.len() as u64;
+        let stored = store
+            .run(|mut connection| async move {
+                redis::Script::new(STORE)
+                    .key(&keys[0])
+                    .key(&keys[1])
+                    .key(&keys[2])
+                    .arg(size)
+                    .arg(CLIENT_BYTES)
+                    .arg(ALL_BYTES)
+                    .arg(query)
+                    .arg(REDIS_TTL_SECS)
+                    .invoke_async::<i64>(&mut connection)
+                    .await
+            })
+            .await;
+        match stored {
+            Some(1) => {}
+            Some(_) => {
+                metrics::counter!("stroom_persisted_queries_over_budget_total").increment(1);
+                tracing::debug!("persisted query over its Redis budget: kept in this process only");
             }
+            None => tracing::debug!("persisted query kept in this process only"),
         }
     }
 
@@ -153,11 +224,19 @@ mod tests {
             cache.resolve(None, &ext).await,
             Err(PersistedError::NotFound)
         );
+        let (sent, registration) = cache.resolve(Some(query.into()), &ext).await.unwrap();
+        assert_eq!(sent, query);
+        // Not stored until registered (after admission and validation).
         assert_eq!(
-            cache.resolve(Some(query.into()), &ext).await.as_deref(),
-            Ok(query)
+            cache.resolve(None, &ext).await,
+            Err(PersistedError::NotFound)
         );
-        assert_eq!(cache.resolve(None, &ext).await.as_deref(), Ok(query));
+        let client = Subject::Address(std::net::Ipv4Addr::LOCALHOST.into());
+        cache.register(registration.unwrap(), &client).await;
+        assert_eq!(
+            cache.resolve(None, &ext).await,
+            Ok((query.to_owned(), None))
+        );
         let wrong = json!({"version": 1, "sha256Hash": "00"});
         assert_eq!(
             cache.resolve(Some(query.into()), &wrong).await,

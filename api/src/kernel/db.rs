@@ -167,6 +167,27 @@ pub struct Connected {
 }
 
 pub async fn connect(url: &str, max_connections: Option<u32>) -> anyhow::Result<Connected> {
+    connect_with(url, max_connections, None).await
+}
+
+/// The pool that serves requests: no statement outlives its request for long. On PostgreSQL
+/// every statement (and a transaction left idle) is cancelled by the server `statement_limit`
+/// after it started, so a request cut off by its timeout (or its client) gives its connection
+/// back instead of holding it on a lock; on SQLite a writer waits for the lock that long at
+/// most. Start-up work (migrations, demo data, the search index) runs on a pool without it.
+pub async fn connect_serving(
+    url: &str,
+    max_connections: Option<u32>,
+    statement_limit: Duration,
+) -> anyhow::Result<Connected> {
+    connect_with(url, max_connections, Some(statement_limit)).await
+}
+
+async fn connect_with(
+    url: &str,
+    max_connections: Option<u32>,
+    statement_limit: Option<Duration>,
+) -> anyhow::Result<Connected> {
     let sqlite = url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -178,11 +199,22 @@ pub async fn connect(url: &str, max_connections: Option<u32>) -> anyhow::Result<
     if sqlite {
         // WAL lets readers run beside the one writer; the busy timeout makes writers queue
         // instead of failing; foreign keys are off by default in SQLite.
-        options.map_sqlx_sqlite_opts(|o| {
+        let busy = statement_limit
+            .unwrap_or(Duration::from_secs(10))
+            .min(Duration::from_secs(10));
+        options.map_sqlx_sqlite_opts(move |o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10))
+                .busy_timeout(busy)
                 .foreign_keys(true)
+        });
+    } else if let Some(limit) = statement_limit {
+        let ms = limit.as_millis().max(1).to_string();
+        options.map_sqlx_postgres_opts(move |o| {
+            o.options([
+                ("statement_timeout", ms.as_str()),
+                ("idle_in_transaction_session_timeout", ms.as_str()),
+            ])
         });
     }
     let mut db = Database::connect(options).await?;
