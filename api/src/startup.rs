@@ -168,6 +168,7 @@ impl Application {
             shared,
             live: crate::http::live::Live::new(serve.live()),
             hub: crate::domain::changes::hub::Hub::new(connected.db.clone(), serve.live_hub()),
+            labels: Default::default(),
         };
         Ok(Self {
             listener,

@@ -678,7 +678,8 @@ async fn persisted_queries_are_stored_only_for_admitted_valid_requests() {
                 .send()
                 .await
                 .unwrap();
-            TestApp::reply(response).await.code() != "PERSISTED_QUERY_NOT_FOUND"
+            TestApp::reply(response).await.body["errors"][0]["extensions"]["code"]
+                != "PERSISTED_QUERY_NOT_FOUND"
         }
     };
     // Refused by validation: an unknown field.
@@ -706,7 +707,7 @@ async fn persisted_queries_are_stored_only_for_admitted_valid_requests() {
             None,
         )
         .await;
-        if reply.code() == "RATE_LIMITED" {
+        if reply.body["errors"][0]["extensions"]["code"] == "RATE_LIMITED" {
             refused.push(hash);
         }
     }

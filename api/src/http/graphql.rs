@@ -356,31 +356,36 @@ fn single_name(doc: &ExecutableDocument) -> Option<&str> {
     }
 }
 
-/// The operation name as a metrics label. Names are chosen by clients, so only the first few
-/// dozen well-formed ones get their own series (64, each a histogram of 15 series); the rest
-/// share `other`, so no flood of names grows the metrics page.
-fn metric_label(name: Option<&str>) -> String {
-    const MAX_LABELS: usize = 64;
-    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-    let Some(name) = name else {
-        return "anonymous".to_owned();
-    };
-    let well_formed =
-        name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !well_formed {
-        return "other".to_owned();
+/// Operation names as metrics labels. Names are chosen by clients, so only the first few
+/// dozen well-formed ones a server sees get their own series (each a histogram of 15 series);
+/// the rest share `other`, so no flood of names grows the metrics page.
+#[derive(Default)]
+pub struct OperationLabels {
+    seen: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl OperationLabels {
+    const MAX: usize = 64;
+
+    fn label(&self, name: Option<&str>) -> String {
+        let Some(name) = name else {
+            return "anonymous".to_owned();
+        };
+        let well_formed =
+            name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !well_formed {
+            return "other".to_owned();
+        }
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.contains(name) {
+            return name.to_owned();
+        }
+        if seen.len() < Self::MAX {
+            seen.insert(name.to_owned());
+            return name.to_owned();
+        }
+        "other".to_owned()
     }
-    let Ok(mut seen) = SEEN.lock() else {
-        return "other".to_owned();
-    };
-    if seen.iter().any(|s| s == name) {
-        return name.to_owned();
-    }
-    if seen.len() < MAX_LABELS {
-        seen.push(name.to_owned());
-        return name.to_owned();
-    }
-    "other".to_owned()
 }
 
 /// The client's address: from the configured header of a trusted load balancer, else the peer.
@@ -509,7 +514,9 @@ async fn pipeline(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    let operation_name = metric_label(requested_name.as_deref().or_else(|| single_name(&document)));
+    let operation_name = state
+        .labels
+        .label(requested_name.as_deref().or_else(|| single_name(&document)));
     tracing::Span::current().record("operation", operation_name.as_str());
     let variables = effective_variables(&document, requested_name.as_deref(), &request.variables);
     if let Err(bad) = check_text(&document, &variables) {

@@ -77,6 +77,8 @@ pub struct AppState {
     pub live: Arc<live::Live>,
     /// The one reader of the change feed that live subscriptions share.
     pub hub: Arc<crate::domain::changes::hub::Hub>,
+    /// The operation names that get metrics series of their own.
+    pub labels: Arc<graphql::OperationLabels>,
 }
 
 /// The process-wide Prometheus recorder (installed once, shared by every server in a process).
