@@ -799,7 +799,7 @@ async fn a_write_costs_the_same_few_statements_whatever_the_number_of_subscriber
     // The first use of a key also notes when it was used: not part of what is measured.
     write_cost(&app, &admin, &mut [], "fan_out_first").await;
     let mut alone = u64::MAX;
-    for attempt in 0..3 {
+    for attempt in 0..6 {
         let code = format!("fan_out_alone_{attempt}");
         alone = alone.min(write_cost(&app, &admin, &mut [], &code).await);
     }
@@ -825,12 +825,13 @@ async fn a_write_costs_the_same_few_statements_whatever_the_number_of_subscriber
         sockets.push((socket, subscriptions));
         // A first write after joining: every subscription is running once it arrives.
         write_cost(&app, &admin, &mut sockets, &format!("fan_out_warm_{round}")).await;
-        // The least of three: other test servers in this process ring the same doorbell,
+        // The least of several: other test servers in this process ring the same doorbell,
         // which can add a read to a write's count but never take one away.
         let mut least = u64::MAX;
-        for attempt in 0..3 {
+        for attempt in 0..6 {
             let code = format!("fan_out_{round}_{attempt}");
             least = least.min(write_cost(&app, &admin, &mut sockets, &code).await);
+            tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
         }
         costs.push(least - alone);
     }
@@ -858,7 +859,7 @@ async fn identical_anonymous_subscriptions_share_one_execution_and_each_gets_eve
     const THEMES: &str = "subscription { changes(types: [THEME]) { id operation object { ... on Theme { code } } } }";
     write_cost(&app, &admin, &mut [], "shared_first").await;
     let mut alone = u64::MAX;
-    for attempt in 0..3 {
+    for attempt in 0..6 {
         let code = format!("shared_alone_{attempt}");
         alone = alone.min(write_cost(&app, &admin, &mut [], &code).await);
     }
@@ -875,9 +876,10 @@ async fn identical_anonymous_subscriptions_share_one_execution_and_each_gets_eve
     // Joining takes a moment; from then on every write reaches all 300.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut least = u64::MAX;
-    for attempt in 0..3 {
+    for attempt in 0..6 {
         let code = format!("shared_{attempt}");
         least = least.min(write_cost(&app, &admin, &mut sockets, &code).await);
+        tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
     }
     assert!(
         least - alone <= 2,

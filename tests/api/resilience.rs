@@ -788,7 +788,9 @@ async fn requests_cut_off_by_their_timeout_give_their_connections_back() {
         "an unrelated query found no connection while the flood waited: {}",
         reply.body
     );
-    assert!(took < Duration::from_secs(4), "it waited {took:?}");
+    // Without the cancellation the pool stays held until the lock goes, and the query fails
+    // when its wait for a connection (5 s) runs out.
+    assert!(took < Duration::from_secs(10), "it waited {took:?}");
     // Each waiting request was answered at its deadline, not left hanging.
     for request in flood {
         let status = request.await.unwrap().expect("an answer");
