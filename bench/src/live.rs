@@ -41,11 +41,13 @@ pub async fn statements(http: &reqwest::Client, base: &str) -> anyhow::Result<u6
         .context("no stroom_db_statements_total in /metrics")
 }
 
-/// Writes for `duration` with `writers` at once; `write` makes one.
+/// Writes for `duration` with `writers` at once, `rate` a second in all (as a city's staff
+/// write, not as fast as the server allows); `write` makes one.
 pub async fn writes<F, Fut>(
     http: &reqwest::Client,
     base: &str,
     writers: usize,
+    rate: f64,
     duration: Duration,
     write: F,
 ) -> anyhow::Result<Phase>
@@ -56,12 +58,19 @@ where
     let before = statements(http, base).await?;
     let sequence = Arc::new(AtomicU64::new(1_000_000));
     let deadline = Instant::now() + duration;
-    let tasks: Vec<_> = (0..writers.max(1))
-        .map(|_| {
+    let writers = writers.max(1);
+    // Each writer starts its next write at its own pace, whatever the last one took.
+    let every = Duration::from_secs_f64(writers as f64 / rate.max(0.001));
+    let tasks: Vec<_> = (0..writers)
+        .map(|i| {
             let (write, sequence) = (write.clone(), sequence.clone());
             tokio::spawn(async move {
                 let mut samples = Vec::new();
+                let mut next =
+                    tokio::time::Instant::now() + every.mul_f64(i as f64 / writers as f64);
                 while Instant::now() < deadline {
+                    tokio::time::sleep_until(next).await;
+                    next += every;
                     let started = Instant::now();
                     let ok = write(sequence.fetch_add(1, Ordering::Relaxed))
                         .await

@@ -102,6 +102,9 @@ struct Args {
     /// Concurrent writers of the live measurement.
     #[arg(long, default_value_t = 4)]
     live_writers: usize,
+    /// Writes a second of the live measurement, in all.
+    #[arg(long, default_value_t = 20.0)]
+    live_write_rate: f64,
 }
 
 /// What the clients send during one run.
@@ -1224,7 +1227,8 @@ async fn live_fan_out(
         }
     };
     let duration = Duration::from_secs_f64(args.duration);
-    let alone = live::writes(http, base, args.live_writers, duration, write.clone()).await?;
+    let rate = args.live_write_rate;
+    let alone = live::writes(http, base, args.live_writers, rate, duration, write.clone()).await?;
     let subscribers = args.live_subscribers;
     let received = live::subscribe(base, subscribers).await?;
     // Every subscription is running once one write reached them all.
@@ -1243,13 +1247,13 @@ async fn live_fan_out(
         bail!("the {subscribers} subscriptions did not all start");
     }
     received.store(0, std::sync::atomic::Ordering::Relaxed);
-    let with = live::writes(http, base, args.live_writers, duration, write).await?;
+    let with = live::writes(http, base, args.live_writers, rate, duration, write).await?;
     let expected = with.writes * subscribers as u64;
     let got = live::delivered(&received, expected, Duration::from_secs(60)).await;
     let ratio = with.p99_ms / alone.p99_ms.max(0.001);
     let extra = with.statements_per_write - alone.statements_per_write;
     println!(
-        "live fan-out, {} writers: alone {} writes, p50 {:.1} ms, p99 {:.1} ms, {:.2} SQL/write",
+        "live fan-out, {} writers, {rate} writes/s: alone {} writes, p50 {:.1} ms, p99 {:.1} ms, {:.2} SQL/write",
         args.live_writers, alone.writes, alone.p50_ms, alone.p99_ms, alone.statements_per_write
     );
     println!(
@@ -1263,6 +1267,7 @@ async fn live_fan_out(
     Ok(json!({
         "subscribers": subscribers,
         "writers": args.live_writers,
+        "write_rate": rate,
         "alone": {"writes": alone.writes, "errors": alone.errors, "p50_ms": alone.p50_ms, "p99_ms": alone.p99_ms, "statements_per_write": alone.statements_per_write},
         "with_subscribers": {"writes": with.writes, "errors": with.errors, "p50_ms": with.p50_ms, "p99_ms": with.p99_ms, "statements_per_write": with.statements_per_write},
         "p99_ratio": ratio,

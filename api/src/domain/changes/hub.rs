@@ -180,6 +180,11 @@ impl Hub {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether a subscriber acts for a key.
+    fn keys_subscribed(&self) -> bool {
+        self.lock().entries.values().any(|e| e.viewer.key.is_some())
+    }
+
     /// Subscribers at the hub now.
     pub fn subscribers(&self) -> usize {
         self.lock().entries.len()
@@ -246,7 +251,8 @@ impl Hub {
                     self.lock().latest.is_none_or(|latest| announced > latest)
                 }
                 () = self.joined.notified() => true,
-                () = tokio::time::sleep(self.settings.key_check) => true,
+                // The interval is for keys: with none to check, commits are what wake us.
+                () = tokio::time::sleep(self.settings.key_check) => self.keys_subscribed(),
             };
         }
         // Streams end without an error: the server is going away.
