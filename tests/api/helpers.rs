@@ -302,6 +302,19 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// The Prometheus page (`/metrics`). It is the process's: every test server in it adds
+    /// its series.
+    pub async fn metrics_text(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("the metrics page")
+    }
+
     pub async fn graphql(&self, query: &str, variables: Value) -> Reply {
         self.graphql_with(query, variables, &[]).await
     }

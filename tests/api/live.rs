@@ -742,16 +742,9 @@ async fn a_revoked_key_is_stopped_without_any_change_being_made() {
 
 /// SQL statements the server has run so far (its `/metrics`).
 async fn statements(app: &TestApp) -> u64 {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
+    app.metrics_text()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
+        .lines()
         .find_map(|l| l.strip_prefix("stroom_db_statements_total "))
         .and_then(|n| n.trim().parse().ok())
         .expect("the statement count in /metrics")

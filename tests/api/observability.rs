@@ -153,16 +153,6 @@ async fn a_flood_of_operation_names_keeps_the_metrics_bounded() {
             .map(str::to_owned)
             .collect()
     };
-    let metrics = || async {
-        app.client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
     for round in 0..2 {
         use futures_util::StreamExt;
         futures_util::stream::iter(0..500)
@@ -176,7 +166,7 @@ async fn a_flood_of_operation_names_keeps_the_metrics_bounded() {
             .collect::<Vec<_>>()
             .await;
         // (The metrics page is the process's: other tests' servers add their own names.)
-        let text = metrics().await;
+        let text = app.metrics_text().await;
         let flood: HashSet<String> = labels(&text)
             .into_iter()
             .filter(|l| l.starts_with("Flood"))

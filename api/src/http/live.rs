@@ -380,7 +380,10 @@ async fn admit(
     metrics::counter!("stroom_live_subscriptions_total").increment(1);
     // Anonymous subscribers asking the same thing from the same point (now) get the same
     // answers: one execution serves them all. Others run their own.
-    let shared = subscriber.viewer.key.is_none() && !resumes(&document, operation, &variables);
+    // (Not when the selection shows the caller's own budget.)
+    let shared = subscriber.viewer.key.is_none()
+        && !analysis.caller_specific
+        && !resumes(&document, operation, &variables);
     let own = |request| {
         let request = with_context(state, subscriber, request, spent);
         let (document, name) = (document.clone(), name.clone());

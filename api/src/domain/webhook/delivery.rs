@@ -157,22 +157,12 @@ impl Deliverer {
                 continue;
             };
             let now = now();
-            webhook_endpoint::Entity::update_many()
-                .col_expr(webhook_endpoint::Column::Enabled, false.into())
-                .col_expr(webhook_endpoint::Column::DisabledAt, Some(now).into())
-                .col_expr(
-                    webhook_endpoint::Column::DisabledReason,
-                    Some(format!(
-                        "Disabled on {}: the API key that registered it {refusal}. An admin may \
-                         enable it again; it then acts for that admin's key.",
-                        now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    ))
-                    .into(),
-                )
-                .filter(webhook_endpoint::Column::Id.eq(endpoint.id))
-                .filter(webhook_endpoint::Column::Enabled.eq(true))
-                .exec(&self.db)
-                .await?;
+            let reason = format!(
+                "Disabled on {}: the API key that registered it {refusal}. An admin may \
+                 enable it again; it then acts for that admin's key.",
+                now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            );
+            disable(&self.db, endpoint.id, now, reason).await?;
             tracing::warn!(endpoint = endpoint.id, url = %endpoint.url, "webhooks: endpoint disabled: its key {refusal}");
         }
         Ok(admitted)
@@ -501,29 +491,41 @@ async fn record(
             // This message used up every retry and nothing got through for as long as that
             // takes (over a day by default): the receiver is gone, not hiccuping.
             if retry.is_none() && failing_for >= schedule {
-                webhook_endpoint::Entity::update_many()
-                    .col_expr(webhook_endpoint::Column::Enabled, false.into())
-                    .col_expr(webhook_endpoint::Column::DisabledAt, Some(now).into())
-                    .col_expr(
-                        webhook_endpoint::Column::DisabledReason,
-                        Some(format!(
-                            "Disabled on {}: no delivery succeeded since {} (the last attempt: {}). \
-                             Fix the receiver, then enable the endpoint again: the messages \
-                             waiting for it are delivered then; redeliver the failed ones.",
-                            now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                            failing_since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                            error.unwrap_or_default(),
-                        ))
-                        .into(),
-                    )
-                    .filter(webhook_endpoint::Column::Id.eq(endpoint.id))
-                    .exec(&txn)
-                    .await?;
+                let reason = format!(
+                    "Disabled on {}: no delivery succeeded since {} (the last attempt: {}). \
+                     Fix the receiver, then enable the endpoint again: the messages \
+                     waiting for it are delivered then; redeliver the failed ones.",
+                    now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    failing_since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    error.unwrap_or_default(),
+                );
+                disable(&txn, endpoint.id, now, reason).await?;
                 tracing::warn!(endpoint = endpoint.id, url = %endpoint.url, "webhooks: endpoint disabled after failing for the whole retry schedule");
             }
         }
     }
     txn.commit().await
+}
+
+/// Disables an enabled endpoint, saying why.
+async fn disable(
+    db: &impl ConnectionTrait,
+    endpoint: i64,
+    now: DateTime<Utc>,
+    reason: String,
+) -> Result<(), DbErr> {
+    webhook_endpoint::Entity::update_many()
+        .col_expr(webhook_endpoint::Column::Enabled, false.into())
+        .col_expr(webhook_endpoint::Column::DisabledAt, Some(now).into())
+        .col_expr(
+            webhook_endpoint::Column::DisabledReason,
+            Some(reason).into(),
+        )
+        .filter(webhook_endpoint::Column::Id.eq(endpoint))
+        .filter(webhook_endpoint::Column::Enabled.eq(true))
+        .exec(db)
+        .await
+        .map(|_| ())
 }
 
 /// The `n`th parameter of a raw statement.
