@@ -196,6 +196,12 @@ pub async fn standings(
 }
 
 impl Viewer {
+    /// The stored API key this viewer acts for. The command line acts for none: its key 0
+    /// only names it in the audit trail.
+    pub fn api_key(&self) -> Option<i64> {
+        self.key.as_ref().map(|(id, _)| *id).filter(|id| *id > 0)
+    }
+
     /// Whether `now` grants the same rights as when this viewer was admitted: the same role
     /// and the same municipality. A key whose rights changed must be admitted anew.
     pub fn same_rights(&self, now: &Viewer) -> bool {

@@ -174,7 +174,7 @@ pub async fn create(
         version: 1,
         archived_at: None,
         provenance: entity::enums::Provenance::Recorded,
-        api_key_id: write.viewer.key.as_ref().map(|(id, _)| *id),
+        api_key_id: write.viewer.api_key(),
     };
     let stored = write
         .insert_audited::<webhook_endpoint::Entity>(NodeKind::WebhookEndpoint, None, model)
@@ -213,7 +213,7 @@ pub async fn update(
         active.enabled = Set(enabled);
         if enabled {
             // Enabled again, it acts for the key that enabled it.
-            active.api_key_id = Set(write.viewer.key.as_ref().map(|(id, _)| *id));
+            active.api_key_id = Set(write.viewer.api_key());
             active.disabled_at = Set(None);
             active.disabled_reason = Set(None);
             active.failing_since = Set(None);
