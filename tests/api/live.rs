@@ -773,11 +773,27 @@ async fn write_cost(
     statements(app).await - before
 }
 
-#[tokio::test]
-async fn a_write_costs_the_same_few_statements_whatever_the_number_of_subscribers() {
-    // Only this server's own commits wake its subscribers here, and no webhook deliverer
-    // reads beside them, so the count is exact.
-    let app = spawn_configured(true, |serve| {
+/// The least a write costs over six tries: other test servers in this process ring the same
+/// doorbell, which can add a read to a write's count but never take one away.
+async fn least_cost(
+    app: &TestApp,
+    admin: &str,
+    sockets: &mut [(Socket, usize)],
+    name: &str,
+) -> u64 {
+    let mut least = u64::MAX;
+    for attempt in 0..6 {
+        let code = format!("{name}_{attempt}");
+        least = least.min(write_cost(app, admin, sockets, &code).await);
+        tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+    }
+    least
+}
+
+/// A server whose subscribers only its own commits wake, with no webhook deliverer reading
+/// beside them, so a write's statement count is exact.
+async fn counting_app() -> TestApp {
+    spawn_configured(true, |serve| {
         serve.webhooks_deliver = false;
         serve.feed_poll_ms = 600_000;
         serve.live_key_check_ms = 600_000;
@@ -785,17 +801,18 @@ async fn a_write_costs_the_same_few_statements_whatever_the_number_of_subscriber
         serve.live_connections_per_client = 100;
         serve.live_subscriptions_per_client = 1_000;
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn a_write_costs_the_same_few_statements_whatever_the_number_of_subscribers() {
+    let app = counting_app().await;
     let admin = app.admin_key().await;
     let partner = app.partner_key().await;
     const THEMES: &str = "subscription($after: ID) { changes(types: [THEME], after: $after) { id operation objectId object { id ... on Theme { code label } } } }";
     // The first use of a key also notes when it was used: not part of what is measured.
     write_cost(&app, &admin, &mut [], "fan_out_first").await;
-    let mut alone = u64::MAX;
-    for attempt in 0..6 {
-        let code = format!("fan_out_alone_{attempt}");
-        alone = alone.min(write_cost(&app, &admin, &mut [], &code).await);
-    }
+    let alone = least_cost(&app, &admin, &mut [], "fan_out_alone").await;
 
     let mut costs = Vec::new();
     let mut sockets: Vec<(Socket, usize)> = Vec::new();
@@ -818,14 +835,7 @@ async fn a_write_costs_the_same_few_statements_whatever_the_number_of_subscriber
         sockets.push((socket, subscriptions));
         // A first write after joining: every subscription is running once it arrives.
         write_cost(&app, &admin, &mut sockets, &format!("fan_out_warm_{round}")).await;
-        // The least of several: other test servers in this process ring the same doorbell,
-        // which can add a read to a write's count but never take one away.
-        let mut least = u64::MAX;
-        for attempt in 0..6 {
-            let code = format!("fan_out_{round}_{attempt}");
-            least = least.min(write_cost(&app, &admin, &mut sockets, &code).await);
-            tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
-        }
+        let least = least_cost(&app, &admin, &mut sockets, &format!("fan_out_{round}")).await;
         costs.push(least - alone);
     }
     // Anonymous subscribers: one read of the events, one of the records they show, for 10 as
@@ -839,23 +849,12 @@ async fn a_write_costs_the_same_few_statements_whatever_the_number_of_subscriber
 
 #[tokio::test]
 async fn identical_anonymous_subscriptions_share_one_execution_and_each_gets_every_event() {
-    let app = spawn_configured(true, |serve| {
-        serve.webhooks_deliver = false;
-        serve.feed_poll_ms = 600_000;
-        serve.live_key_check_ms = 600_000;
-        serve.live_connections_per_client = 100;
-        serve.live_subscriptions_per_client = 1_000;
-    })
-    .await;
+    let app = counting_app().await;
     let admin = app.admin_key().await;
     // From the next change on (no `after`): the same answers for all of them.
     const THEMES: &str = "subscription { changes(types: [THEME]) { id operation object { ... on Theme { code } } } }";
     write_cost(&app, &admin, &mut [], "shared_first").await;
-    let mut alone = u64::MAX;
-    for attempt in 0..6 {
-        let code = format!("shared_alone_{attempt}");
-        alone = alone.min(write_cost(&app, &admin, &mut [], &code).await);
-    }
+    let alone = least_cost(&app, &admin, &mut [], "shared_alone").await;
     let mut sockets = Vec::new();
     for s in 0..3 {
         let mut socket = Socket::init(&app, json!({})).await;
@@ -868,12 +867,7 @@ async fn identical_anonymous_subscriptions_share_one_execution_and_each_gets_eve
     }
     // Joining takes a moment; from then on every write reaches all 300.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut least = u64::MAX;
-    for attempt in 0..6 {
-        let code = format!("shared_{attempt}");
-        least = least.min(write_cost(&app, &admin, &mut sockets, &code).await);
-        tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
-    }
+    let least = least_cost(&app, &admin, &mut sockets, "shared").await;
     assert!(
         least - alone <= 2,
         "{} extra statements per write for 300 identical subscribers",
