@@ -114,6 +114,16 @@ async fn last_event(app: &TestApp, admin: &str) -> String {
         .to_owned()
 }
 
+/// The ID of an organisation of the demo, to give contact people to.
+async fn first_organisation(app: &TestApp) -> String {
+    app.graphql("{ organisations(first: 1) { nodes { id } } }", json!({}))
+        .await
+        .ok()["organisations"]["nodes"][0]["id"]
+        .as_str()
+        .expect("the demo has organisations")
+        .to_owned()
+}
+
 async fn create_theme(app: &TestApp, key: &str, code: &str) {
     let reply = app
         .graphql_as(key, r#"mutation($c: String!) { createTheme(input: {code: $c, label: [{locale: "en", text: $c}]}) { userErrors { message } } }"#, json!({"c": code}))
@@ -161,13 +171,7 @@ async fn subscribers_see_each_change_made_elsewhere_once_in_order_with_their_rig
     let app = spawn_configured(true, |_| {}).await;
     let other = spawn_instance(&app, None, |_| {}).await;
     let admin = app.admin_key().await;
-    let organisation = app
-        .graphql("{ organisations(first: 1) { nodes { id } } }", json!({}))
-        .await
-        .ok()["organisations"]["nodes"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let organisation = first_organisation(&app).await;
     let types = json!(["THEME", "CONTACT_PERSON"]);
     let start = last_event(&app, &admin).await;
 
@@ -603,13 +607,7 @@ async fn a_key_that_stops_admitting_ends_its_streams_on_every_instance_within_se
     // Changes are made through another instance: this one hears of them as of any commit.
     let other = spawn_instance(&app, None, |_| {}).await;
     let admin = app.admin_key().await;
-    let organisation = app
-        .graphql("{ organisations(first: 1) { nodes { id } } }", json!({}))
-        .await
-        .ok()["organisations"]["nodes"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let organisation = first_organisation(&app).await;
     let backend = app.db.get_database_backend();
     let mut case = 0;
     for loss in [Loss::Revoked, Loss::Expired, Loss::RoleChanged] {

@@ -18,7 +18,6 @@ use crate::domain::partnership::Partnership;
 use crate::domain::programme::Programme;
 use crate::domain::theme::Theme;
 use crate::domain::webhook::{WebhookEndpoint, WebhookMessage};
-use crate::graphql::loader::reference;
 use crate::graphql::pagination::Wraps;
 use crate::kernel::access::Viewer;
 use crate::kernel::error::ApiError;
@@ -51,11 +50,7 @@ macro_rules! nodes {
             field: &str,
             id: &ID,
         ) -> async_graphql::Result<Option<Node>> {
-            let GlobalId { kind, id } = GlobalId::decode(field, id)?;
-            let id = Some(id);
-            Ok(match kind {
-                $(NodeKind::$kind => reference::<$kind>(ctx, id).await?.map(Node::$kind)),+
-            })
+            load_in(crate::graphql::context::loader(ctx), field, id).await
         }
 
         /// Loads these records of `kind` into `loader`, in one statement, so that later loads
