@@ -771,8 +771,9 @@ async fn write_cost(
     statements(app).await - before
 }
 
-/// The least a write costs over six tries: other test servers in this process ring the same
-/// doorbell, which can add a read to a write's count but never take one away.
+/// The least a write costs over six tries: a commit is heard twice (here, and again from the
+/// feed's watcher), and when the second arrives while the first is still being handed out it
+/// can add a read to a write's count, but never take one away.
 async fn least_cost(
     app: &TestApp,
     admin: &str,

@@ -139,21 +139,54 @@ impl ChangeLog {
 /// The PostgreSQL channel on which every commit that published events says its last number.
 pub const CHANNEL: &str = "stroom_changes";
 
-/// Rings after every commit that published events, for the work that follows the feed (live
-/// subscriptions, webhook deliveries): after each commit in this process, and from the feed
-/// watcher for the commits of other processes (`NOTIFY` on PostgreSQL, polling otherwise).
-/// It holds the highest number announced, but it is a doorbell: whoever wakes reads the last
-/// committed number from its own database (a process may serve more than one database, as
-/// the tests do, and numbers of different databases do not compare).
-pub fn published() -> &'static tokio::sync::watch::Sender<i64> {
-    static PUBLISHED: std::sync::OnceLock<tokio::sync::watch::Sender<i64>> =
+/// A database's doorbell: rings after every commit that published events, for the work that
+/// follows the feed (live subscriptions, webhook deliveries): after each commit in this
+/// process, and from the feed watcher for the commits of other processes (`NOTIFY` on
+/// PostgreSQL, polling otherwise). It holds the highest number announced. There is one per
+/// database this process reaches (the tests serve many), so a commit never wakes the readers
+/// of another database.
+pub type Doorbell = std::sync::Arc<tokio::sync::watch::Sender<i64>>;
+
+/// The doorbell of the database `db` reaches.
+pub fn published(db: &sea_orm::DatabaseConnection) -> Doorbell {
+    static DOORBELLS: std::sync::OnceLock<std::sync::Mutex<HashMap<String, Doorbell>>> =
         std::sync::OnceLock::new();
-    PUBLISHED.get_or_init(|| tokio::sync::watch::Sender::new(0))
+    let mut doorbells = DOORBELLS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    doorbells
+        .entry(database_of(db))
+        .or_insert_with(|| std::sync::Arc::new(tokio::sync::watch::Sender::new(0)))
+        .clone()
+}
+
+/// Names the database a connection reaches: the same for every pool onto it.
+fn database_of(db: &sea_orm::DatabaseConnection) -> String {
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => {
+            let options = db.get_postgres_connection_pool().connect_options();
+            format!(
+                "postgres://{}:{}/{}",
+                options.get_host(),
+                options.get_port(),
+                options.get_database().unwrap_or_default()
+            )
+        }
+        sea_orm::DbBackend::Sqlite => {
+            let options = db.get_sqlite_connection_pool().connect_options();
+            let file = options.get_filename();
+            // One file by two paths is still one database.
+            let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+            format!("sqlite://{}", file.display())
+        }
+        other => format!("{other:?}"),
+    }
 }
 
 /// Says that events up to `last` are committed, waking everyone who waits for changes.
-pub fn announce(last: i64) {
-    published().send_modify(|known| *known = (*known).max(last));
+pub fn announce(doorbell: &Doorbell, last: i64) {
+    doorbell.send_modify(|known| *known = (*known).max(last));
 }
 
 /// Numbers `events` and stores them, at the end of their transaction (see the module's
@@ -237,6 +270,7 @@ pub async fn watch(
     poll: std::time::Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let doorbell = published(&db);
     let mut listener = None;
     if db.get_database_backend() == sea_orm::DbBackend::Postgres {
         let pool = db.get_postgres_connection_pool();
@@ -264,7 +298,7 @@ pub async fn watch(
             received = notified => match received {
                 Some(Ok(notification)) => {
                     if let Ok(last) = notification.payload().parse::<i64>() {
-                        announce(last);
+                        announce(&doorbell, last);
                     }
                 }
                 Some(Err(error)) => {
@@ -276,7 +310,7 @@ pub async fn watch(
             },
             _ = ticks.tick() => match last_event(&db).await {
                 Ok(last) if polled != Some(last) => {
-                    announce(last);
+                    announce(&doorbell, last);
                     polled = Some(last);
                 }
                 Ok(_) => {}

@@ -160,6 +160,8 @@ pub struct Write {
     pub mutation: &'static str,
     /// Its changes so far, published to the change feed as it commits.
     log: std::sync::Mutex<ChangeLog>,
+    /// Rung once they are committed.
+    doorbell: crate::kernel::feed::Doorbell,
 }
 
 impl Write {
@@ -183,6 +185,7 @@ impl Write {
             viewer,
             mutation,
             log: Default::default(),
+            doorbell: crate::kernel::feed::published(db),
         })
     }
 
@@ -205,7 +208,7 @@ impl Write {
                 crate::kernel::stamps::bump(&self.txn, written.as_ref().map(|w| &w.tables)).await?;
                 self.txn.commit().await?;
                 if let Some(last) = published {
-                    crate::kernel::feed::announce(last);
+                    crate::kernel::feed::announce(&self.doorbell, last);
                 }
                 Ok((Some(value), Vec::new()))
             }

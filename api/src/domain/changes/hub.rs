@@ -196,14 +196,14 @@ impl Hub {
         viewer: Viewer,
         criteria: ChangeCriteria,
     ) -> Result<Subscription, DbErr> {
-        if self.lock().latest.is_none() {
-            let last = crate::kernel::feed::last_event(&self.db).await?;
-            self.lock().latest.get_or_insert(last);
-        }
+        // The database's last event, not the hub's: a commit made elsewhere that the hub has
+        // not heard of yet happened before this subscriber joined, so it is not its to see.
+        let committed = crate::kernel::feed::last_event(&self.db).await?;
         let (sender, arrivals) = mpsc::channel(self.settings.queue.max(1));
         let ending = Arc::new(OnceLock::new());
         let mut state = self.lock();
-        let start = state.latest.unwrap_or_default();
+        let start = std::cmp::max(committed, state.latest.unwrap_or_default());
+        state.latest.get_or_insert(start);
         let id = state.next_id;
         state.next_id += 1;
         state.entries.insert(
@@ -230,7 +230,7 @@ impl Hub {
 
     /// Reads and hands out events until `stop` says so.
     pub async fn run(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
-        let mut published = crate::kernel::feed::published().subscribe();
+        let mut published = crate::kernel::feed::published(&self.db).subscribe();
         let mut due = true;
         loop {
             if *stop.borrow() {

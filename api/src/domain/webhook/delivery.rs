@@ -79,7 +79,7 @@ impl Deliverer {
     /// Works until `stop` says so: after every change committed (here, or on another
     /// instance when the feed watcher hears of it), and every poll interval for retries.
     pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
-        let mut published = crate::kernel::feed::published().subscribe();
+        let mut published = crate::kernel::feed::published(&self.db).subscribe();
         loop {
             if *stop.borrow() {
                 return;
