@@ -745,3 +745,94 @@ async fn the_exit_deadline_is_absolute_whatever_is_open() {
     blocked.abort();
     drop((socket, events, reader));
 }
+/// A request that ends (its client leaves, or its timeout cuts it off) does not leave its
+/// statement holding a connection: with a table locked and a flood of requests waiting on it,
+/// an unrelated query still gets a connection, and PostgreSQL no longer runs their statements.
+#[tokio::test]
+async fn requests_that_end_give_their_connections_back_and_their_statements_stop() {
+    if postgres_url().is_none() {
+        eprintln!(
+            "skipped: a table lock that blocks readers needs PostgreSQL (set TEST_DATABASE_URL)"
+        );
+        return;
+    }
+    // Clients that leave: the server's own timeout (10 s, statements 11 s) is far off.
+    let app = spawn_configured(true, |serve| serve.request_timeout_ms = 10_000).await;
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    flood_a_locked_table(&app, &impatient, None).await;
+    // Requests cut off by their timeout (1 s, statements 2 s).
+    let app = spawn_configured(true, |serve| serve.request_timeout_ms = 1_000).await;
+    flood_a_locked_table(&app, &app.client, Some(503)).await;
+}
+
+/// Floods `initiative`, locked, with more requests than the pool has connections (4 in tests),
+/// through `client`; once they ended, an unrelated query must find a connection, and none of
+/// their statements may still wait on the lock.
+async fn flood_a_locked_table(app: &TestApp, client: &reqwest::Client, status: Option<u16>) {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let hold = app.db.begin().await.unwrap();
+    hold.execute_unprepared("LOCK TABLE initiative IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let flood: Vec<_> = (0..12)
+        .map(|i| {
+            let (client, url) = (client.clone(), app.url("/graphql"));
+            tokio::spawn(async move {
+                client
+                    .post(url)
+                    .json(&json!({"query": format!("{{ initiatives(first: {}) {{ totalCount }} }}", i + 1)}))
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+            })
+        })
+        .collect();
+    for request in flood {
+        let answer = request.await.unwrap();
+        match status {
+            Some(status) => assert_eq!(answer.ok(), Some(status), "a request on the locked table"),
+            None => assert!(answer.is_err(), "a client that left got {answer:?}"),
+        }
+    }
+    let started = Instant::now();
+    let reply = app
+        .graphql("{ programmes(first: 1) { totalCount } }", json!({}))
+        .await;
+    let took = started.elapsed();
+    assert!(
+        reply.body.to_string().contains("\"totalCount\""),
+        "an unrelated query found no connection after the flood ended: {}",
+        reply.body
+    );
+    // Waiting for a connection gives up after 5 s; the statements' own limit is further off
+    // for the clients that left.
+    assert!(took < Duration::from_secs(3), "it waited {took:?}");
+    // PostgreSQL stops the abandoned statements (it checks their clients every second).
+    let waiting = "SELECT count(*) AS n FROM pg_stat_activity \
+                   WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    let mut left = i64::MAX;
+    for _ in 0..30 {
+        let row = app
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                app.db.get_database_backend(),
+                waiting,
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        left = row.try_get("", "n").unwrap();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        left, 0,
+        "statements still wait on the lock 3 s after their requests ended"
+    );
+    hold.rollback().await.unwrap();
+}

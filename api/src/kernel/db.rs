@@ -151,6 +151,21 @@ impl RequestSql {
     }
 }
 
+/// How long a connection handed back to the serving pool may take to be ready for the next
+/// statement before it is closed instead.
+const RELEASE_WAIT: Duration = Duration::from_millis(250);
+
+/// Has PostgreSQL (14 and later; older ones have only the statement timeout) check every second
+/// that the client of a running statement is still there, and cancel the statement if not.
+async fn check_client_while_running(
+    connection: &mut sqlx::postgres::PgConnection,
+) -> Result<(), sqlx::Error> {
+    if connection.server_version_num().unwrap_or(0) >= 140_000 {
+        sqlx::Executor::execute(connection, "SET client_connection_check_interval = 1000").await?;
+    }
+    Ok(())
+}
+
 /// Statements run by this process since start.
 #[derive(Clone, Default)]
 pub struct StatementCounter(Arc<AtomicU64>);
@@ -172,9 +187,12 @@ pub async fn connect(url: &str, max_connections: Option<u32>) -> anyhow::Result<
 
 /// The pool that serves requests: no statement outlives its request for long. On PostgreSQL
 /// every statement (and a transaction left idle) is cancelled by the server `statement_limit`
-/// after it started, so a request cut off by its timeout (or its client) gives its connection
-/// back instead of holding it on a lock; on SQLite a writer waits for the lock that long at
-/// most. Start-up work (migrations, demo data, the search index) runs on a pool without it.
+/// after it started; and a connection handed back with its statement still running (its
+/// request was cut off by the timeout, or its client went) is closed rather than waited for
+/// (`after_release`), which frees its place in the pool at once, while the server, checking
+/// its client every second (`client_connection_check_interval`, PostgreSQL 14 and later),
+/// cancels the statement. On SQLite a writer waits for the lock that long at most. Start-up
+/// work (migrations, demo data, the search index) runs on a pool without these limits.
 pub async fn connect_serving(
     url: &str,
     max_connections: Option<u32>,
@@ -210,11 +228,39 @@ async fn connect_with(
         });
     } else if let Some(limit) = statement_limit {
         let ms = limit.as_millis().max(1).to_string();
-        options.map_sqlx_postgres_opts(move |o| {
+        let limited = move |o: sqlx::postgres::PgConnectOptions| {
             o.options([
                 ("statement_timeout", ms.as_str()),
                 ("idle_in_transaction_session_timeout", ms.as_str()),
             ])
+        };
+        // For connections made to replace abandoned ones, as the pool makes its own.
+        let replacements = limited(sqlx::ConnectOptions::disable_statement_logging(
+            url.parse::<sqlx::postgres::PgConnectOptions>()?,
+        ));
+        options.map_sqlx_postgres_opts(limited);
+        options.map_sqlx_postgres_pool_opts(move |pool| {
+            let replacements = replacements.clone();
+            pool.after_connect(|connection, _| Box::pin(check_client_while_running(connection)))
+                .after_release(move |connection, _| {
+                    let replacements = replacements.clone();
+                    Box::pin(async move {
+                        // A connection whose statement ended is ready at once.
+                        let ping = sqlx::Connection::ping(&mut *connection);
+                        if let Ok(ready) = tokio::time::timeout(RELEASE_WAIT, ping).await {
+                            return ready.map(|()| true);
+                        }
+                        // One still waiting (on a lock, say) is replaced rather than waited
+                        // for: its socket is dropped, which the server notices within a second
+                        // and cancels the statement. (Closing it through the pool would wait
+                        // for the statement's answer under TLS.)
+                        let mut replacement = sqlx::ConnectOptions::connect(&replacements).await?;
+                        check_client_while_running(&mut replacement).await?;
+                        drop(std::mem::replace(connection, replacement));
+                        metrics::counter!("stroom_db_connections_abandoned_total").increment(1);
+                        Ok(true)
+                    })
+                })
         });
     }
     let mut db = Database::connect(options).await?;
