@@ -309,6 +309,29 @@ pub struct ServeArgs {
     )]
     pub max_connections_per_address: usize,
 
+    /// Connections open at once from one /24 (IPv4) or /64 (IPv6) network (0: no cap). Not
+    /// applied behind a proxy (`--client-ip-header`).
+    #[arg(
+        long,
+        env = "STROOM_MAX_CONNECTIONS_PER_NETWORK",
+        default_value_t = 256
+    )]
+    pub max_connections_per_network: usize,
+
+    /// Megabytes of answers being sent at once, in all: a large answer is held until its
+    /// client has read it; one that finds no room within 2 s gets a 503.
+    #[arg(long, env = "STROOM_SEND_BUDGET_MB", default_value_t = 128)]
+    pub send_budget_mb: u64,
+
+    /// Bytes per second a client must read an answer at, once the server waits on it (0: no
+    /// floor); measured over `--min-read-window-secs`, below it the connection is closed.
+    #[arg(long, env = "STROOM_MIN_READ_RATE", default_value_t = 2048)]
+    pub min_read_rate: u64,
+
+    /// Seconds over which the read rate of a client the server waits on is measured.
+    #[arg(long, env = "STROOM_MIN_READ_WINDOW", default_value_t = 10)]
+    pub min_read_window_secs: u64,
+
     /// Seconds in-flight requests get to finish after a shutdown signal.
     #[arg(long, env = "STROOM_SHUTDOWN_GRACE", default_value_t = 20)]
     pub shutdown_grace_secs: u64,
@@ -480,6 +503,10 @@ impl Default for ServeArgs {
             idle_timeout_secs: 75,
             max_connections: 2048,
             max_connections_per_address: 128,
+            max_connections_per_network: 256,
+            send_budget_mb: 128,
+            min_read_rate: 2048,
+            min_read_window_secs: 10,
             shutdown_grace_secs: 20,
             redis_url: None,
             redis_prefix: "stroom".to_owned(),
@@ -541,10 +568,17 @@ impl ServeArgs {
             header_timeout: Duration::from_secs(self.header_timeout_secs.max(1)),
             idle_timeout: Duration::from_secs(self.idle_timeout_secs.max(1)),
             max_connections: self.max_connections.clamp(1, room),
+            min_read_rate: self.min_read_rate,
+            read_window: Duration::from_secs(self.min_read_window_secs.max(1)),
             max_connections_per_address: if self.client_ip_header.is_some() {
                 0
             } else {
                 self.max_connections_per_address
+            },
+            max_connections_per_network: if self.client_ip_header.is_some() {
+                0
+            } else {
+                self.max_connections_per_network
             },
         }
     }

@@ -169,6 +169,9 @@ impl Application {
             live: crate::http::live::Live::new(serve.live()),
             hub: crate::domain::changes::hub::Hub::new(connected.db.clone(), serve.live_hub()),
             labels: Default::default(),
+            sending: crate::http::sending::Sending::new(
+                serve.send_budget_mb.saturating_mul(1024 * 1024),
+            ),
         };
         Ok(Self {
             listener,

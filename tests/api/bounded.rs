@@ -138,3 +138,159 @@ async fn a_flood_of_distinct_keys_levels_the_servers_memory_off() {
         mb(last_half_max)
     );
 }
+
+/// Clients that ask for large answers and then read nothing: each is dropped once it reads
+/// below the floor rate over the window, the answers they hold never exceed the budget of bytes
+/// being sent (those that find no room get a 503), and a client that reads gets its answer
+/// once they are gone.
+#[tokio::test]
+async fn slow_readers_are_dropped_and_the_answers_they_hold_stay_within_the_budget() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const READERS: usize = 12;
+    let mut server = ServerProcess::start(
+        true,
+        &[
+            "--rate-limit-anonymous-points",
+            "1000000000",
+            "--max-nodes",
+            "10000000",
+            // The answer is made once and kept: the readers are answered from the cache.
+            "--response-cache-mb",
+            "128",
+            "--send-budget-mb",
+            "16",
+            "--min-read-rate",
+            "65536",
+            "--min-read-window-secs",
+            "4",
+        ],
+    )
+    .await;
+    // The schema's types, 24 times over: more than the sockets' buffers take (4 MB each).
+    let (operation, fragments) = crate::hardening::INTROSPECTION
+        .split_once("fragment FullType")
+        .unwrap();
+    let _ = operation;
+    let aliases: String = (0..24)
+        .map(|i| format!("s{i}: __schema {{ types {{ ...FullType }} }} "))
+        .collect();
+    let query = format!("{{ {aliases}}}\nfragment FullType{fragments}");
+    let body = json!({"query": query}).to_string();
+    // What a reader gets: the size of the answer.
+    let started = std::time::Instant::now();
+    let whole = server
+        .client
+        .post(server.url("/graphql"))
+        .header("content-type", "application/json")
+        .header("accept-encoding", "identity")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .len();
+    assert!(whole > 8 << 20, "the answer is only {whole} bytes");
+    eprintln!("one answer of {whole} bytes in {:?}", started.elapsed());
+    let baseline = server.resident_bytes();
+    let address: std::net::SocketAddr = server
+        .address
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let request = format!(
+        "POST /graphql HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\n\
+         accept-encoding: identity\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut readers = Vec::new();
+    for _ in 0..READERS {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        // A small window: the answer stays in the server, not in this side's buffers.
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut stream = socket.connect(address).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        readers.push(stream);
+    }
+    // They read nothing for longer than the window; meanwhile the bytes the server holds for
+    // sending (its `/metrics`) and its memory are sampled.
+    let metric = |text: &str, name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    let (mut peak, mut held) = (baseline, 0.0f64);
+    for _ in 0..20 {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        peak = peak.max(server.resident_bytes());
+        let text = server.metrics_text().await;
+        held = held.max(metric(&text, "stroom_sending_bytes"));
+    }
+    // Then each looks at what it was sent: the head of an answer, or a refusal.
+    let (mut answered, mut refused) = (0, 0);
+    for mut stream in readers {
+        let mut head = vec![0u8; 16 * 1024];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut head))
+            .await
+            .expect("nothing was sent")
+            .unwrap_or(0);
+        let text = String::from_utf8_lossy(&head[..n]);
+        if text.starts_with("HTTP/1.1 503") {
+            assert!(text.contains("busy sending"), "{text}");
+            refused += 1;
+        } else {
+            assert!(
+                text.starts_with("HTTP/1.1 200"),
+                "{}",
+                &text[..text.len().min(200)]
+            );
+            answered += 1;
+        }
+    }
+    let closed_slow: u64 = server
+        .metrics_text()
+        .await
+        .lines()
+        .find(|l| l.starts_with("stroom_connections_closed_total") && l.contains("slow_reader"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0);
+    let mb = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    eprintln!(
+        "{READERS} readers of {whole} bytes: {answered} answered and {closed_slow} dropped as slow readers, {refused} refused; held for sending at most {:.1} MB; resident MB {:.0} → peak {:.0}",
+        held / (1024.0 * 1024.0),
+        mb(baseline),
+        mb(peak)
+    );
+    // Every answered reader was dropped; the others found the budget full.
+    assert!(
+        answered > 0 && refused > 0,
+        "{answered} answered, {refused} refused"
+    );
+    assert_eq!(closed_slow, answered as u64, "slow readers dropped");
+    // Unbounded, these readers would hold over 100 MB of answers; the budget is 16 MB. (The
+    // resident set is printed, not asserted: each request builds its answer before it is
+    // counted, and the allocator keeps what those transient copies took.)
+    assert!(
+        held >= whole as f64 && held <= (16 << 20) as f64,
+        "bytes held for sending at most {held}"
+    );
+    // With them gone, a client that reads gets the whole answer.
+    let reply = server
+        .client
+        .post(server.url("/graphql"))
+        .header("content-type", "application/json")
+        .header("accept-encoding", "identity")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    // (Its extensions say the points left, which may differ by a digit.)
+    let length = reply.bytes().await.unwrap().len();
+    assert!(
+        length.abs_diff(whole) < 64,
+        "{length} bytes instead of {whole}"
+    );
+    assert!(server.alive(), "the server died");
+}

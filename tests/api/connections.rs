@@ -170,15 +170,95 @@ async fn the_total_of_connections_is_capped() {
         s.idle_timeout_secs = 30;
     })
     .await;
+    // One connection from each of 20 networks: none holds more than a newcomer's fair share,
+    // so none gives a connection up.
     let mut held = Vec::new();
     for i in 0..20u8 {
-        held.push(connect_from(&app, [127, 0, 1, i + 1]).await);
+        held.push(connect_from(&app, [127, 0, i + 1, 1]).await);
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let mut over = connect_from(&app, [127, 0, 2, 1]).await;
+    let mut over = connect_from(&app, [127, 0, 30, 1]).await;
     let (answer, _) = read_until_closed(&mut over, Duration::from_secs(2)).await;
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     held.truncate(10);
     tokio::time::sleep(Duration::from_millis(100)).await;
     served(&app).await;
+}
+
+/// Opens a kept-alive connection from `source` that has made one request and now waits idle.
+async fn idle_from(app: &TestApp, source: [u8; 4]) -> TcpStream {
+    let mut stream = connect_from(app, source).await;
+    stream.write_all(HEALTH).await.unwrap();
+    let (answer, closed) = read_until_closed(&mut stream, Duration::from_millis(300)).await;
+    assert!(answer.starts_with("HTTP/1.1 200") && !closed, "{answer}");
+    stream
+}
+
+#[tokio::test]
+async fn a_full_server_makes_room_for_a_new_network_and_one_network_cannot_take_all() {
+    // Caps per network (/24 here) are kept whatever the addresses within it.
+    let app = spawn_configured(false, |s| {
+        s.max_connections_per_address = 0;
+        s.max_connections_per_network = 6;
+        s.idle_timeout_secs = 30;
+    })
+    .await;
+    let mut held = Vec::new();
+    for i in 0..6u8 {
+        held.push(idle_from(&app, [127, 0, 3, i + 1]).await);
+    }
+    let mut seventh = connect_from(&app, [127, 0, 3, 7]).await;
+    let (answer, closed) = read_until_closed(&mut seventh, Duration::from_secs(2)).await;
+    assert!(answer.starts_with("HTTP/1.1 503") && closed, "{answer}");
+    assert!(answer.contains("from your network"), "{answer}");
+    drop(idle_from(&app, [127, 0, 4, 1]).await);
+    drop(held);
+
+    // A server full of one network's idle connections: a newcomer from elsewhere gets the
+    // place of that network's oldest idle connection, which is closed.
+    let app = spawn_configured(false, |s| {
+        s.max_connections = 20;
+        s.max_connections_per_address = 0;
+        s.max_connections_per_network = 0;
+        s.idle_timeout_secs = 30;
+    })
+    .await;
+    let mut held = Vec::new();
+    for i in 0..20u8 {
+        held.push(idle_from(&app, [127, 0, 1, i + 1]).await);
+    }
+    // (Each newcomer stays connected, so the next one finds the server full again.)
+    let mut newcomers = Vec::new();
+    for newcomer in 0..3u8 {
+        let mut stream = connect_from(&app, [127, 0, 9, newcomer + 1]).await;
+        stream.write_all(HEALTH).await.unwrap();
+        let (answer, _) = read_until_closed(&mut stream, Duration::from_millis(500)).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "newcomer {newcomer}: {answer}"
+        );
+        newcomers.push(stream);
+        // The oldest idle ones made room, in order.
+        let (_, closed) =
+            read_until_closed(&mut held[usize::from(newcomer)], Duration::from_secs(1)).await;
+        assert!(
+            closed,
+            "the oldest idle connection {newcomer} was not the one closed"
+        );
+    }
+    let (_, closed) = read_until_closed(&mut held[3], Duration::from_millis(200)).await;
+    assert!(!closed, "more connections were closed than newcomers came");
+    // The network holding the most gets no room by closing its own.
+    let mut greedy = connect_from(&app, [127, 0, 1, 100]).await;
+    let (answer, _) = read_until_closed(&mut greedy, Duration::from_secs(2)).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    // Busy connections are never the ones closed: with every connection of the heaviest
+    // network in the middle of a request head, a newcomer is refused.
+    for stream in held.iter_mut().skip(3) {
+        stream.write_all(&HEALTH[..10]).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut late = connect_from(&app, [127, 0, 10, 1]).await;
+    let (answer, _) = read_until_closed(&mut late, Duration::from_secs(2)).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
 }

@@ -126,7 +126,7 @@ async fn the_body_size_and_the_time_are_limited_too() {
 }
 
 /// The introspection query GraphiQL sends, nested deeper than any limit allows ordinary queries.
-const INTROSPECTION: &str = r#"query IntrospectionQuery {
+pub(crate) const INTROSPECTION: &str = r#"query IntrospectionQuery {
   __schema {
     queryType { name } mutationType { name } subscriptionType { name }
     types { ...FullType }

@@ -604,6 +604,18 @@ impl ServerProcess {
         panic!("the server process did not become ready");
     }
 
+    /// The server's `/metrics` page.
+    pub async fn metrics_text(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("the metrics page")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

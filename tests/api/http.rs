@@ -284,15 +284,7 @@ async fn health_and_readiness_answer() {
     assert_eq!(body["migrations"], "current");
     app.graphql("query Dashboard { themes { totalCount } }", json!({}))
         .await;
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(metrics.contains("stroom_db_statements_total"));
     assert!(metrics.contains("operation=\"Dashboard\""), "{metrics}");
 }

@@ -279,15 +279,7 @@ async fn metrics_show_latency_per_operation_errors_and_the_pool() {
     .await
     .ok();
     app.graphql("{ node(id: \"bad\") { id } }", json!({})).await;
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics
             .contains("stroom_graphql_request_seconds_bucket{operation=\"DashboardInitiatives\""),
@@ -540,15 +532,7 @@ async fn without_redis_an_instance_starts_serves_and_limits_on_its_own_then_rejo
             .starts_with("unreachable"),
         "{details}"
     );
-    let metrics = first
-        .client
-        .get(first.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = first.metrics_text().await;
     assert!(
         metrics.contains("stroom_rate_limit_local_fallbacks_total"),
         "{metrics}"

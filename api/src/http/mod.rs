@@ -14,6 +14,7 @@ mod pages;
 pub use ops::probe;
 mod persisted;
 pub mod response_cache;
+pub mod sending;
 pub mod server;
 mod shape;
 
@@ -79,6 +80,8 @@ pub struct AppState {
     pub hub: Arc<crate::domain::changes::hub::Hub>,
     /// The operation names that get metrics series of their own.
     pub labels: Arc<graphql::OperationLabels>,
+    /// The bytes of answers being sent, bounded in all.
+    pub sending: sending::Sending,
 }
 
 /// The process-wide Prometheus recorder (installed once, shared by every server in a process).
@@ -319,6 +322,11 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .merge(open_data::routes())
         .layer(DefaultBodyLimit::max(max_body))
+        // Inside compression, where an answer's size is still known.
+        .layer(middleware::from_fn_with_state(
+            state.sending.clone(),
+            sending::within_budget,
+        ))
         .layer(CompressionLayer::new())
         .layer(cors)
         .layer(CatchPanicLayer::custom(panic_response))

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -35,7 +35,16 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
     /// Connections open at once from one peer address (0: no cap, as behind a proxy).
     pub max_connections_per_address: usize,
+    /// Connections open at once from one /24 (IPv4) or /64 (IPv6) network (0: no cap).
+    pub max_connections_per_network: usize,
+    /// Bytes per second a client must read at while the server waits to write to it (0: any).
+    pub min_read_rate: u64,
+    /// The time over which that rate is measured.
+    pub read_window: Duration,
 }
+
+/// How long a newcomer waits for the connection closed to make room for it.
+const EVICTION_WAIT: Duration = Duration::from_millis(100);
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets open requests finish
 /// for at most `grace`.
@@ -47,7 +56,10 @@ pub async fn serve(
     grace: Duration,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let per_address = AddressSlots::new(limits.max_connections_per_address);
+    let clients = Clients::new(
+        limits.max_connections_per_address,
+        limits.max_connections_per_network,
+    );
     // Graceful shutdown: every connection task holds a sender; when the last is gone, all
     // connections have ended. (hyper-util's `GracefulShutdown` does not take connections
     // that may be upgraded to WebSockets.)
@@ -71,7 +83,19 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => Some(slot),
+            // Full: the network holding the most connections gives up its oldest idle one, so
+            // a newcomer is not refused because a few clients hold every connection.
+            Err(_) if clients.make_room(peer.ip()) => {
+                tokio::time::timeout(EVICTION_WAIT, slots.clone().acquire_owned())
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+            }
+            Err(_) => None,
+        };
+        let Some(slot) = slot else {
             metrics::counter!("stroom_connections_refused_total", "reason" => "total").increment(1);
             refuse(
                 stream,
@@ -79,21 +103,32 @@ pub async fn serve(
             );
             continue;
         };
-        let Some(address_slot) = per_address.take(peer.ip()) else {
-            metrics::counter!("stroom_connections_refused_total", "reason" => "address")
-                .increment(1);
-            refuse(
-                stream,
-                "Too many open connections from your address; reuse or close some.",
-            );
-            continue;
+        let activity = Arc::new(Activity::new());
+        let evict = Arc::new(tokio::sync::Notify::new());
+        let client_slot = match clients.admit(peer.ip(), activity.clone(), evict.clone()) {
+            Ok(client_slot) => client_slot,
+            Err(refusal) => {
+                let (reason, message) = match refusal {
+                    Refusal::Address => (
+                        "address",
+                        "Too many open connections from your address; reuse or close some.",
+                    ),
+                    Refusal::Network => (
+                        "network",
+                        "Too many open connections from your network; reuse or close some.",
+                    ),
+                };
+                metrics::counter!("stroom_connections_refused_total", "reason" => reason)
+                    .increment(1);
+                refuse(stream, message);
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
-        let activity = Arc::new(Activity::new());
         let io = TokioIo::new(Tracked {
             inner: stream,
             activity: activity.clone(),
-            _slots: (slot, address_slot),
+            _slots: (slot, client_slot),
         });
         let service = connection_service(router.clone(), peer, activity.clone());
         // With upgrades: a WebSocket takes the connection over once its handshake is answered.
@@ -104,6 +139,8 @@ pub async fn serve(
             activity,
             header_timeout: limits.header_timeout,
             idle_timeout: limits.idle_timeout,
+            min_read_rate: limits.min_read_rate,
+            read_window: limits.read_window,
         };
         let (mut closing, open) = (closing.subscribe(), open.clone());
         tokio::spawn(async move {
@@ -126,6 +163,12 @@ pub async fn serve(
                         tracing::debug!(%peer, reason, "connection closed");
                         break;
                     }
+                    () = evict.notified() => {
+                        metrics::counter!("stroom_connections_closed_total", "reason" => "evicted")
+                            .increment(1);
+                        tracing::debug!(%peer, "idle connection closed to make room");
+                        break;
+                    }
                     _ = closing.wait_for(|closing| *closing), if !shutting_down => {
                         // Finish the request under way, then close.
                         connection.as_mut().graceful_shutdown();
@@ -133,6 +176,8 @@ pub async fn serve(
                     }
                 }
             }
+            // A WebSocket may have taken the socket over: it is no longer this task's to close.
+            watchdog.activity.served.store(false, Ordering::Relaxed);
         });
     }
     drop(listener);
@@ -225,52 +270,161 @@ fn refuse(mut stream: TcpStream, message: &'static str) {
     });
 }
 
-/// Open connections per peer address, under a cap.
-#[derive(Clone)]
-struct AddressSlots {
-    max: usize,
-    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+/// The network a client address belongs to for the caps: its /24 (IPv4) or /64 (IPv6), as
+/// one party usually holds a whole such block.
+fn network_of(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            IpAddr::from([a, b, c, 0])
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => network_of(IpAddr::V4(v4)),
+            None => {
+                let mut segments = v6.segments();
+                segments[4..].fill(0);
+                IpAddr::from(segments)
+            }
+        },
+    }
 }
 
-/// One connection's place in its address's count, given back on drop.
-struct AddressSlot {
-    slots: AddressSlots,
+/// Why a connection was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    Address,
+    Network,
+}
+
+/// The open connections by client address and network: the per-address and per-network caps,
+/// and who gives up a connection when the server is full.
+#[derive(Clone)]
+struct Clients {
+    per_address: usize,
+    per_network: usize,
+    inner: Arc<Mutex<ClientsInner>>,
+}
+
+#[derive(Default)]
+struct ClientsInner {
+    next: u64,
+    by_address: HashMap<IpAddr, usize>,
+    by_network: HashMap<IpAddr, usize>,
+    open: HashMap<u64, Open>,
+}
+
+/// One open connection, as the registry sees it.
+struct Open {
+    network: IpAddr,
+    activity: Arc<Activity>,
+    /// Tells the connection's task to close it.
+    evict: Arc<tokio::sync::Notify>,
+}
+
+/// One connection's place in the registry, given back on drop.
+struct ClientSlot {
+    clients: Clients,
+    id: u64,
     address: IpAddr,
 }
 
-impl AddressSlots {
-    fn new(max: usize) -> Self {
+impl Clients {
+    /// Caps of 0 mean none (behind a proxy every connection comes from the proxy).
+    fn new(per_address: usize, per_network: usize) -> Self {
         Self {
-            max,
-            open: Arc::default(),
+            per_address,
+            per_network,
+            inner: Arc::default(),
         }
     }
 
-    fn take(&self, address: IpAddr) -> Option<Option<AddressSlot>> {
-        if self.max == 0 {
-            return Some(None);
+    fn lock(&self) -> std::sync::MutexGuard<'_, ClientsInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn admit(
+        &self,
+        address: IpAddr,
+        activity: Arc<Activity>,
+        evict: Arc<tokio::sync::Notify>,
+    ) -> Result<ClientSlot, Refusal> {
+        let network = network_of(address);
+        let mut inner = self.lock();
+        let at_address = inner.by_address.get(&address).copied().unwrap_or(0);
+        if self.per_address > 0 && at_address >= self.per_address {
+            return Err(Refusal::Address);
         }
-        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        let count = open.entry(address).or_insert(0);
-        if *count >= self.max {
-            return None;
+        let in_network = inner.by_network.get(&network).copied().unwrap_or(0);
+        if self.per_network > 0 && in_network >= self.per_network {
+            return Err(Refusal::Network);
         }
-        *count += 1;
-        Some(Some(AddressSlot {
-            slots: self.clone(),
+        *inner.by_address.entry(address).or_default() += 1;
+        *inner.by_network.entry(network).or_default() += 1;
+        let id = inner.next;
+        inner.next += 1;
+        inner.open.insert(
+            id,
+            Open {
+                network,
+                activity,
+                evict,
+            },
+        );
+        Ok(ClientSlot {
+            clients: self.clone(),
+            id,
             address,
-        }))
+        })
+    }
+
+    /// The server is full and a connection from `newcomer` waits: the network holding the most
+    /// connections closes its oldest idle one, if it holds more than the newcomer's network.
+    /// Whether one was told to close.
+    fn make_room(&self, newcomer: IpAddr) -> bool {
+        let inner = self.lock();
+        let own = inner
+            .by_network
+            .get(&network_of(newcomer))
+            .copied()
+            .unwrap_or(0);
+        let Some((&heaviest, &count)) = inner.by_network.iter().max_by_key(|(_, count)| **count)
+        else {
+            return false;
+        };
+        if count <= own + 1 {
+            return false;
+        }
+        let oldest_idle = inner
+            .open
+            .iter()
+            .filter(|(_, open)| open.network == heaviest && open.activity.is_idle())
+            .min_by_key(|(id, _)| **id);
+        match oldest_idle {
+            Some((_, open)) => {
+                open.evict.notify_one();
+                true
+            }
+            None => false,
+        }
     }
 }
 
-impl Drop for AddressSlot {
+impl Drop for ClientSlot {
     fn drop(&mut self) {
-        if let Ok(mut open) = self.slots.open.lock()
-            && let Some(count) = open.get_mut(&self.address)
-        {
-            *count -= 1;
-            if *count == 0 {
-                open.remove(&self.address);
+        let mut guard = self.clients.lock();
+        let inner = &mut *guard;
+        let Some(open) = inner.open.remove(&self.id) else {
+            return;
+        };
+        for (map, key) in [
+            (&mut inner.by_address, self.address),
+            (&mut inner.by_network, open.network),
+        ] {
+            if let Some(count) = map.get_mut(&key) {
+                *count -= 1;
+                if *count == 0 {
+                    map.remove(&key);
+                }
             }
         }
     }
@@ -285,7 +439,14 @@ struct Activity {
     last_io: AtomicU64,
     /// First byte of a request head not yet complete (`NONE` when none is arriving).
     head_since: AtomicU64,
-    /// Wakes the watchdog when its deadline changes kind (a head starts, a response ends).
+    /// Bytes written.
+    written: AtomicU64,
+    /// Whether the HTTP layer still serves the connection (not after a WebSocket took it).
+    served: AtomicBool,
+    /// Whether the last write waited for the client to read.
+    write_blocked: AtomicBool,
+    /// Wakes the watchdog when its deadline changes kind (a head starts, a response ends, a
+    /// write waits on the client).
     changed: tokio::sync::Notify,
 }
 
@@ -298,6 +459,9 @@ impl Activity {
             busy: AtomicUsize::new(0),
             last_io: AtomicU64::new(0),
             head_since: AtomicU64::new(NONE),
+            written: AtomicU64::new(0),
+            served: AtomicBool::new(true),
+            write_blocked: AtomicBool::new(false),
             changed: tokio::sync::Notify::new(),
         }
     }
@@ -319,8 +483,33 @@ impl Activity {
         }
     }
 
-    fn wrote(&self) {
+    fn wrote(&self, bytes: usize) {
         self.last_io.store(self.now(), Ordering::Relaxed);
+        self.written.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.write_blocked.store(false, Ordering::Relaxed);
+    }
+
+    /// Between requests, waiting for the next: closing it loses nothing.
+    fn is_idle(&self) -> bool {
+        self.served.load(Ordering::Relaxed)
+            && self.busy.load(Ordering::Relaxed) == 0
+            && self.head_since.load(Ordering::Relaxed) == NONE
+    }
+
+    /// A write waits for the client to read.
+    fn write_waits(&self) {
+        if !self.write_blocked.swap(true, Ordering::Relaxed) {
+            self.changed.notify_one();
+        }
+    }
+
+    /// Notes how a write went.
+    fn wrote_with(&self, result: &Poll<std::io::Result<usize>>) {
+        match result {
+            Poll::Ready(Ok(n)) if *n > 0 => self.wrote(*n),
+            Poll::Pending => self.write_waits(),
+            _ => {}
+        }
     }
 
     /// A request's head arrived: the connection is busy until its response is sent.
@@ -336,17 +525,20 @@ struct Busy(Arc<Activity>);
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        self.0.wrote();
+        self.0.last_io.store(self.0.now(), Ordering::Relaxed);
         self.0.busy.fetch_sub(1, Ordering::Relaxed);
         self.0.changed.notify_one();
     }
 }
 
-/// Ends a connection that sends a head too slowly or stays idle too long.
+/// Ends a connection that sends a head too slowly, stays idle too long, or reads its answer
+/// below the floor rate.
 struct Watchdog {
     activity: Arc<Activity>,
     header_timeout: Duration,
     idle_timeout: Duration,
+    min_read_rate: u64,
+    read_window: Duration,
 }
 
 impl Watchdog {
@@ -354,13 +546,32 @@ impl Watchdog {
     async fn expired(&self) -> &'static str {
         let header = self.header_timeout.as_millis() as u64;
         let idle = self.idle_timeout.as_millis() as u64;
+        let window = self.read_window.as_millis() as u64;
+        // While the server waits to write: since when, and what was written by then.
+        let mut waiting: Option<(u64, u64)> = None;
         loop {
             let activity = &self.activity;
             let now = activity.now();
             let (deadline, reason) = if activity.busy.load(Ordering::Relaxed) > 0 {
-                // A request runs: its own timeouts apply. Look again later.
-                (now + header.min(idle), None)
+                if self.min_read_rate > 0 && activity.write_blocked.load(Ordering::Relaxed) {
+                    // The answer waits on the client: it must read at the floor rate.
+                    let written = activity.written.load(Ordering::Relaxed);
+                    let (since, then) = *waiting.get_or_insert((now, written));
+                    if now >= since + window {
+                        let floor = self.min_read_rate.saturating_mul(window) / 1000;
+                        if written.saturating_sub(then) < floor {
+                            return "slow_reader";
+                        }
+                        waiting = Some((now, written));
+                    }
+                    (now + window.min(1000), None)
+                } else {
+                    // A request runs, or its answer goes out: its own timeouts apply.
+                    waiting = None;
+                    (now + header.min(idle), None)
+                }
             } else {
+                waiting = None;
                 let head = activity.head_since.load(Ordering::Relaxed);
                 if head != NONE {
                     (head + header, Some("header_timeout"))
@@ -390,7 +601,7 @@ impl Watchdog {
 struct Tracked {
     inner: TcpStream,
     activity: Arc<Activity>,
-    _slots: (tokio::sync::OwnedSemaphorePermit, Option<AddressSlot>),
+    _slots: (tokio::sync::OwnedSemaphorePermit, ClientSlot),
 }
 
 impl AsyncRead for Tracked {
@@ -415,9 +626,7 @@ impl AsyncWrite for Tracked {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let result = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.wrote();
-        }
+        self.activity.wrote_with(&result);
         result
     }
 
@@ -427,9 +636,7 @@ impl AsyncWrite for Tracked {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.wrote();
-        }
+        self.activity.wrote_with(&result);
         result
     }
 
