@@ -117,7 +117,7 @@ fi
 
 live=${BENCH_LIVE_SUBSCRIBERS:-0}
 if [ "$mode" = own ] && [ "$live" -gt 0 ]; then
-  BENCH_SERVER_ARGS="--live-subscriptions-per-client $live --live-connections-per-client $(( live / 100 + 2 )) ${BENCH_SERVER_ARGS:-}"
+  BENCH_SERVER_ARGS="--live-subscriptions-per-client $live --live-connections-per-client $(( live / 100 + 2 )) --live-subscriptions-per-network $live --live-connections-per-network $(( live / 100 + 2 )) ${BENCH_SERVER_ARGS:-}"
 fi
 
 port=$(free_port)

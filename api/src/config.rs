@@ -464,6 +464,23 @@ pub struct ServeArgs {
     )]
     pub live_subscriptions_per_client: usize,
 
+    /// WebSockets and event streams open at once per /24 (IPv4) or /64 (IPv6) network of
+    /// client addresses.
+    #[arg(
+        long,
+        env = "STROOM_LIVE_CONNECTIONS_PER_NETWORK",
+        default_value_t = 32
+    )]
+    pub live_connections_per_network: usize,
+
+    /// Subscriptions running at once per /24 or /64 network of client addresses.
+    #[arg(
+        long,
+        env = "STROOM_LIVE_SUBSCRIPTIONS_PER_NETWORK",
+        default_value_t = 128
+    )]
+    pub live_subscriptions_per_network: usize,
+
     /// Longest time, in milliseconds, before a live stream learns that its API key was
     /// revoked, expired or changed rights (it is also checked at every change committed).
     #[arg(long, env = "STROOM_LIVE_KEY_CHECK_MS", default_value_t = 2_000)]
@@ -535,6 +552,8 @@ impl Default for ServeArgs {
             live_max_connections: 1_000,
             live_connections_per_client: 8,
             live_subscriptions_per_client: 32,
+            live_connections_per_network: 32,
+            live_subscriptions_per_network: 128,
             live_key_check_ms: 2_000,
             live_queue: 64,
             feed_poll_ms: 1_000,
@@ -601,6 +620,8 @@ impl ServeArgs {
             max_connections: self.live_max_connections,
             connections_per_client: self.live_connections_per_client,
             subscriptions_per_client: self.live_subscriptions_per_client,
+            connections_per_network: self.live_connections_per_network,
+            subscriptions_per_network: self.live_subscriptions_per_network,
             ..Default::default()
         }
     }

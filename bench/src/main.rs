@@ -96,7 +96,7 @@ struct Args {
     sql_ceiling: Option<String>,
     /// After the operations, measure what live subscribers cost a write: the editor key's
     /// updates alone, then with this many subscriptions following them over WebSocket (the
-    /// server needs caps for them: `--live-subscriptions-per-client`, `--live-connections-per-client`).
+    /// server needs caps for them: `--live-subscriptions-per-client`, `--live-connections-per-client` and their `-per-network` twins).
     #[arg(long, default_value_t = 0)]
     live_subscribers: usize,
     /// Concurrent writers of the live measurement.

@@ -410,6 +410,72 @@ async fn live_connections_and_subscriptions_are_capped_per_client() {
     assert_eq!(ids, [running[1], "4"]);
 }
 
+/// An event stream opened from `source` (a loopback address of its own): the connection and
+/// the head of the answer.
+async fn stream_from(app: &TestApp, source: [u8; 4]) -> (tokio::net::TcpStream, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind((std::net::Ipv4Addr::from(source), 0).into())
+        .unwrap();
+    let mut stream = socket
+        .connect(([127, 0, 0, 1], app.port()).into())
+        .await
+        .unwrap();
+    let body = json!({"query": "subscription { changes { id } }"}).to_string();
+    let request = format!(
+        "POST /graphql HTTP/1.1\r\nhost: localhost\r\naccept: text/event-stream\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut head))
+        .await
+        .expect("an answer")
+        .unwrap();
+    (stream, String::from_utf8_lossy(&head[..n]).into_owned())
+}
+
+#[tokio::test]
+async fn a_network_cannot_take_every_live_connection_whatever_its_addresses() {
+    let app = spawn_configured(true, |serve| {
+        serve.live_connections_per_client = 2;
+        serve.live_connections_per_network = 3;
+    })
+    .await;
+    // Three addresses of one /24: one connection each, up to the network's cap.
+    let mut open = Vec::new();
+    for host in 1..=3u8 {
+        let (stream, head) = stream_from(&app, [127, 0, 5, host]).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "address {host}: {head}");
+        open.push(stream);
+    }
+    let (_, refused) = stream_from(&app, [127, 0, 5, 4]).await;
+    assert!(refused.starts_with("HTTP/1.1 429"), "{refused}");
+    assert!(refused.contains("your network"), "{refused}");
+    // Another network is served.
+    let (_other, head) = stream_from(&app, [127, 0, 6, 1]).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    // One closed gives its network's place back.
+    drop(open.pop());
+    let started = std::time::Instant::now();
+    let mut again = None;
+    for _ in 0..60 {
+        let (stream, head) = stream_from(&app, [127, 0, 5, 4]).await;
+        if head.starts_with("HTTP/1.1 200") {
+            again = Some(stream);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // At once, not at the stream's next keep-alive comment (15 s).
+    assert!(
+        again.is_some() && started.elapsed() < Duration::from_secs(5),
+        "the closed stream's place was not given back"
+    );
+}
+
 #[tokio::test]
 async fn shutdown_closes_websockets_and_completes_event_streams() {
     let mut app = spawn_configured(true, |_| {}).await;
@@ -799,6 +865,8 @@ async fn counting_app() -> TestApp {
         serve.live_max_connections = 100;
         serve.live_connections_per_client = 100;
         serve.live_subscriptions_per_client = 1_000;
+        serve.live_connections_per_network = 100;
+        serve.live_subscriptions_per_network = 1_000;
     })
     .await
 }

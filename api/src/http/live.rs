@@ -48,6 +48,10 @@ pub struct LiveSettings {
     pub connections_per_client: usize,
     /// Subscriptions running at once per API key and per client address.
     pub subscriptions_per_client: usize,
+    /// WebSockets and event streams open at once per /24 (IPv4) or /64 (IPv6) network.
+    pub connections_per_network: usize,
+    /// Subscriptions running at once per /24 or /64 network.
+    pub subscriptions_per_network: usize,
     /// Time a WebSocket client has to send `connection_init`.
     pub init_timeout: Duration,
     /// Interval of the comments that keep an idle event stream open through proxies.
@@ -60,6 +64,8 @@ impl Default for LiveSettings {
             max_connections: 1_000,
             connections_per_client: 8,
             subscriptions_per_client: 32,
+            connections_per_network: 32,
+            subscriptions_per_network: 128,
             init_timeout: Duration::from_secs(10),
             keepalive: Duration::from_secs(15),
         }
@@ -70,6 +76,42 @@ impl Default for LiveSettings {
 struct Counts {
     connections: usize,
     subscriptions: usize,
+}
+
+/// Who a cap counts against: a client (its key, its address), or the network of an address,
+/// so that a party holding a whole block of addresses cannot take every place.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Holder {
+    Client(Subject),
+    Network(IpAddr),
+}
+
+impl Holder {
+    /// The holders of a connection or subscription of `clients`.
+    fn of(clients: Vec<Subject>) -> Vec<Holder> {
+        let networks: Vec<Holder> = clients
+            .iter()
+            .filter_map(|client| match client {
+                Subject::Address(address) => {
+                    Some(Holder::Network(super::server::network_of(*address)))
+                }
+                Subject::Key(_) => None,
+            })
+            .collect();
+        clients
+            .into_iter()
+            .map(Holder::Client)
+            .chain(networks)
+            .collect()
+    }
+
+    fn describe(&self) -> &'static str {
+        match self {
+            Holder::Client(Subject::Key(_)) => "this API key",
+            Holder::Client(Subject::Address(_)) => "your address",
+            Holder::Network(_) => "your network",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +125,7 @@ pub struct Live {
     settings: LiveSettings,
     /// Executions shared by identical anonymous subscriptions.
     renders: Renders,
-    counts: Mutex<HashMap<Subject, Counts>>,
+    counts: Mutex<HashMap<Holder, Counts>>,
     connections: AtomicUsize,
     closing: tokio::sync::watch::Sender<bool>,
 }
@@ -92,7 +134,7 @@ pub struct Live {
 pub struct Slot {
     live: Arc<Live>,
     kind: Kind,
-    clients: Vec<Subject>,
+    clients: Vec<Holder>,
     in_total: bool,
 }
 
@@ -123,13 +165,6 @@ impl Drop for Slot {
     }
 }
 
-fn describe(client: &Subject) -> &'static str {
-    match client {
-        Subject::Key(_) => "this API key",
-        Subject::Address(_) => "your address",
-    }
-}
-
 impl Live {
     pub fn new(settings: LiveSettings) -> Arc<Self> {
         Arc::new(Self {
@@ -151,12 +186,20 @@ impl Live {
         if *self.closing.borrow() {
             return Err("The server is shutting down; reconnect shortly.".into());
         }
+        let clients = Holder::of(clients);
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        let (max, what) = match kind {
-            Kind::Connection => (self.settings.connections_per_client, "live connections"),
-            Kind::Subscription => (self.settings.subscriptions_per_client, "subscriptions"),
+        let what = match kind {
+            Kind::Connection => "live connections",
+            Kind::Subscription => "subscriptions",
         };
         for client in &clients {
+            let settings = &self.settings;
+            let max = match (kind, client) {
+                (Kind::Connection, Holder::Client(_)) => settings.connections_per_client,
+                (Kind::Subscription, Holder::Client(_)) => settings.subscriptions_per_client,
+                (Kind::Connection, Holder::Network(_)) => settings.connections_per_network,
+                (Kind::Subscription, Holder::Network(_)) => settings.subscriptions_per_network,
+            };
             let count = counts.get(client).copied().unwrap_or_default();
             let used = match kind {
                 Kind::Connection => count.connections,
@@ -165,7 +208,7 @@ impl Live {
             if used >= max {
                 return Err(format!(
                     "Too many {what} for {}: {max} at most at once; close some first.",
-                    describe(client)
+                    client.describe()
                 ));
             }
         }
@@ -899,8 +942,8 @@ async fn event_stream(
         Err(refusal) => return refusal.http(),
     };
     let keepalive = state.live.settings.keepalive;
-    // The stream runs in a task of its own that stops when the client goes (the body, and
-    // with it the receiver, is dropped) and holds the connection's slot until then.
+    // The stream runs in a task of its own that stops as soon as the client goes (the body,
+    // and with it the receiver, is dropped) and holds the connection's slot until then.
     let (chunks, received) = tokio::sync::mpsc::channel::<String>(16);
     tokio::spawn(async move {
         let _connection = connection;
@@ -921,6 +964,8 @@ async fn event_stream(
                 },
                 // A comment now and then keeps proxies from closing a quiet stream.
                 _ = ticks.tick() => ":\n\n".to_owned(),
+                // The client went: its slot is given back now, not at the next write.
+                () = chunks.closed() => return,
             };
             if chunks.send(chunk).await.is_err() {
                 return;

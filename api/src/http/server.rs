@@ -272,7 +272,7 @@ fn refuse(mut stream: TcpStream, message: &'static str) {
 
 /// The network a client address belongs to for the caps: its /24 (IPv4) or /64 (IPv6), as
 /// one party usually holds a whole such block.
-fn network_of(address: IpAddr) -> IpAddr {
+pub(crate) fn network_of(address: IpAddr) -> IpAddr {
     match address {
         IpAddr::V4(v4) => {
             let [a, b, c, _] = v4.octets();
