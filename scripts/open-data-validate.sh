@@ -2,7 +2,8 @@
 # Validates the open-data downloads of a freshly started demo server with the Frictionless
 # Framework, over HTTP as a browser would (its `requests` asks for gzip): each locale's
 # datapackage.json and the default one at /open-data/datapackage.json. Every file must arrive
-# whole, parse and match the types its descriptor declares.
+# whole, parse and match the types its descriptor declares. The areas' GeoJSON is checked by
+# the `geojson` library (RFC 7946 structure: positions, closed rings) in every locale.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -11,7 +12,7 @@ work=$(mktemp -d)
 trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install --quiet --disable-pip-version-check 'frictionless>=5,<6'
+"$work/venv/bin/pip" install --quiet --disable-pip-version-check 'frictionless>=5,<6' 'geojson>=3,<4'
 
 port=$(free_port)
 cargo build --quiet --locked --bin stroom
@@ -31,7 +32,42 @@ if [ "$encoding" != "gzip" ]; then
   echo "open data is not served gzip-compressed to clients that ask (got '$encoding')" >&2
   exit 1
 fi
+# Areas of every kind of geometry, written through the API as staff would.
+token=$(DATABASE_URL="sqlite://$work/open-data.db?mode=rwc" RUST_LOG=warn \
+  ./target/debug/stroom keys create --name "Open-data check" --role admin | tail -n 1)
+municipality=$(curl -fsS -H 'content-type: application/json' \
+  -d '{"query":"{ municipalities(first: 1) { nodes { id } } }"}' "http://127.0.0.1:$port/graphql" |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["municipalities"]["nodes"][0]["id"])')
+ring='[[4.47,51.02],[4.49,51.02],[4.49,51.04],[4.47,51.04],[4.47,51.02]]'
+hole='[[4.475,51.025],[4.48,51.025],[4.48,51.03],[4.475,51.025]]'
+for geometry in \
+  '{"type":"Point","coordinates":[4.4777,51.0297]}' \
+  '{"type":"LineString","coordinates":[[4.47,51.02],[4.48,51.03],[4.49,51.03]]}' \
+  "{\"type\":\"Polygon\",\"coordinates\":[$ring,$hole]}" \
+  "{\"type\":\"MultiPolygon\",\"coordinates\":[[$ring],[[[4.5,51.0],[4.51,51.0],[4.51,51.01],[4.5,51.0]]]]}" \
+  '{"type":"GeometryCollection","geometries":[{"type":"Point","coordinates":[4.48,51.03]},{"type":"MultiPoint","coordinates":[[4.47,51.02],[4.48,51.02]]}]}'; do
+  curl -fsS -H 'content-type: application/json' -H "authorization: Bearer $token" \
+    -d "{\"query\":\"mutation(\$input: CreateAreaInput!) { createArea(input: \$input) { userErrors { message } } }\",\"variables\":{\"input\":{\"municipality\":\"$municipality\",\"kind\":\"SITE\",\"name\":[{\"locale\":\"en\",\"text\":\"Site\"}],\"geometry\":$geometry}}}" \
+    "http://127.0.0.1:$port/graphql" | grep -q '"userErrors":\[\]' || {
+      echo "the area with geometry $geometry was not created" >&2
+      exit 1
+    }
+done
 for descriptor in "$base/datapackage.json" "$base/en/datapackage.json" "$base/nl/datapackage.json" "$base/fr/datapackage.json"; do
   echo "-- $descriptor"
   "$work/venv/bin/frictionless" validate "$descriptor"
+done
+for locale in en nl fr; do
+  echo "-- $base/$locale/areas.geojson"
+  curl -fsS --compressed "$base/$locale/areas.geojson" | "$work/venv/bin/python" -c '
+import json, sys, geojson
+collection = geojson.loads(sys.stdin.read())
+if not collection.is_valid:
+    sys.exit("areas.geojson is not valid GeoJSON: %s" % json.dumps(collection.errors()))
+features = collection["features"]
+kinds = {f["geometry"]["type"] for f in features if f["geometry"]}
+if len(kinds) < 5:
+    sys.exit("areas.geojson holds too few kinds of geometry to check: %s" % sorted(kinds))
+print("valid GeoJSON:", len(features), "features,", ", ".join(sorted(kinds)))
+'
 done

@@ -259,3 +259,103 @@ async fn endorsements_are_open_data_and_files_say_their_language() {
             .any(|r| r["name"] == "learning-endorsements")
     );
 }
+
+/// Geometries broken in every way a GeoJSON geometry breaks (positions that are not numbers
+/// or out of range, lines too short, rings open or too short, nesting wrong) are refused on
+/// create and on update with the place named, nothing is stored, and the areas' GeoJSON keeps
+/// only valid geometries.
+#[tokio::test]
+async fn malformed_geometries_are_refused_on_every_write_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let admin = app.admin_key().await;
+    const AREAS: &str =
+        "{ areas(first: 50) { totalCount nodes { id version geometry municipality { id } } } }";
+    let before = app.graphql_as(&admin, AREAS, json!({})).await.ok()["areas"].clone();
+    let area = &before["nodes"][0];
+    let ring = |last: Value| json!([[4.47, 51.02], [4.48, 51.02], [4.48, 51.03], last]);
+    let closed = ring(json!([4.47, 51.02]));
+    let mut shapes = vec![
+        json!({"type": "Polygon", "coordinates": [ring(json!([4.47, 51.03]))]}),
+        json!({"type": "Polygon", "coordinates": [[[4, 51], [5, 51], [4, 51]]]}),
+        json!({"type": "LineString", "coordinates": [[4, 51]]}),
+        json!({"type": "MultiPolygon", "coordinates": [closed.clone()]}),
+        json!({"type": "Circle", "coordinates": [4, 51]}),
+        json!({"type": "Point", "coordinates": [4, 51], "radius": 10}),
+        json!({"type": "GeometryCollection", "geometries": [{"type": "Point", "coordinates": [4, 95]}]}),
+    ];
+    for position in [
+        json!(["NaN", 51]),
+        json!([4, "Infinity"]),
+        json!([4]),
+        json!([4, 51, 0, 0]),
+        json!([200, 51]),
+        json!([4, -91]),
+    ] {
+        let mut broken = closed.clone();
+        broken[2] = position.clone();
+        shapes.extend([
+            json!({"type": "Point", "coordinates": position.clone()}),
+            json!({"type": "LineString", "coordinates": [[4, 51], position.clone()]}),
+            json!({"type": "Polygon", "coordinates": [broken.clone()]}),
+            json!({"type": "MultiPolygon", "coordinates": [[closed.clone()], [broken]]}),
+        ]);
+    }
+    let create = "mutation($input: CreateAreaInput!) { createArea(input: $input) { area { id } userErrors { message } } }";
+    let update = "mutation($input: UpdateAreaInput!) { updateArea(input: $input) { area { id } userErrors { message } } }";
+    for shape in &shapes {
+        let created = app
+            .graphql_as(
+                &admin,
+                create,
+                json!({"input": {"municipality": area["municipality"]["id"], "kind": "SITE", "name": [{"locale": "en", "text": "Broken"}], "geometry": shape}}),
+            )
+            .await;
+        let updated = app
+            .graphql_as(
+                &admin,
+                update,
+                json!({"input": {"id": area["id"], "version": area["version"], "geometry": shape}}),
+            )
+            .await;
+        for reply in [created, updated] {
+            let error = &reply.errors()[0];
+            assert_eq!(
+                error["extensions"]["code"], "BAD_USER_INPUT",
+                "{shape}: {error}"
+            );
+            let message = error["message"].as_str().unwrap_or_default();
+            assert!(message.contains("geometry"), "{shape}: {message}");
+            assert!(
+                reply.body["data"].is_null()
+                    || reply.body["data"]
+                        .as_object()
+                        .is_none_or(|d| d.values().all(Value::is_null)),
+                "{shape}: {}",
+                reply.body
+            );
+        }
+    }
+    // Nothing stored, nothing changed.
+    let after = app.graphql_as(&admin, AREAS, json!({})).await.ok()["areas"].clone();
+    assert_eq!(after, before);
+    // A well-formed polygon with a hole is taken, and published as given.
+    let hole = json!([
+        [4.475, 51.025],
+        [4.476, 51.025],
+        [4.476, 51.026],
+        [4.475, 51.025]
+    ]);
+    let polygon = json!({"type": "Polygon", "coordinates": [closed, hole]});
+    let created = app
+        .graphql_as(
+            &admin,
+            create,
+            json!({"input": {"municipality": area["municipality"]["id"], "kind": "SITE", "name": [{"locale": "en", "text": "Repair café garden"}], "geometry": polygon}}),
+        )
+        .await;
+    assert_eq!(created.ok()["createArea"]["userErrors"], json!([]));
+    let (_, _, geojson) = get(&app, "/open-data/en/areas.geojson").await;
+    let geojson: Value = serde_json::from_str(&geojson).unwrap();
+    let features = geojson["features"].as_array().unwrap();
+    assert!(features.iter().any(|f| f["geometry"] == polygon));
+}

@@ -410,10 +410,17 @@ pub fn geojson(
                             .iter()
                             .map(|f| (f.name.to_owned(), value(row, f, &chain)))
                             .collect();
+                        // A geometry stored before writes were checked, and not valid
+                        // GeoJSON, is left out rather than published.
                         let geometry = row
                             .try_get::<Option<Value>>("", "geometry")
                             .ok()
                             .flatten()
+                            .filter(|g| {
+                                crate::graphql::scalars::check_geometry(g, "geometry", 0)
+                                    .inspect_err(|error| tracing::warn!(%error, "open data: an area's geometry is not valid GeoJSON; left out"))
+                                    .is_ok()
+                            })
                             .unwrap_or(Value::Null);
                         let id = properties.get("id").cloned().unwrap_or(Value::Null);
                         if !first {
