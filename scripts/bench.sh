@@ -121,12 +121,13 @@ if [ "$mode" = own ] && [ "$live" -gt 0 ]; then
 fi
 
 port=$(free_port)
+metrics_port=$(free_port)
 echo "== starting the server"
 started=$(date +%s%N)
 # Rate limits are lifted: the benchmark measures the service, not its throttling.
 # shellcheck disable=SC2086
 RUST_LOG=warn "$bin/stroom" --database-url "$serve_url" serve --listen "127.0.0.1:$port" \
-  --sql-statements-header --rate-limit-points 1000000000 \
+  --metrics-listen "127.0.0.1:$metrics_port" --sql-statements-header --rate-limit-points 1000000000 \
   --rate-limit-anonymous-points 1000000000 ${BENCH_SERVER_ARGS:-} &
 server=$!
 for _ in $(seq 1 200); do
@@ -140,6 +141,7 @@ echo "== benchmark"
 mkdir -p "$(dirname "$json")"
 if [ "$mode" = peer ]; then
   "$bin/stroom-bench" --url "http://127.0.0.1:$port" \
+    --metrics-url "http://127.0.0.1:$metrics_port/metrics" \
     --peer-url "http://127.0.0.1:$peer_port" --rounds "${BENCH_ROUNDS:-3}" \
     --server-pid "$server" --peer-pid "$peer" --sql-ceiling "$serve_url" \
     --concurrency "${BENCH_CONCURRENCY:-32}" --duration "${BENCH_DURATION:-10}" \
@@ -147,6 +149,7 @@ if [ "$mode" = peer ]; then
     --json "$json"
 else
   "$bin/stroom-bench" --url "http://127.0.0.1:$port" --editor-key "$key" --server-pid "$server" \
+    --metrics-url "http://127.0.0.1:$metrics_port/metrics" \
     --concurrency "${BENCH_CONCURRENCY:-32}" --duration "${BENCH_DURATION:-10}" \
     --warmup "${BENCH_WARMUP:-2}" \
     --operations "${BENCH_OPERATIONS:-dashboard,node,deep-paging,aggregate,search,write-mix,mix}" \

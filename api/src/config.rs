@@ -283,6 +283,11 @@ pub struct ServeArgs {
     #[arg(long, env = "STROOM_EXPLAIN", default_value_t = false)]
     pub explain: bool,
 
+    /// An address of its own for `/metrics`, served there without a key (for a scraper on an
+    /// internal network); without it, `/metrics` on the service's address is for admin keys.
+    #[arg(long, env = "STROOM_METRICS_LISTEN")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+
     /// Seconds a client has to send a request's head (from its first byte).
     #[arg(long, env = "STROOM_HEADER_TIMEOUT", default_value_t = 10)]
     pub header_timeout_secs: u64,
@@ -515,6 +520,7 @@ impl Default for ServeArgs {
             response_cache_megabytes: 64,
             result_cache_max_age_secs: 300,
             explain: false,
+            metrics_listen: None,
             header_timeout_secs: 10,
             body_timeout_secs: 30,
             idle_timeout_secs: 75,

@@ -30,6 +30,8 @@ const DATABASE_BREAKER_PAUSE: Duration = Duration::from_secs(1);
 /// free port, which `port()` tells).
 pub struct Application {
     listener: TcpListener,
+    /// `/metrics` on an address of its own, when configured.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     connections: ConnectionLimits,
     shutdown_grace: Duration,
@@ -110,6 +112,10 @@ impl Application {
             .transpose()
             .map_err(|e| anyhow::anyhow!("STROOM_CLIENT_IP_HEADER: {e}"))?;
         let listener = TcpListener::bind(serve.listen).await?;
+        let metrics_listener = match serve.metrics_listen {
+            Some(address) => Some(TcpListener::bind(address).await?),
+            None => None,
+        };
         let webhooks = serve.webhooks();
         let schema = build_schema_with(webhooks.clone());
         let shape = Arc::new(SchemaShape::of(&schema).await);
@@ -159,6 +165,7 @@ impl Application {
                 client_ip_header,
                 cors_origins: serve.cors_origins.clone(),
                 limits: serve.limits(),
+                metrics_apart: serve.metrics_listen.is_some(),
             }),
             rate_limiter: Arc::new(rate_limiter),
             persisted: Arc::new(PersistedQueries::new(
@@ -175,6 +182,7 @@ impl Application {
         };
         Ok(Self {
             listener,
+            metrics_listener,
             state,
             connections: serve.connection_limits(raise_open_files_limit()),
             shutdown_grace: Duration::from_secs(serve.shutdown_grace_secs),
@@ -185,6 +193,12 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The port of the metrics address, when it has one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        let listener = self.metrics_listener.as_ref()?;
+        listener.local_addr().map(|a| a.port()).ok()
     }
 
     /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish. The process ends
@@ -227,6 +241,17 @@ impl Application {
             stopped.clone(),
         ));
         let hub = tokio::spawn(self.state.hub.clone().run(stopped.clone()));
+        let metrics = self.metrics_listener.map(|listener| {
+            if let Ok(address) = listener.local_addr() {
+                tracing::info!(%address, "metrics at http://{address}/metrics");
+            }
+            let router = crate::http::metrics_router(self.state.clone());
+            tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, router).await {
+                    tracing::error!(%error, "the metrics address stopped serving");
+                }
+            })
+        });
         let deliveries = match self.webhooks.deliver {
             true => match Deliverer::new(db.clone(), self.webhooks.clone()) {
                 Ok(deliverer) => Some(tokio::spawn(deliverer.run(stopped))),
@@ -265,6 +290,9 @@ impl Application {
         }
         watcher.abort();
         hub.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         // Connections still held by requests cut off at the deadline are not waited for.
         if tokio::time::timeout(Duration::from_secs(1), db.close())
             .await

@@ -30,7 +30,7 @@ pub struct Phase {
 /// The server's SQL statements so far.
 pub async fn statements(http: &reqwest::Client, base: &str) -> anyhow::Result<u64> {
     let text = http
-        .get(format!("{base}/metrics"))
+        .get(crate::metrics_url(base))
         .send()
         .await?
         .text()

@@ -35,6 +35,10 @@ struct Args {
     /// The server's base URL.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
+    /// The server's Prometheus page, on its metrics address (`--metrics-listen`). Default:
+    /// `/metrics` under `--url`, which the server answers only for admin keys.
+    #[arg(long)]
+    metrics_url: Option<String>,
     /// Concurrent clients, each sending its next request when the last one is answered.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
@@ -700,10 +704,20 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
     Some((utime + stime) / ticks)
 }
 
-/// Reads the server's resident memory (bytes) from `/metrics`.
+/// The server's Prometheus page: `--metrics-url`, or `/metrics` under `base`.
+pub fn metrics_url(base: &str) -> String {
+    METRICS_URL
+        .get()
+        .cloned()
+        .unwrap_or_else(|| format!("{base}/metrics"))
+}
+
+static METRICS_URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Reads the server's resident memory (bytes) from its metrics.
 async fn server_rss(http: &reqwest::Client, base: &str) -> Option<u64> {
     let text = http
-        .get(format!("{base}/metrics"))
+        .get(metrics_url(base))
         .send()
         .await
         .ok()?
@@ -1055,6 +1069,9 @@ async fn sql_ceiling(
 
 async fn run(args: Args) -> anyhow::Result<bool> {
     let base = args.url.trim_end_matches('/').to_owned();
+    if let Some(url) = &args.metrics_url {
+        let _ = METRICS_URL.set(url.clone());
+    }
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency.max(1) * 2)
         .tcp_nodelay(true)

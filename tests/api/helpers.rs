@@ -96,6 +96,8 @@ async fn fresh_database() -> (String, TestDatabase) {
 
 pub struct TestApp {
     pub address: String,
+    /// Where its `/metrics` is served, when on an address of its own.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     /// A connection of the test's own to the same database, to set up and check data.
     pub db: DatabaseConnection,
@@ -151,6 +153,9 @@ pub async fn spawn_app() -> TestApp {
 fn test_settings(demo: bool) -> ServeArgs {
     ServeArgs {
         listen: "127.0.0.1:0".parse().expect("a literal address"),
+        // Tests read the metrics on their own address, where reading them costs no SQL (the
+        // service's address checks an admin key first).
+        metrics_listen: Some("127.0.0.1:0".parse().expect("a literal address")),
         demo: Some(demo),
         sql_statements_header: true,
         rate_limit_points: 1_000_000,
@@ -224,6 +229,9 @@ async fn start(
         .await
         .expect("test setup: build the application");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = app
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         let _ = app
@@ -237,6 +245,7 @@ async fn start(
         .expect("test setup: connect to the test database");
     TestApp {
         address,
+        metrics_address,
         client: reqwest::Client::new(),
         db,
         database_url,
@@ -305,8 +314,12 @@ impl TestApp {
     /// The Prometheus page (`/metrics`). It is the process's: every test server in it adds
     /// its series.
     pub async fn metrics_text(&self) -> String {
+        let url = match &self.metrics_address {
+            Some(address) => format!("{address}/metrics"),
+            None => self.url("/metrics"),
+        };
         self.client
-            .get(self.url("/metrics"))
+            .get(url)
             .send()
             .await
             .expect("GET /metrics")
@@ -539,6 +552,8 @@ impl TestApp {
 pub struct ServerProcess {
     child: std::process::Child,
     pub address: String,
+    /// Its `/metrics` address.
+    metrics_address: String,
     pub client: reqwest::Client,
     database_url: String,
     _database: TestDatabase,
@@ -570,11 +585,18 @@ impl ServerProcess {
             .expect("test setup: a free port")
             .port();
         let listen = format!("127.0.0.1:{port}");
+        let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("test setup: a free port")
+            .port();
+        let metrics_listen = format!("127.0.0.1:{metrics_port}");
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_stroom"))
             .args([
                 "serve",
                 "--listen",
                 &listen,
+                "--metrics-listen",
+                &metrics_listen,
                 "--database-url",
                 &database_url,
             ])
@@ -588,6 +610,7 @@ impl ServerProcess {
         let mut server = Self {
             child,
             address: format!("http://{listen}"),
+            metrics_address: format!("http://{metrics_listen}"),
             client: reqwest::Client::new(),
             database_url,
             _database: database,
@@ -604,10 +627,10 @@ impl ServerProcess {
         panic!("the server process did not become ready");
     }
 
-    /// The server's `/metrics` page.
+    /// The server's `/metrics` page (on its metrics address).
     pub async fn metrics_text(&self) -> String {
         self.client
-            .get(self.url("/metrics"))
+            .get(format!("{}/metrics", self.metrics_address))
             .send()
             .await
             .expect("GET /metrics")

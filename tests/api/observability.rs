@@ -187,3 +187,63 @@ async fn a_flood_of_operation_names_keeps_the_metrics_bounded() {
         );
     }
 }
+
+/// `/metrics` shows operation names, pool sizes and traffic: on the service's address it is
+/// for admin keys; with an address of its own (`--metrics-listen`) it is served there only.
+#[tokio::test]
+async fn metrics_are_for_admin_keys_or_on_an_address_of_their_own() {
+    let app = crate::helpers::spawn_configured(true, |serve| serve.metrics_listen = None).await;
+    let get = |key: Option<String>| {
+        let mut request = app.client.get(app.url("/metrics"));
+        if let Some(key) = key {
+            request = request.header("authorization", format!("Bearer {key}"));
+        }
+        request.send()
+    };
+    let anonymous = get(None).await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(anonymous.headers()["www-authenticate"], "Bearer");
+    let body = anonymous.text().await.unwrap();
+    assert!(
+        body.contains("admin key") && !body.contains("stroom_"),
+        "{body}"
+    );
+    let unknown = get(Some("stroom_nonsense".into())).await.unwrap();
+    assert_eq!(unknown.status(), 401);
+    let partner = get(Some(app.partner_key().await)).await.unwrap();
+    assert_eq!(partner.status(), 403);
+    let editor = app.editor_key("Metrics editor", "Mechelen").await;
+    assert_eq!(get(Some(editor)).await.unwrap().status(), 403);
+    let admin = get(Some(app.admin_key().await)).await.unwrap();
+    assert_eq!(admin.status(), 200);
+    assert!(
+        admin
+            .text()
+            .await
+            .unwrap()
+            .contains("stroom_db_statements_total")
+    );
+
+    // With an address of their own: there, without a key; not on the service's address.
+    let app = crate::helpers::spawn_app().await;
+    let elsewhere = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(elsewhere.status(), 404);
+    assert!(elsewhere.text().await.unwrap().contains("--metrics-listen"));
+    assert!(
+        app.metrics_text()
+            .await
+            .contains("stroom_db_statements_total")
+    );
+    let address = app.metrics_address.clone().unwrap();
+    let other = app
+        .client
+        .get(format!("{address}/graphql"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        other.status(),
+        404,
+        "the metrics address serves the metrics only"
+    );
+}

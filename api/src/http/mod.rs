@@ -52,6 +52,9 @@ pub struct HttpSettings {
     pub client_ip_header: Option<HeaderName>,
     pub cors_origins: String,
     pub limits: limits::Limits,
+    /// Whether `/metrics` has an address of its own (then the service's address does not
+    /// serve it).
+    pub metrics_apart: bool,
 }
 
 #[derive(Clone)]
@@ -302,6 +305,14 @@ async fn drain(body: axum::body::Body, bytes: usize, time: Duration) {
         }
     })
     .await;
+}
+
+/// The metrics address's router: `/metrics` and nothing else, without a key (the address is
+/// meant for the network the scraper is on).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(ops::metrics_page))
+        .with_state(state)
 }
 
 pub fn router(state: AppState) -> Router {

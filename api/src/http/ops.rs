@@ -58,8 +58,60 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// Prometheus text exposition.
-pub async fn metrics(State(state): State<AppState>) -> Response {
+/// Prometheus text exposition on the service's own address: for admin keys only (the page shows
+/// operation names, pool sizes and traffic), or not at all when the metrics have an address of
+/// their own (`--metrics-listen`).
+pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let refuse = |status: StatusCode, code: &str, message: &str| {
+        (
+            status,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            axum::Json(json!({"errors": [{"message": message, "extensions": {"code": code}}]})),
+        )
+            .into_response()
+    };
+    if state.settings.metrics_apart {
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"errors": [{
+                "message": "The metrics are served on this server's metrics address (--metrics-listen).",
+                "extensions": {"code": "NOT_FOUND"}
+            }]})),
+        )
+            .into_response();
+    }
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or_default());
+    match crate::kernel::access::authenticate(&state.db, authorization).await {
+        Ok(Ok(viewer)) if viewer.role == crate::kernel::access::Role::Admin => {
+            metrics_page(State(state)).await
+        }
+        Ok(Ok(viewer)) if viewer.role == crate::kernel::access::Role::Anonymous => refuse(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "The metrics are for admin keys: send `Authorization: Bearer <admin key>`.",
+        ),
+        Ok(Ok(_)) => refuse(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "The metrics are for admin keys only.",
+        ),
+        Ok(Err(refusal)) => refuse(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            refusal.message(),
+        ),
+        Err(_) => refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            "The database does not answer; the key cannot be checked.",
+        ),
+    }
+}
+
+/// Prometheus text exposition, for whoever reaches it (the metrics address).
+pub async fn metrics_page(State(state): State<AppState>) -> Response {
     let mut body = state.metrics.render();
     body.push_str(&format!(
         "# HELP stroom_db_statements_total SQL statements run since start.\n\

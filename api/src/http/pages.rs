@@ -167,7 +167,8 @@ lessons learnt. Reads need no key; writes need an API key (<code>Authorization: 
 <li>The endpoint: <code>POST /graphql</code> with <code>Content-Type: application/json</code>, or
 <code>GET /graphql?query=…</code> for queries.</li>
 <li>Operations: <a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a>,
-<a href="/metrics">/metrics</a> (Prometheus).</li>
+<a href="/metrics">/metrics</a> (Prometheus, with an admin key; or on the server's metrics
+address when it has one).</li>
 </ul>
 <p>Try it: <code>curl -s &lt;this server&gt;/graphql -H 'content-type: application/json' -d
 '{{"query":"{{ initiatives(first: 3) {{ nodes {{ name stage }} }} }}"}}'</code></p>
