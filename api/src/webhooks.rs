@@ -114,7 +114,7 @@ pub async fn run(db: &DatabaseConnection, command: WebhooksCommand) -> anyhow::R
             .await?;
             println!(
                 "Queued the test message {} for {}; a running server delivers it.",
-                crate::domain::webhook::delivery::webhook_id(message.id),
+                crate::domain::webhook::delivery::webhook_id(&message),
                 found.url
             );
             Ok(())

@@ -26,6 +26,9 @@ pub struct Model {
     pub last_status: Option<i32>,
     pub last_error: Option<String>,
     pub created_at: DateTimeUtc,
+    /// The `webhook-id` it is sent under (`msg_` and 32 random hex digits), the same on every
+    /// retry; none for messages made before it was kept (they go as `msg_<id>`).
+    pub uid: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -531,10 +531,22 @@ async fn a_lease_that_ran_out_is_delivered_again_and_a_live_one_is_not() {
     let again = receiver
         .wait_for("the message whose lease ran out", |d| d.len() == 3)
         .await;
-    assert_eq!(
-        again[2].id,
-        first.iter().find(|d| d.id == "msg_1").unwrap().id
+    // The message whose lease ran out (row 1) goes again under the id it was first sent with.
+    let row = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            backend,
+            "SELECT uid FROM webhook_message WHERE id = 1",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let uid: String = row.try_get("", "uid").unwrap();
+    assert!(
+        first.iter().any(|d| d.id == uid),
+        "{uid} was not sent first"
     );
+    assert_eq!(again[2].id, uid);
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(
         receiver.deliveries().len(),
@@ -709,4 +721,38 @@ async fn an_endpoint_stops_when_the_key_that_registered_it_stops_admitting() {
         );
     }
     drop(other);
+}
+
+/// Two deployments (two databases) sending to one receiver: every message has an id of its own,
+/// though both number their messages from 1, and the id has 128 random bits.
+#[tokio::test]
+async fn two_deployments_never_send_two_messages_under_one_id() {
+    let receiver = Receiver::start(Box::new(|_, _| (200, Duration::from_millis(0)))).await;
+    let mut sent = 0;
+    for deployment in 0..2 {
+        let app = webhook_app(20).await;
+        let admin = app.admin_key().await;
+        register(&app, &admin, &receiver.url, json!(["theme.created"])).await;
+        for i in 0..5 {
+            create_theme(&app, &admin, &format!("deployment_{deployment}_{i}")).await;
+        }
+        sent += 5;
+        receiver
+            .wait_for("this deployment's changes", |d| d.len() == sent)
+            .await;
+    }
+    let ids: Vec<String> = receiver.deliveries().iter().map(|d| d.id.clone()).collect();
+    let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        ids.len(),
+        "ids shared across deployments: {ids:?}"
+    );
+    for id in &ids {
+        let hex = id.strip_prefix("msg_").unwrap_or_default();
+        assert!(
+            hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()),
+            "{id}"
+        );
+    }
 }

@@ -42,9 +42,27 @@ const CLAIM_BATCH: u64 = 16;
 /// Deliveries under way at once.
 const CONCURRENT_DELIVERIES: usize = 8;
 
-/// The `webhook-id` of a message: the same on every attempt.
-pub fn webhook_id(message: i64) -> String {
-    format!("msg_{message}")
+/// The `webhook-id` of a message: the same on every attempt, and unique across deployments.
+pub fn webhook_id(message: &webhook_message::Model) -> String {
+    message
+        .uid
+        .clone()
+        .unwrap_or_else(|| format!("msg_{}", message.id))
+}
+
+/// A new message's `webhook-id`: 128 random bits, so that receivers fed by several deployments
+/// (whose message numbers all start at 1) never see two messages under one id.
+pub fn new_webhook_id() -> String {
+    let mut bytes = [0u8; 16];
+    // Without the system's randomness the time and a counter still keep ids apart.
+    if getrandom::fill(&mut bytes).is_err() {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64;
+        let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        bytes[..8].copy_from_slice(&now.to_be_bytes());
+        bytes[8..].copy_from_slice(&(count ^ u64::from(std::process::id())).to_be_bytes());
+    }
+    format!("msg_{}", hex::encode(bytes))
 }
 
 /// The delay before retry `attempt` (1 for the first retry), with ±20% jitter so that
@@ -339,7 +357,7 @@ impl Deliverer {
             Ok(body) => body,
             Err(error) => return Outcome::Failed(None, format!("the payload: {error}")),
         };
-        let id = webhook_id(message.id);
+        let id = webhook_id(&message);
         let timestamp = now().timestamp();
         let mut secrets = vec![endpoint.secret.as_str()];
         if let (Some(previous), Some(until)) = (

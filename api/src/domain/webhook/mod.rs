@@ -373,7 +373,7 @@ impl WebhookMessage {
     /// The `webhook-id` header of its deliveries: the same on every retry, so that a receiver
     /// can recognise a message it already handled.
     async fn webhook_id(&self) -> String {
-        delivery::webhook_id(self.0.id)
+        delivery::webhook_id(&self.0)
     }
 
     /// The endpoint it goes to.
@@ -535,6 +535,7 @@ pub fn pending_message(
         last_status: Set(None),
         last_error: Set(None),
         created_at: Set(now),
+        uid: Set(Some(delivery::new_webhook_id())),
     }
 }
 
