@@ -357,7 +357,7 @@ impl Deliverer {
             Ok(body) => body,
             Err(error) => return Outcome::Failed(None, format!("the payload: {error}")),
         };
-        let id = webhook_id(&message);
+        let id = webhook_id(message);
         let timestamp = now().timestamp();
         let mut secrets = vec![endpoint.secret.as_str()];
         if let (Some(previous), Some(until)) = (
