@@ -312,3 +312,67 @@ fn webhooks_are_managed_from_the_command_line() {
     assert!(!ok);
     assert!(error.contains("no webhook endpoint"), "{error}");
 }
+
+/// A PostgreSQL database that does not exist yet is created at the first `migrate` (or
+/// `serve`), as SQLite creates its file, and the log says so; a role that may not create
+/// databases is told what to do, and nothing is left half made.
+#[test]
+fn a_missing_postgresql_database_is_created_or_the_refusal_says_what_to_do() {
+    let Some(server) = crate::helpers::postgres_url() else {
+        eprintln!("skipped: needs PostgreSQL (set TEST_DATABASE_URL)");
+        return;
+    };
+    let base = server
+        .rsplit_once('/')
+        .map(|(base, _)| base.to_owned())
+        .unwrap();
+    let name = format!("stroom_missing_{}", std::process::id());
+    let psql = |sql: &str| {
+        let output = Command::new("psql")
+            .args(["-q", "-X", "-d", &format!("{base}/postgres"), "-c", sql])
+            .output()
+            .expect("psql");
+        assert!(
+            output.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    let url = format!("{base}/{name}");
+    let migrate = stroom()
+        .args(["migrate", "--database-url", &url])
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&migrate.stderr);
+    assert!(migrate.status.success(), "{log}");
+    assert!(log.contains("created the database"), "{log}");
+    // The second time it exists: nothing to create.
+    let again = stroom()
+        .args(["migrate", "--database-url", &url])
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("created the database"));
+    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+
+    // A role without CREATEDB.
+    let role = format!("stroom_nocreate_{}", std::process::id());
+    psql(&format!("DROP ROLE IF EXISTS {role}"));
+    psql(&format!("CREATE ROLE {role} LOGIN NOCREATEDB"));
+    let host = base.rsplit_once('@').map(|(_, host)| host).unwrap();
+    let refused = stroom()
+        .args([
+            "migrate",
+            "--database-url",
+            &format!("postgres://{role}@{host}/{name}"),
+        ])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(log.contains(&format!("createdb {name}")), "{log}");
+    psql(&format!("DROP ROLE IF EXISTS {role}"));
+}

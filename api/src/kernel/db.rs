@@ -201,12 +201,53 @@ pub async fn connect_serving(
     connect_with(url, max_connections, Some(statement_limit)).await
 }
 
+/// Creates the PostgreSQL database `url` names when it does not exist yet (as SQLite creates
+/// its file), through the server's `postgres` database with the same role; says so in the log.
+/// A role that may not create databases gets the server's refusal, with what to do.
+async fn create_missing_database(url: &str) -> anyhow::Result<()> {
+    use sqlx::ConnectOptions as _;
+    let options: sqlx::postgres::PgConnectOptions = url.parse()?;
+    let missing = match options.connect().await {
+        Ok(connection) => {
+            let _ = sqlx::Connection::close(connection).await;
+            return Ok(());
+        }
+        // 3D000: invalid_catalog_name, "database … does not exist".
+        Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("3D000") => {
+            options.get_database().unwrap_or_default().to_owned()
+        }
+        // Anything else is reported by the connection that follows.
+        Err(_) => return Ok(()),
+    };
+    let mut server = options.clone().database("postgres").connect().await?;
+    let quoted = format!("\"{}\"", missing.replace('"', "\"\""));
+    match sqlx::Executor::execute(
+        &mut server,
+        sqlx::AssertSqlSafe(format!("CREATE DATABASE {quoted}")),
+    )
+    .await
+    {
+        Ok(_) => tracing::info!(database = %missing, "created the database, which did not exist"),
+        // Another instance starting at the same time created it first.
+        Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("42P04") => {}
+        Err(error) => anyhow::bail!(
+            "the database `{missing}` does not exist and could not be created ({error}); \
+             create it (`createdb {missing}`) or give a role that may"
+        ),
+    }
+    let _ = sqlx::Connection::close(server).await;
+    Ok(())
+}
+
 async fn connect_with(
     url: &str,
     max_connections: Option<u32>,
     statement_limit: Option<Duration>,
 ) -> anyhow::Result<Connected> {
     let sqlite = url.starts_with("sqlite:");
+    if url.starts_with("postgres") {
+        create_missing_database(url).await?;
+    }
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .max_connections(max_connections.unwrap_or(if sqlite { 8 } else { 16 }))
