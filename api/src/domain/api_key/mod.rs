@@ -320,7 +320,7 @@ impl ApiKeyQuery {
         })
     }
 
-    /// API keys. Admin only.
+    /// API keys. Admin keys only; others get null, with an error.
     #[allow(clippy::too_many_arguments)]
     async fn api_keys(
         &self,
@@ -330,7 +330,7 @@ impl ApiKeyQuery {
         #[graphql(desc = "Returns the last n keys (at most 100).")] last: Option<i32>,
         #[graphql(desc = "Returns the keys before this cursor.")] before: Option<String>,
         #[graphql(desc = "Criteria the keys must meet.")] filter: Option<ApiKeyFilter>,
-    ) -> async_graphql::Result<Connection<ApiKey>> {
+    ) -> async_graphql::Result<Option<Connection<ApiKey>>> {
         require_admin(viewer(ctx))?;
         let filter = filter.unwrap_or_default();
         let db = &request(ctx).db;
@@ -356,6 +356,7 @@ impl ApiKeyQuery {
             PageArgs::new(first, after, last, before),
         )
         .await
+        .map(Some)
     }
 }
 

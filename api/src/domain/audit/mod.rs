@@ -177,7 +177,8 @@ pub struct AuditQuery;
 
 #[Object]
 impl AuditQuery {
-    /// The audit trail, latest change first. Admins see all of it, editors their municipality's.
+    /// The audit trail, latest change first. Admins see all of it, editors their municipality's;
+    /// others get null, with an error.
     #[allow(clippy::too_many_arguments)]
     async fn audit_entries(
         &self,
@@ -187,7 +188,7 @@ impl AuditQuery {
         #[graphql(desc = "Returns the last n entries (at most 100).")] last: Option<i32>,
         #[graphql(desc = "Returns the entries before this cursor.")] before: Option<String>,
         #[graphql(desc = "Criteria the entries must meet.")] filter: Option<AuditEntryFilter>,
-    ) -> async_graphql::Result<Connection<AuditEntry>> {
+    ) -> async_graphql::Result<Option<Connection<AuditEntry>>> {
         let viewer = viewer(ctx);
         require_reader(viewer)?;
         let filter = filter.unwrap_or_default();
@@ -244,6 +245,7 @@ impl AuditQuery {
             PageArgs::new(first, after, last, before),
         )
         .await
+        .map(Some)
     }
 }
 
@@ -254,7 +256,7 @@ pub async fn history(
     kind: NodeKind,
     id: i64,
     args: PageArgs,
-) -> async_graphql::Result<Connection<AuditEntry>> {
+) -> async_graphql::Result<Option<Connection<AuditEntry>>> {
     require_reader(viewer(ctx))?;
     children_where(
         ctx,
@@ -264,4 +266,5 @@ pub async fn history(
         args,
     )
     .await
+    .map(Some)
 }

@@ -386,7 +386,8 @@ impl Initiative {
         .await
     }
 
-    /// The changes made to this record through the API, latest first (editor and admin keys).
+    /// The changes made to this record through the API, latest first: for editor and admin keys
+    /// (others get null, with an error at this path).
     async fn history(
         &self,
         ctx: &Context<'_>,
@@ -395,7 +396,7 @@ impl Initiative {
         #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
         #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<
-        crate::graphql::pagination::Connection<crate::domain::audit::AuditEntry>,
+        Option<crate::graphql::pagination::Connection<crate::domain::audit::AuditEntry>>,
     > {
         crate::domain::audit::history(
             ctx,

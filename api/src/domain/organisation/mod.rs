@@ -312,7 +312,8 @@ impl Organisation {
         .map(Some)
     }
 
-    /// The changes made to this record through the API, latest first (editor and admin keys).
+    /// The changes made to this record through the API, latest first: for editor and admin keys
+    /// (others get null, with an error at this path).
     async fn history(
         &self,
         ctx: &Context<'_>,
@@ -321,7 +322,7 @@ impl Organisation {
         #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
         #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<
-        crate::graphql::pagination::Connection<crate::domain::audit::AuditEntry>,
+        Option<crate::graphql::pagination::Connection<crate::domain::audit::AuditEntry>>,
     > {
         crate::domain::audit::history(
             ctx,
@@ -383,7 +384,8 @@ impl ContactPerson {
         required_reference(ctx, self.0.organisation_id).await
     }
 
-    /// The changes made to this record through the API, latest first (editor and admin keys).
+    /// The changes made to this record through the API, latest first: for editor and admin keys
+    /// (others get null, with an error at this path).
     async fn history(
         &self,
         ctx: &Context<'_>,
@@ -392,7 +394,7 @@ impl ContactPerson {
         #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
         #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<
-        crate::graphql::pagination::Connection<crate::domain::audit::AuditEntry>,
+        Option<crate::graphql::pagination::Connection<crate::domain::audit::AuditEntry>>,
     > {
         crate::domain::audit::history(
             ctx,

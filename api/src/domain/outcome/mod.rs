@@ -185,7 +185,8 @@ impl Outcome {
         self.0.verified
     }
 
-    /// The changes made to this record through the API, latest first (editor and admin keys).
+    /// The changes made to this record through the API, latest first: for editor and admin keys
+    /// (others get null, with an error at this path).
     async fn history(
         &self,
         ctx: &Context<'_>,
@@ -194,7 +195,7 @@ impl Outcome {
         #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
         #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<
-        crate::graphql::pagination::Connection<crate::domain::audit::AuditEntry>,
+        Option<crate::graphql::pagination::Connection<crate::domain::audit::AuditEntry>>,
     > {
         crate::domain::audit::history(
             ctx,

@@ -487,7 +487,7 @@ pub struct WebhookQuery;
 
 #[Object]
 impl WebhookQuery {
-    /// Webhook endpoints. Admin only.
+    /// Webhook endpoints. Admin keys only; others get null, with an error.
     async fn webhook_endpoints(
         &self,
         ctx: &Context<'_>,
@@ -495,7 +495,7 @@ impl WebhookQuery {
         #[graphql(desc = "Returns the endpoints after this cursor.")] after: Option<String>,
         #[graphql(desc = "Returns the last n endpoints (at most 100).")] last: Option<i32>,
         #[graphql(desc = "Returns the endpoints before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<WebhookEndpoint>> {
+    ) -> async_graphql::Result<Option<Connection<WebhookEndpoint>>> {
         let viewer = viewer(ctx);
         require_admin(viewer)?;
         let mut select = webhook_endpoint::Entity::find().into_query();
@@ -509,6 +509,7 @@ impl WebhookQuery {
             PageArgs::new(first, after, last, before),
         )
         .await
+        .map(Some)
     }
 }
 
