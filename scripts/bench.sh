@@ -117,7 +117,10 @@ fi
 
 live=${BENCH_LIVE_SUBSCRIBERS:-0}
 if [ "$mode" = own ] && [ "$live" -gt 0 ]; then
-  BENCH_SERVER_ARGS="--live-subscriptions-per-client $live --live-connections-per-client $(( live / 100 + 2 )) --live-subscriptions-per-network $live --live-connections-per-network $(( live / 100 + 2 )) ${BENCH_SERVER_ARGS:-}"
+  # What subscribers add to a write is measured alone: the feed's other followers (webhook
+  # deliveries, the poll of the last number) wake on their own timing, which load changes, and
+  # would blur the count either way.
+  BENCH_SERVER_ARGS="--webhooks-deliver false --feed-poll-ms 600000 --live-subscriptions-per-client $live --live-connections-per-client $(( live / 100 + 2 )) --live-subscriptions-per-network $live --live-connections-per-network $(( live / 100 + 2 )) ${BENCH_SERVER_ARGS:-}"
 fi
 
 port=$(free_port)
