@@ -681,9 +681,10 @@ async fn a_key_that_stops_admitting_ends_its_streams_on_every_instance_within_se
             case += 1;
             let (role, expires) = match loss {
                 Loss::RoleChanged => (KeyRole::Admin, None),
+                // Long enough for the first event to arrive on a loaded machine.
                 Loss::Expired => (
                     KeyRole::Partner,
-                    Some(chrono::Utc::now() + chrono::Duration::seconds(3)),
+                    Some(chrono::Utc::now() + chrono::Duration::seconds(10)),
                 ),
                 Loss::Revoked => (KeyRole::Partner, None),
             };
@@ -707,7 +708,6 @@ async fn a_key_that_stops_admitting_ends_its_streams_on_every_instance_within_se
                 "{loss:?} {transport:?}: {payload}"
             );
 
-            let lost_at = std::time::Instant::now();
             match loss {
                 Loss::Revoked => {
                     stroom_api::api_key::revoke_key(&app.db, key.id)
@@ -728,6 +728,8 @@ async fn a_key_that_stops_admitting_ends_its_streams_on_every_instance_within_se
                         .unwrap();
                 }
             }
+            // From the moment the key no longer admits the stream.
+            let lost_at = std::time::Instant::now();
             // A change right after the loss never reaches the stream: every event is
             // filtered with the key's rights when it is sent.
             let after = format!("After the loss {case}");
