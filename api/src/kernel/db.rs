@@ -181,7 +181,12 @@ pub struct Connected {
     pub statements: StatementCounter,
 }
 
+/// The pool of start-up work and of the commands; the first connection of every process (the
+/// serving pool comes after it), so the one that creates a missing database.
 pub async fn connect(url: &str, max_connections: Option<u32>) -> anyhow::Result<Connected> {
+    if url.starts_with("postgres") {
+        create_missing_database(url).await?;
+    }
     connect_with(url, max_connections, None).await
 }
 
@@ -245,9 +250,6 @@ async fn connect_with(
     statement_limit: Option<Duration>,
 ) -> anyhow::Result<Connected> {
     let sqlite = url.starts_with("sqlite:");
-    if url.starts_with("postgres") {
-        create_missing_database(url).await?;
-    }
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .max_connections(max_connections.unwrap_or(if sqlite { 8 } else { 16 }))
