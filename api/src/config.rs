@@ -387,8 +387,11 @@ pub struct ServeArgs {
     #[arg(long, env = "STROOM_CORS_ORIGINS", default_value = "*")]
     pub cors_origins: String,
 
-    /// `Cache-Control: max-age` of anonymous GET responses, in seconds (0: no caching).
-    #[arg(long, env = "STROOM_CACHE_MAX_AGE", default_value_t = 60)]
+    /// How long browsers and proxies may reuse an anonymous GET answer without asking again, in
+    /// seconds. 0 (the default): `Cache-Control: public, no-cache`, so every reuse is revalidated
+    /// with the answer's entity tag (a `304` while the data is unchanged) and no client ever sees
+    /// an answer a write has replaced. More trades that guarantee for fewer requests.
+    #[arg(long, env = "STROOM_CACHE_MAX_AGE", default_value_t = 0)]
     pub cache_max_age_secs: u64,
 
     /// Deepest field nesting a query may have.
@@ -540,7 +543,7 @@ impl Default for ServeArgs {
             rate_limit_window_secs: 3600,
             client_ip_header: None,
             cors_origins: "*".to_owned(),
-            cache_max_age_secs: 60,
+            cache_max_age_secs: 0,
             max_depth: 12,
             max_nodes: 50_000,
             max_aliases: 30,

@@ -264,6 +264,8 @@ async fn a_polling_client_gets_304_until_the_data_changes() {
     };
     let first = get(None).await.expect("an answer");
     assert_eq!(first.status(), StatusCode::OK);
+    // Browsers and proxies may keep it but must ask again before each reuse.
+    assert_eq!(first.headers()["cache-control"], "public, no-cache");
     let etag = first.headers()["etag"].to_str().unwrap().to_owned();
     assert!(etag.starts_with("W/\""), "{etag}");
     first.text().await.unwrap();

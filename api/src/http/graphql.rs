@@ -968,11 +968,8 @@ fn compose_body(
 /// Whether a successful answer may be kept by shared HTTP caches: anonymous GETs are the same
 /// for everyone who sends the same URL and headers (unless they ask who they are), so they
 /// carry nothing of the caller's own, such as its rate-limit budget.
-fn shareable(state: &AppState, viewer: &Viewer, analysis: &Analysis, is_get: bool) -> bool {
-    is_get
-        && viewer.key.is_none()
-        && !analysis.caller_specific
-        && state.settings.cache_max_age_secs > 0
+fn shareable(viewer: &Viewer, analysis: &Analysis, is_get: bool) -> bool {
+    is_get && viewer.key.is_none() && !analysis.caller_specific
 }
 
 fn cost_json(analysis: &Analysis) -> Value {
@@ -995,10 +992,12 @@ fn answer_headers(
     if !shared {
         rate_limit_headers(headers, spent);
     }
-    let cache_control = if shared {
-        format!("public, max-age={}", state.settings.cache_max_age_secs)
-    } else {
-        "no-store".to_owned()
+    // Shared answers are revalidated on every reuse unless the operator accepts staleness: a
+    // write must never leave a browser or a proxy showing the answer it replaced.
+    let cache_control = match (shared, state.settings.cache_max_age_secs) {
+        (false, _) => "no-store".to_owned(),
+        (true, 0) => "public, no-cache".to_owned(),
+        (true, seconds) => format!("public, max-age={seconds}"),
     };
     if let Ok(value) = HeaderValue::from_str(&cache_control) {
         headers.insert(header::CACHE_CONTROL, value);
@@ -1078,10 +1077,8 @@ fn respond(
         extensions.insert(name, value.into_json().unwrap_or(Value::Null));
     }
     extensions.insert("cost".into(), cost_json(&analysis));
-    let shared = shareable(state, viewer, &analysis, is_get)
-        && !request_error
-        && !unavailable
-        && errors.is_empty();
+    let shared =
+        shareable(viewer, &analysis, is_get) && !request_error && !unavailable && errors.is_empty();
     if !shared {
         extensions.insert("rateLimit".into(), rate_limit_json(spent));
     }
@@ -1142,7 +1139,7 @@ fn kept_answer(
     statements: &RequestSql,
     if_none_match: Option<&HeaderValue>,
 ) -> Response {
-    let shared = shareable(state, viewer, analysis, is_get);
+    let shared = shareable(viewer, analysis, is_get);
     let mut extensions = serde_json::Map::new();
     extensions.insert("cost".into(), cost_json(analysis));
     if !shared {

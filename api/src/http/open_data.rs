@@ -166,7 +166,7 @@ fn stream_response(body: Body, content_type: &'static str, filename: &str) -> Re
     );
     headers.insert(
         header::CACHE_CONTROL,
-        header::HeaderValue::from_static("public, max-age=300"),
+        header::HeaderValue::from_static("public, no-cache"),
     );
     if let Ok(value) = header::HeaderValue::from_str(&format!("inline; filename=\"{filename}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, value);

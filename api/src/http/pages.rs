@@ -4,11 +4,25 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use std::sync::LazyLock;
 
 use super::AppState;
 
-/// GraphiQL's version, part of its assets' paths so they can be cached for good.
+/// GraphiQL's version.
 pub const GRAPHIQL_VERSION: &str = "3.9.0";
+
+/// The assets' path segment: GraphiQL's version and a digest of every asset's bytes, so an
+/// asset can be cached for good and a browser still never runs an old copy of one that changed.
+static ASSETS_VERSION: LazyLock<String> = LazyLock::new(|| {
+    let mut digest = Sha256::new();
+    for (name, bytes, _) in ASSETS {
+        digest.update(name.as_bytes());
+        digest.update(bytes);
+    }
+    let digest = hex::encode(digest.finalize());
+    format!("graphiql-{GRAPHIQL_VERSION}-{}", &digest[..12])
+});
 
 /// The assets, by file name: contents and media type.
 const ASSETS: &[(&str, &[u8], &str)] = &[
@@ -81,7 +95,7 @@ fn html(body: String) -> Response {
 
 /// GraphiQL, for a browser at `GET /graphql`.
 pub fn graphiql() -> Response {
-    let base = format!("/assets/graphiql-{GRAPHIQL_VERSION}");
+    let base = format!("/assets/{}", *ASSETS_VERSION);
     html(format!(
         r#"<!doctype html>
 <html lang="en">
@@ -109,7 +123,7 @@ pub fn graphiql() -> Response {
 pub async fn asset(Path((version, file)): Path<(String, String)>) -> Response {
     let found = ASSETS.iter().find(|(name, _, _)| *name == file);
     match found {
-        Some((_, bytes, media_type)) if version == format!("graphiql-{GRAPHIQL_VERSION}") => {
+        Some((_, bytes, media_type)) if version == *ASSETS_VERSION => {
             let mut response = (StatusCode::OK, *bytes).into_response();
             let headers = response.headers_mut();
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
@@ -144,7 +158,7 @@ pub async fn schema(State(state): State<AppState>) -> Response {
 
 /// `GET /`: what this server offers, with links.
 pub async fn landing() -> Response {
-    let base = format!("/assets/graphiql-{GRAPHIQL_VERSION}");
+    let base = format!("/assets/{}", *ASSETS_VERSION);
     html(format!(
         r#"<!doctype html>
 <html lang="en">
