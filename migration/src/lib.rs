@@ -14,6 +14,7 @@ mod m20261130_000002_create_webhooks;
 mod m20261130_000003_create_table_stamps;
 mod m20261203_000001_add_webhook_endpoint_key;
 mod m20261203_000002_add_webhook_message_uid;
+mod m20261203_000003_create_idempotency_record;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000003_create_table_stamps::Migration),
             Box::new(m20261203_000001_add_webhook_endpoint_key::Migration),
             Box::new(m20261203_000002_add_webhook_message_uid::Migration),
+            Box::new(m20261203_000003_create_idempotency_record::Migration),
         ]
     }
 }

@@ -14,6 +14,7 @@ mod hardening;
 mod helpers;
 mod hostile;
 mod http;
+mod idempotency;
 mod live;
 mod locale;
 mod observability;

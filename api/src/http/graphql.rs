@@ -136,6 +136,65 @@ fn refuse_with(
     response
 }
 
+/// A mutation sent with an `Idempotency-Key` by a key holder: the key taken for it, or the
+/// answer to give instead of running it (the first answer again, or a refusal).
+async fn idempotent(
+    state: &AppState,
+    headers: &HeaderMap,
+    format: Format,
+    viewer: &Viewer,
+    operation: Option<OperationType>,
+    request: &async_graphql::Request,
+    operation_name: Option<&str>,
+) -> Result<Option<super::idempotency::Ticket>, Response> {
+    use super::idempotency::{Claim, claim, fingerprint, key};
+    let (Some(OperationType::Mutation), Some((key_id, _))) = (operation, &viewer.key) else {
+        return Ok(None);
+    };
+    let key = match key(headers) {
+        Ok(Some(key)) => key,
+        Ok(None) => return Ok(None),
+        Err(bad) => {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                format,
+                "BAD_REQUEST",
+                bad.0,
+            ));
+        }
+    };
+    let variables = serde_json::to_string(&request.variables).unwrap_or_default();
+    let fingerprint = fingerprint(&request.query, operation_name, &variables);
+    // A first request cut off by a stopped process frees its key once it could no longer run.
+    let abandon_after = state.settings.request_timeout * 2;
+    match claim(&state.db, *key_id, &key, &fingerprint, abandon_after).await {
+        Ok(Claim::Fresh(ticket)) => Ok(Some(ticket)),
+        Ok(Claim::Replay(response)) => Err(response),
+        Ok(Claim::Mismatch) => Err(refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format,
+            "IDEMPOTENCY_KEY_REUSED",
+            "This Idempotency-Key was already used for a different request; use a new key for a new request.",
+        )),
+        Ok(Claim::InProgress) => {
+            let mut response = refuse(
+                StatusCode::CONFLICT,
+                format,
+                "IDEMPOTENCY_KEY_IN_USE",
+                "The first request with this Idempotency-Key is still running; retry in a moment to get its answer.",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            Err(response)
+        }
+        Err(error) => {
+            state.database.failed();
+            Err(database_failure(format, error.into()))
+        }
+    }
+}
+
 /// A request as it arrived, before the query is resolved and parsed.
 struct Incoming {
     query: Option<String>,
@@ -588,114 +647,135 @@ async fn pipeline(
         Err(response) => return response,
     };
 
-    let if_none_match = headers.get(header::IF_NONE_MATCH);
-    let mut lookup = None;
-    if let Some(cache) = responses {
-        let key = super::response_cache::Identity {
-            query: &request.query,
-            operation_name: requested_name.as_deref(),
-            variables: &request.variables,
-            viewer: &viewer,
-            accept_language: headers
-                .get(header::ACCEPT_LANGUAGE)
-                .and_then(|v| v.to_str().ok()),
-        }
-        .key();
-        // Without the stamps the cache cannot vouch for anything: answer as if it were off.
-        if let Ok(stamps) = REQUEST_STATEMENTS
-            .scope(statements.clone(), cache.stamps.current(arrived))
-            .await
-        {
-            if let Some(entry) = cache.get(&key, &stamps) {
-                metrics::histogram!("stroom_graphql_request_seconds", "operation" => operation_name.clone())
-                    .record(arrived.elapsed().as_secs_f64());
-                metrics::counter!("stroom_graphql_requests_total", "operation" => operation_name)
-                    .increment(1);
-                return kept_answer(
-                    state,
-                    &entry,
-                    &analysis,
-                    &spent,
-                    &viewer,
-                    incoming.is_get,
-                    format,
-                    &statements,
-                    if_none_match,
-                );
-            }
-            statements.note_reads();
-            lookup = Some((cache, key, stamps));
-        }
-    }
-
-    let started = Instant::now();
-    let served_locales = Arc::new(crate::kernel::i18n::ServedLocales::default());
-    let response = execute(
+    let ticket = match idempotent(
         state,
-        request,
-        viewer.clone(),
         headers,
-        statements.clone(),
-        spent,
-        served_locales.clone(),
-    )
-    .await;
-    let elapsed = started.elapsed();
-    // Admitted and valid: the query it brought may be stored under its hash now.
-    if let Some(registration) = registration
-        && !failed_validation(&response)
-    {
-        let client = rate_subject(state, headers, peer, &viewer);
-        state.persisted.register(registration, &client).await;
-    }
-    if has_code(&response.errors, "SERVICE_UNAVAILABLE") {
-        state.database.failed();
-    } else if admission == Admission::Probe || statements.count() > 0 {
-        state.database.succeeded();
-    }
-    metrics::histogram!("stroom_graphql_request_seconds", "operation" => operation_name.clone())
-        .record(elapsed.as_secs_f64());
-    metrics::counter!("stroom_graphql_requests_total", "operation" => operation_name).increment(1);
-    let explained = if explain {
-        Some(super::explain::plans(&state.db, statements.take()).await)
-    } else {
-        None
-    };
-    let Answered {
-        response: mut http,
-        keepable,
-    } = respond(
-        state,
-        response,
-        &document,
-        requested_name.as_deref(),
-        analysis,
-        &spent,
-        &viewer,
-        incoming.is_get,
         format,
-        &statements,
-        explained,
-    );
-    // Every text of the answer in one language: say which.
-    let content_language = served_locales
-        .only()
-        .and_then(|locale| HeaderValue::from_str(&locale).ok());
-    if let Some(value) = &content_language {
-        http.headers_mut()
-            .insert(header::CONTENT_LANGUAGE, value.clone());
-    }
-    if let (Some((cache, key, stamps)), Some(data)) = (lookup, keepable) {
-        let read = statements.tables_read();
-        match cache.put(key, &read, &stamps, data, content_language) {
-            Some(etag) => return tag(http, etag, "miss", incoming.is_get, if_none_match),
-            None => {
-                metrics::counter!("stroom_response_cache_total", "outcome" => "not_kept")
-                    .increment(1);
+        &viewer,
+        operation,
+        &request,
+        requested_name.as_deref(),
+    )
+    .await
+    {
+        Ok(ticket) => ticket,
+        Err(response) => return response,
+    };
+    let answered = async {
+        let if_none_match = headers.get(header::IF_NONE_MATCH);
+        let mut lookup = None;
+        if let Some(cache) = responses {
+            let key = super::response_cache::Identity {
+                query: &request.query,
+                operation_name: requested_name.as_deref(),
+                variables: &request.variables,
+                viewer: &viewer,
+                accept_language: headers
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok()),
+            }
+            .key();
+            // Without the stamps the cache cannot vouch for anything: answer as if it were off.
+            if let Ok(stamps) = REQUEST_STATEMENTS
+                .scope(statements.clone(), cache.stamps.current(arrived))
+                .await
+            {
+                if let Some(entry) = cache.get(&key, &stamps) {
+                    metrics::histogram!("stroom_graphql_request_seconds", "operation" => operation_name.clone())
+                        .record(arrived.elapsed().as_secs_f64());
+                    metrics::counter!("stroom_graphql_requests_total", "operation" => operation_name)
+                        .increment(1);
+                    return kept_answer(
+                        state,
+                        &entry,
+                        &analysis,
+                        &spent,
+                        &viewer,
+                        incoming.is_get,
+                        format,
+                        &statements,
+                        if_none_match,
+                    );
+                }
+                statements.note_reads();
+                lookup = Some((cache, key, stamps));
             }
         }
+
+        let started = Instant::now();
+        let served_locales = Arc::new(crate::kernel::i18n::ServedLocales::default());
+        let response = execute(
+            state,
+            request,
+            viewer.clone(),
+            headers,
+            statements.clone(),
+            spent,
+            served_locales.clone(),
+        )
+        .await;
+        let elapsed = started.elapsed();
+        // Admitted and valid: the query it brought may be stored under its hash now.
+        if let Some(registration) = registration
+            && !failed_validation(&response)
+        {
+            let client = rate_subject(state, headers, peer, &viewer);
+            state.persisted.register(registration, &client).await;
+        }
+        if has_code(&response.errors, "SERVICE_UNAVAILABLE") {
+            state.database.failed();
+        } else if admission == Admission::Probe || statements.count() > 0 {
+            state.database.succeeded();
+        }
+        metrics::histogram!("stroom_graphql_request_seconds", "operation" => operation_name.clone())
+            .record(elapsed.as_secs_f64());
+        metrics::counter!("stroom_graphql_requests_total", "operation" => operation_name).increment(1);
+        let explained = if explain {
+            Some(super::explain::plans(&state.db, statements.take()).await)
+        } else {
+            None
+        };
+        let Answered {
+            response: mut http,
+            keepable,
+        } = respond(
+            state,
+            response,
+            &document,
+            requested_name.as_deref(),
+            analysis,
+            &spent,
+            &viewer,
+            incoming.is_get,
+            format,
+            &statements,
+            explained,
+        );
+        // Every text of the answer in one language: say which.
+        let content_language = served_locales
+            .only()
+            .and_then(|locale| HeaderValue::from_str(&locale).ok());
+        if let Some(value) = &content_language {
+            http.headers_mut()
+                .insert(header::CONTENT_LANGUAGE, value.clone());
+        }
+        if let (Some((cache, key, stamps)), Some(data)) = (lookup, keepable) {
+            let read = statements.tables_read();
+            match cache.put(key, &read, &stamps, data, content_language) {
+                Some(etag) => return tag(http, etag, "miss", incoming.is_get, if_none_match),
+                None => {
+                    metrics::counter!("stroom_response_cache_total", "outcome" => "not_kept")
+                        .increment(1);
+                }
+            }
+        }
+        http
     }
-    http
+    .await;
+    match ticket {
+        Some(ticket) => ticket.finish(&state.db, answered).await,
+        None => answered,
+    }
 }
 
 /// The query text: the request's own, or the persisted one its hash names.

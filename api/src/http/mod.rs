@@ -5,6 +5,7 @@ mod changes;
 pub mod documents;
 mod explain;
 mod graphql;
+mod idempotency;
 pub mod introspection;
 pub mod limits;
 pub mod live;
@@ -198,9 +199,11 @@ fn cors(origins: &str) -> CorsLayer {
             header::ACCEPT,
             header::ACCEPT_LANGUAGE,
             HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("idempotency-key"),
         ])
         .expose_headers([
             HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("idempotent-replayed"),
             HeaderName::from_static("ratelimit-limit"),
             HeaderName::from_static("ratelimit-remaining"),
             HeaderName::from_static("ratelimit-reset"),
