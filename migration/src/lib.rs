@@ -15,6 +15,7 @@ mod m20261130_000003_create_table_stamps;
 mod m20261203_000001_add_webhook_endpoint_key;
 mod m20261203_000002_add_webhook_message_uid;
 mod m20261203_000003_create_idempotency_record;
+mod m20261203_000004_create_theme_and_organisation_lineage;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_add_webhook_endpoint_key::Migration),
             Box::new(m20261203_000002_add_webhook_message_uid::Migration),
             Box::new(m20261203_000003_create_idempotency_record::Migration),
+            Box::new(m20261203_000004_create_theme_and_organisation_lineage::Migration),
         ]
     }
 }

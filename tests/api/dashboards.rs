@@ -87,14 +87,56 @@ fn reference_count(
     counts
 }
 
+/// Gives each record, at `path` (a theme or a list of them), its themes and every theme above
+/// them, as counting by theme rolls sub-themes up.
+async fn with_theme_ancestors(app: &TestApp, records: &mut [Value], path: &str) {
+    let themes = app.all_nodes("themes", "id parent { id }", json!({})).await;
+    let parent: BTreeMap<String, String> = themes
+        .iter()
+        .filter_map(|t| {
+            Some((
+                t["id"].as_str()?.to_owned(),
+                t["parent"]["id"].as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    for record in records {
+        let own: Vec<String> = match &record[path] {
+            Value::Object(o) if o.contains_key("nodes") => o["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["id"].as_str().unwrap().to_owned())
+                .collect(),
+            Value::Object(o) => vec![o["id"].as_str().unwrap().to_owned()],
+            _ => Vec::new(),
+        };
+        let mut all: Vec<String> = Vec::new();
+        for mut theme in own {
+            loop {
+                if !all.contains(&theme) {
+                    all.push(theme.clone());
+                }
+                match parent.get(&theme) {
+                    Some(above) => theme = above.clone(),
+                    None => break,
+                }
+            }
+        }
+        let nodes: Vec<Value> = all.into_iter().map(|id| json!({"id": id})).collect();
+        record[path] = json!({"nodes": nodes});
+    }
+}
+
 const INITIATIVE_FIELDS: &str = "id stage businessModel affordability initiatorKind municipality { id } programme { id } themes(first: 100) { nodes { id } } areas(first: 100) { nodes { id } }";
 
 #[tokio::test]
 async fn initiative_counts_match_a_count_in_rust() {
     let app = spawn_app().await;
-    let initiatives = app
+    let mut initiatives = app
         .all_nodes("initiatives", INITIATIVE_FIELDS, json!({}))
         .await;
+    with_theme_ancestors(&app, &mut initiatives, "themes").await;
     let dimensions = [
         ("STAGE", "stage"),
         ("THEME", "themes"),
@@ -169,9 +211,10 @@ async fn initiative_counts_match_a_count_in_rust() {
 #[tokio::test]
 async fn need_counts_and_coverage_match_a_count_in_rust() {
     let app = spawn_app().await;
-    let needs = app
+    let mut needs = app
         .all_nodes("needs", "id status source targetGroups theme { id } area { id } programme { id } municipality { id } answered initiatives(first: 100) { nodes { stage } }", json!({}))
         .await;
+    with_theme_ancestors(&app, &mut needs, "theme").await;
     let active = |need: &Value| {
         need["initiatives"]["nodes"]
             .as_array()
@@ -493,63 +536,186 @@ async fn a_dashboard_gets_its_three_panels_in_one_request_each() {
     );
 }
 
+/// Each dimension of a stats field, with the filter field that selects one of its values.
+const STATS: &[(&str, &str, &str, &str, &[(&str, &str)])] = &[
+    (
+        "initiatives",
+        "initiativeStats",
+        "InitiativeDimension",
+        "InitiativeFilter",
+        &[
+            ("STAGE", "stages"),
+            ("THEME", "themes"),
+            ("AREA", "areas"),
+            ("BUSINESS_MODEL", "businessModels"),
+            ("AFFORDABILITY", "affordabilities"),
+            ("INITIATOR_KIND", "initiatorKinds"),
+            ("MUNICIPALITY", "municipalities"),
+            ("PROGRAMME", "programmes"),
+        ],
+    ),
+    (
+        "needs",
+        "needStats",
+        "NeedDimension",
+        "NeedFilter",
+        &[
+            ("THEME", "themes"),
+            ("AREA", "areas"),
+            ("TARGET_GROUP", "targetGroups"),
+            ("STATUS", "statuses"),
+            ("SOURCE", "sources"),
+            ("PROGRAMME", "programmes"),
+            ("MUNICIPALITY", "municipalities"),
+        ],
+    ),
+];
+
+/// Every group of every dimension (and of pairs of them), empty groups included, counts what
+/// the list filtered by the group's values holds: the tile and the list never disagree.
+async fn groups_agree_with_their_lists(app: &TestApp) {
+    for (list, stats, dimension_type, filter_type, dimensions) in STATS {
+        let mut pairs: Vec<Vec<(&str, &str)>> = dimensions.iter().map(|d| vec![*d]).collect();
+        pairs.push(vec![dimensions[0], dimensions[1]]);
+        pairs.push(vec![dimensions[1], dimensions[2]]);
+        for grouping in pairs {
+            let names: Vec<&str> = grouping.iter().map(|(d, _)| *d).collect();
+            let grouped = app
+                .graphql(
+                    &format!("query($g: [{dimension_type}!]) {{ {stats}(groupBy: $g, includeEmptyGroups: true) {{ groups {{ count keys {{ value }} }} }} }}"),
+                    json!({"g": names}),
+                )
+                .await;
+            for group in grouped.ok()[*stats]["groups"].as_array().unwrap() {
+                let mut filter = serde_json::Map::new();
+                let mut none = false;
+                for ((_, field), key) in grouping.iter().zip(group["keys"].as_array().unwrap()) {
+                    match key["value"].as_str() {
+                        Some(value) => {
+                            filter.insert((*field).to_owned(), json!([value]));
+                        }
+                        None => none = true,
+                    }
+                }
+                // "None" has no filter value to compare with.
+                if none {
+                    continue;
+                }
+                let listed = app
+                    .graphql(
+                        &format!(
+                            "query($f: {filter_type}) {{ {list}(filter: $f) {{ totalCount }} }}"
+                        ),
+                        json!({"f": filter}),
+                    )
+                    .await;
+                assert_eq!(
+                    group["count"],
+                    listed.ok()[*list]["totalCount"],
+                    "{stats} {names:?} {filter:?}"
+                );
+            }
+        }
+    }
+}
+
 #[tokio::test]
-async fn area_groups_roll_up_sub_areas_as_the_area_filter_does() {
+async fn every_group_counts_what_the_list_under_its_filter_holds() {
     let app = spawn_app().await;
-    for (list, stats, dimension_type, filter_type) in [
-        ("needs", "needStats", "NeedDimension", "NeedFilter"),
-        (
-            "initiatives",
-            "initiativeStats",
-            "InitiativeDimension",
-            "InitiativeFilter",
-        ),
+    groups_agree_with_their_lists(&app).await;
+    // Nested values roll up: some area and some theme hold records of the ones below them.
+    for dimension in ["AREA", "THEME"] {
+        let query = format!(
+            "{{ rolled: initiativeStats(groupBy: [{dimension}]) {{ groups {{ count keys {{ value }} }} }} \
+               own: initiatives(first: 100) {{ nodes {{ themes(first: 50) {{ nodes {{ id }} }} areas(first: 50) {{ nodes {{ id }} }} }} }} }}"
+        );
+        let reply = app.graphql(&query, json!({})).await;
+        let path = if dimension == "AREA" {
+            "areas"
+        } else {
+            "themes"
+        };
+        let rolled_up = reply.ok()["rolled"]["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|group| {
+                let value = &group["keys"][0]["value"];
+                let own = reply.ok()["own"]["nodes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|i| {
+                        i[path]["nodes"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|n| &n["id"] == value)
+                    })
+                    .count() as i64;
+                own < group["count"].as_i64().unwrap()
+            })
+            .count();
+        assert!(
+            rolled_up > 0,
+            "{dimension}: some group holds its sub-records"
+        );
+    }
+}
+
+#[tokio::test]
+async fn new_areas_and_themes_are_groups_of_zero_when_empty_groups_are_asked_for() {
+    let app = spawn_app().await;
+    let admin = app.admin_key().await;
+    let neighbourhood = app.find_id("areas", "Bethani").await;
+    let found = app
+        .graphql(
+            "query($id: ID!) { node(id: $id) { ... on Area { municipality { id } } } }",
+            json!({"id": neighbourhood}),
+        )
+        .await;
+    let municipality = found.ok()["node"]["municipality"]["id"].clone();
+    let created = app
+        .graphql_as(
+            &admin,
+            "mutation($p: ID!, $m: ID!) { area: createArea(input: {municipality: $m, parent: $p, kind: STREET_CLUSTER, name: [{locale: \"en\", text: \"New cluster\"}]}) { area { id } userErrors { message } } theme: createTheme(input: {code: \"new_empty\", label: [{locale: \"en\", text: \"Nothing yet\"}]}) { theme { id } userErrors { message } } }",
+            json!({"p": neighbourhood, "m": municipality}),
+        )
+        .await;
+    let area = created.ok()["area"]["area"]["id"]
+        .as_str()
+        .expect("an area")
+        .to_owned();
+    let theme = created.ok()["theme"]["theme"]["id"]
+        .as_str()
+        .expect("a theme")
+        .to_owned();
+    for (stats, dimension_type) in [
+        ("initiativeStats", "InitiativeDimension"),
+        ("needStats", "NeedDimension"),
     ] {
-        let grouped = app
-            .graphql(
-                &format!("query($g: [{dimension_type}!]) {{ {stats}(groupBy: $g) {{ groups {{ count keys {{ value }} }} }} }}"),
-                json!({"g": ["AREA"]}),
-            )
-            .await;
-        let groups = grouped.ok()[stats]["groups"].as_array().unwrap().clone();
-        let mut rolled_up = 0;
-        for group in &groups {
-            let Some(area) = group["keys"][0]["value"].as_str() else {
-                continue;
-            };
-            // The same number as listing the records of that area (sub-areas included).
-            let listed = app
+        for (dimension, id) in [("AREA", &area), ("THEME", &theme)] {
+            let reply = app
                 .graphql(
-                    &format!("query($f: {filter_type}) {{ {list}(filter: $f) {{ totalCount }} }}"),
-                    json!({"f": {"areas": [area]}}),
+                    &format!("query($g: [{dimension_type}!]) {{ {stats}(groupBy: $g, includeEmptyGroups: true) {{ groups {{ count keys {{ value }} }} }} }}"),
+                    json!({"g": [dimension]}),
                 )
                 .await;
-            assert_eq!(
-                group["count"],
-                listed.ok()[list]["totalCount"],
-                "{stats} AREA {area}"
-            );
-            let own = app
-                .graphql(
-                    &format!("query($g: [{dimension_type}!]) {{ {stats}(groupBy: $g, areaGrouping: OWN_AREA) {{ groups {{ count keys {{ value }} }} }} }}"),
-                    json!({"g": ["AREA"]}),
-                )
-                .await;
-            let own_count = own.ok()[stats]["groups"]
+            let group = reply.ok()[stats]["groups"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .find(|g| g["keys"][0]["value"] == area)
-                .map_or(0, |g| g["count"].as_i64().unwrap());
-            if own_count < group["count"].as_i64().unwrap() {
-                rolled_up += 1;
-            }
+                .find(|g| g["keys"][0]["value"] == id.as_str())
+                .cloned();
+            assert_eq!(
+                group.map(|g| g["count"].clone()),
+                Some(json!(0)),
+                "{stats} {dimension}: the new record is a group of 0"
+            );
         }
-        assert!(
-            rolled_up > 0,
-            "{stats}: some area holds records of its sub-areas"
-        );
     }
+    // The new empty groups agree with their (empty) lists too.
+    groups_agree_with_their_lists(&app).await;
 }
 
 #[tokio::test]

@@ -153,8 +153,10 @@ pub fn archived_condition(table: &'static str, include_archived: Option<bool>) -
     (!include_archived.unwrap_or(false)).then(|| column_of(table, "archived_at").is_null())
 }
 
-/// `member IN (ids and all their descendants)` over a self-nested table (areas, themes), so a
-/// filter on a neighbourhood also finds what sits in its street clusters.
+/// `member IN (ids and all their descendants)` over a self-nested table (areas, themes,
+/// organisations), so a filter on a neighbourhood also finds what sits in its street clusters.
+/// It reads the table's `…_lineage` view, as counting by that table's records does, so a
+/// filter and a group of the same record always agree.
 pub fn in_subtree(backend: DbBackend, tree: &'static str, member: Expr, ids: &[i64]) -> Expr {
     // Below none of no records: nothing (and `IN ()` is not SQL everywhere).
     if ids.is_empty() {
@@ -173,9 +175,7 @@ pub fn in_subtree(backend: DbBackend, tree: &'static str, member: Expr, ids: &[i
     };
     Expr::cust_with_exprs(
         format!(
-            "{member} IN (WITH RECURSIVE subtree(id) AS (SELECT id FROM {tree} WHERE id IN ({}) \
-             UNION SELECT child.id FROM {tree} AS child JOIN subtree ON child.parent_id = subtree.id) \
-             SELECT id FROM subtree)",
+            "{member} IN (SELECT {tree}_id FROM {tree}_lineage WHERE ancestor_id IN ({}))",
             placeholders.join(", ")
         ),
         exprs,

@@ -8,7 +8,7 @@
 //! index lookup per request), and never longer than the configured age, which bounds the
 //! staleness after changes that bypass the API (a bulk load into a running system).
 use std::any::Any;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,7 +34,7 @@ pub struct ResultCache {
     entries: Bounded<Arc<Entry>>,
     max_age: Duration,
     /// Every table of the database, to recognise table names in statements.
-    tables: Arc<HashSet<String>>,
+    tables: Arc<crate::kernel::stamps::TableNames>,
 }
 
 impl ResultCache {
@@ -43,7 +43,7 @@ impl ResultCache {
         capacity: usize,
         max_bytes: usize,
         max_age: Duration,
-        tables: Arc<HashSet<String>>,
+        tables: Arc<crate::kernel::stamps::TableNames>,
     ) -> Option<Arc<Self>> {
         Some(Arc::new(Self {
             entries: Bounded::new("results", capacity, max_bytes)?,

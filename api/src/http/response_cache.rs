@@ -5,7 +5,7 @@
 //! together), so no instance serves an answer a committed write has replaced, to the writer or
 //! to anyone else. Each kept answer has an entity tag: a polling client that sends it back in
 //! `If-None-Match` gets `304 Not Modified` while the answer holds.
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,7 +48,7 @@ pub struct ResponseCache {
     max_age: Duration,
     pub stamps: StampReader,
     /// Every table of the database, to recognise table names in statements.
-    pub tables: Arc<HashSet<String>>,
+    pub tables: Arc<crate::kernel::stamps::TableNames>,
 }
 
 /// What makes two requests the same request.
@@ -119,7 +119,7 @@ impl ResponseCache {
         max_bytes: usize,
         max_age: Duration,
         stamps: StampReader,
-        tables: Arc<HashSet<String>>,
+        tables: Arc<crate::kernel::stamps::TableNames>,
     ) -> Option<Self> {
         Some(Self {
             entries: Bounded::new("responses", capacity, max_bytes)?,

@@ -1,5 +1,5 @@
 //! The database: connecting (with settings per backend), migrating, and counting statements.
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -39,7 +39,7 @@ pub struct Written {
 
 /// The tables named by the statements run while reads are noted.
 struct TableReads {
-    tables: Arc<HashSet<String>>,
+    tables: Arc<crate::kernel::stamps::TableNames>,
     noting: AtomicBool,
     found: Mutex<BTreeSet<String>>,
 }
@@ -55,7 +55,7 @@ impl RequestSql {
 
     /// Counts the statements and, once `note_reads` is called, notes which of `tables` they
     /// read.
-    pub fn reading(self, tables: Arc<HashSet<String>>) -> Self {
+    pub fn reading(self, tables: Arc<crate::kernel::stamps::TableNames>) -> Self {
         Self {
             reads: Some(TableReads {
                 tables,

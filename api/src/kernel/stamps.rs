@@ -7,7 +7,7 @@
 //! ([`tables_named`], [`written_table`]): generic code knows no table by name, and every
 //! statement goes through the connection's statement callback (`kernel::db`), so nothing a
 //! request reads can escape the record.
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -27,23 +27,65 @@ impl Stamps {
     }
 }
 
-/// The tables of the database, by name: what a statement's identifiers are checked against.
-pub async fn table_names(db: &DatabaseConnection) -> Result<HashSet<String>, sea_orm::DbErr> {
+/// The tables of the database by name, and its views by name with the tables their
+/// definitions read: what a statement's identifiers are checked against. A statement that
+/// reads a view (`area_lineage`) reads the tables behind it.
+#[derive(Debug, Default)]
+pub struct TableNames(HashMap<String, Vec<String>>);
+
+impl TableNames {
+    /// The tables a name stands for: itself for a table, those its definition reads for a view.
+    pub fn resolve(&self, word: &str) -> Option<&[String]> {
+        self.0.get(word).map(Vec::as_slice)
+    }
+}
+
+impl<const N: usize> From<[&str; N]> for TableNames {
+    fn from(tables: [&str; N]) -> Self {
+        Self(
+            tables
+                .into_iter()
+                .map(|t| (t.to_owned(), vec![t.to_owned()]))
+                .collect(),
+        )
+    }
+}
+
+pub async fn table_names(db: &DatabaseConnection) -> Result<TableNames, sea_orm::DbErr> {
     let backend = db.get_database_backend();
     let sql = match backend {
         DbBackend::Postgres => {
-            "SELECT tablename::text AS name FROM pg_tables WHERE schemaname = current_schema()"
+            "SELECT tablename::text AS name, NULL AS definition FROM pg_tables \
+             WHERE schemaname = current_schema() \
+             UNION ALL SELECT viewname::text, definition::text FROM pg_views \
+             WHERE schemaname = current_schema()"
         }
-        _ => "SELECT name FROM sqlite_master WHERE type = 'table'",
+        _ => {
+            "SELECT name, CASE WHEN type = 'view' THEN sql END AS definition FROM sqlite_master \
+             WHERE type IN ('table', 'view')"
+        }
     };
     let rows = db
         .query_all_raw(Statement::from_string(backend, sql))
         .await?;
-    let mut names = HashSet::with_capacity(rows.len());
+    let mut tables = HashMap::with_capacity(rows.len());
+    let mut views = Vec::new();
     for row in rows {
-        names.insert(row.try_get::<String>("", "name")?);
+        let name: String = row.try_get("", "name")?;
+        match row.try_get::<Option<String>>("", "definition")? {
+            Some(definition) => views.push((name, definition)),
+            None => {
+                tables.insert(name.clone(), vec![name]);
+            }
+        }
     }
-    Ok(names)
+    let only_tables = TableNames(tables.clone());
+    for (name, definition) in views {
+        let mut read = BTreeSet::new();
+        tables_named(&definition, &only_tables, &mut read);
+        tables.insert(name, read.into_iter().collect());
+    }
+    Ok(TableNames(tables))
 }
 
 async fn read(db: &DatabaseConnection) -> Result<Stamps, ApiError> {
@@ -189,10 +231,11 @@ impl StampReader {
     }
 }
 
-/// The words of an SQL text that name one of `tables`, quoted (`"outcome"`) or bare, outside
-/// string literals. A column that shares a table's name is taken for the table: the answer is
-/// then only kept a little less often.
-pub fn tables_named(sql: &str, tables: &HashSet<String>, found: &mut BTreeSet<String>) {
+/// The tables an SQL text reads: the words, quoted (`"outcome"`) or bare, outside string
+/// literals, that name one of `tables` (or a view, for the tables behind it). A column that
+/// shares a table's name is taken for the table: the answer is then only kept a little less
+/// often.
+pub fn tables_named(sql: &str, tables: &TableNames, found: &mut BTreeSet<String>) {
     let bytes = sql.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -226,9 +269,13 @@ pub fn tables_named(sql: &str, tables: &HashSet<String>, found: &mut BTreeSet<St
     }
 }
 
-fn note(word: &str, tables: &HashSet<String>, found: &mut BTreeSet<String>) {
-    if tables.contains(word) && !found.contains(word) {
-        found.insert(word.to_owned());
+fn note(word: &str, tables: &TableNames, found: &mut BTreeSet<String>) {
+    if let Some(read) = tables.resolve(word) {
+        for table in read {
+            if !found.contains(table) {
+                found.insert(table.clone());
+            }
+        }
     }
 }
 
@@ -303,11 +350,8 @@ pub fn written_table(sql: &str) -> Effect<'_> {
 mod tests {
     use super::*;
 
-    fn tables() -> HashSet<String> {
-        ["initiative", "theme", "initiative_theme", "outcome"]
-            .into_iter()
-            .map(str::to_owned)
-            .collect()
+    fn tables() -> TableNames {
+        TableNames::from(["initiative", "theme", "initiative_theme", "outcome"])
     }
 
     #[test]
@@ -317,6 +361,22 @@ mod tests {
             r#"SELECT "theme"."code" FROM "theme" INNER JOIN initiative_theme AS l ON l.theme_id = "theme"."id"
                WHERE x = 'outcome' AND y = 'it''s initiative' AND "initiativeish" = 1"#,
             &tables(),
+            &mut found,
+        );
+        assert_eq!(
+            found.into_iter().collect::<Vec<_>>(),
+            ["initiative_theme", "theme"]
+        );
+    }
+
+    #[test]
+    fn a_view_stands_for_the_tables_behind_it() {
+        let mut names = tables();
+        names.0.insert("theme_lineage".into(), vec!["theme".into()]);
+        let mut found = BTreeSet::new();
+        tables_named(
+            r#"SELECT "l"."ancestor_id" FROM "initiative_theme" JOIN "theme_lineage" AS "l" ON "l"."theme_id" = "initiative_theme"."theme_id""#,
+            &names,
             &mut found,
         );
         assert_eq!(

@@ -126,6 +126,9 @@ struct Grouping {
     /// Every value of an enumeration dimension, in the schema's order (for zero-filled groups
     /// and for ordering ties).
     values: &'static [&'static str],
+    /// For a dimension over a tree of reference records (areas, themes): its table, whose
+    /// every record is a group when empty groups are asked for.
+    every: Option<&'static str>,
 }
 
 impl Grouping {
@@ -141,6 +144,7 @@ impl Grouping {
             kind,
             joins: Vec::new(),
             values: &[],
+            every: None,
         }
     }
 
@@ -160,6 +164,7 @@ impl Grouping {
             kind,
             joins: vec![(link, alias, column_of(alias, link_own).equals_expr(own))],
             values: &[],
+            every: None,
         }
     }
 
@@ -169,17 +174,45 @@ impl Grouping {
         self
     }
 
-    /// Areas rolled up: a record counts in its area and in every area above it, through
-    /// `area_lineage` (aliased `lineage`), joined on the expression that holds its area.
-    fn rolled_up(mut self, lineage: &'static str) -> Self {
-        let area = self.expr.clone();
+    /// A nested dimension rolled up: a record counts in its area (theme) and in every one
+    /// above it, through the tree's lineage view (aliased `alias`), joined on the expression
+    /// that holds its value. Filters read the same view (`in_subtree`), so a group counts what
+    /// the list filtered by its value holds.
+    fn rolled_up(mut self, tree: Tree, alias: &'static str) -> Self {
+        let member = self.expr.clone();
+        let (view, member_column) = tree.lineage();
         self.joins.push((
-            "area_lineage",
-            lineage,
-            column_of(lineage, "area_id").equals_expr(area),
+            view,
+            alias,
+            column_of(alias, member_column).equals_expr(member),
         ));
-        self.expr = column_of(lineage, "ancestor_id");
+        self.expr = column_of(alias, "ancestor_id");
+        self.every = Some(tree.table());
         self
+    }
+}
+
+/// A self-nested table a dimension's values come from.
+#[derive(Debug, Clone, Copy)]
+enum Tree {
+    Area,
+    Theme,
+}
+
+impl Tree {
+    fn table(self) -> &'static str {
+        match self {
+            Self::Area => "area",
+            Self::Theme => "theme",
+        }
+    }
+
+    /// Its lineage view and the view's column of the member record.
+    fn lineage(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Area => ("area_lineage", "area_id"),
+            Self::Theme => ("theme_lineage", "theme_id"),
+        }
     }
 }
 
@@ -260,7 +293,8 @@ fn check_dimensions<T: PartialEq>(dimensions: &[T]) -> Result<(), ApiError> {
 pub enum InitiativeDimension {
     /// How far they have come.
     Stage,
-    /// Their themes (an initiative with two themes counts in both).
+    /// Their themes (an initiative with two themes counts in both; sub-themes roll up into
+    /// the themes above them, as the `themes` filter selects them).
     Theme,
     /// The areas they work in (an initiative in two areas counts in both; sub-areas roll up
     /// unless `areaGrouping: OWN_AREA`).
@@ -337,7 +371,8 @@ impl InitiativeDimension {
                 "initiative_id",
                 "theme_id",
                 ValueKind::Record(NodeKind::Theme),
-            ),
+            )
+            .rolled_up(Tree::Theme, alias("lineage")),
             Self::Area => {
                 let grouping = Grouping::linked(
                     "AREA",
@@ -349,7 +384,7 @@ impl InitiativeDimension {
                     ValueKind::Record(NodeKind::Area),
                 );
                 match areas {
-                    AreaGrouping::WithSubAreas => grouping.rolled_up(alias("lineage")),
+                    AreaGrouping::WithSubAreas => grouping.rolled_up(Tree::Area, alias("lineage")),
                     AreaGrouping::OwnArea => grouping,
                 }
             }
@@ -415,7 +450,8 @@ impl InitiativeGroup {
 /// What needs can be counted by.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NeedDimension {
-    /// Their theme (needs-mapping domain).
+    /// Their theme (needs-mapping domain; sub-themes roll up into the themes above them, as the
+    /// `themes` filter selects them).
     Theme,
     /// Their area (with sub-areas rolled up, unless `areaGrouping: OWN_AREA`).
     Area,
@@ -434,22 +470,24 @@ pub enum NeedDimension {
 impl NeedDimension {
     fn grouping(self, position: usize, areas: AreaGrouping) -> Grouping {
         use crate::domain::need::{NeedSource, NeedStatus, TargetGroup};
+        let lineage = if position == 0 {
+            "g0_lineage"
+        } else {
+            "g1_lineage"
+        };
         match self {
             Self::Theme => Grouping::column(
                 "THEME",
                 "need",
                 "theme_id",
                 ValueKind::Record(NodeKind::Theme),
-            ),
+            )
+            .rolled_up(Tree::Theme, lineage),
             Self::Area => {
                 let grouping =
                     Grouping::column("AREA", "need", "area_id", ValueKind::Record(NodeKind::Area));
                 match areas {
-                    AreaGrouping::WithSubAreas => grouping.rolled_up(if position == 0 {
-                        "g0_lineage"
-                    } else {
-                        "g1_lineage"
-                    }),
+                    AreaGrouping::WithSubAreas => grouping.rolled_up(Tree::Area, lineage),
                     AreaGrouping::OwnArea => grouping,
                 }
             }
@@ -597,7 +635,14 @@ async fn run_groups(
         groups.push((keys, n, answered));
     }
     if empty {
-        zero_fill(&mut groups, groupings);
+        let mut every = Vec::with_capacity(groupings.len());
+        for grouping in groupings {
+            every.push(match (grouping.every, grouping.kind) {
+                (Some(table), ValueKind::Record(kind)) => every_record(ctx, table, kind).await?,
+                _ => Vec::new(),
+            });
+        }
+        zero_fill(&mut groups, groupings, &every);
     }
     let rank = |keys: &[GroupKey]| -> Vec<(usize, GroupValue)> {
         keys.iter()
@@ -619,15 +664,40 @@ async fn run_groups(
     Ok(groups)
 }
 
+/// The current (not archived) records of a reference table, in their order of creation: the
+/// groups an area or theme dimension has even where nothing is counted yet.
+async fn every_record(
+    ctx: &Context<'_>,
+    table: &'static str,
+    kind: NodeKind,
+) -> Result<Vec<GroupValue>, ApiError> {
+    let select = sea_orm::sea_query::Query::select()
+        .expr_as(column_of(table, "id"), "id")
+        .from(table)
+        .and_where(column_of(table, "archived_at").is_null())
+        .order_by((table, "id"), sea_orm::sea_query::Order::Asc)
+        .take();
+    let rows = request(ctx).db.query_all(&select).await?;
+    rows.iter()
+        .map(|row| Ok(GroupValue::Record(kind, row.try_get("", "id")?)))
+        .collect()
+}
+
 /// Adds a zero-count group for every combination of values no record has: every value of an
-/// enumeration dimension, and the values found for a record dimension.
-fn zero_fill(groups: &mut Vec<(Vec<GroupKey>, i64, i64)>, groupings: &[Grouping]) {
+/// enumeration dimension, every current record of an area or theme dimension (`every`), and
+/// the values found for any other record dimension.
+fn zero_fill(
+    groups: &mut Vec<(Vec<GroupKey>, i64, i64)>,
+    groupings: &[Grouping],
+    every: &[Vec<GroupValue>],
+) {
     let mut axes: Vec<Vec<GroupValue>> = Vec::with_capacity(groupings.len());
     for (i, grouping) in groupings.iter().enumerate() {
         let mut values: Vec<GroupValue> = grouping
             .values
             .iter()
             .map(|v| GroupValue::Enum((*v).to_owned()))
+            .chain(every.get(i).into_iter().flatten().cloned())
             .collect();
         for (keys, _, _) in groups.iter() {
             if !values.contains(&keys[i].value) {
@@ -728,7 +798,7 @@ impl StatsQuery {
         )]
         area_grouping: AreaGrouping,
         #[graphql(
-            desc = "Also list the combinations of enumeration values (stage, business model…) that no initiative has, with a count of 0, so a chart's columns stay put.",
+            desc = "Also list the combinations of values that no initiative has, with a count of 0, so a chart's columns stay put: every value of an enumeration (stage, business model…) and every current area and theme.",
             default = false
         )]
         include_empty_groups: bool,
@@ -779,7 +849,7 @@ impl StatsQuery {
         )]
         area_grouping: AreaGrouping,
         #[graphql(
-            desc = "Also list the combinations of enumeration values (status, source, target group) that no need has, with zero counts, so a chart's columns stay put.",
+            desc = "Also list the combinations of values that no need has, with zero counts, so a chart's columns stay put: every value of an enumeration (status, source, target group) and every current area and theme.",
             default = false
         )]
         include_empty_groups: bool,
