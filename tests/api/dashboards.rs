@@ -536,8 +536,17 @@ async fn a_dashboard_gets_its_three_panels_in_one_request_each() {
     );
 }
 
-/// Each dimension of a stats field, with the filter field that selects one of its values.
-const STATS: &[(&str, &str, &str, &str, &[(&str, &str)])] = &[
+/// A list, its stats field, their dimension and filter types, and each dimension with the
+/// filter field that selects one of its values.
+type StatsOf = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+const STATS: &[StatsOf] = &[
     (
         "initiatives",
         "initiativeStats",
