@@ -359,3 +359,156 @@ async fn malformed_geometries_are_refused_on_every_write_and_nothing_is_stored()
     let features = geojson["features"].as_array().unwrap();
     assert!(features.iter().any(|f| f["geometry"] == polygon));
 }
+
+/// Checks that every reference in every file of a locale's package (`suffix` added to each
+/// file's path) names a row of the file it refers to, as the descriptor's foreign keys say.
+/// Returns how many references were checked.
+async fn references_agree(app: &TestApp, suffix: &str) -> usize {
+    use std::collections::{HashMap, HashSet};
+    let (_, _, descriptor) = get(app, "/open-data/en/datapackage.json").await;
+    let descriptor: Value = serde_json::from_str(&descriptor).unwrap();
+    let resources = descriptor["resources"].as_array().unwrap();
+    let mut tables: HashMap<String, (Vec<String>, Vec<Vec<String>>)> = HashMap::new();
+    for resource in resources {
+        let name = resource["name"].as_str().unwrap();
+        let (status, _, body) = get(app, &format!("/open-data/en/{name}.csv{suffix}")).await;
+        assert_eq!(status, 200, "{name}");
+        let mut reader = csv::Reader::from_reader(body.as_bytes());
+        let headers: Vec<String> = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        let rows = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+            .collect();
+        tables.insert(name.to_owned(), (headers, rows));
+    }
+    let ids = |name: &str| -> HashSet<String> {
+        let (headers, rows) = &tables[name];
+        let Some(at) = headers.iter().position(|h| h == "id") else {
+            return HashSet::new();
+        };
+        rows.iter().map(|r| r[at].clone()).collect()
+    };
+    let mut checked = 0;
+    for resource in resources {
+        let name = resource["name"].as_str().unwrap();
+        let (headers, rows) = &tables[name];
+        for key in resource["schema"]["foreignKeys"].as_array().unwrap() {
+            let field = key["fields"].as_str().unwrap();
+            let target = match key["reference"]["resource"].as_str().unwrap() {
+                "" => name,
+                other => other,
+            };
+            let known = ids(target);
+            let at = headers.iter().position(|h| h == field).unwrap();
+            for row in rows {
+                if row[at].is_empty() {
+                    continue;
+                }
+                assert!(
+                    known.contains(&row[at]),
+                    "{name}.{field} = {} is not a row of {target}{suffix}",
+                    row[at]
+                );
+                checked += 1;
+            }
+        }
+    }
+    checked
+}
+
+/// Archives the first records of every archivable kind and withdraws public learnings to
+/// partners only, as staff would.
+async fn archive_and_withdraw(app: &TestApp, key: &str, per_kind: usize) {
+    for (list, mutation) in [
+        ("initiatives", "archiveInitiative"),
+        ("organisations", "archiveOrganisation"),
+        ("themes", "archiveTheme"),
+        ("areas", "archiveArea"),
+        ("programmes", "archiveProgramme"),
+        ("indicators", "archiveIndicator"),
+        ("needs", "archiveNeed"),
+    ] {
+        // Parents first where there are any (a theme or area with records below it).
+        let listed = app
+            .graphql(
+                &format!("{{ {list}(first: 100) {{ nodes {{ id version }} }} }}"),
+                json!({}),
+            )
+            .await;
+        let nodes = listed.ok()[list]["nodes"].as_array().unwrap().clone();
+        let step = (nodes.len() / per_kind.max(1)).max(1);
+        for node in nodes.iter().step_by(step).take(per_kind) {
+            let reply = app
+                .graphql_as(
+                    key,
+                    &format!("mutation($id: ID!, $v: Int!) {{ {mutation}(input: {{id: $id, version: $v}}) {{ userErrors {{ message }} }} }}"),
+                    json!({"id": node["id"], "v": node["version"]}),
+                )
+                .await;
+            assert_eq!(
+                reply.ok()[mutation]["userErrors"],
+                json!([]),
+                "{mutation} {}",
+                node["id"]
+            );
+        }
+    }
+    let learnings = app
+        .graphql(
+            "{ learnings(first: 100) { nodes { id version } } }",
+            json!({}),
+        )
+        .await;
+    let nodes = learnings.ok()["learnings"]["nodes"]
+        .as_array()
+        .unwrap()
+        .clone();
+    for node in nodes.iter().step_by(3) {
+        let reply = app
+            .graphql_as(
+                key,
+                "mutation($id: ID!, $v: Int!) { updateLearning(input: {id: $id, version: $v, audience: PARTNERS}) { userErrors { message } } }",
+                json!({"id": node["id"], "v": node["version"]}),
+            )
+            .await;
+        assert_eq!(reply.ok()["updateLearning"]["userErrors"], json!([]));
+    }
+}
+
+#[tokio::test]
+async fn every_file_agrees_with_the_others_whatever_is_archived_or_withdrawn() {
+    let app = spawn_app().await;
+    let admin = app.admin_key().await;
+    assert!(references_agree(&app, "").await > 100);
+    archive_and_withdraw(&app, &admin, 2).await;
+    for suffix in ["", "?archived=include"] {
+        assert!(references_agree(&app, suffix).await > 50, "{suffix}");
+    }
+}
+
+#[tokio::test]
+async fn a_generated_data_set_stays_consistent_whatever_is_archived_or_withdrawn() {
+    let app = crate::helpers::spawn_generated(
+        stroom_seed::Scale {
+            municipalities: 3,
+            organisations: 40,
+            needs: 80,
+            initiatives: 60,
+            outcomes: 200,
+            learnings: 30,
+        },
+        |_| {},
+    )
+    .await;
+    let admin = app.admin_key().await;
+    assert!(references_agree(&app, "").await > 100);
+    archive_and_withdraw(&app, &admin, 5).await;
+    for suffix in ["", "?archived=include"] {
+        assert!(references_agree(&app, suffix).await > 50, "{suffix}");
+    }
+}

@@ -69,25 +69,16 @@ const fn f(name: &'static str, kind: Kind, description: &'static str) -> Field {
     }
 }
 
-/// Which rows of a table are public.
+/// Which rows of a table are public by their own columns. A row is published only when the
+/// records it refers to are too (`open_data::published`).
 #[derive(Debug, Clone, Copy)]
 pub enum Scope {
     /// Archived rows only when asked for.
     Records,
     /// Learnings: public ones only, archived only when asked for.
     PublicLearnings,
-    /// Link rows whose owner (`column` → `table`) is published.
-    LinksOf {
-        column: &'static str,
-        table: &'static str,
-        learnings: bool,
-    },
-    /// Records (archived only when asked for) whose owner (`column` → `table`) is published.
-    RecordsOf {
-        column: &'static str,
-        table: &'static str,
-        learnings: bool,
-    },
+    /// Link rows (they are never archived themselves).
+    Links,
 }
 
 /// The key rows are read in order of (one ID column, or a pair for link tables).
@@ -403,11 +394,7 @@ pub const DATASETS: &[Dataset] = &[
         description: "The groups of residents each need concerns.",
         table: "need_target_group",
         key: Key::Pair("need_id", "target_group"),
-        scope: Scope::LinksOf {
-            column: "need_id",
-            table: "need",
-            learnings: false,
-        },
+        scope: Scope::Links,
         fields: link_fields![
             f("need_id", Kind::Ref("need_id", NodeKind::Need), "The need."),
             f(
@@ -469,11 +456,7 @@ pub const DATASETS: &[Dataset] = &[
         description: "The areas each initiative works in.",
         table: "initiative_area",
         key: Key::Pair("initiative_id", "area_id"),
-        scope: Scope::LinksOf {
-            column: "initiative_id",
-            table: "initiative",
-            learnings: false,
-        },
+        scope: Scope::Links,
         fields: link_fields![
             f(
                 "initiative_id",
@@ -489,11 +472,7 @@ pub const DATASETS: &[Dataset] = &[
         description: "The themes of each initiative.",
         table: "initiative_theme",
         key: Key::Pair("initiative_id", "theme_id"),
-        scope: Scope::LinksOf {
-            column: "initiative_id",
-            table: "initiative",
-            learnings: false,
-        },
+        scope: Scope::Links,
         fields: link_fields![
             f(
                 "initiative_id",
@@ -513,11 +492,7 @@ pub const DATASETS: &[Dataset] = &[
         description: "Which initiative answers which need.",
         table: "initiative_need",
         key: Key::Pair("initiative_id", "need_id"),
-        scope: Scope::LinksOf {
-            column: "initiative_id",
-            table: "initiative",
-            learnings: false,
-        },
+        scope: Scope::Links,
         fields: link_fields![
             f(
                 "initiative_id",
@@ -706,11 +681,7 @@ pub const DATASETS: &[Dataset] = &[
         description: "The themes of each public learning.",
         table: "learning_theme",
         key: Key::Pair("learning_id", "theme_id"),
-        scope: Scope::LinksOf {
-            column: "learning_id",
-            table: "learning",
-            learnings: true,
-        },
+        scope: Scope::Links,
         fields: link_fields![
             f(
                 "learning_id",
@@ -730,11 +701,7 @@ pub const DATASETS: &[Dataset] = &[
         description: "Municipalities that saw a public learning of another too, with their notes.",
         table: "learning_endorsement",
         key: Key::Id,
-        scope: Scope::RecordsOf {
-            column: "learning_id",
-            table: "learning",
-            learnings: true,
-        },
+        scope: Scope::Records,
         fields: fields![
             f("id", Kind::Id(NodeKind::LearningEndorsement), "Global ID."),
             f(

@@ -79,43 +79,14 @@ fn page_query(dataset: &Dataset, position: &Position, include_archived: bool) ->
     for field in dataset.fields {
         select.expr_as(column_of(table, field.kind.column()), field.kind.column());
     }
-    let live = |t: &'static str| column_of(t, "archived_at").is_null();
-    match dataset.scope {
-        Scope::Records => {
-            if !include_archived {
-                select.and_where(live(table));
-            }
-        }
-        Scope::PublicLearnings => {
-            select.and_where(column_of(table, "audience").eq("public"));
-            if !include_archived {
-                select.and_where(live(table));
-            }
-        }
-        Scope::LinksOf {
-            column,
-            table: owner,
-            learnings,
-        }
-        | Scope::RecordsOf {
-            column,
-            table: owner,
-            learnings,
-        } => {
-            if matches!(dataset.scope, Scope::RecordsOf { .. }) && !include_archived {
-                select.and_where(live(table));
-            }
-            let mut owners = Query::select();
-            owners.column((owner, "id")).from(owner);
-            if !include_archived {
-                owners.and_where(live(owner));
-            }
-            if learnings {
-                owners.and_where(column_of(owner, "audience").eq("public"));
-            }
-            select.and_where(column_of(table, column).in_subquery(owners.take()));
-        }
-    }
+    let mut aliases = 0;
+    select.and_where(Expr::cust(published(
+        dataset,
+        table,
+        include_archived,
+        true,
+        &mut aliases,
+    )));
     let keys: Vec<&'static str> = match dataset.key {
         Key::Id => vec!["id"],
         Key::Pair(a, b) => vec![a, b],
@@ -130,6 +101,66 @@ fn page_query(dataset: &Dataset, position: &Position, include_archived: bool) ->
     }
     select.limit(PAGE);
     select
+}
+
+/// SQL: whether the row of `dataset` at `alias` is published. Beyond its own scope (not
+/// archived unless asked for, learnings public), every record it refers to must be published
+/// too, so that every file agrees with the others whatever the state of the data: an outcome
+/// of an archived initiative, a partnership of an archived organisation, a link to a
+/// partners-only learning is left out with what it refers to. In a nested table (areas,
+/// themes, organisations) a row is published when it and every row above it are (through the
+/// table's lineage view). Only static names go into the text.
+fn published(
+    dataset: &Dataset,
+    alias: &str,
+    include_archived: bool,
+    with_parents: bool,
+    aliases: &mut usize,
+) -> String {
+    let mut conditions = Vec::new();
+    let archived_hidden =
+        !include_archived && matches!(dataset.scope, Scope::Records | Scope::PublicLearnings);
+    if archived_hidden {
+        conditions.push(format!("\"{alias}\".\"archived_at\" IS NULL"));
+    }
+    if matches!(dataset.scope, Scope::PublicLearnings) {
+        conditions.push(format!("\"{alias}\".\"audience\" = 'public'"));
+    }
+    for field in dataset.fields {
+        let Kind::Ref(column, kind) = field.kind else {
+            continue;
+        };
+        let Some(target) = resource_of(kind).and_then(find) else {
+            continue;
+        };
+        *aliases += 1;
+        let inner = format!("p{aliases}");
+        if target.name == dataset.name {
+            if !with_parents {
+                continue;
+            }
+            // Left out: the rows with a row above them (or themselves) that is not published.
+            let table = dataset.table;
+            *aliases += 1;
+            let lineage = format!("l{aliases}");
+            let own = published(dataset, &inner, include_archived, false, aliases);
+            conditions.push(format!(
+                "\"{alias}\".\"id\" NOT IN (SELECT \"{lineage}\".\"{table}_id\" FROM \"{table}_lineage\" AS \"{lineage}\" \
+                 WHERE \"{lineage}\".\"ancestor_id\" NOT IN (SELECT \"{inner}\".\"id\" FROM \"{table}\" AS \"{inner}\" WHERE {own}))"
+            ));
+        } else {
+            let condition = published(target, &inner, include_archived, true, aliases);
+            conditions.push(format!(
+                "(\"{alias}\".\"{column}\" IS NULL OR \"{alias}\".\"{column}\" IN (SELECT \"{inner}\".\"id\" FROM \"{}\" AS \"{inner}\" WHERE {condition}))",
+                target.table
+            ));
+        }
+    }
+    if conditions.is_empty() {
+        "1 = 1".to_owned()
+    } else {
+        conditions.join(" AND ")
+    }
 }
 
 fn key_of(dataset: &Dataset, row: &QueryResult) -> Vec<SqlValue> {
