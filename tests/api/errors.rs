@@ -246,15 +246,16 @@ async fn a_failed_non_null_field_nulls_its_nearest_nullable_ancestor() {
     assert!(theme.is_string());
 
     // `label` is `String!`, each theme `Theme!`, the list `[Theme!]!`, the connection
-    // `ThemeConnection!`: the null reaches `data`.
+    // `ThemeConnection!`: the null would reach `data`, so the request is refused as invalid
+    // (no `data`), as a value of the wrong type is.
     let reply = app
         .graphql(
             "{ themes(first: 2) { nodes { code label(locale: \"!!\") } } }",
             json!({}),
         )
         .await;
-    assert_eq!(reply.status, 200);
-    assert_eq!(reply.body["data"], Value::Null, "{}", reply.body);
+    assert_eq!(reply.status, 400);
+    assert!(reply.body.get("data").is_none(), "{}", reply.body);
     assert_eq!(reply.code(), "BAD_USER_INPUT");
     assert_eq!(
         reply.errors()[0]["path"],
@@ -306,4 +307,88 @@ async fn a_failed_non_null_field_nulls_its_nearest_nullable_ancestor() {
     let node = &reply.ok()["themes"]["nodes"][0];
     let keys: Vec<&String> = node.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["label", "code"]);
+}
+
+#[tokio::test]
+async fn a_bad_argument_never_wipes_unrelated_root_fields() {
+    let app = spawn_app().await;
+    // Bad argument values of every kind on fields whose null would reach `data`: the request
+    // is refused as invalid, with the field and argument named, never answered with the other
+    // root fields wiped.
+    for (field, argument) in [
+        (
+            "themes(first: 1) { nodes { label(locale: \"!!\") } }",
+            "locale",
+        ),
+        ("initiatives(first: -1) { totalCount }", "first"),
+        ("initiatives(after: \"zzz\") { totalCount }", "after"),
+        (
+            "initiatives(filter: {themes: [\"garbage\"]}) { totalCount }",
+            "filter.themes",
+        ),
+        (
+            "needStats(filter: {recorded: {from: \"2025-01-01\", to: \"2024-01-01\"}}) { total }",
+            "filter.recorded",
+        ),
+    ] {
+        let reply = app
+            .graphql(
+                &format!("{{ a: {field} b: programmes(first: 1) {{ totalCount }} }}"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(reply.status, 400, "{field}: {}", reply.body);
+        assert!(reply.body.get("data").is_none(), "{}", reply.body);
+        assert_eq!(reply.code(), "BAD_USER_INPUT");
+        assert_eq!(
+            reply.errors()[0]["extensions"]["field"],
+            argument,
+            "{field}"
+        );
+    }
+    // Under a nullable field the null stops there, with its error; siblings stay.
+    let reply = app
+        .graphql(
+            "{ a: node(id: \"garbage\") { id } b: programmes(first: 1) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    assert!(reply.body["data"]["a"].is_null());
+    assert!(reply.body["data"]["b"]["totalCount"].is_number());
+}
+
+#[tokio::test]
+async fn failed_fields_are_null_where_the_specification_puts_them() {
+    let app = spawn_app().await;
+    // Every selected field of an object refused: the object stays, its fields are null.
+    let reply = app
+        .graphql(
+            "{ organisations(first: 2) { nodes { contacts { totalCount } history { totalCount } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        reply.body["data"],
+        json!({"organisations": {"nodes": [
+            {"contacts": null, "history": null},
+            {"contacts": null, "history": null}
+        ]}}),
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.errors().len(), 4);
+    // Every root field failing, each nullable: `data` holds each as null.
+    let reply = app
+        .graphql(
+            "{ node(id: \"garbage\") { id } auditEntries(first: 1) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        reply.body["data"],
+        json!({"node": null, "auditEntries": null}),
+        "{}",
+        reply.body
+    );
 }

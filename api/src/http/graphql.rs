@@ -1126,7 +1126,7 @@ fn respond(
     // `path`. An argument literal the executor could not coerce (an `Int` out of range) makes
     // the document invalid too. Such a response carries no `data` and, in the spec's media
     // type, a 400.
-    let request_error = !errors.is_empty()
+    let mut request_error = !errors.is_empty()
         && ((data == async_graphql::Value::Null && errors.iter().all(|e| e.path.is_empty()))
             || errors.iter().any(|e| is_coercion_error(&e.message)));
     // Errors are few and small: they go through a JSON tree to be labelled. `data` can be
@@ -1146,7 +1146,22 @@ fn respond(
         labelled.push(error);
     }
     if !request_error {
-        shape::normalize(&mut data, &errors, document, operation_name, &state.shape);
+        let wiped = shape::normalize(&mut data, &errors, document, operation_name, &state.shape);
+        // An argument value a field cannot take, whose null would reach `data` and wipe every
+        // root field, related or not: in a query such a request is refused as invalid instead,
+        // as a value of the wrong type is. (Below a nullable field the null stops there, with
+        // its error, as the specification has it.)
+        let query = super::analysis::select_operation(document, operation_name)
+            .is_some_and(|op| op.ty == OperationType::Query);
+        if query
+            && labelled.iter().zip(&wiped).any(|(error, wiped)| {
+                *wiped
+                    && error.pointer("/extensions/code").and_then(Value::as_str)
+                        == Some("BAD_USER_INPUT")
+            })
+        {
+            request_error = true;
+        }
     }
     let unavailable = !codes.is_empty()
         && codes.iter().all(|c| c == "SERVICE_UNAVAILABLE")

@@ -12,36 +12,69 @@ use async_graphql::{Name, PathSegment, ServerError, Value};
 use super::analysis::select_operation;
 use super::introspection::{SchemaShape, TypeRef};
 
-/// Fixes `data` in place. `errors` are the response's errors (their `path`s).
+/// Fixes `data` in place. `errors` are the response's errors (their `path`s). Returns, for
+/// each error, whether its null reached `data` itself.
 pub fn normalize(
     data: &mut Value,
     errors: &[ServerError],
     doc: &ExecutableDocument,
     operation_name: Option<&str>,
     shape: &SchemaShape,
-) {
+) -> Vec<bool> {
     let Some(operation) = select_operation(doc, operation_name) else {
-        return;
+        return vec![false; errors.len()];
     };
     let root = shape.root(operation.ty);
+    // The executor makes an object whose every selected field failed `null` (the root too):
+    // the failed fields are put back first, so that each null lands where the spec puts it.
     for error in errors {
-        if !error.path.is_empty() {
-            propagate_null(
-                data,
-                &error.path,
-                &operation.selection_set.node,
-                doc,
-                root,
-                shape,
-            );
-        }
+        restore_objects(data, &error.path);
+    }
+    let mut beyond = Vec::with_capacity(errors.len());
+    for error in errors {
+        beyond.push(
+            !error.path.is_empty()
+                && propagate_null(
+                    data,
+                    &error.path,
+                    &operation.selection_set.node,
+                    doc,
+                    root,
+                    shape,
+                ),
+        );
     }
     if *data != Value::Null {
         reorder(data, &[&operation.selection_set.node], doc, 0);
     }
+    beyond
+}
+
+/// Turns each `null` on the way to a failed field into the object it stands for: on a field's
+/// path, a `null` that has fields below it is an object all of whose fields failed.
+fn restore_objects(data: &mut Value, path: &[PathSegment]) {
+    let mut current = data;
+    for (at, segment) in path.iter().enumerate() {
+        if *current == Value::Null && matches!(segment, PathSegment::Field(_)) {
+            *current = Value::Object(IndexMap::new());
+        }
+        if at + 1 == path.len() {
+            return;
+        }
+        let next = match (segment, current) {
+            (PathSegment::Field(key), Value::Object(map)) => map.get_mut(key.as_str()),
+            (PathSegment::Index(index), Value::List(items)) => items.get_mut(*index),
+            _ => None,
+        };
+        match next {
+            Some(value) => current = value,
+            None => return,
+        }
+    }
 }
 
 /// Nulls the nearest nullable position at or above a failed field (or `data` itself).
+/// Returns whether it was `data`.
 fn propagate_null(
     data: &mut Value,
     path: &[PathSegment],
@@ -49,7 +82,7 @@ fn propagate_null(
     doc: &ExecutableDocument,
     root: Option<&str>,
     shape: &SchemaShape,
-) {
+) -> bool {
     let mut nullable = Vec::with_capacity(path.len());
     let mut sets: Vec<&SelectionSet> = vec![selection];
     let mut owner: Option<&str> = root;
@@ -85,8 +118,14 @@ fn propagate_null(
         }
     }
     match (0..path.len()).rev().find(|&k| nullable[k]) {
-        Some(k) => set_null(data, &path[..=k]),
-        None => *data = Value::Null,
+        Some(k) => {
+            set_null(data, &path[..=k]);
+            false
+        }
+        None => {
+            *data = Value::Null;
+            true
+        }
     }
 }
 
