@@ -1,5 +1,5 @@
 //! Bad input gets a clear error with a code, never a 500 nor a leak of internals.
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::spawn_app;
 
