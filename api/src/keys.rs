@@ -130,6 +130,7 @@ async fn audit(
         operation: crate::kernel::feed::Operation::of(&changes, created),
         fields: changes.keys().cloned().collect(),
         version: None,
+        withdrawn_from: None,
     };
     crate::kernel::feed::publish(txn, mutation, vec![event]).await?;
     Ok(())

@@ -13,7 +13,7 @@ pub struct Model {
     pub subject_id: i64,
     /// The municipality the record belongs to, if any.
     pub municipality_id: Option<i64>,
-    /// `created`, `updated`, `archived`, `unarchived`, `linked` or `unlinked`.
+    /// `created`, `updated`, `archived`, `unarchived`, `linked`, `unlinked` or `withdrawn`.
     pub operation: String,
     /// The API names of the changed fields.
     #[sea_orm(column_type = "JsonBinary")]
@@ -22,6 +22,9 @@ pub struct Model {
     pub version: Option<i32>,
     /// The mutation that made the change.
     pub mutation: String,
+    /// For a `withdrawn` event, the roles that lost sight of the record (`,anonymous,`): only
+    /// they see the event. Empty for other events, which follow the record's visibility.
+    pub withdrawn_from: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

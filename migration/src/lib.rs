@@ -16,6 +16,7 @@ mod m20261203_000001_add_webhook_endpoint_key;
 mod m20261203_000002_add_webhook_message_uid;
 mod m20261203_000003_create_idempotency_record;
 mod m20261203_000004_create_theme_and_organisation_lineage;
+mod m20261203_000005_add_change_event_withdrawn_from;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000002_add_webhook_message_uid::Migration),
             Box::new(m20261203_000003_create_idempotency_record::Migration),
             Box::new(m20261203_000004_create_theme_and_organisation_lineage::Migration),
+            Box::new(m20261203_000005_add_change_event_withdrawn_from::Migration),
         ]
     }
 }

@@ -589,7 +589,7 @@ enum Transport {
     EventStream,
 }
 
-const CONTACTS: &str = r#"subscription { changes(types: [CONTACT_PERSON]) { id object { ... on ContactPerson { name email phone } } } }"#;
+const CONTACTS: &str = r#"subscription($after: ID) { changes(types: [CONTACT_PERSON], after: $after) { id object { ... on ContactPerson { name email phone } } } }"#;
 
 /// What a live stream of one key delivers: the contact names it shows, and how it ended.
 enum Live {
@@ -598,12 +598,17 @@ enum Live {
 }
 
 impl Live {
+    /// Opens a stream of the changes after the last one so far: however long the server takes
+    /// to set the subscription up, a change made once this returns reaches it.
     async fn open(app: &TestApp, transport: Transport, token: &str) -> Self {
+        let after = last_event(app, token).await;
         match transport {
             Transport::WebSocket => {
                 let mut socket =
                     Socket::init(app, json!({"authorization": format!("Bearer {token}")})).await;
-                socket.subscribe("c", CONTACTS, json!({})).await;
+                socket
+                    .subscribe("c", CONTACTS, json!({"after": after}))
+                    .await;
                 Live::Socket(socket)
             }
             Transport::EventStream => {
@@ -612,7 +617,7 @@ impl Live {
                     .post(app.url("/graphql"))
                     .header("accept", "text/event-stream")
                     .header("authorization", format!("Bearer {token}"))
-                    .json(&json!({"query": CONTACTS}))
+                    .json(&json!({"query": CONTACTS, "variables": {"after": after}}))
                     .send()
                     .await
                     .unwrap();
@@ -679,21 +684,16 @@ async fn a_key_that_stops_admitting_ends_its_streams_on_every_instance_within_se
     for loss in [Loss::Revoked, Loss::Expired, Loss::RoleChanged] {
         for transport in [Transport::WebSocket, Transport::EventStream] {
             case += 1;
-            let (role, expires) = match loss {
-                Loss::RoleChanged => (KeyRole::Admin, None),
-                // Long enough for the first event to arrive on a loaded machine.
-                Loss::Expired => (
-                    KeyRole::Partner,
-                    Some(chrono::Utc::now() + chrono::Duration::seconds(10)),
-                ),
-                Loss::Revoked => (KeyRole::Partner, None),
+            let role = match loss {
+                Loss::RoleChanged => KeyRole::Admin,
+                Loss::Expired | Loss::Revoked => KeyRole::Partner,
             };
             let (key, token) = stroom_api::api_key::create_key(
                 &app.db,
                 &format!("Streaming partner {case}"),
                 role,
                 None,
-                expires,
+                None,
             )
             .await
             .unwrap_or_else(|e| panic!("{}", e.message));
@@ -715,7 +715,20 @@ async fn a_key_that_stops_admitting_ends_its_streams_on_every_instance_within_se
                         .unwrap_or_else(|e| panic!("{}", e.message));
                 }
                 Loss::Expired => {
-                    let left = expires.unwrap() - chrono::Utc::now();
+                    // The key gets its expiry once the stream is known to work (a fixed
+                    // lifetime from creation could run out before the first event on a
+                    // loaded machine), and the loss counts from the expiry.
+                    let expires = chrono::Utc::now() + chrono::Duration::milliseconds(500);
+                    let set = sea_orm::sea_query::Query::update()
+                        .table("api_key")
+                        .value("expires_at", expires)
+                        .and_where(sea_orm::sea_query::ExprTrait::eq(
+                            sea_orm::sea_query::Expr::col("id"),
+                            key.id,
+                        ))
+                        .to_owned();
+                    app.db.execute_raw(backend.build(&set)).await.unwrap();
+                    let left = expires - chrono::Utc::now();
                     tokio::time::sleep(left.to_std().unwrap_or_default()).await;
                 }
                 Loss::RoleChanged => {
@@ -941,5 +954,123 @@ async fn identical_anonymous_subscriptions_share_one_execution_and_each_gets_eve
         least - alone <= 2,
         "{} extra statements per write for 300 identical subscribers",
         least - alone
+    );
+}
+
+/// A learning made partners-only leaves the sight of anonymous readers: each of their ways of
+/// following the data (the feed, its NDJSON form, a live subscription) says so with a
+/// `withdrawn` event that reveals nothing of what it became, while partners just see the
+/// update. Made public again, it comes back as an update.
+#[tokio::test]
+async fn readers_are_told_when_a_record_leaves_their_sight() {
+    let app = spawn_configured(true, |_| {}).await;
+    let admin = app.admin_key().await;
+    let partner = app.partner_key().await;
+    let start = last_event(&app, &admin).await;
+    let cursor = app
+        .graphql_as(
+            &admin,
+            "{ changes(last: 1) { pageInfo { endCursor } } }",
+            json!({}),
+        )
+        .await
+        .ok()["changes"]["pageInfo"]["endCursor"]
+        .clone();
+    let mut anonymous = Socket::init(&app, json!({})).await;
+    anonymous
+        .subscribe(
+            "1",
+            "subscription($after: ID) { changes(types: [LEARNING], after: $after) { operation objectId fields version object { id } } }",
+            json!({"after": start}),
+        )
+        .await;
+
+    let created = app
+        .graphql_as(
+            &admin,
+            r#"mutation($i: ID!) { createLearning(input: {initiative: $i, kind: SUCCESS_FACTOR, audience: PUBLIC, title: [{locale: "en", text: "Open lesson"}], body: [{locale: "en", text: "Text"}]}) { learning { id version } userErrors { message } } }"#,
+            json!({"i": app.graphql("{ initiatives(first: 1) { nodes { id } } }", json!({})).await.ok()["initiatives"]["nodes"][0]["id"]}),
+        )
+        .await;
+    let learning = created.ok()["createLearning"]["learning"].clone();
+    let id = learning["id"].as_str().unwrap().to_owned();
+    let set_audience = |audience: &'static str, version: i64| {
+        let admin = admin.clone();
+        let id = id.clone();
+        let app = &app;
+        async move {
+            let reply = app
+                .graphql_as(
+                    &admin,
+                    &format!("mutation($id: ID!, $v: Int!) {{ updateLearning(input: {{id: $id, version: $v, audience: {audience}}}) {{ learning {{ version }} userErrors {{ message }} }} }}"),
+                    json!({"id": id, "v": version}),
+                )
+                .await;
+            reply.ok()["updateLearning"]["learning"]["version"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    // Seen while public (catching up reads what the reader may see at that time)…
+    let created = events(&mut anonymous, "1", 1).await;
+    assert_eq!(created[0]["operation"], "CREATED");
+    let version = set_audience("PARTNERS", learning["version"].as_i64().unwrap()).await;
+
+    // …then withdrawn (the update itself is not theirs).
+    let seen = events(&mut anonymous, "1", 1).await;
+    let operations: Vec<&str> = seen
+        .iter()
+        .map(|e| e["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(operations, ["WITHDRAWN"], "{seen:?}");
+    let withdrawn = &seen[0];
+    assert_eq!(withdrawn["objectId"], id);
+    assert_eq!(withdrawn["fields"], json!([]), "nothing of what it became");
+    assert!(withdrawn["version"].is_null());
+    assert!(withdrawn["object"].is_null());
+
+    // The feed as GraphQL, for anonymous readers and for partners (who never lose sight).
+    let feed = "query($after: String) { changes(first: 50, after: $after, types: [LEARNING]) { nodes { operation objectId fields object { id } } } }";
+    let operations_of = |reply: &crate::helpers::Reply| -> Vec<String> {
+        reply.ok()["changes"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["operation"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // A reader sees the events of what it may read now: the record's own events are gone from
+    // its feed, the withdrawal is there.
+    let anonymous_feed = app.graphql(feed, json!({"after": cursor})).await;
+    assert_eq!(operations_of(&anonymous_feed), ["WITHDRAWN"]);
+    let partner_feed = app
+        .graphql_as(&partner, feed, json!({"after": cursor}))
+        .await;
+    assert_eq!(operations_of(&partner_feed), ["CREATED", "UPDATED"]);
+
+    // The NDJSON feed says the same to anonymous readers.
+    let ndjson = |app: &TestApp, start: String| {
+        let request = app
+            .client
+            .get(app.url(&format!("/changes.ndjson?after={start}")));
+        async move {
+            let text = request.send().await.unwrap().text().await.unwrap();
+            text.lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                .map(|e| e["operation"].as_str().unwrap().to_owned())
+                .collect::<Vec<String>>()
+        }
+    };
+    assert_eq!(ndjson(&app, start.clone()).await, ["withdrawn"]);
+
+    // Public again: an update tells them, and its history is theirs again.
+    set_audience("PUBLIC", version).await;
+    let seen = events(&mut anonymous, "1", 1).await;
+    assert_eq!(seen[0]["operation"], "UPDATED");
+    assert_eq!(seen[0]["object"]["id"], id);
+    let anonymous_feed = app.graphql(feed, json!({"after": cursor})).await;
+    assert_eq!(
+        operations_of(&anonymous_feed),
+        ["CREATED", "UPDATED", "WITHDRAWN", "UPDATED"]
     );
 }

@@ -12,6 +12,29 @@ pub enum Role {
     Admin,
 }
 
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Anonymous, Role::Partner, Role::Editor, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Anonymous => "anonymous",
+            Role::Partner => "partner",
+            Role::Editor => "editor",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// A viewer of this role with no key of its own: what the role may see of a record whose
+    /// visibility follows its values is the same for every key of the role.
+    pub fn viewer(self) -> Viewer {
+        Viewer {
+            role: self,
+            key: None,
+            municipality_id: None,
+        }
+    }
+}
+
 /// The authenticated caller of one request.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Viewer {

@@ -27,6 +27,8 @@ pub enum Operation {
     Linked,
     /// Only links were removed.
     Unlinked,
+    /// The record left the sight of some readers (`Event::withdrawn_from`).
+    Withdrawn,
 }
 
 impl Operation {
@@ -38,6 +40,7 @@ impl Operation {
             Self::Unarchived => "unarchived",
             Self::Linked => "linked",
             Self::Unlinked => "unlinked",
+            Self::Withdrawn => "withdrawn",
         }
     }
 
@@ -87,6 +90,23 @@ pub struct Event {
     pub operation: Operation,
     pub fields: Vec<String>,
     pub version: Option<i32>,
+    /// For `Withdrawn`: who lost sight of the record, as `,role,role,`.
+    pub withdrawn_from: Option<String>,
+}
+
+impl Event {
+    /// Says only which record left sight, never what it became: no fields, no version.
+    fn withdrawn(kind: NodeKind, subject: i64, municipality: Option<i64>, roles: String) -> Self {
+        Self {
+            kind,
+            subject,
+            municipality,
+            operation: Operation::Withdrawn,
+            fields: Vec::new(),
+            version: None,
+            withdrawn_from: Some(roles),
+        }
+    }
 }
 
 /// What one transaction changed so far: its events, the records it created and the versions
@@ -96,6 +116,8 @@ pub struct ChangeLog {
     events: Vec<Event>,
     created: HashSet<(NodeKind, i64)>,
     versions: HashMap<(NodeKind, i64), i32>,
+    /// Records a change took out of sight of some roles, said after the change's own event.
+    withdrawn: Vec<(NodeKind, i64, String)>,
 }
 
 impl ChangeLog {
@@ -128,10 +150,31 @@ impl ChangeLog {
             operation: Operation::of(changes, created),
             fields: changes.keys().cloned().collect(),
             version: self.versions.get(&(kind, subject)).copied(),
+            withdrawn_from: None,
         });
+        // What the change took out of sight is said right after the change.
+        let mut i = 0;
+        while i < self.withdrawn.len() {
+            if self.withdrawn[i].0 == kind && self.withdrawn[i].1 == subject {
+                let (kind, subject, roles) = self.withdrawn.remove(i);
+                self.events
+                    .push(Event::withdrawn(kind, subject, municipality, roles));
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Notes that a change to the record took it out of sight of `roles` (`,role,…,`).
+    pub fn withdraw(&mut self, kind: NodeKind, subject: i64, roles: String) {
+        self.withdrawn.push((kind, subject, roles));
     }
 
     pub fn take_events(&mut self) -> Vec<Event> {
+        for (kind, subject, roles) in std::mem::take(&mut self.withdrawn) {
+            self.events
+                .push(Event::withdrawn(kind, subject, None, roles));
+        }
         std::mem::take(&mut self.events)
     }
 }
@@ -241,6 +284,7 @@ pub async fn publish(
                 )),
                 version: sea_orm::Set(event.version),
                 mutation: sea_orm::Set(mutation.to_owned()),
+                withdrawn_from: sea_orm::Set(event.withdrawn_from),
             });
     entity::change_event::Entity::insert_many(models)
         .exec_without_returning(txn)

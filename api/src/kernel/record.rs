@@ -62,6 +62,11 @@ pub trait Table:
     /// Whether the table has `archived_at` (link rows have not).
     const ARCHIVABLE: bool = true;
 
+    /// Whether who may see a record depends on its own values (a learning's audience): a
+    /// change to one is checked for roles it takes the record away from, and those are told
+    /// by a `withdrawn` event.
+    const VISIBILITY_FOLLOWS_VALUES: bool = false;
+
     /// The columns holding another record's ID, with that record's kind: the audit trail
     /// shows them as global IDs.
     const REFERENCES: &'static [(&'static str, NodeKind)] = &[];

@@ -312,6 +312,11 @@ impl Write {
     {
         let version_column = column::<E>("version")?;
         let updated_column = column::<E>("updated_at")?;
+        let seen_before = if E::VISIBILITY_FOLLOWS_VALUES {
+            Some(self.seen_by::<E>(id).await?)
+        } else {
+            None
+        };
         active.set(version_column, Value::Int(Some(version + 1)));
         active.set(updated_column, Value::ChronoDateTimeUtc(Some(now())));
         let result = E::update_many()
@@ -341,7 +346,45 @@ impl Write {
             .into());
         }
         self.change_log().versioned(kind, id, version + 1);
+        if let Some(before) = seen_before {
+            let after = self.seen_by::<E>(id).await?;
+            let lost: Vec<&str> = Role::ALL
+                .iter()
+                .zip(before.iter().zip(&after))
+                .filter(|(_, (before, after))| **before && !**after)
+                .map(|(role, _)| role.as_str())
+                .collect();
+            if !lost.is_empty() {
+                self.change_log()
+                    .withdraw(kind, id, format!(",{},", lost.join(",")));
+            }
+        }
         Ok(current)
+    }
+
+    /// Which roles (in `Role::ALL`'s order) may see the record now, in one statement.
+    async fn seen_by<E: Table>(&self, id: i64) -> WriteResult<Vec<bool>> {
+        use sea_orm::QueryTrait;
+        let mut select = E::find().filter(E::id_expr().eq(id)).into_query();
+        select.clear_selects();
+        for role in Role::ALL {
+            let visible = E::visible_to(&role.viewer());
+            let seen = if visible.is_empty() {
+                sea_orm::sea_query::Expr::val(1)
+            } else {
+                sea_orm::sea_query::Expr::case(visible, 1).finally(0).into()
+            };
+            select.expr_as(seen, sea_orm::sea_query::Alias::new(role.as_str()));
+        }
+        let row = self.txn.query_one(&select).await?;
+        Ok(Role::ALL
+            .iter()
+            .map(|role| {
+                row.as_ref()
+                    .and_then(|row| row.try_get::<i32>("", role.as_str()).ok())
+                    .is_some_and(|seen| seen != 0)
+            })
+            .collect())
     }
 
     /// Writes the audit entry of a change to `subject`.

@@ -25,7 +25,7 @@ use sea_orm::{
 use tokio::sync::{Notify, OnceCell, mpsc};
 
 use super::ChangeCriteria;
-use crate::domain::node::{prime, readable_by};
+use crate::domain::node::prime;
 use crate::graphql::loader::DbLoader;
 use crate::kernel::access::{KeyRefusal, Viewer, standings};
 use crate::kernel::ids::NodeKind;
@@ -339,11 +339,7 @@ impl Hub {
             .limit(CHUNK)
             .into_query();
         for (i, class) in classes.iter().enumerate() {
-            let readable = readable_by(
-                &class.viewer(),
-                col(change_event::Column::SubjectType),
-                col(change_event::Column::SubjectId),
-            );
+            let readable = super::event_visible_to(&class.viewer());
             select.expr_as(
                 Expr::case(readable, 1).finally(0),
                 sea_orm::sea_query::Alias::new(format!("readable_{i}")),

@@ -40,17 +40,34 @@ impl Table for change_event::Entity {
     fn id_expr() -> sea_orm::sea_query::Expr {
         col(change_event::Column::Sequence)
     }
-    /// The events of the records the viewer may read.
+    /// The events of the records the viewer may read, and the `withdrawn` events of records
+    /// it could read before.
     fn visible_to(viewer: &Viewer) -> Condition {
-        readable_by(
-            viewer,
-            col(change_event::Column::SubjectType),
-            col(change_event::Column::SubjectId),
-        )
+        event_visible_to(viewer)
     }
     fn default_sort() -> SortKey {
         SortKey::new("SEQUENCE", Self::id_expr(), SortKind::Int, Self::id_expr())
     }
+}
+
+/// Which events a viewer sees: an ordinary event while it may read the event's record, a
+/// `withdrawn` event when its role is one of those that lost sight of the record. The one rule
+/// for the feed, its NDJSON form and live subscriptions.
+pub fn event_visible_to(viewer: &Viewer) -> Condition {
+    let withdrawn = col(change_event::Column::Operation).eq("withdrawn");
+    Condition::any()
+        .add(
+            Condition::all()
+                .add(withdrawn.clone().not())
+                .add(readable_by(
+                    viewer,
+                    col(change_event::Column::SubjectType),
+                    col(change_event::Column::SubjectId),
+                )),
+        )
+        .add(Condition::all().add(withdrawn).add(
+            col(change_event::Column::WithdrawnFrom).like(format!("%,{},%", viewer.role.as_str())),
+        ))
 }
 
 /// What a change did to its record.
@@ -68,6 +85,10 @@ pub enum ChangeOperation {
     Linked,
     /// Links were removed from the record, nothing else changed.
     Unlinked,
+    /// The record is no longer visible to you (a learning shared with partners only from now
+    /// on, for anonymous readers): drop your copy. Says nothing of what it became; `object` is
+    /// null.
+    Withdrawn,
 }
 
 impl ChangeOperation {
@@ -78,6 +99,7 @@ impl ChangeOperation {
             "unarchived" => Self::Unarchived,
             "linked" => Self::Linked,
             "unlinked" => Self::Unlinked,
+            "withdrawn" => Self::Withdrawn,
             _ => Self::Updated,
         }
     }

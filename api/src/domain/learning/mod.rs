@@ -41,6 +41,7 @@ impl Table for learning::Entity {
         model.id
     }
     /// Learnings for partners only are invisible to anonymous callers, on every path.
+    const VISIBILITY_FOLLOWS_VALUES: bool = true;
     fn visible_to(viewer: &Viewer) -> Condition {
         if viewer.sees_partner_content() {
             Condition::all()

@@ -207,8 +207,15 @@ impl Deliverer {
         let Some(endpoint) = locked else {
             return txn.rollback().await;
         };
+        // Endpoints act for admin keys, which see every record: no record leaves their sight,
+        // so the `withdrawn` events of other roles are not theirs.
         let events = change_event::Entity::find()
             .filter(change_event::Column::Sequence.gt(endpoint.cursor))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(change_event::Column::WithdrawnFrom.is_null())
+                    .add(change_event::Column::WithdrawnFrom.like("%,admin,%")),
+            )
             .order_by_asc(change_event::Column::Sequence)
             .limit(FAN_OUT_BATCH)
             .all(&txn)
