@@ -17,6 +17,7 @@ mod m20261203_000002_add_webhook_message_uid;
 mod m20261203_000003_create_idempotency_record;
 mod m20261203_000004_create_theme_and_organisation_lineage;
 mod m20261203_000005_add_change_event_withdrawn_from;
+mod m20261203_000006_search_words;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000003_create_idempotency_record::Migration),
             Box::new(m20261203_000004_create_theme_and_organisation_lineage::Migration),
             Box::new(m20261203_000005_add_change_event_withdrawn_from::Migration),
+            Box::new(m20261203_000006_search_words::Migration),
         ]
     }
 }

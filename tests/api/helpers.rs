@@ -172,6 +172,23 @@ pub async fn spawn_configured(demo: bool, configure: impl FnOnce(&mut ServeArgs)
     start(database_url.clone(), database_url, database, serve).await
 }
 
+/// A demo server over an SQLite file, whatever database the other tests use: for comparing
+/// the two databases' answers.
+pub async fn spawn_demo_on_sqlite() -> TestApp {
+    let dir = tempfile::tempdir().expect("test setup: temporary directory");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("stroom.db").display()
+    );
+    start(
+        url.clone(),
+        url,
+        TestDatabase::Sqlite(dir),
+        test_settings(true),
+    )
+    .await
+}
+
 /// A server over the demo data and a generated synthetic data set of the given size.
 pub async fn spawn_generated(
     scale: stroom_seed::Scale,

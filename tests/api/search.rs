@@ -327,3 +327,193 @@ async fn parts_of_words_and_theme_labels_find_records_in_four_languages() {
         .await;
     assert!(!needs.is_empty(), "needs of the materials theme");
 }
+
+/// Every word of the demo's titles (and typos of some), as each database answers it: the
+/// number of hits, the hits shown (type, locale, plain title) as a set, and the suggestion.
+async fn answers(app: &TestApp, words: &[String]) -> Vec<(String, Value)> {
+    let mut out = Vec::with_capacity(words.len());
+    for word in words {
+        let reply = app
+            .graphql(
+                "query($q: String!) { search(query: $q, first: 100, locale: \"en\") { totalCount didYouMean nodes { type locale title } } }",
+                json!({"q": word}),
+            )
+            .await;
+        let result = &reply.ok()["search"];
+        let mut shown: Vec<String> = result["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| format!("{} {} {}", n["type"], n["locale"], n["title"]))
+            .collect();
+        shown.sort();
+        out.push((
+            word.clone(),
+            json!({"total": result["totalCount"], "didYouMean": result["didYouMean"], "shown": shown}),
+        ));
+    }
+    out
+}
+
+/// The words of every title and name of the demo in English and Dutch.
+async fn demo_words(app: &TestApp) -> Vec<String> {
+    let mut words = std::collections::BTreeSet::new();
+    for (list, field) in [
+        ("initiatives", "name"),
+        ("needs", "title"),
+        ("organisations", "name"),
+        ("programmes", "name"),
+        ("learnings", "title"),
+    ] {
+        for locale in ["en", "nl"] {
+            let nodes = app
+                .all_nodes(
+                    list,
+                    &format!("t: {field}(locale: \"{locale}\")"),
+                    json!({}),
+                )
+                .await;
+            for node in nodes {
+                let text = node["t"].as_str().unwrap_or_default().to_lowercase();
+                for word in text.split(|c: char| !c.is_alphanumeric()) {
+                    if word.chars().count() >= 3 {
+                        words.insert(word.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    words.into_iter().collect()
+}
+
+#[tokio::test]
+async fn postgresql_and_sqlite_give_the_same_answers_to_every_word() {
+    if crate::helpers::postgres_url().is_none() {
+        // Two databases are needed: this runs in the PostgreSQL pass.
+        return;
+    }
+    let postgres = spawn_app().await;
+    let sqlite = crate::helpers::spawn_demo_on_sqlite().await;
+    let mut words = demo_words(&sqlite).await;
+    assert!(words.len() > 100, "{}", words.len());
+    words.extend(
+        [
+            "circulair",
+            "biblioteek",
+            "repiar",
+            "Mechlen",
+            "herstel",
+            "kringloopwinkle",
+        ]
+        .map(str::to_owned),
+    );
+    let (a, b) = (
+        answers(&postgres, &words).await,
+        answers(&sqlite, &words).await,
+    );
+    for ((word, on_postgres), (_, on_sqlite)) in a.iter().zip(&b) {
+        assert_eq!(on_postgres, on_sqlite, "`{word}`: PostgreSQL, then SQLite");
+    }
+}
+
+#[tokio::test]
+async fn titles_and_snippets_come_in_the_asked_language_whichever_matched() {
+    let app = spawn_app().await;
+    // "herstel" is Dutch; a record with an English translation shows it when English is asked.
+    for (locale, header) in [("en", None), ("en", Some("nl")), ("fr", Some("nl"))] {
+        let mut request = app
+            .client
+            .post(app.url("/graphql"))
+            .header("accept", crate::helpers::ACCEPT);
+        if let Some(header) = header {
+            request = request.header("accept-language", header);
+        }
+        let reply: Value = request
+            .json(&json!({"query": "query($l: String) { search(query: \"herstel\", locale: $l, first: 50) { totalCount nodes { locale title node { ... on Initiative { en: name(locale: \"en\") } } } } }", "variables": {"l": locale}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let nodes = reply["data"]["search"]["nodes"].as_array().unwrap();
+        assert!(!nodes.is_empty(), "{reply}");
+        for node in nodes {
+            // The argument wins over Accept-Language; French falls back along the chain, never
+            // to the matched Dutch text when an English one exists.
+            if let Some(english) = node["node"]["en"].as_str() {
+                let shown = node["title"]
+                    .as_str()
+                    .unwrap()
+                    .replace("<mark>", "")
+                    .replace("</mark>", "");
+                if locale == "en" {
+                    assert_eq!(node["locale"], "en", "{node}");
+                    assert_eq!(shown, english, "{node}");
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn misspelt_words_find_what_they_meant_with_a_suggestion() {
+    let app = spawn_app().await;
+    for (typed, meant) in [
+        ("repiar", "repair"),
+        ("biblioteek", "bibliotheek"),
+        ("Mechlen", "mechelen"),
+        ("deelbar", "deelbaar"),
+        ("repiar cafe", "repair cafe"),
+    ] {
+        let corrected = search(&app, typed, json!({})).await;
+        let intended = search(&app, meant, json!({})).await;
+        assert!(intended["totalCount"].as_i64().unwrap() > 0, "{meant}");
+        let reply = app
+            .graphql(
+                "query($q: String!) { search(query: $q) { totalCount didYouMean } }",
+                json!({"q": typed}),
+            )
+            .await;
+        assert_eq!(reply.ok()["search"]["didYouMean"], meant, "{typed}");
+        assert_eq!(corrected["totalCount"], intended["totalCount"], "{typed}");
+    }
+    // Words that find something are never corrected; nor is what matches nothing near
+    // ("kringloopwinkel" shares a start with "kringloopdenken", but is another word).
+    for query in ["repair", "herstel", "zzzzqqq", "kringloopwinkel"] {
+        let reply = app
+            .graphql(
+                "query($q: String!) { search(query: $q) { totalCount didYouMean } }",
+                json!({"q": query}),
+            )
+            .await;
+        assert!(reply.ok()["search"]["didYouMean"].is_null(), "{query}");
+    }
+    // A partner-only learning's words are never suggested to anonymous callers.
+    let admin = app.admin_key().await;
+    let created = app
+        .graphql_as(
+            &admin,
+            r#"mutation($i: ID!) { createLearning(input: {initiative: $i, kind: SUCCESS_FACTOR, audience: PARTNERS, title: [{locale: "en", text: "Zwoggelmeister confidential"}], body: [{locale: "en", text: "Text"}]}) { userErrors { message } } }"#,
+            json!({"i": app.graphql("{ initiatives(first: 1) { nodes { id } } }", json!({})).await.ok()["initiatives"]["nodes"][0]["id"]}),
+        )
+        .await;
+    assert_eq!(created.ok()["createLearning"]["userErrors"], json!([]));
+    let anonymous = app
+        .graphql(
+            "{ search(query: \"zwoggelmiester\") { totalCount didYouMean } }",
+            json!({}),
+        )
+        .await;
+    assert!(anonymous.ok()["search"]["didYouMean"].is_null());
+    assert_eq!(anonymous.ok()["search"]["totalCount"], 0);
+    let partner = app.partner_key().await;
+    let seen = app
+        .graphql_as(
+            &partner,
+            "{ search(query: \"zwoggelmiester\") { totalCount didYouMean } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(seen.ok()["search"]["didYouMean"], "zwoggelmeister");
+}

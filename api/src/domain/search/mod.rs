@@ -1,10 +1,12 @@
 //! Full-text search across initiatives, needs, organisations, programmes and learnings, in
-//! every language: PostgreSQL text search with each locale's own configuration (stemming), or
-//! SQLite FTS5. Matching ignores case and accents ("bethanienpolder" finds "Bethaniënpolder")
-//! and words match by prefix ("herstel" finds "herstelplaats"). The index is kept in step with
-//! every write, in the same transaction.
+//! every language: PostgreSQL text search or SQLite FTS5 over the same words, matched the same
+//! way, so both give the same answers. Matching ignores case and accents ("bethanienpolder"
+//! finds "Bethaniënpolder") and words match by prefix ("herstel" finds "herstelplaats"); a
+//! query that finds nothing is tried again with its misspelt words corrected. The index is
+//! kept in step with every write, in the same transaction.
 mod highlight;
 mod query;
+mod typos;
 
 use async_graphql::Enum;
 use entity::LocalizedText;
@@ -77,11 +79,6 @@ pub fn config(locale: &str) -> &'static str {
         _ => "simple",
     }
 }
-
-/// The configurations a query is parsed with: each stems the words its own way.
-pub const QUERY_CONFIGS: &[&str] = &[
-    "simple", "dutch", "english", "french", "german", "spanish", "finnish",
-];
 
 /// Who may find a document.
 const PUBLIC: &str = "public";
@@ -267,6 +264,56 @@ async fn load(
     })
 }
 
+/// The words of a folded text, separated by single spaces: what both databases index, so
+/// that they tokenize alike (letters and digits only, as the query's terms are).
+pub fn words(folded: &str) -> String {
+    folded
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Longest word kept for typo suggestions.
+const MAX_WORD_CHARS: usize = 100;
+
+/// Stores documents and adds their words to `search_word` (by who may find them).
+async fn store(db: &impl ConnectionTrait, documents: &[Document]) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    for batch in documents.chunks(REBUILD_BATCH) {
+        if let Some(insert) = insert_statement(backend, batch) {
+            db.execute_raw(insert).await?;
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for document in batch {
+            for text in [&document.title, &document.body] {
+                for word in words(&fold(text)).split(' ') {
+                    if !word.is_empty() && word.chars().count() <= MAX_WORD_CHARS {
+                        seen.insert((word.to_owned(), document.visibility));
+                    }
+                }
+            }
+        }
+        let seen: Vec<_> = seen.into_iter().collect();
+        for chunk in seen.chunks(500) {
+            let mut insert = Query::insert();
+            insert
+                .into_table("search_word")
+                .columns(["word", "visibility"])
+                .on_conflict(
+                    sea_orm::sea_query::OnConflict::columns(["word", "visibility"])
+                        .do_nothing()
+                        .to_owned(),
+                );
+            for (word, visibility) in chunk {
+                insert.values_panic([Expr::val(word.clone()), Expr::val(*visibility)]);
+            }
+            db.execute_raw(backend.build(&insert)).await?;
+        }
+    }
+    Ok(())
+}
+
 /// One `INSERT` for many documents.
 fn insert_statement(backend: DbBackend, documents: &[Document]) -> Option<Statement> {
     if documents.is_empty() {
@@ -298,9 +345,9 @@ fn insert_statement(backend: DbBackend, documents: &[Document]) -> Option<Statem
             Expr::val(document.visibility),
             Expr::val(document.title.clone()),
             Expr::val(document.body.clone()),
-            Expr::val(fold(&document.title)),
-            Expr::val(fold(&document.body)),
-            Expr::val(document.themes.clone()),
+            Expr::val(words(&fold(&document.title))),
+            Expr::val(words(&fold(&document.body))),
+            Expr::val(words(&document.themes)),
         ];
         if postgres {
             values.push(Expr::val(config(&document.locale)).cast_as("regconfig"));
@@ -334,10 +381,7 @@ pub async fn reindex(db: &impl ConnectionTrait, kind: NodeKind, id: i64) -> Resu
         .take();
     db.execute(&delete).await?;
     let documents = load(db, kind, Some(&[id])).await?;
-    if let Some(insert) = insert_statement(db.get_database_backend(), &documents) {
-        db.execute_raw(insert).await?;
-    }
-    Ok(())
+    store(db, &documents).await
 }
 
 /// Reindexes the records of a theme and of the themes below it.
@@ -371,11 +415,7 @@ async fn reindex_theme(db: &impl ConnectionTrait, theme: i64) -> Result<(), DbEr
                 .take();
             db.execute(&delete).await?;
             let documents = load(db, kind, Some(chunk)).await?;
-            for batch in documents.chunks(REBUILD_BATCH) {
-                if let Some(insert) = insert_statement(db.get_database_backend(), batch) {
-                    db.execute_raw(insert).await?;
-                }
-            }
+            store(db, &documents).await?;
         }
     }
     Ok(())
@@ -396,7 +436,7 @@ pub async fn rebuild_with_progress(
     mut progress: impl FnMut(u64, u64),
 ) -> Result<u64, DbErr> {
     db.execute_unprepared("DELETE FROM search_document").await?;
-    let backend = db.get_database_backend();
+    db.execute_unprepared("DELETE FROM search_word").await?;
     let mut all = Vec::with_capacity(SearchType::ALL.len());
     for search_type in SearchType::ALL {
         let kind = search_type.kind();
@@ -407,11 +447,7 @@ pub async fn rebuild_with_progress(
     for (kind, ids) in all {
         for chunk in ids.chunks(2_000) {
             let documents = load(db, kind, Some(chunk)).await?;
-            for batch in documents.chunks(REBUILD_BATCH) {
-                if let Some(insert) = insert_statement(backend, batch) {
-                    db.execute_raw(insert).await?;
-                }
-            }
+            store(db, &documents).await?;
             indexed += chunk.len() as u64;
             progress(indexed, total);
         }

@@ -5,7 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 
 use super::highlight::terms;
-use super::{PARTNERS, PUBLIC, QUERY_CONFIGS, SearchType, highlight, snippet};
+use super::{PARTNERS, PUBLIC, SearchType, highlight, snippet};
 use crate::domain::node::{Node, load};
 use crate::graphql::context::{preferences, request, viewer};
 use crate::graphql::pagination::{Cursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageInfo};
@@ -92,6 +92,7 @@ pub struct SearchResultConnection {
     edges: Vec<SearchEdge>,
     page_info: PageInfo,
     total: i64,
+    did_you_mean: Option<String>,
 }
 
 /// A page of search results, best first.
@@ -116,6 +117,112 @@ impl SearchResultConnection {
     async fn nodes(&self) -> Vec<&SearchResult> {
         self.edges.iter().map(|e| &e.node).collect()
     }
+
+    /// The query with its misspelt words corrected ("repiar" → "repair"), when the words as
+    /// typed found nothing and the corrected ones did: the results are then for it. Null
+    /// otherwise.
+    async fn did_you_mean(&self) -> Option<&str> {
+        self.did_you_mean.as_deref()
+    }
+}
+
+/// Who searches for what: the visibilities and types searched, and the locales to show.
+struct Scope<'a> {
+    visibility: &'a [&'a str],
+    types: &'a [&'a str],
+    chain: &'a [String],
+}
+
+/// One page of hits for `terms`, and how many there are in all.
+async fn run(
+    db: &sea_orm::DatabaseConnection,
+    terms: &[String],
+    scope: &Scope<'_>,
+    limit: u64,
+    offset: u64,
+) -> Result<(Vec<SearchEdge>, i64), ApiError> {
+    let backend = db.get_database_backend();
+    let mut params = Params {
+        backend,
+        values: Vec::new(),
+    };
+    let shown_locale = scope.chain.first().cloned().unwrap_or_else(|| "en".into());
+    let hits = hits_sql(
+        backend,
+        &mut params,
+        terms,
+        scope.visibility,
+        scope.types,
+        &shown_locale,
+    );
+    let count_values = params.values.clone();
+    let limit_param = params.push(limit as i64);
+    let offset_param = params.push(offset as i64);
+    // The text shown is the record's translation first in the chain, whichever translation
+    // matched ("herstel" matches the Dutch text; an English reader sees the English title).
+    let preference = scope
+        .chain
+        .iter()
+        .enumerate()
+        .map(|(i, locale)| format!("WHEN {} THEN {i}", params.push(locale.clone())))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let rank = if preference.is_empty() {
+        "0".to_owned()
+    } else {
+        format!("CASE x.locale {preference} ELSE {} END", scope.chain.len())
+    };
+    // Ranking sorts narrow rows; the texts are read for the page's hits only.
+    let sql = format!(
+        "{hits}, page AS (SELECT id, subject_type, subject_id, locale, best, \
+           COUNT(*) OVER () AS total FROM ranked WHERE rn = 1 \
+           ORDER BY best DESC, subject_type, subject_id \
+           LIMIT {limit_param} OFFSET {offset_param}) \
+         SELECT page.subject_type, page.subject_id, s.locale, s.title, s.body, \
+           CAST(page.best AS DOUBLE PRECISION) AS score, page.total \
+         FROM page JOIN search_document s ON s.id = (SELECT x.id FROM search_document x \
+           WHERE x.subject_type = page.subject_type AND x.subject_id = page.subject_id \
+           ORDER BY {rank}, x.locale LIMIT 1) \
+         ORDER BY page.best DESC, page.subject_type, page.subject_id"
+    );
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, params.values))
+        .await
+        .map_err(ApiError::from)?;
+    let mut total = 0i64;
+    let mut edges = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        let subject_type: String = row.try_get("", "subject_type").map_err(ApiError::from)?;
+        let Some(kind) = NodeKind::from_type_name(&subject_type) else {
+            continue;
+        };
+        total = row.try_get("", "total").map_err(ApiError::from)?;
+        edges.push(SearchEdge {
+            cursor: cursor(offset + i as u64 + 1),
+            node: SearchResult {
+                kind,
+                id: row.try_get("", "subject_id").map_err(ApiError::from)?,
+                locale: row.try_get("", "locale").map_err(ApiError::from)?,
+                title: row.try_get("", "title").map_err(ApiError::from)?,
+                body: row.try_get("", "body").map_err(ApiError::from)?,
+                score: row.try_get("", "score").map_err(ApiError::from)?,
+                terms: terms.to_vec(),
+            },
+        });
+    }
+    if edges.is_empty() && offset > 0 {
+        // Past the end of the results: the total comes from a count of its own.
+        let count = format!("{hits} SELECT COUNT(*) AS total FROM ranked WHERE rn = 1");
+        let row = db
+            .query_one_raw(Statement::from_sql_and_values(backend, count, count_values))
+            .await
+            .map_err(ApiError::from)?;
+        total = match row {
+            Some(row) => row.try_get("", "total").map_err(ApiError::from)?,
+            None => 0,
+        };
+    }
+    Ok((edges, total))
 }
 
 fn cursor(offset: u64) -> String {
@@ -207,16 +314,8 @@ fn hits_sql(
                 .map(|t| format!("{t}:*"))
                 .collect::<Vec<_>>()
                 .join(" & ");
-            let query = QUERY_CONFIGS
-                .iter()
-                .map(|config| {
-                    format!(
-                        "to_tsquery('{config}', {})",
-                        params.push(expression.clone())
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(" || ");
+            // The same words as SQLite's index, matched by prefix the same way (no stemming).
+            let query = format!("to_tsquery('simple', {})", params.push(expression.clone()));
             let own_scope = scope(params);
             // Theme labels are indexed unstemmed (they mix languages): words match by prefix.
             let themes_query = format!("to_tsquery('simple', {})", params.push(expression));
@@ -349,11 +448,8 @@ impl SearchQuery {
             };
             let offset = offset(after.as_deref())?;
             let explicit = parse_locale_argument(locale.as_deref())?;
-            let shown_locale = preferences(ctx)
-                .chain(explicit.as_ref())
-                .into_iter()
-                .next()
-                .unwrap_or_else(|| "en".to_owned());
+            // The argument first, then the request's languages, then the fallbacks.
+            let chain = preferences(ctx).chain(explicit.as_ref());
             let types: Vec<&str> = types
                 .unwrap_or_else(|| SearchType::ALL.to_vec())
                 .iter()
@@ -364,72 +460,26 @@ impl SearchQuery {
             } else {
                 vec![PUBLIC]
             };
-
             let db = &request(ctx).db;
-            let backend = db.get_database_backend();
-            let mut params = Params {
-                backend,
-                values: Vec::new(),
+            let scope = Scope {
+                visibility: &visibility,
+                types: &types,
+                chain: &chain,
             };
-            let hits = hits_sql(
-                backend,
-                &mut params,
-                &terms,
-                &visibility,
-                &types,
-                &shown_locale,
-            );
-            let count_values = params.values.clone();
-            let limit_param = params.push(limit as i64);
-            let offset_param = params.push(offset as i64);
-            // Ranking sorts narrow rows; the texts are read for the page's hits only.
-            let sql = format!(
-                "{hits}, page AS (SELECT id, subject_type, subject_id, locale, best, \
-               COUNT(*) OVER () AS total FROM ranked WHERE rn = 1 \
-               ORDER BY best DESC, subject_type, subject_id \
-               LIMIT {limit_param} OFFSET {offset_param}) \
-             SELECT page.subject_type, page.subject_id, page.locale, s.title, s.body, \
-               CAST(page.best AS DOUBLE PRECISION) AS score, page.total \
-             FROM page JOIN search_document s ON s.id = page.id \
-             ORDER BY page.best DESC, page.subject_type, page.subject_id"
-            );
-            let rows = db
-                .query_all_raw(Statement::from_sql_and_values(backend, sql, params.values))
-                .await
-                .map_err(ApiError::from)?;
-            let mut total = 0i64;
-            let mut edges = Vec::with_capacity(rows.len());
-            for (i, row) in rows.iter().enumerate() {
-                let subject_type: String =
-                    row.try_get("", "subject_type").map_err(ApiError::from)?;
-                let Some(kind) = NodeKind::from_type_name(&subject_type) else {
-                    continue;
-                };
-                total = row.try_get("", "total").map_err(ApiError::from)?;
-                edges.push(SearchEdge {
-                    cursor: cursor(offset + i as u64 + 1),
-                    node: SearchResult {
-                        kind,
-                        id: row.try_get("", "subject_id").map_err(ApiError::from)?,
-                        locale: row.try_get("", "locale").map_err(ApiError::from)?,
-                        title: row.try_get("", "title").map_err(ApiError::from)?,
-                        body: row.try_get("", "body").map_err(ApiError::from)?,
-                        score: row.try_get("", "score").map_err(ApiError::from)?,
-                        terms: terms.clone(),
-                    },
-                });
-            }
-            if edges.is_empty() && offset > 0 {
-                // Past the end of the results: the total comes from a count of its own.
-                let count = format!("{hits} SELECT COUNT(*) AS total FROM ranked WHERE rn = 1");
-                let row = db
-                    .query_one_raw(Statement::from_sql_and_values(backend, count, count_values))
+            let (mut edges, mut total) = run(db, &terms, &scope, limit, offset).await?;
+            let mut did_you_mean = None;
+            // Nothing as typed: the last tier tries the misspelt words corrected.
+            if total == 0 && offset == 0 {
+                let corrected = super::typos::correct(db, &terms, &visibility)
                     .await
                     .map_err(ApiError::from)?;
-                total = match row {
-                    Some(row) => row.try_get("", "total").map_err(ApiError::from)?,
-                    None => 0,
-                };
+                if corrected != terms {
+                    let (found, count) = run(db, &corrected, &scope, limit, offset).await?;
+                    if count > 0 {
+                        (edges, total) = (found, count);
+                        did_you_mean = Some(corrected.join(" "));
+                    }
+                }
             }
             let page_info = PageInfo {
                 has_next_page: (offset + edges.len() as u64) < total as u64,
@@ -441,6 +491,7 @@ impl SearchQuery {
                 edges,
                 page_info,
                 total,
+                did_you_mean,
             })
         })
         .await
