@@ -61,15 +61,19 @@ fn restore_objects(data: &mut Value, path: &[PathSegment]) {
         if at + 1 == path.len() {
             return;
         }
-        let next = match (segment, current) {
-            (PathSegment::Field(key), Value::Object(map)) => map.get_mut(key.as_str()),
-            (PathSegment::Index(index), Value::List(items)) => items.get_mut(*index),
-            _ => None,
-        };
-        match next {
+        match child(current, segment) {
             Some(value) => current = value,
             None => return,
         }
+    }
+}
+
+/// The value at one step of a path, if it is there.
+fn child<'a>(value: &'a mut Value, segment: &PathSegment) -> Option<&'a mut Value> {
+    match (segment, value) {
+        (PathSegment::Field(key), Value::Object(map)) => map.get_mut(key.as_str()),
+        (PathSegment::Index(index), Value::List(items)) => items.get_mut(*index),
+        _ => None,
     }
 }
 
@@ -136,12 +140,7 @@ fn set_null(data: &mut Value, path: &[PathSegment]) {
     };
     let mut current = data;
     for segment in parents {
-        let next = match (segment, current) {
-            (PathSegment::Field(key), Value::Object(map)) => map.get_mut(key.as_str()),
-            (PathSegment::Index(index), Value::List(items)) => items.get_mut(*index),
-            _ => None,
-        };
-        match next {
+        match child(current, segment) {
             Some(value) => current = value,
             None => return,
         }
