@@ -108,6 +108,49 @@ async fn graphiql_answers_a_browser() {
 }
 
 #[tokio::test]
+async fn the_dashboard_is_a_page_of_this_server_alone() {
+    let app = spawn_app().await;
+    let response = app.client.get(app.url("/dashboard")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"),
+        "{csp}"
+    );
+    let page = response.text().await.unwrap();
+    assert!(!page.contains("https://"), "{page}");
+    let assets: Vec<&str> = page
+        .split(['"', '\''])
+        .filter(|part| part.starts_with("/assets/"))
+        .collect();
+    assert_eq!(assets.len(), 3, "{page}");
+    for asset in assets {
+        let response = app.client.get(app.url(asset)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{asset}");
+        assert!(response.bytes().await.unwrap().len() > 1000, "{asset}");
+    }
+    let landing = app
+        .client
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(landing.contains("href=\"/dashboard\""), "{landing}");
+}
+
+#[tokio::test]
 async fn the_root_is_a_landing_page_and_the_schema_is_served() {
     let app = spawn_app().await;
     let landing = app

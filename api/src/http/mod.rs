@@ -328,6 +328,7 @@ pub fn router(state: AppState) -> Router {
             get(live::get).post(graphql::post).route_layer(body_in_time),
         )
         .route("/", get(pages::landing))
+        .route("/dashboard", get(pages::dashboard))
         .route("/schema.graphql", get(pages::schema))
         .route("/assets/{version}/{file}", get(pages::asset))
         .route("/changes.ndjson", get(changes::feed))

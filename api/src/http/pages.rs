@@ -57,6 +57,26 @@ const ASSETS: &[(&str, &[u8], &str)] = &[
         "text/css; charset=utf-8",
     ),
     (
+        "chart.umd.min.js",
+        include_bytes!("../../assets/dashboard/chart.umd.min.js"),
+        "text/javascript; charset=utf-8",
+    ),
+    (
+        "dashboard.js",
+        include_bytes!("../../assets/dashboard/dashboard.js"),
+        "text/javascript; charset=utf-8",
+    ),
+    (
+        "dashboard.css",
+        include_bytes!("../../assets/dashboard/dashboard.css"),
+        "text/css; charset=utf-8",
+    ),
+    (
+        "LICENSE.chartjs",
+        include_bytes!("../../assets/dashboard/LICENSE.chartjs"),
+        "text/plain; charset=utf-8",
+    ),
+    (
         "LICENSE.graphiql",
         include_bytes!("../../assets/graphiql/LICENSE.graphiql"),
         "text/plain; charset=utf-8",
@@ -156,6 +176,65 @@ pub async fn schema(State(state): State<AppState>) -> Response {
     response
 }
 
+/// `GET /dashboard`: the programme at a glance, built in the browser from the public GraphQL
+/// API (charts by Chart.js, part of the binary like GraphiQL), in the reader's language, live.
+pub async fn dashboard() -> Response {
+    let base = format!("/assets/{}", *ASSETS_VERSION);
+    html(format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Programme dashboard · Stroom API</title>
+<link rel="stylesheet" href="{base}/dashboard.css">
+</head>
+<body>
+<header>
+<nav><a href="/" data-text="home">Home</a><a href="/graphql" data-text="graphiql">GraphiQL</a><a href="/open-data/" data-text="openData">Open data</a></nav>
+<h1 data-text="title">Programme dashboard</h1>
+<p data-text="intro">The circular programme at a glance, from the live data.</p>
+</header>
+<main>
+<form id="filters" class="filters">
+<label><span data-text="programme">Programme</span><select id="programme"></select></label>
+<label><span data-text="area">Area</span><select id="area"></select></label>
+<label><span data-text="from">From</span><input id="from" type="date"></label>
+<label><span data-text="to">To</span><input id="to" type="date"></label>
+<button type="submit" data-text="apply">Apply</button>
+</form>
+<p id="status" class="status" role="status" aria-live="polite"></p>
+<div class="figures">
+<div class="figure"><div class="value" id="total-initiatives">–</div><div class="label" data-text="initiatives">Initiatives</div></div>
+<div class="figure"><div class="value" id="total-needs">–</div><div class="label" data-text="needs">Needs</div></div>
+<div class="figure"><div class="value" id="answered-needs">–</div><div class="label" data-text="answered">answered</div></div>
+</div>
+<div class="panels">
+<section class="panel" aria-labelledby="h-stages"><h2 id="h-stages" data-text="byStage">Initiatives by stage</h2>
+<div class="chart"><canvas id="chart-stages" role="img" aria-labelledby="h-stages"></canvas></div>
+<details><summary data-text="table">Show the figures as a table</summary><div id="table-stages"></div></details></section>
+<section class="panel" aria-labelledby="h-themes"><h2 id="h-themes" data-text="byTheme">Initiatives by theme</h2>
+<div class="chart"><canvas id="chart-themes" role="img" aria-labelledby="h-themes"></canvas></div>
+<details><summary data-text="table">Show the figures as a table</summary><div id="table-themes"></div></details></section>
+<section class="panel" aria-labelledby="h-coverage"><h2 id="h-coverage" data-text="coverage">Needs answered per area</h2>
+<div class="chart"><canvas id="chart-coverage" role="img" aria-labelledby="h-coverage"></canvas></div>
+<details><summary data-text="table">Show the figures as a table</summary><div id="table-coverage"></div></details></section>
+<section class="panel" aria-labelledby="h-outcomes"><h2 id="h-outcomes" data-text="outcomes">Outcomes over time</h2>
+<label><span data-text="indicator">Indicator</span> <select id="indicator"></select></label>
+<div class="chart"><canvas id="chart-outcomes" role="img" aria-labelledby="h-outcomes"></canvas></div>
+<details><summary data-text="table">Show the figures as a table</summary><div id="table-outcomes"></div></details></section>
+<section class="panel" aria-labelledby="h-learnings"><h2 id="h-learnings" data-text="learnings">Latest learnings</h2>
+<ul id="learnings" class="learnings"></ul></section>
+</div>
+</main>
+<script src="{base}/chart.umd.min.js"></script>
+<script src="{base}/dashboard.js"></script>
+</body>
+</html>
+"#
+    ))
+}
+
 /// `GET /`: what this server offers, with links.
 pub async fn landing() -> Response {
     let base = format!("/assets/{}", *ASSETS_VERSION);
@@ -174,6 +253,7 @@ pub async fn landing() -> Response {
 supports, the residents' needs they answer, the partners involved, the outcomes measured and the
 lessons learnt. Reads need no key; writes need an API key (<code>Authorization: Bearer …</code>).</p>
 <ul>
+<li><a href="/dashboard">The programme dashboard</a>: initiatives, needs, coverage, outcomes and learnings at a glance, live.</li>
 <li><a href="/graphql">GraphiQL</a>: write and run queries; its Docs pane describes every type and field.</li>
 <li><a href="/schema.graphql">The schema</a> (SDL): for code generators and for reading.</li>
 <li><a href="/open-data/">Open data</a>: every public data set as CSV, NDJSON and GeoJSON, with

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# GraphiQL in a real browser, offline: headless Chromium (Debian's, installed if missing) loads
+# The browser pages, in a real browser, offline. GraphiQL: headless Chromium (Debian's, installed if missing) loads
 # the landing page and GraphiQL from a freshly started demo server with every request outside
 # it refused, runs a query, then a subscription that must show an event after a write. It also
 # checks the browser's own HTTP cache: an answer it keeps is revalidated (a 304 from the server)
 # and never shown after a write replaced it. It fails on a request that leaves the server, a
 # violation of the content-security policy, a script error, a failed schema load, a wrong or
-# stale answer.
+# stale answer. The programme dashboard: it loads offline in English and Dutch, every figure it
+# shows equals the API's, a write through the API shows on the open page without a reload,
+# and a screenshot is kept in target/dashboard.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -136,16 +138,111 @@ async function notModifiedCount() {
     problems.push(`no event in GraphiQL's subscription: ${(await page.textContent('.result-window')).slice(0, 300)}`);
   }
   await page.screenshot({ path: process.argv[3] });
-
   const violations = await page.evaluate(() => window.__violations);
   for (const v of violations) problems.push(`content-security-policy violation: ${v}`);
+
+  // The dashboard, in English: its figures are the API's.
+  const DASHBOARD = `query($initiatives: InitiativeFilter, $needs: NeedFilter) {
+    stages: initiativeStats(filter: $initiatives, groupBy: [STAGE], includeEmptyGroups: true) { total groups { count keys { value label } } }
+    themes: initiativeStats(filter: $initiatives, groupBy: [THEME]) { groups { count keys { value label } } }
+    needs: needStats(filter: $needs, groupBy: [AREA]) { total answered groups { count answered keys { value label } } } }`;
+  async function api(query, variables, language) {
+    const response = await fetch(`${origin}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'accept-language': language || 'en', authorization: `Bearer ${key}` },
+      body: JSON.stringify({ query, variables: variables || {} }),
+    });
+    const body = await response.json();
+    if (body.errors) throw new Error(JSON.stringify(body.errors));
+    return body.data;
+  }
+  const board = await browser.newPage();
+  await board.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith(origin) || url.startsWith('data:')) return route.continue();
+    problems.push(`dashboard request outside the server: ${url}`);
+    return route.abort();
+  });
+  await board.addInitScript(() => {
+    window.__violations = [];
+    document.addEventListener('securitypolicyviolation', (e) =>
+      window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  board.on('pageerror', (e) => problems.push(`dashboard script error: ${e.message}`));
+  board.on('console', (m) => { if (m.type() === 'error') problems.push(`dashboard console error: ${m.text()}`); });
+  await board.setViewportSize({ width: 1280, height: 1400 });
+  await board.goto(`${origin}/`);
+  if (!(await board.$('a[href="/dashboard"]'))) problems.push('landing page without a link to /dashboard');
+  await board.goto(`${origin}/dashboard?lang=en`);
+  const loaded = (n) => board.waitForFunction((n) => Number(document.body.dataset.loads || 0) >= n, n, { timeout: 20000 });
+  await loaded(1);
+  async function compare(when) {
+    const expected = await api(DASHBOARD, {});
+    const shown = await board.evaluate(() => {
+      const rows = (id) => Object.fromEntries([...document.querySelectorAll(`#${id} tr[data-key]`)]
+        .map((tr) => [tr.dataset.key, [...tr.children].slice(1).map((c) => Number(c.textContent))]));
+      return {
+        initiatives: Number(document.getElementById('total-initiatives').textContent),
+        needs: Number(document.getElementById('total-needs').textContent),
+        answered: Number(document.getElementById('answered-needs').textContent),
+        stages: rows('table-stages'), themes: rows('table-themes'), coverage: rows('table-coverage'),
+      };
+    });
+    const want = {
+      initiatives: expected.stages.total, needs: expected.needs.total, answered: expected.needs.answered,
+      stages: Object.fromEntries(expected.stages.groups.map((g) => [g.keys[0].value, [g.count]])),
+      themes: Object.fromEntries(expected.themes.groups.filter((g) => g.keys[0].value).map((g) => [g.keys[0].value, [g.count]])),
+      coverage: Object.fromEntries(expected.needs.groups.filter((g) => g.keys[0].value).map((g) => [g.keys[0].value, [g.answered, g.count - g.answered]])),
+    };
+    const same = (a, b) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+    for (const part of Object.keys(want)) {
+      const ok = typeof want[part] === 'object' ? same(want[part], shown[part]) : want[part] === shown[part];
+      if (!ok) problems.push(`dashboard ${when}: ${part} shows ${JSON.stringify(shown[part])}, the API says ${JSON.stringify(want[part])}`);
+    }
+    if (!Object.keys(want.stages).length || !Object.keys(want.themes).length) problems.push('dashboard: no figures to compare');
+    return expected;
+  }
+  const onLoad = await compare("on load");
+  // A write through the API shows on the open page without a reload.
+  const idea = (await api('{ initiatives(first: 100) { nodes { id version stage } } }')).initiatives.nodes
+    .find((i) => i.stage === 'IDEA' || i.stage === 'PILOT');
+  const target = idea.stage === 'IDEA' ? 'PILOT' : 'RUNNING';
+  await api(`mutation($id: ID!, $v: Int!) { changeInitiativeStage(input: {id: $id, version: $v, stage: ${target}}) { userErrors { message } } }`,
+    { id: idea.id, v: idea.version });
+  await board.waitForFunction(([stage, count]) => {
+    const row = document.querySelector(`#table-stages tr[data-key="${stage}"]`);
+    return row && Number(row.children[1].textContent) === count;
+  }, [target, onLoad.stages.groups.find((g) => g.keys[0].value === target).count + 1], { timeout: 20000 })
+    .catch(() => problems.push('dashboard: a write did not show on the open page'));
+  await compare('after a write');
+  await board.evaluate(() => document.querySelectorAll('details').forEach((d) => { d.open = true; }));
+  await board.screenshot({ path: process.argv[5], fullPage: true });
+  // In Dutch: its own texts, and the API's labels in Dutch.
+  await board.goto(`${origin}/dashboard?lang=nl`);
+  await loaded(1);
+  const heading = await board.textContent('h1');
+  if (heading !== 'Programmadashboard') problems.push(`dashboard in Dutch has the heading ${heading}`);
+  const running = await board.textContent('#table-stages tr[data-key="RUNNING"] th');
+  if (running !== 'Lopend') problems.push(`dashboard in Dutch names the stage RUNNING ${running}`);
+  const dutch = await api(DASHBOARD, {}, 'nl');
+  const theme = dutch.themes.groups.find((g) => g.keys[0].value);
+  const shownTheme = await board.textContent(`#table-themes tr[data-key="${theme.keys[0].value}"] th`);
+  if (shownTheme !== theme.keys[0].label) problems.push(`dashboard in Dutch shows the theme ${shownTheme}, the API says ${theme.keys[0].label}`);
+  const outcomeRows = await board.$$('#table-outcomes tr[data-key]');
+  if (!outcomeRows.length) problems.push('dashboard: the indicator shown first has no outcomes');
+  const boardViolations = await board.evaluate(() => window.__violations);
+  for (const v of boardViolations) problems.push(`dashboard content-security-policy violation: ${v}`);
   await browser.close();
   if (problems.length) {
     console.error(problems.join('\n'));
     process.exit(1);
   }
   console.log('GraphiQL loads offline under its content-security policy, answers a query and streams a ' +
-    'subscription; the browser revalidates kept answers and never shows one a write replaced');
+    'subscription; the browser revalidates kept answers and never shows one a write replaced; the ' +
+    'dashboard shows the API\'s figures in English and Dutch and follows a write live');
 })().catch((e) => { console.error(e); process.exit(1); });
 JS
-node "$work/check.cjs" "http://127.0.0.1:$port" "${GRAPHIQL_SCREENSHOT:-$work/graphiql.png}" "$key"
+mkdir -p target
+node "$work/check.cjs" "http://127.0.0.1:$port" "${GRAPHIQL_SCREENSHOT:-$work/graphiql.png}" "$key" \
+  "${DASHBOARD_SCREENSHOT:-target/dashboard.png}"
+echo "dashboard screenshot: ${DASHBOARD_SCREENSHOT:-target/dashboard.png}"
