@@ -146,10 +146,11 @@ async function notModifiedCount() {
     stages: initiativeStats(filter: $initiatives, groupBy: [STAGE], includeEmptyGroups: true) { total groups { count keys { value label } } }
     themes: initiativeStats(filter: $initiatives, groupBy: [THEME]) { groups { count keys { value label } } }
     needs: needStats(filter: $needs, groupBy: [AREA]) { total answered groups { count answered keys { value label } } } }`;
-  async function api(query, variables, language) {
+  async function api(query, variables, language, anonymous) {
     const response = await fetch(`${origin}/graphql`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'accept-language': language || 'en', authorization: `Bearer ${key}` },
+      headers: { 'content-type': 'application/json', 'accept-language': language || 'en',
+        ...(anonymous ? {} : { authorization: `Bearer ${key}` }) },
       body: JSON.stringify({ query, variables: variables || {} }),
     });
     const body = await response.json();
@@ -173,11 +174,21 @@ async function notModifiedCount() {
   await board.setViewportSize({ width: 1280, height: 1400 });
   await board.goto(`${origin}/`);
   if (!(await board.$('a[href="/dashboard"]'))) problems.push('landing page without a link to /dashboard');
+  // The landing page's key figures are the API's.
+  await board.waitForFunction(() => document.body.dataset.figures === 'loaded', null, { timeout: 20000 })
+    .catch(() => problems.push('landing page: the key figures did not load'));
+  // As the page asks: anonymously (partner-only learnings are not counted).
+  const front = await api('{ initiatives { totalCount } needStats { total answered } learnings { totalCount } municipalities { totalCount } }', {}, 'en', true);
+  const frontShown = await board.evaluate(() => Object.fromEntries([...document.querySelectorAll('[data-figure]')]
+    .map((e) => [e.dataset.figure, Number(e.textContent)])));
+  const frontWant = { initiatives: front.initiatives.totalCount, needs: front.needStats.total, answered: front.needStats.answered,
+    learnings: front.learnings.totalCount, municipalities: front.municipalities.totalCount };
+  if (JSON.stringify(frontShown) !== JSON.stringify(frontWant)) problems.push(`landing page figures ${JSON.stringify(frontShown)}, the API says ${JSON.stringify(frontWant)}`);
   await board.goto(`${origin}/dashboard?lang=en`);
   const loaded = (n) => board.waitForFunction((n) => Number(document.body.dataset.loads || 0) >= n, n, { timeout: 20000 });
   await loaded(1);
   async function compare(when) {
-    const expected = await api(DASHBOARD, {});
+    const expected = await api(DASHBOARD, {}, 'en', true);
     const shown = await board.evaluate(() => {
       const rows = (id) => Object.fromEntries([...document.querySelectorAll(`#${id} tr[data-key]`)]
         .map((tr) => [tr.dataset.key, [...tr.children].slice(1).map((c) => Number(c.textContent))]));
@@ -224,7 +235,7 @@ async function notModifiedCount() {
   if (heading !== 'Programmadashboard') problems.push(`dashboard in Dutch has the heading ${heading}`);
   const running = await board.textContent('#table-stages tr[data-key="RUNNING"] th');
   if (running !== 'Lopend') problems.push(`dashboard in Dutch names the stage RUNNING ${running}`);
-  const dutch = await api(DASHBOARD, {}, 'nl');
+  const dutch = await api(DASHBOARD, {}, 'nl', true);
   const theme = dutch.themes.groups.find((g) => g.keys[0].value);
   const shownTheme = await board.textContent(`#table-themes tr[data-key="${theme.keys[0].value}"] th`);
   if (shownTheme !== theme.keys[0].label) problems.push(`dashboard in Dutch shows the theme ${shownTheme}, the API says ${theme.keys[0].label}`);

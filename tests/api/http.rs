@@ -148,6 +148,25 @@ async fn the_dashboard_is_a_page_of_this_server_alone() {
         .await
         .unwrap();
     assert!(landing.contains("href=\"/dashboard\""), "{landing}");
+    // The front door speaks the caller's language.
+    for (asked, lang, word) in [
+        ("nl-BE,nl;q=0.9", "nl", "programmadashboard"),
+        ("fr", "fr", "tableau de bord"),
+        ("de-DE", "de", "Programm-Dashboard"),
+        ("es, en;q=0.5", "en", "programme dashboard"),
+    ] {
+        let response = app
+            .client
+            .get(app.url("/"))
+            .header("accept-language", asked)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["content-language"], lang, "{asked}");
+        let page = response.text().await.unwrap();
+        assert!(page.contains(&format!("<html lang=\"{lang}\">")), "{asked}");
+        assert!(page.contains(word), "{asked}: {page}");
+    }
 }
 
 #[tokio::test]

@@ -72,6 +72,11 @@ const ASSETS: &[(&str, &[u8], &str)] = &[
         "text/css; charset=utf-8",
     ),
     (
+        "landing.js",
+        include_bytes!("../../assets/dashboard/landing.js"),
+        "text/javascript; charset=utf-8",
+    ),
+    (
         "LICENSE.chartjs",
         include_bytes!("../../assets/dashboard/LICENSE.chartjs"),
         "text/plain; charset=utf-8",
@@ -235,39 +240,153 @@ pub async fn dashboard() -> Response {
     ))
 }
 
-/// `GET /`: what this server offers, with links.
-pub async fn landing() -> Response {
+/// The landing page's texts in one language.
+struct FrontDoor {
+    lang: &'static str,
+    intro: &'static str,
+    figures: [&'static str; 5],
+    dashboard: &'static str,
+    graphiql: &'static str,
+    schema: &'static str,
+    open_data: &'static str,
+    docs: &'static str,
+}
+
+const FRONT_DOORS: [FrontDoor; 4] = [
+    FrontDoor {
+        lang: "en",
+        intro: "The data of a city's circular-economy citizen programme: the circular initiatives it supports, the residents' needs they answer, the partners involved, the outcomes measured and the lessons learnt — for the city's services, partner cities and developers.",
+        figures: [
+            "initiatives",
+            "needs",
+            "of them answered",
+            "learnings",
+            "municipalities",
+        ],
+        dashboard: "The programme dashboard: the programme at a glance, live.",
+        graphiql: "GraphiQL: write and run queries; its Docs pane describes every type and field.",
+        schema: "The schema (SDL): for code generators and for reading.",
+        open_data: "Open data: every public data set as CSV, NDJSON and GeoJSON, with a Frictionless Data Package.",
+        docs: "Reads need no key; writes need an API key (Authorization: Bearer …).",
+    },
+    FrontDoor {
+        lang: "nl",
+        intro: "De gegevens van een circulair burgerprogramma van een stad: de circulaire initiatieven die het steunt, de noden van bewoners die ze beantwoorden, de partners, de gemeten resultaten en de geleerde lessen — voor de diensten van de stad, partnersteden en ontwikkelaars.",
+        figures: [
+            "initiatieven",
+            "noden",
+            "waarvan beantwoord",
+            "lessen",
+            "gemeenten",
+        ],
+        dashboard: "Het programmadashboard: het programma in één oogopslag, live.",
+        graphiql: "GraphiQL: schrijf en voer queries uit; het Docs-paneel beschrijft elk type en veld.",
+        schema: "Het schema (SDL): voor codegeneratoren en om te lezen.",
+        open_data: "Open data: elke publieke dataset als CSV, NDJSON en GeoJSON, met een Frictionless Data Package.",
+        docs: "Lezen kan zonder sleutel; schrijven vraagt een API-sleutel (Authorization: Bearer …).",
+    },
+    FrontDoor {
+        lang: "fr",
+        intro: "Les données d'un programme citoyen d'économie circulaire d'une ville : les initiatives circulaires qu'il soutient, les besoins des habitants auxquels elles répondent, les partenaires, les résultats mesurés et les enseignements — pour les services de la ville, les villes partenaires et les développeurs.",
+        figures: [
+            "initiatives",
+            "besoins",
+            "dont satisfaits",
+            "enseignements",
+            "communes",
+        ],
+        dashboard: "Le tableau de bord du programme : le programme en un coup d'œil, en direct.",
+        graphiql: "GraphiQL : écrire et exécuter des requêtes ; le panneau Docs décrit chaque type et champ.",
+        schema: "Le schéma (SDL) : pour les générateurs de code et pour la lecture.",
+        open_data: "Données ouvertes : chaque jeu de données public en CSV, NDJSON et GeoJSON, avec un Frictionless Data Package.",
+        docs: "La lecture se fait sans clé ; l'écriture demande une clé d'API (Authorization: Bearer …).",
+    },
+    FrontDoor {
+        lang: "de",
+        intro: "Die Daten eines Bürgerprogramms einer Stadt zur Kreislaufwirtschaft: die unterstützten Kreislaufinitiativen, die Bedarfe der Bewohner, die sie decken, die Partner, die gemessenen Ergebnisse und die Erkenntnisse — für die Dienste der Stadt, Partnerstädte und Entwickler.",
+        figures: [
+            "Initiativen",
+            "Bedarfe",
+            "davon gedeckt",
+            "Erkenntnisse",
+            "Gemeinden",
+        ],
+        dashboard: "Das Programm-Dashboard: das Programm auf einen Blick, live.",
+        graphiql: "GraphiQL: Abfragen schreiben und ausführen; der Docs-Bereich beschreibt jeden Typ und jedes Feld.",
+        schema: "Das Schema (SDL): für Codegeneratoren und zum Lesen.",
+        open_data: "Offene Daten: jeder öffentliche Datensatz als CSV, NDJSON und GeoJSON, mit einem Frictionless Data Package.",
+        docs: "Lesen geht ohne Schlüssel; Schreiben braucht einen API-Schlüssel (Authorization: Bearer …).",
+    },
+];
+
+/// `GET /`: the instance's front door, in the caller's language (`Accept-Language`): what it
+/// is, the programme's key figures (read from the public API by the page), and the way in.
+pub async fn landing(headers: axum::http::HeaderMap) -> Response {
+    let preferences = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(crate::kernel::i18n::LocalePreferences::from_accept_language)
+        .unwrap_or_default();
+    let door = preferences
+        .chain(None)
+        .iter()
+        .find_map(|code| FRONT_DOORS.iter().find(|d| d.lang == code))
+        .unwrap_or(&FRONT_DOORS[0]);
     let base = format!("/assets/{}", *ASSETS_VERSION);
-    html(format!(
+    let figures: String = ["initiatives", "needs", "answered", "learnings", "municipalities"]
+        .iter()
+        .zip(door.figures)
+        .map(|(key, label)| {
+            format!(
+                "<div class=\"figure\"><div class=\"value\" data-figure=\"{key}\">–</div><div class=\"label\">{label}</div></div>\n"
+            )
+        })
+        .collect();
+    let mut response = html(format!(
         r#"<!doctype html>
-<html lang="en">
+<html lang="{lang}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Stroom API</title>
-<link rel="stylesheet" href="{base}/page.css">
+<link rel="stylesheet" href="{base}/dashboard.css">
 </head>
-<body class="stroom-loading">
+<body>
+<header>
 <h1>Stroom API</h1>
-<p>A GraphQL API over a city's circular-economy citizen programme: the circular initiatives it
-supports, the residents' needs they answer, the partners involved, the outcomes measured and the
-lessons learnt. Reads need no key; writes need an API key (<code>Authorization: Bearer …</code>).</p>
+<p>{intro}</p>
+</header>
+<main>
+<div class="figures">
+{figures}</div>
 <ul>
-<li><a href="/dashboard">The programme dashboard</a>: initiatives, needs, coverage, outcomes and learnings at a glance, live.</li>
-<li><a href="/graphql">GraphiQL</a>: write and run queries; its Docs pane describes every type and field.</li>
-<li><a href="/schema.graphql">The schema</a> (SDL): for code generators and for reading.</li>
-<li><a href="/open-data/">Open data</a>: every public data set as CSV, NDJSON and GeoJSON, with
-<a href="/open-data/datapackage.json">a Frictionless Data Package</a>.</li>
-<li>The endpoint: <code>POST /graphql</code> with <code>Content-Type: application/json</code>, or
-<code>GET /graphql?query=…</code> for queries.</li>
-<li>Operations: <a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a>,
-<a href="/metrics">/metrics</a> (Prometheus, with an admin key; or on the server's metrics
-address when it has one).</li>
+<li><a href="/dashboard">{dashboard}</a></li>
+<li><a href="/graphql">{graphiql}</a></li>
+<li><a href="/schema.graphql">{schema}</a></li>
+<li><a href="/open-data/">{open_data}</a> (<a href="/open-data/datapackage.json">datapackage.json</a>)</li>
+<li>{docs} <code>POST /graphql</code>, <code>GET /graphql?query=…</code></li>
+<li><a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a>, <a href="/metrics">/metrics</a></li>
 </ul>
-<p>Try it: <code>curl -s &lt;this server&gt;/graphql -H 'content-type: application/json' -d
+<p><code>curl -s &lt;this server&gt;/graphql -H 'content-type: application/json' -d
 '{{"query":"{{ initiatives(first: 3) {{ nodes {{ name stage }} }} }}"}}'</code></p>
+</main>
+<script src="{base}/landing.js"></script>
 </body>
 </html>
-"#
-    ))
+"#,
+        lang = door.lang,
+        intro = door.intro,
+        dashboard = door.dashboard,
+        graphiql = door.graphiql,
+        schema = door.schema,
+        open_data = door.open_data,
+        docs = door.docs,
+    ));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(door.lang),
+    );
+    headers.insert(header::VARY, HeaderValue::from_static("Accept-Language"));
+    response
 }
