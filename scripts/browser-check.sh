@@ -187,8 +187,8 @@ async function notModifiedCount() {
   await board.goto(`${origin}/dashboard?lang=en`);
   const loaded = (n) => board.waitForFunction((n) => Number(document.body.dataset.loads || 0) >= n, n, { timeout: 20000 });
   await loaded(1);
-  async function compare(when) {
-    const expected = await api(DASHBOARD, {}, 'en', true);
+  async function compare(when, variables) {
+    const expected = await api(DASHBOARD, variables || {}, 'en', true);
     const shown = await board.evaluate(() => {
       const rows = (id) => Object.fromEntries([...document.querySelectorAll(`#${id} tr[data-key]`)]
         .map((tr) => [tr.dataset.key, [...tr.children].slice(1).map((c) => Number(c.textContent))]));
@@ -228,6 +228,19 @@ async function notModifiedCount() {
   await compare('after a write');
   await board.evaluate(() => document.querySelectorAll('details').forEach((d) => { d.open = true; }));
   await board.screenshot({ path: process.argv[5], fullPage: true });
+  // The filters: a programme and an area chosen on the page give the API's figures under the
+  // same filter.
+  const choice = await board.evaluate(() => {
+    const pick = (id) => { const s = document.getElementById(id); s.selectedIndex = 1; return s.value; };
+    return { programme: pick('programme'), area: pick('area') };
+  });
+  const loadsBefore = await board.evaluate(() => Number(document.body.dataset.loads));
+  await board.click('form.filters button[type="submit"]');
+  await loaded(loadsBefore + 1);
+  await compare('filtered by a programme and an area', {
+    initiatives: { programmes: [choice.programme], areas: [choice.area] },
+    needs: { programmes: [choice.programme], areas: [choice.area] },
+  });
   // In Dutch: its own texts, and the API's labels in Dutch.
   await board.goto(`${origin}/dashboard?lang=nl`);
   await loaded(1);
