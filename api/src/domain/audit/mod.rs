@@ -249,6 +249,41 @@ impl AuditQuery {
     }
 }
 
+/// The `history` field of every changeable type, flattened into it: one definition of the
+/// field, its arguments and its gate.
+pub struct RecordHistory {
+    kind: NodeKind,
+    id: i64,
+}
+
+impl RecordHistory {
+    pub fn of(kind: NodeKind, id: i64) -> Self {
+        Self { kind, id }
+    }
+}
+
+#[Object]
+impl RecordHistory {
+    /// The changes made to this record through the API, latest first: for editor and admin keys
+    /// (others get null, with an error at this path).
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n changes.")] first: Option<i32>,
+        #[graphql(desc = "Returns the changes after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
+        #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Option<Connection<AuditEntry>>> {
+        history(
+            ctx,
+            self.kind,
+            self.id,
+            PageArgs::new(first, after, last, before),
+        )
+        .await
+    }
+}
+
 /// The history of one record, for the `history` field every changeable type has.
 #[tracing::instrument(level = "debug", skip_all, fields(kind = kind.type_name(), id = id))]
 pub async fn history(

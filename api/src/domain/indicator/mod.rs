@@ -195,25 +195,9 @@ impl Indicator {
         .await
     }
 
-    /// The changes made to this record through the API, latest first: for editor and admin keys
-    /// (others get null, with an error at this path).
-    async fn history(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n changes.")] first: Option<i32>,
-        #[graphql(desc = "Returns the changes after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n changes.")] last: Option<i32>,
-        #[graphql(desc = "Returns the changes before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<
-        Option<crate::graphql::pagination::Connection<crate::domain::audit::AuditEntry>>,
-    > {
-        crate::domain::audit::history(
-            ctx,
-            NodeKind::Indicator,
-            self.0.id,
-            crate::graphql::pagination::PageArgs::new(first, after, last, before),
-        )
-        .await
+    #[graphql(flatten)]
+    async fn history_field(&self) -> crate::domain::audit::RecordHistory {
+        crate::domain::audit::RecordHistory::of(NodeKind::Indicator, self.0.id)
     }
 
     #[graphql(flatten)]
