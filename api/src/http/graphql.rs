@@ -743,6 +743,7 @@ async fn pipeline(
             response,
             &document,
             requested_name.as_deref(),
+            operation,
             analysis,
             &spent,
             &viewer,
@@ -1108,6 +1109,7 @@ fn respond(
     response: async_graphql::Response,
     document: &ExecutableDocument,
     operation_name: Option<&str>,
+    operation: Option<OperationType>,
     analysis: Analysis,
     spent: &Spent,
     viewer: &Viewer,
@@ -1151,9 +1153,7 @@ fn respond(
         // root field, related or not: in a query such a request is refused as invalid instead,
         // as a value of the wrong type is. (Below a nullable field the null stops there, with
         // its error, as the specification has it.)
-        let query = super::analysis::select_operation(document, operation_name)
-            .is_some_and(|op| op.ty == OperationType::Query);
-        if query
+        if operation == Some(OperationType::Query)
             && labelled.iter().zip(&wiped).any(|(error, wiped)| {
                 *wiped
                     && error.pointer("/extensions/code").and_then(Value::as_str)

@@ -214,7 +214,10 @@ impl Deliverer {
             .filter(
                 sea_orm::Condition::any()
                     .add(change_event::Column::WithdrawnFrom.is_null())
-                    .add(change_event::Column::WithdrawnFrom.like("%,admin,%")),
+                    .add(
+                        change_event::Column::WithdrawnFrom
+                            .like(format!("%,{},%", Role::Admin.as_str())),
+                    ),
             )
             .order_by_asc(change_event::Column::Sequence)
             .limit(FAN_OUT_BATCH)
