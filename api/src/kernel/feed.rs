@@ -129,6 +129,11 @@ impl ChangeLog {
         }
     }
 
+    /// Whether this transaction made the record.
+    pub fn is_created(&self, kind: NodeKind, id: i64) -> bool {
+        self.created.contains(&(kind, id))
+    }
+
     /// A record's version after this transaction changed it.
     pub fn versioned(&mut self, kind: NodeKind, id: i64, version: i32) {
         self.versions.insert((kind, id), version);
@@ -168,6 +173,26 @@ impl ChangeLog {
     /// Notes that a change to the record took it out of sight of `roles` (`,role,…,`).
     pub fn withdraw(&mut self, kind: NodeKind, subject: i64, roles: String) {
         self.withdrawn.push((kind, subject, roles));
+    }
+
+    /// Where the log stands, to go back to if what follows is undone.
+    pub fn mark(&self) -> (usize, usize) {
+        (self.events.len(), self.withdrawn.len())
+    }
+
+    /// Forgets what was noted after `mark`.
+    pub fn truncate(&mut self, mark: (usize, usize)) {
+        self.events.truncate(mark.0);
+        self.withdrawn.truncate(mark.1);
+    }
+
+    /// Whether anything was created, changed or withdrawn after `mark` (an update that
+    /// changed no field notes an event without fields).
+    pub fn changed_since(&self, mark: (usize, usize)) -> bool {
+        self.withdrawn.len() > mark.1
+            || self.events[mark.0.min(self.events.len())..]
+                .iter()
+                .any(|e| !e.fields.is_empty() || e.operation != Operation::Updated)
     }
 
     pub fn take_events(&mut self) -> Vec<Event> {
@@ -268,29 +293,37 @@ pub async fn publish(
         .ok_or_else(|| DbErr::RecordNotFound("change_sequence".into()))?;
     let last: i64 = row.try_get("", "last")?;
     let at = now();
-    let models =
-        events
-            .into_iter()
-            .enumerate()
-            .map(|(i, event)| entity::change_event::ActiveModel {
-                sequence: sea_orm::Set(last - count + 1 + i as i64),
-                at: sea_orm::Set(at),
-                subject_type: sea_orm::Set(event.kind.type_name().to_owned()),
-                subject_id: sea_orm::Set(event.subject),
-                municipality_id: sea_orm::Set(event.municipality),
-                operation: sea_orm::Set(event.operation.as_str().to_owned()),
-                fields: sea_orm::Set(Json::Array(
-                    event.fields.into_iter().map(Json::String).collect(),
-                )),
-                version: sea_orm::Set(event.version),
-                mutation: sea_orm::Set(mutation.to_owned()),
-                withdrawn_from: sea_orm::Set(event.withdrawn_from),
-            });
-    entity::change_event::Entity::insert_many(models)
-        .exec_without_returning(txn)
-        .await?;
+    let mut models = events
+        .into_iter()
+        .enumerate()
+        .map(|(i, event)| entity::change_event::ActiveModel {
+            sequence: sea_orm::Set(last - count + 1 + i as i64),
+            at: sea_orm::Set(at),
+            subject_type: sea_orm::Set(event.kind.type_name().to_owned()),
+            subject_id: sea_orm::Set(event.subject),
+            municipality_id: sea_orm::Set(event.municipality),
+            operation: sea_orm::Set(event.operation.as_str().to_owned()),
+            fields: sea_orm::Set(Json::Array(
+                event.fields.into_iter().map(Json::String).collect(),
+            )),
+            version: sea_orm::Set(event.version),
+            mutation: sea_orm::Set(mutation.to_owned()),
+            withdrawn_from: sea_orm::Set(event.withdrawn_from),
+        })
+        .peekable();
+    // In statements of a bounded size: a large write (an import) has more events than one
+    // statement may bind values (SQLite: 32,766).
+    while models.peek().is_some() {
+        let chunk: Vec<_> = models.by_ref().take(EVENTS_PER_STATEMENT).collect();
+        entity::change_event::Entity::insert_many(chunk)
+            .exec_without_returning(txn)
+            .await?;
+    }
     Ok(Some(last))
 }
+
+/// Events stored per statement (ten values each).
+const EVENTS_PER_STATEMENT: usize = 1000;
 
 /// The number of the last event published (0 before the first change).
 pub async fn last_event(db: &impl ConnectionTrait) -> Result<i64, DbErr> {

@@ -135,11 +135,12 @@ impl Problems {
     }
 }
 
-/// Something that follows every audited change, in its transaction (the search index does).
+/// Something that follows every audited change, in its transaction (the search index does):
+/// called once per write, before it commits, with the records of a kind it changed.
 pub type ChangeHook = for<'a> fn(
     &'a DatabaseTransaction,
     NodeKind,
-    i64,
+    &'a [i64],
 )
     -> futures_util::future::BoxFuture<'a, Result<(), sea_orm::DbErr>>;
 
@@ -153,6 +154,10 @@ pub fn on_change(hook: ChangeHook) {
     }
 }
 
+/// A part of a write that can be undone alone (`Write::part`).
+#[must_use = "a part ends with `keep` or `undo`"]
+pub struct Part((usize, usize));
+
 /// One mutation in progress.
 pub struct Write {
     pub txn: DatabaseTransaction,
@@ -162,7 +167,14 @@ pub struct Write {
     log: std::sync::Mutex<ChangeLog>,
     /// Rung once they are committed.
     doorbell: crate::kernel::feed::Doorbell,
+    /// The records changed so far, for the change hooks (in the order first changed).
+    changed: std::sync::Mutex<Vec<(NodeKind, i64)>>,
+    /// Live records looked up, by table and ID, when the write keeps them
+    /// (`keep_references`): an import checks the same municipality and themes row after row.
+    references: Option<std::sync::Mutex<References>>,
 }
+
+type References = std::collections::HashMap<(&'static str, i64), Box<dyn std::any::Any + Send>>;
 
 impl Write {
     /// Starts a mutation: refuses anonymous and read-only callers, opens the transaction.
@@ -186,6 +198,8 @@ impl Write {
             mutation,
             log: Default::default(),
             doorbell: crate::kernel::feed::published(db),
+            changed: Default::default(),
+            references: None,
         })
     }
 
@@ -197,6 +211,10 @@ impl Write {
     ) -> Result<(Option<T>, Vec<UserError>), ApiError> {
         match result {
             Ok(value) => {
+                if let Err(error) = self.follow_changes().await {
+                    self.txn.rollback().await?;
+                    return Err(error.into());
+                }
                 let events = self.change_log().take_events();
                 let published = publish(&self.txn, self.mutation, events).await?;
                 // The stamps of what this request wrote move in the same commit (all of them
@@ -221,6 +239,40 @@ impl Write {
                 Err(error)
             }
         }
+    }
+
+    /// Opens a part of this write that can be undone alone (one row of an import): a
+    /// savepoint, and the change log's place. End it with `keep` or `undo`.
+    pub async fn part(&self) -> Result<Part, sea_orm::DbErr> {
+        self.txn.execute_unprepared("SAVEPOINT part").await?;
+        Ok(Part(self.change_log().mark()))
+    }
+
+    /// Whether the part changed anything (an update to the same values does not).
+    pub fn changed_in(&self, part: &Part) -> bool {
+        self.change_log().changed_since(part.0)
+    }
+
+    /// Keeps what the part did, as part of the whole write.
+    pub async fn keep(&self, part: Part) -> Result<(), sea_orm::DbErr> {
+        let _ = part;
+        self.txn
+            .execute_unprepared("RELEASE SAVEPOINT part")
+            .await?;
+        Ok(())
+    }
+
+    /// Undoes what the part did, in the database and in the change log; the rest of the write
+    /// goes on (on PostgreSQL even after a statement of the part failed).
+    pub async fn undo(&self, part: Part) -> Result<(), sea_orm::DbErr> {
+        self.txn
+            .execute_unprepared("ROLLBACK TO SAVEPOINT part")
+            .await?;
+        self.txn
+            .execute_unprepared("RELEASE SAVEPOINT part")
+            .await?;
+        self.change_log().truncate(part.0);
+        Ok(())
     }
 
     fn change_log(&self) -> std::sync::MutexGuard<'_, ChangeLog> {
@@ -249,6 +301,39 @@ impl Write {
         }
     }
 
+    /// Keeps the live records this write looks up for its later checks, until it changes
+    /// one of their table (for a write of many records that name the same few).
+    pub fn keep_references(&mut self) {
+        self.references = Some(Default::default());
+    }
+
+    fn kept<E: Table>(&self, id: i64) -> Option<E::Model> {
+        let references = self.references.as_ref()?;
+        let references = references.lock().unwrap_or_else(|e| e.into_inner());
+        references
+            .get(&(E::NAME, id))
+            .and_then(|m| m.downcast_ref::<E::Model>())
+            .cloned()
+    }
+
+    fn remember<E: Table>(&self, model: &E::Model) {
+        if let Some(references) = &self.references {
+            references
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert((E::NAME, E::id(model)), Box::new(model.clone()));
+        }
+    }
+
+    fn forget<E: Table>(&self) {
+        if let Some(references) = &self.references {
+            references
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|(table, _), _| *table != E::NAME);
+        }
+    }
+
     /// A live (not archived) record, by ID, for an input that references it.
     pub async fn live<E: Table>(
         &self,
@@ -256,6 +341,9 @@ impl Write {
         kind: NodeKind,
         id: i64,
     ) -> WriteResult<E::Model> {
+        if let Some(model) = self.kept::<E>(id) {
+            return Ok(model);
+        }
         let model = E::find()
             .filter(E::id_expr().eq(id))
             .one(&self.txn)
@@ -278,6 +366,7 @@ impl Write {
             )
             .into());
         }
+        self.remember::<E>(&model);
         Ok(model)
     }
 
@@ -310,6 +399,7 @@ impl Write {
         E: Table,
         A: ActiveModelTrait<Entity = E> + Send,
     {
+        self.forget::<E>();
         let version_column = column::<E>("version")?;
         let updated_column = column::<E>("updated_at")?;
         let seen_before = if E::VISIBILITY_FOLLOWS_VALUES {
@@ -413,14 +503,42 @@ impl Write {
             .await?;
         self.change_log()
             .changed(kind, subject, municipality, &changes_for_feed);
-        // Every change passes here: what follows changes (the search index) sees each one, in
-        // the same transaction.
+        // Every change passes here: what follows changes (the search index) sees each changed
+        // record once, in the same transaction, as the write ends.
+        self.changed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((kind, subject));
+        Ok(())
+    }
+
+    /// Runs the change hooks over the records this write changed, once each, a kind at a time
+    /// (so a write of many records, an import, is followed in a few statements). A record a
+    /// part undid may be among them: a hook finds it as it now is.
+    async fn follow_changes(&self) -> Result<(), sea_orm::DbErr> {
+        let changed = std::mem::take(&mut *self.changed.lock().unwrap_or_else(|e| e.into_inner()));
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let mut kinds: Vec<(NodeKind, Vec<i64>)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (kind, id) in changed {
+            if !seen.insert((kind, id)) {
+                continue;
+            }
+            match kinds.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, ids)) => ids.push(id),
+                None => kinds.push((kind, vec![id])),
+            }
+        }
         let hooks = CHANGE_HOOKS
             .read()
             .map(|hooks| hooks.clone())
             .unwrap_or_default();
         for hook in hooks {
-            hook(&self.txn, kind, subject).await?;
+            for (kind, ids) in &kinds {
+                hook(&self.txn, *kind, ids).await?;
+            }
         }
         Ok(())
     }
@@ -546,7 +664,7 @@ fn column<E: EntityTrait>(name: &str) -> Result<E::Column, ApiError> {
 }
 
 /// A record's version, for tables that have one.
-fn version_of<E: Table>(model: &E::Model) -> Option<i32> {
+pub fn version_of<E: Table>(model: &E::Model) -> Option<i32> {
     match model.get(column::<E>("version").ok()?) {
         Value::Int(version) => version,
         _ => None,
@@ -743,6 +861,10 @@ impl Write {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        let kept: Vec<E::Model> = ids.iter().filter_map(|id| self.kept::<E>(*id)).collect();
+        if kept.len() == ids.len() {
+            return Ok(kept);
+        }
         let found = E::find()
             .filter(E::id_expr().is_in(ids.iter().copied()))
             .all(&self.txn)
@@ -766,36 +888,45 @@ impl Write {
             }
         }
         problems.finish()?;
+        for model in &models {
+            self.remember::<E>(model);
+        }
         Ok(models)
     }
 
-    /// Replaces the rows of a link table for one record, linking it to `ids` (records of
-    /// `kind`); returns the change of `field` for the audit entry, empty when nothing changed.
+    /// Replaces the rows of a link table for one record (`own`: its kind, its column in the
+    /// table and its ID), linking it to `ids` (records of `kind`); returns the change of
+    /// `field` for the audit entry, empty when nothing changed.
     pub async fn replace_links(
         &self,
         field: &str,
         kind: NodeKind,
         table: &'static str,
-        own: (&'static str, i64),
+        own: (NodeKind, &'static str, i64),
         other: &'static str,
         ids: &[i64],
     ) -> WriteResult<Map<String, Json>> {
         use sea_orm::sea_query::{Query, SelectStatement};
-        let select: SelectStatement = Query::select()
-            .column(other)
-            .from(table)
-            .and_where(column_of(table, own.0).eq(own.1))
-            .take();
+        let (own_kind, own_column, own_id) = own;
+        let own = (own_column, own_id);
         let mut before: Vec<i64> = Vec::new();
-        for row in self.txn.query_all(&select).await? {
-            before.push(row.try_get("", other)?);
+        // A record made by this write has no links yet: nothing to read or remove.
+        if !self.change_log().is_created(own_kind, own_id) {
+            let select: SelectStatement = Query::select()
+                .column(other)
+                .from(table)
+                .and_where(column_of(table, own.0).eq(own.1))
+                .take();
+            for row in self.txn.query_all(&select).await? {
+                before.push(row.try_get("", other)?);
+            }
+            before.sort_unstable();
+            let delete = Query::delete()
+                .from_table(table)
+                .and_where(column_of(table, own.0).eq(own.1))
+                .take();
+            self.txn.execute(&delete).await?;
         }
-        before.sort_unstable();
-        let delete = Query::delete()
-            .from_table(table)
-            .and_where(column_of(table, own.0).eq(own.1))
-            .take();
-        self.txn.execute(&delete).await?;
         if !ids.is_empty() {
             let now = now();
             let mut insert = Query::insert();

@@ -252,7 +252,7 @@ async fn link_lists(
                         field,
                         kind,
                         table,
-                        ("initiative_id", initiative),
+                        (NodeKind::Initiative, "initiative_id", initiative),
                         other,
                         &list,
                     )

@@ -108,7 +108,7 @@ async fn replace_themes(
             "themes",
             NodeKind::Theme,
             "learning_theme",
-            ("learning_id", learning),
+            (NodeKind::Learning, "learning_id", learning),
             "theme_id",
             &themes,
         )

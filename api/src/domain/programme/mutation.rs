@@ -168,7 +168,7 @@ async fn replace_themes(
             "themes",
             NodeKind::Theme,
             "programme_theme",
-            ("programme_id", programme),
+            (NodeKind::Programme, "programme_id", programme),
             "theme_id",
             &themes,
         )

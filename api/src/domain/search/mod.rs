@@ -360,7 +360,38 @@ fn insert_statement(backend: DbBackend, documents: &[Document]) -> Option<Statem
 
 /// Keeps the index in step with every audited change, in the change's transaction.
 pub fn follow_changes() {
-    crate::kernel::write::on_change(|txn, kind, id| Box::pin(reindex(txn, kind, id)));
+    crate::kernel::write::on_change(|txn, kind, ids| Box::pin(reindex_many(txn, kind, ids)));
+}
+
+/// Brings the index of these records of one kind up to date, a few hundred per statement.
+pub async fn reindex_many(
+    db: &impl ConnectionTrait,
+    kind: NodeKind,
+    ids: &[i64],
+) -> Result<(), DbErr> {
+    if let [id] = ids {
+        return reindex(db, kind, *id).await;
+    }
+    if kind == NodeKind::Theme {
+        for id in ids {
+            reindex_theme(db, *id).await?;
+        }
+        return Ok(());
+    }
+    if SearchType::of(kind).is_none() {
+        return Ok(());
+    }
+    for chunk in ids.chunks(REBUILD_BATCH) {
+        let delete = Query::delete()
+            .from_table("search_document")
+            .and_where(Expr::col("subject_type").eq(kind.type_name()))
+            .and_where(Expr::col("subject_id").is_in(chunk.iter().copied()))
+            .take();
+        db.execute(&delete).await?;
+        let documents = load(db, kind, Some(chunk)).await?;
+        store(db, &documents).await?;
+    }
+    Ok(())
 }
 
 /// Brings the index of one record up to date (after any change to it). A theme's change
