@@ -1,5 +1,5 @@
 //! The `stroom` binary: serve the API, migrate the database, load the demo or generated data,
-//! print the schema, manage API keys.
+//! print the schema, manage API keys and webhooks, import spreadsheets.
 // The GraphQL schema (sixteen merged query roots) makes deep async types; the compiler needs
 // a higher limit to lay them out in release builds.
 #![recursion_limit = "256"]
@@ -98,6 +98,20 @@ async fn main() -> anyhow::Result<()> {
                 db::connect(cli.global.database_url(), cli.global.db_max_connections).await?;
             db::migrate(&connected.db).await?;
             stroom_api::keys::run(&connected.db, command).await
+        }
+        Command::Import(args) => {
+            if args.template.is_some() || args.columns {
+                return stroom_api::imports::run_template(&args);
+            }
+            let connected =
+                db::connect(cli.global.database_url(), cli.global.db_max_connections).await?;
+            db::migrate(&connected.db).await?;
+            if stroom_api::imports::run(&connected.db, args).await? {
+                Ok(())
+            } else {
+                // Rows were refused (the report says which): scripts see it.
+                std::process::exit(1)
+            }
         }
         Command::Webhooks(command) => {
             let connected =

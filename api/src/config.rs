@@ -115,6 +115,9 @@ pub enum Command {
     /// Manage webhook endpoints.
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
+    /// Import records from a spreadsheet (.xlsx, .ods, .xls or .csv) with a report per row, or
+    /// write a template (`--template TYPE`).
+    Import(ImportArgs),
     /// Ask a running server whether it is ready (for container health checks): exits 0 when
     /// `/readyz` answers 200.
     Ready {
@@ -122,6 +125,66 @@ pub enum Command {
         #[arg(long, default_value = "http://127.0.0.1:8080/readyz")]
         url: String,
     },
+}
+
+/// The record types a spreadsheet can hold, as `--type` and `--template` name them.
+pub const IMPORT_TYPES: [&str; 6] = [
+    "initiatives",
+    "needs",
+    "organisations",
+    "partnerships",
+    "outcomes",
+    "learnings",
+];
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// The spreadsheet to import; with `--template`, where to write the template (default
+    /// `TYPE-template.xlsx`).
+    pub file: Option<std::path::PathBuf>,
+    /// What the rows are.
+    #[arg(long = "type", value_parser = clap::builder::PossibleValuesParser::new(IMPORT_TYPES))]
+    pub record_type: Option<String>,
+    /// Check every row and report, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write the good rows even when others are refused (otherwise all or nothing).
+    #[arg(long)]
+    pub partial: bool,
+    /// Also write the report to a file: `.json`, or `.xlsx` for an annotated copy of the
+    /// spreadsheet with the problems marked. May be given more than once.
+    #[arg(long)]
+    pub report: Vec<std::path::PathBuf>,
+    /// Write the template of a record type (headers, an example row, lists of values and an
+    /// explanation sheet) instead of importing.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(IMPORT_TYPES))]
+    pub template: Option<String>,
+    /// Print every record type's columns (Markdown) instead of importing.
+    #[arg(long)]
+    pub columns: bool,
+    /// The template's language.
+    #[arg(long, default_value = "nl", value_parser = ["en", "nl", "fr"])]
+    pub language: String,
+    /// The language of texts whose column names none (`naam` rather than `naam (en)`); by
+    /// default the language the column names are in.
+    #[arg(long)]
+    pub locale: Option<String>,
+    /// CSV only: the text encoding (detected when not given).
+    #[arg(long, value_parser = ["utf-8", "windows-1252"])]
+    pub encoding: Option<String>,
+    /// CSV only: the separator, `,`, `;`, `|` or `tab` (detected when not given).
+    #[arg(long)]
+    pub separator: Option<String>,
+    /// Import as this API key: its role and municipality apply and the audit trail names it.
+    /// Without one, the import is the command line's, with the admin role.
+    #[arg(long, env = "STROOM_API_KEY", hide_env_values = true)]
+    pub key: Option<String>,
+    /// Refuse files larger than this many megabytes.
+    #[arg(long, default_value_t = 200)]
+    pub max_file_mb: u64,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -218,6 +281,10 @@ pub struct ServeArgs {
     /// Largest request body, in bytes.
     #[arg(long, env = "STROOM_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
     pub max_body_bytes: usize,
+
+    /// Largest upload (a spreadsheet sent to `importRecords` as a multipart request), in bytes.
+    #[arg(long, env = "STROOM_MAX_UPLOAD_BYTES", default_value_t = 20 * 1024 * 1024)]
+    pub max_upload_bytes: usize,
 
     /// Add an `x-stroom-sql-statements` header with the number of SQL statements a request ran
     /// (for tests and benchmarks).
@@ -513,6 +580,7 @@ impl Default for ServeArgs {
             demo: None,
             request_timeout_ms: 30_000,
             max_body_bytes: 256 * 1024,
+            max_upload_bytes: 20 * 1024 * 1024,
             sql_statements_header: false,
             result_cache_entries: 1000,
             result_cache_megabytes: 16,

@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod graphql;
 pub mod http;
+pub mod imports;
 pub mod kernel;
 pub mod keys;
 pub mod startup;

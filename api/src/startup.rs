@@ -159,6 +159,7 @@ impl Application {
                 request_timeout: serve.request_timeout(),
                 body_timeout: Duration::from_secs(serve.body_timeout_secs.max(1)),
                 max_body_bytes: serve.max_body_bytes,
+                max_upload_bytes: serve.max_upload_bytes,
                 sql_statements_header: serve.sql_statements_header,
                 explain: serve.explain,
                 cache_max_age_secs: serve.cache_max_age_secs,

@@ -14,6 +14,7 @@ pub mod area;
 pub mod audit_entry;
 pub mod change_event;
 pub mod contact_person;
+pub mod import_key;
 pub mod indicator;
 pub mod initiative;
 pub mod initiative_area;

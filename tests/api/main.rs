@@ -15,6 +15,7 @@ mod helpers;
 mod hostile;
 mod http;
 mod idempotency;
+mod import;
 mod live;
 mod locale;
 mod observability;

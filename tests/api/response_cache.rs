@@ -357,6 +357,7 @@ fn urlencode(text: &str) -> String {
 const UNSTAMPED: &[&str] = &[
     "api_key",
     "idempotency_record",
+    "import_key",
     "seaql_migrations",
     "sqlite_sequence",
     "table_stamp",

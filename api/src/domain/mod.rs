@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod area;
 pub mod audit;
 pub mod changes;
+pub mod import;
 pub mod indicator;
 pub mod initiative;
 pub mod learning;

@@ -6,6 +6,7 @@ use crate::domain::area::AreaQuery;
 use crate::domain::area::mutation::AreaMutation;
 use crate::domain::audit::AuditQuery;
 use crate::domain::changes::{ChangeQuery, ChangeSubscription};
+use crate::domain::import::mutation::ImportMutation;
 use crate::domain::indicator::IndicatorQuery;
 use crate::domain::indicator::mutation::IndicatorMutation;
 use crate::domain::initiative::InitiativeQuery;
@@ -78,6 +79,7 @@ pub struct Mutation(
     TranslationMutation,
     ApiKeyMutation,
     WebhookMutation,
+    ImportMutation,
 );
 
 /// Live results, over WebSocket (`graphql-transport-ws`) or server-sent events, authorized

@@ -202,6 +202,48 @@ struct Incoming {
     variables: Option<Value>,
     extensions: Option<Value>,
     is_get: bool,
+    /// Files of a multipart request, which its variables refer to.
+    uploads: Vec<async_graphql::UploadValue>,
+}
+
+/// Whether a request is a GraphQL multipart request (a file upload).
+pub(super) fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        })
+}
+
+/// A GraphQL multipart request (the spec async-graphql implements): `operations`, `map` and
+/// one file, within the upload limit.
+async fn multipart(state: &AppState, headers: &HeaderMap, body: Bytes) -> Result<Incoming, String> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let options = async_graphql::http::MultipartOptions::default()
+        .max_file_size(state.settings.max_upload_bytes)
+        .max_num_files(1);
+    let request = async_graphql::http::receive_body(Some(content_type), body.as_ref(), options)
+        .await
+        .map_err(|e| format!("The multipart request could not be read: {e}."))?;
+    let variables = serde_json::to_value(&request.variables).map_err(|e| e.to_string())?;
+    let extensions = serde_json::to_value(&request.extensions).map_err(|e| e.to_string())?;
+    Ok(Incoming {
+        query: Some(request.query),
+        operation_name: request.operation_name,
+        variables: Some(variables),
+        extensions: extensions
+            .as_object()
+            .is_some_and(|o| !o.is_empty())
+            .then_some(extensions),
+        is_get: false,
+        uploads: request.uploads,
+    })
 }
 
 pub async fn get(
@@ -235,6 +277,7 @@ pub async fn get(
         variables,
         extensions,
         is_get: true,
+        uploads: Vec::new(),
     };
     serve(state, headers, peer, incoming, format).await
 }
@@ -263,12 +306,14 @@ pub async fn post(
                 .trim()
                 .to_ascii_lowercase()
         });
-    if content_type.as_deref() != Some(JSON) {
+    let upload = content_type.as_deref() == Some("multipart/form-data");
+    if content_type.as_deref() != Some(JSON) && !upload {
         return refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format,
             "BAD_REQUEST",
-            "Send GraphQL requests as `Content-Type: application/json`.",
+            "Send GraphQL requests as `Content-Type: application/json` (or a file upload as \
+             `multipart/form-data`).",
         );
     }
     let body = match body {
@@ -286,6 +331,12 @@ pub async fn post(
             return refuse(status, format, "BAD_REQUEST", message);
         }
     };
+    if upload {
+        return match multipart(&state, &headers, body).await {
+            Ok(incoming) => serve(state, headers, peer, incoming, format).await,
+            Err(message) => refuse(StatusCode::BAD_REQUEST, format, "BAD_REQUEST", message),
+        };
+    }
     // The body's own object adds one level to the values inside it.
     let max_nesting = state.settings.limits.max_nesting + 1;
     if let Err(exceeded) = check_json_nesting(&body, max_nesting, "The request body") {
@@ -355,6 +406,7 @@ pub async fn post(
         variables,
         extensions,
         is_get: false,
+        uploads: Vec::new(),
     };
     serve(state, headers, peer, incoming, format).await
 }
@@ -536,6 +588,7 @@ async fn pipeline(
     if let Some(variables) = incoming.variables {
         request.variables = async_graphql::Variables::from_json(variables);
     }
+    request.uploads = incoming.uploads;
     let requested_name = incoming.operation_name;
     let document = match kept {
         Some(document) => {

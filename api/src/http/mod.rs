@@ -47,6 +47,8 @@ pub struct HttpSettings {
     /// Time a client has to send a request's whole body.
     pub body_timeout: Duration,
     pub max_body_bytes: usize,
+    /// Largest multipart request (an upload).
+    pub max_upload_bytes: usize,
     pub sql_statements_header: bool,
     pub explain: bool,
     pub cache_max_age_secs: u64,
@@ -225,7 +227,13 @@ async fn read_body_in_time(
 ) -> Response {
     use http_body_util::{BodyExt, Limited};
     let refusal = |status: axum::http::StatusCode, message: String| {
-        let body = serde_json::json!({"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]});
+        let code = if status == axum::http::StatusCode::UNAUTHORIZED {
+            "UNAUTHENTICATED"
+        } else {
+            "BAD_REQUEST"
+        };
+        let body =
+            serde_json::json!({"errors": [{"message": message, "extensions": {"code": code}}]});
         (
             status,
             [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
@@ -233,13 +241,25 @@ async fn read_body_in_time(
         )
             .into_response()
     };
+    // Uploads (multipart) may be larger, and are taken only from callers with a key: an
+    // anonymous one is refused before its body is read.
+    let upload = graphql::is_multipart(request.headers());
+    if upload && !request.headers().contains_key(header::AUTHORIZATION) {
+        return refusal(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "Uploads need an API key with the editor or admin role: send `Authorization: Bearer <key>`."
+                .to_owned(),
+        );
+    }
+    let limit = if upload {
+        settings.max_upload_bytes
+    } else {
+        settings.max_body_bytes
+    };
     let too_large = || {
         let mut response = refusal(
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "The request body is larger than {} bytes.",
-                settings.max_body_bytes
-            ),
+            format!("The request body is larger than {limit} bytes."),
         );
         // The rest of the body is not read: the connection ends with this answer.
         response.headers_mut().insert(
@@ -257,7 +277,7 @@ async fn read_body_in_time(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if announced.is_some_and(|length| length > settings.max_body_bytes as u64) {
+    if announced.is_some_and(|length| length > limit as u64) {
         let expects_continue = parts
             .headers
             .get(header::EXPECT)
@@ -267,7 +287,7 @@ async fn read_body_in_time(
         }
         return too_large();
     }
-    let limited = Limited::new(body, settings.max_body_bytes);
+    let limited = Limited::new(body, limit);
     match tokio::time::timeout(settings.body_timeout, limited.collect()).await {
         Ok(Ok(collected)) => {
             let request = Request::from_parts(parts, axum::body::Body::from(collected.to_bytes()));
@@ -319,7 +339,11 @@ pub fn metrics_router(state: AppState) -> Router {
 }
 
 pub fn router(state: AppState) -> Router {
-    let max_body = state.settings.max_body_bytes;
+    // The size of each request is checked by `read_body_in_time`, by its kind.
+    let max_body = state
+        .settings
+        .max_body_bytes
+        .max(state.settings.max_upload_bytes);
     let cors = cors(&state.settings.cors_origins);
     let body_in_time = middleware::from_fn_with_state(state.settings.clone(), read_body_in_time);
     Router::new()
