@@ -25,11 +25,11 @@ export DATABASE_URL="$url" RUST_LOG=warn
 "$bin" seed --demo
 file="$work/initiatives.csv"
 awk -v rows="$rows" 'BEGIN {
-  print "externe ID;naam;naam (en);beschrijving;fase;initiatiefnemer;verdienmodel;betaalbaarheid;startdatum;website;thema'"'"'s";
+  print "externe ID;naam;naam (en);beschrijving;fase;initiatiefnemer;verdienmodel;betaalbaarheid;startdatum;website;thema'"'"'s;gemeente";
   split("IDEA PILOT RUNNING SELF_SUSTAINING", stages, " ");
   split("repair reuse food sharing_economy textile", themes, " ");
   for (i = 1; i <= rows; i++) {
-    printf "BENCH-%d;Initiatief %d;Initiative %d;Een buurtinitiatief rond hergebruik, nummer %d.;%s;CITIZENS;VOLUNTEER;FREE;2024-%02d-%02d;https://example.org/%d;\"%s; %s\"\n",
+    printf "BENCH-%d;Initiatief %d;Initiative %d;Een buurtinitiatief rond hergebruik, nummer %d.;%s;CITIZENS;VOLUNTEER;FREE;2024-%02d-%02d;https://example.org/%d;\"%s; %s\";Mechelen\n",
       i, i, i, i, stages[1 + i % 4], 1 + i % 12, 1 + i % 28, i, themes[1 + i % 5], themes[1 + (i + 2) % 5];
   }
 }' > "$file"

@@ -893,6 +893,13 @@ async fn create(
             );
         }
     }
+    if matches!(spec.node, NodeKind::Initiative | NodeKind::Need)
+        && input.fields.value("municipality").is_none()
+        && let Some(column) = spec.columns.iter().find(|c| c.field == "municipality")
+    {
+        // The key writes to several municipalities and the row names none.
+        missing.push(column);
+    }
     missing.retain(|c| input.fields.value(c.field).is_none());
     if !missing.is_empty() {
         return Err(missing

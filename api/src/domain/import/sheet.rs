@@ -278,10 +278,7 @@ fn read<RS: Read + Seek + BufRead>(
     } else if magic.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
         // A compound file: an encrypted (password-protected) workbook, or an old `.xls`.
         match calamine::Xlsx::new(&mut reader) {
-            Err(calamine::XlsxError::Password) => Err(
-                "The workbook is protected with a password; save a copy without one and import that."
-                    .into(),
-            ),
+            Err(calamine::XlsxError::Password) => Err(PROTECTED.into()),
             _ => {
                 reader
                     .seek(std::io::SeekFrom::Start(0))
@@ -356,10 +353,7 @@ fn from_data(value: &calamine::Data) -> CellValue {
 
 fn read_xlsx<RS: Read + Seek>(reader: RS, out: &mut Out) -> Result<(), String> {
     let mut book = calamine::Xlsx::new(reader).map_err(|e| match e {
-        calamine::XlsxError::Password => {
-            "The workbook is protected with a password; save a copy without one and import that."
-                .to_owned()
-        }
+        calamine::XlsxError::Password => PROTECTED.to_owned(),
         other => corrupt("xlsx", other),
     })?;
     let name = book
@@ -467,40 +461,44 @@ fn read_ranges(
     Ok(())
 }
 
+const PROTECTED: &str =
+    "The workbook is protected with a password; save a copy without one and import that.";
+
 fn read_ods<RS: Read + Seek>(reader: RS, out: &mut Out) -> Result<(), String> {
-    let mut book: calamine::Ods<RS> = calamine::Ods::new(reader).map_err(|e| match e {
-        calamine::OdsError::Password => {
-            "The workbook is protected with a password; save a copy without one and import that."
-                .to_owned()
-        }
+    let book = calamine::Ods::new(reader).map_err(|e| match e {
+        calamine::OdsError::Password => PROTECTED.to_owned(),
         other => corrupt("ods", other),
     })?;
-    let name = book
-        .sheet_names()
-        .first()
-        .cloned()
-        .ok_or_else(|| "The workbook has no sheet.".to_owned())?;
-    let values = book.worksheet_range(&name).map_err(|e| corrupt("ods", e))?;
-    let formulas = book.worksheet_formula(&name).ok();
-    read_ranges(Format::Ods, values, formulas, out)
+    read_first_sheet(Format::Ods, book, out)
 }
 
 fn read_xls<RS: Read + Seek>(reader: RS, out: &mut Out) -> Result<(), String> {
-    let mut book: calamine::Xls<RS> = calamine::Xls::new(reader).map_err(|e| match e {
-        calamine::XlsError::Password => {
-            "The workbook is protected with a password; save a copy without one and import that."
-                .to_owned()
-        }
+    let book = calamine::Xls::new(reader).map_err(|e| match e {
+        calamine::XlsError::Password => PROTECTED.to_owned(),
         other => corrupt("xls", other),
     })?;
+    read_first_sheet(Format::Xls, book, out)
+}
+
+/// The first sheet of a workbook read whole (`.ods`, `.xls`: calamine does not stream them).
+fn read_first_sheet<RS: Read + Seek, B: Reader<RS>>(
+    format: Format,
+    mut book: B,
+    out: &mut Out,
+) -> Result<(), String>
+where
+    B::Error: std::fmt::Display,
+{
     let name = book
         .sheet_names()
         .first()
         .cloned()
         .ok_or_else(|| "The workbook has no sheet.".to_owned())?;
-    let values = book.worksheet_range(&name).map_err(|e| corrupt("xls", e))?;
+    let values = book
+        .worksheet_range(&name)
+        .map_err(|e| corrupt(format.as_str(), e))?;
     let formulas = book.worksheet_formula(&name).ok();
-    read_ranges(Format::Xls, values, formulas, out)
+    read_ranges(format, values, formulas, out)
 }
 
 /// The separator the header line uses most, outside quotes.

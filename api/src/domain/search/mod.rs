@@ -364,14 +364,12 @@ pub fn follow_changes() {
 }
 
 /// Brings the index of these records of one kind up to date, a few hundred per statement.
+#[tracing::instrument(level = "debug", skip_all, fields(kind = kind.type_name(), records = ids.len()))]
 pub async fn reindex_many(
     db: &impl ConnectionTrait,
     kind: NodeKind,
     ids: &[i64],
 ) -> Result<(), DbErr> {
-    if let [id] = ids {
-        return reindex(db, kind, *id).await;
-    }
     if kind == NodeKind::Theme {
         for id in ids {
             reindex_theme(db, *id).await?;
@@ -399,20 +397,7 @@ pub async fn reindex_many(
 /// labels.
 #[tracing::instrument(level = "debug", skip_all, fields(kind = kind.type_name(), id = id))]
 pub async fn reindex(db: &impl ConnectionTrait, kind: NodeKind, id: i64) -> Result<(), DbErr> {
-    if kind == NodeKind::Theme {
-        return reindex_theme(db, id).await;
-    }
-    if SearchType::of(kind).is_none() {
-        return Ok(());
-    }
-    let delete = Query::delete()
-        .from_table("search_document")
-        .and_where(Expr::col("subject_type").eq(kind.type_name()))
-        .and_where(Expr::col("subject_id").eq(id))
-        .take();
-    db.execute(&delete).await?;
-    let documents = load(db, kind, Some(&[id])).await?;
-    store(db, &documents).await
+    reindex_many(db, kind, &[id]).await
 }
 
 /// Reindexes the records of a theme and of the themes below it.
