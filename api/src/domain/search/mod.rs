@@ -364,7 +364,7 @@ pub fn follow_changes() {
 }
 
 /// Brings the index of these records of one kind up to date, a few hundred per statement.
-#[tracing::instrument(level = "debug", skip_all, fields(kind = kind.type_name(), records = ids.len()))]
+#[tracing::instrument(level = "debug", name = "reindex", skip_all, fields(kind = kind.type_name(), records = ids.len()))]
 pub async fn reindex_many(
     db: &impl ConnectionTrait,
     kind: NodeKind,
@@ -395,7 +395,6 @@ pub async fn reindex_many(
 /// Brings the index of one record up to date (after any change to it). A theme's change
 /// reaches the records of that theme and of the themes below it, whose documents carry its
 /// labels.
-#[tracing::instrument(level = "debug", skip_all, fields(kind = kind.type_name(), id = id))]
 pub async fn reindex(db: &impl ConnectionTrait, kind: NodeKind, id: i64) -> Result<(), DbErr> {
     reindex_many(db, kind, &[id]).await
 }
