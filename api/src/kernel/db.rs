@@ -259,7 +259,9 @@ async fn connect_with(
         .sqlx_logging(false);
     if sqlite {
         // WAL lets readers run beside the one writer; the busy timeout makes writers queue
-        // instead of failing; foreign keys are off by default in SQLite.
+        // instead of failing; foreign keys are off by default in SQLite. Temporary data (the
+        // sub-journal of a savepoint, as each row of an import has, and large sorts) stays in
+        // memory rather than in files.
         let busy = statement_limit
             .unwrap_or(Duration::from_secs(10))
             .min(Duration::from_secs(10));
@@ -268,6 +270,7 @@ async fn connect_with(
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(busy)
                 .foreign_keys(true)
+                .pragma("temp_store", "memory")
         });
     } else if let Some(limit) = statement_limit {
         let ms = limit.as_millis().max(1).to_string();

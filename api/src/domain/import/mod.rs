@@ -227,8 +227,8 @@ struct Lookup {
     municipality_count: Option<u64>,
     /// The row each external ID of the file was first seen on.
     rows_of_external: HashMap<String, u32>,
-    /// External IDs given by this import, stored as it ends.
-    new_keys: Vec<(NodeKind, String, i64, i32)>,
+    /// External IDs given by this import (with their record and version), stored as it ends.
+    new_keys: HashMap<(NodeKind, String), (i64, i32)>,
 }
 
 impl Lookup {
@@ -1054,13 +1054,9 @@ async fn remember(
     version: i32,
 ) -> WriteResult<()> {
     use entity::import_key::{Column, Entity};
+    let pending = (kind, external.to_owned());
     let map = lookup.external(write, kind).await?;
-    let stored = map.contains_key(external)
-        && !lookup
-            .new_keys
-            .iter()
-            .any(|(k, e, _, _)| *k == kind && e == external);
-    let map = lookup.external(write, kind).await?;
+    let known = map.contains_key(external);
     map.insert(
         external.to_owned(),
         Known {
@@ -1068,7 +1064,7 @@ async fn remember(
             imported_version: version,
         },
     );
-    if stored {
+    if known && !lookup.new_keys.contains_key(&pending) {
         Entity::update_many()
             .col_expr(Column::SubjectId, sea_orm::sea_query::Expr::value(id))
             .col_expr(
@@ -1081,16 +1077,7 @@ async fn remember(
             .exec(&write.txn)
             .await?;
     } else {
-        match lookup
-            .new_keys
-            .iter_mut()
-            .find(|(k, e, _, _)| *k == kind && e == external)
-        {
-            Some(pending) => *pending = (kind, external.to_owned(), id, version),
-            None => lookup
-                .new_keys
-                .push((kind, external.to_owned(), id, version)),
-        }
+        lookup.new_keys.insert(pending, (id, version));
     }
     Ok(())
 }
@@ -1100,10 +1087,11 @@ async fn store_new_keys(write: &Write, lookup: &mut Lookup) -> WriteResult<()> {
     use entity::import_key::{ActiveModel, Entity};
     use sea_orm::ActiveValue::{NotSet, Set};
     let at = now();
-    for chunk in lookup.new_keys.chunks(500) {
+    let keys: Vec<_> = lookup.new_keys.drain().collect();
+    for chunk in keys.chunks(500) {
         let models = chunk
             .iter()
-            .map(|(kind, external, id, version)| ActiveModel {
+            .map(|((kind, external), (id, version))| ActiveModel {
                 id: NotSet,
                 subject_type: Set(kind.type_name().to_owned()),
                 external_id: Set(external.clone()),
@@ -1116,7 +1104,6 @@ async fn store_new_keys(write: &Write, lookup: &mut Lookup) -> WriteResult<()> {
             .exec_without_returning(&write.txn)
             .await?;
     }
-    lookup.new_keys.clear();
     Ok(())
 }
 
