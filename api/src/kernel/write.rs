@@ -154,9 +154,16 @@ pub fn on_change(hook: ChangeHook) {
     }
 }
 
-/// A part of a write that can be undone alone (`Write::part`).
+/// Audit entries stored per statement (eight values each).
+const AUDITS_PER_STATEMENT: usize = 500;
+
+/// A part of a write that can be undone alone (`Write::part`): where the change log and the
+/// audit entries stood when it began.
 #[must_use = "a part ends with `keep` or `undo`"]
-pub struct Part((usize, usize));
+pub struct Part {
+    log: (usize, usize),
+    audits: usize,
+}
 
 /// One mutation in progress.
 pub struct Write {
@@ -169,6 +176,8 @@ pub struct Write {
     doorbell: crate::kernel::feed::Doorbell,
     /// The records changed so far, for the change hooks (in the order first changed).
     changed: std::sync::Mutex<Vec<(NodeKind, i64)>>,
+    /// Its audit entries, stored together as it commits.
+    audits: std::sync::Mutex<Vec<entity::audit_entry::ActiveModel>>,
     /// Live records looked up, by table and ID, when the write keeps them
     /// (`keep_references`): an import checks the same municipality and themes row after row.
     references: Option<std::sync::Mutex<References>>,
@@ -199,6 +208,7 @@ impl Write {
             log: Default::default(),
             doorbell: crate::kernel::feed::published(db),
             changed: Default::default(),
+            audits: Default::default(),
             references: None,
         })
     }
@@ -211,6 +221,10 @@ impl Write {
     ) -> Result<(Option<T>, Vec<UserError>), ApiError> {
         match result {
             Ok(value) => {
+                if let Err(error) = self.store_audit_entries().await {
+                    self.txn.rollback().await?;
+                    return Err(error.into());
+                }
                 if let Err(error) = self.follow_changes().await {
                     self.txn.rollback().await?;
                     return Err(error.into());
@@ -245,12 +259,15 @@ impl Write {
     /// savepoint, and the change log's place. End it with `keep` or `undo`.
     pub async fn part(&self) -> Result<Part, sea_orm::DbErr> {
         self.txn.execute_unprepared("SAVEPOINT part").await?;
-        Ok(Part(self.change_log().mark()))
+        Ok(Part {
+            log: self.change_log().mark(),
+            audits: self.audit_entries().len(),
+        })
     }
 
     /// Whether the part changed anything (an update to the same values does not).
     pub fn changed_in(&self, part: &Part) -> bool {
-        self.change_log().changed_since(part.0)
+        self.change_log().changed_since(part.log)
     }
 
     /// Keeps what the part did, as part of the whole write.
@@ -262,7 +279,7 @@ impl Write {
         Ok(())
     }
 
-    /// Undoes what the part did, in the database and in the change log; the rest of the write
+    /// Undoes what the part did, in the database, the change log and the audit entries; the rest of the write
     /// goes on (on PostgreSQL even after a statement of the part failed).
     pub async fn undo(&self, part: Part) -> Result<(), sea_orm::DbErr> {
         self.txn
@@ -271,7 +288,25 @@ impl Write {
         self.txn
             .execute_unprepared("RELEASE SAVEPOINT part")
             .await?;
-        self.change_log().truncate(part.0);
+        self.change_log().truncate(part.log);
+        self.audit_entries().truncate(part.audits);
+        Ok(())
+    }
+
+    fn audit_entries(&self) -> std::sync::MutexGuard<'_, Vec<entity::audit_entry::ActiveModel>> {
+        self.audits.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stores the write's audit entries, a few hundred per statement.
+    async fn store_audit_entries(&self) -> Result<(), sea_orm::DbErr> {
+        let entries = std::mem::take(&mut *self.audit_entries());
+        let mut entries = entries.into_iter().peekable();
+        while entries.peek().is_some() {
+            let chunk: Vec<_> = entries.by_ref().take(AUDITS_PER_STATEMENT).collect();
+            entity::audit_entry::Entity::insert_many(chunk)
+                .exec_without_returning(&self.txn)
+                .await?;
+        }
         Ok(())
     }
 
@@ -498,9 +533,9 @@ impl Write {
             municipality_id: sea_orm::ActiveValue::Set(municipality),
             changes: sea_orm::ActiveValue::Set(Json::Object(changes)),
         };
-        entity::audit_entry::Entity::insert(entry)
-            .exec_without_returning(&self.txn)
-            .await?;
+        // Stored as the write commits, with the others (one statement for an ordinary
+        // mutation, a few hundred entries per statement for an import).
+        self.audit_entries().push(entry);
         self.change_log()
             .changed(kind, subject, municipality, &changes_for_feed);
         // Every change passes here: what follows changes (the search index) sees each changed
