@@ -176,6 +176,8 @@ pub struct Write {
     doorbell: crate::kernel::feed::Doorbell,
     /// The records changed so far, for the change hooks (in the order first changed).
     changed: std::sync::Mutex<Vec<(NodeKind, i64)>>,
+    /// Kept parts whose savepoints are not released yet.
+    releases: std::sync::atomic::AtomicUsize,
     /// Its audit entries, stored together as it commits.
     audits: std::sync::Mutex<Vec<entity::audit_entry::ActiveModel>>,
     /// Live records looked up, by table and ID, when the write keeps them
@@ -209,6 +211,7 @@ impl Write {
             doorbell: crate::kernel::feed::published(db),
             changed: Default::default(),
             audits: Default::default(),
+            releases: Default::default(),
             references: None,
         })
     }
@@ -258,7 +261,9 @@ impl Write {
     /// Opens a part of this write that can be undone alone (one row of an import): a
     /// savepoint, and the change log's place. End it with `keep` or `undo`.
     pub async fn part(&self) -> Result<Part, sea_orm::DbErr> {
-        self.txn.execute_unprepared("SAVEPOINT part").await?;
+        // Kept parts are released here, in the same round trip as the new savepoint.
+        let sql = format!("{}SAVEPOINT part", self.take_releases());
+        self.txn.execute_unprepared(&sql).await?;
         Ok(Part {
             log: self.change_log().mark(),
             audits: self.audit_entries().len(),
@@ -270,27 +275,31 @@ impl Write {
         self.change_log().changed_since(part.log)
     }
 
-    /// Keeps what the part did, as part of the whole write.
-    pub async fn keep(&self, part: Part) -> Result<(), sea_orm::DbErr> {
+    /// Keeps what the part did, as part of the whole write. Its savepoint is released with the
+    /// next statement about parts (or by the commit, which ends every savepoint).
+    pub fn keep(&self, part: Part) {
         let _ = part;
-        self.txn
-            .execute_unprepared("RELEASE SAVEPOINT part")
-            .await?;
-        Ok(())
+        self.releases
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Undoes what the part did, in the database, the change log and the audit entries; the rest of the write
-    /// goes on (on PostgreSQL even after a statement of the part failed).
+    /// Undoes what the part did, in the database, the change log and the audit entries; the
+    /// rest of the write goes on (on PostgreSQL even after a statement of the part failed).
     pub async fn undo(&self, part: Part) -> Result<(), sea_orm::DbErr> {
-        self.txn
-            .execute_unprepared("ROLLBACK TO SAVEPOINT part")
-            .await?;
-        self.txn
-            .execute_unprepared("RELEASE SAVEPOINT part")
-            .await?;
+        let sql = format!(
+            "{}ROLLBACK TO SAVEPOINT part; RELEASE SAVEPOINT part",
+            self.take_releases()
+        );
+        self.txn.execute_unprepared(&sql).await?;
         self.change_log().truncate(part.log);
         self.audit_entries().truncate(part.audits);
         Ok(())
+    }
+
+    /// `RELEASE SAVEPOINT part; ` for each kept part not released yet (innermost first).
+    fn take_releases(&self) -> String {
+        let kept = self.releases.swap(0, std::sync::atomic::Ordering::Relaxed);
+        "RELEASE SAVEPOINT part; ".repeat(kept)
     }
 
     fn audit_entries(&self) -> std::sync::MutexGuard<'_, Vec<entity::audit_entry::ActiveModel>> {

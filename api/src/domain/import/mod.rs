@@ -818,7 +818,7 @@ async fn import_record(
             {
                 remember(write, lookup, spec.node, external, id, version).await?;
             }
-            write.keep(part).await?;
+            write.keep(part);
             if let Some(id) = outcome.record {
                 lookup.learn(spec.node, id, &input.names);
             }
@@ -1012,7 +1012,7 @@ async fn update(
         outcome.unchanged();
         return Ok(false);
     }
-    write.keep(part).await?;
+    write.keep(part);
     let allowed = match (input.version, known) {
         (Some(v), _) => v == current.version,
         (None, Some(known)) => known.imported_version == current.version,
