@@ -178,6 +178,8 @@ pub struct Write {
     changed: std::sync::Mutex<Vec<(NodeKind, i64)>>,
     /// Kept parts whose savepoints are not released yet.
     releases: std::sync::atomic::AtomicUsize,
+    /// Parts begun and not yet kept or undone.
+    open_parts: std::sync::atomic::AtomicUsize,
     /// Its audit entries, stored together as it commits.
     audits: std::sync::Mutex<Vec<entity::audit_entry::ActiveModel>>,
     /// Live records looked up, by table and ID, when the write keeps them
@@ -212,6 +214,7 @@ impl Write {
             changed: Default::default(),
             audits: Default::default(),
             releases: Default::default(),
+            open_parts: Default::default(),
             references: None,
         })
     }
@@ -261,9 +264,18 @@ impl Write {
     /// Opens a part of this write that can be undone alone (one row of an import): a
     /// savepoint, and the change log's place. End it with `keep` or `undo`.
     pub async fn part(&self) -> Result<Part, sea_orm::DbErr> {
+        // Between parts, a long write's audit entries go to the database, so memory stays
+        // bounded however many rows an import has.
+        if self.open_parts.load(std::sync::atomic::Ordering::Relaxed) == 0
+            && self.audit_entries().len() >= AUDITS_PER_STATEMENT
+        {
+            self.store_audit_entries().await?;
+        }
         // Kept parts are released here, in the same round trip as the new savepoint.
         let sql = format!("{}SAVEPOINT part", self.take_releases());
         self.txn.execute_unprepared(&sql).await?;
+        self.open_parts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Part {
             log: self.change_log().mark(),
             audits: self.audit_entries().len(),
@@ -281,6 +293,8 @@ impl Write {
         let _ = part;
         self.releases
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.open_parts
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Undoes what the part did, in the database, the change log and the audit entries; the
@@ -291,6 +305,8 @@ impl Write {
             self.take_releases()
         );
         self.txn.execute_unprepared(&sql).await?;
+        self.open_parts
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         self.change_log().truncate(part.log);
         self.audit_entries().truncate(part.audits);
         Ok(())
