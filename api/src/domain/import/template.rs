@@ -262,7 +262,6 @@ pub async fn annotated(
     let rows: HashMap<u32, &super::report::ImportRow> =
         report.rows.iter().map(|r| (r.row, r)).collect();
     let data = book.add_worksheet();
-    let width = file.headers.len() as u16;
     data.write_string_with_format(0, 0, "outcome", &header)
         .map_err(failed)?;
     data.write_string_with_format(0, 1, "problems", &header)
@@ -353,7 +352,6 @@ pub async fn annotated(
         out_row += 1;
     }
     data.set_freeze_panes(1, 2).map_err(failed)?;
-    let _ = width;
     book.save_to_buffer().map_err(failed)
 }
 

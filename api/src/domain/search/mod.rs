@@ -379,6 +379,15 @@ pub async fn reindex_many(
     if SearchType::of(kind).is_none() {
         return Ok(());
     }
+    replace_documents(db, kind, ids).await
+}
+
+/// Deletes the documents of these records and stores them anew, a few hundred at a time.
+async fn replace_documents(
+    db: &impl ConnectionTrait,
+    kind: NodeKind,
+    ids: &[i64],
+) -> Result<(), DbErr> {
     for chunk in ids.chunks(REBUILD_BATCH) {
         let delete = Query::delete()
             .from_table("search_document")
@@ -422,16 +431,7 @@ async fn reindex_theme(db: &impl ConnectionTrait, theme: i64) -> Result<(), DbEr
             .iter()
             .map(|row| row.try_get::<i64>("", "id"))
             .collect::<Result<_, _>>()?;
-        for chunk in ids.chunks(500) {
-            let delete = Query::delete()
-                .from_table("search_document")
-                .and_where(Expr::col("subject_type").eq(kind.type_name()))
-                .and_where(Expr::col("subject_id").is_in(chunk.iter().copied()))
-                .take();
-            db.execute(&delete).await?;
-            let documents = load(db, kind, Some(chunk)).await?;
-            store(db, &documents).await?;
-        }
+        replace_documents(db, kind, &ids).await?;
     }
     Ok(())
 }
