@@ -6,9 +6,10 @@ use futures_util::future::BoxFuture;
 
 use crate::graphql::context::request;
 use crate::graphql::input::{ArchiveInput, id};
+use crate::graphql::pagination::Wraps;
 use crate::kernel::error::ApiError;
 use crate::kernel::ids::NodeKind;
-use crate::kernel::record::Table;
+use crate::kernel::record::{Node, Table};
 use crate::kernel::write::{UserError, Write, WriteResult};
 
 /// Starts a mutation for the request's viewer.
@@ -53,6 +54,45 @@ pub async fn archive<E: Table>(
     .await
 }
 
+/// What a mutation hands back: the record as the change left it, and the user errors.
+pub trait Payload: Sized {
+    type Record: Wraps;
+    fn new(record: Option<Self::Record>, user_errors: Vec<UserError>) -> Self;
+}
+
+type Model<P> = <<<P as Payload>::Record as Wraps>::Entity as sea_orm::EntityTrait>::Model;
+
+/// Runs a change (`run`) and hands back its payload: the whole of most mutations.
+pub async fn respond<P, F>(
+    ctx: &Context<'_>,
+    mutation: &'static str,
+    change: F,
+) -> async_graphql::Result<P>
+where
+    P: Payload,
+    F: for<'w> FnOnce(&'w Write) -> BoxFuture<'w, WriteResult<Model<P>>>,
+{
+    let (record, user_errors) = run(ctx, mutation, change).await?;
+    Ok(P::new(record.map(P::Record::wrap), user_errors))
+}
+
+/// Archives the payload's record, or brings it back (`archive`), and hands back the payload.
+pub async fn archive_payload<P>(
+    ctx: &Context<'_>,
+    mutation: &'static str,
+    input: &ArchiveInput,
+    archived: bool,
+) -> async_graphql::Result<P>
+where
+    P: Payload,
+    <P::Record as Wraps>::Entity: Node,
+{
+    type Entity<P> = <<P as Payload>::Record as Wraps>::Entity;
+    let kind = <Entity<P> as Node>::KIND;
+    let (record, user_errors) = archive::<Entity<P>>(ctx, mutation, kind, input, archived).await?;
+    Ok(P::new(record.map(P::Record::wrap), user_errors))
+}
+
 /// A payload type: the changed record and the user errors.
 #[macro_export]
 macro_rules! payload {
@@ -64,6 +104,19 @@ macro_rules! payload {
             pub $field: Option<$ty>,
             /// What was wrong with the input; empty on success. Nothing is changed when it is not.
             pub user_errors: Vec<$crate::kernel::write::UserError>,
+        }
+
+        impl $crate::graphql::mutation::Payload for $name {
+            type Record = $ty;
+            fn new(
+                record: Option<$ty>,
+                user_errors: Vec<$crate::kernel::write::UserError>,
+            ) -> Self {
+                Self {
+                    $field: record,
+                    user_errors,
+                }
+            }
         }
     };
 }

@@ -140,6 +140,11 @@ pub trait Table:
     }
 }
 
+/// A table whose rows are nodes of the graph: each has a global ID of this kind.
+pub trait Node: Table {
+    const KIND: NodeKind;
+}
+
 /// A field holding one text per language.
 #[derive(Debug, Clone, Copy)]
 pub struct TextField {

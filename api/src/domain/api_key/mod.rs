@@ -26,6 +26,10 @@ use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Table, col};
 use crate::kernel::write::{UserError, UserErrorCode, link_change};
 
+impl crate::kernel::record::Node for api_key::Entity {
+    const KIND: NodeKind = NodeKind::ApiKey;
+}
+
 impl Table for api_key::Entity {
     const NAME: &'static str = "api_key";
     const REFERENCES: &'static [(&'static str, NodeKind)] =
@@ -81,12 +85,10 @@ impl Wraps for ApiKey {
 }
 
 /// An API key (without its secret, which is shown once, at creation).
+#[stroom_derive::record]
 #[Object]
 impl ApiKey {
-    /// The global ID of the key.
-    pub async fn id(&self) -> ID {
-        NodeKind::ApiKey.id(self.0.id)
-    }
+    id!("key");
 
     /// The key's name, which the audit log shows as the author of its changes.
     async fn name(&self) -> &str {
@@ -99,9 +101,7 @@ impl ApiKey {
     }
 
     /// The municipality an editor key writes to.
-    async fn municipality(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Municipality>> {
-        reference(ctx, self.0.municipality_id).await
-    }
+    reference!(municipality: Option<Municipality> = municipality_id);
 
     /// The first characters of the token, to recognise it.
     async fn token_prefix(&self) -> &str {

@@ -8,18 +8,20 @@ use sea_orm::{EntityTrait, QueryTrait};
 use crate::domain::initiative::Initiative;
 use crate::domain::municipality::Municipality;
 use crate::domain::need::Need;
-use crate::graphql::common::{OrderDirection, RecordMeta, localized_expr};
+use crate::graphql::common::{OrderDirection, localized_expr};
 use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
-use crate::graphql::loader::{Link, reference, required_reference};
-use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
+use crate::graphql::loader::Link;
+use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
 use crate::graphql::scalars::GeoJson;
-use crate::graphql::text::{Translation, required_text, served_locale, translations};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col};
-use crate::record_meta;
+
+impl crate::kernel::record::Node for area::Entity {
+    const KIND: NodeKind = NodeKind::Area;
+}
 
 impl Table for area::Entity {
     const NAME: &'static str = "area";
@@ -72,39 +74,13 @@ impl Wraps for Area {
 }
 
 /// A place inside a municipality: a district, neighbourhood, street cluster or site. Areas nest.
+#[stroom_derive::record]
 #[Object]
 impl Area {
-    /// The global ID of the area.
-    pub async fn id(&self) -> ID {
-        NodeKind::Area.id(self.0.id)
-    }
+    id!("area");
 
     /// The name, in the requested locale (with fallback to other translations).
-    async fn name(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(
-            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
-        )]
-        locale: Option<String>,
-    ) -> async_graphql::Result<String> {
-        required_text(ctx, &self.0.name, locale)
-    }
-
-    /// The locale `name` is served in, for the same `locale` argument: the first of the
-    /// request's languages that it has, else a fallback's; null when it has no text at all.
-    async fn name_locale(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The `locale` argument given to `name`, if any.")] locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        served_locale(ctx, &self.0.name, locale)
-    }
-
-    /// Every translation of the name.
-    async fn name_translations(&self) -> Vec<Translation> {
-        translations(&self.0.name, NodeKind::Area, self.0.id, "name")
-    }
+    text!(name: String, "Every translation of the name.");
 
     /// What kind of area it is.
     async fn kind(&self) -> AreaKind {
@@ -112,32 +88,13 @@ impl Area {
     }
 
     /// The municipality the area lies in.
-    async fn municipality(&self, ctx: &Context<'_>) -> async_graphql::Result<Municipality> {
-        required_reference(ctx, self.0.municipality_id).await
-    }
+    reference!(municipality: Municipality = municipality_id);
 
     /// The area this one lies in, if any.
-    async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Area>> {
-        reference(ctx, self.0.parent_id).await
-    }
+    reference!(parent: Option<Area> = parent_id);
 
     /// Areas inside this one.
-    async fn children(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n areas.")] first: Option<i32>,
-        #[graphql(desc = "Returns the areas after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n areas.")] last: Option<i32>,
-        #[graphql(desc = "Returns the areas before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Area>> {
-        children(
-            ctx,
-            Link::Column("parent_id"),
-            self.0.id,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(children: Area = Link::Column("parent_id"), "areas");
 
     /// Number of households, where known.
     async fn households(&self) -> Option<i64> {
@@ -155,50 +112,12 @@ impl Area {
     }
 
     /// Needs mapped in this area.
-    async fn needs(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n needs.")] first: Option<i32>,
-        #[graphql(desc = "Returns the needs after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n needs.")] last: Option<i32>,
-        #[graphql(desc = "Returns the needs before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Need>> {
-        children(
-            ctx,
-            Link::Column("area_id"),
-            self.0.id,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(needs: Need = Link::Column("area_id"));
 
     /// Initiatives working in this area.
-    async fn initiatives(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n initiatives.")] first: Option<i32>,
-        #[graphql(desc = "Returns the initiatives after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n initiatives.")] last: Option<i32>,
-        #[graphql(desc = "Returns the initiatives before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Initiative>> {
-        children(
-            ctx,
-            Link::through("initiative_area", "area_id", "initiative_id"),
-            self.0.id,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(initiatives: Initiative = Link::through("initiative_area", "area_id", "initiative_id"));
 
-    #[graphql(flatten)]
-    async fn history_field(&self) -> crate::domain::audit::RecordHistory {
-        crate::domain::audit::RecordHistory::of(NodeKind::Area, self.0.id)
-    }
-
-    #[graphql(flatten)]
-    async fn meta(&self) -> RecordMeta {
-        record_meta!(self.0)
-    }
+    history!();
 }
 
 /// Criteria for the list of areas.

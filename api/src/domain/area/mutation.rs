@@ -1,10 +1,9 @@
 //! Changing areas.
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{ID, InputObject, MaybeUndefined, Object};
 use entity::area;
 
 use super::{Area, AreaKind};
-use crate::graphql::input::{ArchiveInput, NAME_MAX, TranslationInput, count, id, text};
-use crate::graphql::mutation::{archive, run};
+use crate::graphql::input::{NAME_MAX, TranslationInput, count, id, text};
 use crate::graphql::scalars::GeoJson;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
@@ -194,65 +193,18 @@ pub async fn update(write: &Write, input: UpdateAreaInput) -> WriteResult<area::
 #[derive(Default)]
 pub struct AreaMutation;
 
+#[stroom_derive::mutations]
 #[Object]
 impl AreaMutation {
     /// Adds an area (a district, neighbourhood, street cluster or site).
-    async fn create_area(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The new area.")] input: CreateAreaInput,
-    ) -> async_graphql::Result<AreaPayload> {
-        let (area, user_errors) = run(ctx, "createArea", move |write| {
-            Box::pin(create(write, input))
-        })
-        .await?;
-        Ok(AreaPayload {
-            area: area.map(Area),
-            user_errors,
-        })
-    }
+    change!(create_area(input: CreateAreaInput = "The new area.") -> AreaPayload = create);
 
     /// Changes an area.
-    async fn update_area(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The changes.")] input: UpdateAreaInput,
-    ) -> async_graphql::Result<AreaPayload> {
-        let (area, user_errors) = run(ctx, "updateArea", move |write| {
-            Box::pin(update(write, input))
-        })
-        .await?;
-        Ok(AreaPayload {
-            area: area.map(Area),
-            user_errors,
-        })
-    }
+    change!(update_area(input: UpdateAreaInput = "The changes.") -> AreaPayload = update);
 
     /// Archives an area: it leaves the lists but nothing is lost.
-    async fn archive_area(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The area and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<AreaPayload> {
-        let (area, user_errors) =
-            archive::<area::Entity>(ctx, "archiveArea", NodeKind::Area, &input, true).await?;
-        Ok(AreaPayload {
-            area: area.map(Area),
-            user_errors,
-        })
-    }
+    archive!(archive_area(input = "The area and the version you last read.") -> AreaPayload);
 
     /// Brings an archived area back.
-    async fn unarchive_area(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The area and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<AreaPayload> {
-        let (area, user_errors) =
-            archive::<area::Entity>(ctx, "unarchiveArea", NodeKind::Area, &input, false).await?;
-        Ok(AreaPayload {
-            area: area.map(Area),
-            user_errors,
-        })
-    }
+    archive!(unarchive_area(input = "The area and the version you last read.") -> AreaPayload);
 }

@@ -9,7 +9,7 @@ use crate::domain::api_key::ApiKey;
 use crate::domain::node::{Node, load};
 use crate::graphql::context::{request, viewer};
 use crate::graphql::filter::Filter;
-use crate::graphql::loader::{Link, Only, reference};
+use crate::graphql::loader::{Link, Only};
 use crate::graphql::pagination::{
     Connection, PageArgs, SortKey, SortKind, Wraps, children_where, list,
 };
@@ -83,6 +83,7 @@ pub struct FieldChange {
 
 /// One change made through the API: who, when, which record, which mutation, and the changed
 /// fields before and after.
+#[stroom_derive::record]
 #[Object]
 impl AuditEntry {
     /// When the change was made.
@@ -96,9 +97,7 @@ impl AuditEntry {
     }
 
     /// The API key that made it (visible to admins).
-    async fn api_key(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ApiKey>> {
-        reference(ctx, self.0.api_key_id).await
-    }
+    reference!(api_key: Option<ApiKey> = api_key_id);
 
     /// The mutation, such as `createInitiative`.
     async fn mutation(&self) -> &str {

@@ -23,7 +23,6 @@ use crate::domain::municipality::Municipality;
 use crate::domain::node::{Node, NodeType, load, load_in, readable_by};
 use crate::graphql::context::{request, viewer};
 use crate::graphql::filter::Filter;
-use crate::graphql::loader::reference;
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
 use crate::graphql::scalars::DateTime;
 use crate::kernel::access::Viewer;
@@ -124,6 +123,7 @@ impl ChangeEvent {
 
 /// One change to one record, in the feed's commit order. It names what changed, never the
 /// values: read the record through `object` for those.
+#[stroom_derive::record]
 #[Object]
 impl ChangeEvent {
     /// The event's number: events are numbered from 1 in the order their changes committed,
@@ -196,9 +196,7 @@ impl ChangeEvent {
     }
 
     /// The municipality the record belongs to (null for shared records).
-    async fn municipality(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Municipality>> {
-        reference(ctx, self.0.municipality_id).await
-    }
+    reference!(municipality: Option<Municipality> = municipality_id);
 }
 
 /// Which events to read.

@@ -8,20 +8,20 @@ use sea_orm::{EntityTrait, QueryTrait};
 
 use crate::domain::outcome::Outcome;
 use crate::domain::theme::Theme;
-use crate::graphql::common::{OrderDirection, RecordMeta, localized_expr};
+use crate::graphql::common::{OrderDirection, localized_expr};
 use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
-use crate::graphql::loader::{Link, reference};
-use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
-use crate::graphql::text::{
-    Translation, optional_text, required_text, served_locale, translations,
-};
+use crate::graphql::loader::Link;
+use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::TextField;
 use crate::kernel::record::{Table, col};
-use crate::record_meta;
+
+impl crate::kernel::record::Node for indicator::Entity {
+    const KIND: NodeKind = NodeKind::Indicator;
+}
 
 impl Table for indicator::Entity {
     const NAME: &'static str = "indicator";
@@ -89,12 +89,10 @@ impl Wraps for Indicator {
 }
 
 /// What an outcome measures: a code, a name, a unit and whether more is better.
+#[stroom_derive::record]
 #[Object]
 impl Indicator {
-    /// The global ID of the indicator.
-    pub async fn id(&self) -> ID {
-        NodeKind::Indicator.id(self.0.id)
-    }
+    id!("indicator");
 
     /// A stable code, such as `repairs_fixed`, shared across cities so outcomes compare.
     async fn code(&self) -> &str {
@@ -102,65 +100,10 @@ impl Indicator {
     }
 
     /// The name, in the requested locale (with fallback to other translations).
-    async fn name(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(
-            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
-        )]
-        locale: Option<String>,
-    ) -> async_graphql::Result<String> {
-        required_text(ctx, &self.0.name, locale)
-    }
-
-    /// The locale `name` is served in, for the same `locale` argument: the first of the
-    /// request's languages that it has, else a fallback's; null when it has no text at all.
-    async fn name_locale(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The `locale` argument given to `name`, if any.")] locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        served_locale(ctx, &self.0.name, locale)
-    }
-
-    /// Every translation of the name.
-    async fn name_translations(&self) -> Vec<Translation> {
-        translations(&self.0.name, NodeKind::Indicator, self.0.id, "name")
-    }
+    text!(name: String, "Every translation of the name.");
 
     /// How the indicator is defined and measured, in the requested locale.
-    async fn description(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(
-            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
-        )]
-        locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        optional_text(ctx, &self.0.description, locale)
-    }
-
-    /// The locale `description` is served in, for the same `locale` argument: the first of the
-    /// request's languages that it has, else a fallback's; null when it has no text at all.
-    async fn description_locale(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The `locale` argument given to `description`, if any.")] locale: Option<
-            String,
-        >,
-    ) -> async_graphql::Result<Option<String>> {
-        served_locale(ctx, &self.0.description, locale)
-    }
-
-    /// Every translation of the description.
-    async fn description_translations(&self) -> Vec<Translation> {
-        translations(
-            &self.0.description,
-            NodeKind::Indicator,
-            self.0.id,
-            "description",
-        )
-    }
+    text!(description: Option<String>, "Every translation of the description.");
 
     /// The unit of its values.
     async fn unit(&self) -> Unit {
@@ -168,9 +111,7 @@ impl Indicator {
     }
 
     /// The theme it belongs to.
-    async fn theme(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Theme>> {
-        reference(ctx, self.0.theme_id).await
-    }
+    reference!(theme: Option<Theme> = theme_id);
 
     /// Whether a higher value is better (false for waste or emissions).
     async fn higher_is_better(&self) -> bool {
@@ -178,32 +119,9 @@ impl Indicator {
     }
 
     /// Outcomes measured with this indicator, latest period first.
-    async fn outcomes(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n outcomes.")] first: Option<i32>,
-        #[graphql(desc = "Returns the outcomes after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n outcomes.")] last: Option<i32>,
-        #[graphql(desc = "Returns the outcomes before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Outcome>> {
-        children(
-            ctx,
-            Link::Column("indicator_id"),
-            self.0.id,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(outcomes: Outcome = Link::Column("indicator_id"));
 
-    #[graphql(flatten)]
-    async fn history_field(&self) -> crate::domain::audit::RecordHistory {
-        crate::domain::audit::RecordHistory::of(NodeKind::Indicator, self.0.id)
-    }
-
-    #[graphql(flatten)]
-    async fn meta(&self) -> RecordMeta {
-        record_meta!(self.0)
-    }
+    history!();
 }
 
 /// Criteria for the list of indicators.

@@ -1,10 +1,9 @@
 //! Changing indicators: a vocabulary shared by all cities so outcomes compare, kept by admins.
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{ID, InputObject, MaybeUndefined, Object};
 use entity::indicator;
 
 use super::{Indicator, Unit};
-use crate::graphql::input::{ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, code, id, text};
-use crate::graphql::mutation::{archive, run};
+use crate::graphql::input::{NAME_MAX, TEXT_MAX, TranslationInput, code, id, text};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
 use crate::kernel::write::{Problems, UserError, Write, WriteResult};
@@ -145,77 +144,18 @@ pub async fn update(write: &Write, input: UpdateIndicatorInput) -> WriteResult<i
 #[derive(Default)]
 pub struct IndicatorMutation;
 
+#[stroom_derive::mutations]
 #[Object]
 impl IndicatorMutation {
     /// Adds an indicator. Admin only.
-    async fn create_indicator(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The new indicator.")] input: CreateIndicatorInput,
-    ) -> async_graphql::Result<IndicatorPayload> {
-        let (indicator, user_errors) = run(ctx, "createIndicator", move |write| {
-            Box::pin(create(write, input))
-        })
-        .await?;
-        Ok(IndicatorPayload {
-            indicator: indicator.map(Indicator),
-            user_errors,
-        })
-    }
+    change!(create_indicator(input: CreateIndicatorInput = "The new indicator.") -> IndicatorPayload = create);
 
     /// Changes an indicator. Admin only.
-    async fn update_indicator(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The changes.")] input: UpdateIndicatorInput,
-    ) -> async_graphql::Result<IndicatorPayload> {
-        let (indicator, user_errors) = run(ctx, "updateIndicator", move |write| {
-            Box::pin(update(write, input))
-        })
-        .await?;
-        Ok(IndicatorPayload {
-            indicator: indicator.map(Indicator),
-            user_errors,
-        })
-    }
+    change!(update_indicator(input: UpdateIndicatorInput = "The changes.") -> IndicatorPayload = update);
 
     /// Archives an indicator. Admin only.
-    async fn archive_indicator(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The indicator and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<IndicatorPayload> {
-        let (indicator, user_errors) = archive::<indicator::Entity>(
-            ctx,
-            "archiveIndicator",
-            NodeKind::Indicator,
-            &input,
-            true,
-        )
-        .await?;
-        Ok(IndicatorPayload {
-            indicator: indicator.map(Indicator),
-            user_errors,
-        })
-    }
+    archive!(archive_indicator(input = "The indicator and the version you last read.") -> IndicatorPayload);
 
     /// Brings an archived indicator back. Admin only.
-    async fn unarchive_indicator(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The indicator and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<IndicatorPayload> {
-        let (indicator, user_errors) = archive::<indicator::Entity>(
-            ctx,
-            "unarchiveIndicator",
-            NodeKind::Indicator,
-            &input,
-            false,
-        )
-        .await?;
-        Ok(IndicatorPayload {
-            indicator: indicator.map(Indicator),
-            user_errors,
-        })
-    }
+    archive!(unarchive_indicator(input = "The indicator and the version you last read.") -> IndicatorPayload);
 }

@@ -17,23 +17,23 @@ use crate::domain::outcome::Outcome;
 use crate::domain::partnership::{PartnerRole, Partnership};
 use crate::domain::programme::Programme;
 use crate::domain::theme::Theme;
-use crate::graphql::common::{DateRange, OrderDirection, RecordMeta, localized_expr};
+use crate::graphql::common::{DateRange, OrderDirection, localized_expr};
 use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
-use crate::graphql::loader::{Link, reference, required_reference};
+use crate::graphql::loader::Link;
 use crate::graphql::pagination::{
-    Connection, PageArgs, SortKey, SortKind, Wraps, children, children_where, list,
+    Connection, PageArgs, SortKey, SortKind, Wraps, children_where, list,
 };
 use crate::graphql::scalars::Date;
-use crate::graphql::text::{
-    Translation, optional_text, required_text, served_locale, translations,
-};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col};
-use crate::record_meta;
+
+impl crate::kernel::record::Node for initiative::Entity {
+    const KIND: NodeKind = NodeKind::Initiative;
+}
 
 impl Table for initiative::Entity {
     const NAME: &'static str = "initiative";
@@ -142,83 +142,22 @@ impl Wraps for Initiative {
 }
 
 /// A circular initiative (repair café, tool library, second-hand shop, food sharing…).
+#[stroom_derive::record]
 #[Object]
 impl Initiative {
-    /// The global ID of the initiative.
-    pub async fn id(&self) -> ID {
-        NodeKind::Initiative.id(self.0.id)
-    }
+    id!("initiative");
 
     /// The name, in the requested locale (with fallback to other translations).
-    async fn name(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(
-            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
-        )]
-        locale: Option<String>,
-    ) -> async_graphql::Result<String> {
-        required_text(ctx, &self.0.name, locale)
-    }
-
-    /// The locale `name` is served in, for the same `locale` argument: the first of the
-    /// request's languages that it has, else a fallback's; null when it has no text at all.
-    async fn name_locale(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The `locale` argument given to `name`, if any.")] locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        served_locale(ctx, &self.0.name, locale)
-    }
-
-    /// Every translation of the name.
-    async fn name_translations(&self) -> Vec<Translation> {
-        translations(&self.0.name, NodeKind::Initiative, self.0.id, "name")
-    }
+    text!(name: String, "Every translation of the name.");
 
     /// What the initiative does, in the requested locale.
-    async fn description(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(
-            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
-        )]
-        locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        optional_text(ctx, &self.0.description, locale)
-    }
-
-    /// The locale `description` is served in, for the same `locale` argument: the first of the
-    /// request's languages that it has, else a fallback's; null when it has no text at all.
-    async fn description_locale(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The `locale` argument given to `description`, if any.")] locale: Option<
-            String,
-        >,
-    ) -> async_graphql::Result<Option<String>> {
-        served_locale(ctx, &self.0.description, locale)
-    }
-
-    /// Every translation of the description.
-    async fn description_translations(&self) -> Vec<Translation> {
-        translations(
-            &self.0.description,
-            NodeKind::Initiative,
-            self.0.id,
-            "description",
-        )
-    }
+    text!(description: Option<String>, "Every translation of the description.");
 
     /// The municipality the initiative works in.
-    async fn municipality(&self, ctx: &Context<'_>) -> async_graphql::Result<Municipality> {
-        required_reference(ctx, self.0.municipality_id).await
-    }
+    reference!(municipality: Municipality = municipality_id);
 
     /// The programme that started or supports it, if any.
-    async fn programme(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Programme>> {
-        reference(ctx, self.0.programme_id).await
-    }
+    reference!(programme: Option<Programme> = programme_id);
 
     /// Who started it.
     async fn initiator_kind(&self) -> InitiatorKind {
@@ -256,58 +195,13 @@ impl Initiative {
     }
 
     /// Areas it works in.
-    async fn areas(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n areas.")] first: Option<i32>,
-        #[graphql(desc = "Returns the areas after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n areas.")] last: Option<i32>,
-        #[graphql(desc = "Returns the areas before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Area>> {
-        children(
-            ctx,
-            Link::through("initiative_area", "initiative_id", "area_id"),
-            self.0.id,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(areas: Area = Link::through("initiative_area", "initiative_id", "area_id"));
 
     /// Its themes.
-    async fn themes(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n themes.")] first: Option<i32>,
-        #[graphql(desc = "Returns the themes after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n themes.")] last: Option<i32>,
-        #[graphql(desc = "Returns the themes before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Theme>> {
-        children(
-            ctx,
-            Link::through("initiative_theme", "initiative_id", "theme_id"),
-            self.0.id,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(themes: Theme = Link::through("initiative_theme", "initiative_id", "theme_id"));
 
     /// Needs of residents it answers.
-    async fn needs(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n needs.")] first: Option<i32>,
-        #[graphql(desc = "Returns the needs after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n needs.")] last: Option<i32>,
-        #[graphql(desc = "Returns the needs before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Need>> {
-        children(
-            ctx,
-            Link::through("initiative_need", "initiative_id", "need_id"),
-            self.0.id,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(needs: Need = Link::through("initiative_need", "initiative_id", "need_id"));
 
     /// Its partners with their roles.
     #[allow(clippy::too_many_arguments)]
@@ -331,70 +225,15 @@ impl Initiative {
     }
 
     /// Support it asked the city for, most recent first.
-    async fn support_requests(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n support requests.")] first: Option<i32>,
-        #[graphql(desc = "Returns the support requests after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n support requests.")] last: Option<i32>,
-        #[graphql(desc = "Returns the support requests before this cursor.")] before: Option<
-            String,
-        >,
-    ) -> async_graphql::Result<Connection<SupportRequest>> {
-        children(
-            ctx,
-            Link::Column("initiative_id"),
-            self.0.id,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(support_requests: SupportRequest = Link::Column("initiative_id"));
 
     /// Outcomes measured for it, latest period first.
-    async fn outcomes(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n outcomes.")] first: Option<i32>,
-        #[graphql(desc = "Returns the outcomes after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n outcomes.")] last: Option<i32>,
-        #[graphql(desc = "Returns the outcomes before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Outcome>> {
-        children(
-            ctx,
-            Link::Column("initiative_id"),
-            self.0.id,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(outcomes: Outcome = Link::Column("initiative_id"));
 
     /// Lessons drawn from it.
-    async fn learnings(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n learnings.")] first: Option<i32>,
-        #[graphql(desc = "Returns the learnings after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n learnings.")] last: Option<i32>,
-        #[graphql(desc = "Returns the learnings before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Learning>> {
-        children(
-            ctx,
-            Link::Column("initiative_id"),
-            self.0.id,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(learnings: Learning = Link::Column("initiative_id"));
 
-    #[graphql(flatten)]
-    async fn history_field(&self) -> crate::domain::audit::RecordHistory {
-        crate::domain::audit::RecordHistory::of(NodeKind::Initiative, self.0.id)
-    }
-
-    #[graphql(flatten)]
-    async fn meta(&self) -> RecordMeta {
-        record_meta!(self.0)
-    }
+    history!();
 }
 
 /// Criteria for the list of initiatives.

@@ -11,7 +11,7 @@ use super::{
 use crate::graphql::input::{
     ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, date_order, euro, id, ids, text, url,
 };
-use crate::graphql::mutation::{archive, run};
+use crate::graphql::mutation::run;
 use crate::graphql::scalars::{Date, Decimal};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
@@ -674,55 +674,17 @@ pub async fn decide_support_request(
 #[derive(Default)]
 pub struct InitiativeMutation;
 
+#[stroom_derive::mutations]
 #[Object]
 impl InitiativeMutation {
     /// Registers a new initiative.
-    async fn create_initiative(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The new initiative.")] input: CreateInitiativeInput,
-    ) -> async_graphql::Result<InitiativePayload> {
-        let (initiative, user_errors) = run(ctx, "createInitiative", move |write| {
-            Box::pin(create(write, input))
-        })
-        .await?;
-        Ok(InitiativePayload {
-            initiative: initiative.map(Initiative),
-            user_errors,
-        })
-    }
+    change!(create_initiative(input: CreateInitiativeInput = "The new initiative.") -> InitiativePayload = create);
 
     /// Changes an initiative.
-    async fn update_initiative(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The changes.")] input: UpdateInitiativeInput,
-    ) -> async_graphql::Result<InitiativePayload> {
-        let (initiative, user_errors) = run(ctx, "updateInitiative", move |write| {
-            Box::pin(update(write, input))
-        })
-        .await?;
-        Ok(InitiativePayload {
-            initiative: initiative.map(Initiative),
-            user_errors,
-        })
-    }
+    change!(update_initiative(input: UpdateInitiativeInput = "The changes.") -> InitiativePayload = update);
 
     /// Moves an initiative to another stage (STOPPED sets its end date).
-    async fn change_initiative_stage(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The initiative and its new stage.")] input: ChangeInitiativeStageInput,
-    ) -> async_graphql::Result<InitiativePayload> {
-        let (initiative, user_errors) = run(ctx, "changeInitiativeStage", move |write| {
-            Box::pin(change_stage(write, input))
-        })
-        .await?;
-        Ok(InitiativePayload {
-            initiative: initiative.map(Initiative),
-            user_errors,
-        })
-    }
+    change!(change_initiative_stage(input: ChangeInitiativeStageInput = "The initiative and its new stage.") -> InitiativePayload = change_stage);
 
     /// Records that an initiative answers a need.
     async fn link_initiative_to_need(
@@ -757,44 +719,10 @@ impl InitiativeMutation {
     }
 
     /// Archives an initiative: it leaves the lists but nothing is lost.
-    async fn archive_initiative(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The initiative and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<InitiativePayload> {
-        let (initiative, user_errors) = archive::<initiative::Entity>(
-            ctx,
-            "archiveInitiative",
-            NodeKind::Initiative,
-            &input,
-            true,
-        )
-        .await?;
-        Ok(InitiativePayload {
-            initiative: initiative.map(Initiative),
-            user_errors,
-        })
-    }
+    archive!(archive_initiative(input = "The initiative and the version you last read.") -> InitiativePayload);
 
     /// Brings an archived initiative back.
-    async fn unarchive_initiative(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The initiative and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<InitiativePayload> {
-        let (initiative, user_errors) = archive::<initiative::Entity>(
-            ctx,
-            "unarchiveInitiative",
-            NodeKind::Initiative,
-            &input,
-            false,
-        )
-        .await?;
-        Ok(InitiativePayload {
-            initiative: initiative.map(Initiative),
-            user_errors,
-        })
-    }
+    archive!(unarchive_initiative(input = "The initiative and the version you last read.") -> InitiativePayload);
 
     /// Records support an initiative asks the city for.
     async fn record_support_request(

@@ -1,18 +1,18 @@
 //! Support requests: what an initiative asked the city for, and the decision.
-use async_graphql::{Context, Enum, ID, Object};
+use async_graphql::{Enum, Object};
 use entity::support_request;
 
 use crate::domain::initiative::Initiative;
-use crate::graphql::common::RecordMeta;
 use crate::graphql::input::TEXT_MAX;
-use crate::graphql::loader::required_reference;
 use crate::graphql::pagination::{SortKey, SortKind, Wraps};
 use crate::graphql::scalars::{Date, Decimal};
-use crate::graphql::text::{Translation, optional_text, served_locale, translations};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col, owner_through};
-use crate::record_meta;
+
+impl crate::kernel::record::Node for support_request::Entity {
+    const KIND: NodeKind = NodeKind::SupportRequest;
+}
 
 impl Table for support_request::Entity {
     const NAME: &'static str = "support_request";
@@ -91,17 +91,13 @@ impl Wraps for SupportRequest {
 }
 
 /// Support an initiative asked the city for (a location, money, expertise…) and the decision.
+#[stroom_derive::record]
 #[Object]
 impl SupportRequest {
-    /// The global ID of the support request.
-    pub async fn id(&self) -> ID {
-        NodeKind::SupportRequest.id(self.0.id)
-    }
+    id!("support request");
 
     /// The initiative that asked.
-    async fn initiative(&self, ctx: &Context<'_>) -> async_graphql::Result<Initiative> {
-        required_reference(ctx, self.0.initiative_id).await
-    }
+    reference!(initiative: Initiative = initiative_id);
 
     /// What kind of support.
     async fn kind(&self) -> SupportKind {
@@ -109,38 +105,7 @@ impl SupportRequest {
     }
 
     /// What was asked for, in the requested locale.
-    async fn description(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(
-            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
-        )]
-        locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        optional_text(ctx, &self.0.description, locale)
-    }
-
-    /// The locale `description` is served in, for the same `locale` argument: the first of the
-    /// request's languages that it has, else a fallback's; null when it has no text at all.
-    async fn description_locale(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The `locale` argument given to `description`, if any.")] locale: Option<
-            String,
-        >,
-    ) -> async_graphql::Result<Option<String>> {
-        served_locale(ctx, &self.0.description, locale)
-    }
-
-    /// Every translation of the description.
-    async fn description_translations(&self) -> Vec<Translation> {
-        translations(
-            &self.0.description,
-            NodeKind::SupportRequest,
-            self.0.id,
-            "description",
-        )
-    }
+    text!(description: Option<String>, "Every translation of the description.");
 
     /// Where the request stands.
     async fn status(&self) -> SupportStatus {
@@ -158,38 +123,7 @@ impl SupportRequest {
     }
 
     /// The decision and its reasons, in the requested locale.
-    async fn decision_note(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(
-            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
-        )]
-        locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        optional_text(ctx, &self.0.decision_note, locale)
-    }
-
-    /// The locale `decisionNote` is served in, for the same `locale` argument: the first of the
-    /// request's languages that it has, else a fallback's; null when it has no text at all.
-    async fn decision_note_locale(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The `locale` argument given to `decisionNote`, if any.")] locale: Option<
-            String,
-        >,
-    ) -> async_graphql::Result<Option<String>> {
-        served_locale(ctx, &self.0.decision_note, locale)
-    }
-
-    /// Every translation of the decision note.
-    async fn decision_note_translations(&self) -> Vec<Translation> {
-        translations(
-            &self.0.decision_note,
-            NodeKind::SupportRequest,
-            self.0.id,
-            "decision_note",
-        )
-    }
+    text!(decision_note: Option<String>, "Every translation of the decision note.");
 
     /// The amount asked for, in euro (financial support).
     async fn amount_requested(&self) -> Option<Decimal> {
@@ -201,13 +135,5 @@ impl SupportRequest {
         self.0.amount_granted_eur.map(|v| Decimal(v.into()))
     }
 
-    #[graphql(flatten)]
-    async fn history_field(&self) -> crate::domain::audit::RecordHistory {
-        crate::domain::audit::RecordHistory::of(NodeKind::SupportRequest, self.0.id)
-    }
-
-    #[graphql(flatten)]
-    async fn meta(&self) -> RecordMeta {
-        record_meta!(self.0)
-    }
+    history!();
 }

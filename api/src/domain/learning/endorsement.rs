@@ -8,10 +8,8 @@ use super::Learning;
 use crate::domain::municipality::Municipality;
 use crate::graphql::common::RecordMeta;
 use crate::graphql::input::{ArchiveInput, TEXT_MAX, TranslationInput, id, text};
-use crate::graphql::loader::required_reference;
 use crate::graphql::mutation::run;
 use crate::graphql::pagination::{SortKey, SortKind, Wraps};
-use crate::graphql::text::{Translation, optional_text, served_locale, translations};
 use crate::kernel::access::Role;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::TextField;
@@ -19,6 +17,10 @@ use crate::kernel::record::{Owner, Table};
 use crate::kernel::time::now;
 use crate::kernel::write::{UserError, UserErrorCode, Write, WriteResult};
 use crate::{payload, record_meta};
+
+impl crate::kernel::record::Node for learning_endorsement::Entity {
+    const KIND: NodeKind = NodeKind::LearningEndorsement;
+}
 
 impl Table for learning_endorsement::Entity {
     const NAME: &'static str = "learning_endorsement";
@@ -56,17 +58,13 @@ impl Wraps for LearningEndorsement {
 }
 
 /// A municipality's endorsement of another municipality's learning: "we saw this too".
+#[stroom_derive::record]
 #[Object]
 impl LearningEndorsement {
-    /// The global ID of the endorsement.
-    pub async fn id(&self) -> ID {
-        NodeKind::LearningEndorsement.id(self.0.id)
-    }
+    id!("endorsement");
 
     /// The municipality that endorses the learning.
-    async fn municipality(&self, ctx: &Context<'_>) -> async_graphql::Result<Municipality> {
-        required_reference(ctx, self.0.municipality_id).await
-    }
+    reference!(municipality: Municipality = municipality_id);
 
     /// The learning endorsed.
     async fn learning(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Learning>> {
@@ -74,36 +72,7 @@ impl LearningEndorsement {
     }
 
     /// How the municipality saw it too, in the requested locale.
-    async fn note(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(
-            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
-        )]
-        locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        optional_text(ctx, &self.0.note, locale)
-    }
-
-    /// The locale `note` is served in, for the same `locale` argument: the first of the
-    /// request's languages that it has, else a fallback's; null when it has no text at all.
-    async fn note_locale(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The `locale` argument given to `note`, if any.")] locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        served_locale(ctx, &self.0.note, locale)
-    }
-
-    /// Every translation of the note.
-    async fn note_translations(&self) -> Vec<Translation> {
-        translations(
-            &self.0.note,
-            NodeKind::LearningEndorsement,
-            self.0.id,
-            "note",
-        )
-    }
+    text!(note: Option<String>, "Every translation of the note.");
 
     #[graphql(flatten)]
     async fn meta(&self) -> RecordMeta {

@@ -12,19 +12,21 @@ use crate::domain::initiative::Initiative;
 use crate::domain::municipality::Municipality;
 use crate::domain::programme::Programme;
 use crate::domain::theme::Theme;
-use crate::graphql::common::{OrderDirection, RecordMeta, localized_expr};
+use crate::graphql::common::{OrderDirection, localized_expr};
 use crate::graphql::context::{preferences, request, viewer};
 use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
-use crate::graphql::loader::{Link, reference, required_reference};
+use crate::graphql::loader::Link;
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
-use crate::graphql::text::{Translation, required_text, served_locale, translations};
 use crate::kernel::access::Viewer;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col};
-use crate::record_meta;
+
+impl crate::kernel::record::Node for learning::Entity {
+    const KIND: NodeKind = NodeKind::Learning;
+}
 
 impl Table for learning::Entity {
     const NAME: &'static str = "learning";
@@ -109,12 +111,10 @@ impl Wraps for Learning {
 
 /// A lesson drawn from a programme or an initiative: a success factor, pitfall, challenge or
 /// recommendation.
+#[stroom_derive::record]
 #[Object]
 impl Learning {
-    /// The global ID of the learning.
-    pub async fn id(&self) -> ID {
-        NodeKind::Learning.id(self.0.id)
-    }
+    id!("learning");
 
     /// The kind of lesson.
     async fn kind(&self) -> LearningKind {
@@ -132,91 +132,22 @@ impl Learning {
     }
 
     /// A short title, in the requested locale (with fallback to other translations).
-    async fn title(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(
-            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
-        )]
-        locale: Option<String>,
-    ) -> async_graphql::Result<String> {
-        required_text(ctx, &self.0.title, locale)
-    }
-
-    /// The locale `title` is served in, for the same `locale` argument: the first of the
-    /// request's languages that it has, else a fallback's; null when it has no text at all.
-    async fn title_locale(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The `locale` argument given to `title`, if any.")] locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        served_locale(ctx, &self.0.title, locale)
-    }
-
-    /// Every translation of the title.
-    async fn title_translations(&self) -> Vec<Translation> {
-        translations(&self.0.title, NodeKind::Learning, self.0.id, "title")
-    }
+    text!(title: String, "Every translation of the title.");
 
     /// The lesson itself, in the requested locale.
-    async fn body(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(
-            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
-        )]
-        locale: Option<String>,
-    ) -> async_graphql::Result<String> {
-        required_text(ctx, &self.0.body, locale)
-    }
-
-    /// The locale `body` is served in, for the same `locale` argument: the first of the
-    /// request's languages that it has, else a fallback's; null when it has no text at all.
-    async fn body_locale(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The `locale` argument given to `body`, if any.")] locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        served_locale(ctx, &self.0.body, locale)
-    }
-
-    /// Every translation of the body.
-    async fn body_translations(&self) -> Vec<Translation> {
-        translations(&self.0.body, NodeKind::Learning, self.0.id, "body")
-    }
+    text!(body: String, "Every translation of the body.");
 
     /// The municipality that drew the lesson.
-    async fn municipality(&self, ctx: &Context<'_>) -> async_graphql::Result<Municipality> {
-        required_reference(ctx, self.0.municipality_id).await
-    }
+    reference!(municipality: Municipality = municipality_id);
 
     /// The programme it was drawn from.
-    async fn programme(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Programme>> {
-        reference(ctx, self.0.programme_id).await
-    }
+    reference!(programme: Option<Programme> = programme_id);
 
     /// The initiative it was drawn from.
-    async fn initiative(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Initiative>> {
-        reference(ctx, self.0.initiative_id).await
-    }
+    reference!(initiative: Option<Initiative> = initiative_id);
 
     /// Its themes.
-    async fn themes(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n themes.")] first: Option<i32>,
-        #[graphql(desc = "Returns the themes after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n themes.")] last: Option<i32>,
-        #[graphql(desc = "Returns the themes before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Theme>> {
-        children(
-            ctx,
-            Link::through("learning_theme", "learning_id", "theme_id"),
-            self.0.id,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(themes: Theme = Link::through("learning_theme", "learning_id", "theme_id"));
 
     /// Other municipalities that saw this lesson too.
     async fn endorsements(
@@ -236,15 +167,7 @@ impl Learning {
         .await
     }
 
-    #[graphql(flatten)]
-    async fn history_field(&self) -> crate::domain::audit::RecordHistory {
-        crate::domain::audit::RecordHistory::of(NodeKind::Learning, self.0.id)
-    }
-
-    #[graphql(flatten)]
-    async fn meta(&self) -> RecordMeta {
-        record_meta!(self.0)
-    }
+    history!();
 }
 
 /// Criteria for the list of learnings.

@@ -1,11 +1,10 @@
 //! Changing learnings: the lessons partner cities read.
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{ID, InputObject, MaybeUndefined, Object};
 use entity::learning;
 use sea_orm::{ActiveModelTrait, IntoActiveModel};
 
 use super::{Audience, Learning, LearningKind};
-use crate::graphql::input::{ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, id, ids, text};
-use crate::graphql::mutation::{archive, run};
+use crate::graphql::input::{NAME_MAX, TEXT_MAX, TranslationInput, id, ids, text};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
 use crate::kernel::write::{
@@ -253,72 +252,18 @@ pub async fn update(write: &Write, input: UpdateLearningInput) -> WriteResult<le
 #[derive(Default)]
 pub struct LearningMutation;
 
+#[stroom_derive::mutations]
 #[Object]
 impl LearningMutation {
     /// Records a lesson learnt.
-    async fn create_learning(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The new lesson.")] input: CreateLearningInput,
-    ) -> async_graphql::Result<LearningPayload> {
-        let (learning, user_errors) = run(ctx, "createLearning", move |write| {
-            Box::pin(create(write, input))
-        })
-        .await?;
-        Ok(LearningPayload {
-            learning: learning.map(Learning),
-            user_errors,
-        })
-    }
+    change!(create_learning(input: CreateLearningInput = "The new lesson.") -> LearningPayload = create);
 
     /// Changes a lesson.
-    async fn update_learning(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The changes.")] input: UpdateLearningInput,
-    ) -> async_graphql::Result<LearningPayload> {
-        let (learning, user_errors) = run(ctx, "updateLearning", move |write| {
-            Box::pin(update(write, input))
-        })
-        .await?;
-        Ok(LearningPayload {
-            learning: learning.map(Learning),
-            user_errors,
-        })
-    }
+    change!(update_learning(input: UpdateLearningInput = "The changes.") -> LearningPayload = update);
 
     /// Archives a lesson: it leaves the lists but nothing is lost.
-    async fn archive_learning(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The learning and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<LearningPayload> {
-        let (learning, user_errors) =
-            archive::<learning::Entity>(ctx, "archiveLearning", NodeKind::Learning, &input, true)
-                .await?;
-        Ok(LearningPayload {
-            learning: learning.map(Learning),
-            user_errors,
-        })
-    }
+    archive!(archive_learning(input = "The learning and the version you last read.") -> LearningPayload);
 
     /// Brings an archived lesson back.
-    async fn unarchive_learning(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The learning and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<LearningPayload> {
-        let (learning, user_errors) = archive::<learning::Entity>(
-            ctx,
-            "unarchiveLearning",
-            NodeKind::Learning,
-            &input,
-            false,
-        )
-        .await?;
-        Ok(LearningPayload {
-            learning: learning.map(Learning),
-            user_errors,
-        })
-    }
+    archive!(unarchive_learning(input = "The learning and the version you last read.") -> LearningPayload);
 }

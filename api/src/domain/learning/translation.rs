@@ -2,14 +2,13 @@
 //! so partner cities read each other's lessons in their own languages. The original text is
 //! never changed, each translation says where it comes from and who contributed it, and every
 //! one is in the audit trail of the learning's municipality.
-use async_graphql::{Context, Enum, ID, InputObject, Object};
+use async_graphql::{Enum, ID, InputObject, Object};
 use entity::{LocalizedText, learning};
 use sea_orm::ActiveValue::Set;
 
 use super::Learning;
 use crate::domain::translation::{TranslationOrigin, is_original, note_origin};
 use crate::graphql::input::{NAME_MAX, TEXT_MAX, TranslationInput, id, text};
-use crate::graphql::mutation::run;
 use crate::graphql::text::TextSource;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::write::{UserError, Write, WriteResult, link_change};
@@ -142,25 +141,12 @@ async fn translate(write: &Write, input: TranslateLearningInput) -> WriteResult<
 #[derive(Default)]
 pub struct LearningTranslationMutation;
 
+#[stroom_derive::mutations]
 #[Object]
 impl LearningTranslationMutation {
     /// Adds (or replaces) a translation of a learning's title or body, by an editor of any
     /// municipality: partner cities make each other's lessons readable in their languages. The
     /// original text is never changed; `Translation.origin` and `contributor` tell who
     /// translated, and the learning's municipality sees it in its audit trail.
-    async fn translate_learning(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The learning, which text, the language and the translation.")]
-        input: TranslateLearningInput,
-    ) -> async_graphql::Result<TranslateLearningPayload> {
-        let (learning, user_errors) = run(ctx, "translateLearning", move |write| {
-            Box::pin(translate(write, input))
-        })
-        .await?;
-        Ok(TranslateLearningPayload {
-            learning: learning.map(Learning),
-            user_errors,
-        })
-    }
+    change!(translate_learning(input: TranslateLearningInput = "The learning, which text, the language and the translation.") -> TranslateLearningPayload = translate);
 }

@@ -1,24 +1,26 @@
 //! Municipalities: the cities and regions that run programmes (Mechelen and partner cities).
 pub mod mutation;
 
-use async_graphql::{Context, Enum, ID, InputObject, Object};
+use async_graphql::{Context, Enum, InputObject, Object};
 use entity::municipality;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{EntityTrait, QueryTrait};
 
 use crate::domain::area::Area;
 use crate::domain::programme::Programme;
-use crate::graphql::common::{OrderDirection, RecordMeta, localized_expr};
+use crate::graphql::common::{OrderDirection, localized_expr};
 use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::loader::Link;
-use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
-use crate::graphql::text::{Translation, required_text, served_locale, translations};
+use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col};
-use crate::record_meta;
+
+impl crate::kernel::record::Node for municipality::Entity {
+    const KIND: NodeKind = NodeKind::Municipality;
+}
 
 impl Table for municipality::Entity {
     const NAME: &'static str = "municipality";
@@ -53,39 +55,13 @@ impl Wraps for Municipality {
 }
 
 /// A city or region that runs circular programmes, such as Mechelen or a CECI partner region.
+#[stroom_derive::record]
 #[Object]
 impl Municipality {
-    /// The global ID of the municipality.
-    pub async fn id(&self) -> ID {
-        NodeKind::Municipality.id(self.0.id)
-    }
+    id!("municipality");
 
     /// The name, in the requested locale (with fallback to other translations).
-    async fn name(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(
-            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
-        )]
-        locale: Option<String>,
-    ) -> async_graphql::Result<String> {
-        required_text(ctx, &self.0.name, locale)
-    }
-
-    /// The locale `name` is served in, for the same `locale` argument: the first of the
-    /// request's languages that it has, else a fallback's; null when it has no text at all.
-    async fn name_locale(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The `locale` argument given to `name`, if any.")] locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        served_locale(ctx, &self.0.name, locale)
-    }
-
-    /// Every translation of the name.
-    async fn name_translations(&self) -> Vec<Translation> {
-        translations(&self.0.name, NodeKind::Municipality, self.0.id, "name")
-    }
+    text!(name: String, "Every translation of the name.");
 
     /// ISO 3166-1 alpha-2 country code, such as `BE`.
     async fn country(&self) -> &str {
@@ -108,50 +84,12 @@ impl Municipality {
     }
 
     /// Areas (districts, neighbourhoods, street clusters) of the municipality.
-    async fn areas(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n areas.")] first: Option<i32>,
-        #[graphql(desc = "Returns the areas after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n areas.")] last: Option<i32>,
-        #[graphql(desc = "Returns the areas before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Area>> {
-        children(
-            ctx,
-            Link::Column("municipality_id"),
-            self.0.id,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(areas: Area = Link::Column("municipality_id"));
 
     /// Programmes the municipality runs.
-    async fn programmes(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n programmes.")] first: Option<i32>,
-        #[graphql(desc = "Returns the programmes after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n programmes.")] last: Option<i32>,
-        #[graphql(desc = "Returns the programmes before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Programme>> {
-        children(
-            ctx,
-            Link::Column("municipality_id"),
-            self.0.id,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(programmes: Programme = Link::Column("municipality_id"));
 
-    #[graphql(flatten)]
-    async fn history_field(&self) -> crate::domain::audit::RecordHistory {
-        crate::domain::audit::RecordHistory::of(NodeKind::Municipality, self.0.id)
-    }
-
-    #[graphql(flatten)]
-    async fn meta(&self) -> RecordMeta {
-        record_meta!(self.0)
-    }
+    history!();
 }
 
 /// Criteria for the list of municipalities.

@@ -1,12 +1,9 @@
 //! Changing municipalities: admins add them; a municipality's editors keep its record current.
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{ID, InputObject, MaybeUndefined, Object};
 use entity::municipality;
 
 use super::Municipality;
-use crate::graphql::input::{
-    ArchiveInput, NAME_MAX, TranslationInput, count, country, id, locale, text,
-};
-use crate::graphql::mutation::run;
+use crate::graphql::input::{NAME_MAX, TranslationInput, count, country, id, locale, text};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
 use crate::kernel::write::{Problems, UserError, Write, WriteResult};
@@ -158,91 +155,18 @@ pub async fn update(
 #[derive(Default)]
 pub struct MunicipalityMutation;
 
+#[stroom_derive::mutations]
 #[Object]
 impl MunicipalityMutation {
     /// Adds a municipality or region. Admin only.
-    async fn create_municipality(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The new municipality.")] input: CreateMunicipalityInput,
-    ) -> async_graphql::Result<MunicipalityPayload> {
-        let (municipality, user_errors) = run(ctx, "createMunicipality", move |write| {
-            Box::pin(create(write, input))
-        })
-        .await?;
-        Ok(MunicipalityPayload {
-            municipality: municipality.map(Municipality),
-            user_errors,
-        })
-    }
+    change!(create_municipality(input: CreateMunicipalityInput = "The new municipality.") -> MunicipalityPayload = create);
 
     /// Changes a municipality (its own editors, or an admin).
-    async fn update_municipality(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The changes.")] input: UpdateMunicipalityInput,
-    ) -> async_graphql::Result<MunicipalityPayload> {
-        let (municipality, user_errors) = run(ctx, "updateMunicipality", move |write| {
-            Box::pin(update(write, input))
-        })
-        .await?;
-        Ok(MunicipalityPayload {
-            municipality: municipality.map(Municipality),
-            user_errors,
-        })
-    }
+    change!(update_municipality(input: UpdateMunicipalityInput = "The changes.") -> MunicipalityPayload = update);
 
     /// Archives a municipality. Admin only.
-    async fn archive_municipality(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The municipality and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<MunicipalityPayload> {
-        let (municipality, user_errors) = run(ctx, "archiveMunicipality", move |write| {
-            Box::pin(async move {
-                write.admin_only("archive a municipality")?;
-                let id = id("id", &input.id, NodeKind::Municipality)?;
-                write
-                    .set_archived::<municipality::Entity>(
-                        NodeKind::Municipality,
-                        id,
-                        input.version,
-                        true,
-                    )
-                    .await
-            })
-        })
-        .await?;
-        Ok(MunicipalityPayload {
-            municipality: municipality.map(Municipality),
-            user_errors,
-        })
-    }
+    archive!(archive_municipality(input = "The municipality and the version you last read.") -> MunicipalityPayload);
 
     /// Brings an archived municipality back. Admin only.
-    async fn unarchive_municipality(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The municipality and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<MunicipalityPayload> {
-        let (municipality, user_errors) = run(ctx, "unarchiveMunicipality", move |write| {
-            Box::pin(async move {
-                write.admin_only("unarchive a municipality")?;
-                let id = id("id", &input.id, NodeKind::Municipality)?;
-                write
-                    .set_archived::<municipality::Entity>(
-                        NodeKind::Municipality,
-                        id,
-                        input.version,
-                        false,
-                    )
-                    .await
-            })
-        })
-        .await?;
-        Ok(MunicipalityPayload {
-            municipality: municipality.map(Municipality),
-            user_errors,
-        })
-    }
+    archive!(unarchive_municipality(input = "The municipality and the version you last read.") -> MunicipalityPayload);
 }

@@ -12,21 +12,21 @@ use crate::domain::initiative::Initiative;
 use crate::domain::municipality::Municipality;
 use crate::domain::programme::Programme;
 use crate::domain::theme::Theme;
-use crate::graphql::common::{DateRange, OrderDirection, RecordMeta, localized_expr};
+use crate::graphql::common::{DateRange, OrderDirection, localized_expr};
 use crate::graphql::context::{loader, preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
-use crate::graphql::loader::{Link, reference, required_reference};
-use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
+use crate::graphql::loader::Link;
+use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
 use crate::graphql::scalars::Date;
-use crate::graphql::text::{
-    Translation, optional_text, required_text, served_locale, translations,
-};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col};
-use crate::record_meta;
+
+impl crate::kernel::record::Node for need::Entity {
+    const KIND: NodeKind = NodeKind::Need;
+}
 
 impl Table for need::Entity {
     const NAME: &'static str = "need";
@@ -128,93 +128,28 @@ impl Wraps for Need {
 }
 
 /// A need of residents, mapped in participatory research (workshops, door-to-door, surveys…).
+#[stroom_derive::record]
 #[Object]
 impl Need {
-    /// The global ID of the need.
-    pub async fn id(&self) -> ID {
-        NodeKind::Need.id(self.0.id)
-    }
+    id!("need");
 
     /// A short title, in the requested locale (with fallback to other translations).
-    async fn title(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(
-            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
-        )]
-        locale: Option<String>,
-    ) -> async_graphql::Result<String> {
-        required_text(ctx, &self.0.title, locale)
-    }
-
-    /// The locale `title` is served in, for the same `locale` argument: the first of the
-    /// request's languages that it has, else a fallback's; null when it has no text at all.
-    async fn title_locale(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The `locale` argument given to `title`, if any.")] locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        served_locale(ctx, &self.0.title, locale)
-    }
-
-    /// Every translation of the title.
-    async fn title_translations(&self) -> Vec<Translation> {
-        translations(&self.0.title, NodeKind::Need, self.0.id, "title")
-    }
+    text!(title: String, "Every translation of the title.");
 
     /// The need as residents described it, in the requested locale.
-    async fn description(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(
-            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
-        )]
-        locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        optional_text(ctx, &self.0.description, locale)
-    }
-
-    /// The locale `description` is served in, for the same `locale` argument: the first of the
-    /// request's languages that it has, else a fallback's; null when it has no text at all.
-    async fn description_locale(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The `locale` argument given to `description`, if any.")] locale: Option<
-            String,
-        >,
-    ) -> async_graphql::Result<Option<String>> {
-        served_locale(ctx, &self.0.description, locale)
-    }
-
-    /// Every translation of the description.
-    async fn description_translations(&self) -> Vec<Translation> {
-        translations(
-            &self.0.description,
-            NodeKind::Need,
-            self.0.id,
-            "description",
-        )
-    }
+    text!(description: Option<String>, "Every translation of the description.");
 
     /// The municipality where the need was mapped.
-    async fn municipality(&self, ctx: &Context<'_>) -> async_graphql::Result<Municipality> {
-        required_reference(ctx, self.0.municipality_id).await
-    }
+    reference!(municipality: Municipality = municipality_id);
 
     /// The programme that mapped it.
-    async fn programme(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Programme>> {
-        reference(ctx, self.0.programme_id).await
-    }
+    reference!(programme: Option<Programme> = programme_id);
 
     /// The area it concerns.
-    async fn area(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Area>> {
-        reference(ctx, self.0.area_id).await
-    }
+    reference!(area: Option<Area> = area_id);
 
     /// The theme (needs-mapping domain) it belongs to.
-    async fn theme(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Theme>> {
-        reference(ctx, self.0.theme_id).await
-    }
+    reference!(theme: Option<Theme> = theme_id);
 
     /// The groups of residents it concerns.
     async fn target_groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<TargetGroup>> {
@@ -257,32 +192,9 @@ impl Need {
     }
 
     /// Initiatives that answer this need.
-    async fn initiatives(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n initiatives.")] first: Option<i32>,
-        #[graphql(desc = "Returns the initiatives after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n initiatives.")] last: Option<i32>,
-        #[graphql(desc = "Returns the initiatives before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Initiative>> {
-        children(
-            ctx,
-            Link::through("initiative_need", "need_id", "initiative_id"),
-            self.0.id,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(initiatives: Initiative = Link::through("initiative_need", "need_id", "initiative_id"));
 
-    #[graphql(flatten)]
-    async fn history_field(&self) -> crate::domain::audit::RecordHistory {
-        crate::domain::audit::RecordHistory::of(NodeKind::Need, self.0.id)
-    }
-
-    #[graphql(flatten)]
-    async fn meta(&self) -> RecordMeta {
-        record_meta!(self.0)
-    }
+    history!();
 }
 
 /// Criteria for the list of needs.

@@ -1,11 +1,10 @@
 //! Changing needs: create, update, change the status, archive.
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{ID, InputObject, MaybeUndefined, Object};
 use entity::need;
 use sea_orm::{ActiveModelTrait, IntoActiveModel};
 
 use super::{Need, NeedSource, NeedStatus, TargetGroup};
-use crate::graphql::input::{ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, count, id, text};
-use crate::graphql::mutation::{archive, run};
+use crate::graphql::input::{NAME_MAX, TEXT_MAX, TranslationInput, count, id, text};
 use crate::graphql::scalars::Date;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
@@ -351,81 +350,21 @@ pub async fn change_status(
 #[derive(Default)]
 pub struct NeedMutation;
 
+#[stroom_derive::mutations]
 #[Object]
 impl NeedMutation {
     /// Records a need of residents.
-    async fn create_need(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The new need.")] input: CreateNeedInput,
-    ) -> async_graphql::Result<NeedPayload> {
-        let (need, user_errors) = run(ctx, "createNeed", move |write| {
-            Box::pin(create(write, input))
-        })
-        .await?;
-        Ok(NeedPayload {
-            need: need.map(Need),
-            user_errors,
-        })
-    }
+    change!(create_need(input: CreateNeedInput = "The new need.") -> NeedPayload = create);
 
     /// Changes a need.
-    async fn update_need(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The changes.")] input: UpdateNeedInput,
-    ) -> async_graphql::Result<NeedPayload> {
-        let (need, user_errors) = run(ctx, "updateNeed", move |write| {
-            Box::pin(update(write, input))
-        })
-        .await?;
-        Ok(NeedPayload {
-            need: need.map(Need),
-            user_errors,
-        })
-    }
+    change!(update_need(input: UpdateNeedInput = "The changes.") -> NeedPayload = update);
 
     /// Changes where a need stands (open, being addressed, addressed, archived).
-    async fn change_need_status(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The need and its new status.")] input: ChangeNeedStatusInput,
-    ) -> async_graphql::Result<NeedPayload> {
-        let (need, user_errors) = run(ctx, "changeNeedStatus", move |write| {
-            Box::pin(change_status(write, input))
-        })
-        .await?;
-        Ok(NeedPayload {
-            need: need.map(Need),
-            user_errors,
-        })
-    }
+    change!(change_need_status(input: ChangeNeedStatusInput = "The need and its new status.") -> NeedPayload = change_status);
 
     /// Archives a need: it leaves the lists but nothing is lost.
-    async fn archive_need(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The need and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<NeedPayload> {
-        let (need, user_errors) =
-            archive::<need::Entity>(ctx, "archiveNeed", NodeKind::Need, &input, true).await?;
-        Ok(NeedPayload {
-            need: need.map(Need),
-            user_errors,
-        })
-    }
+    archive!(archive_need(input = "The need and the version you last read.") -> NeedPayload);
 
     /// Brings an archived need back.
-    async fn unarchive_need(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The need and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<NeedPayload> {
-        let (need, user_errors) =
-            archive::<need::Entity>(ctx, "unarchiveNeed", NodeKind::Need, &input, false).await?;
-        Ok(NeedPayload {
-            need: need.map(Need),
-            user_errors,
-        })
-    }
+    archive!(unarchive_need(input = "The need and the version you last read.") -> NeedPayload);
 }

@@ -8,24 +8,24 @@ use sea_orm::{Condition, EntityTrait, QueryTrait};
 
 use crate::domain::municipality::Municipality;
 use crate::domain::partnership::{PartnerRole, Partnership};
-use crate::graphql::common::{OrderDirection, RecordMeta, localized_expr};
+use crate::graphql::common::{OrderDirection, localized_expr};
 use crate::graphql::context::{preferences, request, viewer};
 use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
-use crate::graphql::loader::{Link, reference, required_reference};
+use crate::graphql::loader::Link;
 use crate::graphql::pagination::{
     Connection, PageArgs, SortKey, SortKind, Wraps, children, children_where, list,
-};
-use crate::graphql::text::{
-    Translation, optional_text, required_text, served_locale, translations,
 };
 use crate::kernel::access::Viewer;
 use crate::kernel::error::ApiError;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col, owner_through};
-use crate::record_meta;
+
+impl crate::kernel::record::Node for organisation::Entity {
+    const KIND: NodeKind = NodeKind::Organisation;
+}
 
 impl Table for organisation::Entity {
     const NAME: &'static str = "organisation";
@@ -54,6 +54,10 @@ impl Table for organisation::Entity {
 /// The folded text the `search` filter matches: every translation of name and description.
 pub fn search_text(model: &organisation::Model) -> String {
     crate::kernel::i18n::search_text([&model.name, &model.description])
+}
+
+impl crate::kernel::record::Node for contact_person::Entity {
+    const KIND: NodeKind = NodeKind::ContactPerson;
 }
 
 impl Table for contact_person::Entity {
@@ -133,73 +137,16 @@ impl Wraps for Organisation {
 
 /// A partner: a city department, funder, design agency, EU project, region, city, agency,
 /// social organisation, citizen initiative, enterprise or knowledge institution.
+#[stroom_derive::record]
 #[Object]
 impl Organisation {
-    /// The global ID of the organisation.
-    pub async fn id(&self) -> ID {
-        NodeKind::Organisation.id(self.0.id)
-    }
+    id!("organisation");
 
     /// The name, in the requested locale (with fallback to other translations).
-    async fn name(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(
-            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
-        )]
-        locale: Option<String>,
-    ) -> async_graphql::Result<String> {
-        required_text(ctx, &self.0.name, locale)
-    }
-
-    /// The locale `name` is served in, for the same `locale` argument: the first of the
-    /// request's languages that it has, else a fallback's; null when it has no text at all.
-    async fn name_locale(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The `locale` argument given to `name`, if any.")] locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        served_locale(ctx, &self.0.name, locale)
-    }
-
-    /// Every translation of the name.
-    async fn name_translations(&self) -> Vec<Translation> {
-        translations(&self.0.name, NodeKind::Organisation, self.0.id, "name")
-    }
+    text!(name: String, "Every translation of the name.");
 
     /// What the organisation does, in the requested locale.
-    async fn description(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(
-            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
-        )]
-        locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        optional_text(ctx, &self.0.description, locale)
-    }
-
-    /// The locale `description` is served in, for the same `locale` argument: the first of the
-    /// request's languages that it has, else a fallback's; null when it has no text at all.
-    async fn description_locale(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The `locale` argument given to `description`, if any.")] locale: Option<
-            String,
-        >,
-    ) -> async_graphql::Result<Option<String>> {
-        served_locale(ctx, &self.0.description, locale)
-    }
-
-    /// Every translation of the description.
-    async fn description_translations(&self) -> Vec<Translation> {
-        translations(
-            &self.0.description,
-            NodeKind::Organisation,
-            self.0.id,
-            "description",
-        )
-    }
+    text!(description: Option<String>, "Every translation of the description.");
 
     /// What kind of organisation it is.
     async fn kind(&self) -> OrganisationKind {
@@ -222,32 +169,13 @@ impl Organisation {
     }
 
     /// The organisation this one belongs to (a department belongs to its city).
-    async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Organisation>> {
-        reference(ctx, self.0.parent_id).await
-    }
+    reference!(parent: Option<Organisation> = parent_id);
 
     /// Organisations that belong to this one (the departments of a city).
-    async fn children(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n organisations.")] first: Option<i32>,
-        #[graphql(desc = "Returns the organisations after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n organisations.")] last: Option<i32>,
-        #[graphql(desc = "Returns the organisations before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Organisation>> {
-        children(
-            ctx,
-            Link::Column("parent_id"),
-            self.0.id,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(children: Organisation = Link::Column("parent_id"), "organisations");
 
     /// The municipality whose staff maintain this record, if any.
-    async fn municipality(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Municipality>> {
-        reference(ctx, self.0.municipality_id).await
-    }
+    reference!(municipality: Option<Municipality> = municipality_id);
 
     /// Members of this organisation when it is a network or project (the partners of CECI).
     #[allow(clippy::too_many_arguments)]
@@ -312,15 +240,7 @@ impl Organisation {
         .map(Some)
     }
 
-    #[graphql(flatten)]
-    async fn history_field(&self) -> crate::domain::audit::RecordHistory {
-        crate::domain::audit::RecordHistory::of(NodeKind::Organisation, self.0.id)
-    }
-
-    #[graphql(flatten)]
-    async fn meta(&self) -> RecordMeta {
-        record_meta!(self.0)
-    }
+    history!();
 }
 
 /// A contact person of an organisation. Personal data: visible only with a partner, editor
@@ -336,12 +256,10 @@ impl Wraps for ContactPerson {
 
 /// A contact person of an organisation. Personal data: visible only with a partner, editor
 /// or admin API key.
+#[stroom_derive::record]
 #[Object]
 impl ContactPerson {
-    /// The global ID of the contact person.
-    pub async fn id(&self) -> ID {
-        NodeKind::ContactPerson.id(self.0.id)
-    }
+    id!("contact person");
 
     /// Full name.
     async fn name(&self) -> &str {
@@ -364,19 +282,9 @@ impl ContactPerson {
     }
 
     /// The organisation the person works for.
-    async fn organisation(&self, ctx: &Context<'_>) -> async_graphql::Result<Organisation> {
-        required_reference(ctx, self.0.organisation_id).await
-    }
+    reference!(organisation: Organisation = organisation_id);
 
-    #[graphql(flatten)]
-    async fn history_field(&self) -> crate::domain::audit::RecordHistory {
-        crate::domain::audit::RecordHistory::of(NodeKind::ContactPerson, self.0.id)
-    }
-
-    #[graphql(flatten)]
-    async fn meta(&self) -> RecordMeta {
-        record_meta!(self.0)
-    }
+    history!();
 }
 
 /// Criteria for the list of organisations.

@@ -350,91 +350,20 @@ pub async fn update_contact(
 #[derive(Default)]
 pub struct OrganisationMutation;
 
+#[stroom_derive::mutations]
 #[Object]
 impl OrganisationMutation {
     /// Registers an organisation.
-    async fn create_organisation(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The new organisation.")] input: CreateOrganisationInput,
-    ) -> async_graphql::Result<OrganisationPayload> {
-        let (organisation, user_errors) = run(ctx, "createOrganisation", move |write| {
-            Box::pin(create(write, input))
-        })
-        .await?;
-        Ok(OrganisationPayload {
-            organisation: organisation.map(Organisation),
-            user_errors,
-        })
-    }
+    change!(create_organisation(input: CreateOrganisationInput = "The new organisation.") -> OrganisationPayload = create);
 
     /// Changes an organisation.
-    async fn update_organisation(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The changes.")] input: UpdateOrganisationInput,
-    ) -> async_graphql::Result<OrganisationPayload> {
-        let (organisation, user_errors) = run(ctx, "updateOrganisation", move |write| {
-            Box::pin(update(write, input))
-        })
-        .await?;
-        Ok(OrganisationPayload {
-            organisation: organisation.map(Organisation),
-            user_errors,
-        })
-    }
+    change!(update_organisation(input: UpdateOrganisationInput = "The changes.") -> OrganisationPayload = update);
 
     /// Archives an organisation: it leaves the lists but nothing is lost.
-    async fn archive_organisation(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The organisation and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<OrganisationPayload> {
-        let (organisation, user_errors) = run(ctx, "archiveOrganisation", move |write| {
-            Box::pin(async move {
-                let id = id("id", &input.id, NodeKind::Organisation)?;
-                write
-                    .set_archived::<organisation::Entity>(
-                        NodeKind::Organisation,
-                        id,
-                        input.version,
-                        true,
-                    )
-                    .await
-            })
-        })
-        .await?;
-        Ok(OrganisationPayload {
-            organisation: organisation.map(Organisation),
-            user_errors,
-        })
-    }
+    archive!(archive_organisation(input = "The organisation and the version you last read.") -> OrganisationPayload);
 
     /// Brings an archived organisation back.
-    async fn unarchive_organisation(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The organisation and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<OrganisationPayload> {
-        let (organisation, user_errors) = run(ctx, "unarchiveOrganisation", move |write| {
-            Box::pin(async move {
-                let id = id("id", &input.id, NodeKind::Organisation)?;
-                write
-                    .set_archived::<organisation::Entity>(
-                        NodeKind::Organisation,
-                        id,
-                        input.version,
-                        false,
-                    )
-                    .await
-            })
-        })
-        .await?;
-        Ok(OrganisationPayload {
-            organisation: organisation.map(Organisation),
-            user_errors,
-        })
-    }
+    archive!(unarchive_organisation(input = "The organisation and the version you last read.") -> OrganisationPayload);
 
     /// Adds a contact person to an organisation.
     async fn create_contact_person(

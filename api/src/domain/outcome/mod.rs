@@ -11,18 +11,15 @@ use crate::domain::indicator::Indicator;
 use crate::domain::initiative::Initiative;
 use crate::domain::municipality::Municipality;
 use crate::domain::programme::Programme;
-use crate::graphql::common::{DateRange, OrderDirection, RecordMeta};
+use crate::graphql::common::{DateRange, OrderDirection};
 use crate::graphql::context::request;
 use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::TEXT_MAX;
-use crate::graphql::loader::{reference, required_reference};
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
 use crate::graphql::scalars::{Date, Decimal};
-use crate::graphql::text::{Translation, optional_text, served_locale, translations};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col};
-use crate::record_meta;
 
 /// Measured values are stored as integers in millionths of their unit.
 pub const VALUE_SCALE: u32 = 6;
@@ -42,6 +39,10 @@ pub fn to_micro(value: rust_decimal::Decimal) -> Result<i64, String> {
     }
     let micro = value * rust_decimal::Decimal::from(1_000_000);
     i64::try_from(micro).map_err(|_| format!("{value} is out of range."))
+}
+
+impl crate::kernel::record::Node for outcome::Entity {
+    const KIND: NodeKind = NodeKind::Outcome;
 }
 
 impl Table for outcome::Entity {
@@ -99,17 +100,13 @@ impl Wraps for Outcome {
 }
 
 /// One measured value of an indicator for an initiative (or a whole programme) over a period.
+#[stroom_derive::record]
 #[Object]
 impl Outcome {
-    /// The global ID of the outcome.
-    pub async fn id(&self) -> ID {
-        NodeKind::Outcome.id(self.0.id)
-    }
+    id!("outcome");
 
     /// What was measured.
-    async fn indicator(&self, ctx: &Context<'_>) -> async_graphql::Result<Indicator> {
-        required_reference(ctx, self.0.indicator_id).await
-    }
+    reference!(indicator: Indicator = indicator_id);
 
     /// The measured value, in the indicator's unit.
     async fn value(&self) -> Decimal {
@@ -127,53 +124,19 @@ impl Outcome {
     }
 
     /// The initiative measured, if the outcome is an initiative's.
-    async fn initiative(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Initiative>> {
-        reference(ctx, self.0.initiative_id).await
-    }
+    reference!(initiative: Option<Initiative> = initiative_id);
 
     /// The programme, if the outcome is a whole programme's (or the initiative's programme).
-    async fn programme(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Programme>> {
-        reference(ctx, self.0.programme_id).await
-    }
+    reference!(programme: Option<Programme> = programme_id);
 
     /// The area the value was measured in, if it was measured for one area.
-    async fn area(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Area>> {
-        reference(ctx, self.0.area_id).await
-    }
+    reference!(area: Option<Area> = area_id);
 
     /// The municipality the value belongs to.
-    async fn municipality(&self, ctx: &Context<'_>) -> async_graphql::Result<Municipality> {
-        required_reference(ctx, self.0.municipality_id).await
-    }
+    reference!(municipality: Municipality = municipality_id);
 
     /// How the value was measured or estimated, in the requested locale.
-    async fn method(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(
-            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
-        )]
-        locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        optional_text(ctx, &self.0.method, locale)
-    }
-
-    /// The locale `method` is served in, for the same `locale` argument: the first of the
-    /// request's languages that it has, else a fallback's; null when it has no text at all.
-    async fn method_locale(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The `locale` argument given to `method`, if any.")] locale: Option<
-            String,
-        >,
-    ) -> async_graphql::Result<Option<String>> {
-        served_locale(ctx, &self.0.method, locale)
-    }
-
-    /// Every translation of the method.
-    async fn method_translations(&self) -> Vec<Translation> {
-        translations(&self.0.method, NodeKind::Outcome, self.0.id, "method")
-    }
+    text!(method: Option<String>, "Every translation of the method.");
 
     /// Where the value comes from (a report, a register, a URL).
     async fn source(&self) -> Option<&str> {
@@ -185,15 +148,7 @@ impl Outcome {
         self.0.verified
     }
 
-    #[graphql(flatten)]
-    async fn history_field(&self) -> crate::domain::audit::RecordHistory {
-        crate::domain::audit::RecordHistory::of(NodeKind::Outcome, self.0.id)
-    }
-
-    #[graphql(flatten)]
-    async fn meta(&self) -> RecordMeta {
-        record_meta!(self.0)
-    }
+    history!();
 }
 
 /// Criteria for the list of outcomes.

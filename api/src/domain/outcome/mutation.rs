@@ -1,11 +1,10 @@
 //! Recording outcomes: a measured value of an indicator, in its unit, over a period.
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{ID, InputObject, MaybeUndefined, Object};
 use entity::outcome;
 
 use super::{Outcome, to_micro};
 use crate::domain::indicator::Unit;
-use crate::graphql::input::{ArchiveInput, TEXT_MAX, TranslationInput, id, text, url};
-use crate::graphql::mutation::{archive, run};
+use crate::graphql::input::{TEXT_MAX, TranslationInput, id, text, url};
 use crate::graphql::scalars::{Date, Decimal};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
@@ -307,67 +306,18 @@ pub async fn update(write: &Write, input: UpdateOutcomeInput) -> WriteResult<out
 #[derive(Default)]
 pub struct OutcomeMutation;
 
+#[stroom_derive::mutations]
 #[Object]
 impl OutcomeMutation {
     /// Records a measured value of an indicator.
-    async fn record_outcome(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The value and what it measures.")] input: RecordOutcomeInput,
-    ) -> async_graphql::Result<OutcomePayload> {
-        let (outcome, user_errors) = run(ctx, "recordOutcome", move |write| {
-            Box::pin(record(write, input))
-        })
-        .await?;
-        Ok(OutcomePayload {
-            outcome: outcome.map(Outcome),
-            user_errors,
-        })
-    }
+    change!(record_outcome(input: RecordOutcomeInput = "The value and what it measures.") -> OutcomePayload = record);
 
     /// Corrects an outcome.
-    async fn update_outcome(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The corrections.")] input: UpdateOutcomeInput,
-    ) -> async_graphql::Result<OutcomePayload> {
-        let (outcome, user_errors) = run(ctx, "updateOutcome", move |write| {
-            Box::pin(update(write, input))
-        })
-        .await?;
-        Ok(OutcomePayload {
-            outcome: outcome.map(Outcome),
-            user_errors,
-        })
-    }
+    change!(update_outcome(input: UpdateOutcomeInput = "The corrections.") -> OutcomePayload = update);
 
     /// Archives an outcome (a mistaken one): it leaves lists and sums, but nothing is lost.
-    async fn archive_outcome(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The outcome and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<OutcomePayload> {
-        let (outcome, user_errors) =
-            archive::<outcome::Entity>(ctx, "archiveOutcome", NodeKind::Outcome, &input, true)
-                .await?;
-        Ok(OutcomePayload {
-            outcome: outcome.map(Outcome),
-            user_errors,
-        })
-    }
+    archive!(archive_outcome(input = "The outcome and the version you last read.") -> OutcomePayload);
 
     /// Brings an archived outcome back.
-    async fn unarchive_outcome(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The outcome and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<OutcomePayload> {
-        let (outcome, user_errors) =
-            archive::<outcome::Entity>(ctx, "unarchiveOutcome", NodeKind::Outcome, &input, false)
-                .await?;
-        Ok(OutcomePayload {
-            outcome: outcome.map(Outcome),
-            user_errors,
-        })
-    }
+    archive!(unarchive_outcome(input = "The outcome and the version you last read.") -> OutcomePayload);
 }

@@ -1,20 +1,21 @@
 //! Partnerships: the role an organisation holds in a programme, an initiative or a network.
 pub mod mutation;
-use async_graphql::{Context, Enum, ID, Object};
+use async_graphql::{Enum, Object};
 use entity::partnership;
 
 use crate::domain::initiative::Initiative;
 use crate::domain::organisation::Organisation;
 use crate::domain::programme::Programme;
-use crate::graphql::common::RecordMeta;
 use crate::graphql::input::TEXT_MAX;
-use crate::graphql::loader::{Only, reference, required_reference};
+use crate::graphql::loader::Only;
 use crate::graphql::pagination::{SortKey, SortKind, Wraps};
-use crate::graphql::text::{Translation, optional_text, served_locale, translations};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, owner_through};
-use crate::record_meta;
+
+impl crate::kernel::record::Node for partnership::Entity {
+    const KIND: NodeKind = NodeKind::Partnership;
+}
 
 impl Table for partnership::Entity {
     const NAME: &'static str = "partnership";
@@ -87,17 +88,13 @@ impl Wraps for Partnership {
 }
 
 /// An organisation's role in a programme, an initiative or a network such as the CECI project.
+#[stroom_derive::record]
 #[Object]
 impl Partnership {
-    /// The global ID of the partnership.
-    pub async fn id(&self) -> ID {
-        NodeKind::Partnership.id(self.0.id)
-    }
+    id!("partnership");
 
     /// The partner organisation.
-    async fn organisation(&self, ctx: &Context<'_>) -> async_graphql::Result<Organisation> {
-        required_reference(ctx, self.0.organisation_id).await
-    }
+    reference!(organisation: Organisation = organisation_id);
 
     /// The role it holds.
     async fn role(&self) -> PartnerRole {
@@ -105,56 +102,18 @@ impl Partnership {
     }
 
     /// What the partner does in this role, in the requested locale.
-    async fn note(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(
-            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
-        )]
-        locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        optional_text(ctx, &self.0.note, locale)
-    }
-
-    /// The locale `note` is served in, for the same `locale` argument: the first of the
-    /// request's languages that it has, else a fallback's; null when it has no text at all.
-    async fn note_locale(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The `locale` argument given to `note`, if any.")] locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        served_locale(ctx, &self.0.note, locale)
-    }
-
-    /// Every translation of the note.
-    async fn note_translations(&self) -> Vec<Translation> {
-        translations(&self.0.note, NodeKind::Partnership, self.0.id, "note")
-    }
+    text!(note: Option<String>, "Every translation of the note.");
 
     /// The programme, when the role is in a programme.
-    async fn programme(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Programme>> {
-        reference(ctx, self.0.programme_id).await
-    }
+    reference!(programme: Option<Programme> = programme_id);
 
     /// The initiative, when the role is in an initiative.
-    async fn initiative(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Initiative>> {
-        reference(ctx, self.0.initiative_id).await
-    }
+    reference!(initiative: Option<Initiative> = initiative_id);
 
     /// The network or project (such as CECI), when the role is membership of one.
-    async fn network(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Organisation>> {
-        reference(ctx, self.0.network_id).await
-    }
+    reference!(network: Option<Organisation> = network_id);
 
-    #[graphql(flatten)]
-    async fn history_field(&self) -> crate::domain::audit::RecordHistory {
-        crate::domain::audit::RecordHistory::of(NodeKind::Partnership, self.0.id)
-    }
-
-    #[graphql(flatten)]
-    async fn meta(&self) -> RecordMeta {
-        record_meta!(self.0)
-    }
+    history!();
 }
 
 impl PartnerRole {

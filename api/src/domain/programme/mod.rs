@@ -14,23 +14,23 @@ use crate::domain::organisation::{ContactPerson, Organisation, require_personal_
 use crate::domain::outcome::Outcome;
 use crate::domain::partnership::{PartnerRole, Partnership};
 use crate::domain::theme::Theme;
-use crate::graphql::common::{DateRange, OrderDirection, RecordMeta, localized_expr};
+use crate::graphql::common::{DateRange, OrderDirection, localized_expr};
 use crate::graphql::context::{preferences, request, viewer};
 use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::{Link, reference};
 use crate::graphql::pagination::{
-    Connection, PageArgs, SortKey, SortKind, Wraps, children, children_where, list,
+    Connection, PageArgs, SortKey, SortKind, Wraps, children_where, list,
 };
 use crate::graphql::scalars::{Date, Decimal};
-use crate::graphql::text::{
-    Translation, optional_text, required_text, served_locale, translations,
-};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col};
-use crate::record_meta;
+
+impl crate::kernel::record::Node for programme::Entity {
+    const KIND: NodeKind = NodeKind::Programme;
+}
 
 impl Table for programme::Entity {
     const NAME: &'static str = "programme";
@@ -87,73 +87,19 @@ impl Wraps for Programme {
 
 /// A circular programme of a city (such as Mechelen's Stroom), or an interregional project
 /// run by a network of partners (such as CECI).
+#[stroom_derive::record]
 #[Object]
 impl Programme {
-    /// The global ID of the programme.
-    pub async fn id(&self) -> ID {
-        NodeKind::Programme.id(self.0.id)
-    }
+    id!("programme");
 
     /// The name, in the requested locale (with fallback to other translations).
-    async fn name(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(
-            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
-        )]
-        locale: Option<String>,
-    ) -> async_graphql::Result<String> {
-        required_text(ctx, &self.0.name, locale)
-    }
-
-    /// The locale `name` is served in, for the same `locale` argument: the first of the
-    /// request's languages that it has, else a fallback's; null when it has no text at all.
-    async fn name_locale(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The `locale` argument given to `name`, if any.")] locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        served_locale(ctx, &self.0.name, locale)
-    }
-
-    /// Every translation of the name.
-    async fn name_translations(&self) -> Vec<Translation> {
-        translations(&self.0.name, NodeKind::Programme, self.0.id, "name")
-    }
+    text!(name: String, "Every translation of the name.");
 
     /// What the programme is and why it exists, in the requested locale.
-    async fn summary(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(
-            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
-        )]
-        locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        optional_text(ctx, &self.0.summary, locale)
-    }
-
-    /// The locale `summary` is served in, for the same `locale` argument: the first of the
-    /// request's languages that it has, else a fallback's; null when it has no text at all.
-    async fn summary_locale(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The `locale` argument given to `summary`, if any.")] locale: Option<
-            String,
-        >,
-    ) -> async_graphql::Result<Option<String>> {
-        served_locale(ctx, &self.0.summary, locale)
-    }
-
-    /// Every translation of the summary.
-    async fn summary_translations(&self) -> Vec<Translation> {
-        translations(&self.0.summary, NodeKind::Programme, self.0.id, "summary")
-    }
+    text!(summary: Option<String>, "Every translation of the summary.");
 
     /// The municipality that runs the programme; null for a project run by a network.
-    async fn municipality(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Municipality>> {
-        reference(ctx, self.0.municipality_id).await
-    }
+    reference!(municipality: Option<Municipality> = municipality_id);
 
     /// The first day of the programme.
     async fn start_date(&self) -> Option<Date> {
@@ -178,66 +124,10 @@ impl Programme {
     }
 
     /// How the programme is funded (such as "Flemish subsidies"), in the requested locale.
-    async fn funding_channel(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(
-            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
-        )]
-        locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        optional_text(ctx, &self.0.funding_channel, locale)
-    }
-
-    /// The locale `fundingChannel` is served in, for the same `locale` argument: the first of the
-    /// request's languages that it has, else a fallback's; null when it has no text at all.
-    async fn funding_channel_locale(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The `locale` argument given to `fundingChannel`, if any.")]
-        locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        served_locale(ctx, &self.0.funding_channel, locale)
-    }
-
-    /// Every translation of the funding channel.
-    async fn funding_channel_translations(&self) -> Vec<Translation> {
-        translations(
-            &self.0.funding_channel,
-            NodeKind::Programme,
-            self.0.id,
-            "funding_channel",
-        )
-    }
+    text!(funding_channel: Option<String>, "Every translation of the funding channel.");
 
     /// The staff working on the programme (such as "one half-time worker"), in the requested locale.
-    async fn staffing(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(
-            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
-        )]
-        locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        optional_text(ctx, &self.0.staffing, locale)
-    }
-
-    /// The locale `staffing` is served in, for the same `locale` argument: the first of the
-    /// request's languages that it has, else a fallback's; null when it has no text at all.
-    async fn staffing_locale(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The `locale` argument given to `staffing`, if any.")] locale: Option<
-            String,
-        >,
-    ) -> async_graphql::Result<Option<String>> {
-        served_locale(ctx, &self.0.staffing, locale)
-    }
-
-    /// Every translation of the staffing.
-    async fn staffing_translations(&self) -> Vec<Translation> {
-        translations(&self.0.staffing, NodeKind::Programme, self.0.id, "staffing")
-    }
+    text!(staffing: Option<String>, "Every translation of the staffing.");
 
     /// The staff in full-time equivalents (0.5 for one half-time worker).
     async fn staffing_fte(&self) -> Option<Decimal> {
@@ -259,22 +149,7 @@ impl Programme {
     }
 
     /// Themes the programme works on.
-    async fn themes(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n themes.")] first: Option<i32>,
-        #[graphql(desc = "Returns the themes after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n themes.")] last: Option<i32>,
-        #[graphql(desc = "Returns the themes before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Theme>> {
-        children(
-            ctx,
-            Link::through("programme_theme", "programme_id", "theme_id"),
-            self.0.id,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(themes: Theme = Link::through("programme_theme", "programme_id", "theme_id"));
 
     /// The department that coordinates the programme.
     async fn coordinating_department(
@@ -324,86 +199,18 @@ impl Programme {
     }
 
     /// Needs mapped in the programme.
-    async fn needs(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n needs.")] first: Option<i32>,
-        #[graphql(desc = "Returns the needs after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n needs.")] last: Option<i32>,
-        #[graphql(desc = "Returns the needs before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Need>> {
-        children(
-            ctx,
-            Link::Column("programme_id"),
-            self.0.id,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(needs: Need = Link::Column("programme_id"));
 
     /// Initiatives started or supported by the programme.
-    async fn initiatives(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n initiatives.")] first: Option<i32>,
-        #[graphql(desc = "Returns the initiatives after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n initiatives.")] last: Option<i32>,
-        #[graphql(desc = "Returns the initiatives before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Initiative>> {
-        children(
-            ctx,
-            Link::Column("programme_id"),
-            self.0.id,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(initiatives: Initiative = Link::Column("programme_id"));
 
     /// Lessons drawn from the programme.
-    async fn learnings(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n learnings.")] first: Option<i32>,
-        #[graphql(desc = "Returns the learnings after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n learnings.")] last: Option<i32>,
-        #[graphql(desc = "Returns the learnings before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Learning>> {
-        children(
-            ctx,
-            Link::Column("programme_id"),
-            self.0.id,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(learnings: Learning = Link::Column("programme_id"));
 
     /// Outcomes measured for the programme as a whole, latest period first.
-    async fn outcomes(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n outcomes.")] first: Option<i32>,
-        #[graphql(desc = "Returns the outcomes after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n outcomes.")] last: Option<i32>,
-        #[graphql(desc = "Returns the outcomes before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Outcome>> {
-        children(
-            ctx,
-            Link::Column("programme_id"),
-            self.0.id,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(outcomes: Outcome = Link::Column("programme_id"));
 
-    #[graphql(flatten)]
-    async fn history_field(&self) -> crate::domain::audit::RecordHistory {
-        crate::domain::audit::RecordHistory::of(NodeKind::Programme, self.0.id)
-    }
-
-    #[graphql(flatten)]
-    async fn meta(&self) -> RecordMeta {
-        record_meta!(self.0)
-    }
+    history!();
 }
 
 /// Criteria for the list of programmes.

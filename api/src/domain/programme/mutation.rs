@@ -1,13 +1,12 @@
 //! Changing programmes.
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{ID, InputObject, MaybeUndefined, Object};
 use entity::programme;
 use sea_orm::{ActiveModelTrait, IntoActiveModel};
 
 use super::Programme;
 use crate::graphql::input::{
-    ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, date_order, euro, id, ids, text, url,
+    NAME_MAX, TEXT_MAX, TranslationInput, date_order, euro, id, ids, text, url,
 };
-use crate::graphql::mutation::{archive, run};
 use crate::graphql::scalars::{Date, Decimal};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
@@ -368,77 +367,18 @@ pub async fn update(write: &Write, input: UpdateProgrammeInput) -> WriteResult<p
 #[derive(Default)]
 pub struct ProgrammeMutation;
 
+#[stroom_derive::mutations]
 #[Object]
 impl ProgrammeMutation {
     /// Starts a programme.
-    async fn create_programme(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The new programme.")] input: CreateProgrammeInput,
-    ) -> async_graphql::Result<ProgrammePayload> {
-        let (programme, user_errors) = run(ctx, "createProgramme", move |write| {
-            Box::pin(create(write, input))
-        })
-        .await?;
-        Ok(ProgrammePayload {
-            programme: programme.map(Programme),
-            user_errors,
-        })
-    }
+    change!(create_programme(input: CreateProgrammeInput = "The new programme.") -> ProgrammePayload = create);
 
     /// Changes a programme.
-    async fn update_programme(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The changes.")] input: UpdateProgrammeInput,
-    ) -> async_graphql::Result<ProgrammePayload> {
-        let (programme, user_errors) = run(ctx, "updateProgramme", move |write| {
-            Box::pin(update(write, input))
-        })
-        .await?;
-        Ok(ProgrammePayload {
-            programme: programme.map(Programme),
-            user_errors,
-        })
-    }
+    change!(update_programme(input: UpdateProgrammeInput = "The changes.") -> ProgrammePayload = update);
 
     /// Archives a programme: it leaves the lists but nothing is lost.
-    async fn archive_programme(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The programme and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<ProgrammePayload> {
-        let (programme, user_errors) = archive::<programme::Entity>(
-            ctx,
-            "archiveProgramme",
-            NodeKind::Programme,
-            &input,
-            true,
-        )
-        .await?;
-        Ok(ProgrammePayload {
-            programme: programme.map(Programme),
-            user_errors,
-        })
-    }
+    archive!(archive_programme(input = "The programme and the version you last read.") -> ProgrammePayload);
 
     /// Brings an archived programme back.
-    async fn unarchive_programme(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The programme and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<ProgrammePayload> {
-        let (programme, user_errors) = archive::<programme::Entity>(
-            ctx,
-            "unarchiveProgramme",
-            NodeKind::Programme,
-            &input,
-            false,
-        )
-        .await?;
-        Ok(ProgrammePayload {
-            programme: programme.map(Programme),
-            user_errors,
-        })
-    }
+    archive!(unarchive_programme(input = "The programme and the version you last read.") -> ProgrammePayload);
 }

@@ -9,20 +9,20 @@ use sea_orm::{EntityTrait, QueryTrait};
 use crate::domain::initiative::Initiative;
 use crate::domain::municipality::Municipality;
 use crate::domain::need::Need;
-use crate::graphql::common::{OrderDirection, RecordMeta, localized_expr};
+use crate::graphql::common::{OrderDirection, localized_expr};
 use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
-use crate::graphql::loader::{Link, reference};
-use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
-use crate::graphql::text::{
-    Translation, optional_text, required_text, served_locale, translations,
-};
+use crate::graphql::loader::Link;
+use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col};
-use crate::record_meta;
+
+impl crate::kernel::record::Node for theme::Entity {
+    const KIND: NodeKind = NodeKind::Theme;
+}
 
 impl Table for theme::Entity {
     const NAME: &'static str = "theme";
@@ -98,12 +98,10 @@ impl Wraps for Theme {
 }
 
 /// A theme of the taxonomy, such as Materials or Food; themes nest.
+#[stroom_derive::record]
 #[Object]
 impl Theme {
-    /// The global ID of the theme.
-    pub async fn id(&self) -> ID {
-        NodeKind::Theme.id(self.0.id)
-    }
+    id!("theme");
 
     /// A stable code, such as `materials` or `food_policy`, for use in code and across cities.
     async fn code(&self) -> &str {
@@ -111,139 +109,27 @@ impl Theme {
     }
 
     /// The label, in the requested locale (with fallback to other translations).
-    async fn label(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(
-            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
-        )]
-        locale: Option<String>,
-    ) -> async_graphql::Result<String> {
-        required_text(ctx, &self.0.label, locale)
-    }
-
-    /// The locale `label` is served in, for the same `locale` argument: the first of the
-    /// request's languages that it has, else a fallback's; null when it has no text at all.
-    async fn label_locale(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The `locale` argument given to `label`, if any.")] locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        served_locale(ctx, &self.0.label, locale)
-    }
-
-    /// Every translation of the label.
-    async fn label_translations(&self) -> Vec<Translation> {
-        translations(&self.0.label, NodeKind::Theme, self.0.id, "label")
-    }
+    text!(label: String, "Every translation of the label.");
 
     /// What the theme covers, in the requested locale.
-    async fn description(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(
-            desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
-        )]
-        locale: Option<String>,
-    ) -> async_graphql::Result<Option<String>> {
-        optional_text(ctx, &self.0.description, locale)
-    }
-
-    /// The locale `description` is served in, for the same `locale` argument: the first of the
-    /// request's languages that it has, else a fallback's; null when it has no text at all.
-    async fn description_locale(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The `locale` argument given to `description`, if any.")] locale: Option<
-            String,
-        >,
-    ) -> async_graphql::Result<Option<String>> {
-        served_locale(ctx, &self.0.description, locale)
-    }
-
-    /// Every translation of the description.
-    async fn description_translations(&self) -> Vec<Translation> {
-        translations(
-            &self.0.description,
-            NodeKind::Theme,
-            self.0.id,
-            "description",
-        )
-    }
+    text!(description: Option<String>, "Every translation of the description.");
 
     /// The broader theme, if any.
-    async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Theme>> {
-        reference(ctx, self.0.parent_id).await
-    }
+    reference!(parent: Option<Theme> = parent_id);
 
     /// Narrower themes.
-    async fn children(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n themes.")] first: Option<i32>,
-        #[graphql(desc = "Returns the themes after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n themes.")] last: Option<i32>,
-        #[graphql(desc = "Returns the themes before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Theme>> {
-        children(
-            ctx,
-            Link::Column("parent_id"),
-            self.0.id,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(children: Theme = Link::Column("parent_id"), "themes");
 
     /// The municipality that added the theme; null for the shared taxonomy.
-    async fn municipality(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Municipality>> {
-        reference(ctx, self.0.municipality_id).await
-    }
+    reference!(municipality: Option<Municipality> = municipality_id);
 
     /// Needs of this theme.
-    async fn needs(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n needs.")] first: Option<i32>,
-        #[graphql(desc = "Returns the needs after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n needs.")] last: Option<i32>,
-        #[graphql(desc = "Returns the needs before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Need>> {
-        children(
-            ctx,
-            Link::Column("theme_id"),
-            self.0.id,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(needs: Need = Link::Column("theme_id"));
 
     /// Initiatives with this theme.
-    async fn initiatives(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n initiatives.")] first: Option<i32>,
-        #[graphql(desc = "Returns the initiatives after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n initiatives.")] last: Option<i32>,
-        #[graphql(desc = "Returns the initiatives before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Initiative>> {
-        children(
-            ctx,
-            Link::through("initiative_theme", "theme_id", "initiative_id"),
-            self.0.id,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(initiatives: Initiative = Link::through("initiative_theme", "theme_id", "initiative_id"));
 
-    #[graphql(flatten)]
-    async fn history_field(&self) -> crate::domain::audit::RecordHistory {
-        crate::domain::audit::RecordHistory::of(NodeKind::Theme, self.0.id)
-    }
-
-    #[graphql(flatten)]
-    async fn meta(&self) -> RecordMeta {
-        record_meta!(self.0)
-    }
+    history!();
 }
 
 /// Criteria for the list of themes.

@@ -1,10 +1,9 @@
 //! Changing themes: the shared taxonomy (admins) and municipalities' own themes (their editors).
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{ID, InputObject, MaybeUndefined, Object};
 use entity::theme;
 
 use super::Theme;
-use crate::graphql::input::{ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, code, id, text};
-use crate::graphql::mutation::{archive, run};
+use crate::graphql::input::{NAME_MAX, TEXT_MAX, TranslationInput, code, id, text};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
 use crate::kernel::write::{Problems, UserError, Write, WriteResult, same_municipality};
@@ -175,65 +174,18 @@ pub async fn update(write: &Write, input: UpdateThemeInput) -> WriteResult<theme
 #[derive(Default)]
 pub struct ThemeMutation;
 
+#[stroom_derive::mutations]
 #[Object]
 impl ThemeMutation {
     /// Adds a theme.
-    async fn create_theme(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The new theme.")] input: CreateThemeInput,
-    ) -> async_graphql::Result<ThemePayload> {
-        let (theme, user_errors) = run(ctx, "createTheme", move |write| {
-            Box::pin(create(write, input))
-        })
-        .await?;
-        Ok(ThemePayload {
-            theme: theme.map(Theme),
-            user_errors,
-        })
-    }
+    change!(create_theme(input: CreateThemeInput = "The new theme.") -> ThemePayload = create);
 
     /// Changes a theme.
-    async fn update_theme(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The changes.")] input: UpdateThemeInput,
-    ) -> async_graphql::Result<ThemePayload> {
-        let (theme, user_errors) = run(ctx, "updateTheme", move |write| {
-            Box::pin(update(write, input))
-        })
-        .await?;
-        Ok(ThemePayload {
-            theme: theme.map(Theme),
-            user_errors,
-        })
-    }
+    change!(update_theme(input: UpdateThemeInput = "The changes.") -> ThemePayload = update);
 
     /// Archives a theme: it leaves the lists but nothing is lost.
-    async fn archive_theme(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The theme and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<ThemePayload> {
-        let (theme, user_errors) =
-            archive::<theme::Entity>(ctx, "archiveTheme", NodeKind::Theme, &input, true).await?;
-        Ok(ThemePayload {
-            theme: theme.map(Theme),
-            user_errors,
-        })
-    }
+    archive!(archive_theme(input = "The theme and the version you last read.") -> ThemePayload);
 
     /// Brings an archived theme back.
-    async fn unarchive_theme(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The theme and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<ThemePayload> {
-        let (theme, user_errors) =
-            archive::<theme::Entity>(ctx, "unarchiveTheme", NodeKind::Theme, &input, false).await?;
-        Ok(ThemePayload {
-            theme: theme.map(Theme),
-            user_errors,
-        })
-    }
+    archive!(unarchive_theme(input = "The theme and the version you last read.") -> ThemePayload);
 }

@@ -10,7 +10,7 @@ pub mod signing;
 
 use std::time::Duration;
 
-use async_graphql::{Context, Enum, ID, Object};
+use async_graphql::{Context, Enum, Object};
 use entity::{webhook_attempt, webhook_endpoint, webhook_message};
 use sea_orm::sea_query::Expr;
 use sea_orm::{Condition, EntityTrait, QueryTrait};
@@ -80,6 +80,10 @@ fn admins_only(viewer: &Viewer) -> Condition {
 /// Fields the audit trail and the change feed never show the value of.
 const SECRET_FIELDS: &[&str] = &["secret", "previousSecret"];
 
+impl crate::kernel::record::Node for webhook_endpoint::Entity {
+    const KIND: NodeKind = NodeKind::WebhookEndpoint;
+}
+
 impl Table for webhook_endpoint::Entity {
     const NAME: &'static str = "webhook_endpoint";
     const REFERENCES: &'static [(&'static str, NodeKind)] = &[("api_key_id", NodeKind::ApiKey)];
@@ -99,6 +103,10 @@ impl Table for webhook_endpoint::Entity {
             (key, value)
         }
     }
+}
+
+impl crate::kernel::record::Node for webhook_message::Entity {
+    const KIND: NodeKind = NodeKind::WebhookMessage;
 }
 
 impl Table for webhook_message::Entity {
@@ -254,12 +262,10 @@ impl Wraps for WebhookEndpoint {
 
 /// A URL that receives the changes of some event types, each delivery signed with the
 /// endpoint's secret (Standard Webhooks). Admin only.
+#[stroom_derive::record]
 #[Object]
 impl WebhookEndpoint {
-    /// The global ID of the endpoint.
-    pub async fn id(&self) -> ID {
-        NodeKind::WebhookEndpoint.id(self.0.id)
-    }
+    id!("endpoint");
 
     /// Where deliveries go.
     async fn url(&self) -> &str {
@@ -363,12 +369,10 @@ impl Wraps for WebhookMessage {
 
 /// A message owed to a webhook endpoint: one change event (or a test), the body sent, and
 /// where its delivery stands. Admin only.
+#[stroom_derive::record]
 #[Object]
 impl WebhookMessage {
-    /// The global ID of the message.
-    pub async fn id(&self) -> ID {
-        NodeKind::WebhookMessage.id(self.0.id)
-    }
+    id!("message");
 
     /// The `webhook-id` header of its deliveries: the same on every retry, so that a receiver
     /// can recognise a message it already handled.
@@ -387,9 +391,7 @@ impl WebhookMessage {
     }
 
     /// The change event it carries (null for a test).
-    async fn event(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ChangeEvent>> {
-        reference(ctx, self.0.sequence).await
-    }
+    reference!(event: Option<ChangeEvent> = sequence);
 
     /// The body sent: `type`, `timestamp` and the event as `data`.
     async fn payload(&self) -> Json {

@@ -1,0 +1,422 @@
+//! The shells of the domain's GraphQL types, written from one line each.
+//!
+//! Every record type repeats the same resolvers (its global ID, each text in the request's
+//! language with the locale served and every translation, nested Relay lists, references to
+//! other records, the history and meta fields), and every mutation repeats the same frame (run
+//! the change for the viewer, wrap the record, hand back the payload). An attribute placed
+//! before async-graphql's `#[Object]` replaces the one-line declarations in the impl block
+//! with those resolvers, in place, so the schema's field order is the declaration's order;
+//! what is particular to a type stays an ordinary resolver beside them.
+//!
+//! In `#[record]` impls:
+//! - `id!("initiative");` the global ID (`The global ID of the initiative.`);
+//! - `/// doc` `text!(name: String, "Every translation of the name.");` `name`, `nameLocale`,
+//!   `nameTranslations` (`Option<String>` for an optional text);
+//! - `/// doc` `list!(areas: Area = <Link>);` a nested list with the four Relay arguments
+//!   (`list!(children: Area = <Link>, "areas")` where the items are not named by the field);
+//! - `/// doc` `reference!(municipality: Municipality = municipality_id);` another record by
+//!   its ID column (`Option<T>` when the column is nullable);
+//! - `history!();` the flattened `history` and record meta fields.
+//!
+//! In `#[mutations]` impls:
+//! - `/// doc` `change!(create_need(input: CreateNeedInput = "The new need.") -> NeedPayload = create);`
+//!   runs `create(write, input)` in the mutation frame (`= link_need(write, input, true)`
+//!   for a call of its own);
+//! - `/// doc` `archive!(archive_need(input = "The need and …") -> NeedPayload);` archives (or,
+//!   named `unarchive…`, brings back) the payload's record.
+use proc_macro::TokenStream;
+use proc_macro2::TokenStream as Tokens;
+use quote::quote;
+use syn::parse::{Parse, ParseStream};
+use syn::{
+    Attribute, Expr, Ident, ImplItem, ItemImpl, LitStr, Token, Type, parenthesized,
+    parse_macro_input,
+};
+
+/// Writes the resolvers a record type declares in one line each (see the crate's docs).
+#[proc_macro_attribute]
+pub fn record(_attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(item, record_item)
+}
+
+/// Writes the mutations declared in one line each (see the crate's docs).
+#[proc_macro_attribute]
+pub fn mutations(_attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(item, mutation_item)
+}
+
+type Expander = fn(&str, Tokens, Vec<Attribute>) -> syn::Result<Option<Tokens>>;
+
+fn expand(item: TokenStream, expander: Expander) -> TokenStream {
+    let mut block = parse_macro_input!(item as ItemImpl);
+    let mut items = Vec::with_capacity(block.items.len());
+    for item in std::mem::take(&mut block.items) {
+        let ImplItem::Macro(call) = &item else {
+            items.push(item);
+            continue;
+        };
+        let name = call.mac.path.segments.last().map(|s| s.ident.to_string());
+        match expander(
+            name.as_deref().unwrap_or_default(),
+            call.mac.tokens.clone(),
+            call.attrs.clone(),
+        ) {
+            Ok(Some(tokens)) => match syn::parse2::<ItemImpl>(quote!(impl X { #tokens })) {
+                Ok(generated) => items.extend(generated.items),
+                Err(error) => return error.to_compile_error().into(),
+            },
+            Ok(None) => items.push(item),
+            Err(error) => return error.to_compile_error().into(),
+        }
+    }
+    block.items = items;
+    quote!(#block).into()
+}
+
+fn record_item(name: &str, tokens: Tokens, docs: Vec<Attribute>) -> syn::Result<Option<Tokens>> {
+    let wraps = quote!(<Self as crate::graphql::pagination::Wraps>::Entity);
+    let kind = quote!(<#wraps as crate::kernel::record::Node>::KIND);
+    Ok(Some(match name {
+        "id" => {
+            let noun: LitStr = syn::parse2(tokens)?;
+            let doc = format!(" The global ID of the {}.", noun.value());
+            quote! {
+                #[doc = #doc]
+                pub async fn id(&self) -> async_graphql::ID {
+                    #kind.id(self.0.id)
+                }
+            }
+        }
+        "text" => {
+            let TextField {
+                field,
+                ty,
+                translations_doc,
+            } = syn::parse2(tokens)?;
+            let camel = camel_case(&field.to_string());
+            let locale_fn = Ident::new(&format!("{field}_locale"), field.span());
+            let translations_fn = Ident::new(&format!("{field}_translations"), field.span());
+            let column = field.to_string();
+            let locale_doc = format!(
+                " The locale `{camel}` is served in, for the same `locale` argument: the first of the"
+            );
+            let locale_doc_end = " request's languages that it has, else a fallback's; null when it has no text at all.";
+            let translations_doc = format!(" {}", translations_doc.value());
+            let locale_arg = format!("The `locale` argument given to `{camel}`, if any.");
+            let resolve = if is_option(&ty) {
+                quote!(crate::graphql::text::optional_text)
+            } else {
+                quote!(crate::graphql::text::required_text)
+            };
+            quote! {
+                #(#docs)*
+                async fn #field(
+                    &self,
+                    ctx: &async_graphql::Context<'_>,
+                    #[graphql(
+                        desc = "Locale of the text, such as `nl` or `en`; by default the request's `Accept-Language`."
+                    )]
+                    locale: Option<String>,
+                ) -> async_graphql::Result<#ty> {
+                    #resolve(ctx, &self.0.#field, locale)
+                }
+
+                #[doc = #locale_doc]
+                #[doc = #locale_doc_end]
+                async fn #locale_fn(
+                    &self,
+                    ctx: &async_graphql::Context<'_>,
+                    #[graphql(desc = #locale_arg)] locale: Option<String>,
+                ) -> async_graphql::Result<Option<String>> {
+                    crate::graphql::text::served_locale(ctx, &self.0.#field, locale)
+                }
+
+                #[doc = #translations_doc]
+                async fn #translations_fn(&self) -> Vec<crate::graphql::text::Translation> {
+                    crate::graphql::text::translations(&self.0.#field, #kind, self.0.id, #column)
+                }
+            }
+        }
+        "list" => {
+            let Declared {
+                field,
+                ty,
+                value,
+                plural,
+            } = syn::parse2(tokens)?;
+            let words = plural.map_or_else(|| field.to_string().replace('_', " "), |p| p.value());
+            let first = format!("Returns the first n {words}.");
+            let after = format!("Returns the {words} after this cursor.");
+            let last = format!("Returns the last n {words}.");
+            let before = format!("Returns the {words} before this cursor.");
+            quote! {
+                #(#docs)*
+                async fn #field(
+                    &self,
+                    ctx: &async_graphql::Context<'_>,
+                    #[graphql(desc = #first)] first: Option<i32>,
+                    #[graphql(desc = #after)] after: Option<String>,
+                    #[graphql(desc = #last)] last: Option<i32>,
+                    #[graphql(desc = #before)] before: Option<String>,
+                ) -> async_graphql::Result<crate::graphql::pagination::Connection<#ty>> {
+                    crate::graphql::pagination::children(
+                        ctx,
+                        #value,
+                        self.0.id,
+                        crate::graphql::pagination::PageArgs::new(first, after, last, before),
+                    )
+                    .await
+                }
+            }
+        }
+        "reference" => {
+            let Declared {
+                field, ty, value, ..
+            } = syn::parse2(tokens)?;
+            let column: Ident = syn::parse2(quote!(#value))?;
+            let body = match option_inner(&ty) {
+                Some(inner) => {
+                    quote!(crate::graphql::loader::reference::<#inner>(ctx, self.0.#column).await)
+                }
+                None => quote!(
+                    crate::graphql::loader::required_reference::<#ty>(ctx, self.0.#column).await
+                ),
+            };
+            quote! {
+                #(#docs)*
+                async fn #field(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<#ty> {
+                    #body
+                }
+            }
+        }
+        "history" => quote! {
+            #[graphql(flatten)]
+            async fn history_field(&self) -> crate::domain::audit::RecordHistory {
+                crate::domain::audit::RecordHistory::of(#kind, self.0.id)
+            }
+
+            #[graphql(flatten)]
+            async fn meta(&self) -> crate::graphql::common::RecordMeta {
+                crate::record_meta!(self.0)
+            }
+        },
+        _ => return Ok(None),
+    }))
+}
+
+fn mutation_item(name: &str, tokens: Tokens, docs: Vec<Attribute>) -> syn::Result<Option<Tokens>> {
+    Ok(Some(match name {
+        "change" => {
+            let Change {
+                mutation,
+                input,
+                input_doc,
+                payload,
+                change,
+            } = syn::parse2(tokens)?;
+            let api_name = camel_case(&mutation.to_string());
+            // A function's path is called with the write and the input; a call is written
+            // out with them (`link_need(write, input, true)`).
+            let change = match change {
+                Expr::Call(call) => quote!(#call),
+                other => quote!(#other(write, input)),
+            };
+            quote! {
+                #(#docs)*
+                async fn #mutation(
+                    &self,
+                    ctx: &async_graphql::Context<'_>,
+                    #[graphql(desc = #input_doc)] input: #input,
+                ) -> async_graphql::Result<#payload> {
+                    crate::graphql::mutation::respond(ctx, #api_name, move |write| {
+                        Box::pin(#change)
+                    })
+                    .await
+                }
+            }
+        }
+        "archive" => {
+            let Archive {
+                mutation,
+                input_doc,
+                payload,
+            } = syn::parse2(tokens)?;
+            let api_name = camel_case(&mutation.to_string());
+            let archived = !mutation.to_string().starts_with("unarchive");
+            quote! {
+                #(#docs)*
+                async fn #mutation(
+                    &self,
+                    ctx: &async_graphql::Context<'_>,
+                    #[graphql(desc = #input_doc)] input: crate::graphql::input::ArchiveInput,
+                ) -> async_graphql::Result<#payload> {
+                    crate::graphql::mutation::archive_payload(ctx, #api_name, &input, #archived).await
+                }
+            }
+        }
+        _ => return Ok(None),
+    }))
+}
+
+/// `name: Type, "Every translation of the name."`
+struct TextField {
+    field: Ident,
+    ty: Type,
+    translations_doc: LitStr,
+}
+
+impl Parse for TextField {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let field = input.parse()?;
+        input.parse::<Token![:]>()?;
+        let ty = input.parse()?;
+        input.parse::<Token![,]>()?;
+        let translations_doc = input.parse()?;
+        Ok(Self {
+            field,
+            ty,
+            translations_doc,
+        })
+    }
+}
+
+/// `name: Type = value`, for a list optionally `, "the items' plural"` (else the field's name).
+struct Declared {
+    field: Ident,
+    ty: Type,
+    value: Expr,
+    plural: Option<LitStr>,
+}
+
+impl Parse for Declared {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let field = input.parse()?;
+        input.parse::<Token![:]>()?;
+        let ty = input.parse()?;
+        input.parse::<Token![=]>()?;
+        let value = input.parse()?;
+        let plural = if input.parse::<Option<Token![,]>>()?.is_some() {
+            Some(input.parse()?)
+        } else {
+            None
+        };
+        Ok(Self {
+            field,
+            ty,
+            value,
+            plural,
+        })
+    }
+}
+
+/// `create_need(input: CreateNeedInput = "The new need.") -> NeedPayload = create`
+struct Change {
+    mutation: Ident,
+    input: Type,
+    input_doc: LitStr,
+    payload: Type,
+    change: Expr,
+}
+
+impl Parse for Change {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mutation = input.parse()?;
+        let arguments;
+        parenthesized!(arguments in input);
+        let argument: Ident = arguments.parse()?;
+        if argument != "input" {
+            return Err(syn::Error::new(argument.span(), "the argument is `input`"));
+        }
+        arguments.parse::<Token![:]>()?;
+        let input_type = arguments.parse()?;
+        arguments.parse::<Token![=]>()?;
+        let input_doc = arguments.parse()?;
+        input.parse::<Token![->]>()?;
+        let payload = input.parse()?;
+        input.parse::<Token![=]>()?;
+        let change = input.parse()?;
+        Ok(Self {
+            mutation,
+            input: input_type,
+            input_doc,
+            payload,
+            change,
+        })
+    }
+}
+
+/// `archive_need(input = "The need and the version you last read.") -> NeedPayload`
+struct Archive {
+    mutation: Ident,
+    input_doc: LitStr,
+    payload: Type,
+}
+
+impl Parse for Archive {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mutation = input.parse()?;
+        let arguments;
+        parenthesized!(arguments in input);
+        let argument: Ident = arguments.parse()?;
+        if argument != "input" {
+            return Err(syn::Error::new(argument.span(), "the argument is `input`"));
+        }
+        arguments.parse::<Token![=]>()?;
+        let input_doc = arguments.parse()?;
+        input.parse::<Token![->]>()?;
+        let payload = input.parse()?;
+        Ok(Self {
+            mutation,
+            input_doc,
+            payload,
+        })
+    }
+}
+
+/// `snake_case` → `camelCase`, as async-graphql names fields.
+fn camel_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn option_inner(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    if last.ident != "Option" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(arguments) = &last.arguments else {
+        return None;
+    };
+    match arguments.args.first()? {
+        syn::GenericArgument::Type(inner) => Some(inner),
+        _ => None,
+    }
+}
+
+fn is_option(ty: &Type) -> bool {
+    option_inner(ty).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::camel_case;
+
+    #[test]
+    fn camel_case_names_fields_as_graphql_does() {
+        assert_eq!(camel_case("create_contact_person"), "createContactPerson");
+        assert_eq!(camel_case("name"), "name");
+        assert_eq!(camel_case("funding_channel"), "fundingChannel");
+    }
+}
