@@ -216,9 +216,9 @@ fn mutation_item(name: &str, tokens: Tokens, docs: Vec<Attribute>) -> syn::Resul
             } = syn::parse2(tokens)?;
             let api_name = camel_case(&mutation.to_string());
             // A function's path is called with the write and the input; a call is written
-            // out with them (`link_need(write, input, true)`).
+            // out with them (`link_need(write, input, true)`), and may use `?`.
             let change = match change {
-                Expr::Call(call) => quote!(#call),
+                Expr::Call(call) => quote!(async move { #call.await }),
                 other => quote!(#other(write, input)),
             };
             quote! {

@@ -1,6 +1,6 @@
 //! Changing initiatives: create, update, archive, change the stage, link needs, record support
 //! requests and their decisions.
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{ID, InputObject, MaybeUndefined, Object};
 use entity::{initiative, support_request};
 use sea_orm::{ActiveModelTrait, IntoActiveModel};
 
@@ -9,9 +9,8 @@ use super::{
     SupportRequest, SupportStatus,
 };
 use crate::graphql::input::{
-    ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, date_order, euro, id, ids, text, url,
+    NAME_MAX, TEXT_MAX, TranslationInput, date_order, euro, id, ids, text, url,
 };
-use crate::graphql::mutation::run;
 use crate::graphql::scalars::{Date, Decimal};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
@@ -687,36 +686,10 @@ impl InitiativeMutation {
     change!(change_initiative_stage(input: ChangeInitiativeStageInput = "The initiative and its new stage.") -> InitiativePayload = change_stage);
 
     /// Records that an initiative answers a need.
-    async fn link_initiative_to_need(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The initiative and the need.")] input: InitiativeNeedInput,
-    ) -> async_graphql::Result<InitiativePayload> {
-        let (initiative, user_errors) = run(ctx, "linkInitiativeToNeed", move |write| {
-            Box::pin(link_need(write, input, true))
-        })
-        .await?;
-        Ok(InitiativePayload {
-            initiative: initiative.map(Initiative),
-            user_errors,
-        })
-    }
+    change!(link_initiative_to_need(input: InitiativeNeedInput = "The initiative and the need.") -> InitiativePayload = link_need(write, input, true));
 
     /// Records that an initiative no longer answers a need.
-    async fn unlink_initiative_from_need(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The initiative and the need.")] input: InitiativeNeedInput,
-    ) -> async_graphql::Result<InitiativePayload> {
-        let (initiative, user_errors) = run(ctx, "unlinkInitiativeFromNeed", move |write| {
-            Box::pin(link_need(write, input, false))
-        })
-        .await?;
-        Ok(InitiativePayload {
-            initiative: initiative.map(Initiative),
-            user_errors,
-        })
-    }
+    change!(unlink_initiative_from_need(input: InitiativeNeedInput = "The initiative and the need.") -> InitiativePayload = link_need(write, input, false));
 
     /// Archives an initiative: it leaves the lists but nothing is lost.
     archive!(archive_initiative(input = "The initiative and the version you last read.") -> InitiativePayload);
@@ -725,60 +698,11 @@ impl InitiativeMutation {
     archive!(unarchive_initiative(input = "The initiative and the version you last read.") -> InitiativePayload);
 
     /// Records support an initiative asks the city for.
-    async fn record_support_request(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The request.")] input: RecordSupportRequestInput,
-    ) -> async_graphql::Result<SupportRequestPayload> {
-        let (request, user_errors) = run(ctx, "recordSupportRequest", move |write| {
-            Box::pin(record_support_request(write, input))
-        })
-        .await?;
-        Ok(SupportRequestPayload {
-            support_request: request.map(SupportRequest),
-            user_errors,
-        })
-    }
+    change!(record_support_request(input: RecordSupportRequestInput = "The request.") -> SupportRequestPayload = record_support_request);
 
     /// Records the decision on a support request.
-    async fn decide_support_request(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The decision.")] input: DecideSupportRequestInput,
-    ) -> async_graphql::Result<SupportRequestPayload> {
-        let (request, user_errors) = run(ctx, "decideSupportRequest", move |write| {
-            Box::pin(decide_support_request(write, input))
-        })
-        .await?;
-        Ok(SupportRequestPayload {
-            support_request: request.map(SupportRequest),
-            user_errors,
-        })
-    }
+    change!(decide_support_request(input: DecideSupportRequestInput = "The decision.") -> SupportRequestPayload = decide_support_request);
 
     /// Archives a support request (a withdrawn or mistaken one): nothing is lost.
-    async fn archive_support_request(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The support request and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<SupportRequestPayload> {
-        let (request, user_errors) = run(ctx, "archiveSupportRequest", move |write| {
-            Box::pin(async move {
-                let id = id("id", &input.id, NodeKind::SupportRequest)?;
-                write
-                    .set_archived::<support_request::Entity>(
-                        NodeKind::SupportRequest,
-                        id,
-                        input.version,
-                        true,
-                    )
-                    .await
-            })
-        })
-        .await?;
-        Ok(SupportRequestPayload {
-            support_request: request.map(SupportRequest),
-            user_errors,
-        })
-    }
+    archive!(archive_support_request(input = "The support request and the version you last read.") -> SupportRequestPayload);
 }

@@ -7,8 +7,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use super::Learning;
 use crate::domain::municipality::Municipality;
 use crate::graphql::common::RecordMeta;
-use crate::graphql::input::{ArchiveInput, TEXT_MAX, TranslationInput, id, text};
-use crate::graphql::mutation::run;
+use crate::graphql::input::{TEXT_MAX, TranslationInput, id, text};
 use crate::graphql::pagination::{SortKey, SortKind, Wraps};
 use crate::kernel::access::Role;
 use crate::kernel::ids::NodeKind;
@@ -185,48 +184,13 @@ pub async fn endorse(
 #[derive(Default)]
 pub struct EndorsementMutation;
 
+#[stroom_derive::mutations]
 #[Object]
 impl EndorsementMutation {
     /// Endorses another municipality's learning on behalf of the key's municipality: "we saw
     /// this too".
-    async fn endorse_learning(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The learning and the note.")] input: EndorseLearningInput,
-    ) -> async_graphql::Result<LearningEndorsementPayload> {
-        let (endorsement, user_errors) = run(ctx, "endorseLearning", move |write| {
-            Box::pin(endorse(write, input))
-        })
-        .await?;
-        Ok(LearningEndorsementPayload {
-            learning_endorsement: endorsement.map(LearningEndorsement),
-            user_errors,
-        })
-    }
+    change!(endorse_learning(input: EndorseLearningInput = "The learning and the note.") -> LearningEndorsementPayload = endorse);
 
     /// Withdraws an endorsement (it is archived, not deleted).
-    async fn withdraw_learning_endorsement(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The endorsement and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<LearningEndorsementPayload> {
-        let (endorsement, user_errors) = run(ctx, "withdrawLearningEndorsement", move |write| {
-            Box::pin(async move {
-                let id = id("id", &input.id, NodeKind::LearningEndorsement)?;
-                write
-                    .set_archived::<learning_endorsement::Entity>(
-                        NodeKind::LearningEndorsement,
-                        id,
-                        input.version,
-                        true,
-                    )
-                    .await
-            })
-        })
-        .await?;
-        Ok(LearningEndorsementPayload {
-            learning_endorsement: endorsement.map(LearningEndorsement),
-            user_errors,
-        })
-    }
+    archive!(withdraw_learning_endorsement(input = "The endorsement and the version you last read.") -> LearningEndorsementPayload);
 }

@@ -1,12 +1,11 @@
 //! Changing organisations and their contact people.
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{ID, InputObject, MaybeUndefined, Object};
 use entity::{contact_person, organisation};
 
 use super::{ContactPerson, Organisation, OrganisationKind};
 use crate::graphql::input::{
-    ArchiveInput, NAME_MAX, TEXT_MAX, TranslationInput, country, email, id, phone, plain, text, url,
+    NAME_MAX, TEXT_MAX, TranslationInput, country, email, id, phone, plain, text, url,
 };
-use crate::graphql::mutation::run;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
 use crate::kernel::write::{Problems, UserError, Write, WriteResult};
@@ -366,86 +365,14 @@ impl OrganisationMutation {
     archive!(unarchive_organisation(input = "The organisation and the version you last read.") -> OrganisationPayload);
 
     /// Adds a contact person to an organisation.
-    async fn create_contact_person(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The new contact person.")] input: CreateContactPersonInput,
-    ) -> async_graphql::Result<ContactPersonPayload> {
-        let (contact, user_errors) = run(ctx, "createContactPerson", move |write| {
-            Box::pin(create_contact(write, input))
-        })
-        .await?;
-        Ok(ContactPersonPayload {
-            contact_person: contact.map(ContactPerson),
-            user_errors,
-        })
-    }
+    change!(create_contact_person(input: CreateContactPersonInput = "The new contact person.") -> ContactPersonPayload = create_contact);
 
     /// Changes a contact person.
-    async fn update_contact_person(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The changes.")] input: UpdateContactPersonInput,
-    ) -> async_graphql::Result<ContactPersonPayload> {
-        let (contact, user_errors) = run(ctx, "updateContactPerson", move |write| {
-            Box::pin(update_contact(write, input))
-        })
-        .await?;
-        Ok(ContactPersonPayload {
-            contact_person: contact.map(ContactPerson),
-            user_errors,
-        })
-    }
+    change!(update_contact_person(input: UpdateContactPersonInput = "The changes.") -> ContactPersonPayload = update_contact);
 
     /// Archives a contact person (who left, say): nothing is lost.
-    async fn archive_contact_person(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The contact person and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<ContactPersonPayload> {
-        let (contact, user_errors) = run(ctx, "archiveContactPerson", move |write| {
-            Box::pin(async move {
-                let id = id("id", &input.id, NodeKind::ContactPerson)?;
-                write
-                    .set_archived::<contact_person::Entity>(
-                        NodeKind::ContactPerson,
-                        id,
-                        input.version,
-                        true,
-                    )
-                    .await
-            })
-        })
-        .await?;
-        Ok(ContactPersonPayload {
-            contact_person: contact.map(ContactPerson),
-            user_errors,
-        })
-    }
+    archive!(archive_contact_person(input = "The contact person and the version you last read.") -> ContactPersonPayload);
 
     /// Brings an archived contact person back.
-    async fn unarchive_contact_person(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The contact person and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<ContactPersonPayload> {
-        let (contact, user_errors) = run(ctx, "unarchiveContactPerson", move |write| {
-            Box::pin(async move {
-                let id = id("id", &input.id, NodeKind::ContactPerson)?;
-                write
-                    .set_archived::<contact_person::Entity>(
-                        NodeKind::ContactPerson,
-                        id,
-                        input.version,
-                        false,
-                    )
-                    .await
-            })
-        })
-        .await?;
-        Ok(ContactPersonPayload {
-            contact_person: contact.map(ContactPerson),
-            user_errors,
-        })
-    }
+    archive!(unarchive_contact_person(input = "The contact person and the version you last read.") -> ContactPersonPayload);
 }

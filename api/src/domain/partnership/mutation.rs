@@ -1,11 +1,10 @@
 //! Adding and removing partners: of programmes, initiatives and networks.
-use async_graphql::{Context, ID, InputObject, Object};
+use async_graphql::{ID, InputObject, Object};
 use entity::partnership;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{PartnerRole, Partnership};
 use crate::graphql::input::{ArchiveInput, TEXT_MAX, TranslationInput, id, text};
-use crate::graphql::mutation::run;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
 use crate::kernel::write::{UserError, UserErrorCode, Write, WriteResult};
@@ -206,131 +205,42 @@ pub struct AddNetworkMemberInput {
 #[derive(Default)]
 pub struct PartnershipMutation;
 
+#[stroom_derive::mutations]
 #[Object]
 impl PartnershipMutation {
     /// Adds a partner to a programme in a role (funder, coordinator, steering group…).
-    async fn add_programme_partner(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The programme, partner and role.")] input: AddProgrammePartnerInput,
-    ) -> async_graphql::Result<PartnershipPayload> {
-        let (partnership, user_errors) = run(ctx, "addProgrammePartner", move |write| {
-            Box::pin(async move {
-                let programme = id("programme", &input.programme, NodeKind::Programme)?;
-                add_partner(
-                    write,
-                    PartnerOf::Programme(programme),
-                    &input.organisation,
-                    input.role,
-                    input.note.as_deref(),
-                )
-                .await
-            })
-        })
-        .await?;
-        Ok(PartnershipPayload {
-            partnership: partnership.map(Partnership),
-            user_errors,
-        })
-    }
+    change!(add_programme_partner(input: AddProgrammePartnerInput = "The programme, partner and role.") -> PartnershipPayload = add_partner(
+        write,
+        PartnerOf::Programme(id("programme", &input.programme, NodeKind::Programme)?),
+        &input.organisation,
+        input.role,
+        input.note.as_deref(),
+    ));
 
     /// Removes a partner from a programme (the partnership is archived, not deleted).
-    async fn remove_programme_partner(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The partnership and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<PartnershipPayload> {
-        let (partnership, user_errors) = run(ctx, "removeProgrammePartner", move |write| {
-            Box::pin(async move { remove_partner(write, &input, NodeKind::Programme).await })
-        })
-        .await?;
-        Ok(PartnershipPayload {
-            partnership: partnership.map(Partnership),
-            user_errors,
-        })
-    }
+    change!(remove_programme_partner(input: ArchiveInput = "The partnership and the version you last read.") -> PartnershipPayload = remove_partner(write, &input, NodeKind::Programme));
 
     /// Adds a partner to an initiative in a role.
-    async fn add_initiative_partner(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The initiative, partner and role.")] input: AddInitiativePartnerInput,
-    ) -> async_graphql::Result<PartnershipPayload> {
-        let (partnership, user_errors) = run(ctx, "addInitiativePartner", move |write| {
-            Box::pin(async move {
-                let initiative = id("initiative", &input.initiative, NodeKind::Initiative)?;
-                add_partner(
-                    write,
-                    PartnerOf::Initiative(initiative),
-                    &input.organisation,
-                    input.role,
-                    input.note.as_deref(),
-                )
-                .await
-            })
-        })
-        .await?;
-        Ok(PartnershipPayload {
-            partnership: partnership.map(Partnership),
-            user_errors,
-        })
-    }
+    change!(add_initiative_partner(input: AddInitiativePartnerInput = "The initiative, partner and role.") -> PartnershipPayload = add_partner(
+        write,
+        PartnerOf::Initiative(id("initiative", &input.initiative, NodeKind::Initiative)?),
+        &input.organisation,
+        input.role,
+        input.note.as_deref(),
+    ));
 
     /// Removes a partner from an initiative (the partnership is archived, not deleted).
-    async fn remove_initiative_partner(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The partnership and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<PartnershipPayload> {
-        let (partnership, user_errors) = run(ctx, "removeInitiativePartner", move |write| {
-            Box::pin(async move { remove_partner(write, &input, NodeKind::Initiative).await })
-        })
-        .await?;
-        Ok(PartnershipPayload {
-            partnership: partnership.map(Partnership),
-            user_errors,
-        })
-    }
+    change!(remove_initiative_partner(input: ArchiveInput = "The partnership and the version you last read.") -> PartnershipPayload = remove_partner(write, &input, NodeKind::Initiative));
 
     /// Adds a member to a network or project organisation.
-    async fn add_network_member(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The network, member and role.")] input: AddNetworkMemberInput,
-    ) -> async_graphql::Result<PartnershipPayload> {
-        let (partnership, user_errors) = run(ctx, "addNetworkMember", move |write| {
-            Box::pin(async move {
-                let network = id("network", &input.network, NodeKind::Organisation)?;
-                add_partner(
-                    write,
-                    PartnerOf::Network(network),
-                    &input.organisation,
-                    input.role,
-                    input.note.as_deref(),
-                )
-                .await
-            })
-        })
-        .await?;
-        Ok(PartnershipPayload {
-            partnership: partnership.map(Partnership),
-            user_errors,
-        })
-    }
+    change!(add_network_member(input: AddNetworkMemberInput = "The network, member and role.") -> PartnershipPayload = add_partner(
+        write,
+        PartnerOf::Network(id("network", &input.network, NodeKind::Organisation)?),
+        &input.organisation,
+        input.role,
+        input.note.as_deref(),
+    ));
 
     /// Removes a member from a network (the membership is archived, not deleted).
-    async fn remove_network_member(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The membership and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<PartnershipPayload> {
-        let (partnership, user_errors) = run(ctx, "removeNetworkMember", move |write| {
-            Box::pin(async move { remove_partner(write, &input, NodeKind::Organisation).await })
-        })
-        .await?;
-        Ok(PartnershipPayload {
-            partnership: partnership.map(Partnership),
-            user_errors,
-        })
-    }
+    change!(remove_network_member(input: ArchiveInput = "The membership and the version you last read.") -> PartnershipPayload = remove_partner(write, &input, NodeKind::Organisation));
 }

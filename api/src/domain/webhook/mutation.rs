@@ -11,8 +11,8 @@ use super::{
     WebhookEndpoint, WebhookMessage, WebhookMessageStatus, WebhookSettings, address,
     pending_message, settings,
 };
-use crate::graphql::input::{ArchiveInput, id};
-use crate::graphql::mutation::{archive, run};
+use crate::graphql::input::id;
+use crate::graphql::mutation::run;
 use crate::kernel::error::ApiError;
 use crate::kernel::feed::last_event;
 use crate::kernel::ids::NodeKind;
@@ -319,6 +319,7 @@ pub async fn send_test(write: &Write, endpoint: i64) -> WriteResult<webhook_mess
 #[derive(Default)]
 pub struct WebhookMutation;
 
+#[stroom_derive::mutations]
 #[Object]
 impl WebhookMutation {
     /// Registers a webhook endpoint. The signing secret is in the payload, shown this once.
@@ -382,45 +383,11 @@ impl WebhookMutation {
     }
 
     /// Archives (removes) a webhook endpoint: no more deliveries. Admin only.
-    async fn archive_webhook_endpoint(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The endpoint and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<WebhookEndpointPayload> {
-        let (endpoint, user_errors) = archive::<webhook_endpoint::Entity>(
-            ctx,
-            "archiveWebhookEndpoint",
-            NodeKind::WebhookEndpoint,
-            &input,
-            true,
-        )
-        .await?;
-        Ok(WebhookEndpointPayload {
-            webhook_endpoint: endpoint.map(WebhookEndpoint),
-            user_errors,
-        })
-    }
+    archive!(archive_webhook_endpoint(input = "The endpoint and the version you last read.") -> WebhookEndpointPayload);
 
     /// Brings an archived webhook endpoint back; it receives the changes made since. Admin
     /// only.
-    async fn unarchive_webhook_endpoint(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The endpoint and the version you last read.")] input: ArchiveInput,
-    ) -> async_graphql::Result<WebhookEndpointPayload> {
-        let (endpoint, user_errors) = archive::<webhook_endpoint::Entity>(
-            ctx,
-            "unarchiveWebhookEndpoint",
-            NodeKind::WebhookEndpoint,
-            &input,
-            false,
-        )
-        .await?;
-        Ok(WebhookEndpointPayload {
-            webhook_endpoint: endpoint.map(WebhookEndpoint),
-            user_errors,
-        })
-    }
+    archive!(unarchive_webhook_endpoint(input = "The endpoint and the version you last read.") -> WebhookEndpointPayload);
 
     /// Delivers a message again (a failed one, or a delivered one the receiver lost), with a
     /// fresh set of retries. Admin only.
