@@ -93,12 +93,7 @@ pub async fn run(db: &DatabaseConnection, command: WebhooksCommand) -> anyhow::R
             change(db, "archiveWebhookEndpoint", move |write| {
                 Box::pin(async move {
                     write
-                        .set_archived::<webhook_endpoint::Entity>(
-                            NodeKind::WebhookEndpoint,
-                            found.id,
-                            found.version,
-                            true,
-                        )
+                        .set_archived::<webhook_endpoint::Entity>(found.id, found.version, true)
                         .await
                 })
             })

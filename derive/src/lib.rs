@@ -75,7 +75,7 @@ fn expand(item: TokenStream, expander: Expander) -> TokenStream {
 
 fn record_item(name: &str, tokens: Tokens, docs: Vec<Attribute>) -> syn::Result<Option<Tokens>> {
     let wraps = quote!(<Self as crate::graphql::pagination::Wraps>::Entity);
-    let kind = quote!(<#wraps as crate::kernel::record::Node>::KIND);
+    let kind = quote!(<#wraps as crate::kernel::record::Record>::KIND);
     Ok(Some(match name {
         "id" => {
             let noun: LitStr = syn::parse2(tokens)?;

@@ -125,7 +125,7 @@ macro_rules! nodes {
         pub async fn act_on<'a>(kind: NodeKind, action: impl RecordAction<'a>) -> WriteResult<Node> {
             Ok(match kind {
                 $(NodeKind::$kind => Node::$kind(<$kind as Wraps>::wrap(
-                    action.on::<<$kind as Wraps>::Entity>(kind).await?,
+                    action.on::<<$kind as Wraps>::Entity>().await?,
                 ))),+
             })
         }
@@ -154,7 +154,7 @@ nodes! {
 
 /// A change to one record of whichever table its ID points to (`addTranslation`).
 pub trait RecordAction<'a> {
-    fn on<E: Table>(self, kind: NodeKind) -> BoxFuture<'a, WriteResult<E::Model>>;
+    fn on<E: crate::kernel::record::Record>(self) -> BoxFuture<'a, WriteResult<E::Model>>;
 }
 
 #[derive(Default)]

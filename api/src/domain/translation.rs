@@ -22,7 +22,7 @@ use crate::graphql::mutation::run;
 use crate::graphql::text::{TextSource, Translation};
 use crate::kernel::error::ApiError;
 use crate::kernel::ids::{GlobalId, NodeKind};
-use crate::kernel::record::{Table, TextField};
+use crate::kernel::record::{Record, Table, TextField};
 use crate::kernel::write::{UserError, Write, WriteResult, link_change};
 
 /// Where a translation comes from.
@@ -232,14 +232,14 @@ fn text_field<E: Table>(kind: NodeKind, name: &str) -> WriteResult<TextField> {
     .into())
 }
 
-async fn add<E: Table>(
+async fn add<E: Record>(
     write: &Write,
-    kind: NodeKind,
     id: i64,
     input: &AddTranslationInput,
 ) -> WriteResult<E::Model> {
+    let kind = E::KIND;
     let field = text_field::<E>(kind, &input.field)?;
-    let before = write.existing::<E>(kind, id).await?;
+    let before = write.existing::<E>(id).await?;
     let municipality = write.authorize::<E>(&before).await?;
     let translation = text(
         "text",
@@ -277,7 +277,7 @@ async fn add<E: Table>(
     let mut active = <E::ActiveModel as ActiveModelTrait>::default();
     active.set(column, Value::Json(Some(Box::new(new.clone()))));
     let stored = write
-        .update_versioned::<E, _>(kind, id, input.version, active)
+        .update_versioned::<E, _>(id, input.version, active)
         .await?;
     write.refresh_search_text::<E>(&stored).await?;
     write
@@ -307,8 +307,8 @@ struct AddText<'a> {
 }
 
 impl<'a> RecordAction<'a> for AddText<'a> {
-    fn on<E: Table>(self, kind: NodeKind) -> BoxFuture<'a, WriteResult<E::Model>> {
-        Box::pin(add::<E>(self.write, kind, self.id, self.input))
+    fn on<E: Record>(self) -> BoxFuture<'a, WriteResult<E::Model>> {
+        Box::pin(add::<E>(self.write, self.id, self.input))
     }
 }
 

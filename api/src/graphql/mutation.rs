@@ -8,8 +8,7 @@ use crate::graphql::context::request;
 use crate::graphql::input::{ArchiveInput, id};
 use crate::graphql::pagination::Wraps;
 use crate::kernel::error::ApiError;
-use crate::kernel::ids::NodeKind;
-use crate::kernel::record::{Node, Table};
+use crate::kernel::record::Record;
 use crate::kernel::write::{UserError, Write, WriteResult};
 
 /// Starts a mutation for the request's viewer.
@@ -37,18 +36,17 @@ where
 /// Archives a record (`archived`), or brings it back: the whole of every `archive…` and
 /// `unarchive…` mutation.
 #[tracing::instrument(level = "debug", skip_all, fields(mutation = mutation, archived = archived))]
-pub async fn archive<E: Table>(
+pub async fn archive<E: Record>(
     ctx: &Context<'_>,
     mutation: &'static str,
-    kind: NodeKind,
     input: &ArchiveInput,
     archived: bool,
 ) -> Result<(Option<E::Model>, Vec<UserError>), ApiError> {
     let (record, version) = (input.id.clone(), input.version);
     run(ctx, mutation, move |write| {
         Box::pin(async move {
-            let id = id("id", &record, kind)?;
-            write.set_archived::<E>(kind, id, version, archived).await
+            let id = id("id", &record, E::KIND)?;
+            write.set_archived::<E>(id, version, archived).await
         })
     })
     .await
@@ -85,11 +83,10 @@ pub async fn archive_payload<P>(
 ) -> async_graphql::Result<P>
 where
     P: Payload,
-    <P::Record as Wraps>::Entity: Node,
+    <P::Record as Wraps>::Entity: Record,
 {
     type Entity<P> = <<P as Payload>::Record as Wraps>::Entity;
-    let kind = <Entity<P> as Node>::KIND;
-    let (record, user_errors) = archive::<Entity<P>>(ctx, mutation, kind, input, archived).await?;
+    let (record, user_errors) = archive::<Entity<P>>(ctx, mutation, input, archived).await?;
     Ok(P::new(record.map(P::Record::wrap), user_errors))
 }
 

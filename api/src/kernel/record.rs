@@ -141,7 +141,7 @@ pub trait Table:
 }
 
 /// A table whose rows are nodes of the graph: each has a global ID of this kind.
-pub trait Node: Table {
+pub trait Record: Table {
     const KIND: NodeKind;
 }
 

@@ -13,6 +13,7 @@ use crate::kernel::access::{Role, Viewer};
 use crate::kernel::error::ApiError;
 use crate::kernel::feed::{ChangeLog, publish};
 use crate::kernel::ids::NodeKind;
+use crate::kernel::record::Record;
 use crate::kernel::record::{Owner, Table, column_of};
 use crate::kernel::time::now;
 
@@ -395,12 +396,8 @@ impl Write {
     }
 
     /// A live (not archived) record, by ID, for an input that references it.
-    pub async fn live<E: Table>(
-        &self,
-        field: &str,
-        kind: NodeKind,
-        id: i64,
-    ) -> WriteResult<E::Model> {
+    pub async fn live<E: Record>(&self, field: &str, id: i64) -> WriteResult<E::Model> {
+        let kind = E::KIND;
         if let Some(model) = self.kept::<E>(id) {
             return Ok(model);
         }
@@ -431,7 +428,8 @@ impl Write {
     }
 
     /// Any record by ID, archived or not, for the record a mutation changes.
-    pub async fn existing<E: Table>(&self, kind: NodeKind, id: i64) -> WriteResult<E::Model> {
+    pub async fn existing<E: Record>(&self, id: i64) -> WriteResult<E::Model> {
+        let kind = E::KIND;
         E::find()
             .filter(E::id_expr().eq(id))
             .one(&self.txn)
@@ -450,15 +448,15 @@ impl Write {
     /// A stale version is refused with the current one.
     pub async fn update_versioned<E, A>(
         &self,
-        kind: NodeKind,
         id: i64,
         version: i32,
         mut active: A,
     ) -> WriteResult<E::Model>
     where
-        E: Table,
+        E: Record,
         A: ActiveModelTrait<Entity = E> + Send,
     {
+        let kind = E::KIND;
         self.forget::<E>();
         let version_column = column::<E>("version")?;
         let updated_column = column::<E>("updated_at")?;
@@ -476,7 +474,7 @@ impl Write {
             .exec(&self.txn)
             .await
             .map_err(|error| conflict_or::<E>(error))?;
-        let current = self.existing::<E>(kind, id).await?;
+        let current = self.existing::<E>(id).await?;
         if result.rows_affected == 0 {
             let current_version = current.get(version_column);
             let current_version = match current_version {
@@ -604,9 +602,8 @@ impl Write {
     }
 
     /// Audits the change from `before` to `after` (either may be absent).
-    pub async fn audit_change<E: Table>(
+    pub async fn audit_change<E: Record>(
         &self,
-        kind: NodeKind,
         subject: i64,
         municipality: Option<i64>,
         before: Option<&E::Model>,
@@ -616,13 +613,13 @@ impl Write {
             before.map(|m| snapshot::<E>(m)),
             after.map(|m| snapshot::<E>(m)),
         );
-        self.audit(kind, subject, municipality, changes).await
+        self.audit(E::KIND, subject, municipality, changes).await
     }
 
     /// Inserts `model` as a new record, its ID given by the database (the model's is ignored).
-    pub async fn insert_new<E>(&self, kind: NodeKind, model: E::Model) -> WriteResult<E::Model>
+    pub async fn insert_new<E>(&self, model: E::Model) -> WriteResult<E::Model>
     where
-        E: Table,
+        E: Record,
         E::Model: IntoActiveModel<E::ActiveModel>,
         E::ActiveModel: sea_orm::ActiveModelBehavior,
     {
@@ -632,24 +629,23 @@ impl Write {
             .insert(&self.txn)
             .await
             .map_err(|error| conflict_or::<E>(error))?;
-        self.note_created(kind, E::id(&stored), version_of::<E>(&stored));
+        self.note_created(E::KIND, E::id(&stored), version_of::<E>(&stored));
         Ok(stored)
     }
 
     /// Inserts `model` as a new record and audits it: the common end of a create.
     pub async fn insert_audited<E>(
         &self,
-        kind: NodeKind,
         municipality: Option<i64>,
         model: E::Model,
     ) -> WriteResult<E::Model>
     where
-        E: Table,
+        E: Record,
         E::Model: IntoActiveModel<E::ActiveModel>,
         E::ActiveModel: sea_orm::ActiveModelBehavior,
     {
-        let stored = self.insert_new::<E>(kind, model).await?;
-        self.audit_change::<E>(kind, E::id(&stored), municipality, None, Some(&stored))
+        let stored = self.insert_new::<E>(model).await?;
+        self.audit_change::<E>(E::id(&stored), municipality, None, Some(&stored))
             .await?;
         Ok(stored)
     }
@@ -658,21 +654,20 @@ impl Write {
     /// the fields that changed: the common end of an update.
     pub async fn replace_audited<E>(
         &self,
-        kind: NodeKind,
         version: i32,
         municipality: Option<i64>,
         before: &E::Model,
         after: E::Model,
     ) -> WriteResult<E::Model>
     where
-        E: Table,
+        E: Record,
         E::Model: IntoActiveModel<E::ActiveModel>,
     {
         let id = E::id(before);
         let stored = self
-            .update_versioned::<E, _>(kind, id, version, after.into_active_model().reset_all())
+            .update_versioned::<E, _>(id, version, after.into_active_model().reset_all())
             .await?;
-        self.audit_change::<E>(kind, id, municipality, Some(before), Some(&stored))
+        self.audit_change::<E>(id, municipality, Some(before), Some(&stored))
             .await?;
         Ok(stored)
     }
@@ -861,14 +856,14 @@ impl Write {
     }
 
     /// Archives or unarchives a record (never deletes it), with its version checked.
-    pub async fn set_archived<E: Table>(
+    pub async fn set_archived<E: Record>(
         &self,
-        kind: NodeKind,
         id: i64,
         version: i32,
         archived: bool,
     ) -> WriteResult<E::Model> {
-        let before = self.existing::<E>(kind, id).await?;
+        let kind = E::KIND;
+        let before = self.existing::<E>(id).await?;
         let municipality = self.authorize::<E>(&before).await?;
         if archived_at::<E>(&before) == archived {
             return Err(UserError::invalid(
@@ -886,10 +881,8 @@ impl Write {
             column::<E>("archived_at")?,
             Value::ChronoDateTimeUtc(archived.then(now)),
         );
-        let after = self
-            .update_versioned::<E, _>(kind, id, version, active)
-            .await?;
-        self.audit_change::<E>(kind, id, municipality, Some(&before), Some(&after))
+        let after = self.update_versioned::<E, _>(id, version, active).await?;
+        self.audit_change::<E>(id, municipality, Some(&before), Some(&after))
             .await?;
         Ok(after)
     }
@@ -912,12 +905,12 @@ impl Write {
 impl Write {
     /// Several live records by ID, in the order given; each missing or archived one is a
     /// user error naming its position.
-    pub async fn live_all<E: Table>(
+    pub async fn live_all<E: Record>(
         &self,
         field: &str,
-        kind: NodeKind,
         ids: &[i64],
     ) -> WriteResult<Vec<E::Model>> {
+        let kind = E::KIND;
         if ids.is_empty() {
             return Ok(Vec::new());
         }

@@ -26,7 +26,7 @@ use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Table, col};
 use crate::kernel::write::{UserError, UserErrorCode, link_change};
 
-impl crate::kernel::record::Node for api_key::Entity {
+impl crate::kernel::record::Record for api_key::Entity {
     const KIND: NodeKind = NodeKind::ApiKey;
 }
 
@@ -490,11 +490,7 @@ impl ApiKeyMutation {
                 };
                 if let Some(id) = municipality {
                     write
-                        .live::<entity::municipality::Entity>(
-                            "municipality",
-                            NodeKind::Municipality,
-                            id,
-                        )
+                        .live::<entity::municipality::Entity>("municipality", id)
                         .await?;
                 }
                 let (key, token) = create_key(

@@ -19,7 +19,7 @@ use crate::kernel::ids::NodeKind;
 use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col};
 
-impl crate::kernel::record::Node for area::Entity {
+impl crate::kernel::record::Record for area::Entity {
     const KIND: NodeKind = NodeKind::Area;
 }
 

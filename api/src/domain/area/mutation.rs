@@ -69,9 +69,7 @@ async fn check_parent(
         if Some(id) == own {
             return Err(UserError::invalid("parent", "An area cannot lie inside itself.").into());
         }
-        let model = write
-            .live::<area::Entity>("parent", NodeKind::Area, id)
-            .await?;
+        let model = write.live::<area::Entity>("parent", id).await?;
         same_municipality(
             "parent",
             municipality,
@@ -107,7 +105,7 @@ pub async fn create(write: &Write, input: CreateAreaInput) -> WriteResult<area::
     };
     write.may_write(Some(municipality))?;
     write
-        .live::<entity::municipality::Entity>("municipality", NodeKind::Municipality, municipality)
+        .live::<entity::municipality::Entity>("municipality", municipality)
         .await?;
     let parent = match &input.parent {
         Some(p) => Some(check_parent(write, None, municipality, p).await?),
@@ -132,13 +130,13 @@ pub async fn create(write: &Write, input: CreateAreaInput) -> WriteResult<area::
     };
     model.search_text = super::search_text(&model);
     write
-        .insert_audited::<area::Entity>(NodeKind::Area, Some(municipality), model)
+        .insert_audited::<area::Entity>(Some(municipality), model)
         .await
 }
 
 pub async fn update(write: &Write, input: UpdateAreaInput) -> WriteResult<area::Model> {
     let id = id("id", &input.id, NodeKind::Area)?;
-    let before = write.existing::<area::Entity>(NodeKind::Area, id).await?;
+    let before = write.existing::<area::Entity>(id).await?;
     let municipality = write.authorize::<area::Entity>(&before).await?;
     let mut after = before.clone();
     let mut problems = Problems::default();
@@ -179,13 +177,7 @@ pub async fn update(write: &Write, input: UpdateAreaInput) -> WriteResult<area::
     }
     after.search_text = super::search_text(&after);
     let stored = write
-        .replace_audited::<area::Entity>(
-            NodeKind::Area,
-            input.version,
-            municipality,
-            &before,
-            after,
-        )
+        .replace_audited::<area::Entity>(input.version, municipality, &before, after)
         .await?;
     Ok(stored)
 }

@@ -32,7 +32,7 @@ use sheet::{CellValue, Sheet, SheetRow, column_letter};
 use crate::kernel::access::{Role, Viewer};
 use crate::kernel::error::ApiError;
 use crate::kernel::ids::{GlobalId, NodeKind};
-use crate::kernel::record::Table;
+use crate::kernel::record::Record;
 use crate::kernel::time::now;
 use crate::kernel::write::{Refusal, UserError, Write, WriteResult, snapshot, version_of};
 
@@ -678,8 +678,8 @@ struct Current {
     fields: Map<String, Json>,
 }
 
-async fn current<E: Table>(write: &Write, kind: NodeKind, id: i64) -> WriteResult<Current> {
-    let model = write.existing::<E>(kind, id).await?;
+async fn current<E: Record>(write: &Write, id: i64) -> WriteResult<Current> {
+    let model = write.existing::<E>(id).await?;
     Ok(Current {
         version: version_of::<E>(&model).unwrap_or(0),
         fields: snapshot::<E>(&model),
@@ -689,12 +689,12 @@ async fn current<E: Table>(write: &Write, kind: NodeKind, id: i64) -> WriteResul
 async fn current_of(write: &Write, kind: NodeKind, id: i64) -> WriteResult<Current> {
     use entity::*;
     match kind {
-        NodeKind::Initiative => current::<initiative::Entity>(write, kind, id).await,
-        NodeKind::Need => current::<need::Entity>(write, kind, id).await,
-        NodeKind::Organisation => current::<organisation::Entity>(write, kind, id).await,
-        NodeKind::Partnership => current::<partnership::Entity>(write, kind, id).await,
-        NodeKind::Outcome => current::<outcome::Entity>(write, kind, id).await,
-        NodeKind::Learning => current::<learning::Entity>(write, kind, id).await,
+        NodeKind::Initiative => current::<initiative::Entity>(write, id).await,
+        NodeKind::Need => current::<need::Entity>(write, id).await,
+        NodeKind::Organisation => current::<organisation::Entity>(write, id).await,
+        NodeKind::Partnership => current::<partnership::Entity>(write, id).await,
+        NodeKind::Outcome => current::<outcome::Entity>(write, id).await,
+        NodeKind::Learning => current::<learning::Entity>(write, id).await,
         other => {
             Err(ApiError::internal(anyhow::anyhow!("{} is not imported", other.type_name())).into())
         }

@@ -19,7 +19,7 @@ use crate::kernel::ids::NodeKind;
 use crate::kernel::record::TextField;
 use crate::kernel::record::{Table, col};
 
-impl crate::kernel::record::Node for indicator::Entity {
+impl crate::kernel::record::Record for indicator::Entity {
     const KIND: NodeKind = NodeKind::Indicator;
 }
 

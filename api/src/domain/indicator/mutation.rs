@@ -50,9 +50,7 @@ pub struct UpdateIndicatorInput {
 
 async fn check_theme(write: &Write, theme: &ID) -> WriteResult<i64> {
     let theme = id("theme", theme, NodeKind::Theme)?;
-    let model = write
-        .live::<entity::theme::Entity>("theme", NodeKind::Theme, theme)
-        .await?;
+    let model = write.live::<entity::theme::Entity>("theme", theme).await?;
     if model.municipality_id.is_some() {
         return Err(
             UserError::invalid("theme", "A shared indicator belongs to a shared theme.").into(),
@@ -95,17 +93,13 @@ pub async fn create(write: &Write, input: CreateIndicatorInput) -> WriteResult<i
         archived_at: None,
         provenance: entity::enums::Provenance::Recorded,
     };
-    write
-        .insert_audited::<indicator::Entity>(NodeKind::Indicator, None, model)
-        .await
+    write.insert_audited::<indicator::Entity>(None, model).await
 }
 
 pub async fn update(write: &Write, input: UpdateIndicatorInput) -> WriteResult<indicator::Model> {
     write.admin_only("change an indicator (indicators are shared by all cities)")?;
     let id = id("id", &input.id, NodeKind::Indicator)?;
-    let before = write
-        .existing::<indicator::Entity>(NodeKind::Indicator, id)
-        .await?;
+    let before = write.existing::<indicator::Entity>(id).await?;
     let mut after = before.clone();
     let mut problems = Problems::default();
     if let Some(name) = &input.name
@@ -130,13 +124,7 @@ pub async fn update(write: &Write, input: UpdateIndicatorInput) -> WriteResult<i
         MaybeUndefined::Undefined => {}
     }
     let stored = write
-        .replace_audited::<indicator::Entity>(
-            NodeKind::Indicator,
-            input.version,
-            None,
-            &before,
-            after,
-        )
+        .replace_audited::<indicator::Entity>(input.version, None, &before, after)
         .await?;
     Ok(stored)
 }

@@ -31,7 +31,7 @@ use crate::kernel::ids::NodeKind;
 use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col};
 
-impl crate::kernel::record::Node for initiative::Entity {
+impl crate::kernel::record::Record for initiative::Entity {
     const KIND: NodeKind = NodeKind::Initiative;
 }
 

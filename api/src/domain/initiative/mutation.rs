@@ -164,7 +164,7 @@ async fn check_links(
     problems.finish()?;
     if let Some(area_ids) = &area_ids {
         for (i, area) in write
-            .live_all::<entity::area::Entity>("areas", NodeKind::Area, area_ids)
+            .live_all::<entity::area::Entity>("areas", area_ids)
             .await?
             .iter()
             .enumerate()
@@ -179,7 +179,7 @@ async fn check_links(
     }
     if let Some(theme_ids) = &theme_ids {
         for (i, theme) in write
-            .live_all::<entity::theme::Entity>("themes", NodeKind::Theme, theme_ids)
+            .live_all::<entity::theme::Entity>("themes", theme_ids)
             .await?
             .iter()
             .enumerate()
@@ -194,7 +194,7 @@ async fn check_links(
     }
     if let Some(need_ids) = &need_ids {
         for (i, need) in write
-            .live_all::<entity::need::Entity>("needs", NodeKind::Need, need_ids)
+            .live_all::<entity::need::Entity>("needs", need_ids)
             .await?
             .iter()
             .enumerate()
@@ -214,7 +214,7 @@ async fn check_links(
 async fn check_programme(write: &Write, municipality: i64, programme: &ID) -> WriteResult<i64> {
     let programme_id = id("programme", programme, NodeKind::Programme)?;
     let programme = write
-        .live::<entity::programme::Entity>("programme", NodeKind::Programme, programme_id)
+        .live::<entity::programme::Entity>("programme", programme_id)
         .await?;
     same_municipality(
         "programme",
@@ -293,7 +293,7 @@ pub async fn create(write: &Write, input: CreateInitiativeInput) -> WriteResult<
     };
     write.may_write(Some(municipality))?;
     write
-        .live::<entity::municipality::Entity>("municipality", NodeKind::Municipality, municipality)
+        .live::<entity::municipality::Entity>("municipality", municipality)
         .await?;
     let programme_id = match &input.programme {
         Some(programme) => Some(check_programme(write, municipality, programme).await?),
@@ -329,9 +329,7 @@ pub async fn create(write: &Write, input: CreateInitiativeInput) -> WriteResult<
         provenance: entity::enums::Provenance::Recorded,
     };
     model.search_text = super::search_text(&model);
-    let stored = write
-        .insert_new::<initiative::Entity>(NodeKind::Initiative, model)
-        .await?;
+    let stored = write.insert_new::<initiative::Entity>(model).await?;
     let mut changes = crate::kernel::write::diff(
         None,
         Some(crate::kernel::write::snapshot::<initiative::Entity>(
@@ -347,9 +345,7 @@ pub async fn create(write: &Write, input: CreateInitiativeInput) -> WriteResult<
 
 pub async fn update(write: &Write, input: UpdateInitiativeInput) -> WriteResult<initiative::Model> {
     let id = id("id", &input.id, NodeKind::Initiative)?;
-    let before = write
-        .existing::<initiative::Entity>(NodeKind::Initiative, id)
-        .await?;
+    let before = write.existing::<initiative::Entity>(id).await?;
     let municipality = write.authorize::<initiative::Entity>(&before).await?;
     let mut after = before.clone();
     let mut problems = Problems::default();
@@ -417,7 +413,6 @@ pub async fn update(write: &Write, input: UpdateInitiativeInput) -> WriteResult<
     after.search_text = super::search_text(&after);
     let stored = write
         .update_versioned::<initiative::Entity, _>(
-            NodeKind::Initiative,
             id,
             input.version,
             after.into_active_model().reset_all(),
@@ -443,9 +438,7 @@ pub async fn change_stage(
     input: ChangeInitiativeStageInput,
 ) -> WriteResult<initiative::Model> {
     let id = id("id", &input.id, NodeKind::Initiative)?;
-    let before = write
-        .existing::<initiative::Entity>(NodeKind::Initiative, id)
-        .await?;
+    let before = write.existing::<initiative::Entity>(id).await?;
     let municipality = write.authorize::<initiative::Entity>(&before).await?;
     let mut after = before.clone();
     after.stage = input.stage.into();
@@ -465,13 +458,7 @@ pub async fn change_stage(
     }
     date_order("endDate", after.start_date, after.end_date)?;
     let stored = write
-        .replace_audited::<initiative::Entity>(
-            NodeKind::Initiative,
-            input.version,
-            municipality,
-            &before,
-            after,
-        )
+        .replace_audited::<initiative::Entity>(input.version, municipality, &before, after)
         .await?;
     Ok(stored)
 }
@@ -484,18 +471,12 @@ pub async fn link_need(
 ) -> WriteResult<initiative::Model> {
     let initiative_id = id("initiative", &input.initiative, NodeKind::Initiative)?;
     let need_id = id("need", &input.need, NodeKind::Need)?;
-    let before = write
-        .existing::<initiative::Entity>(NodeKind::Initiative, initiative_id)
-        .await?;
+    let before = write.existing::<initiative::Entity>(initiative_id).await?;
     let municipality = write.authorize::<initiative::Entity>(&before).await?;
     let need = if link {
-        write
-            .live::<entity::need::Entity>("need", NodeKind::Need, need_id)
-            .await?
+        write.live::<entity::need::Entity>("need", need_id).await?
     } else {
-        write
-            .existing::<entity::need::Entity>(NodeKind::Need, need_id)
-            .await?
+        write.existing::<entity::need::Entity>(need_id).await?
     };
     same_municipality(
         "need",
@@ -522,7 +503,6 @@ pub async fn link_need(
     }
     let stored = write
         .update_versioned::<initiative::Entity, _>(
-            NodeKind::Initiative,
             initiative_id,
             input.version,
             <initiative::ActiveModel as ActiveModelTrait>::default(),
@@ -552,7 +532,7 @@ pub async fn record_support_request(
 ) -> WriteResult<support_request::Model> {
     let initiative_id = id("initiative", &input.initiative, NodeKind::Initiative)?;
     let initiative = write
-        .live::<initiative::Entity>("initiative", NodeKind::Initiative, initiative_id)
+        .live::<initiative::Entity>("initiative", initiative_id)
         .await?;
     let municipality = write.authorize::<initiative::Entity>(&initiative).await?;
     let mut problems = Problems::default();
@@ -588,7 +568,7 @@ pub async fn record_support_request(
         provenance: entity::enums::Provenance::Recorded,
     };
     write
-        .insert_audited::<support_request::Entity>(NodeKind::SupportRequest, municipality, model)
+        .insert_audited::<support_request::Entity>(municipality, model)
         .await
 }
 
@@ -597,9 +577,7 @@ pub async fn decide_support_request(
     input: DecideSupportRequestInput,
 ) -> WriteResult<support_request::Model> {
     let id = id("id", &input.id, NodeKind::SupportRequest)?;
-    let before = write
-        .existing::<support_request::Entity>(NodeKind::SupportRequest, id)
-        .await?;
+    let before = write.existing::<support_request::Entity>(id).await?;
     let municipality = write.authorize::<support_request::Entity>(&before).await?;
     if input.status == SupportStatus::Requested {
         return Err(UserError::invalid(
@@ -659,13 +637,7 @@ pub async fn decide_support_request(
         after.amount_granted_eur = granted;
     }
     let stored = write
-        .replace_audited::<support_request::Entity>(
-            NodeKind::SupportRequest,
-            input.version,
-            municipality,
-            &before,
-            after,
-        )
+        .replace_audited::<support_request::Entity>(input.version, municipality, &before, after)
         .await?;
     Ok(stored)
 }

@@ -10,7 +10,7 @@ use crate::kernel::ids::NodeKind;
 use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col, owner_through};
 
-impl crate::kernel::record::Node for support_request::Entity {
+impl crate::kernel::record::Record for support_request::Entity {
     const KIND: NodeKind = NodeKind::SupportRequest;
 }
 

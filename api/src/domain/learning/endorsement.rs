@@ -17,7 +17,7 @@ use crate::kernel::time::now;
 use crate::kernel::write::{UserError, UserErrorCode, Write, WriteResult};
 use crate::{payload, record_meta};
 
-impl crate::kernel::record::Node for learning_endorsement::Entity {
+impl crate::kernel::record::Record for learning_endorsement::Entity {
     const KIND: NodeKind = NodeKind::LearningEndorsement;
 }
 
@@ -113,10 +113,10 @@ pub async fn endorse(
     };
     write.may_write(Some(municipality))?;
     write
-        .live::<entity::municipality::Entity>("municipality", NodeKind::Municipality, municipality)
+        .live::<entity::municipality::Entity>("municipality", municipality)
         .await?;
     let learning = write
-        .live::<entity::learning::Entity>("learning", NodeKind::Learning, learning_id)
+        .live::<entity::learning::Entity>("learning", learning_id)
         .await?;
     if learning.municipality_id == municipality {
         return Err(UserError::invalid(
@@ -151,7 +151,6 @@ pub async fn endorse(
         after.note = note;
         let stored = write
             .replace_audited::<learning_endorsement::Entity>(
-                NodeKind::LearningEndorsement,
                 found.version,
                 Some(municipality),
                 &found,
@@ -173,11 +172,7 @@ pub async fn endorse(
         provenance: entity::enums::Provenance::Recorded,
     };
     write
-        .insert_audited::<learning_endorsement::Entity>(
-            NodeKind::LearningEndorsement,
-            Some(municipality),
-            model,
-        )
+        .insert_audited::<learning_endorsement::Entity>(Some(municipality), model)
         .await
 }
 

@@ -24,7 +24,7 @@ use crate::kernel::ids::NodeKind;
 use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col};
 
-impl crate::kernel::record::Node for learning::Entity {
+impl crate::kernel::record::Record for learning::Entity {
     const KIND: NodeKind = NodeKind::Learning;
 }
 

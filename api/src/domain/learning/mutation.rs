@@ -79,7 +79,7 @@ async fn check_themes(
     };
     let ids = ids("themes", themes, NodeKind::Theme)?;
     for (i, theme) in write
-        .live_all::<entity::theme::Entity>("themes", NodeKind::Theme, &ids)
+        .live_all::<entity::theme::Entity>("themes", &ids)
         .await?
         .iter()
         .enumerate()
@@ -138,7 +138,7 @@ pub async fn create(write: &Write, input: CreateLearningInput) -> WriteResult<le
     let mut owner = municipality;
     if let Some(initiative) = initiative {
         let i = write
-            .live::<entity::initiative::Entity>("initiative", NodeKind::Initiative, initiative)
+            .live::<entity::initiative::Entity>("initiative", initiative)
             .await?;
         if let Some(given) = owner {
             same_municipality("initiative", given, Some(i.municipality_id), "initiative")?;
@@ -147,7 +147,7 @@ pub async fn create(write: &Write, input: CreateLearningInput) -> WriteResult<le
     }
     if let Some(programme) = programme {
         let p = write
-            .live::<entity::programme::Entity>("programme", NodeKind::Programme, programme)
+            .live::<entity::programme::Entity>("programme", programme)
             .await?;
         if let (Some(given), Some(own)) = (owner, p.municipality_id) {
             same_municipality("programme", given, Some(own), "programme")?;
@@ -163,7 +163,7 @@ pub async fn create(write: &Write, input: CreateLearningInput) -> WriteResult<le
     };
     write.may_write(Some(owner))?;
     write
-        .live::<entity::municipality::Entity>("municipality", NodeKind::Municipality, owner)
+        .live::<entity::municipality::Entity>("municipality", owner)
         .await?;
     let themes = check_themes(write, owner, input.themes.as_deref()).await?;
     let now = now();
@@ -185,9 +185,7 @@ pub async fn create(write: &Write, input: CreateLearningInput) -> WriteResult<le
         provenance: entity::enums::Provenance::Recorded,
     };
     model.search_text = super::search_text(&model);
-    let stored = write
-        .insert_new::<learning::Entity>(NodeKind::Learning, model)
-        .await?;
+    let stored = write.insert_new::<learning::Entity>(model).await?;
     let mut changes = diff(None, Some(snapshot::<learning::Entity>(&stored)));
     changes.extend(replace_themes(write, stored.id, themes).await?);
     write
@@ -198,9 +196,7 @@ pub async fn create(write: &Write, input: CreateLearningInput) -> WriteResult<le
 
 pub async fn update(write: &Write, input: UpdateLearningInput) -> WriteResult<learning::Model> {
     let id = id("id", &input.id, NodeKind::Learning)?;
-    let before = write
-        .existing::<learning::Entity>(NodeKind::Learning, id)
-        .await?;
+    let before = write.existing::<learning::Entity>(id).await?;
     let municipality = write.authorize::<learning::Entity>(&before).await?;
     let mut after = before.clone();
     let mut problems = Problems::default();
@@ -232,7 +228,6 @@ pub async fn update(write: &Write, input: UpdateLearningInput) -> WriteResult<le
     after.search_text = super::search_text(&after);
     let stored = write
         .update_versioned::<learning::Entity, _>(
-            NodeKind::Learning,
             id,
             input.version,
             after.into_active_model().reset_all(),

@@ -56,9 +56,7 @@ payload!(
 
 async fn translate(write: &Write, input: TranslateLearningInput) -> WriteResult<learning::Model> {
     let learning_id = id("learning", &input.learning, NodeKind::Learning)?;
-    let before = write
-        .existing::<learning::Entity>(NodeKind::Learning, learning_id)
-        .await?;
+    let before = write.existing::<learning::Entity>(learning_id).await?;
     let origin = input.origin.unwrap_or_default();
     if origin == TranslationOrigin::Original {
         return Err(UserError::invalid(
@@ -110,12 +108,7 @@ async fn translate(write: &Write, input: TranslateLearningInput) -> WriteResult<
         LearningText::Body => active.body = Set(after),
     }
     let stored = write
-        .update_versioned::<learning::Entity, _>(
-            NodeKind::Learning,
-            learning_id,
-            input.version,
-            active,
-        )
+        .update_versioned::<learning::Entity, _>(learning_id, input.version, active)
         .await?;
     write
         .refresh_search_text::<learning::Entity>(&stored)

@@ -18,7 +18,7 @@ use crate::kernel::ids::NodeKind;
 use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col};
 
-impl crate::kernel::record::Node for municipality::Entity {
+impl crate::kernel::record::Record for municipality::Entity {
     const KIND: NodeKind = NodeKind::Municipality;
 }
 

@@ -83,17 +83,9 @@ pub async fn create(
         provenance: entity::enums::Provenance::Recorded,
     };
     model.search_text = super::search_text(&model);
-    let stored = write
-        .insert_new::<municipality::Entity>(NodeKind::Municipality, model)
-        .await?;
+    let stored = write.insert_new::<municipality::Entity>(model).await?;
     write
-        .audit_change::<municipality::Entity>(
-            NodeKind::Municipality,
-            stored.id,
-            Some(stored.id),
-            None,
-            Some(&stored),
-        )
+        .audit_change::<municipality::Entity>(stored.id, Some(stored.id), None, Some(&stored))
         .await?;
     Ok(stored)
 }
@@ -103,9 +95,7 @@ pub async fn update(
     input: UpdateMunicipalityInput,
 ) -> WriteResult<municipality::Model> {
     let id = id("id", &input.id, NodeKind::Municipality)?;
-    let before = write
-        .existing::<municipality::Entity>(NodeKind::Municipality, id)
-        .await?;
+    let before = write.existing::<municipality::Entity>(id).await?;
     write.authorize::<municipality::Entity>(&before).await?;
     let mut after = before.clone();
     let mut problems = Problems::default();
@@ -141,13 +131,7 @@ pub async fn update(
     problems.finish()?;
     after.search_text = super::search_text(&after);
     let stored = write
-        .replace_audited::<municipality::Entity>(
-            NodeKind::Municipality,
-            input.version,
-            Some(id),
-            &before,
-            after,
-        )
+        .replace_audited::<municipality::Entity>(input.version, Some(id), &before, after)
         .await?;
     Ok(stored)
 }

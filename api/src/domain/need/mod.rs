@@ -24,7 +24,7 @@ use crate::kernel::ids::NodeKind;
 use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col};
 
-impl crate::kernel::record::Node for need::Entity {
+impl crate::kernel::record::Record for need::Entity {
     const KIND: NodeKind = NodeKind::Need;
 }
 

@@ -97,20 +97,16 @@ async fn references(
     problems.finish()?;
     if let Some(programme) = programme {
         let p = write
-            .live::<entity::programme::Entity>("programme", NodeKind::Programme, programme)
+            .live::<entity::programme::Entity>("programme", programme)
             .await?;
         same_municipality("programme", municipality, p.municipality_id, "programme")?;
     }
     if let Some(area) = area {
-        let a = write
-            .live::<entity::area::Entity>("area", NodeKind::Area, area)
-            .await?;
+        let a = write.live::<entity::area::Entity>("area", area).await?;
         same_municipality("area", municipality, Some(a.municipality_id), "area")?;
     }
     if let Some(theme) = theme {
-        let t = write
-            .live::<entity::theme::Entity>("theme", NodeKind::Theme, theme)
-            .await?;
+        let t = write.live::<entity::theme::Entity>("theme", theme).await?;
         same_municipality("theme", municipality, t.municipality_id, "theme")?;
     }
     Ok((programme, area, theme))
@@ -204,7 +200,7 @@ pub async fn create(write: &Write, input: CreateNeedInput) -> WriteResult<need::
     };
     write.may_write(Some(municipality))?;
     write
-        .live::<entity::municipality::Entity>("municipality", NodeKind::Municipality, municipality)
+        .live::<entity::municipality::Entity>("municipality", municipality)
         .await?;
     let (programme_id, area_id, theme_id) = references(
         write,
@@ -238,9 +234,7 @@ pub async fn create(write: &Write, input: CreateNeedInput) -> WriteResult<need::
         provenance: entity::enums::Provenance::Recorded,
     };
     model.search_text = super::search_text(&model);
-    let stored = write
-        .insert_new::<need::Entity>(NodeKind::Need, model)
-        .await?;
+    let stored = write.insert_new::<need::Entity>(model).await?;
     let mut changes = diff(None, Some(snapshot::<need::Entity>(&stored)));
     changes.extend(replace_groups(write, stored.id, target_groups).await?);
     write
@@ -251,7 +245,7 @@ pub async fn create(write: &Write, input: CreateNeedInput) -> WriteResult<need::
 
 pub async fn update(write: &Write, input: UpdateNeedInput) -> WriteResult<need::Model> {
     let id = id("id", &input.id, NodeKind::Need)?;
-    let before = write.existing::<need::Entity>(NodeKind::Need, id).await?;
+    let before = write.existing::<need::Entity>(id).await?;
     let municipality = write.authorize::<need::Entity>(&before).await?;
     let mut after = before.clone();
     let mut problems = Problems::default();
@@ -307,7 +301,6 @@ pub async fn update(write: &Write, input: UpdateNeedInput) -> WriteResult<need::
     after.search_text = super::search_text(&after);
     let stored = write
         .update_versioned::<need::Entity, _>(
-            NodeKind::Need,
             id,
             input.version,
             after.into_active_model().reset_all(),
@@ -331,18 +324,12 @@ pub async fn change_status(
     input: ChangeNeedStatusInput,
 ) -> WriteResult<need::Model> {
     let id = id("id", &input.id, NodeKind::Need)?;
-    let before = write.existing::<need::Entity>(NodeKind::Need, id).await?;
+    let before = write.existing::<need::Entity>(id).await?;
     let municipality = write.authorize::<need::Entity>(&before).await?;
     let mut after = before.clone();
     after.status = input.status.into();
     let stored = write
-        .replace_audited::<need::Entity>(
-            NodeKind::Need,
-            input.version,
-            municipality,
-            &before,
-            after,
-        )
+        .replace_audited::<need::Entity>(input.version, municipality, &before, after)
         .await?;
     Ok(stored)
 }

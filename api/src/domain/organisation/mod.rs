@@ -23,7 +23,7 @@ use crate::kernel::ids::NodeKind;
 use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col, owner_through};
 
-impl crate::kernel::record::Node for organisation::Entity {
+impl crate::kernel::record::Record for organisation::Entity {
     const KIND: NodeKind = NodeKind::Organisation;
 }
 
@@ -56,7 +56,7 @@ pub fn search_text(model: &organisation::Model) -> String {
     crate::kernel::i18n::search_text([&model.name, &model.description])
 }
 
-impl crate::kernel::record::Node for contact_person::Entity {
+impl crate::kernel::record::Record for contact_person::Entity {
     const KIND: NodeKind = NodeKind::ContactPerson;
 }
 

@@ -110,9 +110,7 @@ async fn check_parent(write: &Write, own: Option<i64>, parent: &ID) -> WriteResu
             )
             .into());
         }
-        let model = write
-            .live::<organisation::Entity>("parent", NodeKind::Organisation, id)
-            .await?;
+        let model = write.live::<organisation::Entity>("parent", id).await?;
         current = model.parent_id;
         hops += 1;
         if hops > 32 {
@@ -157,7 +155,7 @@ pub async fn create(
     write.may_write(municipality)?;
     if let Some(m) = municipality {
         write
-            .live::<entity::municipality::Entity>("municipality", NodeKind::Municipality, m)
+            .live::<entity::municipality::Entity>("municipality", m)
             .await?;
     }
     let parent = match &input.parent {
@@ -184,7 +182,7 @@ pub async fn create(
     };
     model.search_text = super::search_text(&model);
     write
-        .insert_audited::<organisation::Entity>(NodeKind::Organisation, municipality, model)
+        .insert_audited::<organisation::Entity>(municipality, model)
         .await
 }
 
@@ -193,9 +191,7 @@ pub async fn update(
     input: UpdateOrganisationInput,
 ) -> WriteResult<organisation::Model> {
     let id = id("id", &input.id, NodeKind::Organisation)?;
-    let before = write
-        .existing::<organisation::Entity>(NodeKind::Organisation, id)
-        .await?;
+    let before = write.existing::<organisation::Entity>(id).await?;
     let municipality = write.authorize::<organisation::Entity>(&before).await?;
     let mut after = before.clone();
     let mut problems = Problems::default();
@@ -240,13 +236,7 @@ pub async fn update(
     }
     after.search_text = super::search_text(&after);
     let stored = write
-        .replace_audited::<organisation::Entity>(
-            NodeKind::Organisation,
-            input.version,
-            municipality,
-            &before,
-            after,
-        )
+        .replace_audited::<organisation::Entity>(input.version, municipality, &before, after)
         .await?;
     Ok(stored)
 }
@@ -257,7 +247,7 @@ pub async fn create_contact(
 ) -> WriteResult<contact_person::Model> {
     let organisation_id = id("organisation", &input.organisation, NodeKind::Organisation)?;
     let organisation = write
-        .live::<organisation::Entity>("organisation", NodeKind::Organisation, organisation_id)
+        .live::<organisation::Entity>("organisation", organisation_id)
         .await?;
     let municipality = write
         .authorize::<organisation::Entity>(&organisation)
@@ -295,7 +285,7 @@ pub async fn create_contact(
         provenance: entity::enums::Provenance::Recorded,
     };
     write
-        .insert_audited::<contact_person::Entity>(NodeKind::ContactPerson, municipality, model)
+        .insert_audited::<contact_person::Entity>(municipality, model)
         .await
 }
 
@@ -304,9 +294,7 @@ pub async fn update_contact(
     input: UpdateContactPersonInput,
 ) -> WriteResult<contact_person::Model> {
     let id = id("id", &input.id, NodeKind::ContactPerson)?;
-    let before = write
-        .existing::<contact_person::Entity>(NodeKind::ContactPerson, id)
-        .await?;
+    let before = write.existing::<contact_person::Entity>(id).await?;
     let municipality = write.authorize::<contact_person::Entity>(&before).await?;
     let mut after = before.clone();
     let mut problems = Problems::default();
@@ -335,13 +323,7 @@ pub async fn update_contact(
     );
     problems.finish()?;
     let stored = write
-        .replace_audited::<contact_person::Entity>(
-            NodeKind::ContactPerson,
-            input.version,
-            municipality,
-            &before,
-            after,
-        )
+        .replace_audited::<contact_person::Entity>(input.version, municipality, &before, after)
         .await?;
     Ok(stored)
 }

@@ -41,7 +41,7 @@ pub fn to_micro(value: rust_decimal::Decimal) -> Result<i64, String> {
     i64::try_from(micro).map_err(|_| format!("{value} is out of range."))
 }
 
-impl crate::kernel::record::Node for outcome::Entity {
+impl crate::kernel::record::Record for outcome::Entity {
     const KIND: NodeKind = NodeKind::Outcome;
 }
 

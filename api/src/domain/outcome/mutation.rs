@@ -90,7 +90,7 @@ fn source(field: &str, text: &str) -> Result<String, UserError> {
 
 async fn check_unit(write: &Write, indicator: i64, unit: Unit) -> WriteResult<()> {
     let indicator = write
-        .live::<entity::indicator::Entity>("indicator", NodeKind::Indicator, indicator)
+        .live::<entity::indicator::Entity>("indicator", indicator)
         .await?;
     let expected: Unit = indicator.unit.into();
     if expected != unit {
@@ -160,7 +160,7 @@ pub async fn record(write: &Write, input: RecordOutcomeInput) -> WriteResult<out
     let mut programme_id = programme;
     if let Some(initiative) = initiative {
         let i = write
-            .live::<entity::initiative::Entity>("initiative", NodeKind::Initiative, initiative)
+            .live::<entity::initiative::Entity>("initiative", initiative)
             .await?;
         if let Some(given) = owner {
             same_municipality("municipality", given, Some(i.municipality_id), "initiative")?;
@@ -170,7 +170,7 @@ pub async fn record(write: &Write, input: RecordOutcomeInput) -> WriteResult<out
     }
     if let Some(programme) = programme {
         let p = write
-            .live::<entity::programme::Entity>("programme", NodeKind::Programme, programme)
+            .live::<entity::programme::Entity>("programme", programme)
             .await?;
         if let (Some(given), Some(own)) = (owner, p.municipality_id) {
             same_municipality("programme", given, Some(own), "programme")?;
@@ -186,9 +186,7 @@ pub async fn record(write: &Write, input: RecordOutcomeInput) -> WriteResult<out
     };
     write.may_write(Some(owner))?;
     if let Some(area) = area {
-        let a = write
-            .live::<entity::area::Entity>("area", NodeKind::Area, area)
-            .await?;
+        let a = write.live::<entity::area::Entity>("area", area).await?;
         same_municipality("area", owner, Some(a.municipality_id), "area")?;
     }
     let now = now();
@@ -212,15 +210,13 @@ pub async fn record(write: &Write, input: RecordOutcomeInput) -> WriteResult<out
         provenance: entity::enums::Provenance::Recorded,
     };
     write
-        .insert_audited::<outcome::Entity>(NodeKind::Outcome, Some(owner), model)
+        .insert_audited::<outcome::Entity>(Some(owner), model)
         .await
 }
 
 pub async fn update(write: &Write, input: UpdateOutcomeInput) -> WriteResult<outcome::Model> {
     let id = id("id", &input.id, NodeKind::Outcome)?;
-    let before = write
-        .existing::<outcome::Entity>(NodeKind::Outcome, id)
-        .await?;
+    let before = write.existing::<outcome::Entity>(id).await?;
     let municipality = write.authorize::<outcome::Entity>(&before).await?;
     let mut after = before.clone();
     let mut problems = Problems::default();
@@ -276,9 +272,7 @@ pub async fn update(write: &Write, input: UpdateOutcomeInput) -> WriteResult<out
     match &input.area {
         MaybeUndefined::Value(_) => {
             if let Some(area) = area {
-                let a = write
-                    .live::<entity::area::Entity>("area", NodeKind::Area, area)
-                    .await?;
+                let a = write.live::<entity::area::Entity>("area", area).await?;
                 same_municipality(
                     "area",
                     before.municipality_id,
@@ -292,13 +286,7 @@ pub async fn update(write: &Write, input: UpdateOutcomeInput) -> WriteResult<out
         MaybeUndefined::Undefined => {}
     }
     let stored = write
-        .replace_audited::<outcome::Entity>(
-            NodeKind::Outcome,
-            input.version,
-            municipality,
-            &before,
-            after,
-        )
+        .replace_audited::<outcome::Entity>(input.version, municipality, &before, after)
         .await?;
     Ok(stored)
 }

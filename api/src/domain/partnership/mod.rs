@@ -13,7 +13,7 @@ use crate::kernel::ids::NodeKind;
 use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, owner_through};
 
-impl crate::kernel::record::Node for partnership::Entity {
+impl crate::kernel::record::Record for partnership::Entity {
     const KIND: NodeKind = NodeKind::Partnership;
 }
 

@@ -34,7 +34,7 @@ pub async fn add_partner(
     let municipality = match of {
         PartnerOf::Programme(id) => {
             let programme = write
-                .live::<entity::programme::Entity>("programme", NodeKind::Programme, id)
+                .live::<entity::programme::Entity>("programme", id)
                 .await?;
             write
                 .authorize::<entity::programme::Entity>(&programme)
@@ -42,7 +42,7 @@ pub async fn add_partner(
         }
         PartnerOf::Initiative(id) => {
             let initiative = write
-                .live::<entity::initiative::Entity>("initiative", NodeKind::Initiative, id)
+                .live::<entity::initiative::Entity>("initiative", id)
                 .await?;
             write
                 .authorize::<entity::initiative::Entity>(&initiative)
@@ -50,7 +50,7 @@ pub async fn add_partner(
         }
         PartnerOf::Network(id) => {
             let network = write
-                .live::<entity::organisation::Entity>("network", NodeKind::Organisation, id)
+                .live::<entity::organisation::Entity>("network", id)
                 .await?;
             write
                 .authorize::<entity::organisation::Entity>(&network)
@@ -59,11 +59,7 @@ pub async fn add_partner(
     };
     let organisation_id = id("organisation", organisation, NodeKind::Organisation)?;
     write
-        .live::<entity::organisation::Entity>(
-            "organisation",
-            NodeKind::Organisation,
-            organisation_id,
-        )
+        .live::<entity::organisation::Entity>("organisation", organisation_id)
         .await?;
     if let PartnerOf::Network(network) = of
         && network == organisation_id
@@ -103,13 +99,7 @@ pub async fn add_partner(
         after.archived_at = None;
         after.note = note;
         let stored = write
-            .replace_audited::<partnership::Entity>(
-                NodeKind::Partnership,
-                found.version,
-                municipality,
-                &found,
-                after,
-            )
+            .replace_audited::<partnership::Entity>(found.version, municipality, &found, after)
             .await?;
         return Ok(stored);
     }
@@ -129,7 +119,7 @@ pub async fn add_partner(
         provenance: entity::enums::Provenance::Recorded,
     };
     write
-        .insert_audited::<partnership::Entity>(NodeKind::Partnership, municipality, model)
+        .insert_audited::<partnership::Entity>(municipality, model)
         .await
 }
 
@@ -140,9 +130,7 @@ pub async fn remove_partner(
     of: NodeKind,
 ) -> WriteResult<partnership::Model> {
     let id = id("id", &input.id, NodeKind::Partnership)?;
-    let found = write
-        .existing::<partnership::Entity>(NodeKind::Partnership, id)
-        .await?;
+    let found = write.existing::<partnership::Entity>(id).await?;
     let matches = match of {
         NodeKind::Programme => found.programme_id.is_some(),
         NodeKind::Initiative => found.initiative_id.is_some(),
@@ -159,7 +147,7 @@ pub async fn remove_partner(
         );
     }
     write
-        .set_archived::<partnership::Entity>(NodeKind::Partnership, id, input.version, true)
+        .set_archived::<partnership::Entity>(id, input.version, true)
         .await
 }
 

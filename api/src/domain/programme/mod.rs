@@ -28,7 +28,7 @@ use crate::kernel::ids::NodeKind;
 use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col};
 
-impl crate::kernel::record::Node for programme::Entity {
+impl crate::kernel::record::Record for programme::Entity {
     const KIND: NodeKind = NodeKind::Programme;
 }
 

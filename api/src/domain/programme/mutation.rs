@@ -127,7 +127,7 @@ fn fte(value: Decimal) -> Result<i32, UserError> {
 async fn check_contact(write: &Write, contact: &ID) -> WriteResult<i64> {
     let contact = id("contact", contact, NodeKind::ContactPerson)?;
     write
-        .live::<entity::contact_person::Entity>("contact", NodeKind::ContactPerson, contact)
+        .live::<entity::contact_person::Entity>("contact", contact)
         .await?;
     Ok(contact)
 }
@@ -142,7 +142,7 @@ async fn check_themes(
     };
     let ids = ids("themes", themes, NodeKind::Theme)?;
     for (i, theme) in write
-        .live_all::<entity::theme::Entity>("themes", NodeKind::Theme, &ids)
+        .live_all::<entity::theme::Entity>("themes", &ids)
         .await?
         .iter()
         .enumerate()
@@ -223,7 +223,7 @@ pub async fn create(write: &Write, input: CreateProgrammeInput) -> WriteResult<p
     write.may_write(municipality)?;
     if let Some(m) = municipality {
         write
-            .live::<entity::municipality::Entity>("municipality", NodeKind::Municipality, m)
+            .live::<entity::municipality::Entity>("municipality", m)
             .await?;
     }
     let contact = match &input.contact {
@@ -254,9 +254,7 @@ pub async fn create(write: &Write, input: CreateProgrammeInput) -> WriteResult<p
         provenance: entity::enums::Provenance::Recorded,
     };
     model.search_text = super::search_text(&model);
-    let stored = write
-        .insert_new::<programme::Entity>(NodeKind::Programme, model)
-        .await?;
+    let stored = write.insert_new::<programme::Entity>(model).await?;
     let mut changes = diff(None, Some(snapshot::<programme::Entity>(&stored)));
     changes.extend(replace_themes(write, stored.id, themes).await?);
     write
@@ -267,9 +265,7 @@ pub async fn create(write: &Write, input: CreateProgrammeInput) -> WriteResult<p
 
 pub async fn update(write: &Write, input: UpdateProgrammeInput) -> WriteResult<programme::Model> {
     let id = id("id", &input.id, NodeKind::Programme)?;
-    let before = write
-        .existing::<programme::Entity>(NodeKind::Programme, id)
-        .await?;
+    let before = write.existing::<programme::Entity>(id).await?;
     let municipality = write.authorize::<programme::Entity>(&before).await?;
     let mut after = before.clone();
     let mut problems = Problems::default();
@@ -347,7 +343,6 @@ pub async fn update(write: &Write, input: UpdateProgrammeInput) -> WriteResult<p
     after.search_text = super::search_text(&after);
     let stored = write
         .update_versioned::<programme::Entity, _>(
-            NodeKind::Programme,
             id,
             input.version,
             after.into_active_model().reset_all(),

@@ -20,7 +20,7 @@ use crate::kernel::ids::NodeKind;
 use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col};
 
-impl crate::kernel::record::Node for theme::Entity {
+impl crate::kernel::record::Record for theme::Entity {
     const KIND: NodeKind = NodeKind::Theme;
 }
 

@@ -57,9 +57,7 @@ async fn check_parent(
         if Some(id) == own {
             return Err(UserError::invalid("parent", "A theme cannot lie under itself.").into());
         }
-        let model = write
-            .live::<theme::Entity>("parent", NodeKind::Theme, id)
-            .await?;
+        let model = write.live::<theme::Entity>("parent", id).await?;
         if let Some(own_municipality) = municipality {
             same_municipality(
                 "parent",
@@ -104,7 +102,7 @@ pub async fn create(write: &Write, input: CreateThemeInput) -> WriteResult<theme
     write.may_write(municipality)?;
     if let Some(m) = municipality {
         write
-            .live::<entity::municipality::Entity>("municipality", NodeKind::Municipality, m)
+            .live::<entity::municipality::Entity>("municipality", m)
             .await?;
     }
     let parent = match &input.parent {
@@ -128,13 +126,13 @@ pub async fn create(write: &Write, input: CreateThemeInput) -> WriteResult<theme
     };
     model.search_text = super::search_text(&model);
     write
-        .insert_audited::<theme::Entity>(NodeKind::Theme, municipality, model)
+        .insert_audited::<theme::Entity>(municipality, model)
         .await
 }
 
 pub async fn update(write: &Write, input: UpdateThemeInput) -> WriteResult<theme::Model> {
     let id = id("id", &input.id, NodeKind::Theme)?;
-    let before = write.existing::<theme::Entity>(NodeKind::Theme, id).await?;
+    let before = write.existing::<theme::Entity>(id).await?;
     let municipality = write.authorize::<theme::Entity>(&before).await?;
     let mut after = before.clone();
     let mut problems = Problems::default();
@@ -160,13 +158,7 @@ pub async fn update(write: &Write, input: UpdateThemeInput) -> WriteResult<theme
         MaybeUndefined::Undefined => {}
     }
     let stored = write
-        .replace_audited::<theme::Entity>(
-            NodeKind::Theme,
-            input.version,
-            municipality,
-            &before,
-            after,
-        )
+        .replace_audited::<theme::Entity>(input.version, municipality, &before, after)
         .await?;
     Ok(stored)
 }

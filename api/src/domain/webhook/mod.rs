@@ -80,7 +80,7 @@ fn admins_only(viewer: &Viewer) -> Condition {
 /// Fields the audit trail and the change feed never show the value of.
 const SECRET_FIELDS: &[&str] = &["secret", "previousSecret"];
 
-impl crate::kernel::record::Node for webhook_endpoint::Entity {
+impl crate::kernel::record::Record for webhook_endpoint::Entity {
     const KIND: NodeKind = NodeKind::WebhookEndpoint;
 }
 
@@ -105,7 +105,7 @@ impl Table for webhook_endpoint::Entity {
     }
 }
 
-impl crate::kernel::record::Node for webhook_message::Entity {
+impl crate::kernel::record::Record for webhook_message::Entity {
     const KIND: NodeKind = NodeKind::WebhookMessage;
 }
 

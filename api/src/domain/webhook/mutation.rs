@@ -177,7 +177,7 @@ pub async fn create(
         api_key_id: write.viewer.api_key(),
     };
     let stored = write
-        .insert_audited::<webhook_endpoint::Entity>(NodeKind::WebhookEndpoint, None, model)
+        .insert_audited::<webhook_endpoint::Entity>(None, model)
         .await?;
     Ok((stored, secret))
 }
@@ -190,7 +190,7 @@ pub async fn update(
     write.admin_only("change a webhook endpoint")?;
     let kind = NodeKind::WebhookEndpoint;
     let id = id("id", &input.id, kind)?;
-    let before = write.existing::<webhook_endpoint::Entity>(kind, id).await?;
+    let before = write.existing::<webhook_endpoint::Entity>(id).await?;
     let mut problems = Problems::default();
     let mut active = <webhook_endpoint::ActiveModel as ActiveModelTrait>::default();
     if let Some(url) = &input.url
@@ -220,10 +220,10 @@ pub async fn update(
         }
     }
     let after = write
-        .update_versioned::<webhook_endpoint::Entity, _>(kind, id, input.version, active)
+        .update_versioned::<webhook_endpoint::Entity, _>(id, input.version, active)
         .await?;
     write
-        .audit_change::<webhook_endpoint::Entity>(kind, id, None, Some(&before), Some(&after))
+        .audit_change::<webhook_endpoint::Entity>(id, None, Some(&before), Some(&after))
         .await?;
     Ok(after)
 }
@@ -238,7 +238,7 @@ pub async fn rotate(
     write.admin_only("rotate a webhook secret")?;
     let kind = NodeKind::WebhookEndpoint;
     let id = id("id", &input.id, kind)?;
-    let before = write.existing::<webhook_endpoint::Entity>(kind, id).await?;
+    let before = write.existing::<webhook_endpoint::Entity>(id).await?;
     let secret = secret()?;
     let grace = chrono::Duration::from_std(settings.secret_grace).unwrap_or_default();
     let mut active = <webhook_endpoint::ActiveModel as ActiveModelTrait>::default();
@@ -246,10 +246,10 @@ pub async fn rotate(
     active.previous_secret = Set(Some(before.secret.clone()));
     active.previous_secret_expires_at = Set(Some(now() + grace));
     let after = write
-        .update_versioned::<webhook_endpoint::Entity, _>(kind, id, input.version, active)
+        .update_versioned::<webhook_endpoint::Entity, _>(id, input.version, active)
         .await?;
     write
-        .audit_change::<webhook_endpoint::Entity>(kind, id, None, Some(&before), Some(&after))
+        .audit_change::<webhook_endpoint::Entity>(id, None, Some(&before), Some(&after))
         .await?;
     Ok((after, secret))
 }
@@ -258,9 +258,7 @@ pub async fn rotate(
 pub async fn redeliver(write: &Write, message: i64) -> WriteResult<webhook_message::Model> {
     write.admin_only("redeliver a webhook message")?;
     let kind = NodeKind::WebhookMessage;
-    let before = write
-        .existing::<webhook_message::Entity>(kind, message)
-        .await?;
+    let before = write.existing::<webhook_message::Entity>(message).await?;
     if before.status == WebhookMessageStatus::Pending.stored() {
         return Err(
             UserError::invalid("id", "The message is waiting for its delivery already.").into(),
@@ -290,7 +288,7 @@ pub async fn redeliver(write: &Write, message: i64) -> WriteResult<webhook_messa
 pub async fn send_test(write: &Write, endpoint: i64) -> WriteResult<webhook_message::Model> {
     write.admin_only("send a test webhook")?;
     let endpoint = write
-        .live::<webhook_endpoint::Entity>("endpoint", NodeKind::WebhookEndpoint, endpoint)
+        .live::<webhook_endpoint::Entity>("endpoint", endpoint)
         .await?;
     let now = now();
     let payload = json!({
