@@ -82,8 +82,10 @@ pub trait Table:
         Condition::all()
     }
 
-    /// The order used where a list has no `orderBy`.
-    fn default_sort() -> SortKey;
+    /// The order used where a list has no `orderBy` (by default: by ID).
+    fn default_sort() -> SortKey {
+        SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr())
+    }
 
     /// Whose record it is, for write access.
     fn owner(_model: &Self::Model) -> Owner {
@@ -143,6 +145,85 @@ pub trait Table:
 /// A table whose rows are nodes of the graph: each has a global ID of this kind.
 pub trait Record: Table {
     const KIND: NodeKind;
+}
+
+/// Declares a table of records, once: its kind, its name (the entity's module), the columns
+/// that refer to other records, its text fields (with their API name where it is not the
+/// column's, and their length limit), the texts the `search` filter reads, and whose record it
+/// is (`municipality:` a column every row fills, `municipality_or_shared:` one that may be
+/// empty). What else a table says of itself (privacy, order, conflicts) follows as ordinary
+/// `Table` items in a `table { … }` block after the declaration.
+///
+/// ```ignore
+/// record_table! {
+///     programme: Programme {
+///         references: [municipality_id => Municipality, contact_person_id => ContactPerson],
+///         texts: [name = NAME_MAX, funding_channel as "fundingChannel" = NAME_MAX],
+///         search: [name, summary],
+///         municipality_or_shared: municipality_id,
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! record_table {
+    (
+        $entity:ident: $kind:ident {
+            $(references: [$($ref_col:ident => $ref_kind:ident),* $(,)?],)?
+            $(texts: [$($text_col:ident $(as $text_api:literal)? = $text_max:expr),* $(,)?],)?
+            $(search: [$($search_col:ident),* $(,)?],)?
+            $(municipality: $owner_col:ident,)?
+            $(municipality_or_shared: $shared_col:ident,)?
+        }
+        $(table { $($rest:tt)* })?
+    ) => {
+        impl $crate::kernel::record::Record for $entity::Entity {
+            const KIND: $crate::kernel::ids::NodeKind = $crate::kernel::ids::NodeKind::$kind;
+        }
+
+        impl $crate::kernel::record::Table for $entity::Entity {
+            const NAME: &'static str = stringify!($entity);
+            $(const REFERENCES: &'static [(&'static str, $crate::kernel::ids::NodeKind)] =
+                &[$((stringify!($ref_col), $crate::kernel::ids::NodeKind::$ref_kind)),*];)?
+            $(const TEXT_FIELDS: &'static [$crate::kernel::record::TextField] = &[$(
+                $crate::kernel::record::TextField::new(
+                    $crate::__text_api!($text_col $($text_api)?),
+                    stringify!($text_col),
+                    $text_max,
+                )
+            ),*];)?
+            fn id(model: &$entity::Model) -> i64 {
+                model.id
+            }
+            $(fn owner(model: &$entity::Model) -> $crate::kernel::record::Owner {
+                $crate::kernel::record::Owner::Municipality(Some(model.$owner_col))
+            })?
+            $(fn owner(model: &$entity::Model) -> $crate::kernel::record::Owner {
+                $crate::kernel::record::Owner::Municipality(model.$shared_col)
+            })?
+            $(fn search_text(model: &$entity::Model) -> Option<String> {
+                Some($crate::kernel::i18n::search_text([$(&model.$search_col),*]))
+            })?
+            $($($rest)*)?
+        }
+
+        $(
+            /// The folded text the `search` filter matches: every translation of its texts.
+            pub fn search_text(model: &$entity::Model) -> String {
+                $crate::kernel::i18n::search_text([$(&model.$search_col),*])
+            }
+        )?
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __text_api {
+    ($column:ident) => {
+        stringify!($column)
+    };
+    ($column:ident $api:literal) => {
+        $api
+    };
 }
 
 /// A field holding one text per language.

@@ -18,7 +18,7 @@ use crate::graphql::filter::Filter;
 use crate::graphql::input::plain;
 use crate::graphql::loader::reference;
 use crate::graphql::mutation::run;
-use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
+use crate::graphql::pagination::{Connection, PageArgs, Wraps, list};
 use crate::graphql::scalars::DateTime as GqlDateTime;
 use crate::kernel::access::{Role, Viewer, generate_token, hash_token};
 use crate::kernel::error::ApiError;
@@ -26,28 +26,20 @@ use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Table, col};
 use crate::kernel::write::{UserError, UserErrorCode, link_change};
 
-impl crate::kernel::record::Record for api_key::Entity {
-    const KIND: NodeKind = NodeKind::ApiKey;
-}
-
-impl Table for api_key::Entity {
-    const NAME: &'static str = "api_key";
-    const REFERENCES: &'static [(&'static str, NodeKind)] =
-        &[("municipality_id", NodeKind::Municipality)];
-    const ARCHIVABLE: bool = false;
-    fn id(model: &api_key::Model) -> i64 {
-        model.id
+crate::record_table! {
+    api_key: ApiKey {
+        references: [municipality_id => Municipality],
     }
-    /// Keys are an admin's business only.
-    fn visible_to(viewer: &Viewer) -> Condition {
-        if viewer.role == Role::Admin {
-            Condition::all()
-        } else {
-            Condition::all().add(sea_orm::sea_query::Expr::cust("1 = 0"))
+    table {
+        const ARCHIVABLE: bool = false;
+        /// Keys are an admin's business only.
+        fn visible_to(viewer: &Viewer) -> Condition {
+            if viewer.role == Role::Admin {
+                Condition::all()
+            } else {
+                Condition::all().add(sea_orm::sea_query::Expr::cust("1 = 0"))
+            }
         }
-    }
-    fn default_sort() -> SortKey {
-        SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr())
     }
 }
 

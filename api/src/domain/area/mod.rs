@@ -16,37 +16,15 @@ use crate::graphql::loader::Link;
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
 use crate::graphql::scalars::GeoJson;
 use crate::kernel::ids::NodeKind;
-use crate::kernel::record::TextField;
-use crate::kernel::record::{Owner, Table, col};
+use crate::kernel::record::{Table, col};
 
-impl crate::kernel::record::Record for area::Entity {
-    const KIND: NodeKind = NodeKind::Area;
-}
-
-impl Table for area::Entity {
-    const NAME: &'static str = "area";
-    const REFERENCES: &'static [(&'static str, NodeKind)] = &[
-        ("municipality_id", NodeKind::Municipality),
-        ("parent_id", NodeKind::Area),
-    ];
-    const TEXT_FIELDS: &'static [TextField] = &[TextField::new("name", "name", NAME_MAX)];
-    fn id(model: &area::Model) -> i64 {
-        model.id
+crate::record_table! {
+    area: Area {
+        references: [municipality_id => Municipality, parent_id => Area],
+        texts: [name = NAME_MAX],
+        search: [name],
+        municipality: municipality_id,
     }
-    fn default_sort() -> SortKey {
-        SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr())
-    }
-    fn owner(model: &area::Model) -> Owner {
-        Owner::Municipality(Some(model.municipality_id))
-    }
-    fn search_text(model: &area::Model) -> Option<String> {
-        Some(search_text(model))
-    }
-}
-
-/// The folded text the `search` filter matches: every translation of name.
-pub fn search_text(model: &area::Model) -> String {
-    crate::kernel::i18n::search_text([&model.name])
 }
 
 /// The kind of an area.

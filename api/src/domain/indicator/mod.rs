@@ -16,37 +16,29 @@ use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::Link;
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
 use crate::kernel::ids::NodeKind;
-use crate::kernel::record::TextField;
 use crate::kernel::record::{Table, col};
 
-impl crate::kernel::record::Record for indicator::Entity {
-    const KIND: NodeKind = NodeKind::Indicator;
-}
-
-impl Table for indicator::Entity {
-    const NAME: &'static str = "indicator";
-    const REFERENCES: &'static [(&'static str, NodeKind)] = &[("theme_id", NodeKind::Theme)];
-    const TEXT_FIELDS: &'static [TextField] = &[
-        TextField::new("name", "name", NAME_MAX),
-        TextField::new("description", "description", TEXT_MAX),
-    ];
-    fn id(model: &indicator::Model) -> i64 {
-        model.id
+crate::record_table! {
+    indicator: Indicator {
+        references: [theme_id => Theme],
+        texts: [name = NAME_MAX, description = TEXT_MAX],
     }
-    fn default_sort() -> SortKey {
-        SortKey::new(
-            "CODE",
-            col(indicator::Column::Code),
-            SortKind::Text,
-            Self::id_expr(),
-        )
-    }
-    fn conflict(_columns: &[String]) -> crate::kernel::write::UserError {
-        crate::kernel::write::UserError::new(
-            "code",
-            "The code is taken: codes are unique across cities.",
-            crate::kernel::write::UserErrorCode::Conflict,
-        )
+    table {
+        fn default_sort() -> SortKey {
+            SortKey::new(
+                "CODE",
+                col(indicator::Column::Code),
+                SortKind::Text,
+                Self::id_expr(),
+            )
+        }
+        fn conflict(_columns: &[String]) -> crate::kernel::write::UserError {
+            crate::kernel::write::UserError::new(
+                "code",
+                "The code is taken: codes are unique across cities.",
+                crate::kernel::write::UserErrorCode::Conflict,
+            )
+        }
     }
 }
 

@@ -28,40 +28,15 @@ use crate::graphql::pagination::{
 };
 use crate::graphql::scalars::Date;
 use crate::kernel::ids::NodeKind;
-use crate::kernel::record::TextField;
-use crate::kernel::record::{Owner, Table, col};
+use crate::kernel::record::{Table, col};
 
-impl crate::kernel::record::Record for initiative::Entity {
-    const KIND: NodeKind = NodeKind::Initiative;
-}
-
-impl Table for initiative::Entity {
-    const NAME: &'static str = "initiative";
-    const REFERENCES: &'static [(&'static str, NodeKind)] = &[
-        ("municipality_id", NodeKind::Municipality),
-        ("programme_id", NodeKind::Programme),
-    ];
-    const TEXT_FIELDS: &'static [TextField] = &[
-        TextField::new("name", "name", NAME_MAX),
-        TextField::new("description", "description", TEXT_MAX),
-    ];
-    fn id(model: &initiative::Model) -> i64 {
-        model.id
+crate::record_table! {
+    initiative: Initiative {
+        references: [municipality_id => Municipality, programme_id => Programme],
+        texts: [name = NAME_MAX, description = TEXT_MAX],
+        search: [name, description],
+        municipality: municipality_id,
     }
-    fn default_sort() -> SortKey {
-        SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr())
-    }
-    fn owner(model: &initiative::Model) -> Owner {
-        Owner::Municipality(Some(model.municipality_id))
-    }
-    fn search_text(model: &initiative::Model) -> Option<String> {
-        Some(search_text(model))
-    }
-}
-
-/// The folded text the `search` filter matches: every translation of name and description.
-pub fn search_text(model: &initiative::Model) -> String {
-    crate::kernel::i18n::search_text([&model.name, &model.description])
 }
 
 /// Who started an initiative.

@@ -6,39 +6,29 @@ use crate::domain::initiative::Initiative;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::pagination::{SortKey, SortKind, Wraps};
 use crate::graphql::scalars::{Date, Decimal};
-use crate::kernel::ids::NodeKind;
-use crate::kernel::record::TextField;
-use crate::kernel::record::{Owner, Table, col, owner_through};
+use crate::kernel::record::{Owner, col, owner_through};
 
-impl crate::kernel::record::Record for support_request::Entity {
-    const KIND: NodeKind = NodeKind::SupportRequest;
-}
-
-impl Table for support_request::Entity {
-    const NAME: &'static str = "support_request";
-    const REFERENCES: &'static [(&'static str, NodeKind)] =
-        &[("initiative_id", NodeKind::Initiative)];
-    const TEXT_FIELDS: &'static [TextField] = &[
-        TextField::new("description", "description", TEXT_MAX),
-        TextField::new("decisionNote", "decision_note", TEXT_MAX),
-    ];
-    fn id(model: &support_request::Model) -> i64 {
-        model.id
+crate::record_table! {
+    support_request: SupportRequest {
+        references: [initiative_id => Initiative],
+        texts: [description = TEXT_MAX, decision_note as "decisionNote" = TEXT_MAX],
     }
-    fn default_sort() -> SortKey {
-        SortKey::new(
-            "REQUESTED_ON",
-            col(support_request::Column::RequestedOn),
-            SortKind::Date,
-            Self::id_expr(),
-        )
-        .descending(true)
-    }
-    fn owner(model: &support_request::Model) -> Owner {
-        Owner::Through(
-            owner_through::<entity::initiative::Entity>,
-            model.initiative_id,
-        )
+    table {
+        fn default_sort() -> SortKey {
+            SortKey::new(
+                "REQUESTED_ON",
+                col(support_request::Column::RequestedOn),
+                SortKind::Date,
+                Self::id_expr(),
+            )
+            .descending(true)
+        }
+        fn owner(model: &support_request::Model) -> Owner {
+            Owner::Through(
+                owner_through::<entity::initiative::Entity>,
+                model.initiative_id,
+            )
+        }
     }
 }
 

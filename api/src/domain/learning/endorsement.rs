@@ -8,41 +8,27 @@ use super::Learning;
 use crate::domain::municipality::Municipality;
 use crate::graphql::common::RecordMeta;
 use crate::graphql::input::{TEXT_MAX, TranslationInput, id, text};
-use crate::graphql::pagination::{SortKey, SortKind, Wraps};
+use crate::graphql::pagination::Wraps;
 use crate::kernel::access::Role;
 use crate::kernel::ids::NodeKind;
-use crate::kernel::record::TextField;
-use crate::kernel::record::{Owner, Table};
 use crate::kernel::time::now;
 use crate::kernel::write::{UserError, UserErrorCode, Write, WriteResult};
 use crate::{payload, record_meta};
 
-impl crate::kernel::record::Record for learning_endorsement::Entity {
-    const KIND: NodeKind = NodeKind::LearningEndorsement;
-}
-
-impl Table for learning_endorsement::Entity {
-    const NAME: &'static str = "learning_endorsement";
-    const REFERENCES: &'static [(&'static str, NodeKind)] = &[
-        ("learning_id", NodeKind::Learning),
-        ("municipality_id", NodeKind::Municipality),
-    ];
-    const TEXT_FIELDS: &'static [TextField] = &[TextField::new("note", "note", TEXT_MAX)];
-    fn id(model: &learning_endorsement::Model) -> i64 {
-        model.id
+crate::record_table! {
+    learning_endorsement: LearningEndorsement {
+        references: [learning_id => Learning, municipality_id => Municipality],
+        texts: [note = TEXT_MAX],
+        municipality: municipality_id,
     }
-    fn owner(model: &learning_endorsement::Model) -> Owner {
-        Owner::Municipality(Some(model.municipality_id))
-    }
-    fn default_sort() -> SortKey {
-        SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr())
-    }
-    fn conflict(_columns: &[String]) -> crate::kernel::write::UserError {
-        crate::kernel::write::UserError::new(
-            "learning",
-            "The municipality endorses this learning already.",
-            crate::kernel::write::UserErrorCode::Conflict,
-        )
+    table {
+        fn conflict(_columns: &[String]) -> crate::kernel::write::UserError {
+            crate::kernel::write::UserError::new(
+                "learning",
+                "The municipality endorses this learning already.",
+                crate::kernel::write::UserErrorCode::Conflict,
+            )
+        }
     }
 }
 

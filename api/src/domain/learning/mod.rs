@@ -21,57 +21,36 @@ use crate::graphql::loader::Link;
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
 use crate::kernel::access::Viewer;
 use crate::kernel::ids::NodeKind;
-use crate::kernel::record::TextField;
-use crate::kernel::record::{Owner, Table, col};
+use crate::kernel::record::{Table, col};
 
-impl crate::kernel::record::Record for learning::Entity {
-    const KIND: NodeKind = NodeKind::Learning;
-}
-
-impl Table for learning::Entity {
-    const NAME: &'static str = "learning";
-    const REFERENCES: &'static [(&'static str, NodeKind)] = &[
-        ("municipality_id", NodeKind::Municipality),
-        ("programme_id", NodeKind::Programme),
-        ("initiative_id", NodeKind::Initiative),
-    ];
-    const TEXT_FIELDS: &'static [TextField] = &[
-        TextField::new("title", "title", NAME_MAX),
-        TextField::new("body", "body", TEXT_MAX),
-    ];
-    fn id(model: &learning::Model) -> i64 {
-        model.id
+crate::record_table! {
+    learning: Learning {
+        references: [municipality_id => Municipality, programme_id => Programme, initiative_id => Initiative],
+        texts: [title = NAME_MAX, body = TEXT_MAX],
+        search: [title, body],
+        municipality: municipality_id,
     }
-    /// Learnings for partners only are invisible to anonymous callers, on every path.
-    const VISIBILITY_FOLLOWS_VALUES: bool = true;
-    fn visible_to(viewer: &Viewer) -> Condition {
-        if viewer.sees_partner_content() {
-            Condition::all()
-        } else {
-            Condition::all()
-                .add(col(learning::Column::Audience).eq(entity::enums::Audience::Public.as_str()))
+    table {
+        /// Learnings for partners only are invisible to anonymous callers, on every path.
+        const VISIBILITY_FOLLOWS_VALUES: bool = true;
+        fn visible_to(viewer: &Viewer) -> Condition {
+            if viewer.sees_partner_content() {
+                Condition::all()
+            } else {
+                Condition::all()
+                    .add(col(learning::Column::Audience).eq(entity::enums::Audience::Public.as_str()))
+            }
+        }
+        fn default_sort() -> SortKey {
+            SortKey::new(
+                "POSITION",
+                col(learning::Column::Position),
+                SortKind::Int,
+                Self::id_expr(),
+            )
+            .nullable()
         }
     }
-    fn default_sort() -> SortKey {
-        SortKey::new(
-            "POSITION",
-            col(learning::Column::Position),
-            SortKind::Int,
-            Self::id_expr(),
-        )
-        .nullable()
-    }
-    fn owner(model: &learning::Model) -> Owner {
-        Owner::Municipality(Some(model.municipality_id))
-    }
-    fn search_text(model: &learning::Model) -> Option<String> {
-        Some(search_text(model))
-    }
-}
-
-/// The folded text the `search` filter matches: every translation of title and body.
-pub fn search_text(model: &learning::Model) -> String {
-    crate::kernel::i18n::search_text([&model.title, &model.body])
 }
 
 /// The kind of a lesson.

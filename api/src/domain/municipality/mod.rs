@@ -14,34 +14,14 @@ use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::loader::Link;
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
-use crate::kernel::ids::NodeKind;
-use crate::kernel::record::TextField;
-use crate::kernel::record::{Owner, Table, col};
+use crate::kernel::record::{Table, col};
 
-impl crate::kernel::record::Record for municipality::Entity {
-    const KIND: NodeKind = NodeKind::Municipality;
-}
-
-impl Table for municipality::Entity {
-    const NAME: &'static str = "municipality";
-    const TEXT_FIELDS: &'static [TextField] = &[TextField::new("name", "name", NAME_MAX)];
-    fn id(model: &municipality::Model) -> i64 {
-        model.id
+crate::record_table! {
+    municipality: Municipality {
+        texts: [name = NAME_MAX],
+        search: [name],
+        municipality: id,
     }
-    fn default_sort() -> SortKey {
-        SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr())
-    }
-    fn owner(model: &municipality::Model) -> Owner {
-        Owner::Municipality(Some(model.id))
-    }
-    fn search_text(model: &municipality::Model) -> Option<String> {
-        Some(search_text(model))
-    }
-}
-
-/// The folded text the `search` filter matches: every translation of name.
-pub fn search_text(model: &municipality::Model) -> String {
-    crate::kernel::i18n::search_text([&model.name])
 }
 
 /// A city or region that runs circular programmes, such as Mechelen or a CECI partner region.

@@ -21,48 +21,26 @@ use crate::graphql::loader::Link;
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
 use crate::graphql::scalars::Date;
 use crate::kernel::ids::NodeKind;
-use crate::kernel::record::TextField;
-use crate::kernel::record::{Owner, Table, col};
+use crate::kernel::record::{Table, col};
 
-impl crate::kernel::record::Record for need::Entity {
-    const KIND: NodeKind = NodeKind::Need;
-}
-
-impl Table for need::Entity {
-    const NAME: &'static str = "need";
-    const REFERENCES: &'static [(&'static str, NodeKind)] = &[
-        ("municipality_id", NodeKind::Municipality),
-        ("programme_id", NodeKind::Programme),
-        ("area_id", NodeKind::Area),
-        ("theme_id", NodeKind::Theme),
-    ];
-    const TEXT_FIELDS: &'static [TextField] = &[
-        TextField::new("title", "title", NAME_MAX),
-        TextField::new("description", "description", TEXT_MAX),
-    ];
-    fn id(model: &need::Model) -> i64 {
-        model.id
+crate::record_table! {
+    need: Need {
+        references: [municipality_id => Municipality, programme_id => Programme, area_id => Area, theme_id => Theme],
+        texts: [title = NAME_MAX, description = TEXT_MAX],
+        search: [title, description],
+        municipality: municipality_id,
     }
-    fn default_sort() -> SortKey {
-        SortKey::new(
-            "RECORDED_ON",
-            col(need::Column::RecordedOn),
-            SortKind::Date,
-            Self::id_expr(),
-        )
-        .descending(true)
+    table {
+        fn default_sort() -> SortKey {
+            SortKey::new(
+                "RECORDED_ON",
+                col(need::Column::RecordedOn),
+                SortKind::Date,
+                Self::id_expr(),
+            )
+            .descending(true)
+        }
     }
-    fn owner(model: &need::Model) -> Owner {
-        Owner::Municipality(Some(model.municipality_id))
-    }
-    fn search_text(model: &need::Model) -> Option<String> {
-        Some(search_text(model))
-    }
-}
-
-/// The folded text the `search` filter matches: every translation of title and description.
-pub fn search_text(model: &need::Model) -> String {
-    crate::kernel::i18n::search_text([&model.title, &model.description])
 }
 
 /// A group of residents a need concerns.

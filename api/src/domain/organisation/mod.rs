@@ -20,66 +20,33 @@ use crate::graphql::pagination::{
 use crate::kernel::access::Viewer;
 use crate::kernel::error::ApiError;
 use crate::kernel::ids::NodeKind;
-use crate::kernel::record::TextField;
 use crate::kernel::record::{Owner, Table, col, owner_through};
 
-impl crate::kernel::record::Record for organisation::Entity {
-    const KIND: NodeKind = NodeKind::Organisation;
-}
-
-impl Table for organisation::Entity {
-    const NAME: &'static str = "organisation";
-    const REFERENCES: &'static [(&'static str, NodeKind)] = &[
-        ("parent_id", NodeKind::Organisation),
-        ("municipality_id", NodeKind::Municipality),
-    ];
-    const TEXT_FIELDS: &'static [TextField] = &[
-        TextField::new("name", "name", NAME_MAX),
-        TextField::new("description", "description", TEXT_MAX),
-    ];
-    fn id(model: &organisation::Model) -> i64 {
-        model.id
-    }
-    fn default_sort() -> SortKey {
-        SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr())
-    }
-    fn owner(model: &organisation::Model) -> Owner {
-        Owner::Municipality(model.municipality_id)
-    }
-    fn search_text(model: &organisation::Model) -> Option<String> {
-        Some(search_text(model))
+crate::record_table! {
+    organisation: Organisation {
+        references: [parent_id => Organisation, municipality_id => Municipality],
+        texts: [name = NAME_MAX, description = TEXT_MAX],
+        search: [name, description],
+        municipality_or_shared: municipality_id,
     }
 }
 
-/// The folded text the `search` filter matches: every translation of name and description.
-pub fn search_text(model: &organisation::Model) -> String {
-    crate::kernel::i18n::search_text([&model.name, &model.description])
-}
-
-impl crate::kernel::record::Record for contact_person::Entity {
-    const KIND: NodeKind = NodeKind::ContactPerson;
-}
-
-impl Table for contact_person::Entity {
-    const NAME: &'static str = "contact_person";
-    const REFERENCES: &'static [(&'static str, NodeKind)] =
-        &[("organisation_id", NodeKind::Organisation)];
-    fn id(model: &contact_person::Model) -> i64 {
-        model.id
+crate::record_table! {
+    contact_person: ContactPerson {
+        references: [organisation_id => Organisation],
     }
-    /// Contact people are personal data: nothing of them for anonymous callers, on any path.
-    fn visible_to(viewer: &Viewer) -> Condition {
-        if viewer.sees_personal_data() {
-            Condition::all()
-        } else {
-            Condition::all().add(Expr::cust("1 = 0"))
+    table {
+        /// Contact people are personal data: nothing of them for anonymous callers, on any path.
+        fn visible_to(viewer: &Viewer) -> Condition {
+            if viewer.sees_personal_data() {
+                Condition::all()
+            } else {
+                Condition::all().add(Expr::cust("1 = 0"))
+            }
         }
-    }
-    fn default_sort() -> SortKey {
-        SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr())
-    }
-    fn owner(model: &contact_person::Model) -> Owner {
-        Owner::Through(owner_through::<organisation::Entity>, model.organisation_id)
+        fn owner(model: &contact_person::Model) -> Owner {
+            Owner::Through(owner_through::<organisation::Entity>, model.organisation_id)
+        }
     }
 }
 

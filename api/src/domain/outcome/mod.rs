@@ -18,8 +18,7 @@ use crate::graphql::input::TEXT_MAX;
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
 use crate::graphql::scalars::{Date, Decimal};
 use crate::kernel::ids::NodeKind;
-use crate::kernel::record::TextField;
-use crate::kernel::record::{Owner, Table, col};
+use crate::kernel::record::{Table, col};
 
 /// Measured values are stored as integers in millionths of their unit.
 pub const VALUE_SCALE: u32 = 6;
@@ -41,51 +40,39 @@ pub fn to_micro(value: rust_decimal::Decimal) -> Result<i64, String> {
     i64::try_from(micro).map_err(|_| format!("{value} is out of range."))
 }
 
-impl crate::kernel::record::Record for outcome::Entity {
-    const KIND: NodeKind = NodeKind::Outcome;
-}
-
-impl Table for outcome::Entity {
-    const NAME: &'static str = "outcome";
-    const REFERENCES: &'static [(&'static str, NodeKind)] = &[
-        ("indicator_id", NodeKind::Indicator),
-        ("municipality_id", NodeKind::Municipality),
-        ("initiative_id", NodeKind::Initiative),
-        ("programme_id", NodeKind::Programme),
-        ("area_id", NodeKind::Area),
-    ];
-    const TEXT_FIELDS: &'static [TextField] = &[TextField::new("method", "method", TEXT_MAX)];
-    fn id(model: &outcome::Model) -> i64 {
-        model.id
+crate::record_table! {
+    outcome: Outcome {
+        references: [indicator_id => Indicator, municipality_id => Municipality, initiative_id => Initiative, programme_id => Programme, area_id => Area],
+        texts: [method = TEXT_MAX],
+        municipality: municipality_id,
     }
-    fn default_sort() -> SortKey {
-        SortKey::new(
-            "PERIOD_START",
-            col(outcome::Column::PeriodStart),
-            SortKind::Date,
-            Self::id_expr(),
-        )
-        .descending(true)
-    }
-    fn owner(model: &outcome::Model) -> Owner {
-        Owner::Municipality(Some(model.municipality_id))
-    }
-    /// `valueMicro` reads better as the decimal value it stands for.
-    fn audited(key: String, value: serde_json::Value) -> (String, serde_json::Value) {
-        if key != "valueMicro" {
-            return (key, value);
+    table {
+        fn default_sort() -> SortKey {
+            SortKey::new(
+                "PERIOD_START",
+                col(outcome::Column::PeriodStart),
+                SortKind::Date,
+                Self::id_expr(),
+            )
+            .descending(true)
         }
-        let value = value
-            .as_i64()
-            .map(|v| {
-                serde_json::json!(
-                    rust_decimal::Decimal::new(v, VALUE_SCALE)
-                        .normalize()
-                        .to_string()
-                )
-            })
-            .unwrap_or(serde_json::Value::Null);
-        ("value".to_owned(), value)
+        /// `valueMicro` reads better as the decimal value it stands for.
+        fn audited(key: String, value: serde_json::Value) -> (String, serde_json::Value) {
+            if key != "valueMicro" {
+                return (key, value);
+            }
+            let value = value
+                .as_i64()
+                .map(|v| {
+                    serde_json::json!(
+                        rust_decimal::Decimal::new(v, VALUE_SCALE)
+                            .normalize()
+                            .to_string()
+                    )
+                })
+                .unwrap_or(serde_json::Value::Null);
+            ("value".to_owned(), value)
+        }
     }
 }
 

@@ -8,44 +8,30 @@ use crate::domain::organisation::Organisation;
 use crate::domain::programme::Programme;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::Only;
-use crate::graphql::pagination::{SortKey, SortKind, Wraps};
-use crate::kernel::ids::NodeKind;
-use crate::kernel::record::TextField;
-use crate::kernel::record::{Owner, Table, owner_through};
+use crate::graphql::pagination::Wraps;
+use crate::kernel::record::{Owner, owner_through};
 
-impl crate::kernel::record::Record for partnership::Entity {
-    const KIND: NodeKind = NodeKind::Partnership;
-}
-
-impl Table for partnership::Entity {
-    const NAME: &'static str = "partnership";
-    const REFERENCES: &'static [(&'static str, NodeKind)] = &[
-        ("organisation_id", NodeKind::Organisation),
-        ("programme_id", NodeKind::Programme),
-        ("initiative_id", NodeKind::Initiative),
-        ("network_id", NodeKind::Organisation),
-    ];
-    const TEXT_FIELDS: &'static [TextField] = &[TextField::new("note", "note", TEXT_MAX)];
-    fn id(model: &partnership::Model) -> i64 {
-        model.id
+crate::record_table! {
+    partnership: Partnership {
+        references: [organisation_id => Organisation, programme_id => Programme, initiative_id => Initiative, network_id => Organisation],
+        texts: [note = TEXT_MAX],
     }
-    fn default_sort() -> SortKey {
-        SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr())
-    }
-    fn owner(model: &partnership::Model) -> Owner {
-        match (model.programme_id, model.initiative_id, model.network_id) {
-            (Some(id), _, _) => Owner::Through(owner_through::<entity::programme::Entity>, id),
-            (_, Some(id), _) => Owner::Through(owner_through::<entity::initiative::Entity>, id),
-            (_, _, Some(id)) => Owner::Through(owner_through::<entity::organisation::Entity>, id),
-            _ => Owner::Shared,
+    table {
+        fn owner(model: &partnership::Model) -> Owner {
+            match (model.programme_id, model.initiative_id, model.network_id) {
+                (Some(id), _, _) => Owner::Through(owner_through::<entity::programme::Entity>, id),
+                (_, Some(id), _) => Owner::Through(owner_through::<entity::initiative::Entity>, id),
+                (_, _, Some(id)) => Owner::Through(owner_through::<entity::organisation::Entity>, id),
+                _ => Owner::Shared,
+            }
         }
-    }
-    fn conflict(_columns: &[String]) -> crate::kernel::write::UserError {
-        crate::kernel::write::UserError::new(
-            "role",
-            "The organisation already holds this role here.",
-            crate::kernel::write::UserErrorCode::Conflict,
-        )
+        fn conflict(_columns: &[String]) -> crate::kernel::write::UserError {
+            crate::kernel::write::UserError::new(
+                "role",
+                "The organisation already holds this role here.",
+                crate::kernel::write::UserErrorCode::Conflict,
+            )
+        }
     }
 }
 

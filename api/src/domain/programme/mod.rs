@@ -25,42 +25,15 @@ use crate::graphql::pagination::{
 };
 use crate::graphql::scalars::{Date, Decimal};
 use crate::kernel::ids::NodeKind;
-use crate::kernel::record::TextField;
-use crate::kernel::record::{Owner, Table, col};
+use crate::kernel::record::{Table, col};
 
-impl crate::kernel::record::Record for programme::Entity {
-    const KIND: NodeKind = NodeKind::Programme;
-}
-
-impl Table for programme::Entity {
-    const NAME: &'static str = "programme";
-    const REFERENCES: &'static [(&'static str, NodeKind)] = &[
-        ("municipality_id", NodeKind::Municipality),
-        ("contact_person_id", NodeKind::ContactPerson),
-    ];
-    const TEXT_FIELDS: &'static [TextField] = &[
-        TextField::new("name", "name", NAME_MAX),
-        TextField::new("summary", "summary", TEXT_MAX),
-        TextField::new("fundingChannel", "funding_channel", NAME_MAX),
-        TextField::new("staffing", "staffing", NAME_MAX),
-    ];
-    fn id(model: &programme::Model) -> i64 {
-        model.id
+crate::record_table! {
+    programme: Programme {
+        references: [municipality_id => Municipality, contact_person_id => ContactPerson],
+        texts: [name = NAME_MAX, summary = TEXT_MAX, funding_channel as "fundingChannel" = NAME_MAX, staffing = NAME_MAX],
+        search: [name, summary],
+        municipality_or_shared: municipality_id,
     }
-    fn default_sort() -> SortKey {
-        SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr())
-    }
-    fn owner(model: &programme::Model) -> Owner {
-        Owner::Municipality(model.municipality_id)
-    }
-    fn search_text(model: &programme::Model) -> Option<String> {
-        Some(search_text(model))
-    }
-}
-
-/// The folded text the `search` filter matches: every translation of name and summary.
-pub fn search_text(model: &programme::Model) -> String {
-    crate::kernel::i18n::search_text([&model.name, &model.summary])
 }
 
 /// A budget range in euro.

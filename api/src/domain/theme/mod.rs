@@ -17,46 +17,33 @@ use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::Link;
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
 use crate::kernel::ids::NodeKind;
-use crate::kernel::record::TextField;
-use crate::kernel::record::{Owner, Table, col};
+use crate::kernel::record::{Table, col};
 
-impl crate::kernel::record::Record for theme::Entity {
-    const KIND: NodeKind = NodeKind::Theme;
-}
-
-impl Table for theme::Entity {
-    const NAME: &'static str = "theme";
-    const REFERENCES: &'static [(&'static str, NodeKind)] = &[
-        ("parent_id", NodeKind::Theme),
-        ("municipality_id", NodeKind::Municipality),
-    ];
-    const TEXT_FIELDS: &'static [TextField] = &[
-        TextField::new("label", "label", NAME_MAX),
-        TextField::new("description", "description", TEXT_MAX),
-    ];
-    fn id(model: &theme::Model) -> i64 {
-        model.id
+crate::record_table! {
+    theme: Theme {
+        references: [parent_id => Theme, municipality_id => Municipality],
+        texts: [label = NAME_MAX, description = TEXT_MAX],
+        municipality_or_shared: municipality_id,
     }
-    fn default_sort() -> SortKey {
-        SortKey::new(
-            "CODE",
-            col(theme::Column::Code),
-            SortKind::Text,
-            Self::id_expr(),
-        )
-    }
-    fn owner(model: &theme::Model) -> Owner {
-        Owner::Municipality(model.municipality_id)
-    }
-    fn search_text(model: &theme::Model) -> Option<String> {
-        Some(search_text(model))
-    }
-    fn conflict(_columns: &[String]) -> crate::kernel::write::UserError {
-        crate::kernel::write::UserError::new(
-            "code",
-            "The code is taken: codes are unique across cities.",
-            crate::kernel::write::UserErrorCode::Conflict,
-        )
+    table {
+        fn default_sort() -> SortKey {
+            SortKey::new(
+                "CODE",
+                col(theme::Column::Code),
+                SortKind::Text,
+                Self::id_expr(),
+            )
+        }
+        fn search_text(model: &theme::Model) -> Option<String> {
+            Some(search_text(model))
+        }
+        fn conflict(_columns: &[String]) -> crate::kernel::write::UserError {
+            crate::kernel::write::UserError::new(
+                "code",
+                "The code is taken: codes are unique across cities.",
+                crate::kernel::write::UserErrorCode::Conflict,
+            )
+        }
     }
 }
 

@@ -80,49 +80,37 @@ fn admins_only(viewer: &Viewer) -> Condition {
 /// Fields the audit trail and the change feed never show the value of.
 const SECRET_FIELDS: &[&str] = &["secret", "previousSecret"];
 
-impl crate::kernel::record::Record for webhook_endpoint::Entity {
-    const KIND: NodeKind = NodeKind::WebhookEndpoint;
-}
-
-impl Table for webhook_endpoint::Entity {
-    const NAME: &'static str = "webhook_endpoint";
-    const REFERENCES: &'static [(&'static str, NodeKind)] = &[("api_key_id", NodeKind::ApiKey)];
-    fn id(model: &webhook_endpoint::Model) -> i64 {
-        model.id
+crate::record_table! {
+    webhook_endpoint: WebhookEndpoint {
+        references: [api_key_id => ApiKey],
     }
-    fn visible_to(viewer: &Viewer) -> Condition {
-        admins_only(viewer)
-    }
-    fn default_sort() -> SortKey {
-        SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr())
-    }
-    fn audited(key: String, value: serde_json::Value) -> (String, serde_json::Value) {
-        if SECRET_FIELDS.contains(&key.as_str()) && !value.is_null() {
-            (key, serde_json::Value::String("(secret)".into()))
-        } else {
-            (key, value)
+    table {
+        fn visible_to(viewer: &Viewer) -> Condition {
+            admins_only(viewer)
+        }
+        fn audited(key: String, value: serde_json::Value) -> (String, serde_json::Value) {
+            if SECRET_FIELDS.contains(&key.as_str()) && !value.is_null() {
+                (key, serde_json::Value::String("(secret)".into()))
+            } else {
+                (key, value)
+            }
         }
     }
 }
 
-impl crate::kernel::record::Record for webhook_message::Entity {
-    const KIND: NodeKind = NodeKind::WebhookMessage;
-}
-
-impl Table for webhook_message::Entity {
-    const NAME: &'static str = "webhook_message";
-    const ARCHIVABLE: bool = false;
-    const REFERENCES: &'static [(&'static str, NodeKind)] =
-        &[("endpoint_id", NodeKind::WebhookEndpoint)];
-    fn id(model: &webhook_message::Model) -> i64 {
-        model.id
+crate::record_table! {
+    webhook_message: WebhookMessage {
+        references: [endpoint_id => WebhookEndpoint],
     }
-    fn visible_to(viewer: &Viewer) -> Condition {
-        admins_only(viewer)
-    }
-    /// Latest first.
-    fn default_sort() -> SortKey {
-        SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr()).descending(true)
+    table {
+        const ARCHIVABLE: bool = false;
+        fn visible_to(viewer: &Viewer) -> Condition {
+            admins_only(viewer)
+        }
+        /// Latest first.
+        fn default_sort() -> SortKey {
+            SortKey::new("ID", Self::id_expr(), SortKind::Int, Self::id_expr()).descending(true)
+        }
     }
 }
 
