@@ -9,8 +9,8 @@
 use std::collections::{HashMap, HashSet};
 
 use async_graphql::parser::types::{
-    Directive, DocumentOperations, ExecutableDocument, Field, OperationDefinition, OperationType,
-    Selection, SelectionSet,
+    Directive, ExecutableDocument, Field, OperationDefinition, OperationType, Selection,
+    SelectionSet,
 };
 use async_graphql::{Name, Positioned, Value, Variables};
 use async_graphql_value::Value as Literal;
@@ -110,12 +110,11 @@ impl Summary {
 
 /// The values of the operation's variables in force: those given, else their defaults.
 pub fn effective_variables(
-    doc: &ExecutableDocument,
-    operation_name: Option<&str>,
+    operation: Option<&OperationDefinition>,
     given: &Variables,
 ) -> Variables {
     let mut variables = given.clone();
-    if let Some(operation) = select_operation(doc, operation_name) {
+    if let Some(operation) = operation {
         for definition in &operation.variable_definitions {
             let name = &definition.node.name.node;
             if !variables.contains_key(name)
@@ -126,24 +125,6 @@ pub fn effective_variables(
         }
     }
     variables
-}
-
-/// The operation a request runs: the named one, or the only one.
-pub fn select_operation<'a>(
-    doc: &'a ExecutableDocument,
-    operation_name: Option<&str>,
-) -> Option<&'a OperationDefinition> {
-    match (&doc.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => Some(&op.node),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops
-            .iter()
-            .find(|(n, _)| n.as_str() == name)
-            .map(|(_, op)| &op.node),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-            ops.values().next().map(|op| &op.node)
-        }
-        _ => None,
-    }
 }
 
 struct Analyzer<'a> {
@@ -374,15 +355,11 @@ impl<'a> Analyzer<'a> {
 /// force (see [`effective_variables`]).
 pub fn analyze(
     doc: &ExecutableDocument,
-    operation_name: Option<&str>,
+    operation: &OperationDefinition,
     variables: &Variables,
     limits: &Limits,
     shape: &SchemaShape,
 ) -> Result<Analysis, Exceeded> {
-    // An unknown or ambiguous operation is left to the executor's own error.
-    let Some(operation) = select_operation(doc, operation_name) else {
-        return Ok(Analysis::default());
-    };
     let mut analyzer = Analyzer {
         doc,
         variables,
@@ -629,6 +606,15 @@ mod tests {
         SchemaShape::of(&crate::domain::schema::build_schema()).await
     }
 
+    /// The test documents hold one operation.
+    fn only_operation(doc: &ExecutableDocument) -> &OperationDefinition {
+        use async_graphql::parser::types::DocumentOperations;
+        match &doc.operations {
+            DocumentOperations::Single(op) => &op.node,
+            DocumentOperations::Multiple(ops) => &ops.values().next().unwrap().node,
+        }
+    }
+
     fn measure_with(
         shape: &SchemaShape,
         query: &str,
@@ -636,8 +622,9 @@ mod tests {
     ) -> Result<Analysis, Exceeded> {
         let doc = async_graphql::parser::parse_query(query).unwrap();
         let given = Variables::from_json(variables);
-        let variables = effective_variables(&doc, None, &given);
-        analyze(&doc, None, &variables, &Limits::default(), shape)
+        let operation = only_operation(&doc);
+        let variables = effective_variables(Some(operation), &given);
+        analyze(&doc, operation, &variables, &Limits::default(), shape)
     }
 
     #[tokio::test]
@@ -812,7 +799,7 @@ mod tests {
         let refused = |query: &str, variables: serde_json::Value| {
             let doc = async_graphql::parser::parse_query(query).unwrap();
             let given = Variables::from_json(variables);
-            let variables = effective_variables(&doc, None, &given);
+            let variables = effective_variables(Some(only_operation(&doc)), &given);
             check_text(&doc, &variables).map_err(|bad| bad.field)
         };
         assert_eq!(

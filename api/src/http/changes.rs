@@ -11,7 +11,8 @@ use futures_util::StreamExt;
 use serde_json::json;
 
 use super::AppState;
-use super::graphql::{client_address, rate_limit_headers};
+use super::admission::rate_limit_headers;
+use super::incoming::client_address;
 use crate::domain::changes::{ChangeCriteria, event_json, stream_after};
 use crate::kernel::access::authenticate;
 use crate::kernel::ids::{GlobalId, NodeKind};

@@ -13,12 +13,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use async_graphql::Executor;
 use async_graphql::http::{WebSocketProtocols, WsMessage};
-use async_graphql::parser::types::OperationType;
-use async_graphql::{Executor, ServerError};
+use async_graphql::parser::types::{ExecutableDocument, OperationDefinition, OperationType};
 use axum::body::{Body, Bytes};
+use axum::extract::FromRequestParts;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, FromRequestParts, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::BoxStream;
@@ -26,9 +26,10 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::analysis::{analyze, check_text, effective_variables, select_operation};
-use super::graphql::{ParamError, client_address, json_params, locale_preferences};
-use super::limits::{check_document, check_json_nesting};
+use super::admission::{self, Refusal, Submitted, failed_validation};
+use super::errors::error_label;
+use super::incoming::{ParamError, client_address, json_params, locale_preferences};
+use super::limits::check_json_nesting;
 use crate::graphql::context::RequestContext;
 use crate::graphql::loader::DbLoader;
 use crate::kernel::access::{Viewer, authenticate};
@@ -279,103 +280,52 @@ impl Subscriber {
     }
 }
 
-/// Why a subscription was not started: an HTTP status (for event streams) and a GraphQL
-/// error (for both).
-struct Refusal {
-    status: StatusCode,
-    extensions: Value,
-    message: String,
+/// A refusal as this transport says it: a GraphQL response on a stream, or a plain JSON
+/// answer with its status before a stream starts.
+trait Said {
+    fn graphql(&self) -> async_graphql::Response;
+    fn http(&self) -> Response;
 }
 
-impl Refusal {
-    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            extensions: json!({"code": code}),
-            message: message.into(),
-        }
-    }
-
-    fn error(&self) -> ServerError {
-        let mut error = ServerError::new(self.message.clone(), None);
-        if let Ok(async_graphql::Value::Object(fields)) =
-            async_graphql::Value::from_json(self.extensions.clone())
-        {
-            let mut extensions = async_graphql::ErrorExtensionValues::default();
-            for (name, value) in fields {
-                extensions.set(name.as_str(), value);
-            }
-            error.extensions = Some(extensions);
-        }
-        error
-    }
-
+impl Said for Refusal {
     fn graphql(&self) -> async_graphql::Response {
         async_graphql::Response::from_errors(vec![self.error()])
     }
 
     fn http(&self) -> Response {
         let body = json!({"errors": [{"message": self.message, "extensions": self.extensions}]});
-        (
+        let mut response = (
             self.status,
             [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
             body.to_string(),
         )
-            .into_response()
+            .into_response();
+        response.headers_mut().extend(self.headers.clone());
+        response
     }
 }
 
-/// Checks a subscription as the HTTP handler checks a query, spends its points and takes its
-/// slot; answers its stream of results, which ends when the server shuts down.
-async fn admit(
-    state: &AppState,
-    subscriber: &Subscriber,
-    mut request: async_graphql::Request,
-) -> Result<BoxStream<'static, async_graphql::Response>, Refusal> {
-    let limits = &state.settings.limits;
-    let persisted = request.extensions.get("persistedQuery").cloned();
-    let mut registration = None;
-    if let Some(extension) = persisted {
-        let query = (!request.query.is_empty()).then(|| request.query.clone());
-        if let Some(query) = &query {
-            check_document(query, limits).map_err(too_complex)?;
-        }
-        let extension = extension.into_json().unwrap_or_default();
-        let (query, registered) = state
-            .persisted
-            .resolve(query, &extension)
-            .await
-            .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, e.code(), e.message()))?;
-        request.query = query;
-        registration = registered;
+/// A subscription stream runs one subscription: the spec's "single root field" rule
+/// (graphql-js enforces it too), so the caps count what the server really runs.
+fn one_subscription(
+    document: &ExecutableDocument,
+    operation: Option<&OperationDefinition>,
+) -> Result<(), Refusal> {
+    let Some(operation) = operation else {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "Name the operation to run with `operationName`.",
+        ));
+    };
+    if operation.ty != OperationType::Subscription {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "Only subscriptions are served here: send queries and mutations to /graphql over HTTP.",
+        ));
     }
-    check_document(&request.query, limits).map_err(too_complex)?;
-    let document = request
-        .parsed_query()
-        .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, "GRAPHQL_PARSE_FAILED", e.message))?
-        .clone();
-    let name = request.operation_name.clone();
-    let operation = select_operation(&document, name.as_deref());
-    match operation.map(|op| op.ty) {
-        Some(OperationType::Subscription) => {}
-        Some(_) => {
-            return Err(Refusal::new(
-                StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
-                "Only subscriptions are served here: send queries and mutations to /graphql over HTTP.",
-            ));
-        }
-        None => {
-            return Err(Refusal::new(
-                StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
-                "Name the operation to run with `operationName`.",
-            ));
-        }
-    }
-    // The spec's "single root field" rule (graphql-js enforces it too): one subscription is
-    // one stream, so the caps count what the server really runs.
-    let roots = operation.map_or(0, |op| root_fields(&document, &op.selection_set.node));
+    let roots = root_fields(document, &operation.selection_set.node);
     if roots != 1 {
         return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
@@ -385,36 +335,36 @@ async fn admit(
             ),
         ));
     }
-    let variables = effective_variables(&document, name.as_deref(), &request.variables);
-    if let Err(bad) = check_text(&document, &variables) {
-        return Err(Refusal {
-            status: StatusCode::BAD_REQUEST,
-            extensions: json!({"code": "BAD_USER_INPUT", "field": bad.field}),
-            message: bad.message,
-        });
-    }
-    let mut analysis = analyze(&document, name.as_deref(), &variables, limits, &state.shape)
-        .map_err(too_complex)?;
-    if let Some(registration) = &registration {
-        analysis.cost = analysis.cost.saturating_add(registration.points());
-    }
+    Ok(())
+}
+
+/// Checks a subscription as the HTTP handler checks a query, spends its points and takes its
+/// slot; answers its stream of results, which ends when the server shuts down.
+async fn admit(
+    state: &AppState,
+    subscriber: &Subscriber,
+    mut request: async_graphql::Request,
+) -> Result<BoxStream<'static, async_graphql::Response>, Refusal> {
+    let persisted = request
+        .extensions
+        .get("persistedQuery")
+        .and_then(|extension| extension.clone().into_json().ok());
+    // With a hash, an empty query asks for the stored one.
+    let query = std::mem::take(&mut request.query);
+    let submitted = Submitted {
+        query: (persisted.is_none() || !query.is_empty()).then_some(query),
+        persisted,
+        request,
+    };
+    let (request, mut admitted) = admission::admit(state, submitted, one_subscription).await?;
+    let registration = admitted.registration.take();
+    let admitted = Arc::new(admitted);
+    let analysis = &admitted.analysis;
     let subject = match &subscriber.viewer.key {
         Some((id, _)) => Subject::Key(*id),
         None => Subject::Address(subscriber.address),
     };
-    let spent = state.rate_limiter.spend(&subject, analysis.cost).await;
-    if !spent.allowed {
-        return Err(Refusal::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "RATE_LIMITED",
-            format!(
-                "Rate limit exceeded: this subscription costs {} points and {} remain; retry after {} seconds.",
-                spent.cost,
-                spent.remaining(),
-                spent.retry_after_secs()
-            ),
-        ));
-    }
+    let spent = admission::spend(state, &subject, analysis.cost).await?;
     let slot = state
         .live
         .take(Kind::Subscription, subscriber.clients(), false)
@@ -426,16 +376,20 @@ async fn admit(
     // (Not when the selection shows the caller's own budget.)
     let shared = subscriber.viewer.key.is_none()
         && !analysis.caller_specific
-        && !resumes(&document, operation, &variables);
+        && !resumes(
+            &admitted.document,
+            admitted.operation(),
+            &admitted.variables,
+        );
     let own = |request| {
         let request = with_context(state, subscriber, request, spent);
-        let (document, name) = (document.clone(), name.clone());
+        let admitted = admitted.clone();
         state
             .schema
             .execute_stream(request)
             .take_until(state.live.closed())
             .map(move |mut response| {
-                label(&mut response, &document, name.as_deref());
+                label(&mut response, &admitted.document, admitted.operation());
                 response
             })
             .boxed()
@@ -617,7 +571,7 @@ async fn validated(
         None => (results, true),
         Some(None) => (results, true),
         Some(Some(response)) => {
-            let valid = !super::graphql::failed_validation(&response);
+            let valid = !failed_validation(&response);
             (
                 futures_util::stream::once(async move { response })
                     .chain(results)
@@ -701,11 +655,12 @@ impl Renders {
                 match receiver.recv().await {
                     Ok(response) => Some((copy(&response), (render, receiver, false))),
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        let behind = Refusal {
-                            status: StatusCode::TOO_MANY_REQUESTS,
-                            extensions: json!({"code": "RATE_LIMITED", "reason": "BEHIND"}),
-                            message: "This subscription fell behind and was ended: subscribe again, with `after` set to the last event you read.".into(),
-                        };
+                        let mut behind = Refusal::new(
+                            StatusCode::TOO_MANY_REQUESTS,
+                            "RATE_LIMITED",
+                            "This subscription fell behind and was ended: subscribe again, with `after` set to the last event you read.",
+                        );
+                        behind.extensions["reason"] = json!("BEHIND");
                         Some((behind.graphql(), (render, receiver, true)))
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => None,
@@ -756,8 +711,8 @@ fn ends_for_key(response: &async_graphql::Response) -> bool {
 /// the executor without one).
 fn label(
     response: &mut async_graphql::Response,
-    document: &async_graphql::parser::types::ExecutableDocument,
-    operation_name: Option<&str>,
+    document: &ExecutableDocument,
+    operation: Option<&OperationDefinition>,
 ) {
     for error in &mut response.errors {
         if error
@@ -767,7 +722,7 @@ fn label(
         {
             continue;
         }
-        let (code, message) = super::graphql::error_label(error, document, operation_name);
+        let (code, message) = error_label(error, document, operation);
         if let Some(message) = message {
             error.message = message;
         }
@@ -775,14 +730,6 @@ fn label(
             .extensions
             .get_or_insert_with(Default::default)
             .set("code", code);
-    }
-}
-
-fn too_complex(exceeded: super::limits::Exceeded) -> Refusal {
-    Refusal {
-        status: StatusCode::BAD_REQUEST,
-        extensions: json!({"code": "QUERY_TOO_COMPLEX", "limit": exceeded.limit, "max": exceeded.max, "actual": exceeded.actual}),
-        message: exceeded.message,
     }
 }
 
@@ -803,64 +750,51 @@ async fn identify(state: &AppState, authorization: Option<&str>) -> Result<Viewe
     }
 }
 
-/// `GET /graphql`: a WebSocket handshake, an event stream, or a query over HTTP.
+/// A `GET /graphql` that this module serves: a WebSocket handshake, or an event stream; the
+/// request's parts back otherwise (a query over HTTP).
 pub async fn get(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-) -> Response {
-    let (mut parts, _) = request.into_parts();
-    let params = match Query::<HashMap<String, String>>::try_from_uri(&parts.uri) {
-        Ok(Query(params)) => params,
-        Err(rejection) => {
-            return Refusal::new(
-                StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
-                format!("The query string cannot be read: {}", rejection.body_text()),
-            )
-            .http();
-        }
-    };
+    state: &AppState,
+    peer: SocketAddr,
+    mut parts: axum::http::request::Parts,
+    params: &HashMap<String, String>,
+) -> Result<Response, axum::http::request::Parts> {
     let upgrade = parts
         .headers
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     if upgrade {
-        return match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
-            Ok(upgrade) => websocket(state, peer, parts.headers, upgrade),
-            Err(rejection) => rejection.into_response(),
-        };
+        return Ok(
+            match WebSocketUpgrade::from_request_parts(&mut parts, state).await {
+                Ok(upgrade) => websocket(state.clone(), peer, parts.headers, upgrade),
+                Err(rejection) => rejection.into_response(),
+            },
+        );
     }
-    if accepts_event_stream(&parts.headers) {
-        let (variables, extensions) = match json_params(&params, state.settings.limits.max_nesting)
-        {
-            Ok(found) => found,
-            Err(ParamError::TooComplex(exceeded)) => return too_complex(exceeded).http(),
-            Err(ParamError::Bad(message)) => {
-                return Refusal::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message).http();
-            }
-        };
-        let mut body = serde_json::Map::new();
-        for key in ["query", "operationName"] {
-            if let Some(value) = params.get(key) {
-                body.insert(key.into(), Value::String(value.clone()));
-            }
-        }
-        for (key, value) in [("variables", variables), ("extensions", extensions)] {
-            if let Some(value) = value.filter(|v| !v.is_null()) {
-                body.insert(key.into(), value);
-            }
-        }
-        return event_stream(state, peer, parts.headers, Value::Object(body)).await;
+    if !accepts_event_stream(&parts.headers) {
+        return Err(parts);
     }
-    super::graphql::get(
-        State(state),
-        ConnectInfo(peer),
-        parts.headers,
-        Query(params),
-    )
-    .await
+    let (variables, extensions) = match json_params(params, state.settings.limits.max_nesting) {
+        Ok(found) => found,
+        Err(ParamError::TooComplex(exceeded)) => {
+            return Ok(Refusal::too_complex(exceeded).http());
+        }
+        Err(ParamError::Bad(message)) => {
+            return Ok(Refusal::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message).http());
+        }
+    };
+    let mut body = serde_json::Map::new();
+    for key in ["query", "operationName"] {
+        if let Some(value) = params.get(key) {
+            body.insert(key.into(), Value::String(value.clone()));
+        }
+    }
+    for (key, value) in [("variables", variables), ("extensions", extensions)] {
+        if let Some(value) = value.filter(|v| !v.is_null()) {
+            body.insert(key.into(), value);
+        }
+    }
+    Ok(event_stream(state.clone(), peer, parts.headers, Value::Object(body)).await)
 }
 
 /// Whether the client asks for server-sent events.
@@ -886,7 +820,7 @@ pub async fn post_event_stream(
 ) -> Response {
     let max_nesting = state.settings.limits.max_nesting + 1;
     if let Err(exceeded) = check_json_nesting(&body, max_nesting, "The request body") {
-        return too_complex(exceeded).http();
+        return Refusal::too_complex(exceeded).http();
     }
     match serde_json::from_slice::<Value>(&body) {
         Ok(value @ Value::Object(_)) => event_stream(state, peer, headers, value).await,

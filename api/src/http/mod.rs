@@ -1,11 +1,15 @@
 //! The HTTP surface: the GraphQL endpoint, GraphiQL and the operational endpoints, with request
 //! IDs, access logs, CORS, compression and a last line of defence against panics.
+mod admission;
 pub mod analysis;
+mod answer;
 mod changes;
 pub mod documents;
+mod errors;
 mod explain;
 mod graphql;
 mod idempotency;
+mod incoming;
 pub mod introspection;
 pub mod limits;
 pub mod live;
@@ -243,7 +247,7 @@ async fn read_body_in_time(
     };
     // Uploads (multipart) may be larger, and are taken only from callers with a key: an
     // anonymous one is refused before its body is read.
-    let upload = graphql::is_multipart(request.headers());
+    let upload = incoming::is_multipart(request.headers());
     if upload && !request.headers().contains_key(header::AUTHORIZATION) {
         return refusal(
             axum::http::StatusCode::UNAUTHORIZED,
@@ -349,7 +353,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
             "/graphql",
-            get(live::get).post(graphql::post).route_layer(body_in_time),
+            get(graphql::get)
+                .post(graphql::post)
+                .route_layer(body_in_time),
         )
         .route("/", get(pages::landing))
         .route("/dashboard", get(pages::dashboard))

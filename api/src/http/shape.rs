@@ -6,10 +6,11 @@
 //! leaves a failed field out of its parent (or null in place) whatever its type. The fix works
 //! on the executor's own value, so the response is serialised once, straight from it.
 use async_graphql::indexmap::IndexMap;
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::parser::types::{
+    ExecutableDocument, OperationDefinition, Selection, SelectionSet,
+};
 use async_graphql::{Name, PathSegment, ServerError, Value};
 
-use super::analysis::select_operation;
 use super::introspection::{SchemaShape, TypeRef};
 
 /// Fixes `data` in place. `errors` are the response's errors (their `path`s). Returns, for
@@ -18,10 +19,10 @@ pub fn normalize(
     data: &mut Value,
     errors: &[ServerError],
     doc: &ExecutableDocument,
-    operation_name: Option<&str>,
+    operation: Option<&OperationDefinition>,
     shape: &SchemaShape,
 ) -> Vec<bool> {
-    let Some(operation) = select_operation(doc, operation_name) else {
+    let Some(operation) = operation else {
         return vec![false; errors.len()];
     };
     let root = shape.root(operation.ty);
@@ -353,7 +354,17 @@ mod tests {
             Value::from_json(serde_json::json!({"a": {"x": 1, "y": 2}, "b": 3})).unwrap();
         let mut error = ServerError::new("boom", None);
         error.path = vec![PathSegment::Field("c".into())];
-        normalize(&mut data, &[error], &doc, None, &SchemaShape::default());
+        let async_graphql::parser::types::DocumentOperations::Single(operation) = &doc.operations
+        else {
+            panic!("one operation");
+        };
+        normalize(
+            &mut data,
+            &[error],
+            &doc,
+            Some(&operation.node),
+            &SchemaShape::default(),
+        );
         assert_eq!(
             serde_json::to_string(&data).unwrap(),
             r#"{"b":3,"a":{"y":2,"x":1},"c":null}"#
