@@ -7,19 +7,20 @@ ENV CARGO_PROFILE_RELEASE_DEBUG=false \
     CARGO_PROFILE_RELEASE_STRIP=symbols
 COPY Cargo.toml Cargo.lock ./
 COPY api/Cargo.toml api/Cargo.toml
+COPY derive/Cargo.toml derive/Cargo.toml
 COPY entity/Cargo.toml entity/Cargo.toml
 COPY migration/Cargo.toml migration/Cargo.toml
 COPY seed/Cargo.toml seed/Cargo.toml
 COPY bench/Cargo.toml bench/Cargo.toml
-RUN mkdir -p src api/src entity/src migration/src seed/src bench/src \
+RUN mkdir -p src api/src derive/src entity/src migration/src seed/src bench/src \
     && echo 'fn main() {}' > src/main.rs \
     && echo 'fn main() {}' > bench/src/main.rs \
-    && touch api/src/lib.rs entity/src/lib.rs migration/src/lib.rs seed/src/lib.rs \
+    && touch api/src/lib.rs derive/src/lib.rs entity/src/lib.rs migration/src/lib.rs seed/src/lib.rs \
     && cargo build --release --locked --bin stroom \
-    && rm -rf src api/src entity/src migration/src seed/src bench/src
+    && rm -rf src api/src derive/src entity/src migration/src seed/src bench/src
 COPY . .
 # The placeholders' artefacts are older than the real sources: touch them so they rebuild.
-RUN touch src/main.rs api/src/lib.rs entity/src/lib.rs migration/src/lib.rs seed/src/lib.rs \
+RUN touch src/main.rs api/src/lib.rs derive/src/lib.rs entity/src/lib.rs migration/src/lib.rs seed/src/lib.rs \
     && cargo build --release --locked --bin stroom
 
 # Run: the stripped binary alone on distroless (glibc, CA certificates, no shell), as an

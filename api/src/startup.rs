@@ -120,12 +120,16 @@ impl Application {
         let schema = build_schema_with(webhooks.clone());
         let shape = Arc::new(SchemaShape::of(&schema).await);
         let tables = Arc::new(crate::kernel::stamps::table_names(&connected.db).await?);
+        // One reader of the change stamps for both caches: one freshness rule, one read.
+        let stamps = Arc::new(crate::kernel::stamps::StampReader::new(
+            connected.db.clone(),
+        ));
         let responses = if serve.response_cache_entries > 0 {
             crate::http::response_cache::ResponseCache::new(
                 serve.response_cache_entries,
                 serve.response_cache_megabytes.saturating_mul(1024 * 1024),
                 Duration::from_secs(serve.result_cache_max_age_secs),
-                crate::kernel::stamps::StampReader::new(connected.db.clone()),
+                stamps.clone(),
                 tables.clone(),
             )
             .map(Arc::new)
@@ -146,6 +150,7 @@ impl Application {
                 serve.result_cache_entries,
                 serve.result_cache_megabytes.saturating_mul(1024 * 1024),
                 Duration::from_secs(serve.result_cache_max_age_secs),
+                stamps,
                 tables,
             ),
             responses,

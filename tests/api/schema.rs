@@ -14,6 +14,22 @@ fn schema_graphql_matches_the_code() {
     );
 }
 
+#[test]
+fn every_record_kind_is_in_the_schema() {
+    // A kind declared for IDs but missing from the schema would encode IDs no client can
+    // fetch: each is an object type that implements `Node`.
+    let sdl = stroom_api::schema::sdl();
+    let missing: Vec<&str> = stroom_api::ids::NodeKind::all()
+        .iter()
+        .map(|kind| kind.type_name())
+        .filter(|name| !sdl.contains(&format!("\ntype {name} implements Node {{")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "kinds missing from the schema: {missing:?}"
+    );
+}
+
 const INTROSPECTION: &str = r#"{ __schema { types {
     name kind description
     fields(includeDeprecated: true) { name description args { name description } }

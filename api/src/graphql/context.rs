@@ -17,8 +17,9 @@ pub struct RequestContext {
     pub rate_limit: Option<crate::kernel::rate_limit::Spent>,
     /// Reusable results of aggregates and search (`None` when turned off).
     pub results: Option<std::sync::Arc<crate::graphql::result_cache::ResultCache>>,
-    /// The data version the result cache checks, read at most once per request.
-    pub data_version: tokio::sync::OnceCell<i64>,
+    /// The change stamps the result cache checks, read at most once per request (or handed
+    /// over from the response cache's read).
+    pub stamps: tokio::sync::OnceCell<std::sync::Arc<crate::kernel::stamps::Stamps>>,
     /// The locales of the texts served (for `Content-Language`).
     pub served_locales: std::sync::Arc<crate::kernel::i18n::ServedLocales>,
 }

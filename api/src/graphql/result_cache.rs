@@ -2,11 +2,10 @@
 //! were computed from is unchanged, so a dashboard tile refreshed by many screens is computed
 //! once per change instead of once per screen.
 //!
-//! Every change made through the API writes an audit entry in its own transaction, so the
-//! highest audit entry ID is a version of the data that every instance sees in the shared
-//! database: a result is reused only while that version is the one it was computed at (one
-//! index lookup per request), and never longer than the configured age, which bounds the
-//! staleness after changes that bypass the API (a bulk load into a running system).
+//! A result is reused while every table computing it read keeps its change stamp, and never
+//! longer than the configured age: the same rule (`kernel::stamps::Freshness`) as the response
+//! cache's, so a kept aggregate and a kept answer never disagree about whether data changed.
+//! The stamps are read once per request, and that read is shared with the response cache's.
 use std::any::Any;
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -19,20 +18,19 @@ use crate::graphql::context::request;
 use crate::kernel::bounded::{Bounded, Key, key};
 use crate::kernel::db::{REQUEST_STATEMENTS, RequestSql};
 use crate::kernel::error::ApiError;
+use crate::kernel::stamps::{Freshness, StampReader, Stamps};
 
-#[derive(Clone)]
 struct Entry {
-    version: i64,
-    stored: Instant,
+    /// The tables computing it read, with their stamps: a request that reuses the result
+    /// read them too (the response cache depends on them).
+    freshness: Freshness,
     value: Arc<dyn Any + Send + Sync>,
-    /// The tables computing it read: a request that reuses the result read them too (the
-    /// response cache depends on them).
-    tables: BTreeSet<String>,
 }
 
 pub struct ResultCache {
     entries: Bounded<Arc<Entry>>,
     max_age: Duration,
+    stamps: Arc<StampReader>,
     /// Every table of the database, to recognise table names in statements.
     tables: Arc<crate::kernel::stamps::TableNames>,
 }
@@ -43,60 +41,62 @@ impl ResultCache {
         capacity: usize,
         max_bytes: usize,
         max_age: Duration,
+        stamps: Arc<StampReader>,
         tables: Arc<crate::kernel::stamps::TableNames>,
     ) -> Option<Arc<Self>> {
         Some(Arc::new(Self {
             entries: Bounded::new("results", capacity, max_bytes)?,
             max_age,
+            stamps,
             tables,
         }))
     }
 
-    fn get<T: Clone + 'static>(&self, key: &Key, version: i64) -> Option<(T, BTreeSet<String>)> {
+    fn get<T: Clone + 'static>(&self, key: &Key, stamps: &Stamps) -> Option<(T, BTreeSet<String>)> {
         let entry = self.entries.get(key)?;
-        if entry.version != version || entry.stored.elapsed() > self.max_age {
+        if !entry.freshness.holds(stamps, self.max_age) {
             self.entries.remove(key);
             return None;
         }
         let value = entry.value.downcast_ref::<T>().cloned()?;
-        Some((value, entry.tables.clone()))
+        Some((value, entry.freshness.tables().map(str::to_owned).collect()))
     }
 
+    /// Keeps a result computed after `stamps` were read, which read `tables` (not when one of
+    /// them has no stamp).
     fn put<T: Send + Sync + std::fmt::Debug + 'static>(
         &self,
         key: Key,
-        version: i64,
+        stamps: &Stamps,
         value: T,
-        tables: BTreeSet<String>,
+        tables: &BTreeSet<String>,
     ) {
+        let Some(freshness) = Freshness::of(tables, stamps) else {
+            return;
+        };
         // A result's parts are strings and numbers: its debug form is at least as long as
         // they are, and its shape adds at most a word per part.
         let bytes = std::mem::size_of::<Entry>()
             + std::mem::size_of::<T>()
             + 2 * format!("{value:?}").len()
-            + tables.iter().map(|t| t.len() + 24).sum::<usize>();
+            + freshness.bytes();
         let entry = Entry {
-            version,
-            stored: Instant::now(),
+            freshness,
             value: Arc::new(value),
-            tables,
         };
         self.entries.put(key, Arc::new(entry), bytes);
     }
 }
 
-/// The data's version: the number of the change feed's last event (0 for a database never
-/// changed through the API). Numbers follow commit order, so a change committed after a
-/// result was cached always moves it. Read once per request.
-async fn data_version(ctx: &Context<'_>) -> Result<i64, ApiError> {
+/// The change stamps as of this request: the response cache's read when it made one, else
+/// one read (shared with the requests around it) at the first kept result the request asks for.
+async fn stamps(ctx: &Context<'_>, cache: &ResultCache) -> Result<Arc<Stamps>, ApiError> {
     let request = request(ctx);
     request
-        .data_version
-        .get_or_try_init(|| async {
-            Ok::<i64, ApiError>(crate::kernel::feed::last_event(&request.db).await?)
-        })
+        .stamps
+        .get_or_try_init(|| cache.stamps.current(Instant::now()))
         .await
-        .copied()
+        .cloned()
 }
 
 /// The field's result: reused from the cache when this field was asked with the same arguments,
@@ -124,8 +124,8 @@ where
         request.locales
     );
     let key = key([identity.as_bytes()]);
-    let version = data_version(ctx).await?;
-    if let Some((hit, tables)) = cache.get::<T>(&key, version) {
+    let stamps = stamps(ctx, cache).await?;
+    if let Some((hit, tables)) = cache.get::<T>(&key, &stamps) {
         metrics::counter!("stroom_result_cache_total", "outcome" => "hit").increment(1);
         let _ = REQUEST_STATEMENTS.try_with(|sql| sql.add_reads(&tables));
         return Ok(hit);
@@ -138,6 +138,6 @@ where
     );
     part.note_reads();
     let value = REQUEST_STATEMENTS.scope(part.clone(), compute).await?;
-    cache.put(key, version, value.clone(), part.tables_read());
+    cache.put(key, &stamps, value.clone(), &part.tables_read());
     Ok(value)
 }

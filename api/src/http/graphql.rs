@@ -409,6 +409,8 @@ async fn pipeline(
 
         let started = Instant::now();
         let served_locales = Arc::new(crate::kernel::i18n::ServedLocales::default());
+        // The stamps the response cache read serve the result cache too: one read, one rule.
+        let stamps = lookup.as_ref().map(|(_, _, stamps)| Arc::clone(stamps));
         let response = execute(
             state,
             request,
@@ -417,6 +419,7 @@ async fn pipeline(
             statements.clone(),
             spent,
             served_locales.clone(),
+            stamps,
         )
         .await;
         let elapsed = started.elapsed();
@@ -528,6 +531,7 @@ async fn identify(
 }
 
 /// Runs the request with its own loader, counting its SQL statements.
+#[allow(clippy::too_many_arguments)]
 async fn execute(
     state: &AppState,
     request: async_graphql::Request,
@@ -536,6 +540,7 @@ async fn execute(
     statements: Arc<RequestSql>,
     spent: Spent,
     served_locales: Arc<crate::kernel::i18n::ServedLocales>,
+    stamps: Option<Arc<crate::kernel::stamps::Stamps>>,
 ) -> async_graphql::Response {
     let locales = locale_preferences(headers);
     let activity = Activity::default();
@@ -573,7 +578,7 @@ async fn execute(
         loader,
         rate_limit: Some(spent),
         results: state.results.clone(),
-        data_version: tokio::sync::OnceCell::new(),
+        stamps: tokio::sync::OnceCell::new_with(stamps),
         served_locales,
     });
     let schema = state.schema.clone();

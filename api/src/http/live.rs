@@ -465,7 +465,7 @@ fn with_context(
         loader,
         rate_limit: Some(spent),
         results: None,
-        data_version: tokio::sync::OnceCell::new(),
+        stamps: tokio::sync::OnceCell::new(),
         served_locales: Default::default(),
     })
 }

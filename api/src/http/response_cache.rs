@@ -8,20 +8,19 @@
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::HeaderValue;
 
 use crate::kernel::access::Viewer;
 use crate::kernel::bounded::{Bounded, Key, key};
-use crate::kernel::stamps::{StampReader, Stamps};
+use crate::kernel::stamps::{Freshness, StampReader, Stamps};
 
 /// One kept answer.
 pub struct Entry {
     /// The tables the answer read and their stamps when it was computed.
-    depends: Vec<(String, i64)>,
-    stored: Instant,
+    freshness: Freshness,
     /// The answer's `data`, serialised.
     pub data: Bytes,
     pub etag: HeaderValue,
@@ -35,18 +34,14 @@ impl Entry {
             + self.data.len()
             + self.etag.len()
             + self.content_language.as_ref().map_or(0, HeaderValue::len)
-            + self
-                .depends
-                .iter()
-                .map(|(table, _)| std::mem::size_of::<(String, i64)>() + table.len())
-                .sum::<usize>()
+            + self.freshness.bytes()
     }
 }
 
 pub struct ResponseCache {
     entries: Bounded<Arc<Entry>>,
     max_age: Duration,
-    pub stamps: StampReader,
+    pub stamps: Arc<StampReader>,
     /// Every table of the database, to recognise table names in statements.
     pub tables: Arc<crate::kernel::stamps::TableNames>,
 }
@@ -118,7 +113,7 @@ impl ResponseCache {
         capacity: usize,
         max_bytes: usize,
         max_age: Duration,
-        stamps: StampReader,
+        stamps: Arc<StampReader>,
         tables: Arc<crate::kernel::stamps::TableNames>,
     ) -> Option<Self> {
         Some(Self {
@@ -132,12 +127,7 @@ impl ResponseCache {
     /// The kept answer, if every table it read still has the stamp it had.
     pub fn get(&self, key: &Key, stamps: &Stamps) -> Option<Arc<Entry>> {
         let entry = self.entries.get(key)?;
-        let holds = entry.stored.elapsed() <= self.max_age
-            && entry
-                .depends
-                .iter()
-                .all(|(table, stamp)| stamps.get(table) == Some(*stamp));
-        if holds {
+        if entry.freshness.holds(stamps, self.max_age) {
             return Some(entry);
         }
         self.entries.remove(key);
@@ -155,14 +145,10 @@ impl ResponseCache {
         data: Bytes,
         content_language: Option<HeaderValue>,
     ) -> Option<HeaderValue> {
-        let depends = tables
-            .iter()
-            .map(|table| Some((table.clone(), stamps.get(table)?)))
-            .collect::<Option<Vec<_>>>()?;
+        let freshness = Freshness::of(tables, stamps)?;
         let etag = etag(&data);
         let entry = Arc::new(Entry {
-            depends,
-            stored: Instant::now(),
+            freshness,
             data,
             etag: etag.clone(),
             content_language,

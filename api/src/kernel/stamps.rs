@@ -27,6 +27,55 @@ impl Stamps {
     }
 }
 
+/// What a kept thing (an answer, an aggregate) was computed from: the stamps of the tables
+/// it read, as they were before it was computed. It holds while each of those tables keeps
+/// its stamp, and no longer than a maximum age (which bounds staleness after changes made
+/// outside the service). The one freshness rule of every cache.
+#[derive(Debug, Clone)]
+pub struct Freshness {
+    depends: Vec<(String, i64)>,
+    stored: Instant,
+}
+
+impl Freshness {
+    /// The freshness of something computed after `stamps` were read, which read `tables`;
+    /// `None` when it read a table without a stamp (it cannot be kept).
+    pub fn of(tables: &BTreeSet<String>, stamps: &Stamps) -> Option<Self> {
+        let depends = tables
+            .iter()
+            .map(|table| Some((table.clone(), stamps.get(table)?)))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Self {
+            depends,
+            stored: Instant::now(),
+        })
+    }
+
+    /// Whether it still holds at `stamps`.
+    pub fn holds(&self, stamps: &Stamps, max_age: std::time::Duration) -> bool {
+        self.stored.elapsed() <= max_age
+            && self
+                .depends
+                .iter()
+                .all(|(table, stamp)| stamps.get(table) == Some(*stamp))
+    }
+
+    /// The tables it read.
+    pub fn tables(&self) -> impl Iterator<Item = &str> {
+        self.depends.iter().map(|(table, _)| table.as_str())
+    }
+
+    /// The bytes it keeps.
+    pub fn bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self
+                .depends
+                .iter()
+                .map(|(table, _)| std::mem::size_of::<(String, i64)>() + table.len())
+                .sum::<usize>()
+    }
+}
+
 /// The tables of the database by name, and its views by name with the tables their
 /// definitions read: what a statement's identifiers are checked against. A statement that
 /// reads a view (`area_lineage`) reads the tables behind it.
