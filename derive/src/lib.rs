@@ -8,7 +8,7 @@
 //! with those resolvers, in place, so the schema's field order is the declaration's order;
 //! what is particular to a type stays an ordinary resolver beside them.
 //!
-//! In `#[record]` impls:
+//! In `#[record]` impls (`#[record(initiative)]`: the type wraps a row of `initiative`):
 //! - `id!("initiative");` the global ID (`The global ID of the initiative.`);
 //! - `/// doc` `text!(name: String, "Every translation of the name.");` `name`, `nameLocale`,
 //!   `nameTranslations` (`Option<String>` for an optional text);
@@ -34,9 +34,28 @@ use syn::{
 };
 
 /// Writes the resolvers a record type declares in one line each (see the crate's docs).
+/// `#[record(initiative)]` also says the type wraps a row of that entity (`Wraps`).
 #[proc_macro_attribute]
-pub fn record(_attr: TokenStream, item: TokenStream) -> TokenStream {
-    expand(item, record_item)
+pub fn record(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let entity = if attr.is_empty() {
+        None
+    } else {
+        Some(parse_macro_input!(attr as syn::Path))
+    };
+    let block = parse_macro_input!(item as ItemImpl);
+    let wraps = entity.map(|entity| {
+        let ty = &block.self_ty;
+        quote! {
+            impl crate::graphql::pagination::Wraps for #ty {
+                type Entity = #entity::Entity;
+                fn wrap(model: #entity::Model) -> Self {
+                    Self(model)
+                }
+            }
+        }
+    });
+    let expanded: Tokens = expand(quote!(#block).into(), record_item).into();
+    quote!(#expanded #wraps).into()
 }
 
 /// Writes the mutations declared in one line each (see the crate's docs).

@@ -18,7 +18,7 @@ use crate::graphql::filter::Filter;
 use crate::graphql::input::plain;
 use crate::graphql::loader::reference;
 use crate::graphql::mutation::run;
-use crate::graphql::pagination::{Connection, PageArgs, Wraps, list};
+use crate::graphql::pagination::{Connection, PageArgs, list};
 use crate::graphql::scalars::DateTime as GqlDateTime;
 use crate::kernel::access::{Role, Viewer, generate_token, hash_token};
 use crate::kernel::error::ApiError;
@@ -69,15 +69,8 @@ pub fn require_admin(viewer: &Viewer) -> Result<(), ApiError> {
 /// An API key (without its secret, which is shown once, at creation).
 pub struct ApiKey(pub api_key::Model);
 
-impl Wraps for ApiKey {
-    type Entity = api_key::Entity;
-    fn wrap(model: api_key::Model) -> Self {
-        Self(model)
-    }
-}
-
 /// An API key (without its secret, which is shown once, at creation).
-#[stroom_derive::record]
+#[stroom_derive::record(api_key)]
 #[Object]
 impl ApiKey {
     id!("key");

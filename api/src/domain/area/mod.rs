@@ -13,7 +13,7 @@ use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::loader::Link;
-use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
+use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, list};
 use crate::graphql::scalars::GeoJson;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Table, col};
@@ -44,15 +44,8 @@ pub enum AreaKind {
 /// A place inside a municipality: a district, neighbourhood, street cluster or site. Areas nest.
 pub struct Area(pub area::Model);
 
-impl Wraps for Area {
-    type Entity = area::Entity;
-    fn wrap(model: area::Model) -> Self {
-        Self(model)
-    }
-}
-
 /// A place inside a municipality: a district, neighbourhood, street cluster or site. Areas nest.
-#[stroom_derive::record]
+#[stroom_derive::record(area)]
 #[Object]
 impl Area {
     id!("area");

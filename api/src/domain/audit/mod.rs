@@ -10,9 +10,7 @@ use crate::domain::node::{Node, load};
 use crate::graphql::context::{request, viewer};
 use crate::graphql::filter::Filter;
 use crate::graphql::loader::{Link, Only};
-use crate::graphql::pagination::{
-    Connection, PageArgs, SortKey, SortKind, Wraps, children_where, list,
-};
+use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, children_where, list};
 use crate::graphql::scalars::{DateTime, Json};
 use crate::kernel::access::{Role, Viewer};
 use crate::kernel::error::ApiError;
@@ -63,13 +61,6 @@ pub fn require_reader(viewer: &Viewer) -> Result<(), ApiError> {
 /// One change made through the API.
 pub struct AuditEntry(pub audit_entry::Model);
 
-impl Wraps for AuditEntry {
-    type Entity = audit_entry::Entity;
-    fn wrap(model: audit_entry::Model) -> Self {
-        Self(model)
-    }
-}
-
 /// One field a change touched.
 #[derive(SimpleObject)]
 pub struct FieldChange {
@@ -83,7 +74,7 @@ pub struct FieldChange {
 
 /// One change made through the API: who, when, which record, which mutation, and the changed
 /// fields before and after.
-#[stroom_derive::record]
+#[stroom_derive::record(audit_entry)]
 #[Object]
 impl AuditEntry {
     /// When the change was made.

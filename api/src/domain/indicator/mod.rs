@@ -14,7 +14,7 @@ use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::Link;
-use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
+use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, list};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Table, col};
 
@@ -73,15 +73,8 @@ pub enum Unit {
 /// What an outcome measures: a code, a name, a unit and whether more is better.
 pub struct Indicator(pub indicator::Model);
 
-impl Wraps for Indicator {
-    type Entity = indicator::Entity;
-    fn wrap(model: indicator::Model) -> Self {
-        Self(model)
-    }
-}
-
 /// What an outcome measures: a code, a name, a unit and whether more is better.
-#[stroom_derive::record]
+#[stroom_derive::record(indicator)]
 #[Object]
 impl Indicator {
     id!("indicator");

@@ -23,9 +23,7 @@ use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::Link;
-use crate::graphql::pagination::{
-    Connection, PageArgs, SortKey, SortKind, Wraps, children_where, list,
-};
+use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, children_where, list};
 use crate::graphql::scalars::Date;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Table, col};
@@ -109,15 +107,8 @@ pub enum Affordability {
 /// A circular initiative (repair café, tool library, second-hand shop, food sharing…).
 pub struct Initiative(pub initiative::Model);
 
-impl Wraps for Initiative {
-    type Entity = initiative::Entity;
-    fn wrap(model: initiative::Model) -> Self {
-        Self(model)
-    }
-}
-
 /// A circular initiative (repair café, tool library, second-hand shop, food sharing…).
-#[stroom_derive::record]
+#[stroom_derive::record(initiative)]
 #[Object]
 impl Initiative {
     id!("initiative");

@@ -4,7 +4,7 @@ use entity::support_request;
 
 use crate::domain::initiative::Initiative;
 use crate::graphql::input::TEXT_MAX;
-use crate::graphql::pagination::{SortKey, SortKind, Wraps};
+use crate::graphql::pagination::{SortKey, SortKind};
 use crate::graphql::scalars::{Date, Decimal};
 use crate::kernel::record::{Owner, col, owner_through};
 
@@ -73,15 +73,8 @@ pub enum SupportStatus {
 /// Support an initiative asked the city for (a location, money, expertise…) and the decision.
 pub struct SupportRequest(pub support_request::Model);
 
-impl Wraps for SupportRequest {
-    type Entity = support_request::Entity;
-    fn wrap(model: support_request::Model) -> Self {
-        Self(model)
-    }
-}
-
 /// Support an initiative asked the city for (a location, money, expertise…) and the decision.
-#[stroom_derive::record]
+#[stroom_derive::record(support_request)]
 #[Object]
 impl SupportRequest {
     id!("support request");

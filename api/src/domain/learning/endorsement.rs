@@ -8,7 +8,6 @@ use super::Learning;
 use crate::domain::municipality::Municipality;
 use crate::graphql::common::RecordMeta;
 use crate::graphql::input::{TEXT_MAX, TranslationInput, id, text};
-use crate::graphql::pagination::Wraps;
 use crate::kernel::access::Role;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
@@ -35,15 +34,8 @@ crate::record_table! {
 /// A municipality's endorsement of another municipality's learning: "we saw this too".
 pub struct LearningEndorsement(pub learning_endorsement::Model);
 
-impl Wraps for LearningEndorsement {
-    type Entity = learning_endorsement::Entity;
-    fn wrap(model: learning_endorsement::Model) -> Self {
-        Self(model)
-    }
-}
-
 /// A municipality's endorsement of another municipality's learning: "we saw this too".
-#[stroom_derive::record]
+#[stroom_derive::record(learning_endorsement)]
 #[Object]
 impl LearningEndorsement {
     id!("endorsement");

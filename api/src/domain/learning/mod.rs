@@ -18,7 +18,7 @@ use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::Link;
-use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, children, list};
+use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, children, list};
 use crate::kernel::access::Viewer;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Table, col};
@@ -81,16 +81,9 @@ pub enum Audience {
 /// recommendation.
 pub struct Learning(pub learning::Model);
 
-impl Wraps for Learning {
-    type Entity = learning::Entity;
-    fn wrap(model: learning::Model) -> Self {
-        Self(model)
-    }
-}
-
 /// A lesson drawn from a programme or an initiative: a success factor, pitfall, challenge or
 /// recommendation.
-#[stroom_derive::record]
+#[stroom_derive::record(learning)]
 #[Object]
 impl Learning {
     id!("learning");

@@ -13,7 +13,7 @@ use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::loader::Link;
-use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
+use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, list};
 use crate::kernel::record::{Table, col};
 
 crate::record_table! {
@@ -27,15 +27,8 @@ crate::record_table! {
 /// A city or region that runs circular programmes, such as Mechelen or a CECI partner region.
 pub struct Municipality(pub municipality::Model);
 
-impl Wraps for Municipality {
-    type Entity = municipality::Entity;
-    fn wrap(model: municipality::Model) -> Self {
-        Self(model)
-    }
-}
-
 /// A city or region that runs circular programmes, such as Mechelen or a CECI partner region.
-#[stroom_derive::record]
+#[stroom_derive::record(municipality)]
 #[Object]
 impl Municipality {
     id!("municipality");

@@ -18,7 +18,7 @@ use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::Link;
-use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
+use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, list};
 use crate::graphql::scalars::Date;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Table, col};
@@ -98,15 +98,8 @@ pub enum NeedStatus {
 /// A need of residents, mapped in participatory research (workshops, door-to-door, surveys…).
 pub struct Need(pub need::Model);
 
-impl Wraps for Need {
-    type Entity = need::Entity;
-    fn wrap(model: need::Model) -> Self {
-        Self(model)
-    }
-}
-
 /// A need of residents, mapped in participatory research (workshops, door-to-door, surveys…).
-#[stroom_derive::record]
+#[stroom_derive::record(need)]
 #[Object]
 impl Need {
     id!("need");

@@ -15,7 +15,7 @@ use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::Link;
 use crate::graphql::pagination::{
-    Connection, PageArgs, SortKey, SortKind, Wraps, children, children_where, list,
+    Connection, PageArgs, SortKey, SortKind, children, children_where, list,
 };
 use crate::kernel::access::Viewer;
 use crate::kernel::error::ApiError;
@@ -95,16 +95,9 @@ pub enum OrganisationKind {
 /// social organisation, citizen initiative, enterprise or knowledge institution.
 pub struct Organisation(pub organisation::Model);
 
-impl Wraps for Organisation {
-    type Entity = organisation::Entity;
-    fn wrap(model: organisation::Model) -> Self {
-        Self(model)
-    }
-}
-
 /// A partner: a city department, funder, design agency, EU project, region, city, agency,
 /// social organisation, citizen initiative, enterprise or knowledge institution.
-#[stroom_derive::record]
+#[stroom_derive::record(organisation)]
 #[Object]
 impl Organisation {
     id!("organisation");
@@ -214,16 +207,9 @@ impl Organisation {
 /// or admin API key.
 pub struct ContactPerson(pub contact_person::Model);
 
-impl Wraps for ContactPerson {
-    type Entity = contact_person::Entity;
-    fn wrap(model: contact_person::Model) -> Self {
-        Self(model)
-    }
-}
-
 /// A contact person of an organisation. Personal data: visible only with a partner, editor
 /// or admin API key.
-#[stroom_derive::record]
+#[stroom_derive::record(contact_person)]
 #[Object]
 impl ContactPerson {
     id!("contact person");

@@ -15,7 +15,7 @@ use crate::graphql::common::{DateRange, OrderDirection};
 use crate::graphql::context::request;
 use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::TEXT_MAX;
-use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
+use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, list};
 use crate::graphql::scalars::{Date, Decimal};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Table, col};
@@ -79,15 +79,8 @@ crate::record_table! {
 /// One measured value of an indicator for an initiative (or a whole programme) over a period.
 pub struct Outcome(pub outcome::Model);
 
-impl Wraps for Outcome {
-    type Entity = outcome::Entity;
-    fn wrap(model: outcome::Model) -> Self {
-        Self(model)
-    }
-}
-
 /// One measured value of an indicator for an initiative (or a whole programme) over a period.
-#[stroom_derive::record]
+#[stroom_derive::record(outcome)]
 #[Object]
 impl Outcome {
     id!("outcome");

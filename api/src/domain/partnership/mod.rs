@@ -8,7 +8,6 @@ use crate::domain::organisation::Organisation;
 use crate::domain::programme::Programme;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::Only;
-use crate::graphql::pagination::Wraps;
 use crate::kernel::record::{Owner, owner_through};
 
 crate::record_table! {
@@ -66,15 +65,8 @@ pub enum PartnerRole {
 /// An organisation's role in a programme, an initiative or a network such as the CECI project.
 pub struct Partnership(pub partnership::Model);
 
-impl Wraps for Partnership {
-    type Entity = partnership::Entity;
-    fn wrap(model: partnership::Model) -> Self {
-        Self(model)
-    }
-}
-
 /// An organisation's role in a programme, an initiative or a network such as the CECI project.
-#[stroom_derive::record]
+#[stroom_derive::record(partnership)]
 #[Object]
 impl Partnership {
     id!("partnership");

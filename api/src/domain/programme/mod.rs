@@ -20,9 +20,7 @@ use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::{Link, reference};
-use crate::graphql::pagination::{
-    Connection, PageArgs, SortKey, SortKind, Wraps, children_where, list,
-};
+use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, children_where, list};
 use crate::graphql::scalars::{Date, Decimal};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Table, col};
@@ -51,16 +49,9 @@ pub struct BudgetRange {
 /// run by a network of partners (such as CECI).
 pub struct Programme(pub programme::Model);
 
-impl Wraps for Programme {
-    type Entity = programme::Entity;
-    fn wrap(model: programme::Model) -> Self {
-        Self(model)
-    }
-}
-
 /// A circular programme of a city (such as Mechelen's Stroom), or an interregional project
 /// run by a network of partners (such as CECI).
-#[stroom_derive::record]
+#[stroom_derive::record(programme)]
 #[Object]
 impl Programme {
     id!("programme");

@@ -15,7 +15,7 @@ use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::Link;
-use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, Wraps, list};
+use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, list};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Table, col};
 
@@ -77,15 +77,8 @@ pub async fn fill_search_text(db: &impl sea_orm::ConnectionTrait) -> Result<usiz
 /// A theme of the taxonomy, such as Materials or Food; themes nest.
 pub struct Theme(pub theme::Model);
 
-impl Wraps for Theme {
-    type Entity = theme::Entity;
-    fn wrap(model: theme::Model) -> Self {
-        Self(model)
-    }
-}
-
 /// A theme of the taxonomy, such as Materials or Food; themes nest.
-#[stroom_derive::record]
+#[stroom_derive::record(theme)]
 #[Object]
 impl Theme {
     id!("theme");

@@ -241,16 +241,9 @@ impl WebhookMessageStatus {
 /// A URL that receives the changes of some event types, signed with the endpoint's secret.
 pub struct WebhookEndpoint(pub webhook_endpoint::Model);
 
-impl Wraps for WebhookEndpoint {
-    type Entity = webhook_endpoint::Entity;
-    fn wrap(model: webhook_endpoint::Model) -> Self {
-        Self(model)
-    }
-}
-
 /// A URL that receives the changes of some event types, each delivery signed with the
 /// endpoint's secret (Standard Webhooks). Admin only.
-#[stroom_derive::record]
+#[stroom_derive::record(webhook_endpoint)]
 #[Object]
 impl WebhookEndpoint {
     id!("endpoint");
@@ -348,16 +341,9 @@ impl WebhookEndpoint {
 /// A message owed to a webhook endpoint: one change event (or a test) and its delivery.
 pub struct WebhookMessage(pub webhook_message::Model);
 
-impl Wraps for WebhookMessage {
-    type Entity = webhook_message::Entity;
-    fn wrap(model: webhook_message::Model) -> Self {
-        Self(model)
-    }
-}
-
 /// A message owed to a webhook endpoint: one change event (or a test), the body sent, and
 /// where its delivery stands. Admin only.
-#[stroom_derive::record]
+#[stroom_derive::record(webhook_message)]
 #[Object]
 impl WebhookMessage {
     id!("message");
