@@ -12,8 +12,10 @@
 //! - `id!("initiative");` the global ID (`The global ID of the initiative.`);
 //! - `/// doc` `text!(name: String, "Every translation of the name.");` `name`, `nameLocale`,
 //!   `nameTranslations` (`Option<String>` for an optional text);
-//! - `/// doc` `list!(areas: Area = <Link>);` a nested list with the four Relay arguments
-//!   (`list!(children: Area = <Link>, "areas")` where the items are not named by the field);
+//! - `/// doc` `list!(outcomes: Outcome = initiative_id);` a nested list with the four Relay
+//!   arguments, its items found by a column of their table (`= via initiative_theme(initiative_id
+//!   -> theme_id)` through a link table; `list!(children: Area = parent_id, "areas")` where the
+//!   items are not named by the field);
 //! - `/// doc` `reference!(municipality: Municipality = municipality_id);` another record by
 //!   its ID column (`Option<T>` when the column is nullable);
 //! - `history!();` the flattened `history` and record meta fields.
@@ -163,6 +165,27 @@ fn record_item(name: &str, tokens: Tokens, docs: Vec<Attribute>) -> syn::Result<
                 value,
                 plural,
             } = syn::parse2(tokens)?;
+            // The columns are the entity's own: a name that is not one does not build.
+            let value = match value {
+                Reach::Column(column) => {
+                    let variant = column_variant(&column);
+                    quote!(crate::graphql::loader::Link::column(
+                        <<#ty as crate::graphql::pagination::Wraps>::Entity as sea_orm::EntityTrait>::Column::#variant
+                    ))
+                }
+                Reach::Via {
+                    table,
+                    parent,
+                    child,
+                } => {
+                    let (parent, child) = (column_variant(&parent), column_variant(&child));
+                    quote!(crate::graphql::loader::Link::via(
+                        entity::#table::Column::#parent,
+                        entity::#table::Column::#child
+                    ))
+                }
+                Reach::Expr(expr) => quote!(#expr),
+            };
             let words = plural.map_or_else(|| field.to_string().replace('_', " "), |p| p.value());
             let first = format!("Returns the first n {words}.");
             let after = format!("Returns the {words} after this cursor.");
@@ -192,7 +215,12 @@ fn record_item(name: &str, tokens: Tokens, docs: Vec<Attribute>) -> syn::Result<
             let Declared {
                 field, ty, value, ..
             } = syn::parse2(tokens)?;
-            let column: Ident = syn::parse2(quote!(#value))?;
+            let Reach::Column(column) = value else {
+                return Err(syn::Error::new(
+                    field.span(),
+                    "a reference names its ID column",
+                ));
+            };
             let body = match option_inner(&ty) {
                 Some(inner) => {
                     quote!(crate::graphql::loader::reference::<#inner>(ctx, self.0.#column).await)
@@ -303,7 +331,7 @@ impl Parse for TextField {
 struct Declared {
     field: Ident,
     ty: Type,
-    value: Expr,
+    value: Reach,
     plural: Option<LitStr>,
 }
 
@@ -326,6 +354,55 @@ impl Parse for Declared {
             plural,
         })
     }
+}
+
+/// How a nested list reaches its rows, as written in `list!`: a column of the child's table
+/// holding the parent's ID (`= initiative_id`), a link table's two columns
+/// (`= via initiative_theme(initiative_id -> theme_id)`), or any `Link` expression.
+enum Reach {
+    Column(Ident),
+    Via {
+        table: Ident,
+        parent: Ident,
+        child: Ident,
+    },
+    Expr(Expr),
+}
+
+impl Parse for Reach {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let fork = input.fork();
+        if let Ok(word) = fork.parse::<Ident>() {
+            if fork.is_empty() || fork.peek(Token![,]) {
+                input.parse::<Ident>()?;
+                return Ok(Self::Column(word));
+            }
+            if word == "via" && fork.peek(Ident) {
+                input.parse::<Ident>()?;
+                let table = input.parse()?;
+                let columns;
+                parenthesized!(columns in input);
+                let parent = columns.parse()?;
+                columns.parse::<Token![->]>()?;
+                let child = columns.parse()?;
+                return Ok(Self::Via {
+                    table,
+                    parent,
+                    child,
+                });
+            }
+        }
+        Ok(Self::Expr(input.parse()?))
+    }
+}
+
+/// `snake_case` → `UpperCamelCase`, as SeaORM names a table's columns.
+fn column_variant(column: &Ident) -> Ident {
+    let mut name = camel_case(&column.to_string());
+    if let Some(first) = name.get(..1) {
+        name = first.to_uppercase() + &name[1..];
+    }
+    Ident::new(&name, column.span())
 }
 
 /// `create_need(input: CreateNeedInput = "The new need.") -> NeedPayload = create`

@@ -1,13 +1,14 @@
 //! Turns a list's typed `filter` input into SQL conditions, one method per kind of criterion.
 //! Criteria combine with AND; the values of one criterion with OR (any of them).
 use async_graphql::ID;
-use sea_orm::DbBackend;
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::{ColumnTrait, DbBackend};
 
 use crate::graphql::common::{
     DateRange, Provenance, archived_condition, check_id_list, in_matching_subtree, in_subtree,
     search_condition, search_pattern,
 };
+use crate::graphql::loader::Link;
 use crate::graphql::scalars::DateTime;
 use crate::kernel::error::ApiError;
 use crate::kernel::ids::{GlobalId, NodeKind};
@@ -56,26 +57,26 @@ impl Filter {
     }
 
     /// `column IN (ids)` for a reference column of this table.
-    pub fn references(
+    pub fn references<C: ColumnTrait>(
         &mut self,
         field: &str,
-        column: &'static str,
+        column: C,
         ids: Option<&Vec<ID>>,
         kind: NodeKind,
     ) -> Result<&mut Self, ApiError> {
         if let Some(ids) = ids {
             let ids = Self::decode(field, ids, kind)?;
             self.select
-                .and_where(column_of(self.table, column).is_in(ids));
+                .and_where(column_of(self.table, column.as_str()).is_in(ids));
         }
         Ok(self)
     }
 
     /// A reference into a nested table (areas, themes): the given records and all below them.
-    pub fn subtree(
+    pub fn subtree<C: ColumnTrait>(
         &mut self,
         field: &str,
-        column: &'static str,
+        column: C,
         ids: Option<&Vec<ID>>,
         kind: NodeKind,
         tree: &'static str,
@@ -85,7 +86,7 @@ impl Filter {
             self.select.and_where(in_subtree(
                 self.backend,
                 tree,
-                column_of(self.table, column),
+                column_of(self.table, column.as_str()),
                 &ids,
             ));
         }
@@ -99,12 +100,21 @@ impl Filter {
         field: &str,
         ids: Option<&Vec<ID>>,
         kind: NodeKind,
-        link: (&'static str, &'static str, &'static str),
+        link: Link,
         tree: Option<&'static str>,
     ) -> Result<&mut Self, ApiError> {
         if let Some(ids) = ids {
             let ids = Self::decode(field, ids, kind)?;
-            let (table, own, other) = link;
+            let Link::Through {
+                table,
+                parent: own,
+                child: other,
+            } = link
+            else {
+                return Err(ApiError::internal(anyhow::anyhow!(
+                    "a filter through linked records needs a link table"
+                )));
+            };
             let member = match tree {
                 Some(tree) => in_subtree(self.backend, tree, column_of(table, other), &ids),
                 None => column_of(table, other).is_in(ids),
@@ -123,7 +133,16 @@ impl Filter {
     }
 
     /// `column IN (values)` for an enumeration column.
-    pub fn one_of<G, E>(&mut self, column: &'static str, values: Option<&Vec<G>>) -> &mut Self
+    pub fn one_of<G, E>(&mut self, column: impl ColumnTrait, values: Option<&Vec<G>>) -> &mut Self
+    where
+        G: Copy + Into<E>,
+        E: Into<&'static str>,
+    {
+        self.one_of_named::<G, E>(column.as_str(), values)
+    }
+
+    /// `one_of` for a column every record table has, by its name.
+    fn one_of_named<G, E>(&mut self, column: &'static str, values: Option<&Vec<G>>) -> &mut Self
     where
         G: Copy + Into<E>,
         E: Into<&'static str>,
@@ -137,17 +156,21 @@ impl Filter {
     }
 
     pub fn provenance(&mut self, values: Option<&Vec<Provenance>>) -> &mut Self {
-        self.one_of::<Provenance, entity::enums::Provenance>("provenance", values)
+        self.one_of_named::<Provenance, entity::enums::Provenance>("provenance", values)
     }
 
     pub fn date_range(
         &mut self,
         field: &str,
-        column: &'static str,
+        column: impl ColumnTrait,
         range: Option<&DateRange>,
     ) -> Result<&mut Self, ApiError> {
         if let Some(range) = range {
-            range.apply(field, &mut self.select, column_of(self.table, column))?;
+            range.apply(
+                field,
+                &mut self.select,
+                column_of(self.table, column.as_str()),
+            )?;
         }
         Ok(self)
     }

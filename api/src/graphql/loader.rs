@@ -9,7 +9,8 @@ use std::sync::Arc;
 use async_graphql::dataloader::Loader;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QueryTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityName, EntityTrait, FromQueryResult,
+    QueryFilter, QueryTrait,
 };
 
 use crate::kernel::access::Viewer;
@@ -38,6 +39,20 @@ pub enum Link {
 }
 
 impl Link {
+    /// The column of the child's table that holds the parent's ID.
+    pub fn column<C: ColumnTrait>(column: C) -> Self {
+        Self::Column(column.as_str())
+    }
+
+    /// A link table, by its column holding the parent's ID and its column holding the child's.
+    pub fn via<C: ColumnTrait>(parent: C, child: C) -> Self {
+        Self::Through {
+            table: C::EntityName::default().table_name(),
+            parent: parent.as_str(),
+            child: child.as_str(),
+        }
+    }
+
     pub const fn through(table: &'static str, parent: &'static str, child: &'static str) -> Self {
         Self::Through {
             table,

@@ -324,7 +324,7 @@ impl ApiKeyQuery {
             "api_key",
             db.get_database_backend(),
         );
-        f.one_of::<ApiKeyRole, KeyRole>("role", filter.roles.as_ref());
+        f.one_of::<ApiKeyRole, KeyRole>(entity::api_key::Column::Role, filter.roles.as_ref());
         if let Some(active) = filter.active {
             let now = crate::kernel::time::now();
             let live = col(api_key::Column::RevokedAt).is_null().and(

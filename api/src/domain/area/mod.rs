@@ -12,7 +12,6 @@ use crate::graphql::common::{OrderDirection, localized_expr};
 use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
-use crate::graphql::loader::Link;
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, list};
 use crate::graphql::scalars::GeoJson;
 use crate::kernel::ids::NodeKind;
@@ -65,7 +64,7 @@ impl Area {
     reference!(parent: Option<Area> = parent_id);
 
     /// Areas inside this one.
-    list!(children: Area = Link::Column("parent_id"), "areas");
+    list!(children: Area = parent_id, "areas");
 
     /// Number of households, where known.
     async fn households(&self) -> Option<i64> {
@@ -83,10 +82,10 @@ impl Area {
     }
 
     /// Needs mapped in this area.
-    list!(needs: Need = Link::Column("area_id"));
+    list!(needs: Need = area_id);
 
     /// Initiatives working in this area.
-    list!(initiatives: Initiative = Link::through("initiative_area", "area_id", "initiative_id"));
+    list!(initiatives: Initiative = via initiative_area(area_id -> initiative_id));
 
     history!();
 }
@@ -160,7 +159,7 @@ impl AreaQuery {
         );
         f.references(
             "filter.municipalities",
-            "municipality_id",
+            entity::area::Column::MunicipalityId,
             filter.municipalities.as_ref(),
             NodeKind::Municipality,
         )?;
@@ -168,7 +167,7 @@ impl AreaQuery {
             // Strictly inside: the subtree of the given areas, without the areas themselves.
             f.subtree(
                 "filter.within",
-                "parent_id",
+                entity::area::Column::ParentId,
                 Some(within),
                 NodeKind::Area,
                 "area",
@@ -182,9 +181,12 @@ impl AreaQuery {
                 parent.is_not_null()
             });
         }
-        f.one_of::<AreaKind, entity::enums::AreaKind>("kind", filter.kinds.as_ref())
-            .search(filter.search.as_ref())?
-            .record(&filter.record);
+        f.one_of::<AreaKind, entity::enums::AreaKind>(
+            entity::area::Column::Kind,
+            filter.kinds.as_ref(),
+        )
+        .search(filter.search.as_ref())?
+        .record(&filter.record);
         let order = order_by.unwrap_or_default();
         let id = area::Entity::id_expr();
         let key = match order.field {

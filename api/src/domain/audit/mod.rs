@@ -204,7 +204,7 @@ impl AuditQuery {
         }
         f.references(
             "filter.apiKeys",
-            "api_key_id",
+            entity::audit_entry::Column::ApiKeyId,
             filter.api_keys.as_ref(),
             NodeKind::ApiKey,
         )?;
@@ -285,7 +285,7 @@ pub async fn history(
     require_reader(viewer(ctx))?;
     children_where(
         ctx,
-        Link::Column("subject_id"),
+        Link::column(audit_entry::Column::SubjectId),
         id,
         Some(Only::TextIn("subject_type", vec![kind.type_name()])),
         args,

@@ -13,7 +13,6 @@ use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
-use crate::graphql::loader::Link;
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, list};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Table, col};
@@ -104,7 +103,7 @@ impl Indicator {
     }
 
     /// Outcomes measured with this indicator, latest period first.
-    list!(outcomes: Outcome = Link::Column("indicator_id"));
+    list!(outcomes: Outcome = indicator_id);
 
     history!();
 }
@@ -178,12 +177,12 @@ impl IndicatorQuery {
         }
         f.subtree(
             "filter.themes",
-            "theme_id",
+            entity::indicator::Column::ThemeId,
             filter.themes.as_ref(),
             NodeKind::Theme,
             "theme",
         )?
-        .one_of::<Unit, entity::enums::Unit>("unit", filter.units.as_ref())
+        .one_of::<Unit, entity::enums::Unit>(entity::indicator::Column::Unit, filter.units.as_ref())
         .record(&filter.record);
         let order = order_by.unwrap_or_default();
         let id = indicator::Entity::id_expr();

@@ -161,13 +161,13 @@ impl Initiative {
     }
 
     /// Areas it works in.
-    list!(areas: Area = Link::through("initiative_area", "initiative_id", "area_id"));
+    list!(areas: Area = via initiative_area(initiative_id -> area_id));
 
     /// Its themes.
-    list!(themes: Theme = Link::through("initiative_theme", "initiative_id", "theme_id"));
+    list!(themes: Theme = via initiative_theme(initiative_id -> theme_id));
 
     /// Needs of residents it answers.
-    list!(needs: Need = Link::through("initiative_need", "initiative_id", "need_id"));
+    list!(needs: Need = via initiative_need(initiative_id -> need_id));
 
     /// Its partners with their roles.
     #[allow(clippy::too_many_arguments)]
@@ -182,7 +182,7 @@ impl Initiative {
     ) -> async_graphql::Result<Connection<Partnership>> {
         children_where(
             ctx,
-            Link::Column("initiative_id"),
+            Link::column(entity::partnership::Column::InitiativeId),
             self.0.id,
             PartnerRole::only(roles),
             PageArgs::new(first, after, last, before),
@@ -191,13 +191,13 @@ impl Initiative {
     }
 
     /// Support it asked the city for, most recent first.
-    list!(support_requests: SupportRequest = Link::Column("initiative_id"));
+    list!(support_requests: SupportRequest = initiative_id);
 
     /// Outcomes measured for it, latest period first.
-    list!(outcomes: Outcome = Link::Column("initiative_id"));
+    list!(outcomes: Outcome = initiative_id);
 
     /// Lessons drawn from it.
-    list!(learnings: Learning = Link::Column("initiative_id"));
+    list!(learnings: Learning = initiative_id);
 
     history!();
 }
@@ -317,13 +317,13 @@ pub fn select(
     );
     f.references(
         "filter.municipalities",
-        "municipality_id",
+        entity::initiative::Column::MunicipalityId,
         filter.municipalities.as_ref(),
         NodeKind::Municipality,
     )?
     .references(
         "filter.programmes",
-        "programme_id",
+        entity::initiative::Column::ProgrammeId,
         filter.programmes.as_ref(),
         NodeKind::Programme,
     )?
@@ -331,37 +331,53 @@ pub fn select(
         "filter.themes",
         filter.themes.as_ref(),
         NodeKind::Theme,
-        ("initiative_theme", "initiative_id", "theme_id"),
+        Link::via(
+            entity::initiative_theme::Column::InitiativeId,
+            entity::initiative_theme::Column::ThemeId,
+        ),
         Some("theme"),
     )?
     .linked(
         "filter.areas",
         filter.areas.as_ref(),
         NodeKind::Area,
-        ("initiative_area", "initiative_id", "area_id"),
+        Link::via(
+            entity::initiative_area::Column::InitiativeId,
+            entity::initiative_area::Column::AreaId,
+        ),
         Some("area"),
     )?
     .linked(
         "filter.needs",
         filter.needs.as_ref(),
         NodeKind::Need,
-        ("initiative_need", "initiative_id", "need_id"),
+        Link::via(
+            entity::initiative_need::Column::InitiativeId,
+            entity::initiative_need::Column::NeedId,
+        ),
         None,
     )?
-    .one_of::<InitiativeStage, entity::enums::InitiativeStage>("stage", filter.stages.as_ref())
+    .one_of::<InitiativeStage, entity::enums::InitiativeStage>(
+        entity::initiative::Column::Stage,
+        filter.stages.as_ref(),
+    )
     .one_of::<BusinessModel, entity::enums::BusinessModel>(
-        "business_model",
+        entity::initiative::Column::BusinessModel,
         filter.business_models.as_ref(),
     )
     .one_of::<Affordability, entity::enums::Affordability>(
-        "affordability",
+        entity::initiative::Column::Affordability,
         filter.affordabilities.as_ref(),
     )
     .one_of::<InitiatorKind, entity::enums::InitiatorKind>(
-        "initiator_kind",
+        entity::initiative::Column::InitiatorKind,
         filter.initiator_kinds.as_ref(),
     )
-    .date_range("filter.started", "start_date", filter.started.as_ref())?
+    .date_range(
+        "filter.started",
+        entity::initiative::Column::StartDate,
+        filter.started.as_ref(),
+    )?
     .search_through(
         filter.search.as_ref(),
         "theme",

@@ -119,7 +119,7 @@ impl Learning {
     reference!(initiative: Option<Initiative> = initiative_id);
 
     /// Its themes.
-    list!(themes: Theme = Link::through("learning_theme", "learning_id", "theme_id"));
+    list!(themes: Theme = via learning_theme(learning_id -> theme_id));
 
     /// Other municipalities that saw this lesson too.
     async fn endorsements(
@@ -132,7 +132,7 @@ impl Learning {
     ) -> async_graphql::Result<Connection<endorsement::LearningEndorsement>> {
         children(
             ctx,
-            Link::Column("learning_id"),
+            Link::column(entity::learning_endorsement::Column::LearningId),
             self.0.id,
             PageArgs::new(first, after, last, before),
         )
@@ -218,43 +218,52 @@ impl LearningQuery {
             .filter(learning::Entity::visible_to(viewer(ctx)))
             .into_query();
         let mut f = Filter::new(base, "learning", db.get_database_backend());
-        f.one_of::<LearningKind, entity::enums::LearningKind>("kind", filter.kinds.as_ref())
-            .one_of::<Audience, entity::enums::Audience>("audience", filter.audiences.as_ref())
-            .linked(
-                "filter.themes",
-                filter.themes.as_ref(),
-                NodeKind::Theme,
-                ("learning_theme", "learning_id", "theme_id"),
-                Some("theme"),
-            )?
-            .references(
-                "filter.municipalities",
-                "municipality_id",
-                filter.municipalities.as_ref(),
-                NodeKind::Municipality,
-            )?
-            .references(
-                "filter.programmes",
-                "programme_id",
-                filter.programmes.as_ref(),
-                NodeKind::Programme,
-            )?
-            .references(
-                "filter.initiatives",
-                "initiative_id",
-                filter.initiatives.as_ref(),
-                NodeKind::Initiative,
-            )?
-            .search_through(
-                filter.search.as_ref(),
-                "theme",
-                TreeLink::Table {
-                    table: "learning_theme",
-                    own: "learning_id",
-                    other: "theme_id",
-                },
-            )?
-            .record(&filter.record);
+        f.one_of::<LearningKind, entity::enums::LearningKind>(
+            entity::learning::Column::Kind,
+            filter.kinds.as_ref(),
+        )
+        .one_of::<Audience, entity::enums::Audience>(
+            entity::learning::Column::Audience,
+            filter.audiences.as_ref(),
+        )
+        .linked(
+            "filter.themes",
+            filter.themes.as_ref(),
+            NodeKind::Theme,
+            Link::via(
+                entity::learning_theme::Column::LearningId,
+                entity::learning_theme::Column::ThemeId,
+            ),
+            Some("theme"),
+        )?
+        .references(
+            "filter.municipalities",
+            entity::learning::Column::MunicipalityId,
+            filter.municipalities.as_ref(),
+            NodeKind::Municipality,
+        )?
+        .references(
+            "filter.programmes",
+            entity::learning::Column::ProgrammeId,
+            filter.programmes.as_ref(),
+            NodeKind::Programme,
+        )?
+        .references(
+            "filter.initiatives",
+            entity::learning::Column::InitiativeId,
+            filter.initiatives.as_ref(),
+            NodeKind::Initiative,
+        )?
+        .search_through(
+            filter.search.as_ref(),
+            "theme",
+            TreeLink::Table {
+                table: "learning_theme",
+                own: "learning_id",
+                other: "theme_id",
+            },
+        )?
+        .record(&filter.record);
         if let Some(municipalities) = &filter.endorsed_by {
             crate::graphql::common::check_id_list("filter.endorsedBy", municipalities.len())?;
             let ids = crate::kernel::ids::GlobalId::decode_all(

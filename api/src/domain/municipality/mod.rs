@@ -12,7 +12,6 @@ use crate::graphql::common::{OrderDirection, localized_expr};
 use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
-use crate::graphql::loader::Link;
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, list};
 use crate::kernel::record::{Table, col};
 
@@ -57,10 +56,10 @@ impl Municipality {
     }
 
     /// Areas (districts, neighbourhoods, street clusters) of the municipality.
-    list!(areas: Area = Link::Column("municipality_id"));
+    list!(areas: Area = municipality_id);
 
     /// Programmes the municipality runs.
-    list!(programmes: Programme = Link::Column("municipality_id"));
+    list!(programmes: Programme = municipality_id);
 
     history!();
 }

@@ -17,7 +17,6 @@ use crate::graphql::context::{loader, preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
-use crate::graphql::loader::Link;
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, list};
 use crate::graphql::scalars::Date;
 use crate::kernel::ids::NodeKind;
@@ -163,7 +162,7 @@ impl Need {
     }
 
     /// Initiatives that answer this need.
-    list!(initiatives: Initiative = Link::through("initiative_need", "need_id", "initiative_id"));
+    list!(initiatives: Initiative = via initiative_need(need_id -> initiative_id));
 
     history!();
 }
@@ -288,26 +287,26 @@ pub fn select(
     );
     f.references(
         "filter.municipalities",
-        "municipality_id",
+        entity::need::Column::MunicipalityId,
         filter.municipalities.as_ref(),
         NodeKind::Municipality,
     )?
     .references(
         "filter.programmes",
-        "programme_id",
+        entity::need::Column::ProgrammeId,
         filter.programmes.as_ref(),
         NodeKind::Programme,
     )?
     .subtree(
         "filter.areas",
-        "area_id",
+        entity::need::Column::AreaId,
         filter.areas.as_ref(),
         NodeKind::Area,
         "area",
     )?
     .subtree(
         "filter.themes",
-        "theme_id",
+        entity::need::Column::ThemeId,
         filter.themes.as_ref(),
         NodeKind::Theme,
         "theme",
@@ -327,15 +326,25 @@ pub fn select(
             ),
         );
     }
-    f.one_of::<NeedSource, entity::enums::NeedSource>("source", filter.sources.as_ref())
-        .one_of::<NeedStatus, entity::enums::NeedStatus>("status", filter.statuses.as_ref())
-        .date_range("filter.recorded", "recorded_on", filter.recorded.as_ref())?
-        .search_through(
-            filter.search.as_ref(),
-            "theme",
-            TreeLink::Column("theme_id"),
-        )?
-        .record(&filter.record);
+    f.one_of::<NeedSource, entity::enums::NeedSource>(
+        entity::need::Column::Source,
+        filter.sources.as_ref(),
+    )
+    .one_of::<NeedStatus, entity::enums::NeedStatus>(
+        entity::need::Column::Status,
+        filter.statuses.as_ref(),
+    )
+    .date_range(
+        "filter.recorded",
+        entity::need::Column::RecordedOn,
+        filter.recorded.as_ref(),
+    )?
+    .search_through(
+        filter.search.as_ref(),
+        "theme",
+        TreeLink::Column("theme_id"),
+    )?
+    .record(&filter.record);
     if let Some(answered) = filter.answered {
         let answered_expr = answered_condition();
         f.condition(if answered {

@@ -132,7 +132,7 @@ impl Organisation {
     reference!(parent: Option<Organisation> = parent_id);
 
     /// Organisations that belong to this one (the departments of a city).
-    list!(children: Organisation = Link::Column("parent_id"), "organisations");
+    list!(children: Organisation = parent_id, "organisations");
 
     /// The municipality whose staff maintain this record, if any.
     reference!(municipality: Option<Municipality> = municipality_id);
@@ -150,7 +150,7 @@ impl Organisation {
     ) -> async_graphql::Result<Connection<Partnership>> {
         children_where(
             ctx,
-            Link::Column("network_id"),
+            Link::column(entity::partnership::Column::NetworkId),
             self.0.id,
             PartnerRole::only(roles),
             PageArgs::new(first, after, last, before),
@@ -171,7 +171,7 @@ impl Organisation {
     ) -> async_graphql::Result<Connection<Partnership>> {
         children_where(
             ctx,
-            Link::Column("organisation_id"),
+            Link::column(entity::partnership::Column::OrganisationId),
             self.0.id,
             PartnerRole::only(roles),
             PageArgs::new(first, after, last, before),
@@ -192,7 +192,7 @@ impl Organisation {
         require_personal_data_access(viewer(ctx))?;
         children(
             ctx,
-            Link::Column("organisation_id"),
+            Link::column(contact_person::Column::OrganisationId),
             self.0.id,
             PageArgs::new(first, after, last, before),
         )
@@ -309,7 +309,7 @@ impl OrganisationQuery {
             db.get_database_backend(),
         );
         f.one_of::<OrganisationKind, entity::enums::OrganisationKind>(
-            "kind",
+            entity::organisation::Column::Kind,
             filter.kinds.as_ref(),
         );
         if let Some(countries) = &filter.countries {
@@ -318,13 +318,13 @@ impl OrganisationQuery {
         }
         f.references(
             "filter.municipalities",
-            "municipality_id",
+            entity::organisation::Column::MunicipalityId,
             filter.municipalities.as_ref(),
             NodeKind::Municipality,
         )?
         .subtree(
             "filter.within",
-            "parent_id",
+            entity::organisation::Column::ParentId,
             filter.within.as_ref(),
             NodeKind::Organisation,
             "organisation",

@@ -232,31 +232,31 @@ pub fn select(
     );
     f.references(
         "filter.indicators",
-        "indicator_id",
+        entity::outcome::Column::IndicatorId,
         filter.indicators.as_ref(),
         NodeKind::Indicator,
     )?
     .references(
         "filter.initiatives",
-        "initiative_id",
+        entity::outcome::Column::InitiativeId,
         filter.initiatives.as_ref(),
         NodeKind::Initiative,
     )?
     .references(
         "filter.programmes",
-        "programme_id",
+        entity::outcome::Column::ProgrammeId,
         filter.programmes.as_ref(),
         NodeKind::Programme,
     )?
     .references(
         "filter.municipalities",
-        "municipality_id",
+        entity::outcome::Column::MunicipalityId,
         filter.municipalities.as_ref(),
         NodeKind::Municipality,
     )?
     .subtree(
         "filter.areas",
-        "area_id",
+        entity::outcome::Column::AreaId,
         filter.areas.as_ref(),
         NodeKind::Area,
         "area",

@@ -113,7 +113,7 @@ impl Programme {
     }
 
     /// Themes the programme works on.
-    list!(themes: Theme = Link::through("programme_theme", "programme_id", "theme_id"));
+    list!(themes: Theme = via programme_theme(programme_id -> theme_id));
 
     /// The department that coordinates the programme.
     async fn coordinating_department(
@@ -122,7 +122,7 @@ impl Programme {
     ) -> async_graphql::Result<Option<Organisation>> {
         let page = children_where::<Partnership>(
             ctx,
-            Link::Column("programme_id"),
+            Link::column(entity::partnership::Column::ProgrammeId),
             self.0.id,
             PartnerRole::only(Some(vec![PartnerRole::Coordinator])),
             PageArgs {
@@ -154,7 +154,7 @@ impl Programme {
     ) -> async_graphql::Result<Connection<Partnership>> {
         children_where(
             ctx,
-            Link::Column("programme_id"),
+            Link::column(entity::partnership::Column::ProgrammeId),
             self.0.id,
             PartnerRole::only(roles),
             PageArgs::new(first, after, last, before),
@@ -163,16 +163,16 @@ impl Programme {
     }
 
     /// Needs mapped in the programme.
-    list!(needs: Need = Link::Column("programme_id"));
+    list!(needs: Need = programme_id);
 
     /// Initiatives started or supported by the programme.
-    list!(initiatives: Initiative = Link::Column("programme_id"));
+    list!(initiatives: Initiative = programme_id);
 
     /// Lessons drawn from the programme.
-    list!(learnings: Learning = Link::Column("programme_id"));
+    list!(learnings: Learning = programme_id);
 
     /// Outcomes measured for the programme as a whole, latest period first.
-    list!(outcomes: Outcome = Link::Column("programme_id"));
+    list!(outcomes: Outcome = programme_id);
 
     history!();
 }
@@ -247,7 +247,7 @@ impl ProgrammeQuery {
         );
         f.references(
             "filter.municipalities",
-            "municipality_id",
+            entity::programme::Column::MunicipalityId,
             filter.municipalities.as_ref(),
             NodeKind::Municipality,
         )?
@@ -255,10 +255,17 @@ impl ProgrammeQuery {
             "filter.themes",
             filter.themes.as_ref(),
             NodeKind::Theme,
-            ("programme_theme", "programme_id", "theme_id"),
+            Link::via(
+                entity::programme_theme::Column::ProgrammeId,
+                entity::programme_theme::Column::ThemeId,
+            ),
             Some("theme"),
         )?
-        .date_range("filter.started", "start_date", filter.started.as_ref())?;
+        .date_range(
+            "filter.started",
+            entity::programme::Column::StartDate,
+            filter.started.as_ref(),
+        )?;
         if let Some(day) = filter.active_on {
             f.condition(col(programme::Column::StartDate).lte(day.0));
             f.condition(

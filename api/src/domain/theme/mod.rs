@@ -14,7 +14,6 @@ use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
-use crate::graphql::loader::Link;
 use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, list};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Table, col};
@@ -98,16 +97,16 @@ impl Theme {
     reference!(parent: Option<Theme> = parent_id);
 
     /// Narrower themes.
-    list!(children: Theme = Link::Column("parent_id"), "themes");
+    list!(children: Theme = parent_id, "themes");
 
     /// The municipality that added the theme; null for the shared taxonomy.
     reference!(municipality: Option<Municipality> = municipality_id);
 
     /// Needs of this theme.
-    list!(needs: Need = Link::Column("theme_id"));
+    list!(needs: Need = theme_id);
 
     /// Initiatives with this theme.
-    list!(initiatives: Initiative = Link::through("initiative_theme", "theme_id", "initiative_id"));
+    list!(initiatives: Initiative = via initiative_theme(theme_id -> initiative_id));
 
     history!();
 }
@@ -181,7 +180,7 @@ impl ThemeQuery {
         }
         f.subtree(
             "filter.within",
-            "parent_id",
+            entity::theme::Column::ParentId,
             filter.within.as_ref(),
             NodeKind::Theme,
             "theme",
@@ -196,7 +195,7 @@ impl ThemeQuery {
         }
         f.references(
             "filter.municipalities",
-            "municipality_id",
+            entity::theme::Column::MunicipalityId,
             filter.municipalities.as_ref(),
             NodeKind::Municipality,
         )?

@@ -324,7 +324,7 @@ impl WebhookEndpoint {
             .map(|status| Only::TextIn("status", status.iter().map(|s| s.stored()).collect()));
         children_where(
             ctx,
-            Link::Column("endpoint_id"),
+            Link::column(webhook_message::Column::EndpointId),
             self.0.id,
             only,
             PageArgs::new(first, after, last, before),
@@ -416,7 +416,7 @@ impl WebhookMessage {
     ) -> async_graphql::Result<Connection<WebhookAttempt>> {
         children(
             ctx,
-            Link::Column("message_id"),
+            Link::column(webhook_attempt::Column::MessageId),
             self.0.id,
             PageArgs::new(first, after, None, None),
         )
