@@ -416,13 +416,7 @@ struct Change {
 
 impl Parse for Change {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let mutation = input.parse()?;
-        let arguments;
-        parenthesized!(arguments in input);
-        let argument: Ident = arguments.parse()?;
-        if argument != "input" {
-            return Err(syn::Error::new(argument.span(), "the argument is `input`"));
-        }
+        let (mutation, arguments) = mutation_head(input)?;
         arguments.parse::<Token![:]>()?;
         let input_type = arguments.parse()?;
         arguments.parse::<Token![=]>()?;
@@ -441,6 +435,18 @@ impl Parse for Change {
     }
 }
 
+/// `name(input …`: the mutation's name, and what its parentheses hold after `input`.
+fn mutation_head(input: ParseStream<'_>) -> syn::Result<(Ident, syn::parse::ParseBuffer<'_>)> {
+    let mutation = input.parse()?;
+    let arguments;
+    parenthesized!(arguments in input);
+    let argument: Ident = arguments.parse()?;
+    if argument != "input" {
+        return Err(syn::Error::new(argument.span(), "the argument is `input`"));
+    }
+    Ok((mutation, arguments))
+}
+
 /// `archive_need(input = "The need and the version you last read.") -> NeedPayload`
 struct Archive {
     mutation: Ident,
@@ -450,13 +456,7 @@ struct Archive {
 
 impl Parse for Archive {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let mutation = input.parse()?;
-        let arguments;
-        parenthesized!(arguments in input);
-        let argument: Ident = arguments.parse()?;
-        if argument != "input" {
-            return Err(syn::Error::new(argument.span(), "the argument is `input`"));
-        }
+        let (mutation, arguments) = mutation_head(input)?;
         arguments.parse::<Token![=]>()?;
         let input_doc = arguments.parse()?;
         input.parse::<Token![->]>()?;

@@ -211,19 +211,42 @@ pub(super) fn compose_body(
     Ok(body)
 }
 
-/// Whether a successful answer may be kept by shared HTTP caches: anonymous GETs are the same
-/// for everyone who sends the same URL and headers (unless they ask who they are), so they
-/// carry nothing of the caller's own, such as its rate-limit budget.
-pub(super) fn shareable(viewer: &Viewer, analysis: &Analysis, is_get: bool) -> bool {
-    is_get && viewer.key.is_none() && !analysis.caller_specific
+impl Answering<'_> {
+    /// Whether a successful answer may be kept by shared HTTP caches: anonymous GETs are the
+    /// same for everyone who sends the same URL and headers (unless they ask who they are), so
+    /// they carry nothing of the caller's own, such as its rate-limit budget.
+    fn shareable(&self) -> bool {
+        self.is_get && self.viewer.key.is_none() && !self.analysis.caller_specific
+    }
+
+    /// The extensions every answer carries: its cost, and the caller's budget unless shared.
+    fn extensions(&self, shared: bool) -> serde_json::Map<String, Value> {
+        let analysis = self.analysis;
+        let mut extensions = serde_json::Map::new();
+        extensions.insert(
+            "cost".into(),
+            json!({"nodes": analysis.nodes, "points": analysis.cost, "depth": analysis.depth}),
+        );
+        if !shared {
+            extensions.insert("rateLimit".into(), rate_limit_json(self.spent));
+        }
+        extensions
+    }
+
+    /// The headers every answer carries: its media type, caching, rate limit, statement count.
+    fn headers(&self, headers: &mut HeaderMap, shared: bool) {
+        answer_headers(
+            self.state,
+            headers,
+            self.format,
+            shared,
+            self.spent,
+            self.statements,
+        );
+    }
 }
 
-pub(super) fn cost_json(analysis: &Analysis) -> Value {
-    json!({"nodes": analysis.nodes, "points": analysis.cost, "depth": analysis.depth})
-}
-
-/// The headers every answer carries: its media type, caching, rate limit, statement count.
-pub(super) fn answer_headers(
+fn answer_headers(
     state: &AppState,
     headers: &mut HeaderMap,
     format: Format,
@@ -267,21 +290,27 @@ pub(super) struct Answered {
     pub keepable: Option<Bytes>,
 }
 
+/// What every answer to one request is made with, executed or kept.
+#[derive(Clone, Copy)]
+pub(super) struct Answering<'a> {
+    pub state: &'a AppState,
+    pub analysis: &'a Analysis,
+    pub spent: &'a Spent,
+    pub viewer: &'a Viewer,
+    pub is_get: bool,
+    pub format: Format,
+    pub statements: &'a RequestSql,
+}
+
 /// Turns an executed response into HTTP: status, shape, extensions and headers.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn respond(
-    state: &AppState,
+    answering: Answering<'_>,
     response: async_graphql::Response,
     document: &ExecutableDocument,
     operation: Option<&OperationDefinition>,
-    analysis: &Analysis,
-    spent: &Spent,
-    viewer: &Viewer,
-    is_get: bool,
-    format: Format,
-    statements: &RequestSql,
     explained: Option<Value>,
 ) -> Answered {
+    let Answering { state, format, .. } = answering;
     let async_graphql::Response {
         mut data,
         extensions: executor_extensions,
@@ -335,12 +364,8 @@ pub(super) fn respond(
     for (name, value) in executor_extensions {
         extensions.insert(name, value.into_json().unwrap_or(Value::Null));
     }
-    extensions.insert("cost".into(), cost_json(analysis));
-    let shared =
-        shareable(viewer, analysis, is_get) && !request_error && !unavailable && errors.is_empty();
-    if !shared {
-        extensions.insert("rateLimit".into(), rate_limit_json(spent));
-    }
+    let shared = answering.shareable() && !request_error && !unavailable && errors.is_empty();
+    extensions.extend(answering.extensions(shared));
     if let Some(explained) = explained {
         extensions.insert("explain".into(), explained);
     }
@@ -373,7 +398,7 @@ pub(super) fn respond(
     };
     let mut http = (status, body).into_response();
     let headers = http.headers_mut();
-    answer_headers(state, headers, format, shared, spent, statements);
+    answering.headers(headers, shared);
     if unavailable {
         headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
@@ -386,42 +411,37 @@ pub(super) fn respond(
 }
 
 /// An answer served from the response cache.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn kept_answer(
-    state: &AppState,
+    answering: Answering<'_>,
     entry: &super::response_cache::Entry,
-    analysis: &Analysis,
-    spent: &Spent,
-    viewer: &Viewer,
-    is_get: bool,
-    format: Format,
-    statements: &RequestSql,
     if_none_match: Option<&HeaderValue>,
 ) -> Response {
-    let shared = shareable(viewer, analysis, is_get);
-    let mut extensions = serde_json::Map::new();
-    extensions.insert("cost".into(), cost_json(analysis));
-    if !shared {
-        extensions.insert("rateLimit".into(), rate_limit_json(spent));
-    }
+    let shared = answering.shareable();
+    let extensions = answering.extensions(shared);
     let mut http = match compose_body(Some(&entry.data), &[], &extensions) {
         Ok(body) => (StatusCode::OK, body).into_response(),
         Err(error) => {
             tracing::error!(%error, "response serialisation failed");
             return refuse(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                format,
+                answering.format,
                 "INTERNAL",
                 "Internal error",
             );
         }
     };
     let headers = http.headers_mut();
-    answer_headers(state, headers, format, shared, spent, statements);
+    answering.headers(headers, shared);
     if let Some(locale) = &entry.content_language {
         headers.insert(header::CONTENT_LANGUAGE, locale.clone());
     }
-    tag(http, entry.etag.clone(), "hit", is_get, if_none_match)
+    tag(
+        http,
+        entry.etag.clone(),
+        "hit",
+        answering.is_get,
+        if_none_match,
+    )
 }
 
 /// Gives a kept answer its entity tag, and turns it into `304 Not Modified` for a GET whose

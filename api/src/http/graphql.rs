@@ -20,8 +20,8 @@ use axum::response::Response;
 use super::AppState;
 use super::admission::{Refusal, admit, any_operation, failed_validation, spend};
 use super::answer::{
-    Answered, Format, JSON, database_failure, has_code, kept_answer, negotiate, not_acceptable,
-    refuse, render, respond, tag, unavailable, wants_html,
+    Answered, Answering, Format, JSON, database_failure, has_code, kept_answer, negotiate,
+    not_acceptable, refuse, render, respond, tag, unavailable, wants_html,
 };
 use super::incoming::{Incoming, client_address, locale_preferences, multipart};
 use crate::graphql::context::RequestContext;
@@ -366,6 +366,15 @@ async fn pipeline(
         Ok(ticket) => ticket,
         Err(response) => return response,
     };
+    let answering = Answering {
+        state,
+        analysis,
+        spent: &spent,
+        viewer: &viewer,
+        is_get,
+        format,
+        statements: &statements,
+    };
     let answered = async {
         let if_none_match = headers.get(header::IF_NONE_MATCH);
         let mut lookup = None;
@@ -390,17 +399,7 @@ async fn pipeline(
                         .record(arrived.elapsed().as_secs_f64());
                     metrics::counter!("stroom_graphql_requests_total", "operation" => operation_name)
                         .increment(1);
-                    return kept_answer(
-                        state,
-                        &entry,
-                        analysis,
-                        &spent,
-                        &viewer,
-                        is_get,
-                        format,
-                        &statements,
-                        if_none_match,
-                    );
+                    return kept_answer(answering, &entry, if_none_match);
                 }
                 statements.note_reads();
                 lookup = Some((cache, key, stamps));
@@ -446,16 +445,10 @@ async fn pipeline(
             response: mut http,
             keepable,
         } = respond(
-            state,
+            answering,
             response,
             &admitted.document,
             admitted.operation(),
-            &admitted.analysis,
-            &spent,
-            &viewer,
-            is_get,
-            format,
-            &statements,
             explained,
         );
         // Every text of the answer in one language: say which.

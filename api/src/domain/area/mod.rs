@@ -8,7 +8,7 @@ use sea_orm::{EntityTrait, QueryTrait};
 use crate::domain::initiative::Initiative;
 use crate::domain::municipality::Municipality;
 use crate::domain::need::Need;
-use crate::graphql::common::{OrderDirection, localized_expr};
+use crate::graphql::common::localized_expr;
 use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
@@ -122,15 +122,11 @@ pub enum AreaOrderField {
     UpdatedAt,
 }
 
-/// The order of a list of areas.
-#[derive(InputObject, Default)]
-pub struct AreaOrder {
-    /// The field to order by.
-    pub field: AreaOrderField,
-    /// The direction.
-    #[graphql(default)]
-    pub direction: OrderDirection,
-}
+crate::order_input!(
+    /// The order of a list of areas.
+    #[derive(Default)]
+    AreaOrder(AreaOrderField)
+);
 
 #[derive(Default)]
 pub struct AreaQuery;

@@ -8,7 +8,7 @@ use sea_orm::{EntityTrait, QueryTrait};
 
 use crate::domain::outcome::Outcome;
 use crate::domain::theme::Theme;
-use crate::graphql::common::{OrderDirection, localized_expr};
+use crate::graphql::common::localized_expr;
 use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
@@ -136,15 +136,11 @@ pub enum IndicatorOrderField {
     UpdatedAt,
 }
 
-/// The order of a list of indicators.
-#[derive(InputObject, Default)]
-pub struct IndicatorOrder {
-    /// The field to order by.
-    pub field: IndicatorOrderField,
-    /// The direction.
-    #[graphql(default)]
-    pub direction: OrderDirection,
-}
+crate::order_input!(
+    /// The order of a list of indicators.
+    #[derive(Default)]
+    IndicatorOrder(IndicatorOrderField)
+);
 
 #[derive(Default)]
 pub struct IndicatorQuery;

@@ -246,15 +246,10 @@ pub enum InitiativeOrderField {
     StartDate,
 }
 
-/// The order of a list of initiatives.
-#[derive(InputObject)]
-pub struct InitiativeOrder {
-    /// The field to order by.
-    pub field: InitiativeOrderField,
-    /// The direction.
-    #[graphql(default)]
-    pub direction: OrderDirection,
-}
+crate::order_input!(
+    /// The order of a list of initiatives.
+    InitiativeOrder(InitiativeOrderField)
+);
 
 #[derive(Default)]
 pub struct InitiativeQuery;

@@ -12,7 +12,7 @@ use crate::domain::initiative::Initiative;
 use crate::domain::municipality::Municipality;
 use crate::domain::programme::Programme;
 use crate::domain::theme::Theme;
-use crate::graphql::common::{OrderDirection, localized_expr};
+use crate::graphql::common::localized_expr;
 use crate::graphql::context::{preferences, request, viewer};
 use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
 use crate::graphql::input::NAME_MAX;
@@ -184,15 +184,11 @@ pub enum LearningOrderField {
     UpdatedAt,
 }
 
-/// The order of a list of learnings.
-#[derive(InputObject, Default)]
-pub struct LearningOrder {
-    /// The field to order by.
-    pub field: LearningOrderField,
-    /// The direction.
-    #[graphql(default)]
-    pub direction: OrderDirection,
-}
+crate::order_input!(
+    /// The order of a list of learnings.
+    #[derive(Default)]
+    LearningOrder(LearningOrderField)
+);
 
 #[derive(Default)]
 pub struct LearningQuery;

@@ -8,7 +8,7 @@ use sea_orm::{EntityTrait, QueryTrait};
 
 use crate::domain::area::Area;
 use crate::domain::programme::Programme;
-use crate::graphql::common::{OrderDirection, localized_expr};
+use crate::graphql::common::localized_expr;
 use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
@@ -88,15 +88,11 @@ pub enum MunicipalityOrderField {
     UpdatedAt,
 }
 
-/// The order of a list of municipalities.
-#[derive(InputObject, Default)]
-pub struct MunicipalityOrder {
-    /// The field to order by.
-    pub field: MunicipalityOrderField,
-    /// The direction.
-    #[graphql(default)]
-    pub direction: OrderDirection,
-}
+crate::order_input!(
+    /// The order of a list of municipalities.
+    #[derive(Default)]
+    MunicipalityOrder(MunicipalityOrderField)
+);
 
 #[derive(Default)]
 pub struct MunicipalityQuery;

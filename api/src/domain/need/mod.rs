@@ -12,7 +12,7 @@ use crate::domain::initiative::Initiative;
 use crate::domain::municipality::Municipality;
 use crate::domain::programme::Programme;
 use crate::domain::theme::Theme;
-use crate::graphql::common::{DateRange, OrderDirection, localized_expr};
+use crate::graphql::common::{DateRange, localized_expr};
 use crate::graphql::context::{loader, preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
 use crate::graphql::input::NAME_MAX;
@@ -212,15 +212,10 @@ pub enum NeedOrderField {
     UpdatedAt,
 }
 
-/// The order of a list of needs.
-#[derive(InputObject)]
-pub struct NeedOrder {
-    /// The field to order by.
-    pub field: NeedOrderField,
-    /// The direction.
-    #[graphql(default)]
-    pub direction: OrderDirection,
-}
+crate::order_input!(
+    /// The order of a list of needs.
+    NeedOrder(NeedOrderField)
+);
 
 #[derive(Default)]
 pub struct NeedQuery;

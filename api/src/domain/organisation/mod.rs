@@ -8,7 +8,7 @@ use sea_orm::{Condition, EntityTrait, QueryTrait};
 
 use crate::domain::municipality::Municipality;
 use crate::domain::partnership::{PartnerRole, Partnership};
-use crate::graphql::common::{OrderDirection, localized_expr};
+use crate::graphql::common::localized_expr;
 use crate::graphql::context::{preferences, request, viewer};
 use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
@@ -270,15 +270,11 @@ pub enum OrganisationOrderField {
     UpdatedAt,
 }
 
-/// The order of a list of organisations.
-#[derive(InputObject, Default)]
-pub struct OrganisationOrder {
-    /// The field to order by.
-    pub field: OrganisationOrderField,
-    /// The direction.
-    #[graphql(default)]
-    pub direction: OrderDirection,
-}
+crate::order_input!(
+    /// The order of a list of organisations.
+    #[derive(Default)]
+    OrganisationOrder(OrganisationOrderField)
+);
 
 #[derive(Default)]
 pub struct OrganisationQuery;

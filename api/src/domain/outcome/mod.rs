@@ -11,7 +11,7 @@ use crate::domain::indicator::Indicator;
 use crate::domain::initiative::Initiative;
 use crate::domain::municipality::Municipality;
 use crate::domain::programme::Programme;
-use crate::graphql::common::{DateRange, OrderDirection};
+use crate::graphql::common::DateRange;
 use crate::graphql::context::request;
 use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::TEXT_MAX;
@@ -167,15 +167,10 @@ pub enum OutcomeOrderField {
     UpdatedAt,
 }
 
-/// The order of a list of outcomes.
-#[derive(InputObject)]
-pub struct OutcomeOrder {
-    /// The field to order by.
-    pub field: OutcomeOrderField,
-    /// The direction.
-    #[graphql(default)]
-    pub direction: OrderDirection,
-}
+crate::order_input!(
+    /// The order of a list of outcomes.
+    OutcomeOrder(OutcomeOrderField)
+);
 
 #[derive(Default)]
 pub struct OutcomeQuery;

@@ -14,7 +14,7 @@ use crate::domain::organisation::{ContactPerson, Organisation, require_personal_
 use crate::domain::outcome::Outcome;
 use crate::domain::partnership::{PartnerRole, Partnership};
 use crate::domain::theme::Theme;
-use crate::graphql::common::{DateRange, OrderDirection, localized_expr};
+use crate::graphql::common::{DateRange, localized_expr};
 use crate::graphql::context::{preferences, request, viewer};
 use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
 use crate::graphql::input::NAME_MAX;
@@ -209,15 +209,11 @@ pub enum ProgrammeOrderField {
     UpdatedAt,
 }
 
-/// The order of a list of programmes.
-#[derive(InputObject, Default)]
-pub struct ProgrammeOrder {
-    /// The field to order by.
-    pub field: ProgrammeOrderField,
-    /// The direction.
-    #[graphql(default)]
-    pub direction: OrderDirection,
-}
+crate::order_input!(
+    /// The order of a list of programmes.
+    #[derive(Default)]
+    ProgrammeOrder(ProgrammeOrderField)
+);
 
 #[derive(Default)]
 pub struct ProgrammeQuery;

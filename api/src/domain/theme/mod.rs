@@ -9,7 +9,7 @@ use sea_orm::{EntityTrait, QueryTrait};
 use crate::domain::initiative::Initiative;
 use crate::domain::municipality::Municipality;
 use crate::domain::need::Need;
-use crate::graphql::common::{OrderDirection, localized_expr};
+use crate::graphql::common::localized_expr;
 use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
@@ -141,15 +141,11 @@ pub enum ThemeOrderField {
     UpdatedAt,
 }
 
-/// The order of a list of themes.
-#[derive(InputObject, Default)]
-pub struct ThemeOrder {
-    /// The field to order by.
-    pub field: ThemeOrderField,
-    /// The direction.
-    #[graphql(default)]
-    pub direction: OrderDirection,
-}
+crate::order_input!(
+    /// The order of a list of themes.
+    #[derive(Default)]
+    ThemeOrder(ThemeOrderField)
+);
 
 #[derive(Default)]
 pub struct ThemeQuery;
