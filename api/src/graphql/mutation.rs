@@ -90,6 +90,18 @@ where
     Ok(P::new(record.map(P::Record::wrap), user_errors))
 }
 
+/// The record an update changes, by the ID in its input: its row ID, the record as it is, and
+/// the municipality it belongs to once the viewer may change it.
+pub async fn editable<E: Record>(
+    write: &Write,
+    record: &async_graphql::ID,
+) -> WriteResult<(i64, E::Model, Option<i64>)> {
+    let id = id("id", record, E::KIND)?;
+    let before = write.existing::<E>(id).await?;
+    let municipality = write.authorize::<E>(&before).await?;
+    Ok((id, before, municipality))
+}
+
 /// A payload type: the changed record and the user errors.
 #[macro_export]
 macro_rules! payload {

@@ -4,6 +4,7 @@ use entity::area;
 
 use super::{Area, AreaKind};
 use crate::graphql::input::{NAME_MAX, TranslationInput, count, id, text};
+use crate::graphql::mutation::editable;
 use crate::graphql::scalars::GeoJson;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
@@ -135,9 +136,7 @@ pub async fn create(write: &Write, input: CreateAreaInput) -> WriteResult<area::
 }
 
 pub async fn update(write: &Write, input: UpdateAreaInput) -> WriteResult<area::Model> {
-    let id = id("id", &input.id, NodeKind::Area)?;
-    let before = write.existing::<area::Entity>(id).await?;
-    let municipality = write.authorize::<area::Entity>(&before).await?;
+    let (id, before, municipality) = editable::<area::Entity>(write, &input.id).await?;
     let mut after = before.clone();
     let mut problems = Problems::default();
     if let Some(kind) = input.kind {

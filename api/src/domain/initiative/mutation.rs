@@ -11,6 +11,7 @@ use super::{
 use crate::graphql::input::{
     NAME_MAX, TEXT_MAX, TranslationInput, date_order, euro, id, ids, text, url,
 };
+use crate::graphql::mutation::editable;
 use crate::graphql::scalars::{Date, Decimal};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
@@ -344,9 +345,7 @@ pub async fn create(write: &Write, input: CreateInitiativeInput) -> WriteResult<
 }
 
 pub async fn update(write: &Write, input: UpdateInitiativeInput) -> WriteResult<initiative::Model> {
-    let id = id("id", &input.id, NodeKind::Initiative)?;
-    let before = write.existing::<initiative::Entity>(id).await?;
-    let municipality = write.authorize::<initiative::Entity>(&before).await?;
+    let (id, before, municipality) = editable::<initiative::Entity>(write, &input.id).await?;
     let mut after = before.clone();
     let mut problems = Problems::default();
     if let Some(name) = &input.name
@@ -437,9 +436,7 @@ pub async fn change_stage(
     write: &Write,
     input: ChangeInitiativeStageInput,
 ) -> WriteResult<initiative::Model> {
-    let id = id("id", &input.id, NodeKind::Initiative)?;
-    let before = write.existing::<initiative::Entity>(id).await?;
-    let municipality = write.authorize::<initiative::Entity>(&before).await?;
+    let (_, before, municipality) = editable::<initiative::Entity>(write, &input.id).await?;
     let mut after = before.clone();
     after.stage = input.stage.into();
     if input.stage == InitiativeStage::Stopped {
@@ -576,9 +573,7 @@ pub async fn decide_support_request(
     write: &Write,
     input: DecideSupportRequestInput,
 ) -> WriteResult<support_request::Model> {
-    let id = id("id", &input.id, NodeKind::SupportRequest)?;
-    let before = write.existing::<support_request::Entity>(id).await?;
-    let municipality = write.authorize::<support_request::Entity>(&before).await?;
+    let (_, before, municipality) = editable::<support_request::Entity>(write, &input.id).await?;
     if input.status == SupportStatus::Requested {
         return Err(UserError::invalid(
             "status",

@@ -5,6 +5,7 @@ use sea_orm::{ActiveModelTrait, IntoActiveModel};
 
 use super::{Audience, Learning, LearningKind};
 use crate::graphql::input::{NAME_MAX, TEXT_MAX, TranslationInput, id, ids, text};
+use crate::graphql::mutation::editable;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
 use crate::kernel::write::{
@@ -195,9 +196,7 @@ pub async fn create(write: &Write, input: CreateLearningInput) -> WriteResult<le
 }
 
 pub async fn update(write: &Write, input: UpdateLearningInput) -> WriteResult<learning::Model> {
-    let id = id("id", &input.id, NodeKind::Learning)?;
-    let before = write.existing::<learning::Entity>(id).await?;
-    let municipality = write.authorize::<learning::Entity>(&before).await?;
+    let (id, before, municipality) = editable::<learning::Entity>(write, &input.id).await?;
     let mut after = before.clone();
     let mut problems = Problems::default();
     if let Some(title) = &input.title

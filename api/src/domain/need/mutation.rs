@@ -5,6 +5,7 @@ use sea_orm::{ActiveModelTrait, IntoActiveModel};
 
 use super::{Need, NeedSource, NeedStatus, TargetGroup};
 use crate::graphql::input::{NAME_MAX, TEXT_MAX, TranslationInput, count, id, text};
+use crate::graphql::mutation::editable;
 use crate::graphql::scalars::Date;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
@@ -244,9 +245,7 @@ pub async fn create(write: &Write, input: CreateNeedInput) -> WriteResult<need::
 }
 
 pub async fn update(write: &Write, input: UpdateNeedInput) -> WriteResult<need::Model> {
-    let id = id("id", &input.id, NodeKind::Need)?;
-    let before = write.existing::<need::Entity>(id).await?;
-    let municipality = write.authorize::<need::Entity>(&before).await?;
+    let (id, before, municipality) = editable::<need::Entity>(write, &input.id).await?;
     let mut after = before.clone();
     let mut problems = Problems::default();
     if let Some(title) = &input.title
@@ -323,9 +322,7 @@ pub async fn change_status(
     write: &Write,
     input: ChangeNeedStatusInput,
 ) -> WriteResult<need::Model> {
-    let id = id("id", &input.id, NodeKind::Need)?;
-    let before = write.existing::<need::Entity>(id).await?;
-    let municipality = write.authorize::<need::Entity>(&before).await?;
+    let (_, before, municipality) = editable::<need::Entity>(write, &input.id).await?;
     let mut after = before.clone();
     after.status = input.status.into();
     let stored = write

@@ -6,6 +6,7 @@ use super::{ContactPerson, Organisation, OrganisationKind};
 use crate::graphql::input::{
     NAME_MAX, TEXT_MAX, TranslationInput, country, email, id, phone, plain, text, url,
 };
+use crate::graphql::mutation::editable;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
 use crate::kernel::write::{Problems, UserError, Write, WriteResult};
@@ -190,9 +191,7 @@ pub async fn update(
     write: &Write,
     input: UpdateOrganisationInput,
 ) -> WriteResult<organisation::Model> {
-    let id = id("id", &input.id, NodeKind::Organisation)?;
-    let before = write.existing::<organisation::Entity>(id).await?;
-    let municipality = write.authorize::<organisation::Entity>(&before).await?;
+    let (id, before, municipality) = editable::<organisation::Entity>(write, &input.id).await?;
     let mut after = before.clone();
     let mut problems = Problems::default();
     if let Some(kind) = input.kind {
@@ -293,9 +292,7 @@ pub async fn update_contact(
     write: &Write,
     input: UpdateContactPersonInput,
 ) -> WriteResult<contact_person::Model> {
-    let id = id("id", &input.id, NodeKind::ContactPerson)?;
-    let before = write.existing::<contact_person::Entity>(id).await?;
-    let municipality = write.authorize::<contact_person::Entity>(&before).await?;
+    let (_, before, municipality) = editable::<contact_person::Entity>(write, &input.id).await?;
     let mut after = before.clone();
     let mut problems = Problems::default();
     if let Some(name) = &input.name

@@ -5,6 +5,7 @@ use entity::outcome;
 use super::{Outcome, to_micro};
 use crate::domain::indicator::Unit;
 use crate::graphql::input::{TEXT_MAX, TranslationInput, id, text, url};
+use crate::graphql::mutation::editable;
 use crate::graphql::scalars::{Date, Decimal};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
@@ -215,9 +216,7 @@ pub async fn record(write: &Write, input: RecordOutcomeInput) -> WriteResult<out
 }
 
 pub async fn update(write: &Write, input: UpdateOutcomeInput) -> WriteResult<outcome::Model> {
-    let id = id("id", &input.id, NodeKind::Outcome)?;
-    let before = write.existing::<outcome::Entity>(id).await?;
-    let municipality = write.authorize::<outcome::Entity>(&before).await?;
+    let (_, before, municipality) = editable::<outcome::Entity>(write, &input.id).await?;
     let mut after = before.clone();
     let mut problems = Problems::default();
     if let Some(v) = input.value {

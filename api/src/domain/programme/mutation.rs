@@ -7,6 +7,7 @@ use super::Programme;
 use crate::graphql::input::{
     NAME_MAX, TEXT_MAX, TranslationInput, date_order, euro, id, ids, text, url,
 };
+use crate::graphql::mutation::editable;
 use crate::graphql::scalars::{Date, Decimal};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
@@ -264,9 +265,7 @@ pub async fn create(write: &Write, input: CreateProgrammeInput) -> WriteResult<p
 }
 
 pub async fn update(write: &Write, input: UpdateProgrammeInput) -> WriteResult<programme::Model> {
-    let id = id("id", &input.id, NodeKind::Programme)?;
-    let before = write.existing::<programme::Entity>(id).await?;
-    let municipality = write.authorize::<programme::Entity>(&before).await?;
+    let (id, before, municipality) = editable::<programme::Entity>(write, &input.id).await?;
     let mut after = before.clone();
     let mut problems = Problems::default();
     if let Some(name) = &input.name

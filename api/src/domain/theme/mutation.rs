@@ -4,6 +4,7 @@ use entity::theme;
 
 use super::Theme;
 use crate::graphql::input::{NAME_MAX, TEXT_MAX, TranslationInput, code, id, text};
+use crate::graphql::mutation::editable;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
 use crate::kernel::write::{Problems, UserError, Write, WriteResult, same_municipality};
@@ -131,9 +132,7 @@ pub async fn create(write: &Write, input: CreateThemeInput) -> WriteResult<theme
 }
 
 pub async fn update(write: &Write, input: UpdateThemeInput) -> WriteResult<theme::Model> {
-    let id = id("id", &input.id, NodeKind::Theme)?;
-    let before = write.existing::<theme::Entity>(id).await?;
-    let municipality = write.authorize::<theme::Entity>(&before).await?;
+    let (id, before, municipality) = editable::<theme::Entity>(write, &input.id).await?;
     let mut after = before.clone();
     let mut problems = Problems::default();
     if let Some(label) = &input.label
