@@ -18,7 +18,10 @@
 //!   items are not named by the field);
 //! - `/// doc` `reference!(municipality: Municipality = municipality_id);` another record by
 //!   its ID column (`Option<T>` when the column is nullable);
-//! - `history!();` the flattened `history` and record meta fields.
+//! - `history!();` the flattened `history` and record meta fields;
+//! - `/// doc` `records!(needs: Need, NeedFilter, NeedOrder = "most recently recorded first");`
+//!   a top-level list with the Relay arguments, `filter` (`ListFilter`) and `orderBy`
+//!   (`ListOrder`).
 //!
 //! In `#[mutations]` impls:
 //! - `/// doc` `change!(create_need(input: CreateNeedInput = "The new need.") -> NeedPayload = create);`
@@ -211,6 +214,47 @@ fn record_item(name: &str, tokens: Tokens, docs: Vec<Attribute>) -> syn::Result<
                 }
             }
         }
+        "records" => {
+            let Records {
+                field,
+                ty,
+                filter,
+                order,
+                default_order,
+            } = syn::parse2(tokens)?;
+            let words = field.to_string().replace('_', " ");
+            let first = format!("Returns the first n {words} (at most 100).");
+            let after = format!("Returns the {words} after this cursor.");
+            let last = format!("Returns the last n {words} (at most 100).");
+            let before = format!("Returns the {words} before this cursor.");
+            let criteria = format!("Criteria the {words} must meet.");
+            let order_doc = format!(
+                "The order of the list (default: {}).",
+                default_order.value()
+            );
+            quote! {
+                #(#docs)*
+                #[allow(clippy::too_many_arguments)]
+                async fn #field(
+                    &self,
+                    ctx: &async_graphql::Context<'_>,
+                    #[graphql(desc = #first)] first: Option<i32>,
+                    #[graphql(desc = #after)] after: Option<String>,
+                    #[graphql(desc = #last)] last: Option<i32>,
+                    #[graphql(desc = #before)] before: Option<String>,
+                    #[graphql(desc = #criteria)] filter: Option<#filter>,
+                    #[graphql(desc = #order_doc)] order_by: Option<#order>,
+                ) -> async_graphql::Result<crate::graphql::pagination::Connection<#ty>> {
+                    crate::graphql::pagination::filtered(
+                        ctx,
+                        filter.unwrap_or_default(),
+                        order_by,
+                        crate::graphql::pagination::PageArgs::new(first, after, last, before),
+                    )
+                    .await
+                }
+            }
+        }
         "reference" => {
             let Declared {
                 field, ty, value, ..
@@ -352,6 +396,36 @@ impl Parse for Declared {
             ty,
             value,
             plural,
+        })
+    }
+}
+
+/// `needs: Need, NeedFilter, NeedOrder = "most recently recorded first"`
+struct Records {
+    field: Ident,
+    ty: Type,
+    filter: Type,
+    order: Type,
+    default_order: LitStr,
+}
+
+impl Parse for Records {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let field = input.parse()?;
+        input.parse::<Token![:]>()?;
+        let ty = input.parse()?;
+        input.parse::<Token![,]>()?;
+        let filter = input.parse()?;
+        input.parse::<Token![,]>()?;
+        let order = input.parse()?;
+        input.parse::<Token![=]>()?;
+        let default_order = input.parse()?;
+        Ok(Self {
+            field,
+            ty,
+            filter,
+            order,
+            default_order,
         })
     }
 }

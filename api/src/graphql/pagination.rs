@@ -22,6 +22,30 @@ pub trait Wraps: OutputType + Send + Sync + 'static {
     fn wrap(model: <Self::Entity as sea_orm::EntityTrait>::Model) -> Self;
 }
 
+/// A list's filter input: the records it selects.
+pub trait ListFilter: Default {
+    fn select(self, ctx: &Context<'_>) -> Result<SelectStatement, crate::kernel::error::ApiError>;
+}
+
+/// A list's order input: the sort key it stands for, given or not.
+pub trait ListOrder: Sized {
+    fn key(order: Option<Self>, ctx: &Context<'_>) -> SortKey;
+}
+
+/// A top-level list: the records its filter selects, in its order, one page of them.
+pub async fn filtered<T: Wraps, F: ListFilter, O: ListOrder>(
+    ctx: &Context<'_>,
+    filter: F,
+    order: Option<O>,
+    args: PageArgs,
+) -> async_graphql::Result<Connection<T>>
+where
+    <T::Entity as sea_orm::EntityTrait>::Model: FromQueryResult,
+{
+    let select = filter.select(ctx)?;
+    list(ctx, select, O::key(order, ctx), args).await
+}
+
 /// How a connection's `totalCount` is found, only when a client asks for it.
 pub enum TotalCount {
     /// Count the rows of a top-level list's filtered query.

@@ -12,7 +12,7 @@ use crate::graphql::common::localized_expr;
 use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
-use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, list};
+use crate::graphql::pagination::{SortKey, SortKind};
 use crate::graphql::scalars::GeoJson;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Table, col};
@@ -128,25 +128,13 @@ crate::order_input!(
     AreaOrder(AreaOrderField)
 );
 
-#[derive(Default)]
-pub struct AreaQuery;
-
-#[Object]
-impl AreaQuery {
-    /// Areas: districts, neighbourhoods, street clusters and sites.
-    #[allow(clippy::too_many_arguments)]
-    async fn areas(
-        &self,
+impl crate::graphql::pagination::ListFilter for AreaFilter {
+    fn select(
+        self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n areas (at most 100).")] first: Option<i32>,
-        #[graphql(desc = "Returns the areas after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n areas (at most 100).")] last: Option<i32>,
-        #[graphql(desc = "Returns the areas before this cursor.")] before: Option<String>,
-        #[graphql(desc = "Criteria the areas must meet.")] filter: Option<AreaFilter>,
-        #[graphql(desc = "The order of the list (default: by name).")] order_by: Option<AreaOrder>,
-    ) -> async_graphql::Result<Connection<Area>> {
+    ) -> Result<sea_orm::sea_query::SelectStatement, crate::kernel::error::ApiError> {
+        let filter = self;
         use sea_orm::sea_query::ExprTrait;
-        let filter = filter.unwrap_or_default();
         let db = &request(ctx).db;
         let mut f = Filter::new(
             area::Entity::find().into_query(),
@@ -183,9 +171,15 @@ impl AreaQuery {
         )
         .search(filter.search.as_ref())?
         .record(&filter.record);
+        Ok(f.finish())
+    }
+}
+
+impl crate::graphql::pagination::ListOrder for AreaOrder {
+    fn key(order_by: Option<Self>, ctx: &Context<'_>) -> SortKey {
         let order = order_by.unwrap_or_default();
         let id = area::Entity::id_expr();
-        let key = match order.field {
+        match order.field {
             AreaOrderField::Name => SortKey::new(
                 "NAME",
                 localized_expr("area", "name", &preferences(ctx).chain(None)),
@@ -203,13 +197,16 @@ impl AreaQuery {
             AreaOrderField::CreatedAt => area::Entity::by_created_at(),
             AreaOrderField::UpdatedAt => area::Entity::by_updated_at(),
         }
-        .descending(order.direction.is_desc());
-        list(
-            ctx,
-            f.finish(),
-            key,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
+        .descending(order.direction.is_desc())
     }
+}
+
+#[derive(Default)]
+pub struct AreaQuery;
+
+#[stroom_derive::record]
+#[Object]
+impl AreaQuery {
+    /// Areas: districts, neighbourhoods, street clusters and sites.
+    records!(areas: Area, AreaFilter, AreaOrder = "by name");
 }

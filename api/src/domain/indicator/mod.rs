@@ -13,7 +13,7 @@ use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
-use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, list};
+use crate::graphql::pagination::{SortKey, SortKind};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Table, col};
 
@@ -142,26 +142,12 @@ crate::order_input!(
     IndicatorOrder(IndicatorOrderField)
 );
 
-#[derive(Default)]
-pub struct IndicatorQuery;
-
-#[Object]
-impl IndicatorQuery {
-    /// Indicators that outcomes are measured with.
-    #[allow(clippy::too_many_arguments)]
-    async fn indicators(
-        &self,
+impl crate::graphql::pagination::ListFilter for IndicatorFilter {
+    fn select(
+        self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n indicators (at most 100).")] first: Option<i32>,
-        #[graphql(desc = "Returns the indicators after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n indicators (at most 100).")] last: Option<i32>,
-        #[graphql(desc = "Returns the indicators before this cursor.")] before: Option<String>,
-        #[graphql(desc = "Criteria the indicators must meet.")] filter: Option<IndicatorFilter>,
-        #[graphql(desc = "The order of the list (default: by code).")] order_by: Option<
-            IndicatorOrder,
-        >,
-    ) -> async_graphql::Result<Connection<Indicator>> {
-        let filter = filter.unwrap_or_default();
+    ) -> Result<sea_orm::sea_query::SelectStatement, crate::kernel::error::ApiError> {
+        let filter = self;
         let db = &request(ctx).db;
         let mut f = Filter::new(
             indicator::Entity::find().into_query(),
@@ -180,9 +166,15 @@ impl IndicatorQuery {
         )?
         .one_of::<Unit, entity::enums::Unit>(entity::indicator::Column::Unit, filter.units.as_ref())
         .record(&filter.record);
+        Ok(f.finish())
+    }
+}
+
+impl crate::graphql::pagination::ListOrder for IndicatorOrder {
+    fn key(order_by: Option<Self>, ctx: &Context<'_>) -> SortKey {
         let order = order_by.unwrap_or_default();
         let id = indicator::Entity::id_expr();
-        let key = match order.field {
+        match order.field {
             IndicatorOrderField::Code => {
                 SortKey::new("CODE", col(indicator::Column::Code), SortKind::Text, id)
             }
@@ -196,13 +188,16 @@ impl IndicatorQuery {
             IndicatorOrderField::CreatedAt => indicator::Entity::by_created_at(),
             IndicatorOrderField::UpdatedAt => indicator::Entity::by_updated_at(),
         }
-        .descending(order.direction.is_desc());
-        list(
-            ctx,
-            f.finish(),
-            key,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
+        .descending(order.direction.is_desc())
     }
+}
+
+#[derive(Default)]
+pub struct IndicatorQuery;
+
+#[stroom_derive::record]
+#[Object]
+impl IndicatorQuery {
+    /// Indicators that outcomes are measured with.
+    records!(indicators: Indicator, IndicatorFilter, IndicatorOrder = "by code");
 }

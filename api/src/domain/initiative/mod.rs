@@ -23,7 +23,7 @@ use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::Link;
-use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, children_where, list};
+use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, children_where};
 use crate::graphql::scalars::Date;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Table, col};
@@ -251,32 +251,23 @@ crate::order_input!(
     InitiativeOrder(InitiativeOrderField)
 );
 
-#[derive(Default)]
-pub struct InitiativeQuery;
-
-#[Object]
-impl InitiativeQuery {
-    /// Circular initiatives.
-    #[allow(clippy::too_many_arguments)]
-    async fn initiatives(
-        &self,
+impl crate::graphql::pagination::ListFilter for InitiativeFilter {
+    fn select(
+        self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n initiatives (at most 100).")] first: Option<i32>,
-        #[graphql(desc = "Returns the initiatives after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n initiatives (at most 100).")] last: Option<i32>,
-        #[graphql(desc = "Returns the initiatives before this cursor.")] before: Option<String>,
-        #[graphql(desc = "Criteria the initiatives must meet.")] filter: Option<InitiativeFilter>,
-        #[graphql(desc = "The order of the list (default: oldest record first).")] order_by: Option<
-            InitiativeOrder,
-        >,
-    ) -> async_graphql::Result<Connection<Initiative>> {
-        let select = select(ctx, &filter.unwrap_or_default())?;
+    ) -> Result<sea_orm::sea_query::SelectStatement, crate::kernel::error::ApiError> {
+        select(ctx, &self)
+    }
+}
+
+impl crate::graphql::pagination::ListOrder for InitiativeOrder {
+    fn key(order_by: Option<Self>, ctx: &Context<'_>) -> SortKey {
         let id = initiative::Entity::id_expr();
         let order = order_by.unwrap_or(InitiativeOrder {
             field: InitiativeOrderField::CreatedAt,
             direction: OrderDirection::Asc,
         });
-        let key = match order.field {
+        match order.field {
             InitiativeOrderField::CreatedAt => initiative::Entity::by_created_at(),
             InitiativeOrderField::UpdatedAt => initiative::Entity::by_updated_at(),
             InitiativeOrderField::Name => SortKey::new(
@@ -294,9 +285,18 @@ impl InitiativeQuery {
             )
             .nullable(),
         }
-        .descending(order.direction.is_desc());
-        list(ctx, select, key, PageArgs::new(first, after, last, before)).await
+        .descending(order.direction.is_desc())
     }
+}
+
+#[derive(Default)]
+pub struct InitiativeQuery;
+
+#[stroom_derive::record]
+#[Object]
+impl InitiativeQuery {
+    /// Circular initiatives.
+    records!(initiatives: Initiative, InitiativeFilter, InitiativeOrder = "oldest record first");
 }
 
 /// The initiatives a filter selects (`SELECT … FROM initiative WHERE …`), for lists and statistics.

@@ -18,7 +18,7 @@ use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::Link;
-use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, children, list};
+use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, children};
 use crate::kernel::access::Viewer;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Table, col};
@@ -190,25 +190,13 @@ crate::order_input!(
     LearningOrder(LearningOrderField)
 );
 
-#[derive(Default)]
-pub struct LearningQuery;
-
-#[Object]
-impl LearningQuery {
-    /// Lessons learnt. Anonymous callers see public learnings only.
-    #[allow(clippy::too_many_arguments)]
-    async fn learnings(
-        &self,
+impl crate::graphql::pagination::ListFilter for LearningFilter {
+    fn select(
+        self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n learnings (at most 100).")] first: Option<i32>,
-        #[graphql(desc = "Returns the learnings after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n learnings (at most 100).")] last: Option<i32>,
-        #[graphql(desc = "Returns the learnings before this cursor.")] before: Option<String>,
-        #[graphql(desc = "Criteria the learnings must meet.")] filter: Option<LearningFilter>,
-        #[graphql(desc = "The order of the list (default: by position in their source).")] order_by: Option<LearningOrder>,
-    ) -> async_graphql::Result<Connection<Learning>> {
+    ) -> Result<sea_orm::sea_query::SelectStatement, crate::kernel::error::ApiError> {
+        let filter = self;
         use sea_orm::QueryFilter;
-        let filter = filter.unwrap_or_default();
         let db = &request(ctx).db;
         let base = learning::Entity::find()
             .filter(learning::Entity::visible_to(viewer(ctx)))
@@ -285,14 +273,19 @@ impl LearningQuery {
                 return Err(crate::kernel::error::ApiError::bad_input(
                     "filter.minEndorsements",
                     "`minEndorsements` cannot be negative.",
-                )
-                .into());
+                ));
             }
             f.condition(endorsement_count().gte(i64::from(minimum)));
         }
+        Ok(f.finish())
+    }
+}
+
+impl crate::graphql::pagination::ListOrder for LearningOrder {
+    fn key(order_by: Option<Self>, ctx: &Context<'_>) -> SortKey {
         let order = order_by.unwrap_or_default();
         let id = learning::Entity::id_expr();
-        let key = match order.field {
+        match order.field {
             LearningOrderField::Position => SortKey::new(
                 "POSITION",
                 col(learning::Column::Position),
@@ -313,15 +306,18 @@ impl LearningQuery {
             LearningOrderField::CreatedAt => learning::Entity::by_created_at(),
             LearningOrderField::UpdatedAt => learning::Entity::by_updated_at(),
         }
-        .descending(order.direction.is_desc());
-        list(
-            ctx,
-            f.finish(),
-            key,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
+        .descending(order.direction.is_desc())
     }
+}
+
+#[derive(Default)]
+pub struct LearningQuery;
+
+#[stroom_derive::record]
+#[Object]
+impl LearningQuery {
+    /// Lessons learnt. Anonymous callers see public learnings only.
+    records!(learnings: Learning, LearningFilter, LearningOrder = "by position in their source");
 }
 
 /// How many municipalities endorse the learning of the outer query.

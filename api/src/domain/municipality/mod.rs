@@ -12,7 +12,7 @@ use crate::graphql::common::localized_expr;
 use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
-use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, list};
+use crate::graphql::pagination::{SortKey, SortKind};
 use crate::kernel::record::{Table, col};
 
 crate::record_table! {
@@ -94,28 +94,12 @@ crate::order_input!(
     MunicipalityOrder(MunicipalityOrderField)
 );
 
-#[derive(Default)]
-pub struct MunicipalityQuery;
-
-#[Object]
-impl MunicipalityQuery {
-    /// Municipalities: Mechelen and its partner cities and regions.
-    #[allow(clippy::too_many_arguments)]
-    async fn municipalities(
-        &self,
+impl crate::graphql::pagination::ListFilter for MunicipalityFilter {
+    fn select(
+        self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n municipalities (at most 100).")] first: Option<i32>,
-        #[graphql(desc = "Returns the municipalities after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n municipalities (at most 100).")] last: Option<i32>,
-        #[graphql(desc = "Returns the municipalities before this cursor.")] before: Option<String>,
-        #[graphql(desc = "Criteria the municipalities must meet.")] filter: Option<
-            MunicipalityFilter,
-        >,
-        #[graphql(desc = "The order of the list (default: by name).")] order_by: Option<
-            MunicipalityOrder,
-        >,
-    ) -> async_graphql::Result<Connection<Municipality>> {
-        let filter = filter.unwrap_or_default();
+    ) -> Result<sea_orm::sea_query::SelectStatement, crate::kernel::error::ApiError> {
+        let filter = self;
         let db = &request(ctx).db;
         let mut f = Filter::new(
             municipality::Entity::find().into_query(),
@@ -127,9 +111,15 @@ impl MunicipalityQuery {
             f.condition(col(municipality::Column::Country).is_in(countries));
         }
         f.search(filter.search.as_ref())?.record(&filter.record);
+        Ok(f.finish())
+    }
+}
+
+impl crate::graphql::pagination::ListOrder for MunicipalityOrder {
+    fn key(order_by: Option<Self>, ctx: &Context<'_>) -> SortKey {
         let order = order_by.unwrap_or_default();
         let id = municipality::Entity::id_expr();
-        let key = match order.field {
+        match order.field {
             MunicipalityOrderField::Name => SortKey::new(
                 "NAME",
                 localized_expr("municipality", "name", &preferences(ctx).chain(None)),
@@ -140,13 +130,16 @@ impl MunicipalityQuery {
             MunicipalityOrderField::CreatedAt => municipality::Entity::by_created_at(),
             MunicipalityOrderField::UpdatedAt => municipality::Entity::by_updated_at(),
         }
-        .descending(order.direction.is_desc());
-        list(
-            ctx,
-            f.finish(),
-            key,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
+        .descending(order.direction.is_desc())
     }
+}
+
+#[derive(Default)]
+pub struct MunicipalityQuery;
+
+#[stroom_derive::record]
+#[Object]
+impl MunicipalityQuery {
+    /// Municipalities: Mechelen and its partner cities and regions.
+    records!(municipalities: Municipality, MunicipalityFilter, MunicipalityOrder = "by name");
 }

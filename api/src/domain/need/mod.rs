@@ -17,7 +17,7 @@ use crate::graphql::context::{loader, preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
-use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, list};
+use crate::graphql::pagination::{SortKey, SortKind};
 use crate::graphql::scalars::Date;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Table, col};
@@ -217,27 +217,19 @@ crate::order_input!(
     NeedOrder(NeedOrderField)
 );
 
-#[derive(Default)]
-pub struct NeedQuery;
-
-#[Object]
-impl NeedQuery {
-    /// Needs of residents mapped in participatory research.
-    #[allow(clippy::too_many_arguments)]
-    async fn needs(
-        &self,
+impl crate::graphql::pagination::ListFilter for NeedFilter {
+    fn select(
+        self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n needs (at most 100).")] first: Option<i32>,
-        #[graphql(desc = "Returns the needs after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n needs (at most 100).")] last: Option<i32>,
-        #[graphql(desc = "Returns the needs before this cursor.")] before: Option<String>,
-        #[graphql(desc = "Criteria the needs must meet.")] filter: Option<NeedFilter>,
-        #[graphql(desc = "The order of the list (default: most recently recorded first).")]
-        order_by: Option<NeedOrder>,
-    ) -> async_graphql::Result<Connection<Need>> {
-        let select = select(ctx, &filter.unwrap_or_default())?;
+    ) -> Result<sea_orm::sea_query::SelectStatement, crate::kernel::error::ApiError> {
+        select(ctx, &self)
+    }
+}
+
+impl crate::graphql::pagination::ListOrder for NeedOrder {
+    fn key(order_by: Option<Self>, ctx: &Context<'_>) -> SortKey {
         let id = need::Entity::id_expr();
-        let key = match order_by {
+        match order_by {
             None => need::Entity::default_sort(),
             Some(order) => match order.field {
                 NeedOrderField::RecordedOn => SortKey::new(
@@ -264,9 +256,18 @@ impl NeedQuery {
                 NeedOrderField::UpdatedAt => need::Entity::by_updated_at(),
             }
             .descending(order.direction.is_desc()),
-        };
-        list(ctx, select, key, PageArgs::new(first, after, last, before)).await
+        }
     }
+}
+
+#[derive(Default)]
+pub struct NeedQuery;
+
+#[stroom_derive::record]
+#[Object]
+impl NeedQuery {
+    /// Needs of residents mapped in participatory research.
+    records!(needs: Need, NeedFilter, NeedOrder = "most recently recorded first");
 }
 
 /// The needs a filter selects (`SELECT … FROM need WHERE …`), for lists and statistics.

@@ -15,7 +15,7 @@ use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::Link;
 use crate::graphql::pagination::{
-    Connection, PageArgs, SortKey, SortKind, children, children_where, list,
+    Connection, PageArgs, SortKey, SortKind, children, children_where,
 };
 use crate::kernel::access::Viewer;
 use crate::kernel::error::ApiError;
@@ -276,28 +276,12 @@ crate::order_input!(
     OrganisationOrder(OrganisationOrderField)
 );
 
-#[derive(Default)]
-pub struct OrganisationQuery;
-
-#[Object]
-impl OrganisationQuery {
-    /// Organisations: city departments, funders, agencies, projects, cities, partners.
-    #[allow(clippy::too_many_arguments)]
-    async fn organisations(
-        &self,
+impl crate::graphql::pagination::ListFilter for OrganisationFilter {
+    fn select(
+        self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n organisations (at most 100).")] first: Option<i32>,
-        #[graphql(desc = "Returns the organisations after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n organisations (at most 100).")] last: Option<i32>,
-        #[graphql(desc = "Returns the organisations before this cursor.")] before: Option<String>,
-        #[graphql(desc = "Criteria the organisations must meet.")] filter: Option<
-            OrganisationFilter,
-        >,
-        #[graphql(desc = "The order of the list (default: by name).")] order_by: Option<
-            OrganisationOrder,
-        >,
-    ) -> async_graphql::Result<Connection<Organisation>> {
-        let filter = filter.unwrap_or_default();
+    ) -> Result<sea_orm::sea_query::SelectStatement, crate::kernel::error::ApiError> {
+        let filter = self;
         let db = &request(ctx).db;
         let mut f = Filter::new(
             organisation::Entity::find().into_query(),
@@ -327,9 +311,15 @@ impl OrganisationQuery {
         )?
         .search(filter.search.as_ref())?
         .record(&filter.record);
+        Ok(f.finish())
+    }
+}
+
+impl crate::graphql::pagination::ListOrder for OrganisationOrder {
+    fn key(order_by: Option<Self>, ctx: &Context<'_>) -> SortKey {
         let order = order_by.unwrap_or_default();
         let id = organisation::Entity::id_expr();
-        let key = match order.field {
+        match order.field {
             OrganisationOrderField::Name => SortKey::new(
                 "NAME",
                 localized_expr("organisation", "name", &preferences(ctx).chain(None)),
@@ -340,13 +330,16 @@ impl OrganisationQuery {
             OrganisationOrderField::CreatedAt => organisation::Entity::by_created_at(),
             OrganisationOrderField::UpdatedAt => organisation::Entity::by_updated_at(),
         }
-        .descending(order.direction.is_desc());
-        list(
-            ctx,
-            f.finish(),
-            key,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
+        .descending(order.direction.is_desc())
     }
+}
+
+#[derive(Default)]
+pub struct OrganisationQuery;
+
+#[stroom_derive::record]
+#[Object]
+impl OrganisationQuery {
+    /// Organisations: city departments, funders, agencies, projects, cities, partners.
+    records!(organisations: Organisation, OrganisationFilter, OrganisationOrder = "by name");
 }

@@ -15,7 +15,7 @@ use crate::graphql::common::DateRange;
 use crate::graphql::context::request;
 use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::TEXT_MAX;
-use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, list};
+use crate::graphql::pagination::{SortKey, SortKind};
 use crate::graphql::scalars::{Date, Decimal};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Table, col};
@@ -172,28 +172,19 @@ crate::order_input!(
     OutcomeOrder(OutcomeOrderField)
 );
 
-#[derive(Default)]
-pub struct OutcomeQuery;
-
-#[Object]
-impl OutcomeQuery {
-    /// Measured outcomes.
-    #[allow(clippy::too_many_arguments)]
-    async fn outcomes(
-        &self,
+impl crate::graphql::pagination::ListFilter for OutcomeFilter {
+    fn select(
+        self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n outcomes (at most 100).")] first: Option<i32>,
-        #[graphql(desc = "Returns the outcomes after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n outcomes (at most 100).")] last: Option<i32>,
-        #[graphql(desc = "Returns the outcomes before this cursor.")] before: Option<String>,
-        #[graphql(desc = "Criteria the outcomes must meet.")] filter: Option<OutcomeFilter>,
-        #[graphql(desc = "The order of the list (default: latest period first).")] order_by: Option<
-            OutcomeOrder,
-        >,
-    ) -> async_graphql::Result<Connection<Outcome>> {
-        let select = select(ctx, &filter.unwrap_or_default())?;
+    ) -> Result<sea_orm::sea_query::SelectStatement, crate::kernel::error::ApiError> {
+        select(ctx, &self)
+    }
+}
+
+impl crate::graphql::pagination::ListOrder for OutcomeOrder {
+    fn key(order_by: Option<Self>, _ctx: &Context<'_>) -> SortKey {
         let id = outcome::Entity::id_expr();
-        let key = match order_by {
+        match order_by {
             None => outcome::Entity::default_sort(),
             Some(order) => match order.field {
                 OutcomeOrderField::PeriodStart => SortKey::new(
@@ -209,9 +200,18 @@ impl OutcomeQuery {
                 OutcomeOrderField::UpdatedAt => outcome::Entity::by_updated_at(),
             }
             .descending(order.direction.is_desc()),
-        };
-        list(ctx, select, key, PageArgs::new(first, after, last, before)).await
+        }
     }
+}
+
+#[derive(Default)]
+pub struct OutcomeQuery;
+
+#[stroom_derive::record]
+#[Object]
+impl OutcomeQuery {
+    /// Measured outcomes.
+    records!(outcomes: Outcome, OutcomeFilter, OutcomeOrder = "latest period first");
 }
 
 /// The outcomes a filter selects (`SELECT … FROM outcome WHERE …`), for lists and statistics.

@@ -20,7 +20,7 @@ use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::{Link, reference};
-use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, children_where, list};
+use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, children_where};
 use crate::graphql::scalars::{Date, Decimal};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Table, col};
@@ -215,26 +215,12 @@ crate::order_input!(
     ProgrammeOrder(ProgrammeOrderField)
 );
 
-#[derive(Default)]
-pub struct ProgrammeQuery;
-
-#[Object]
-impl ProgrammeQuery {
-    /// Circular programmes and interregional projects.
-    #[allow(clippy::too_many_arguments)]
-    async fn programmes(
-        &self,
+impl crate::graphql::pagination::ListFilter for ProgrammeFilter {
+    fn select(
+        self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n programmes (at most 100).")] first: Option<i32>,
-        #[graphql(desc = "Returns the programmes after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n programmes (at most 100).")] last: Option<i32>,
-        #[graphql(desc = "Returns the programmes before this cursor.")] before: Option<String>,
-        #[graphql(desc = "Criteria the programmes must meet.")] filter: Option<ProgrammeFilter>,
-        #[graphql(desc = "The order of the list (default: by start date).")] order_by: Option<
-            ProgrammeOrder,
-        >,
-    ) -> async_graphql::Result<Connection<Programme>> {
-        let filter = filter.unwrap_or_default();
+    ) -> Result<sea_orm::sea_query::SelectStatement, crate::kernel::error::ApiError> {
+        let filter = self;
         let db = &request(ctx).db;
         let mut f = Filter::new(
             programme::Entity::find().into_query(),
@@ -280,9 +266,15 @@ impl ProgrammeQuery {
             },
         )?
         .record(&filter.record);
+        Ok(f.finish())
+    }
+}
+
+impl crate::graphql::pagination::ListOrder for ProgrammeOrder {
+    fn key(order_by: Option<Self>, ctx: &Context<'_>) -> SortKey {
         let order = order_by.unwrap_or_default();
         let id = programme::Entity::id_expr();
-        let key = match order.field {
+        match order.field {
             ProgrammeOrderField::StartDate => SortKey::new(
                 "START_DATE",
                 col(programme::Column::StartDate),
@@ -300,13 +292,16 @@ impl ProgrammeQuery {
             ProgrammeOrderField::CreatedAt => programme::Entity::by_created_at(),
             ProgrammeOrderField::UpdatedAt => programme::Entity::by_updated_at(),
         }
-        .descending(order.direction.is_desc());
-        list(
-            ctx,
-            f.finish(),
-            key,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
+        .descending(order.direction.is_desc())
     }
+}
+
+#[derive(Default)]
+pub struct ProgrammeQuery;
+
+#[stroom_derive::record]
+#[Object]
+impl ProgrammeQuery {
+    /// Circular programmes and interregional projects.
+    records!(programmes: Programme, ProgrammeFilter, ProgrammeOrder = "by start date");
 }

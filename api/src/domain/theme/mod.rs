@@ -14,7 +14,7 @@ use crate::graphql::context::{preferences, request};
 use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
-use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, list};
+use crate::graphql::pagination::{SortKey, SortKind};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::record::{Table, col};
 
@@ -147,24 +147,12 @@ crate::order_input!(
     ThemeOrder(ThemeOrderField)
 );
 
-#[derive(Default)]
-pub struct ThemeQuery;
-
-#[Object]
-impl ThemeQuery {
-    /// The themes of the taxonomy.
-    #[allow(clippy::too_many_arguments)]
-    async fn themes(
-        &self,
+impl crate::graphql::pagination::ListFilter for ThemeFilter {
+    fn select(
+        self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Returns the first n themes (at most 100).")] first: Option<i32>,
-        #[graphql(desc = "Returns the themes after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n themes (at most 100).")] last: Option<i32>,
-        #[graphql(desc = "Returns the themes before this cursor.")] before: Option<String>,
-        #[graphql(desc = "Criteria the themes must meet.")] filter: Option<ThemeFilter>,
-        #[graphql(desc = "The order of the list (default: by code).")] order_by: Option<ThemeOrder>,
-    ) -> async_graphql::Result<Connection<Theme>> {
-        let filter = filter.unwrap_or_default();
+    ) -> Result<sea_orm::sea_query::SelectStatement, crate::kernel::error::ApiError> {
+        let filter = self;
         let db = &request(ctx).db;
         let mut f = Filter::new(
             theme::Entity::find().into_query(),
@@ -196,9 +184,15 @@ impl ThemeQuery {
             NodeKind::Municipality,
         )?
         .record(&filter.record);
+        Ok(f.finish())
+    }
+}
+
+impl crate::graphql::pagination::ListOrder for ThemeOrder {
+    fn key(order_by: Option<Self>, ctx: &Context<'_>) -> SortKey {
         let order = order_by.unwrap_or_default();
         let id = theme::Entity::id_expr();
-        let key = match order.field {
+        match order.field {
             ThemeOrderField::Code => {
                 SortKey::new("CODE", col(theme::Column::Code), SortKind::Text, id)
             }
@@ -212,13 +206,16 @@ impl ThemeQuery {
             ThemeOrderField::CreatedAt => theme::Entity::by_created_at(),
             ThemeOrderField::UpdatedAt => theme::Entity::by_updated_at(),
         }
-        .descending(order.direction.is_desc());
-        list(
-            ctx,
-            f.finish(),
-            key,
-            PageArgs::new(first, after, last, before),
-        )
-        .await
+        .descending(order.direction.is_desc())
     }
+}
+
+#[derive(Default)]
+pub struct ThemeQuery;
+
+#[stroom_derive::record]
+#[Object]
+impl ThemeQuery {
+    /// The themes of the taxonomy.
+    records!(themes: Theme, ThemeFilter, ThemeOrder = "by code");
 }
