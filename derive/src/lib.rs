@@ -356,11 +356,16 @@ struct TextField {
     translations_doc: LitStr,
 }
 
+/// `name: Type`, the head of every field declaration.
+fn field_and_type(input: ParseStream) -> syn::Result<(Ident, Type)> {
+    let field = input.parse()?;
+    input.parse::<Token![:]>()?;
+    Ok((field, input.parse()?))
+}
+
 impl Parse for TextField {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let field = input.parse()?;
-        input.parse::<Token![:]>()?;
-        let ty = input.parse()?;
+        let (field, ty) = field_and_type(input)?;
         input.parse::<Token![,]>()?;
         let translations_doc = input.parse()?;
         Ok(Self {
@@ -381,9 +386,7 @@ struct Declared {
 
 impl Parse for Declared {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let field = input.parse()?;
-        input.parse::<Token![:]>()?;
-        let ty = input.parse()?;
+        let (field, ty) = field_and_type(input)?;
         input.parse::<Token![=]>()?;
         let value = input.parse()?;
         let plural = if input.parse::<Option<Token![,]>>()?.is_some() {
@@ -411,9 +414,7 @@ struct Records {
 
 impl Parse for Records {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let field = input.parse()?;
-        input.parse::<Token![:]>()?;
-        let ty = input.parse()?;
+        let (field, ty) = field_and_type(input)?;
         input.parse::<Token![,]>()?;
         let filter = input.parse()?;
         input.parse::<Token![,]>()?;
