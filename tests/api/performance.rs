@@ -250,11 +250,11 @@ async fn aggregates_and_search_are_reused_until_the_data_changes() {
     let found_again = app.graphql(search, json!({})).await;
     assert_eq!(reused.ok(), computed.ok(), "the same answer");
     assert_eq!(found_again.ok(), found.ok());
-    // Computed: the data version, the series, the theme labels. Reused: the version and the
+    // Computed: the change stamps, the series, the theme labels. Reused: the stamps and the
     // labels (resolved per request, in the request's language).
     assert_eq!((computed.statements, reused.statements), (3, 2));
-    // Nothing is found: the search, then the look for misspelt words (the data version
-    // first); reused, the version alone.
+    // Nothing is found: the search, then the look for misspelt words (the change stamps
+    // first); reused, the stamps alone.
     assert_eq!(found.ok()["search"]["totalCount"], 0);
     assert_eq!((found.statements, found_again.statements), (3, 1));
     // Another language is another entry.
@@ -263,8 +263,34 @@ async fn aggregates_and_search_are_reused_until_the_data_changes() {
         .await;
     assert_eq!(dutch.statements, 3);
 
-    // A change through the API makes both stale at once.
+    // A change to a table the series did not read leaves it kept.
     let key = app.editor_key("Sustainability", "Mechelen").await;
+    let area = app
+        .graphql(
+            "query($m: ID!) { areas(first: 1, filter: {municipalities: [$m]}) { nodes { id version } } }",
+            json!({"m": stroom_api::ids::NodeKind::Municipality
+                .id(app.municipality_id("Mechelen").await).0}),
+        )
+        .await
+        .ok()["areas"]["nodes"][0]
+        .clone();
+    let translated = app
+        .graphql_as(
+            &key,
+            "mutation($id: ID!, $v: Int!) { addTranslation(input: {id: $id, version: $v,
+               field: \"name\", locale: \"fr\", text: \"Quartier\"}) { userErrors { message } } }",
+            json!({"id": area["id"], "v": area["version"]}),
+        )
+        .await;
+    assert_eq!(translated.ok()["addTranslation"]["userErrors"], json!([]));
+    let still = app.graphql(series, variables.clone()).await;
+    assert_eq!(still.ok(), computed.ok());
+    assert_eq!(
+        still.statements, 2,
+        "an area's name is not what the series read"
+    );
+
+    // A change to what each read makes it stale.
     let initiative = app.find_id("initiatives", "Repair caf").await;
     let recorded = app
         .graphql_as(

@@ -14,17 +14,6 @@ use crate::kernel::error::ApiError;
 use crate::kernel::ids::{GlobalId, NodeKind};
 use crate::kernel::record::column_of;
 
-/// How a record reaches the records of a nested table: a column of its own, or a link table.
-#[derive(Debug, Clone, Copy)]
-pub enum TreeLink {
-    Column(&'static str),
-    Table {
-        table: &'static str,
-        own: &'static str,
-        other: &'static str,
-    },
-}
-
 /// The criteria every list of records has, flattened into the end of each list's filter.
 #[derive(async_graphql::InputObject, Default, Debug, Clone)]
 pub struct RecordCriteria {
@@ -185,12 +174,13 @@ impl Filter {
     }
 
     /// `search` that also finds the records linked to a matching record of a nested table (a
-    /// theme's label finds the initiatives of that theme and of the themes below it).
+    /// theme's label finds the initiatives of that theme and of the themes below it): through
+    /// a column of this table, or a link table (its column for this table's records first).
     pub fn search_through(
         &mut self,
         text: Option<&String>,
         tree: &'static str,
-        link: TreeLink,
+        link: Link,
     ) -> Result<&mut Self, ApiError> {
         let Some(text) = text else {
             return Ok(self);
@@ -202,13 +192,13 @@ impl Filter {
             return Ok(self);
         };
         let linked = match link {
-            TreeLink::Column(column) => {
+            Link::Column(column) => {
                 in_matching_subtree(self.backend, tree, column_of(self.table, column), pattern)
             }
-            TreeLink::Table {
+            Link::Through {
                 table,
-                own: own_column,
-                other,
+                parent: own_column,
+                child: other,
             } => column_of(self.table, "id").in_subquery(
                 Query::select()
                     .column((table, own_column))

@@ -53,14 +53,6 @@ impl Link {
         }
     }
 
-    pub const fn through(table: &'static str, parent: &'static str, child: &'static str) -> Self {
-        Self::Through {
-            table,
-            parent,
-            child,
-        }
-    }
-
     /// The visible, unarchived children of this link, and the expression of their parent ID.
     fn select<E: Table>(
         self,

@@ -303,7 +303,6 @@ async fn pipeline(
     );
     tracing::Span::current().record("operation", operation_name.as_str());
     let registration = admitted.registration.take();
-    let admitted = admitted;
     let analysis = &admitted.analysis;
     // While the database is away, fail in milliseconds rather than wait out the pool's
     // timeout; introspection needs no database and is still answered.

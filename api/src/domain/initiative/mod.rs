@@ -19,7 +19,7 @@ use crate::domain::programme::Programme;
 use crate::domain::theme::Theme;
 use crate::graphql::common::{DateRange, OrderDirection, localized_expr};
 use crate::graphql::context::{preferences, request};
-use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
+use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::Link;
@@ -376,11 +376,10 @@ pub fn select(
     .search_through(
         filter.search.as_ref(),
         "theme",
-        TreeLink::Table {
-            table: "initiative_theme",
-            own: "initiative_id",
-            other: "theme_id",
-        },
+        Link::via(
+            entity::initiative_theme::Column::InitiativeId,
+            entity::initiative_theme::Column::ThemeId,
+        ),
     )?
     .record(&filter.record);
     Ok(f.finish())

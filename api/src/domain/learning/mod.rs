@@ -14,7 +14,7 @@ use crate::domain::programme::Programme;
 use crate::domain::theme::Theme;
 use crate::graphql::common::localized_expr;
 use crate::graphql::context::{preferences, request, viewer};
-use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
+use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::Link;
@@ -241,11 +241,10 @@ impl crate::graphql::pagination::ListFilter for LearningFilter {
         .search_through(
             filter.search.as_ref(),
             "theme",
-            TreeLink::Table {
-                table: "learning_theme",
-                own: "learning_id",
-                other: "theme_id",
-            },
+            Link::via(
+                entity::learning_theme::Column::LearningId,
+                entity::learning_theme::Column::ThemeId,
+            ),
         )?
         .record(&filter.record);
         if let Some(municipalities) = &filter.endorsed_by {

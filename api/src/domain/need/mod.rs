@@ -14,9 +14,10 @@ use crate::domain::programme::Programme;
 use crate::domain::theme::Theme;
 use crate::graphql::common::{DateRange, localized_expr};
 use crate::graphql::context::{loader, preferences, request};
-use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
+use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
+use crate::graphql::loader::Link;
 use crate::graphql::pagination::{SortKey, SortKind};
 use crate::graphql::scalars::Date;
 use crate::kernel::ids::NodeKind;
@@ -338,7 +339,7 @@ pub fn select(
     .search_through(
         filter.search.as_ref(),
         "theme",
-        TreeLink::Column("theme_id"),
+        Link::column(need::Column::ThemeId),
     )?
     .record(&filter.record);
     if let Some(answered) = filter.answered {

@@ -16,7 +16,7 @@ use crate::domain::partnership::{PartnerRole, Partnership};
 use crate::domain::theme::Theme;
 use crate::graphql::common::{DateRange, localized_expr};
 use crate::graphql::context::{preferences, request, viewer};
-use crate::graphql::filter::{Filter, RecordCriteria, TreeLink};
+use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::{Link, reference};
@@ -259,11 +259,10 @@ impl crate::graphql::pagination::ListFilter for ProgrammeFilter {
         f.search_through(
             filter.search.as_ref(),
             "theme",
-            TreeLink::Table {
-                table: "programme_theme",
-                own: "programme_id",
-                other: "theme_id",
-            },
+            Link::via(
+                entity::programme_theme::Column::ProgrammeId,
+                entity::programme_theme::Column::ThemeId,
+            ),
         )?
         .record(&filter.record);
         Ok(f.finish())
