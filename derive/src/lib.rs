@@ -8,7 +8,9 @@
 //! with those resolvers, in place, so the schema's field order is the declaration's order;
 //! what is particular to a type stays an ordinary resolver beside them.
 //!
-//! In `#[record]` impls (`#[record(initiative)]`: the type wraps a row of `initiative`):
+//! Both attributes add async-graphql's `#[Object]`. In `#[record]` impls (`#[record(initiative)]`:
+//! the type wraps a row of `initiative`; `#[query]`, the same, declares a root type such as
+//! `NeedQuery`):
 //! - `id!("initiative");` the global ID (`The global ID of the initiative.`);
 //! - `/// doc` `text!(name: String, "Every translation of the name.");` `name`, `nameLocale`,
 //!   `nameTranslations` (`Option<String>` for an optional text);
@@ -23,12 +25,16 @@
 //!   a top-level list with the Relay arguments, `filter` (`ListFilter`) and `orderBy`
 //!   (`ListOrder`).
 //!
-//! In `#[mutations]` impls:
+//! In `#[mutations]` impls (which declare their root type, such as `NeedMutation`):
 //! - `/// doc` `change!(create_need(input: CreateNeedInput = "The new need.") -> NeedPayload = create);`
 //!   runs `create(write, input)` in the mutation frame (`= link_need(write, input, true)`
 //!   for a call of its own);
 //! - `/// doc` `archive!(archive_need(input = "The need and …") -> NeedPayload);` archives (or,
 //!   named `unarchive…`, brings back) the payload's record.
+mod filter;
+mod order;
+mod update;
+
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as Tokens;
 use quote::quote;
@@ -47,26 +53,84 @@ pub fn record(attr: TokenStream, item: TokenStream) -> TokenStream {
     } else {
         Some(parse_macro_input!(attr as syn::Path))
     };
-    let block = parse_macro_input!(item as ItemImpl);
-    let wraps = entity.map(|entity| {
-        let ty = &block.self_ty;
-        quote! {
+    let mut block = parse_macro_input!(item as ItemImpl);
+    add_object(&mut block);
+    let ty = &block.self_ty;
+    let declared = match &entity {
+        Some(entity) => quote! {
             impl crate::graphql::pagination::Wraps for #ty {
                 type Entity = #entity::Entity;
                 fn wrap(model: #entity::Model) -> Self {
                     Self(model)
                 }
             }
-        }
-    });
+        },
+        None => quote!(),
+    };
     let expanded: Tokens = expand(quote!(#block).into(), record_item).into();
-    quote!(#expanded #wraps).into()
+    quote!(#declared #expanded).into()
+}
+
+/// A root query type (`NeedQuery`) declared with its fields, as `#[record]` writes them.
+#[proc_macro_attribute]
+pub fn query(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let block = parse_macro_input!(item as ItemImpl);
+    let ty = &block.self_ty;
+    let expanded: Tokens = record(attr, quote!(#block).into()).into();
+    quote! {
+        #[derive(Default)]
+        pub struct #ty;
+        #expanded
+    }
+    .into()
+}
+
+/// async-graphql's `#[Object]` on the impl, once.
+fn add_object(block: &mut ItemImpl) {
+    if !block.attrs.iter().any(|a| a.path().is_ident("Object")) {
+        block
+            .attrs
+            .push(syn::parse_quote!(#[async_graphql::Object]));
+    }
+}
+
+/// A list's order declared on its `…OrderField` enum (see `order.rs`).
+#[proc_macro_attribute]
+pub fn order(attr: TokenStream, item: TokenStream) -> TokenStream {
+    order::expand(attr.into(), item.into())
+        .unwrap_or_else(|error| error.to_compile_error())
+        .into()
+}
+
+/// A list's filter declared on its `…Filter` input (see `filter.rs`).
+#[proc_macro_attribute]
+pub fn filter(attr: TokenStream, item: TokenStream) -> TokenStream {
+    filter::expand(attr.into(), item.into())
+        .unwrap_or_else(|error| error.to_compile_error())
+        .into()
+}
+
+/// An update input's plain changes declared on its fields (see `update.rs`).
+#[proc_macro_attribute]
+pub fn update(attr: TokenStream, item: TokenStream) -> TokenStream {
+    update::expand(attr.into(), item.into())
+        .unwrap_or_else(|error| error.to_compile_error())
+        .into()
 }
 
 /// Writes the mutations declared in one line each (see the crate's docs).
 #[proc_macro_attribute]
 pub fn mutations(_attr: TokenStream, item: TokenStream) -> TokenStream {
-    expand(item, mutation_item)
+    let mut block = parse_macro_input!(item as ItemImpl);
+    add_object(&mut block);
+    let ty = &block.self_ty;
+    let expanded: Tokens = expand(quote!(#block).into(), mutation_item).into();
+    quote! {
+        #[derive(Default)]
+        pub struct #ty;
+        #expanded
+    }
+    .into()
 }
 
 type Expander = fn(&str, Tokens, Vec<Attribute>) -> syn::Result<Option<Tokens>>;
@@ -561,10 +625,28 @@ fn camel_case(name: &str) -> String {
     out
 }
 
-fn option_inner(ty: &Type) -> Option<&Type> {
+/// `snake_case` → `SCREAMING_SNAKE_CASE`, from `UpperCamelCase` as enum values are named.
+fn screaming_snake(name: &str) -> String {
+    snake_case(name).to_uppercase()
+}
+
+/// `UpperCamelCase` → `snake_case`, as tables are named after their record kinds.
+fn snake_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (at, c) in name.chars().enumerate() {
+        if c.is_uppercase() && at > 0 {
+            out.push('_');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+/// `T` of `Wrapper<T>`.
+fn wrapped<'a>(ty: &'a Type, wrapper: &str) -> Option<&'a Type> {
     let Type::Path(path) = ty else { return None };
     let last = path.path.segments.last()?;
-    if last.ident != "Option" {
+    if last.ident != wrapper {
         return None;
     }
     let syn::PathArguments::AngleBracketed(arguments) = &last.arguments else {
@@ -576,13 +658,25 @@ fn option_inner(ty: &Type) -> Option<&Type> {
     }
 }
 
+fn option_inner(ty: &Type) -> Option<&Type> {
+    wrapped(ty, "Option")
+}
+
 fn is_option(ty: &Type) -> bool {
     option_inner(ty).is_some()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::camel_case;
+    use super::{camel_case, screaming_snake, snake_case};
+
+    #[test]
+    fn enum_values_and_kinds_name_sort_keys_and_tables() {
+        assert_eq!(screaming_snake("ResidentsCount"), "RESIDENTS_COUNT");
+        assert_eq!(screaming_snake("Value"), "VALUE");
+        assert_eq!(snake_case("Organisation"), "organisation");
+        assert_eq!(snake_case("SupportRequest"), "support_request");
+    }
 
     #[test]
     fn camel_case_names_fields_as_graphql_does() {

@@ -228,20 +228,3 @@ pub fn check_id_list(field: &str, len: usize) -> Result<(), ApiError> {
     }
     Ok(())
 }
-
-/// The order input of a list: the field to order by (an enumeration of the list's own) and
-/// the direction.
-#[macro_export]
-macro_rules! order_input {
-    ($(#[$attr:meta])* $name:ident($field:ty)) => {
-        $(#[$attr])*
-        #[derive(async_graphql::InputObject)]
-        pub struct $name {
-            /// The field to order by.
-            pub field: $field,
-            /// The direction.
-            #[graphql(default)]
-            pub direction: $crate::graphql::common::OrderDirection,
-        }
-    };
-}

@@ -24,7 +24,7 @@ pub trait Wraps: OutputType + Send + Sync + 'static {
 
 /// A list's filter input: the records it selects.
 pub trait ListFilter: Default {
-    fn select(self, ctx: &Context<'_>) -> Result<SelectStatement, crate::kernel::error::ApiError>;
+    fn select(&self, ctx: &Context<'_>) -> Result<SelectStatement, crate::kernel::error::ApiError>;
 }
 
 /// A list's order input: the sort key it stands for, given or not.

@@ -7,6 +7,12 @@ use chrono::NaiveDate;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Date(pub NaiveDate);
 
+impl From<Date> for NaiveDate {
+    fn from(date: Date) -> Self {
+        date.0
+    }
+}
+
 /// A calendar date in ISO 8601 form, `YYYY-MM-DD` (for example `2018-01-01`).
 #[Scalar(name = "Date")]
 impl ScalarType for Date {
@@ -31,6 +37,12 @@ impl ScalarType for Date {
 /// A GeoJSON geometry object (RFC 7946), such as `{"type": "Polygon", "coordinates": …}`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GeoJson(pub serde_json::Value);
+
+impl From<GeoJson> for serde_json::Value {
+    fn from(geometry: GeoJson) -> Self {
+        geometry.0
+    }
+}
 
 const GEOMETRY_TYPES: &[&str] = &[
     "Point",

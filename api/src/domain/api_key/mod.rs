@@ -71,7 +71,6 @@ pub struct ApiKey(pub api_key::Model);
 
 /// An API key (without its secret, which is shown once, at creation).
 #[stroom_derive::record(api_key)]
-#[Object]
 impl ApiKey {
     id!("key");
 

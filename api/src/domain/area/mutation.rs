@@ -1,5 +1,5 @@
 //! Changing areas.
-use async_graphql::{ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{ID, InputObject, MaybeUndefined};
 use entity::area;
 
 use super::{Area, AreaKind};
@@ -36,23 +36,24 @@ pub struct CreateAreaInput {
 }
 
 /// Changes to an area; fields left out stay as they are, fields set to null are cleared.
-#[derive(InputObject)]
+#[stroom_derive::update(area, "area")]
 pub struct UpdateAreaInput {
-    /// The area.
-    pub id: ID,
-    /// The version you last read.
-    pub version: i32,
     /// The area it lies in (null: none).
     pub parent: MaybeUndefined<ID>,
     /// What kind of area it is.
+    #[set]
     pub kind: Option<AreaKind>,
     /// The name: replaces every translation.
+    #[set(text = NAME_MAX)]
     pub name: Option<Vec<TranslationInput>>,
     /// Number of households (null: unknown).
+    #[set(check = count)]
     pub households: MaybeUndefined<i32>,
     /// Number of residents (null: unknown).
+    #[set(check = count)]
     pub residents: MaybeUndefined<i32>,
     /// Its outline (null: none).
+    #[set]
     pub geometry: MaybeUndefined<GeoJson>,
 }
 
@@ -137,35 +138,7 @@ pub async fn create(write: &Write, input: CreateAreaInput) -> WriteResult<area::
 
 pub async fn update(write: &Write, input: UpdateAreaInput) -> WriteResult<area::Model> {
     let (id, before, municipality) = editable::<area::Entity>(write, &input.id).await?;
-    let mut after = before.clone();
-    let mut problems = Problems::default();
-    if let Some(kind) = input.kind {
-        after.kind = kind.into();
-    }
-    if let Some(name) = &input.name
-        && let Some(name) = problems.check(text("name", name, true, NAME_MAX))
-    {
-        after.name = name;
-    }
-    match input.households {
-        MaybeUndefined::Value(h) => {
-            after.households = problems.check(count("households", h)).or(before.households)
-        }
-        MaybeUndefined::Null => after.households = None,
-        MaybeUndefined::Undefined => {}
-    }
-    match input.residents {
-        MaybeUndefined::Value(r) => {
-            after.residents = problems.check(count("residents", r)).or(before.residents)
-        }
-        MaybeUndefined::Null => after.residents = None,
-        MaybeUndefined::Undefined => {}
-    }
-    match &input.geometry {
-        MaybeUndefined::Value(g) => after.geometry = Some(g.0.clone()),
-        MaybeUndefined::Null => after.geometry = None,
-        MaybeUndefined::Undefined => {}
-    }
+    let (mut after, problems) = input.changed(&before);
     problems.finish()?;
     match &input.parent {
         MaybeUndefined::Value(p) => {
@@ -181,11 +154,7 @@ pub async fn update(write: &Write, input: UpdateAreaInput) -> WriteResult<area::
     Ok(stored)
 }
 
-#[derive(Default)]
-pub struct AreaMutation;
-
 #[stroom_derive::mutations]
-#[Object]
 impl AreaMutation {
     /// Adds an area (a district, neighbourhood, street cluster or site).
     change!(create_area(input: CreateAreaInput = "The new area.") -> AreaPayload = create);

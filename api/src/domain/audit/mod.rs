@@ -75,7 +75,6 @@ pub struct FieldChange {
 /// One change made through the API: who, when, which record, which mutation, and the changed
 /// fields before and after.
 #[stroom_derive::record(audit_entry)]
-#[Object]
 impl AuditEntry {
     /// When the change was made.
     async fn at(&self) -> DateTime {

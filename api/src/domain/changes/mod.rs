@@ -124,7 +124,6 @@ impl ChangeEvent {
 /// One change to one record, in the feed's commit order. It names what changed, never the
 /// values: read the record through `object` for those.
 #[stroom_derive::record]
-#[Object]
 impl ChangeEvent {
     /// The event's number: events are numbered from 1 in the order their changes committed,
     /// without gaps, so a later event never has a lower number.

@@ -1,21 +1,15 @@
 //! Indicators: what outcomes measure, with their unit.
 pub mod mutation;
 
-use async_graphql::{Context, Enum, ID, InputObject, Object};
+use async_graphql::{Enum, ID};
 use entity::indicator;
-use sea_orm::sea_query::ExprTrait;
-use sea_orm::{EntityTrait, QueryTrait};
 
 use crate::domain::outcome::Outcome;
 use crate::domain::theme::Theme;
-use crate::graphql::common::localized_expr;
-use crate::graphql::context::{preferences, request};
-use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::pagination::{SortKey, SortKind};
-use crate::kernel::ids::NodeKind;
-use crate::kernel::record::{Table, col};
+use crate::kernel::record::col;
 
 crate::record_table! {
     indicator: Indicator {
@@ -74,7 +68,6 @@ pub struct Indicator(pub indicator::Model);
 
 /// What an outcome measures: a code, a name, a unit and whether more is better.
 #[stroom_derive::record(indicator)]
-#[Object]
 impl Indicator {
     id!("indicator");
 
@@ -109,94 +102,31 @@ impl Indicator {
 }
 
 /// Criteria for the list of indicators.
-#[derive(InputObject, Default)]
+#[stroom_derive::filter(indicator)]
 pub struct IndicatorFilter {
     /// Only indicators with these codes.
+    #[by(any_of(code))]
     pub codes: Option<Vec<String>>,
     /// Only indicators of these themes (or narrower ones).
+    #[by(subtree(theme_id, Theme))]
     pub themes: Option<Vec<ID>>,
     /// Only indicators in these units.
+    #[by(one_of(unit))]
     pub units: Option<Vec<Unit>>,
-    /// The criteria of every list of records.
-    #[graphql(flatten)]
-    pub record: RecordCriteria,
 }
 
-/// What indicators can be ordered by.
-#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+#[stroom_derive::order(indicator, "indicators")]
 pub enum IndicatorOrderField {
     /// The code.
     #[default]
+    #[sort(text = code)]
     Code,
     /// The name in the request's locale.
+    #[sort(localized = name)]
     Name,
-    /// Creation time.
-    CreatedAt,
-    /// Time of the last change.
-    UpdatedAt,
 }
 
-crate::order_input!(
-    /// The order of a list of indicators.
-    #[derive(Default)]
-    IndicatorOrder(IndicatorOrderField)
-);
-
-impl crate::graphql::pagination::ListFilter for IndicatorFilter {
-    fn select(
-        self,
-        ctx: &Context<'_>,
-    ) -> Result<sea_orm::sea_query::SelectStatement, crate::kernel::error::ApiError> {
-        let filter = self;
-        let db = &request(ctx).db;
-        let mut f = Filter::new(
-            indicator::Entity::find().into_query(),
-            "indicator",
-            db.get_database_backend(),
-        );
-        if let Some(codes) = &filter.codes {
-            f.condition(col(indicator::Column::Code).is_in(codes.iter().cloned()));
-        }
-        f.subtree(
-            "filter.themes",
-            entity::indicator::Column::ThemeId,
-            filter.themes.as_ref(),
-            NodeKind::Theme,
-            "theme",
-        )?
-        .one_of::<Unit, entity::enums::Unit>(entity::indicator::Column::Unit, filter.units.as_ref())
-        .record(&filter.record);
-        Ok(f.finish())
-    }
-}
-
-impl crate::graphql::pagination::ListOrder for IndicatorOrder {
-    fn key(order_by: Option<Self>, ctx: &Context<'_>) -> SortKey {
-        let order = order_by.unwrap_or_default();
-        let id = indicator::Entity::id_expr();
-        match order.field {
-            IndicatorOrderField::Code => {
-                SortKey::new("CODE", col(indicator::Column::Code), SortKind::Text, id)
-            }
-            IndicatorOrderField::Name => SortKey::new(
-                "NAME",
-                localized_expr("indicator", "name", &preferences(ctx).chain(None)),
-                SortKind::Text,
-                id,
-            )
-            .nullable(),
-            IndicatorOrderField::CreatedAt => indicator::Entity::by_created_at(),
-            IndicatorOrderField::UpdatedAt => indicator::Entity::by_updated_at(),
-        }
-        .descending(order.direction.is_desc())
-    }
-}
-
-#[derive(Default)]
-pub struct IndicatorQuery;
-
-#[stroom_derive::record]
-#[Object]
+#[stroom_derive::query]
 impl IndicatorQuery {
     /// Indicators that outcomes are measured with.
     records!(indicators: Indicator, IndicatorFilter, IndicatorOrder = "by code");

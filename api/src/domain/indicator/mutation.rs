@@ -1,5 +1,5 @@
 //! Changing indicators: a vocabulary shared by all cities so outcomes compare, kept by admins.
-use async_graphql::{ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{ID, InputObject, MaybeUndefined};
 use entity::indicator;
 
 use super::{Indicator, Unit};
@@ -32,19 +32,18 @@ pub struct CreateIndicatorInput {
 }
 
 /// Changes to an indicator; its code and unit never change.
-#[derive(InputObject)]
+#[stroom_derive::update(indicator, "indicator")]
 pub struct UpdateIndicatorInput {
-    /// The indicator.
-    pub id: ID,
-    /// The version you last read.
-    pub version: i32,
     /// The name: replaces every translation.
+    #[set(text = NAME_MAX)]
     pub name: Option<Vec<TranslationInput>>,
     /// The description: replaces every translation (null: none).
+    #[set(text = TEXT_MAX)]
     pub description: MaybeUndefined<Vec<TranslationInput>>,
     /// The theme (null: none).
     pub theme: MaybeUndefined<ID>,
     /// Whether a higher value is better.
+    #[set]
     pub higher_is_better: Option<bool>,
 }
 
@@ -100,23 +99,7 @@ pub async fn update(write: &Write, input: UpdateIndicatorInput) -> WriteResult<i
     write.admin_only("change an indicator (indicators are shared by all cities)")?;
     let id = id("id", &input.id, NodeKind::Indicator)?;
     let before = write.existing::<indicator::Entity>(id).await?;
-    let mut after = before.clone();
-    let mut problems = Problems::default();
-    if let Some(name) = &input.name
-        && let Some(name) = problems.check(text("name", name, true, NAME_MAX))
-    {
-        after.name = name;
-    }
-    crate::graphql::input::apply_text(
-        &mut problems,
-        "description",
-        &input.description,
-        TEXT_MAX,
-        &mut after.description,
-    );
-    if let Some(h) = input.higher_is_better {
-        after.higher_is_better = h;
-    }
+    let (mut after, problems) = input.changed(&before);
     problems.finish()?;
     match &input.theme {
         MaybeUndefined::Value(t) => after.theme_id = Some(check_theme(write, t).await?),
@@ -129,11 +112,7 @@ pub async fn update(write: &Write, input: UpdateIndicatorInput) -> WriteResult<i
     Ok(stored)
 }
 
-#[derive(Default)]
-pub struct IndicatorMutation;
-
 #[stroom_derive::mutations]
-#[Object]
 impl IndicatorMutation {
     /// Adds an indicator. Admin only.
     change!(create_indicator(input: CreateIndicatorInput = "The new indicator.") -> IndicatorPayload = create);

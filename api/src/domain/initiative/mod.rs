@@ -3,9 +3,8 @@
 pub mod mutation;
 mod support_request;
 
-use async_graphql::{Context, Enum, ID, InputObject, Object};
+use async_graphql::{Context, Enum, ID};
 use entity::initiative;
-use sea_orm::{EntityTrait, QueryTrait};
 
 pub use support_request::{SupportKind, SupportRequest, SupportStatus};
 
@@ -17,16 +16,12 @@ use crate::domain::outcome::Outcome;
 use crate::domain::partnership::{PartnerRole, Partnership};
 use crate::domain::programme::Programme;
 use crate::domain::theme::Theme;
-use crate::graphql::common::{DateRange, OrderDirection, localized_expr};
-use crate::graphql::context::{preferences, request};
-use crate::graphql::filter::{Filter, RecordCriteria};
+use crate::graphql::common::DateRange;
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::Link;
-use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, children_where};
+use crate::graphql::pagination::{Connection, PageArgs, children_where};
 use crate::graphql::scalars::Date;
-use crate::kernel::ids::NodeKind;
-use crate::kernel::record::{Table, col};
 
 crate::record_table! {
     initiative: Initiative {
@@ -109,7 +104,6 @@ pub struct Initiative(pub initiative::Model);
 
 /// A circular initiative (repair café, tool library, second-hand shop, food sharing…).
 #[stroom_derive::record(initiative)]
-#[Object]
 impl Initiative {
     id!("initiative");
 
@@ -203,184 +197,58 @@ impl Initiative {
 }
 
 /// Criteria for the list of initiatives.
-#[derive(InputObject, Default)]
+#[stroom_derive::filter(initiative)]
 pub struct InitiativeFilter {
     /// Only initiatives in these municipalities.
+    #[by(references(municipality_id, Municipality))]
     pub municipalities: Option<Vec<ID>>,
     /// Only initiatives of these programmes.
+    #[by(references(programme_id, Programme))]
     pub programmes: Option<Vec<ID>>,
     /// Only initiatives with any of these themes (or narrower ones).
+    #[by(linked(initiative_theme, Theme))]
     pub themes: Option<Vec<ID>>,
     /// Only initiatives working in any of these areas (or areas inside them).
+    #[by(linked(initiative_area, Area))]
     pub areas: Option<Vec<ID>>,
     /// Only initiatives answering any of these needs.
+    #[by(linked(initiative_need, Need))]
     pub needs: Option<Vec<ID>>,
     /// Only initiatives at these stages.
+    #[by(one_of(stage))]
     pub stages: Option<Vec<InitiativeStage>>,
     /// Only initiatives with these business models.
+    #[by(one_of(business_model))]
     pub business_models: Option<Vec<BusinessModel>>,
     /// Only initiatives of these affordabilities.
+    #[by(one_of(affordability))]
     pub affordabilities: Option<Vec<Affordability>>,
     /// Only initiatives started by these kinds of initiator.
+    #[by(one_of(initiator_kind))]
     pub initiator_kinds: Option<Vec<InitiatorKind>>,
     /// Only initiatives that started within this range.
+    #[by(date_range(start_date))]
     pub started: Option<DateRange>,
     /// Text contained in the name or description, in any language; case and accents do not matter.
+    #[by(search(Theme, initiative_theme))]
     pub search: Option<String>,
-    /// The criteria of every list of records.
-    #[graphql(flatten)]
-    pub record: RecordCriteria,
 }
 
-/// What initiatives can be ordered by.
-#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+#[stroom_derive::order(initiative, "initiatives")]
 pub enum InitiativeOrderField {
-    /// Creation time.
     #[default]
     CreatedAt,
-    /// Time of the last change.
     UpdatedAt,
     /// The name in the request's locale.
+    #[sort(localized = name)]
     Name,
     /// The start date (initiatives without one come last).
+    #[sort(date = start_date, nullable)]
     StartDate,
 }
 
-crate::order_input!(
-    /// The order of a list of initiatives.
-    InitiativeOrder(InitiativeOrderField)
-);
-
-impl crate::graphql::pagination::ListFilter for InitiativeFilter {
-    fn select(
-        self,
-        ctx: &Context<'_>,
-    ) -> Result<sea_orm::sea_query::SelectStatement, crate::kernel::error::ApiError> {
-        select(ctx, &self)
-    }
-}
-
-impl crate::graphql::pagination::ListOrder for InitiativeOrder {
-    fn key(order_by: Option<Self>, ctx: &Context<'_>) -> SortKey {
-        let id = initiative::Entity::id_expr();
-        let order = order_by.unwrap_or(InitiativeOrder {
-            field: InitiativeOrderField::CreatedAt,
-            direction: OrderDirection::Asc,
-        });
-        match order.field {
-            InitiativeOrderField::CreatedAt => initiative::Entity::by_created_at(),
-            InitiativeOrderField::UpdatedAt => initiative::Entity::by_updated_at(),
-            InitiativeOrderField::Name => SortKey::new(
-                "NAME",
-                localized_expr("initiative", "name", &preferences(ctx).chain(None)),
-                SortKind::Text,
-                id,
-            )
-            .nullable(),
-            InitiativeOrderField::StartDate => SortKey::new(
-                "START_DATE",
-                col(initiative::Column::StartDate),
-                SortKind::Date,
-                id,
-            )
-            .nullable(),
-        }
-        .descending(order.direction.is_desc())
-    }
-}
-
-#[derive(Default)]
-pub struct InitiativeQuery;
-
-#[stroom_derive::record]
-#[Object]
+#[stroom_derive::query]
 impl InitiativeQuery {
     /// Circular initiatives.
     records!(initiatives: Initiative, InitiativeFilter, InitiativeOrder = "oldest record first");
-}
-
-/// The initiatives a filter selects (`SELECT … FROM initiative WHERE …`), for lists and statistics.
-pub fn select(
-    ctx: &Context<'_>,
-    filter: &InitiativeFilter,
-) -> Result<sea_orm::sea_query::SelectStatement, crate::kernel::error::ApiError> {
-    let db = &request(ctx).db;
-    let mut f = Filter::new(
-        initiative::Entity::find().into_query(),
-        "initiative",
-        db.get_database_backend(),
-    );
-    f.references(
-        "filter.municipalities",
-        entity::initiative::Column::MunicipalityId,
-        filter.municipalities.as_ref(),
-        NodeKind::Municipality,
-    )?
-    .references(
-        "filter.programmes",
-        entity::initiative::Column::ProgrammeId,
-        filter.programmes.as_ref(),
-        NodeKind::Programme,
-    )?
-    .linked(
-        "filter.themes",
-        filter.themes.as_ref(),
-        NodeKind::Theme,
-        Link::via(
-            entity::initiative_theme::Column::InitiativeId,
-            entity::initiative_theme::Column::ThemeId,
-        ),
-        Some("theme"),
-    )?
-    .linked(
-        "filter.areas",
-        filter.areas.as_ref(),
-        NodeKind::Area,
-        Link::via(
-            entity::initiative_area::Column::InitiativeId,
-            entity::initiative_area::Column::AreaId,
-        ),
-        Some("area"),
-    )?
-    .linked(
-        "filter.needs",
-        filter.needs.as_ref(),
-        NodeKind::Need,
-        Link::via(
-            entity::initiative_need::Column::InitiativeId,
-            entity::initiative_need::Column::NeedId,
-        ),
-        None,
-    )?
-    .one_of::<InitiativeStage, entity::enums::InitiativeStage>(
-        entity::initiative::Column::Stage,
-        filter.stages.as_ref(),
-    )
-    .one_of::<BusinessModel, entity::enums::BusinessModel>(
-        entity::initiative::Column::BusinessModel,
-        filter.business_models.as_ref(),
-    )
-    .one_of::<Affordability, entity::enums::Affordability>(
-        entity::initiative::Column::Affordability,
-        filter.affordabilities.as_ref(),
-    )
-    .one_of::<InitiatorKind, entity::enums::InitiatorKind>(
-        entity::initiative::Column::InitiatorKind,
-        filter.initiator_kinds.as_ref(),
-    )
-    .date_range(
-        "filter.started",
-        entity::initiative::Column::StartDate,
-        filter.started.as_ref(),
-    )?
-    .search_through(
-        filter.search.as_ref(),
-        "theme",
-        Link::via(
-            entity::initiative_theme::Column::InitiativeId,
-            entity::initiative_theme::Column::ThemeId,
-        ),
-    )?
-    .record(&filter.record);
-    Ok(f.finish())
 }

@@ -1,6 +1,6 @@
 //! Changing initiatives: create, update, archive, change the stage, link needs, record support
 //! requests and their decisions.
-use async_graphql::{ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{ID, InputObject, MaybeUndefined};
 use entity::{initiative, support_request};
 use sea_orm::{ActiveModelTrait, IntoActiveModel};
 
@@ -62,31 +62,36 @@ pub struct CreateInitiativeInput {
 }
 
 /// Changes to an initiative; fields left out stay as they are, fields set to null are cleared.
-#[derive(InputObject)]
+#[stroom_derive::update(initiative, "initiative")]
 pub struct UpdateInitiativeInput {
-    /// The initiative.
-    pub id: ID,
-    /// The version you last read.
-    pub version: i32,
     /// The programme (null: none).
     pub programme: MaybeUndefined<ID>,
     /// The name: replaces every translation.
+    #[set(text = NAME_MAX)]
     pub name: Option<Vec<TranslationInput>>,
     /// The description: replaces every translation (null: none).
+    #[set(text = TEXT_MAX)]
     pub description: MaybeUndefined<Vec<TranslationInput>>,
     /// Who started it.
+    #[set]
     pub initiator_kind: Option<InitiatorKind>,
     /// How far it has come.
+    #[set]
     pub stage: Option<InitiativeStage>,
     /// The day it started (null: unknown).
+    #[set]
     pub start_date: MaybeUndefined<Date>,
     /// The day it ended (null: not ended).
+    #[set]
     pub end_date: MaybeUndefined<Date>,
     /// How it pays its way.
+    #[set]
     pub business_model: Option<BusinessModel>,
     /// What using it costs residents.
+    #[set]
     pub affordability: Option<Affordability>,
     /// Its website (null: none).
+    #[set(check = url)]
     pub website: MaybeUndefined<String>,
     /// Areas it works in: replaces the list.
     pub areas: Option<Vec<ID>>,
@@ -346,51 +351,7 @@ pub async fn create(write: &Write, input: CreateInitiativeInput) -> WriteResult<
 
 pub async fn update(write: &Write, input: UpdateInitiativeInput) -> WriteResult<initiative::Model> {
     let (id, before, municipality) = editable::<initiative::Entity>(write, &input.id).await?;
-    let mut after = before.clone();
-    let mut problems = Problems::default();
-    if let Some(name) = &input.name
-        && let Some(name) = problems.check(text("name", name, true, NAME_MAX))
-    {
-        after.name = name;
-    }
-    match &input.description {
-        MaybeUndefined::Value(d) => {
-            if let Some(d) = problems.check(text("description", d, false, TEXT_MAX)) {
-                after.description = d;
-            }
-        }
-        MaybeUndefined::Null => after.description = Default::default(),
-        MaybeUndefined::Undefined => {}
-    }
-    match &input.website {
-        MaybeUndefined::Value(w) => {
-            after.website = problems.check(url("website", w)).or(before.website.clone())
-        }
-        MaybeUndefined::Null => after.website = None,
-        MaybeUndefined::Undefined => {}
-    }
-    if let Some(v) = input.initiator_kind {
-        after.initiator_kind = v.into();
-    }
-    if let Some(v) = input.stage {
-        after.stage = v.into();
-    }
-    if let Some(v) = input.business_model {
-        after.business_model = v.into();
-    }
-    if let Some(v) = input.affordability {
-        after.affordability = v.into();
-    }
-    match input.start_date {
-        MaybeUndefined::Value(d) => after.start_date = Some(d.0),
-        MaybeUndefined::Null => after.start_date = None,
-        MaybeUndefined::Undefined => {}
-    }
-    match input.end_date {
-        MaybeUndefined::Value(d) => after.end_date = Some(d.0),
-        MaybeUndefined::Null => after.end_date = None,
-        MaybeUndefined::Undefined => {}
-    }
+    let (mut after, mut problems) = input.changed(&before);
     problems.check(date_order("endDate", after.start_date, after.end_date));
     problems.finish()?;
     let own = before.municipality_id;
@@ -637,11 +598,7 @@ pub async fn decide_support_request(
     Ok(stored)
 }
 
-#[derive(Default)]
-pub struct InitiativeMutation;
-
 #[stroom_derive::mutations]
-#[Object]
 impl InitiativeMutation {
     /// Registers a new initiative.
     change!(create_initiative(input: CreateInitiativeInput = "The new initiative.") -> InitiativePayload = create);

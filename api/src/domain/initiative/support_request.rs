@@ -1,5 +1,5 @@
 //! Support requests: what an initiative asked the city for, and the decision.
-use async_graphql::{Enum, Object};
+use async_graphql::Enum;
 use entity::support_request;
 
 use crate::domain::initiative::Initiative;
@@ -75,7 +75,6 @@ pub struct SupportRequest(pub support_request::Model);
 
 /// Support an initiative asked the city for (a location, money, expertise…) and the decision.
 #[stroom_derive::record(support_request)]
-#[Object]
 impl SupportRequest {
     id!("support request");
 

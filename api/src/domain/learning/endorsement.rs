@@ -1,6 +1,6 @@
 //! Endorsements: another municipality saying of a learning "we saw this too", so partner cities
 //! see which lessons several cities share.
-use async_graphql::{Context, ID, InputObject, Object};
+use async_graphql::{Context, ID, InputObject};
 use entity::learning_endorsement;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -36,7 +36,6 @@ pub struct LearningEndorsement(pub learning_endorsement::Model);
 
 /// A municipality's endorsement of another municipality's learning: "we saw this too".
 #[stroom_derive::record(learning_endorsement)]
-#[Object]
 impl LearningEndorsement {
     id!("endorsement");
 
@@ -154,11 +153,7 @@ pub async fn endorse(
         .await
 }
 
-#[derive(Default)]
-pub struct EndorsementMutation;
-
 #[stroom_derive::mutations]
-#[Object]
 impl EndorsementMutation {
     /// Endorses another municipality's learning on behalf of the key's municipality: "we saw
     /// this too".

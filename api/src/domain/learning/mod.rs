@@ -3,7 +3,7 @@ pub mod endorsement;
 pub mod mutation;
 pub mod translation;
 
-use async_graphql::{Context, Enum, ID, InputObject, Object};
+use async_graphql::{Context, Enum, ID};
 use entity::learning;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{Condition, EntityTrait, QueryTrait};
@@ -12,9 +12,8 @@ use crate::domain::initiative::Initiative;
 use crate::domain::municipality::Municipality;
 use crate::domain::programme::Programme;
 use crate::domain::theme::Theme;
-use crate::graphql::common::localized_expr;
-use crate::graphql::context::{preferences, request, viewer};
-use crate::graphql::filter::{Filter, RecordCriteria};
+use crate::graphql::context::viewer;
+use crate::graphql::filter::Filter;
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::Link;
@@ -84,7 +83,6 @@ pub struct Learning(pub learning::Model);
 /// A lesson drawn from a programme or an initiative: a success factor, pitfall, challenge or
 /// recommendation.
 #[stroom_derive::record(learning)]
-#[Object]
 impl Learning {
     id!("learning");
 
@@ -143,177 +141,99 @@ impl Learning {
 }
 
 /// Criteria for the list of learnings.
-#[derive(InputObject, Default)]
+#[stroom_derive::filter(learning, base = visible)]
 pub struct LearningFilter {
     /// Only learnings of these kinds.
+    #[by(one_of(kind))]
     pub kinds: Option<Vec<LearningKind>>,
     /// Only learnings for these audiences (partner-only learnings need a partner key).
+    #[by(one_of(audience))]
     pub audiences: Option<Vec<Audience>>,
     /// Only learnings with any of these themes (or narrower ones).
+    #[by(linked(learning_theme, Theme))]
     pub themes: Option<Vec<ID>>,
     /// Only learnings of these municipalities.
+    #[by(references(municipality_id, Municipality))]
     pub municipalities: Option<Vec<ID>>,
     /// Only learnings drawn from these programmes.
+    #[by(references(programme_id, Programme))]
     pub programmes: Option<Vec<ID>>,
     /// Only learnings drawn from these initiatives.
+    #[by(references(initiative_id, Initiative))]
     pub initiatives: Option<Vec<ID>>,
     /// Only learnings endorsed by any of these municipalities ("also seen in").
+    #[by(with = endorsed_by)]
     pub endorsed_by: Option<Vec<ID>>,
     /// Only learnings endorsed by at least this many other municipalities.
+    #[by(with = min_endorsements)]
     pub min_endorsements: Option<i32>,
     /// Text contained in the title or body, in any language; case and accents do not matter.
+    #[by(search(Theme, learning_theme))]
     pub search: Option<String>,
-    /// The criteria of every list of records.
-    #[graphql(flatten)]
-    pub record: RecordCriteria,
 }
 
-/// What learnings can be ordered by.
-#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+/// The learnings the viewer may see: partner-only ones need a partner key.
+fn visible(ctx: &Context<'_>) -> sea_orm::sea_query::SelectStatement {
+    use sea_orm::QueryFilter;
+    learning::Entity::find()
+        .filter(learning::Entity::visible_to(viewer(ctx)))
+        .into_query()
+}
+
+fn endorsed_by(
+    f: &mut Filter,
+    _ctx: &Context<'_>,
+    municipalities: &[ID],
+) -> Result<(), crate::kernel::error::ApiError> {
+    crate::graphql::common::check_id_list("filter.endorsedBy", municipalities.len())?;
+    let ids = crate::kernel::ids::GlobalId::decode_all(
+        "filter.endorsedBy",
+        municipalities,
+        NodeKind::Municipality,
+    )?;
+    f.condition(
+        col(learning::Column::Id).in_subquery(
+            sea_orm::sea_query::Query::select()
+                .column(("learning_endorsement", "learning_id"))
+                .from("learning_endorsement")
+                .and_where(col(entity::learning_endorsement::Column::MunicipalityId).is_in(ids))
+                .and_where(col(entity::learning_endorsement::Column::ArchivedAt).is_null())
+                .take(),
+        ),
+    );
+    Ok(())
+}
+
+fn min_endorsements(
+    f: &mut Filter,
+    _ctx: &Context<'_>,
+    minimum: &i32,
+) -> Result<(), crate::kernel::error::ApiError> {
+    if *minimum < 0 {
+        return Err(crate::kernel::error::ApiError::bad_input(
+            "filter.minEndorsements",
+            "`minEndorsements` cannot be negative.",
+        ));
+    }
+    f.condition(endorsement_count().gte(i64::from(*minimum)));
+    Ok(())
+}
+
+#[stroom_derive::order(learning, "learnings")]
 pub enum LearningOrderField {
     /// The position in their source.
     #[default]
+    #[sort(int = position, nullable)]
     Position,
     /// The title in the request's locale.
+    #[sort(localized = title)]
     Title,
     /// The number of municipalities that endorse them.
+    #[sort(int = endorsement_count())]
     Endorsements,
-    /// Creation time.
-    CreatedAt,
-    /// Time of the last change.
-    UpdatedAt,
 }
 
-crate::order_input!(
-    /// The order of a list of learnings.
-    #[derive(Default)]
-    LearningOrder(LearningOrderField)
-);
-
-impl crate::graphql::pagination::ListFilter for LearningFilter {
-    fn select(
-        self,
-        ctx: &Context<'_>,
-    ) -> Result<sea_orm::sea_query::SelectStatement, crate::kernel::error::ApiError> {
-        let filter = self;
-        use sea_orm::QueryFilter;
-        let db = &request(ctx).db;
-        let base = learning::Entity::find()
-            .filter(learning::Entity::visible_to(viewer(ctx)))
-            .into_query();
-        let mut f = Filter::new(base, "learning", db.get_database_backend());
-        f.one_of::<LearningKind, entity::enums::LearningKind>(
-            entity::learning::Column::Kind,
-            filter.kinds.as_ref(),
-        )
-        .one_of::<Audience, entity::enums::Audience>(
-            entity::learning::Column::Audience,
-            filter.audiences.as_ref(),
-        )
-        .linked(
-            "filter.themes",
-            filter.themes.as_ref(),
-            NodeKind::Theme,
-            Link::via(
-                entity::learning_theme::Column::LearningId,
-                entity::learning_theme::Column::ThemeId,
-            ),
-            Some("theme"),
-        )?
-        .references(
-            "filter.municipalities",
-            entity::learning::Column::MunicipalityId,
-            filter.municipalities.as_ref(),
-            NodeKind::Municipality,
-        )?
-        .references(
-            "filter.programmes",
-            entity::learning::Column::ProgrammeId,
-            filter.programmes.as_ref(),
-            NodeKind::Programme,
-        )?
-        .references(
-            "filter.initiatives",
-            entity::learning::Column::InitiativeId,
-            filter.initiatives.as_ref(),
-            NodeKind::Initiative,
-        )?
-        .search_through(
-            filter.search.as_ref(),
-            "theme",
-            Link::via(
-                entity::learning_theme::Column::LearningId,
-                entity::learning_theme::Column::ThemeId,
-            ),
-        )?
-        .record(&filter.record);
-        if let Some(municipalities) = &filter.endorsed_by {
-            crate::graphql::common::check_id_list("filter.endorsedBy", municipalities.len())?;
-            let ids = crate::kernel::ids::GlobalId::decode_all(
-                "filter.endorsedBy",
-                municipalities,
-                NodeKind::Municipality,
-            )?;
-            f.condition(
-                col(learning::Column::Id).in_subquery(
-                    sea_orm::sea_query::Query::select()
-                        .column(("learning_endorsement", "learning_id"))
-                        .from("learning_endorsement")
-                        .and_where(
-                            col(entity::learning_endorsement::Column::MunicipalityId).is_in(ids),
-                        )
-                        .and_where(col(entity::learning_endorsement::Column::ArchivedAt).is_null())
-                        .take(),
-                ),
-            );
-        }
-        if let Some(minimum) = filter.min_endorsements {
-            if minimum < 0 {
-                return Err(crate::kernel::error::ApiError::bad_input(
-                    "filter.minEndorsements",
-                    "`minEndorsements` cannot be negative.",
-                ));
-            }
-            f.condition(endorsement_count().gte(i64::from(minimum)));
-        }
-        Ok(f.finish())
-    }
-}
-
-impl crate::graphql::pagination::ListOrder for LearningOrder {
-    fn key(order_by: Option<Self>, ctx: &Context<'_>) -> SortKey {
-        let order = order_by.unwrap_or_default();
-        let id = learning::Entity::id_expr();
-        match order.field {
-            LearningOrderField::Position => SortKey::new(
-                "POSITION",
-                col(learning::Column::Position),
-                SortKind::Int,
-                id,
-            )
-            .nullable(),
-            LearningOrderField::Title => SortKey::new(
-                "TITLE",
-                localized_expr("learning", "title", &preferences(ctx).chain(None)),
-                SortKind::Text,
-                id,
-            )
-            .nullable(),
-            LearningOrderField::Endorsements => {
-                SortKey::new("ENDORSEMENTS", endorsement_count(), SortKind::Int, id)
-            }
-            LearningOrderField::CreatedAt => learning::Entity::by_created_at(),
-            LearningOrderField::UpdatedAt => learning::Entity::by_updated_at(),
-        }
-        .descending(order.direction.is_desc())
-    }
-}
-
-#[derive(Default)]
-pub struct LearningQuery;
-
-#[stroom_derive::record]
-#[Object]
+#[stroom_derive::query]
 impl LearningQuery {
     /// Lessons learnt. Anonymous callers see public learnings only.
     records!(learnings: Learning, LearningFilter, LearningOrder = "by position in their source");

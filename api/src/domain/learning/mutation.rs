@@ -1,5 +1,5 @@
 //! Changing learnings: the lessons partner cities read.
-use async_graphql::{ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{ID, InputObject, MaybeUndefined};
 use entity::learning;
 use sea_orm::{ActiveModelTrait, IntoActiveModel};
 
@@ -42,21 +42,22 @@ pub struct CreateLearningInput {
 }
 
 /// Changes to a learning; fields left out stay as they are.
-#[derive(InputObject)]
+#[stroom_derive::update(learning, "learning")]
 pub struct UpdateLearningInput {
-    /// The learning.
-    pub id: ID,
-    /// The version you last read.
-    pub version: i32,
     /// The kind of lesson.
+    #[set]
     pub kind: Option<LearningKind>,
     /// Who may read it.
+    #[set]
     pub audience: Option<Audience>,
     /// Its position (null: none).
+    #[set(check = |_, at| position(at))]
     pub position: MaybeUndefined<i32>,
     /// The title: replaces every translation.
+    #[set(text = NAME_MAX)]
     pub title: Option<Vec<TranslationInput>>,
     /// The body: replaces every translation.
+    #[set(text = TEXT_MAX)]
     pub body: Option<Vec<TranslationInput>>,
     /// Its themes: replaces the list.
     pub themes: Option<Vec<ID>>,
@@ -197,31 +198,7 @@ pub async fn create(write: &Write, input: CreateLearningInput) -> WriteResult<le
 
 pub async fn update(write: &Write, input: UpdateLearningInput) -> WriteResult<learning::Model> {
     let (id, before, municipality) = editable::<learning::Entity>(write, &input.id).await?;
-    let mut after = before.clone();
-    let mut problems = Problems::default();
-    if let Some(title) = &input.title
-        && let Some(title) = problems.check(text("title", title, true, NAME_MAX))
-    {
-        after.title = title;
-    }
-    if let Some(body) = &input.body
-        && let Some(body) = problems.check(text("body", body, true, TEXT_MAX))
-    {
-        after.body = body;
-    }
-    match input.position {
-        MaybeUndefined::Value(p) => {
-            after.position = problems.check(position(p)).or(before.position)
-        }
-        MaybeUndefined::Null => after.position = None,
-        MaybeUndefined::Undefined => {}
-    }
-    if let Some(kind) = input.kind {
-        after.kind = kind.into();
-    }
-    if let Some(audience) = input.audience {
-        after.audience = audience.into();
-    }
+    let (mut after, problems) = input.changed(&before);
     problems.finish()?;
     let themes = check_themes(write, before.municipality_id, input.themes.as_deref()).await?;
     after.search_text = super::search_text(&after);
@@ -243,11 +220,7 @@ pub async fn update(write: &Write, input: UpdateLearningInput) -> WriteResult<le
     Ok(stored)
 }
 
-#[derive(Default)]
-pub struct LearningMutation;
-
 #[stroom_derive::mutations]
-#[Object]
 impl LearningMutation {
     /// Records a lesson learnt.
     change!(create_learning(input: CreateLearningInput = "The new lesson.") -> LearningPayload = create);

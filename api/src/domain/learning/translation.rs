@@ -2,7 +2,7 @@
 //! so partner cities read each other's lessons in their own languages. The original text is
 //! never changed, each translation says where it comes from and who contributed it, and every
 //! one is in the audit trail of the learning's municipality.
-use async_graphql::{Enum, ID, InputObject, Object};
+use async_graphql::{Enum, ID, InputObject};
 use entity::{LocalizedText, learning};
 use sea_orm::ActiveValue::Set;
 
@@ -131,11 +131,7 @@ async fn translate(write: &Write, input: TranslateLearningInput) -> WriteResult<
     Ok(stored)
 }
 
-#[derive(Default)]
-pub struct LearningTranslationMutation;
-
 #[stroom_derive::mutations]
-#[Object]
 impl LearningTranslationMutation {
     /// Adds (or replaces) a translation of a learning's title or body, by an editor of any
     /// municipality: partner cities make each other's lessons readable in their languages. The

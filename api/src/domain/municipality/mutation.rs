@@ -1,5 +1,5 @@
 //! Changing municipalities: admins add them; a municipality's editors keep its record current.
-use async_graphql::{ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{InputObject, MaybeUndefined};
 use entity::municipality;
 
 use super::Municipality;
@@ -30,21 +30,22 @@ pub struct CreateMunicipalityInput {
 }
 
 /// Changes to a municipality; fields left out stay as they are, fields set to null are cleared.
-#[derive(InputObject)]
+#[stroom_derive::update(municipality, "municipality")]
 pub struct UpdateMunicipalityInput {
-    /// The municipality.
-    pub id: ID,
-    /// The version you last read.
-    pub version: i32,
     /// The name: replaces every translation.
+    #[set(text = NAME_MAX)]
     pub name: Option<Vec<TranslationInput>>,
     /// ISO 3166-1 alpha-2 country code.
+    #[set(check = country)]
     pub country: Option<String>,
     /// The default locale.
+    #[set(check = locale)]
     pub default_locale: Option<String>,
     /// Number of households (null: unknown).
+    #[set(check = count)]
     pub households: MaybeUndefined<i32>,
     /// Number of inhabitants (null: unknown).
+    #[set(check = count)]
     pub population: MaybeUndefined<i32>,
 }
 
@@ -97,37 +98,7 @@ pub async fn update(
     let id = id("id", &input.id, NodeKind::Municipality)?;
     let before = write.existing::<municipality::Entity>(id).await?;
     write.authorize::<municipality::Entity>(&before).await?;
-    let mut after = before.clone();
-    let mut problems = Problems::default();
-    if let Some(name) = &input.name
-        && let Some(name) = problems.check(text("name", name, true, NAME_MAX))
-    {
-        after.name = name;
-    }
-    if let Some(c) = &input.country
-        && let Some(c) = problems.check(country("country", c))
-    {
-        after.country = c;
-    }
-    if let Some(l) = &input.default_locale
-        && let Some(l) = problems.check(locale("defaultLocale", l))
-    {
-        after.default_locale = l;
-    }
-    match input.households {
-        MaybeUndefined::Value(h) => {
-            after.households = problems.check(count("households", h)).or(before.households)
-        }
-        MaybeUndefined::Null => after.households = None,
-        MaybeUndefined::Undefined => {}
-    }
-    match input.population {
-        MaybeUndefined::Value(p) => {
-            after.population = problems.check(count("population", p)).or(before.population)
-        }
-        MaybeUndefined::Null => after.population = None,
-        MaybeUndefined::Undefined => {}
-    }
+    let (mut after, problems) = input.changed(&before);
     problems.finish()?;
     after.search_text = super::search_text(&after);
     let stored = write
@@ -136,11 +107,7 @@ pub async fn update(
     Ok(stored)
 }
 
-#[derive(Default)]
-pub struct MunicipalityMutation;
-
 #[stroom_derive::mutations]
-#[Object]
 impl MunicipalityMutation {
     /// Adds a municipality or region. Admin only.
     change!(create_municipality(input: CreateMunicipalityInput = "The new municipality.") -> MunicipalityPayload = create);

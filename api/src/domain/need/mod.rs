@@ -2,26 +2,23 @@
 mod loaders;
 pub mod mutation;
 
-use async_graphql::{Context, Enum, ID, InputObject, Object};
+use async_graphql::{Context, Enum, ID};
 use entity::need;
 use sea_orm::sea_query::{ExprTrait, Query};
-use sea_orm::{EntityTrait, QueryTrait};
 
 use crate::domain::area::Area;
 use crate::domain::initiative::Initiative;
 use crate::domain::municipality::Municipality;
 use crate::domain::programme::Programme;
 use crate::domain::theme::Theme;
-use crate::graphql::common::{DateRange, localized_expr};
-use crate::graphql::context::{loader, preferences, request};
-use crate::graphql::filter::{Filter, RecordCriteria};
+use crate::graphql::common::DateRange;
+use crate::graphql::context::loader;
+use crate::graphql::filter::Filter;
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
-use crate::graphql::loader::Link;
 use crate::graphql::pagination::{SortKey, SortKind};
 use crate::graphql::scalars::Date;
-use crate::kernel::ids::NodeKind;
-use crate::kernel::record::{Table, col};
+use crate::kernel::record::col;
 
 crate::record_table! {
     need: Need {
@@ -100,7 +97,6 @@ pub struct Need(pub need::Model);
 
 /// A need of residents, mapped in participatory research (workshops, door-to-door, surveys…).
 #[stroom_derive::record(need)]
-#[Object]
 impl Need {
     id!("need");
 
@@ -169,188 +165,96 @@ impl Need {
 }
 
 /// Criteria for the list of needs.
-#[derive(InputObject, Default)]
+#[stroom_derive::filter(need)]
 pub struct NeedFilter {
     /// Only needs of these municipalities.
+    #[by(references(municipality_id, Municipality))]
     pub municipalities: Option<Vec<ID>>,
     /// Only needs mapped by these programmes.
+    #[by(references(programme_id, Programme))]
     pub programmes: Option<Vec<ID>>,
     /// Only needs in these areas (or areas inside them).
+    #[by(subtree(area_id, Area))]
     pub areas: Option<Vec<ID>>,
     /// Only needs of these themes (or narrower ones).
+    #[by(subtree(theme_id, Theme))]
     pub themes: Option<Vec<ID>>,
     /// Only needs concerning any of these target groups.
+    #[by(with = concerning)]
     pub target_groups: Option<Vec<TargetGroup>>,
     /// Only needs heard in these ways.
+    #[by(one_of(source))]
     pub sources: Option<Vec<NeedSource>>,
     /// Only needs with these statuses.
+    #[by(one_of(status))]
     pub statuses: Option<Vec<NeedStatus>>,
     /// Only needs recorded within this range.
+    #[by(date_range(recorded_on))]
     pub recorded: Option<DateRange>,
     /// Only needs that an active initiative answers (true) or that none does (false): the
     /// coverage of the mapped needs.
+    #[by(with = answered)]
     pub answered: Option<bool>,
     /// Text contained in the title or description, in any language; case and accents do not matter.
+    #[by(search(Theme, theme_id))]
     pub search: Option<String>,
-    /// The criteria of every list of records.
-    #[graphql(flatten)]
-    pub record: RecordCriteria,
 }
 
-/// What needs can be ordered by.
-#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+/// Needs concerning any of the target groups (a link table of values).
+fn concerning(
+    f: &mut Filter,
+    _ctx: &Context<'_>,
+    groups: &[TargetGroup],
+) -> Result<(), crate::kernel::error::ApiError> {
+    let groups: Vec<&'static str> = groups
+        .iter()
+        .map(|g| entity::enums::TargetGroup::from(*g).as_str())
+        .collect();
+    f.condition(
+        col(need::Column::Id).in_subquery(
+            Query::select()
+                .column(("need_target_group", "need_id"))
+                .from("need_target_group")
+                .and_where(col(entity::need_target_group::Column::TargetGroup).is_in(groups))
+                .take(),
+        ),
+    );
+    Ok(())
+}
+
+/// Needs an active initiative answers, or (false) none does.
+fn answered(
+    f: &mut Filter,
+    _ctx: &Context<'_>,
+    answered: &bool,
+) -> Result<(), crate::kernel::error::ApiError> {
+    let condition = answered_condition();
+    f.condition(if *answered {
+        condition
+    } else {
+        condition.not()
+    });
+    Ok(())
+}
+
+#[stroom_derive::order(need, "needs", unordered)]
 pub enum NeedOrderField {
     /// The day the need was recorded.
     #[default]
+    #[sort(date = recorded_on)]
     RecordedOn,
     /// How many residents voiced it (needs without a count come last).
+    #[sort(int = residents_count, nullable)]
     ResidentsCount,
     /// The title in the request's locale.
+    #[sort(localized = title)]
     Title,
-    /// Creation time.
-    CreatedAt,
-    /// Time of the last change.
-    UpdatedAt,
 }
 
-crate::order_input!(
-    /// The order of a list of needs.
-    NeedOrder(NeedOrderField)
-);
-
-impl crate::graphql::pagination::ListFilter for NeedFilter {
-    fn select(
-        self,
-        ctx: &Context<'_>,
-    ) -> Result<sea_orm::sea_query::SelectStatement, crate::kernel::error::ApiError> {
-        select(ctx, &self)
-    }
-}
-
-impl crate::graphql::pagination::ListOrder for NeedOrder {
-    fn key(order_by: Option<Self>, ctx: &Context<'_>) -> SortKey {
-        let id = need::Entity::id_expr();
-        match order_by {
-            None => need::Entity::default_sort(),
-            Some(order) => match order.field {
-                NeedOrderField::RecordedOn => SortKey::new(
-                    "RECORDED_ON",
-                    col(need::Column::RecordedOn),
-                    SortKind::Date,
-                    id,
-                ),
-                NeedOrderField::ResidentsCount => SortKey::new(
-                    "RESIDENTS_COUNT",
-                    col(need::Column::ResidentsCount),
-                    SortKind::Int,
-                    id,
-                )
-                .nullable(),
-                NeedOrderField::Title => SortKey::new(
-                    "TITLE",
-                    localized_expr("need", "title", &preferences(ctx).chain(None)),
-                    SortKind::Text,
-                    id,
-                )
-                .nullable(),
-                NeedOrderField::CreatedAt => need::Entity::by_created_at(),
-                NeedOrderField::UpdatedAt => need::Entity::by_updated_at(),
-            }
-            .descending(order.direction.is_desc()),
-        }
-    }
-}
-
-#[derive(Default)]
-pub struct NeedQuery;
-
-#[stroom_derive::record]
-#[Object]
+#[stroom_derive::query]
 impl NeedQuery {
     /// Needs of residents mapped in participatory research.
     records!(needs: Need, NeedFilter, NeedOrder = "most recently recorded first");
-}
-
-/// The needs a filter selects (`SELECT … FROM need WHERE …`), for lists and statistics.
-pub fn select(
-    ctx: &Context<'_>,
-    filter: &NeedFilter,
-) -> Result<sea_orm::sea_query::SelectStatement, crate::kernel::error::ApiError> {
-    let db = &request(ctx).db;
-    let mut f = Filter::new(
-        need::Entity::find().into_query(),
-        "need",
-        db.get_database_backend(),
-    );
-    f.references(
-        "filter.municipalities",
-        entity::need::Column::MunicipalityId,
-        filter.municipalities.as_ref(),
-        NodeKind::Municipality,
-    )?
-    .references(
-        "filter.programmes",
-        entity::need::Column::ProgrammeId,
-        filter.programmes.as_ref(),
-        NodeKind::Programme,
-    )?
-    .subtree(
-        "filter.areas",
-        entity::need::Column::AreaId,
-        filter.areas.as_ref(),
-        NodeKind::Area,
-        "area",
-    )?
-    .subtree(
-        "filter.themes",
-        entity::need::Column::ThemeId,
-        filter.themes.as_ref(),
-        NodeKind::Theme,
-        "theme",
-    )?;
-    if let Some(groups) = &filter.target_groups {
-        let groups: Vec<&'static str> = groups
-            .iter()
-            .map(|g| entity::enums::TargetGroup::from(*g).as_str())
-            .collect();
-        f.condition(
-            col(need::Column::Id).in_subquery(
-                Query::select()
-                    .column(("need_target_group", "need_id"))
-                    .from("need_target_group")
-                    .and_where(col(entity::need_target_group::Column::TargetGroup).is_in(groups))
-                    .take(),
-            ),
-        );
-    }
-    f.one_of::<NeedSource, entity::enums::NeedSource>(
-        entity::need::Column::Source,
-        filter.sources.as_ref(),
-    )
-    .one_of::<NeedStatus, entity::enums::NeedStatus>(
-        entity::need::Column::Status,
-        filter.statuses.as_ref(),
-    )
-    .date_range(
-        "filter.recorded",
-        entity::need::Column::RecordedOn,
-        filter.recorded.as_ref(),
-    )?
-    .search_through(
-        filter.search.as_ref(),
-        "theme",
-        Link::column(need::Column::ThemeId),
-    )?
-    .record(&filter.record);
-    if let Some(answered) = filter.answered {
-        let answered_expr = answered_condition();
-        f.condition(if answered {
-            answered_expr
-        } else {
-            answered_expr.not()
-        });
-    }
-    Ok(f.finish())
 }
 
 /// Stages in which an initiative counts as answering the needs it is linked to.

@@ -1,5 +1,5 @@
 //! Changing needs: create, update, change the status, archive.
-use async_graphql::{ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{ID, InputObject, MaybeUndefined};
 use entity::need;
 use sea_orm::{ActiveModelTrait, IntoActiveModel};
 
@@ -47,12 +47,8 @@ pub struct CreateNeedInput {
 }
 
 /// Changes to a need; fields left out stay as they are, fields set to null are cleared.
-#[derive(InputObject)]
+#[stroom_derive::update(need, "need")]
 pub struct UpdateNeedInput {
-    /// The need.
-    pub id: ID,
-    /// The version you last read.
-    pub version: i32,
     /// The programme (null: none).
     pub programme: MaybeUndefined<ID>,
     /// The area (null: none).
@@ -60,16 +56,21 @@ pub struct UpdateNeedInput {
     /// The theme (null: none).
     pub theme: MaybeUndefined<ID>,
     /// The title: replaces every translation.
+    #[set(text = NAME_MAX)]
     pub title: Option<Vec<TranslationInput>>,
     /// The description: replaces every translation (null: none).
+    #[set(text = TEXT_MAX)]
     pub description: MaybeUndefined<Vec<TranslationInput>>,
     /// The target groups: replaces the list.
     pub target_groups: Option<Vec<TargetGroup>>,
     /// How it was heard.
+    #[set]
     pub source: Option<NeedSource>,
     /// How many residents voiced it (null: not counted).
+    #[set(check = count)]
     pub residents_count: MaybeUndefined<i32>,
     /// The day it was recorded.
+    #[set]
     pub recorded_on: Option<Date>,
 }
 
@@ -246,39 +247,11 @@ pub async fn create(write: &Write, input: CreateNeedInput) -> WriteResult<need::
 
 pub async fn update(write: &Write, input: UpdateNeedInput) -> WriteResult<need::Model> {
     let (id, before, municipality) = editable::<need::Entity>(write, &input.id).await?;
-    let mut after = before.clone();
-    let mut problems = Problems::default();
-    if let Some(title) = &input.title
-        && let Some(title) = problems.check(text("title", title, true, NAME_MAX))
-    {
-        after.title = title;
-    }
-    match &input.description {
-        MaybeUndefined::Value(d) => {
-            if let Some(d) = problems.check(text("description", d, false, TEXT_MAX)) {
-                after.description = d;
-            }
-        }
-        MaybeUndefined::Null => after.description = Default::default(),
-        MaybeUndefined::Undefined => {}
-    }
-    match input.residents_count {
-        MaybeUndefined::Value(c) => {
-            after.residents_count = problems.check(count("residentsCount", c))
-        }
-        MaybeUndefined::Null => after.residents_count = None,
-        MaybeUndefined::Undefined => {}
-    }
+    let (mut after, mut problems) = input.changed(&before);
     let groups = input
         .target_groups
         .as_deref()
         .and_then(|g| problems.check(groups(g)));
-    if let Some(source) = input.source {
-        after.source = source.into();
-    }
-    if let Some(day) = input.recorded_on {
-        after.recorded_on = day.0;
-    }
     problems.finish()?;
     let (programme, area, theme) = references(
         write,
@@ -331,11 +304,7 @@ pub async fn change_status(
     Ok(stored)
 }
 
-#[derive(Default)]
-pub struct NeedMutation;
-
 #[stroom_derive::mutations]
-#[Object]
 impl NeedMutation {
     /// Records a need of residents.
     change!(create_need(input: CreateNeedInput = "The new need.") -> NeedPayload = create);

@@ -1,26 +1,21 @@
 //! Organisations (partners) and their contact people.
 pub mod mutation;
 
-use async_graphql::{Context, Enum, ID, InputObject, Object};
+use async_graphql::{Context, Enum, ID};
 use entity::{contact_person, organisation};
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{Condition, EntityTrait, QueryTrait};
+use sea_orm::Condition;
+use sea_orm::sea_query::Expr;
 
 use crate::domain::municipality::Municipality;
 use crate::domain::partnership::{PartnerRole, Partnership};
-use crate::graphql::common::localized_expr;
-use crate::graphql::context::{preferences, request, viewer};
-use crate::graphql::filter::{Filter, RecordCriteria};
+use crate::graphql::context::viewer;
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::Link;
-use crate::graphql::pagination::{
-    Connection, PageArgs, SortKey, SortKind, children, children_where,
-};
+use crate::graphql::pagination::{Connection, PageArgs, children, children_where};
 use crate::kernel::access::Viewer;
 use crate::kernel::error::ApiError;
-use crate::kernel::ids::NodeKind;
-use crate::kernel::record::{Owner, Table, col, owner_through};
+use crate::kernel::record::{Owner, owner_through};
 
 crate::record_table! {
     organisation: Organisation {
@@ -98,7 +93,6 @@ pub struct Organisation(pub organisation::Model);
 /// A partner: a city department, funder, design agency, EU project, region, city, agency,
 /// social organisation, citizen initiative, enterprise or knowledge institution.
 #[stroom_derive::record(organisation)]
-#[Object]
 impl Organisation {
     id!("organisation");
 
@@ -210,7 +204,6 @@ pub struct ContactPerson(pub contact_person::Model);
 /// A contact person of an organisation. Personal data: visible only with a partner, editor
 /// or admin API key.
 #[stroom_derive::record(contact_person)]
-#[Object]
 impl ContactPerson {
     id!("contact person");
 
@@ -241,104 +234,34 @@ impl ContactPerson {
 }
 
 /// Criteria for the list of organisations.
-#[derive(InputObject, Default)]
+#[stroom_derive::filter(organisation)]
 pub struct OrganisationFilter {
     /// Only organisations of these kinds.
+    #[by(one_of(kind))]
     pub kinds: Option<Vec<OrganisationKind>>,
     /// Only organisations in these countries (ISO 3166-1 alpha-2 codes).
+    #[by(any_of(country, upper))]
     pub countries: Option<Vec<String>>,
     /// Only organisations maintained by these municipalities.
+    #[by(references(municipality_id, Municipality))]
     pub municipalities: Option<Vec<ID>>,
     /// Only organisations belonging to these organisations (at any depth).
+    #[by(subtree(parent_id, Organisation))]
     pub within: Option<Vec<ID>>,
     /// Text contained in the name or description, in any language; case and accents do not matter.
+    #[by(search)]
     pub search: Option<String>,
-    /// The criteria of every list of records.
-    #[graphql(flatten)]
-    pub record: RecordCriteria,
 }
 
-/// What organisations can be ordered by.
-#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+#[stroom_derive::order(organisation, "organisations")]
 pub enum OrganisationOrderField {
     /// The name in the request's locale.
     #[default]
+    #[sort(localized = name)]
     Name,
-    /// Creation time.
-    CreatedAt,
-    /// Time of the last change.
-    UpdatedAt,
 }
 
-crate::order_input!(
-    /// The order of a list of organisations.
-    #[derive(Default)]
-    OrganisationOrder(OrganisationOrderField)
-);
-
-impl crate::graphql::pagination::ListFilter for OrganisationFilter {
-    fn select(
-        self,
-        ctx: &Context<'_>,
-    ) -> Result<sea_orm::sea_query::SelectStatement, crate::kernel::error::ApiError> {
-        let filter = self;
-        let db = &request(ctx).db;
-        let mut f = Filter::new(
-            organisation::Entity::find().into_query(),
-            "organisation",
-            db.get_database_backend(),
-        );
-        f.one_of::<OrganisationKind, entity::enums::OrganisationKind>(
-            entity::organisation::Column::Kind,
-            filter.kinds.as_ref(),
-        );
-        if let Some(countries) = &filter.countries {
-            let countries: Vec<String> = countries.iter().map(|c| c.to_ascii_uppercase()).collect();
-            f.condition(col(organisation::Column::Country).is_in(countries));
-        }
-        f.references(
-            "filter.municipalities",
-            entity::organisation::Column::MunicipalityId,
-            filter.municipalities.as_ref(),
-            NodeKind::Municipality,
-        )?
-        .subtree(
-            "filter.within",
-            entity::organisation::Column::ParentId,
-            filter.within.as_ref(),
-            NodeKind::Organisation,
-            "organisation",
-        )?
-        .search(filter.search.as_ref())?
-        .record(&filter.record);
-        Ok(f.finish())
-    }
-}
-
-impl crate::graphql::pagination::ListOrder for OrganisationOrder {
-    fn key(order_by: Option<Self>, ctx: &Context<'_>) -> SortKey {
-        let order = order_by.unwrap_or_default();
-        let id = organisation::Entity::id_expr();
-        match order.field {
-            OrganisationOrderField::Name => SortKey::new(
-                "NAME",
-                localized_expr("organisation", "name", &preferences(ctx).chain(None)),
-                SortKind::Text,
-                id,
-            )
-            .nullable(),
-            OrganisationOrderField::CreatedAt => organisation::Entity::by_created_at(),
-            OrganisationOrderField::UpdatedAt => organisation::Entity::by_updated_at(),
-        }
-        .descending(order.direction.is_desc())
-    }
-}
-
-#[derive(Default)]
-pub struct OrganisationQuery;
-
-#[stroom_derive::record]
-#[Object]
+#[stroom_derive::query]
 impl OrganisationQuery {
     /// Organisations: city departments, funders, agencies, projects, cities, partners.
     records!(organisations: Organisation, OrganisationFilter, OrganisationOrder = "by name");

@@ -1,5 +1,5 @@
 //! Changing organisations and their contact people.
-use async_graphql::{ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{ID, InputObject, MaybeUndefined};
 use entity::{contact_person, organisation};
 
 use super::{ContactPerson, Organisation, OrganisationKind};
@@ -44,23 +44,25 @@ pub struct CreateOrganisationInput {
 }
 
 /// Changes to an organisation; fields left out stay as they are, fields set to null are cleared.
-#[derive(InputObject)]
+#[stroom_derive::update(organisation, "organisation")]
 pub struct UpdateOrganisationInput {
-    /// The organisation.
-    pub id: ID,
-    /// The version you last read.
-    pub version: i32,
     /// What kind of organisation it is.
+    #[set]
     pub kind: Option<OrganisationKind>,
     /// The name: replaces every translation.
+    #[set(text = NAME_MAX)]
     pub name: Option<Vec<TranslationInput>>,
     /// The description: replaces every translation (null: none).
+    #[set(text = TEXT_MAX)]
     pub description: MaybeUndefined<Vec<TranslationInput>>,
     /// The country (null: unknown).
+    #[set(check = country)]
     pub country: MaybeUndefined<String>,
     /// The city (null: unknown).
+    #[set(check = |field, city| plain(field, city, NAME_MAX))]
     pub city: MaybeUndefined<String>,
     /// The website (null: none).
+    #[set(check = url)]
     pub website: MaybeUndefined<String>,
     /// The organisation it belongs to (null: none).
     pub parent: MaybeUndefined<ID>,
@@ -82,19 +84,19 @@ pub struct CreateContactPersonInput {
 }
 
 /// Changes to a contact person; fields left out stay as they are, fields set to null are cleared.
-#[derive(InputObject)]
+#[stroom_derive::update(contact_person, "contact person")]
 pub struct UpdateContactPersonInput {
-    /// The contact person.
-    pub id: ID,
-    /// The version you last read.
-    pub version: i32,
     /// Full name.
+    #[set(check = |field, name| plain(field, name, NAME_MAX))]
     pub name: Option<String>,
     /// E-mail address (null: none).
+    #[set(check = email)]
     pub email: MaybeUndefined<String>,
     /// Telephone number (null: none).
+    #[set(check = phone)]
     pub phone: MaybeUndefined<String>,
     /// Job title (null: none).
+    #[set(check = |field, title| plain(field, title, NAME_MAX))]
     pub job_title: MaybeUndefined<String>,
 }
 
@@ -192,41 +194,7 @@ pub async fn update(
     input: UpdateOrganisationInput,
 ) -> WriteResult<organisation::Model> {
     let (id, before, municipality) = editable::<organisation::Entity>(write, &input.id).await?;
-    let mut after = before.clone();
-    let mut problems = Problems::default();
-    if let Some(kind) = input.kind {
-        after.kind = kind.into();
-    }
-    if let Some(name) = &input.name
-        && let Some(name) = problems.check(text("name", name, true, NAME_MAX))
-    {
-        after.name = name;
-    }
-    crate::graphql::input::apply_text(
-        &mut problems,
-        "description",
-        &input.description,
-        TEXT_MAX,
-        &mut after.description,
-    );
-    crate::graphql::input::apply_optional(
-        &mut problems,
-        &input.country,
-        |c| country("country", c),
-        &mut after.country,
-    );
-    crate::graphql::input::apply_optional(
-        &mut problems,
-        &input.city,
-        |c| plain("city", c, NAME_MAX),
-        &mut after.city,
-    );
-    crate::graphql::input::apply_optional(
-        &mut problems,
-        &input.website,
-        |w| url("website", w),
-        &mut after.website,
-    );
+    let (mut after, problems) = input.changed(&before);
     problems.finish()?;
     match &input.parent {
         MaybeUndefined::Value(p) => after.parent_id = Some(check_parent(write, Some(id), p).await?),
@@ -293,31 +261,7 @@ pub async fn update_contact(
     input: UpdateContactPersonInput,
 ) -> WriteResult<contact_person::Model> {
     let (_, before, municipality) = editable::<contact_person::Entity>(write, &input.id).await?;
-    let mut after = before.clone();
-    let mut problems = Problems::default();
-    if let Some(name) = &input.name
-        && let Some(name) = problems.check(plain("name", name, NAME_MAX))
-    {
-        after.name = name;
-    }
-    crate::graphql::input::apply_optional(
-        &mut problems,
-        &input.email,
-        |e| email("email", e),
-        &mut after.email,
-    );
-    crate::graphql::input::apply_optional(
-        &mut problems,
-        &input.phone,
-        |p| phone("phone", p),
-        &mut after.phone,
-    );
-    crate::graphql::input::apply_optional(
-        &mut problems,
-        &input.job_title,
-        |j| plain("jobTitle", j, NAME_MAX),
-        &mut after.job_title,
-    );
+    let (after, problems) = input.changed(&before);
     problems.finish()?;
     let stored = write
         .replace_audited::<contact_person::Entity>(input.version, municipality, &before, after)
@@ -325,11 +269,7 @@ pub async fn update_contact(
     Ok(stored)
 }
 
-#[derive(Default)]
-pub struct OrganisationMutation;
-
 #[stroom_derive::mutations]
-#[Object]
 impl OrganisationMutation {
     /// Registers an organisation.
     change!(create_organisation(input: CreateOrganisationInput = "The new organisation.") -> OrganisationPayload = create);

@@ -1,10 +1,9 @@
 //! Outcomes: measured values of an indicator over a period, for an initiative or a programme.
 pub mod mutation;
 
-use async_graphql::{Context, Enum, ID, InputObject, Object};
+use async_graphql::{Context, ID};
 use entity::outcome;
 use sea_orm::sea_query::ExprTrait;
-use sea_orm::{EntityTrait, QueryTrait};
 
 use crate::domain::area::Area;
 use crate::domain::indicator::Indicator;
@@ -12,13 +11,11 @@ use crate::domain::initiative::Initiative;
 use crate::domain::municipality::Municipality;
 use crate::domain::programme::Programme;
 use crate::graphql::common::DateRange;
-use crate::graphql::context::request;
-use crate::graphql::filter::{Filter, RecordCriteria};
+use crate::graphql::filter::Filter;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::pagination::{SortKey, SortKind};
 use crate::graphql::scalars::{Date, Decimal};
-use crate::kernel::ids::NodeKind;
-use crate::kernel::record::{Table, col};
+use crate::kernel::record::col;
 
 /// Measured values are stored as integers in millionths of their unit.
 pub const VALUE_SCALE: u32 = 6;
@@ -81,7 +78,6 @@ pub struct Outcome(pub outcome::Model);
 
 /// One measured value of an indicator for an initiative (or a whole programme) over a period.
 #[stroom_derive::record(outcome)]
-#[Object]
 impl Outcome {
     id!("outcome");
 
@@ -132,145 +128,62 @@ impl Outcome {
 }
 
 /// Criteria for the list of outcomes.
-#[derive(InputObject, Default)]
+#[stroom_derive::filter(outcome)]
 pub struct OutcomeFilter {
     /// Only outcomes of these indicators.
+    #[by(references(indicator_id, Indicator))]
     pub indicators: Option<Vec<ID>>,
     /// Only outcomes of these initiatives.
+    #[by(references(initiative_id, Initiative))]
     pub initiatives: Option<Vec<ID>>,
     /// Only outcomes of these programmes.
+    #[by(references(programme_id, Programme))]
     pub programmes: Option<Vec<ID>>,
     /// Only outcomes of these municipalities.
+    #[by(references(municipality_id, Municipality))]
     pub municipalities: Option<Vec<ID>>,
     /// Only outcomes measured in these areas (or areas inside them).
+    #[by(subtree(area_id, Area))]
     pub areas: Option<Vec<ID>>,
     /// Only outcomes whose period overlaps this range.
+    #[by(with = overlapping)]
     pub period: Option<DateRange>,
     /// Only verified (true) or unverified (false) outcomes.
+    #[by(equals(verified))]
     pub verified: Option<bool>,
-    /// The criteria of every list of records.
-    #[graphql(flatten)]
-    pub record: RecordCriteria,
 }
 
-/// What outcomes can be ordered by.
-#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+/// Overlap: the outcome's period ends on or after `from` and starts on or before `to`.
+fn overlapping(
+    f: &mut Filter,
+    _ctx: &Context<'_>,
+    period: &DateRange,
+) -> Result<(), crate::kernel::error::ApiError> {
+    period.check("filter.period")?;
+    if let Some(from) = period.from {
+        f.condition(col(outcome::Column::PeriodEnd).gte(from.0));
+    }
+    if let Some(to) = period.to {
+        f.condition(col(outcome::Column::PeriodStart).lte(to.0));
+    }
+    Ok(())
+}
+
+#[stroom_derive::order(outcome, "outcomes", unordered)]
 pub enum OutcomeOrderField {
     /// The start of the period measured.
     #[default]
+    #[sort(date = period_start)]
     PeriodStart,
     /// The value.
+    #[sort(int = value_micro)]
     Value,
-    /// Creation time.
-    CreatedAt,
-    /// Time of the last change.
-    UpdatedAt,
 }
 
-crate::order_input!(
-    /// The order of a list of outcomes.
-    OutcomeOrder(OutcomeOrderField)
-);
-
-impl crate::graphql::pagination::ListFilter for OutcomeFilter {
-    fn select(
-        self,
-        ctx: &Context<'_>,
-    ) -> Result<sea_orm::sea_query::SelectStatement, crate::kernel::error::ApiError> {
-        select(ctx, &self)
-    }
-}
-
-impl crate::graphql::pagination::ListOrder for OutcomeOrder {
-    fn key(order_by: Option<Self>, _ctx: &Context<'_>) -> SortKey {
-        let id = outcome::Entity::id_expr();
-        match order_by {
-            None => outcome::Entity::default_sort(),
-            Some(order) => match order.field {
-                OutcomeOrderField::PeriodStart => SortKey::new(
-                    "PERIOD_START",
-                    col(outcome::Column::PeriodStart),
-                    SortKind::Date,
-                    id,
-                ),
-                OutcomeOrderField::Value => {
-                    SortKey::new("VALUE", col(outcome::Column::ValueMicro), SortKind::Int, id)
-                }
-                OutcomeOrderField::CreatedAt => outcome::Entity::by_created_at(),
-                OutcomeOrderField::UpdatedAt => outcome::Entity::by_updated_at(),
-            }
-            .descending(order.direction.is_desc()),
-        }
-    }
-}
-
-#[derive(Default)]
-pub struct OutcomeQuery;
-
-#[stroom_derive::record]
-#[Object]
+#[stroom_derive::query]
 impl OutcomeQuery {
     /// Measured outcomes.
     records!(outcomes: Outcome, OutcomeFilter, OutcomeOrder = "latest period first");
-}
-
-/// The outcomes a filter selects (`SELECT … FROM outcome WHERE …`), for lists and statistics.
-pub fn select(
-    ctx: &Context<'_>,
-    filter: &OutcomeFilter,
-) -> Result<sea_orm::sea_query::SelectStatement, crate::kernel::error::ApiError> {
-    let db = &request(ctx).db;
-    let mut f = Filter::new(
-        outcome::Entity::find().into_query(),
-        "outcome",
-        db.get_database_backend(),
-    );
-    f.references(
-        "filter.indicators",
-        entity::outcome::Column::IndicatorId,
-        filter.indicators.as_ref(),
-        NodeKind::Indicator,
-    )?
-    .references(
-        "filter.initiatives",
-        entity::outcome::Column::InitiativeId,
-        filter.initiatives.as_ref(),
-        NodeKind::Initiative,
-    )?
-    .references(
-        "filter.programmes",
-        entity::outcome::Column::ProgrammeId,
-        filter.programmes.as_ref(),
-        NodeKind::Programme,
-    )?
-    .references(
-        "filter.municipalities",
-        entity::outcome::Column::MunicipalityId,
-        filter.municipalities.as_ref(),
-        NodeKind::Municipality,
-    )?
-    .subtree(
-        "filter.areas",
-        entity::outcome::Column::AreaId,
-        filter.areas.as_ref(),
-        NodeKind::Area,
-        "area",
-    )?;
-    if let Some(period) = &filter.period {
-        period.check("filter.period")?;
-        // Overlap: the outcome's period ends on or after `from` and starts on or before `to`.
-        if let Some(from) = period.from {
-            f.condition(col(outcome::Column::PeriodEnd).gte(from.0));
-        }
-        if let Some(to) = period.to {
-            f.condition(col(outcome::Column::PeriodStart).lte(to.0));
-        }
-    }
-    if let Some(verified) = filter.verified {
-        f.condition(col(outcome::Column::Verified).eq(verified));
-    }
-    f.record(&filter.record);
-    Ok(f.finish())
 }
 
 #[cfg(test)]

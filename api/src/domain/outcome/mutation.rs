@@ -1,5 +1,5 @@
 //! Recording outcomes: a measured value of an indicator, in its unit, over a period.
-use async_graphql::{ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{ID, InputObject, MaybeUndefined};
 use entity::outcome;
 
 use super::{Outcome, to_micro};
@@ -47,27 +47,28 @@ pub struct RecordOutcomeInput {
 }
 
 /// Corrections to an outcome; fields left out stay as they are.
-#[derive(InputObject)]
+#[stroom_derive::update(outcome, "outcome")]
 pub struct UpdateOutcomeInput {
-    /// The outcome.
-    pub id: ID,
-    /// The version you last read.
-    pub version: i32,
     /// The unit of a new value (required with `value`): the indicator's.
     pub unit: Option<Unit>,
     /// The corrected value.
     pub value: Option<Decimal>,
     /// The first day of the period.
+    #[set]
     pub period_start: Option<Date>,
     /// The last day of the period.
+    #[set]
     pub period_end: Option<Date>,
     /// The area (null: none).
     pub area: MaybeUndefined<ID>,
     /// The method: replaces every translation (null: none).
+    #[set(text = TEXT_MAX)]
     pub method: MaybeUndefined<Vec<TranslationInput>>,
     /// The source (null: none).
+    #[set(check = source)]
     pub source: MaybeUndefined<String>,
     /// Whether the value was checked against its source.
+    #[set]
     pub verified: Option<bool>,
 }
 
@@ -217,8 +218,7 @@ pub async fn record(write: &Write, input: RecordOutcomeInput) -> WriteResult<out
 
 pub async fn update(write: &Write, input: UpdateOutcomeInput) -> WriteResult<outcome::Model> {
     let (_, before, municipality) = editable::<outcome::Entity>(write, &input.id).await?;
-    let mut after = before.clone();
-    let mut problems = Problems::default();
+    let (mut after, mut problems) = input.changed(&before);
     if let Some(v) = input.value {
         match input.unit {
             Some(unit) => check_unit(write, before.indicator_id, unit).await?,
@@ -231,38 +231,11 @@ pub async fn update(write: &Write, input: UpdateOutcomeInput) -> WriteResult<out
             after.value_micro = v;
         }
     }
-    if let Some(d) = input.period_start {
-        after.period_start = d.0;
-    }
-    if let Some(d) = input.period_end {
-        after.period_end = d.0;
-    }
     problems.check(crate::graphql::input::date_order(
         "periodEnd",
         Some(after.period_start),
         Some(after.period_end),
     ));
-    match &input.method {
-        MaybeUndefined::Value(m) => {
-            if let Some(m) = problems.check(text("method", m, false, TEXT_MAX)) {
-                after.method = m;
-            }
-        }
-        MaybeUndefined::Null => after.method = Default::default(),
-        MaybeUndefined::Undefined => {}
-    }
-    match &input.source {
-        MaybeUndefined::Value(s) => {
-            after.source = problems
-                .check(source("source", s))
-                .or(before.source.clone())
-        }
-        MaybeUndefined::Null => after.source = None,
-        MaybeUndefined::Undefined => {}
-    }
-    if let Some(v) = input.verified {
-        after.verified = v;
-    }
     let area = input
         .area
         .value()
@@ -290,11 +263,7 @@ pub async fn update(write: &Write, input: UpdateOutcomeInput) -> WriteResult<out
     Ok(stored)
 }
 
-#[derive(Default)]
-pub struct OutcomeMutation;
-
 #[stroom_derive::mutations]
-#[Object]
 impl OutcomeMutation {
     /// Records a measured value of an indicator.
     change!(record_outcome(input: RecordOutcomeInput = "The value and what it measures.") -> OutcomePayload = record);

@@ -1,6 +1,6 @@
 //! Partnerships: the role an organisation holds in a programme, an initiative or a network.
 pub mod mutation;
-use async_graphql::{Enum, Object};
+use async_graphql::Enum;
 use entity::partnership;
 
 use crate::domain::initiative::Initiative;
@@ -67,7 +67,6 @@ pub struct Partnership(pub partnership::Model);
 
 /// An organisation's role in a programme, an initiative or a network such as the CECI project.
 #[stroom_derive::record(partnership)]
-#[Object]
 impl Partnership {
     id!("partnership");
 

@@ -1,5 +1,5 @@
 //! Adding and removing partners: of programmes, initiatives and networks.
-use async_graphql::{ID, InputObject, Object};
+use async_graphql::{ID, InputObject};
 use entity::partnership;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -190,11 +190,7 @@ pub struct AddNetworkMemberInput {
     pub note: Option<Vec<TranslationInput>>,
 }
 
-#[derive(Default)]
-pub struct PartnershipMutation;
-
 #[stroom_derive::mutations]
-#[Object]
 impl PartnershipMutation {
     /// Adds a partner to a programme in a role (funder, coordinator, steering group…).
     change!(add_programme_partner(input: AddProgrammePartnerInput = "The programme, partner and role.") -> PartnershipPayload = add_partner(

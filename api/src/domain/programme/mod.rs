@@ -1,10 +1,9 @@
 //! Programmes: a city's circular programme (Stroom) or an interregional project.
 pub mod mutation;
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, SimpleObject};
 use entity::programme;
 use sea_orm::sea_query::ExprTrait;
-use sea_orm::{EntityTrait, QueryTrait};
 
 use crate::domain::initiative::Initiative;
 use crate::domain::learning::Learning;
@@ -14,16 +13,15 @@ use crate::domain::organisation::{ContactPerson, Organisation, require_personal_
 use crate::domain::outcome::Outcome;
 use crate::domain::partnership::{PartnerRole, Partnership};
 use crate::domain::theme::Theme;
-use crate::graphql::common::{DateRange, localized_expr};
-use crate::graphql::context::{preferences, request, viewer};
-use crate::graphql::filter::{Filter, RecordCriteria};
+use crate::graphql::common::DateRange;
+use crate::graphql::context::viewer;
+use crate::graphql::filter::Filter;
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::{Link, reference};
-use crate::graphql::pagination::{Connection, PageArgs, SortKey, SortKind, children_where};
+use crate::graphql::pagination::{Connection, PageArgs, children_where};
 use crate::graphql::scalars::{Date, Decimal};
-use crate::kernel::ids::NodeKind;
-use crate::kernel::record::{Table, col};
+use crate::kernel::record::col;
 
 crate::record_table! {
     programme: Programme {
@@ -52,7 +50,6 @@ pub struct Programme(pub programme::Model);
 /// A circular programme of a city (such as Mechelen's Stroom), or an interregional project
 /// run by a network of partners (such as CECI).
 #[stroom_derive::record(programme)]
-#[Object]
 impl Programme {
     id!("programme");
 
@@ -178,128 +175,52 @@ impl Programme {
 }
 
 /// Criteria for the list of programmes.
-#[derive(InputObject, Default)]
+#[stroom_derive::filter(programme)]
 pub struct ProgrammeFilter {
     /// Only programmes run by these municipalities.
+    #[by(references(municipality_id, Municipality))]
     pub municipalities: Option<Vec<ID>>,
     /// Only programmes with any of these themes (or narrower ones).
+    #[by(linked(programme_theme, Theme))]
     pub themes: Option<Vec<ID>>,
     /// Only programmes that started within this range.
+    #[by(date_range(start_date))]
     pub started: Option<DateRange>,
     /// Only programmes still running on this day (started, and not ended before it).
+    #[by(with = active_on)]
     pub active_on: Option<Date>,
     /// Text contained in the name or summary, in any language; case and accents do not matter.
+    #[by(search(Theme, programme_theme))]
     pub search: Option<String>,
-    /// The criteria of every list of records.
-    #[graphql(flatten)]
-    pub record: RecordCriteria,
 }
 
-/// What programmes can be ordered by.
-#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+/// Started on or before the day, and not ended before it.
+fn active_on(
+    f: &mut Filter,
+    _ctx: &Context<'_>,
+    day: &Date,
+) -> Result<(), crate::kernel::error::ApiError> {
+    f.condition(col(programme::Column::StartDate).lte(day.0));
+    f.condition(
+        col(programme::Column::EndDate)
+            .is_null()
+            .or(col(programme::Column::EndDate).gte(day.0)),
+    );
+    Ok(())
+}
+
+#[stroom_derive::order(programme, "programmes")]
 pub enum ProgrammeOrderField {
     /// The start date (programmes without one come last).
     #[default]
+    #[sort(date = start_date, nullable)]
     StartDate,
     /// The name in the request's locale.
+    #[sort(localized = name)]
     Name,
-    /// Creation time.
-    CreatedAt,
-    /// Time of the last change.
-    UpdatedAt,
 }
 
-crate::order_input!(
-    /// The order of a list of programmes.
-    #[derive(Default)]
-    ProgrammeOrder(ProgrammeOrderField)
-);
-
-impl crate::graphql::pagination::ListFilter for ProgrammeFilter {
-    fn select(
-        self,
-        ctx: &Context<'_>,
-    ) -> Result<sea_orm::sea_query::SelectStatement, crate::kernel::error::ApiError> {
-        let filter = self;
-        let db = &request(ctx).db;
-        let mut f = Filter::new(
-            programme::Entity::find().into_query(),
-            "programme",
-            db.get_database_backend(),
-        );
-        f.references(
-            "filter.municipalities",
-            entity::programme::Column::MunicipalityId,
-            filter.municipalities.as_ref(),
-            NodeKind::Municipality,
-        )?
-        .linked(
-            "filter.themes",
-            filter.themes.as_ref(),
-            NodeKind::Theme,
-            Link::via(
-                entity::programme_theme::Column::ProgrammeId,
-                entity::programme_theme::Column::ThemeId,
-            ),
-            Some("theme"),
-        )?
-        .date_range(
-            "filter.started",
-            entity::programme::Column::StartDate,
-            filter.started.as_ref(),
-        )?;
-        if let Some(day) = filter.active_on {
-            f.condition(col(programme::Column::StartDate).lte(day.0));
-            f.condition(
-                col(programme::Column::EndDate)
-                    .is_null()
-                    .or(col(programme::Column::EndDate).gte(day.0)),
-            );
-        }
-        f.search_through(
-            filter.search.as_ref(),
-            "theme",
-            Link::via(
-                entity::programme_theme::Column::ProgrammeId,
-                entity::programme_theme::Column::ThemeId,
-            ),
-        )?
-        .record(&filter.record);
-        Ok(f.finish())
-    }
-}
-
-impl crate::graphql::pagination::ListOrder for ProgrammeOrder {
-    fn key(order_by: Option<Self>, ctx: &Context<'_>) -> SortKey {
-        let order = order_by.unwrap_or_default();
-        let id = programme::Entity::id_expr();
-        match order.field {
-            ProgrammeOrderField::StartDate => SortKey::new(
-                "START_DATE",
-                col(programme::Column::StartDate),
-                SortKind::Date,
-                id,
-            )
-            .nullable(),
-            ProgrammeOrderField::Name => SortKey::new(
-                "NAME",
-                localized_expr("programme", "name", &preferences(ctx).chain(None)),
-                SortKind::Text,
-                id,
-            )
-            .nullable(),
-            ProgrammeOrderField::CreatedAt => programme::Entity::by_created_at(),
-            ProgrammeOrderField::UpdatedAt => programme::Entity::by_updated_at(),
-        }
-        .descending(order.direction.is_desc())
-    }
-}
-
-#[derive(Default)]
-pub struct ProgrammeQuery;
-
-#[stroom_derive::record]
-#[Object]
+#[stroom_derive::query]
 impl ProgrammeQuery {
     /// Circular programmes and interregional projects.
     records!(programmes: Programme, ProgrammeFilter, ProgrammeOrder = "by start date");

@@ -1,5 +1,5 @@
 //! Changing programmes.
-use async_graphql::{ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{ID, InputObject, MaybeUndefined};
 use entity::programme;
 use sea_orm::{ActiveModelTrait, IntoActiveModel};
 
@@ -60,29 +60,33 @@ pub struct CreateProgrammeInput {
 }
 
 /// Changes to a programme; fields left out stay as they are, fields set to null are cleared.
-#[derive(InputObject)]
+#[stroom_derive::update(programme, "programme")]
 pub struct UpdateProgrammeInput {
-    /// The programme.
-    pub id: ID,
-    /// The version you last read.
-    pub version: i32,
     /// The name: replaces every translation.
+    #[set(text = NAME_MAX)]
     pub name: Option<Vec<TranslationInput>>,
     /// The summary: replaces every translation (null: none).
+    #[set(text = TEXT_MAX)]
     pub summary: MaybeUndefined<Vec<TranslationInput>>,
     /// The first day (null: unknown).
+    #[set]
     pub start_date: MaybeUndefined<Date>,
     /// The last day (null: open-ended).
+    #[set]
     pub end_date: MaybeUndefined<Date>,
     /// The investment (null: unknown).
     pub budget: MaybeUndefined<BudgetRangeInput>,
     /// How it is funded: replaces every translation (null: unknown).
+    #[set(text = NAME_MAX)]
     pub funding_channel: MaybeUndefined<Vec<TranslationInput>>,
     /// Its staff in words: replaces every translation (null: unknown).
+    #[set(text = NAME_MAX)]
     pub staffing: MaybeUndefined<Vec<TranslationInput>>,
     /// Its staff in full-time equivalents (null: unknown).
+    #[set(check = |_, staff| fte(staff), column = staffing_fte_centi)]
     pub staffing_fte: MaybeUndefined<Decimal>,
     /// Its website (null: none).
+    #[set(check = url)]
     pub website: MaybeUndefined<String>,
     /// Its contact person (null: none).
     pub contact: MaybeUndefined<ID>,
@@ -266,44 +270,7 @@ pub async fn create(write: &Write, input: CreateProgrammeInput) -> WriteResult<p
 
 pub async fn update(write: &Write, input: UpdateProgrammeInput) -> WriteResult<programme::Model> {
     let (id, before, municipality) = editable::<programme::Entity>(write, &input.id).await?;
-    let mut after = before.clone();
-    let mut problems = Problems::default();
-    if let Some(name) = &input.name
-        && let Some(name) = problems.check(text("name", name, true, NAME_MAX))
-    {
-        after.name = name;
-    }
-    crate::graphql::input::apply_text(
-        &mut problems,
-        "summary",
-        &input.summary,
-        TEXT_MAX,
-        &mut after.summary,
-    );
-    crate::graphql::input::apply_text(
-        &mut problems,
-        "fundingChannel",
-        &input.funding_channel,
-        NAME_MAX,
-        &mut after.funding_channel,
-    );
-    crate::graphql::input::apply_text(
-        &mut problems,
-        "staffing",
-        &input.staffing,
-        NAME_MAX,
-        &mut after.staffing,
-    );
-    match input.start_date {
-        MaybeUndefined::Value(d) => after.start_date = Some(d.0),
-        MaybeUndefined::Null => after.start_date = None,
-        MaybeUndefined::Undefined => {}
-    }
-    match input.end_date {
-        MaybeUndefined::Value(d) => after.end_date = Some(d.0),
-        MaybeUndefined::Null => after.end_date = None,
-        MaybeUndefined::Undefined => {}
-    }
+    let (mut after, mut problems) = input.changed(&before);
     problems.check(date_order("endDate", after.start_date, after.end_date));
     match &input.budget {
         MaybeUndefined::Value(b) => {
@@ -316,20 +283,6 @@ pub async fn update(write: &Write, input: UpdateProgrammeInput) -> WriteResult<p
             after.budget_min_eur = None;
             after.budget_max_eur = None;
         }
-        MaybeUndefined::Undefined => {}
-    }
-    match input.staffing_fte {
-        MaybeUndefined::Value(f) => {
-            after.staffing_fte_centi = problems.check(fte(f)).or(before.staffing_fte_centi)
-        }
-        MaybeUndefined::Null => after.staffing_fte_centi = None,
-        MaybeUndefined::Undefined => {}
-    }
-    match &input.website {
-        MaybeUndefined::Value(w) => {
-            after.website = problems.check(url("website", w)).or(before.website.clone())
-        }
-        MaybeUndefined::Null => after.website = None,
         MaybeUndefined::Undefined => {}
     }
     problems.finish()?;
@@ -358,11 +311,7 @@ pub async fn update(write: &Write, input: UpdateProgrammeInput) -> WriteResult<p
     Ok(stored)
 }
 
-#[derive(Default)]
-pub struct ProgrammeMutation;
-
 #[stroom_derive::mutations]
-#[Object]
 impl ProgrammeMutation {
     /// Starts a programme.
     change!(create_programme(input: CreateProgrammeInput = "The new programme.") -> ProgrammePayload = create);

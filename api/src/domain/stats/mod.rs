@@ -806,7 +806,8 @@ impl StatsQuery {
         crate::graphql::result_cache::cached(ctx, async move {
             let dimensions = group_by.unwrap_or_default();
             check_dimensions(&dimensions)?;
-            let select = crate::domain::initiative::select(ctx, &filter.unwrap_or_default())?;
+            let select =
+                crate::graphql::pagination::ListFilter::select(&filter.unwrap_or_default(), ctx)?;
             let total = scalar(ctx, &select, vec![(count_distinct("initiative"), "n")]).await?[0];
             let groupings: Vec<Grouping> = dimensions
                 .iter()
@@ -857,7 +858,8 @@ impl StatsQuery {
         crate::graphql::result_cache::cached(ctx, async move {
             let dimensions = group_by.unwrap_or_default();
             check_dimensions(&dimensions)?;
-            let select = crate::domain::need::select(ctx, &filter.unwrap_or_default())?;
+            let select =
+                crate::graphql::pagination::ListFilter::select(&filter.unwrap_or_default(), ctx)?;
             let totals = scalar(
                 ctx,
                 &select,

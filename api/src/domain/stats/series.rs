@@ -257,7 +257,8 @@ impl SeriesQuery {
 
             let db = &request(ctx).db;
             let backend = db.get_database_backend();
-            let mut select = crate::domain::outcome::select(ctx, &filter.unwrap_or_default())?;
+            let mut select =
+                crate::graphql::pagination::ListFilter::select(&filter.unwrap_or_default(), ctx)?;
             select.clear_selects();
             select
                 .inner_join(

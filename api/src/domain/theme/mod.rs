@@ -1,22 +1,16 @@
 //! Themes: the taxonomy of circular themes and needs-mapping domains; partner cities add their own.
 pub mod mutation;
 
-use async_graphql::{Context, Enum, ID, InputObject, Object};
+use async_graphql::ID;
 use entity::theme;
-use sea_orm::sea_query::ExprTrait;
-use sea_orm::{EntityTrait, QueryTrait};
 
 use crate::domain::initiative::Initiative;
 use crate::domain::municipality::Municipality;
 use crate::domain::need::Need;
-use crate::graphql::common::localized_expr;
-use crate::graphql::context::{preferences, request};
-use crate::graphql::filter::{Filter, RecordCriteria};
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::pagination::{SortKey, SortKind};
-use crate::kernel::ids::NodeKind;
-use crate::kernel::record::{Table, col};
+use crate::kernel::record::col;
 
 crate::record_table! {
     theme: Theme {
@@ -78,7 +72,6 @@ pub struct Theme(pub theme::Model);
 
 /// A theme of the taxonomy, such as Materials or Food; themes nest.
 #[stroom_derive::record(theme)]
-#[Object]
 impl Theme {
     id!("theme");
 
@@ -112,109 +105,34 @@ impl Theme {
 }
 
 /// Criteria for the list of themes.
-#[derive(InputObject, Default)]
+#[stroom_derive::filter(theme)]
 pub struct ThemeFilter {
     /// Only themes with these codes.
+    #[by(any_of(code))]
     pub codes: Option<Vec<String>>,
     /// Only themes inside these themes (at any depth).
+    #[by(subtree(parent_id, Theme))]
     pub within: Option<Vec<ID>>,
     /// Only top-level themes when true; only narrower ones when false.
+    #[by(is_null(parent_id))]
     pub top_level: Option<bool>,
     /// Only themes added by these municipalities.
+    #[by(references(municipality_id, Municipality))]
     pub municipalities: Option<Vec<ID>>,
-    /// The criteria of every list of records.
-    #[graphql(flatten)]
-    pub record: RecordCriteria,
 }
 
-/// What themes can be ordered by.
-#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+#[stroom_derive::order(theme, "themes")]
 pub enum ThemeOrderField {
     /// The code.
     #[default]
+    #[sort(text = code)]
     Code,
     /// The label in the request's locale.
+    #[sort(localized = label)]
     Label,
-    /// Creation time.
-    CreatedAt,
-    /// Time of the last change.
-    UpdatedAt,
 }
 
-crate::order_input!(
-    /// The order of a list of themes.
-    #[derive(Default)]
-    ThemeOrder(ThemeOrderField)
-);
-
-impl crate::graphql::pagination::ListFilter for ThemeFilter {
-    fn select(
-        self,
-        ctx: &Context<'_>,
-    ) -> Result<sea_orm::sea_query::SelectStatement, crate::kernel::error::ApiError> {
-        let filter = self;
-        let db = &request(ctx).db;
-        let mut f = Filter::new(
-            theme::Entity::find().into_query(),
-            "theme",
-            db.get_database_backend(),
-        );
-        if let Some(codes) = &filter.codes {
-            f.condition(col(theme::Column::Code).is_in(codes.iter().cloned()));
-        }
-        f.subtree(
-            "filter.within",
-            entity::theme::Column::ParentId,
-            filter.within.as_ref(),
-            NodeKind::Theme,
-            "theme",
-        )?;
-        if let Some(top_level) = filter.top_level {
-            let parent = col(theme::Column::ParentId);
-            f.condition(if top_level {
-                parent.is_null()
-            } else {
-                parent.is_not_null()
-            });
-        }
-        f.references(
-            "filter.municipalities",
-            entity::theme::Column::MunicipalityId,
-            filter.municipalities.as_ref(),
-            NodeKind::Municipality,
-        )?
-        .record(&filter.record);
-        Ok(f.finish())
-    }
-}
-
-impl crate::graphql::pagination::ListOrder for ThemeOrder {
-    fn key(order_by: Option<Self>, ctx: &Context<'_>) -> SortKey {
-        let order = order_by.unwrap_or_default();
-        let id = theme::Entity::id_expr();
-        match order.field {
-            ThemeOrderField::Code => {
-                SortKey::new("CODE", col(theme::Column::Code), SortKind::Text, id)
-            }
-            ThemeOrderField::Label => SortKey::new(
-                "LABEL",
-                localized_expr("theme", "label", &preferences(ctx).chain(None)),
-                SortKind::Text,
-                id,
-            )
-            .nullable(),
-            ThemeOrderField::CreatedAt => theme::Entity::by_created_at(),
-            ThemeOrderField::UpdatedAt => theme::Entity::by_updated_at(),
-        }
-        .descending(order.direction.is_desc())
-    }
-}
-
-#[derive(Default)]
-pub struct ThemeQuery;
-
-#[stroom_derive::record]
-#[Object]
+#[stroom_derive::query]
 impl ThemeQuery {
     /// The themes of the taxonomy.
     records!(themes: Theme, ThemeFilter, ThemeOrder = "by code");

@@ -1,5 +1,5 @@
 //! Changing themes: the shared taxonomy (admins) and municipalities' own themes (their editors).
-use async_graphql::{ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{ID, InputObject, MaybeUndefined};
 use entity::theme;
 
 use super::Theme;
@@ -31,15 +31,13 @@ pub struct CreateThemeInput {
 }
 
 /// Changes to a theme; its code never changes.
-#[derive(InputObject)]
+#[stroom_derive::update(theme, "theme")]
 pub struct UpdateThemeInput {
-    /// The theme.
-    pub id: ID,
-    /// The version you last read.
-    pub version: i32,
     /// The label: replaces every translation.
+    #[set(text = NAME_MAX)]
     pub label: Option<Vec<TranslationInput>>,
     /// The description: replaces every translation (null: none).
+    #[set(text = TEXT_MAX)]
     pub description: MaybeUndefined<Vec<TranslationInput>>,
     /// The broader theme (null: none).
     pub parent: MaybeUndefined<ID>,
@@ -133,20 +131,7 @@ pub async fn create(write: &Write, input: CreateThemeInput) -> WriteResult<theme
 
 pub async fn update(write: &Write, input: UpdateThemeInput) -> WriteResult<theme::Model> {
     let (id, before, municipality) = editable::<theme::Entity>(write, &input.id).await?;
-    let mut after = before.clone();
-    let mut problems = Problems::default();
-    if let Some(label) = &input.label
-        && let Some(label) = problems.check(text("label", label, true, NAME_MAX))
-    {
-        after.label = label;
-    }
-    crate::graphql::input::apply_text(
-        &mut problems,
-        "description",
-        &input.description,
-        TEXT_MAX,
-        &mut after.description,
-    );
+    let (mut after, problems) = input.changed(&before);
     problems.finish()?;
     after.search_text = super::search_text(&after);
     match &input.parent {
@@ -162,11 +147,7 @@ pub async fn update(write: &Write, input: UpdateThemeInput) -> WriteResult<theme
     Ok(stored)
 }
 
-#[derive(Default)]
-pub struct ThemeMutation;
-
 #[stroom_derive::mutations]
-#[Object]
 impl ThemeMutation {
     /// Adds a theme.
     change!(create_theme(input: CreateThemeInput = "The new theme.") -> ThemePayload = create);

@@ -244,7 +244,6 @@ pub struct WebhookEndpoint(pub webhook_endpoint::Model);
 /// A URL that receives the changes of some event types, each delivery signed with the
 /// endpoint's secret (Standard Webhooks). Admin only.
 #[stroom_derive::record(webhook_endpoint)]
-#[Object]
 impl WebhookEndpoint {
     id!("endpoint");
 
@@ -344,7 +343,6 @@ pub struct WebhookMessage(pub webhook_message::Model);
 /// A message owed to a webhook endpoint: one change event (or a test), the body sent, and
 /// where its delivery stands. Admin only.
 #[stroom_derive::record(webhook_message)]
-#[Object]
 impl WebhookMessage {
     id!("message");
 

@@ -1,6 +1,6 @@
 //! Managing webhook endpoints (admin only): register one (its secret is shown once), change
 //! it, rotate its secret, archive it; redeliver a message; send a test.
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, SimpleObject};
 use entity::{webhook_endpoint, webhook_message};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ActiveModelTrait, IntoActiveModel};
@@ -314,11 +314,7 @@ pub async fn send_test(write: &Write, endpoint: i64) -> WriteResult<webhook_mess
     Ok(stored)
 }
 
-#[derive(Default)]
-pub struct WebhookMutation;
-
 #[stroom_derive::mutations]
-#[Object]
 impl WebhookMutation {
     /// Registers a webhook endpoint. The signing secret is in the payload, shown this once.
     /// Admin only.
