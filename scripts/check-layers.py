@@ -25,7 +25,7 @@ ALLOWED = {
     "http": {"kernel", "graphql", "domain"},
 }
 # Exported macros live at the crate root by Rust's rules.
-MACROS = {"record_meta", "payload", "record_table", "__text_api"}
+MACROS = {"record_meta", "payload", "record_table", "__text_api", "new_record"}
 PATH = re.compile(r"\$?crate::(\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*)")
 
 

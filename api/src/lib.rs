@@ -20,10 +20,7 @@ pub mod webhooks;
 pub use startup::Application;
 
 // The public surface for the binary, the seed crate and the tests, by short names.
-pub use domain::{
-    api_key, area, audit, indicator, initiative, learning, municipality, need, node, open_data,
-    organisation, outcome, partnership, programme, schema, search, stats, theme, translation,
-};
+pub use domain::*;
 pub use graphql::{pagination, scalars};
 pub use kernel::access as auth;
 pub use kernel::{db, error, i18n, ids, stamps, time};

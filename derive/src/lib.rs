@@ -9,7 +9,7 @@
 //! what is particular to a type stays an ordinary resolver beside them.
 //!
 //! Both attributes add async-graphql's `#[Object]`. In `#[record]` impls (`#[record(initiative)]`:
-//! the type wraps a row of `initiative`; `#[query]`, the same, declares a root type such as
+//! the type, declared with the impl's description, wraps a row of `initiative`; `#[query]`, the same, declares a root type such as
 //! `NeedQuery`):
 //! - `id!("initiative");` the global ID (`The global ID of the initiative.`);
 //! - `/// doc` `text!(name: String, "Every translation of the name.");` `name`, `nameLocale`,
@@ -30,9 +30,16 @@
 //!   runs `create(write, input)` in the mutation frame (`= link_need(write, input, true)`
 //!   for a call of its own);
 //! - `/// doc` `archive!(archive_need(input = "The need and …") -> NeedPayload);` archives (or,
-//!   named `unarchive…`, brings back) the payload's record.
+//!   named `unarchive…`, brings back) the payload's record; `archives!(need: NeedPayload, "a
+//!   need")` both, with the usual descriptions; `updates!(need: NeedPayload, "a need")` the
+//!   usual `updateNeed` (`UpdateNeedInput`, run by `update`).
+//!
+//! Beside them: `#[query]` (a root query type, declared with its fields), `#[filter]`,
+//! `#[order]` and `#[update]` (a list's filter and order and an update's plain changes,
+//! declared per field; see their files) and `registry!` (the domain's modules and kinds).
 mod filter;
 mod order;
+mod registry;
 mod update;
 
 use proc_macro::TokenStream;
@@ -56,8 +63,16 @@ pub fn record(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut block = parse_macro_input!(item as ItemImpl);
     add_object(&mut block);
     let ty = &block.self_ty;
+    let docs: Vec<&Attribute> = block
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .collect();
     let declared = match &entity {
         Some(entity) => quote! {
+            #(#docs)*
+            pub struct #ty(pub #entity::Model);
+
             impl crate::graphql::pagination::Wraps for #ty {
                 type Entity = #entity::Entity;
                 fn wrap(model: #entity::Model) -> Self {
@@ -114,6 +129,14 @@ pub fn filter(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn update(attr: TokenStream, item: TokenStream) -> TokenStream {
     update::expand(attr.into(), item.into())
+        .unwrap_or_else(|error| error.to_compile_error())
+        .into()
+}
+
+/// The domain's modules and their kinds of record, one line each (see `registry.rs`).
+#[proc_macro]
+pub fn registry(item: TokenStream) -> TokenStream {
+    registry::expand(item.into())
         .unwrap_or_else(|error| error.to_compile_error())
         .into()
 }
@@ -409,8 +432,95 @@ fn mutation_item(name: &str, tokens: Tokens, docs: Vec<Attribute>) -> syn::Resul
                 }
             }
         }
+        "archives" => {
+            let Archives {
+                record,
+                payload,
+                noun,
+                admin_only,
+            } = syn::parse2(tokens)?;
+            let noun = noun.value();
+            let bare = noun
+                .strip_prefix("an ")
+                .or_else(|| noun.strip_prefix("a "))
+                .unwrap_or(&noun);
+            let (archive_doc, unarchive_doc) = if admin_only {
+                (
+                    format!(" Archives {noun}. Admin only."),
+                    format!(" Brings an archived {bare} back. Admin only."),
+                )
+            } else {
+                (
+                    format!(" Archives {noun}: it leaves the lists but nothing is lost."),
+                    format!(" Brings an archived {bare} back."),
+                )
+            };
+            let input_doc = format!(
+                "The {} and the version you last read.",
+                record.to_string().replace('_', " ")
+            );
+            let archive = Ident::new(&format!("archive_{record}"), record.span());
+            let unarchive = Ident::new(&format!("unarchive_{record}"), record.span());
+            let mut both = Tokens::new();
+            for (mutation, doc) in [(archive, archive_doc), (unarchive, unarchive_doc)] {
+                let tokens = quote!(#mutation(input = #input_doc) -> #payload);
+                if let Some(item) =
+                    mutation_item("archive", tokens, vec![syn::parse_quote!(#[doc = #doc])])?
+                {
+                    both.extend(item);
+                }
+            }
+            both
+        }
+        "updates" => {
+            let Archives {
+                record,
+                payload,
+                noun,
+                admin_only,
+            } = syn::parse2(tokens)?;
+            let doc = format!(
+                " Changes {}.{}",
+                noun.value(),
+                if admin_only { " Admin only." } else { "" }
+            );
+            let mutation = Ident::new(&format!("update_{record}"), record.span());
+            let input = Ident::new(
+                &format!("Update{}Input", upper_camel_case(&record.to_string())),
+                record.span(),
+            );
+            let tokens = quote!(#mutation(input: #input = "The changes.") -> #payload = update);
+            match mutation_item("change", tokens, vec![syn::parse_quote!(#[doc = #doc])])? {
+                Some(item) => item,
+                None => Tokens::new(),
+            }
+        }
         _ => return Ok(None),
     }))
+}
+
+/// `learning: LearningPayload, "a lesson"[, admin]`: archive and unarchive, with the
+/// usual descriptions (`admin`: for admins only).
+struct Archives {
+    record: Ident,
+    payload: Type,
+    noun: LitStr,
+    admin_only: bool,
+}
+
+impl Parse for Archives {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let (record, payload) = field_and_type(input)?;
+        input.parse::<Token![,]>()?;
+        let noun = input.parse()?;
+        let admin_only = flag(input, "admin")?;
+        Ok(Self {
+            record,
+            payload,
+            noun,
+            admin_only,
+        })
+    }
 }
 
 /// `name: Type, "Every translation of the name."`
@@ -537,11 +647,7 @@ impl Parse for Reach {
 
 /// `snake_case` → `UpperCamelCase`, as SeaORM names a table's columns.
 fn column_variant(column: &Ident) -> Ident {
-    let mut name = camel_case(&column.to_string());
-    if let Some(first) = name.get(..1) {
-        name = first.to_uppercase() + &name[1..];
-    }
-    Ident::new(&name, column.span())
+    Ident::new(&upper_camel_case(&column.to_string()), column.span())
 }
 
 /// `create_need(input: CreateNeedInput = "The new need.") -> NeedPayload = create`
@@ -623,6 +729,28 @@ fn camel_case(name: &str) -> String {
         }
     }
     out
+}
+
+/// An optional `, name` closing a declaration: whether it is there.
+fn flag(input: ParseStream, name: &str) -> syn::Result<bool> {
+    if input.parse::<Option<Token![,]>>()?.is_none() {
+        return Ok(false);
+    }
+    let flag: Ident = input.parse()?;
+    if flag != name {
+        return Err(syn::Error::new(flag.span(), format!("expected `{name}`")));
+    }
+    Ok(true)
+}
+
+/// `snake_case` → `UpperCamelCase`, as types are named.
+fn upper_camel_case(name: &str) -> String {
+    let camel = camel_case(name);
+    let mut chars = camel.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// `snake_case` → `SCREAMING_SNAKE_CASE`, from `UpperCamelCase` as enum values are named.

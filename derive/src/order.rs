@@ -16,7 +16,7 @@ use quote::quote;
 use syn::parse::{Parse, ParseStream};
 use syn::{Expr, Ident, ItemEnum, LitStr, Token};
 
-use crate::{column_variant, screaming_snake};
+use crate::{column_variant, flag, screaming_snake};
 
 /// The macro's argument: `need, "needs"[, unordered]`.
 struct OrderArgs {
@@ -30,14 +30,7 @@ impl Parse for OrderArgs {
         let entity = input.parse()?;
         input.parse::<Token![,]>()?;
         let plural = input.parse()?;
-        let mut unordered = false;
-        if input.parse::<Option<Token![,]>>()?.is_some() {
-            let flag: Ident = input.parse()?;
-            if flag != "unordered" {
-                return Err(syn::Error::new(flag.span(), "expected `unordered`"));
-            }
-            unordered = true;
-        }
+        let unordered = flag(input, "unordered")?;
         Ok(Self {
             entity,
             plural,
@@ -58,14 +51,7 @@ impl Parse for Sort {
         let kind: Ident = input.parse()?;
         input.parse::<Token![=]>()?;
         let value = input.parse()?;
-        let mut nullable = false;
-        if input.parse::<Option<Token![,]>>()?.is_some() {
-            let flag: Ident = input.parse()?;
-            if flag != "nullable" {
-                return Err(syn::Error::new(flag.span(), "expected `nullable`"));
-            }
-            nullable = true;
-        }
+        let nullable = flag(input, "nullable")?;
         Ok(Self {
             kind,
             value,

@@ -1,6 +1,7 @@
 //! `#[update(area, "area")]` on an `Update…Input`: the input's GraphQL derive, its first two
-//! fields (`id`, "The area.", and `version`, the one last read), and `changed(&before)`, the
-//! record after the plain changes the input asks for, with the problems found in them. Each
+//! fields (`id`, "The area.", and `version`, the one last read), and its `Changes`:
+//! `changed(&before)`, the record after the plain changes the input asks for, with the
+//! problems found in them (`graphql::mutation::edited` starts an update with it). Each
 //! plain field says how it changes its column, in the order of the fields:
 //! - `#[set]`: the value, converted into the column's type (`Option<T>`: set when given;
 //!   `MaybeUndefined<T>`: set, or cleared with null);
@@ -98,9 +99,13 @@ pub fn expand(attr: Tokens, item: Tokens) -> syn::Result<Tokens> {
         #[derive(async_graphql::InputObject)]
         #input
 
-        impl #ty {
+        impl crate::graphql::mutation::Changes<entity::#entity::Entity> for #ty {
+            fn id(&self) -> &async_graphql::ID {
+                &self.id
+            }
+
             /// The record after the plain changes asked for, and the problems found in them.
-            pub fn changed(
+            fn changed(
                 &self,
                 before: &entity::#entity::Model,
             ) -> (entity::#entity::Model, crate::kernel::write::Problems) {

@@ -4,20 +4,6 @@ use futures_util::future::{BoxFuture, try_join_all};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use sea_orm::{EntityTrait, QueryFilter, QueryTrait};
 
-use crate::domain::api_key::ApiKey;
-use crate::domain::area::Area;
-use crate::domain::indicator::Indicator;
-use crate::domain::initiative::{Initiative, SupportRequest};
-use crate::domain::learning::Learning;
-use crate::domain::learning::endorsement::LearningEndorsement;
-use crate::domain::municipality::Municipality;
-use crate::domain::need::Need;
-use crate::domain::organisation::{ContactPerson, Organisation};
-use crate::domain::outcome::Outcome;
-use crate::domain::partnership::Partnership;
-use crate::domain::programme::Programme;
-use crate::domain::theme::Theme;
-use crate::domain::webhook::{WebhookEndpoint, WebhookMessage};
 use crate::graphql::pagination::Wraps;
 use crate::kernel::access::Viewer;
 use crate::kernel::error::ApiError;
@@ -32,7 +18,7 @@ pub const MAX_NODES: usize = 100;
 /// wraps its model share one name). It makes the `Node` interface, fetching any record by
 /// global ID, and `act_on`, which runs an action on the table of a record known only by its ID.
 macro_rules! nodes {
-    ($($kind:ident),+ $(,)?) => {
+    ($($kind:ident => $($type:ident)::+),+ $(,)?) => {
         /// A record with a global ID, which `node(id:)` fetches whatever its type.
         #[derive(Interface)]
         #[graphql(field(
@@ -41,7 +27,7 @@ macro_rules! nodes {
             desc = "The global ID of the record: opaque, stable, unique across types."
         ))]
         pub enum Node {
-            $($kind($kind)),+
+            $($kind($($type)::+)),+
         }
 
         /// Any record by global ID, if the viewer may see it.
@@ -63,9 +49,11 @@ macro_rules! nodes {
             match kind {
                 $(NodeKind::$kind => {
                     loader
-                        .load_many(ids.into_iter().map(crate::graphql::loader::ById::<<$kind as Wraps>::Entity>::new))
+                        .load_many(ids.into_iter().map(crate::graphql::loader::ById::<<$($type)::+ as Wraps>::Entity>::new))
                         .await?;
                 }),+
+                // Every kind is listed above; a name no registry line declares has no table.
+                _ => {}
             }
             Ok(())
         }
@@ -79,7 +67,8 @@ macro_rules! nodes {
             let GlobalId { kind, id } = GlobalId::decode(field, id)?;
             let id = Some(id);
             Ok(match kind {
-                $(NodeKind::$kind => crate::graphql::loader::reference_in::<$kind, C>(loader, id).await?.map(Node::$kind)),+
+                $(NodeKind::$kind => crate::graphql::loader::reference_in::<$($type)::+, C>(loader, id).await?.map(Node::$kind),)+
+                _ => None,
             })
         }
 
@@ -105,7 +94,7 @@ macro_rules! nodes {
         pub fn readable_by(viewer: &Viewer, type_column: Expr, id_column: Expr) -> Condition {
             let mut any = Condition::any();
             $({
-                type E = <$kind as Wraps>::Entity;
+                type E = <$($type)::+ as Wraps>::Entity;
                 let visible = <E as Table>::visible_to(viewer);
                 let mut this = Condition::all()
                     .add(type_column.clone().eq(NodeKind::$kind.type_name()));
@@ -124,33 +113,16 @@ macro_rules! nodes {
         /// a `Node`.
         pub async fn act_on<'a>(kind: NodeKind, action: impl RecordAction<'a>) -> WriteResult<Node> {
             Ok(match kind {
-                $(NodeKind::$kind => Node::$kind(<$kind as Wraps>::wrap(
-                    action.on::<<$kind as Wraps>::Entity>().await?,
-                ))),+
+                $(NodeKind::$kind => Node::$kind(<$($type)::+ as Wraps>::wrap(
+                    action.on::<<$($type)::+ as Wraps>::Entity>().await?,
+                )),)+
+                _ => return Err(ApiError::internal(anyhow::anyhow!("no table for {kind:?}")).into()),
             })
         }
     };
 }
 
-nodes! {
-    Municipality,
-    Area,
-    Theme,
-    Organisation,
-    ContactPerson,
-    Programme,
-    Partnership,
-    Need,
-    Initiative,
-    SupportRequest,
-    Indicator,
-    Outcome,
-    Learning,
-    LearningEndorsement,
-    ApiKey,
-    WebhookEndpoint,
-    WebhookMessage,
-}
+crate::domain::kinds!(nodes);
 
 /// A change to one record of whichever table its ID points to (`addTranslation`).
 pub trait RecordAction<'a> {

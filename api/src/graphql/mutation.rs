@@ -102,6 +102,44 @@ pub async fn editable<E: Record>(
     Ok((id, before, municipality))
 }
 
+/// An update's start when its plain changes are all it checks before the database: the
+/// record's row ID, the record as it is, the record after those changes (refused, with every
+/// problem, when one is wrong) and the municipality it belongs to.
+pub async fn edited<E: Record, I: Changes<E>>(
+    write: &Write,
+    input: &I,
+) -> WriteResult<(i64, E::Model, E::Model, Option<i64>)> {
+    let (id, before, municipality) = editable::<E>(write, input.id()).await?;
+    let (after, problems) = input.changed(&before);
+    problems.finish()?;
+    Ok((id, before, after, municipality))
+}
+
+/// An update input whose plain changes are declared (`#[stroom_derive::update]`).
+pub trait Changes<E: Record> {
+    fn id(&self) -> &async_graphql::ID;
+    fn changed(&self, before: &E::Model) -> (E::Model, crate::kernel::write::Problems);
+}
+
+/// Sets a reference column from an update's `MaybeUndefined` ID once `check` (which reads
+/// the database) accepts it; null clears it, and a field left out leaves it.
+pub async fn set_reference<'a, T, F, Checked>(
+    value: &'a async_graphql::MaybeUndefined<T>,
+    column: &mut Option<i64>,
+    check: F,
+) -> WriteResult<()>
+where
+    F: FnOnce(&'a T) -> Checked,
+    Checked: std::future::Future<Output = WriteResult<i64>>,
+{
+    match value {
+        async_graphql::MaybeUndefined::Value(value) => *column = Some(check(value).await?),
+        async_graphql::MaybeUndefined::Null => *column = None,
+        async_graphql::MaybeUndefined::Undefined => {}
+    }
+    Ok(())
+}
+
 /// A payload type: the changed record and the user errors.
 #[macro_export]
 macro_rules! payload {

@@ -6,53 +6,28 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::kernel::error::ApiError;
 
-/// Declares the kinds of record with a global ID, one line each: the variant's name is the
-/// GraphQL type name, which is also the prefix inside the ID.
-macro_rules! node_kinds {
-    ($($kind:ident),+ $(,)?) => {
-        /// The kinds of record that have a global ID. Only their names live here, for encoding
-        /// and decoding IDs; what each kind is, is its domain module's business.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum NodeKind {
-            $($kind),+
-        }
+/// A kind of record with a global ID: its GraphQL type name, which is also the prefix inside
+/// the ID. Only names live here, for encoding and decoding IDs; the kinds themselves
+/// (`NodeKind::Area`, …, and `NodeKind::ALL`) are declared by the domain's registry
+/// (`domain/mod.rs`), one line per module, and what each kind is, is its module's business.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeKind(&'static str);
 
-        impl NodeKind {
-            const ALL: &'static [NodeKind] = &[$(Self::$kind),+];
+impl NodeKind {
+    /// The kind named so; the registry declares each one.
+    pub const fn named(name: &'static str) -> Self {
+        Self(name)
+    }
 
-            /// Every kind.
-            pub fn all() -> &'static [NodeKind] {
-                Self::ALL
-            }
+    /// Every kind.
+    pub fn all() -> &'static [NodeKind] {
+        Self::ALL
+    }
 
-            /// The GraphQL type name, which is also the prefix inside the ID.
-            pub fn type_name(self) -> &'static str {
-                match self {
-                    $(Self::$kind => stringify!($kind)),+
-                }
-            }
-        }
-    };
-}
-
-node_kinds! {
-    Municipality,
-    Area,
-    Theme,
-    Organisation,
-    ContactPerson,
-    Programme,
-    Partnership,
-    Need,
-    Initiative,
-    SupportRequest,
-    Indicator,
-    Outcome,
-    Learning,
-    LearningEndorsement,
-    ApiKey,
-    WebhookEndpoint,
-    WebhookMessage,
+    /// The GraphQL type name, which is also the prefix inside the ID.
+    pub fn type_name(self) -> &'static str {
+        self.0
+    }
 }
 
 impl NodeKind {

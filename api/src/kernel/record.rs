@@ -164,6 +164,24 @@ pub trait Record: Table {
 ///     }
 /// }
 /// ```
+/// A new record's model: the fields given, with what every record starts with (the ID the
+/// database gives, created and changed now, version 1, not archived, recorded through the API).
+#[macro_export]
+macro_rules! new_record {
+    ($($model:ident)::+ { $($field:ident $(: $value:expr)?),* $(,)? }) => {{
+        let now = $crate::kernel::time::now();
+        $($model)::+ {
+            id: 0,
+            $($field $(: $value)?,)*
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            archived_at: None,
+            provenance: entity::enums::Provenance::Recorded,
+        }
+    }};
+}
+
 #[macro_export]
 macro_rules! record_table {
     (

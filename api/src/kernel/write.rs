@@ -623,8 +623,10 @@ impl Write {
         E::Model: IntoActiveModel<E::ActiveModel>,
         E::ActiveModel: sea_orm::ActiveModelBehavior,
     {
+        let search_text = E::search_text(&model);
         let mut active = model.into_active_model().reset_all();
         active.not_set(column::<E>("id")?);
+        set_search_text::<E>(&mut active, search_text)?;
         let stored = active
             .insert(&self.txn)
             .await
@@ -645,9 +647,23 @@ impl Write {
         E::ActiveModel: sea_orm::ActiveModelBehavior,
     {
         let stored = self.insert_new::<E>(model).await?;
-        self.audit_change::<E>(E::id(&stored), municipality, None, Some(&stored))
+        self.audit_created::<E>(municipality, &stored, Map::new())
             .await?;
         Ok(stored)
+    }
+
+    /// Audits a record inserted with `insert_new`, with the changes to its links made since
+    /// (they need its ID): one entry for the whole create.
+    pub async fn audit_created<E: Record>(
+        &self,
+        municipality: Option<i64>,
+        stored: &E::Model,
+        links: Map<String, Json>,
+    ) -> WriteResult<()> {
+        let mut changes = diff(None, Some(snapshot::<E>(stored)));
+        changes.extend(links);
+        self.audit(E::KIND, E::id(stored), municipality, changes)
+            .await
     }
 
     /// Stores `after` over the record `before` (checking the client's `version`) and audits
@@ -663,12 +679,32 @@ impl Write {
         E: Record,
         E::Model: IntoActiveModel<E::ActiveModel>,
     {
+        self.replace_linked::<E>(version, municipality, before, after, Map::new())
+            .await
+    }
+
+    /// `replace_audited` for a record whose links were replaced too: their changes join
+    /// the record's in one audit entry.
+    pub async fn replace_linked<E>(
+        &self,
+        version: i32,
+        municipality: Option<i64>,
+        before: &E::Model,
+        after: E::Model,
+        links: Map<String, Json>,
+    ) -> WriteResult<E::Model>
+    where
+        E: Record,
+        E::Model: IntoActiveModel<E::ActiveModel>,
+    {
         let id = E::id(before);
-        let stored = self
-            .update_versioned::<E, _>(id, version, after.into_active_model().reset_all())
-            .await?;
-        self.audit_change::<E>(id, municipality, Some(before), Some(&stored))
-            .await?;
+        let search_text = E::search_text(&after);
+        let mut active = after.into_active_model().reset_all();
+        set_search_text::<E>(&mut active, search_text)?;
+        let stored = self.update_versioned::<E, _>(id, version, active).await?;
+        let mut changes = diff(Some(snapshot::<E>(before)), Some(snapshot::<E>(&stored)));
+        changes.extend(links);
+        self.audit(E::KIND, id, municipality, changes).await?;
         Ok(stored)
     }
 }
@@ -710,6 +746,14 @@ pub fn may_write(viewer: &Viewer, municipality: Option<i64>) -> Result<(), ApiEr
         )),
         _ => require_writer(viewer),
     }
+}
+
+/// The folded search text a table keeps of its texts, computed from the record as stored.
+fn set_search_text<E: Table>(active: &mut E::ActiveModel, text: Option<String>) -> WriteResult<()> {
+    if let Some(text) = text {
+        active.set(column::<E>("search_text")?, Value::String(Some(text)));
+    }
+    Ok(())
 }
 
 fn column<E: EntityTrait>(name: &str) -> Result<E::Column, ApiError> {

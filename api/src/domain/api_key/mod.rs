@@ -67,9 +67,6 @@ pub fn require_admin(viewer: &Viewer) -> Result<(), ApiError> {
 }
 
 /// An API key (without its secret, which is shown once, at creation).
-pub struct ApiKey(pub api_key::Model);
-
-/// An API key (without its secret, which is shown once, at creation).
 #[stroom_derive::record(api_key)]
 impl ApiKey {
     id!("key");

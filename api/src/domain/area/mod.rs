@@ -34,9 +34,6 @@ pub enum AreaKind {
 }
 
 /// A place inside a municipality: a district, neighbourhood, street cluster or site. Areas nest.
-pub struct Area(pub area::Model);
-
-/// A place inside a municipality: a district, neighbourhood, street cluster or site. Areas nest.
 #[stroom_derive::record(area)]
 impl Area {
     id!("area");

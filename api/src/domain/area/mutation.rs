@@ -4,10 +4,9 @@ use entity::area;
 
 use super::{Area, AreaKind};
 use crate::graphql::input::{NAME_MAX, TranslationInput, count, id, text};
-use crate::graphql::mutation::editable;
+use crate::graphql::mutation::{edited, set_reference};
 use crate::graphql::scalars::GeoJson;
 use crate::kernel::ids::NodeKind;
-use crate::kernel::time::now;
 use crate::kernel::write::{Problems, UserError, Write, WriteResult, same_municipality};
 use crate::payload;
 
@@ -113,9 +112,7 @@ pub async fn create(write: &Write, input: CreateAreaInput) -> WriteResult<area::
         Some(p) => Some(check_parent(write, None, municipality, p).await?),
         None => None,
     };
-    let now = now();
-    let mut model = area::Model {
-        id: 0,
+    let model = crate::new_record!(area::Model {
         municipality_id: municipality,
         parent_id: parent,
         kind: input.kind.into(),
@@ -124,34 +121,18 @@ pub async fn create(write: &Write, input: CreateAreaInput) -> WriteResult<area::
         residents,
         geometry: input.geometry.map(|g| g.0),
         search_text: String::new(),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        archived_at: None,
-        provenance: entity::enums::Provenance::Recorded,
-    };
-    model.search_text = super::search_text(&model);
+    });
     write
         .insert_audited::<area::Entity>(Some(municipality), model)
         .await
 }
 
 pub async fn update(write: &Write, input: UpdateAreaInput) -> WriteResult<area::Model> {
-    let (id, before, municipality) = editable::<area::Entity>(write, &input.id).await?;
-    let (mut after, problems) = input.changed(&before);
-    problems.finish()?;
-    match &input.parent {
-        MaybeUndefined::Value(p) => {
-            after.parent_id = Some(check_parent(write, Some(id), before.municipality_id, p).await?)
-        }
-        MaybeUndefined::Null => after.parent_id = None,
-        MaybeUndefined::Undefined => {}
-    }
-    after.search_text = super::search_text(&after);
-    let stored = write
+    let (id, before, mut after, municipality) = edited::<area::Entity, _>(write, &input).await?;
+    set_reference(&input.parent, &mut after.parent_id, |p| check_parent(write, Some(id), before.municipality_id, p)).await?;
+    write
         .replace_audited::<area::Entity>(input.version, municipality, &before, after)
-        .await?;
-    Ok(stored)
+        .await
 }
 
 #[stroom_derive::mutations]
@@ -159,12 +140,7 @@ impl AreaMutation {
     /// Adds an area (a district, neighbourhood, street cluster or site).
     change!(create_area(input: CreateAreaInput = "The new area.") -> AreaPayload = create);
 
-    /// Changes an area.
-    change!(update_area(input: UpdateAreaInput = "The changes.") -> AreaPayload = update);
+    updates!(area: AreaPayload, "an area");
 
-    /// Archives an area: it leaves the lists but nothing is lost.
-    archive!(archive_area(input = "The area and the version you last read.") -> AreaPayload);
-
-    /// Brings an archived area back.
-    archive!(unarchive_area(input = "The area and the version you last read.") -> AreaPayload);
+    archives!(area: AreaPayload, "an area");
 }

@@ -58,9 +58,6 @@ pub fn require_reader(viewer: &Viewer) -> Result<(), ApiError> {
     }
 }
 
-/// One change made through the API.
-pub struct AuditEntry(pub audit_entry::Model);
-
 /// One field a change touched.
 #[derive(SimpleObject)]
 pub struct FieldChange {

@@ -64,9 +64,6 @@ pub enum Unit {
 }
 
 /// What an outcome measures: a code, a name, a unit and whether more is better.
-pub struct Indicator(pub indicator::Model);
-
-/// What an outcome measures: a code, a name, a unit and whether more is better.
 #[stroom_derive::record(indicator)]
 impl Indicator {
     id!("indicator");

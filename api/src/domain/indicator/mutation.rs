@@ -3,9 +3,9 @@ use async_graphql::{ID, InputObject, MaybeUndefined};
 use entity::indicator;
 
 use super::{Indicator, Unit};
+use crate::graphql::mutation::{Changes, set_reference};
 use crate::graphql::input::{NAME_MAX, TEXT_MAX, TranslationInput, code, id, text};
 use crate::kernel::ids::NodeKind;
-use crate::kernel::time::now;
 use crate::kernel::write::{Problems, UserError, Write, WriteResult};
 use crate::payload;
 
@@ -77,21 +77,14 @@ pub async fn create(write: &Write, input: CreateIndicatorInput) -> WriteResult<i
         Some(t) => Some(check_theme(write, t).await?),
         None => None,
     };
-    let now = now();
-    let model = indicator::Model {
-        id: 0,
+    let model = crate::new_record!(indicator::Model {
         code,
         name,
         description,
         unit: input.unit.into(),
         theme_id: theme,
         higher_is_better: input.higher_is_better,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        archived_at: None,
-        provenance: entity::enums::Provenance::Recorded,
-    };
+    });
     write.insert_audited::<indicator::Entity>(None, model).await
 }
 
@@ -101,15 +94,10 @@ pub async fn update(write: &Write, input: UpdateIndicatorInput) -> WriteResult<i
     let before = write.existing::<indicator::Entity>(id).await?;
     let (mut after, problems) = input.changed(&before);
     problems.finish()?;
-    match &input.theme {
-        MaybeUndefined::Value(t) => after.theme_id = Some(check_theme(write, t).await?),
-        MaybeUndefined::Null => after.theme_id = None,
-        MaybeUndefined::Undefined => {}
-    }
-    let stored = write
+    set_reference(&input.theme, &mut after.theme_id, |t| check_theme(write, t)).await?;
+    write
         .replace_audited::<indicator::Entity>(input.version, None, &before, after)
-        .await?;
-    Ok(stored)
+        .await
 }
 
 #[stroom_derive::mutations]
@@ -117,12 +105,7 @@ impl IndicatorMutation {
     /// Adds an indicator. Admin only.
     change!(create_indicator(input: CreateIndicatorInput = "The new indicator.") -> IndicatorPayload = create);
 
-    /// Changes an indicator. Admin only.
-    change!(update_indicator(input: UpdateIndicatorInput = "The changes.") -> IndicatorPayload = update);
+    updates!(indicator: IndicatorPayload, "an indicator", admin);
 
-    /// Archives an indicator. Admin only.
-    archive!(archive_indicator(input = "The indicator and the version you last read.") -> IndicatorPayload);
-
-    /// Brings an archived indicator back. Admin only.
-    archive!(unarchive_indicator(input = "The indicator and the version you last read.") -> IndicatorPayload);
+    archives!(indicator: IndicatorPayload, "an indicator", admin);
 }

@@ -100,9 +100,6 @@ pub enum Affordability {
 }
 
 /// A circular initiative (repair café, tool library, second-hand shop, food sharing…).
-pub struct Initiative(pub initiative::Model);
-
-/// A circular initiative (repair café, tool library, second-hand shop, food sharing…).
 #[stroom_derive::record(initiative)]
 impl Initiative {
     id!("initiative");

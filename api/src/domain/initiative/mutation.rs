@@ -2,7 +2,7 @@
 //! requests and their decisions.
 use async_graphql::{ID, InputObject, MaybeUndefined};
 use entity::{initiative, support_request};
-use sea_orm::{ActiveModelTrait, IntoActiveModel};
+use sea_orm::ActiveModelTrait;
 
 use super::{
     Affordability, BusinessModel, Initiative, InitiativeStage, InitiatorKind, SupportKind,
@@ -11,7 +11,7 @@ use super::{
 use crate::graphql::input::{
     NAME_MAX, TEXT_MAX, TranslationInput, date_order, euro, id, ids, text, url,
 };
-use crate::graphql::mutation::editable;
+use crate::graphql::mutation::{Changes, editable, set_reference};
 use crate::graphql::scalars::{Date, Decimal};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
@@ -313,9 +313,7 @@ pub async fn create(write: &Write, input: CreateInitiativeInput) -> WriteResult<
         input.needs.as_deref(),
     )
     .await?;
-    let now = now();
-    let mut model = initiative::Model {
-        id: 0,
+    let model = crate::new_record!(initiative::Model {
         municipality_id: municipality,
         programme_id,
         name,
@@ -328,23 +326,11 @@ pub async fn create(write: &Write, input: CreateInitiativeInput) -> WriteResult<
         affordability: input.affordability.into(),
         website,
         search_text: String::new(),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        archived_at: None,
-        provenance: entity::enums::Provenance::Recorded,
-    };
-    model.search_text = super::search_text(&model);
+    });
     let stored = write.insert_new::<initiative::Entity>(model).await?;
-    let mut changes = crate::kernel::write::diff(
-        None,
-        Some(crate::kernel::write::snapshot::<initiative::Entity>(
-            &stored,
-        )),
-    );
-    changes.extend(link_lists(write, stored.id, areas, themes, needs).await?);
+    let links = link_lists(write, stored.id, areas, themes, needs).await?;
     write
-        .audit(NodeKind::Initiative, stored.id, Some(municipality), changes)
+        .audit_created::<initiative::Entity>(Some(municipality), &stored, links)
         .await?;
     Ok(stored)
 }
@@ -355,13 +341,7 @@ pub async fn update(write: &Write, input: UpdateInitiativeInput) -> WriteResult<
     problems.check(date_order("endDate", after.start_date, after.end_date));
     problems.finish()?;
     let own = before.municipality_id;
-    match &input.programme {
-        MaybeUndefined::Value(programme) => {
-            after.programme_id = Some(check_programme(write, own, programme).await?)
-        }
-        MaybeUndefined::Null => after.programme_id = None,
-        MaybeUndefined::Undefined => {}
-    }
+    set_reference(&input.programme, &mut after.programme_id, |programme| check_programme(write, own, programme)).await?;
     let (areas, themes, _) = check_links(
         write,
         own,
@@ -370,27 +350,10 @@ pub async fn update(write: &Write, input: UpdateInitiativeInput) -> WriteResult<
         None,
     )
     .await?;
-    after.search_text = super::search_text(&after);
-    let stored = write
-        .update_versioned::<initiative::Entity, _>(
-            id,
-            input.version,
-            after.into_active_model().reset_all(),
-        )
-        .await?;
-    let mut changes = crate::kernel::write::diff(
-        Some(crate::kernel::write::snapshot::<initiative::Entity>(
-            &before,
-        )),
-        Some(crate::kernel::write::snapshot::<initiative::Entity>(
-            &stored,
-        )),
-    );
-    changes.extend(link_lists(write, id, areas, themes, None).await?);
+    let links = link_lists(write, id, areas, themes, None).await?;
     write
-        .audit(NodeKind::Initiative, id, municipality, changes)
-        .await?;
-    Ok(stored)
+        .replace_linked::<initiative::Entity>(input.version, municipality, &before, after, links)
+        .await
 }
 
 pub async fn change_stage(
@@ -415,10 +378,9 @@ pub async fn change_stage(
         after.end_date = None;
     }
     date_order("endDate", after.start_date, after.end_date)?;
-    let stored = write
+    write
         .replace_audited::<initiative::Entity>(input.version, municipality, &before, after)
-        .await?;
-    Ok(stored)
+        .await
 }
 
 /// Links or unlinks a need; the initiative's version grows, so concurrent edits are seen.
@@ -505,8 +467,7 @@ pub async fn record_support_request(
         .and_then(|a| problems.check(euro("amountRequested", a.0)));
     problems.finish()?;
     let now = now();
-    let model = support_request::Model {
-        id: 0,
+    let model = crate::new_record!(support_request::Model {
         initiative_id,
         kind: input.kind.into(),
         description: description.unwrap_or_default(),
@@ -519,12 +480,7 @@ pub async fn record_support_request(
         decision_note: Default::default(),
         amount_requested_eur: amount,
         amount_granted_eur: None,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        archived_at: None,
-        provenance: entity::enums::Provenance::Recorded,
-    };
+    });
     write
         .insert_audited::<support_request::Entity>(municipality, model)
         .await
@@ -592,10 +548,9 @@ pub async fn decide_support_request(
     if granted.is_some() {
         after.amount_granted_eur = granted;
     }
-    let stored = write
+    write
         .replace_audited::<support_request::Entity>(input.version, municipality, &before, after)
-        .await?;
-    Ok(stored)
+        .await
 }
 
 #[stroom_derive::mutations]
@@ -603,8 +558,7 @@ impl InitiativeMutation {
     /// Registers a new initiative.
     change!(create_initiative(input: CreateInitiativeInput = "The new initiative.") -> InitiativePayload = create);
 
-    /// Changes an initiative.
-    change!(update_initiative(input: UpdateInitiativeInput = "The changes.") -> InitiativePayload = update);
+    updates!(initiative: InitiativePayload, "an initiative");
 
     /// Moves an initiative to another stage (STOPPED sets its end date).
     change!(change_initiative_stage(input: ChangeInitiativeStageInput = "The initiative and its new stage.") -> InitiativePayload = change_stage);
@@ -615,11 +569,7 @@ impl InitiativeMutation {
     /// Records that an initiative no longer answers a need.
     change!(unlink_initiative_from_need(input: InitiativeNeedInput = "The initiative and the need.") -> InitiativePayload = link_need(write, input, false));
 
-    /// Archives an initiative: it leaves the lists but nothing is lost.
-    archive!(archive_initiative(input = "The initiative and the version you last read.") -> InitiativePayload);
-
-    /// Brings an archived initiative back.
-    archive!(unarchive_initiative(input = "The initiative and the version you last read.") -> InitiativePayload);
+    archives!(initiative: InitiativePayload, "an initiative");
 
     /// Records support an initiative asks the city for.
     change!(record_support_request(input: RecordSupportRequestInput = "The request.") -> SupportRequestPayload = record_support_request);

@@ -71,9 +71,6 @@ pub enum SupportStatus {
 }
 
 /// Support an initiative asked the city for (a location, money, expertise…) and the decision.
-pub struct SupportRequest(pub support_request::Model);
-
-/// Support an initiative asked the city for (a location, money, expertise…) and the decision.
 #[stroom_derive::record(support_request)]
 impl SupportRequest {
     id!("support request");

@@ -10,7 +10,6 @@ use crate::graphql::common::RecordMeta;
 use crate::graphql::input::{TEXT_MAX, TranslationInput, id, text};
 use crate::kernel::access::Role;
 use crate::kernel::ids::NodeKind;
-use crate::kernel::time::now;
 use crate::kernel::write::{UserError, UserErrorCode, Write, WriteResult};
 use crate::{payload, record_meta};
 
@@ -30,9 +29,6 @@ crate::record_table! {
         }
     }
 }
-
-/// A municipality's endorsement of another municipality's learning: "we saw this too".
-pub struct LearningEndorsement(pub learning_endorsement::Model);
 
 /// A municipality's endorsement of another municipality's learning: "we saw this too".
 #[stroom_derive::record(learning_endorsement)]
@@ -136,18 +132,11 @@ pub async fn endorse(
             .await?;
         return Ok(stored);
     }
-    let now = now();
-    let model = learning_endorsement::Model {
-        id: 0,
+    let model = crate::new_record!(learning_endorsement::Model {
         learning_id,
         municipality_id: municipality,
         note,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        archived_at: None,
-        provenance: entity::enums::Provenance::Recorded,
-    };
+    });
     write
         .insert_audited::<learning_endorsement::Entity>(Some(municipality), model)
         .await

@@ -3,6 +3,8 @@ pub mod endorsement;
 pub mod mutation;
 pub mod translation;
 
+pub use endorsement::LearningEndorsement;
+
 use async_graphql::{Context, Enum, ID};
 use entity::learning;
 use sea_orm::sea_query::ExprTrait;
@@ -75,10 +77,6 @@ pub enum Audience {
     /// Partner cities and city staff only (an API key with the partner role or above).
     Partners,
 }
-
-/// A lesson drawn from a programme or an initiative: a success factor, pitfall, challenge or
-/// recommendation.
-pub struct Learning(pub learning::Model);
 
 /// A lesson drawn from a programme or an initiative: a success factor, pitfall, challenge or
 /// recommendation.

@@ -1,16 +1,12 @@
 //! Changing learnings: the lessons partner cities read.
 use async_graphql::{ID, InputObject, MaybeUndefined};
 use entity::learning;
-use sea_orm::{ActiveModelTrait, IntoActiveModel};
 
 use super::{Audience, Learning, LearningKind};
 use crate::graphql::input::{NAME_MAX, TEXT_MAX, TranslationInput, id, ids, text};
-use crate::graphql::mutation::editable;
+use crate::graphql::mutation::edited;
 use crate::kernel::ids::NodeKind;
-use crate::kernel::time::now;
-use crate::kernel::write::{
-    Problems, UserError, Write, WriteResult, diff, same_municipality, snapshot,
-};
+use crate::kernel::write::{Problems, UserError, Write, WriteResult, same_municipality};
 use crate::payload;
 
 payload!(
@@ -168,9 +164,7 @@ pub async fn create(write: &Write, input: CreateLearningInput) -> WriteResult<le
         .live::<entity::municipality::Entity>("municipality", owner)
         .await?;
     let themes = check_themes(write, owner, input.themes.as_deref()).await?;
-    let now = now();
-    let mut model = learning::Model {
-        id: 0,
+    let model = crate::new_record!(learning::Model {
         municipality_id: owner,
         programme_id: programme,
         initiative_id: initiative,
@@ -180,44 +174,22 @@ pub async fn create(write: &Write, input: CreateLearningInput) -> WriteResult<le
         title,
         body,
         search_text: String::new(),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        archived_at: None,
-        provenance: entity::enums::Provenance::Recorded,
-    };
-    model.search_text = super::search_text(&model);
+    });
     let stored = write.insert_new::<learning::Entity>(model).await?;
-    let mut changes = diff(None, Some(snapshot::<learning::Entity>(&stored)));
-    changes.extend(replace_themes(write, stored.id, themes).await?);
+    let links = replace_themes(write, stored.id, themes).await?;
     write
-        .audit(NodeKind::Learning, stored.id, Some(owner), changes)
+        .audit_created::<learning::Entity>(Some(owner), &stored, links)
         .await?;
     Ok(stored)
 }
 
 pub async fn update(write: &Write, input: UpdateLearningInput) -> WriteResult<learning::Model> {
-    let (id, before, municipality) = editable::<learning::Entity>(write, &input.id).await?;
-    let (mut after, problems) = input.changed(&before);
-    problems.finish()?;
+    let (id, before, after, municipality) = edited::<learning::Entity, _>(write, &input).await?;
     let themes = check_themes(write, before.municipality_id, input.themes.as_deref()).await?;
-    after.search_text = super::search_text(&after);
-    let stored = write
-        .update_versioned::<learning::Entity, _>(
-            id,
-            input.version,
-            after.into_active_model().reset_all(),
-        )
-        .await?;
-    let mut changes = diff(
-        Some(snapshot::<learning::Entity>(&before)),
-        Some(snapshot::<learning::Entity>(&stored)),
-    );
-    changes.extend(replace_themes(write, id, themes).await?);
+    let links = replace_themes(write, id, themes).await?;
     write
-        .audit(NodeKind::Learning, id, municipality, changes)
-        .await?;
-    Ok(stored)
+        .replace_linked::<learning::Entity>(input.version, municipality, &before, after, links)
+        .await
 }
 
 #[stroom_derive::mutations]
@@ -225,12 +197,7 @@ impl LearningMutation {
     /// Records a lesson learnt.
     change!(create_learning(input: CreateLearningInput = "The new lesson.") -> LearningPayload = create);
 
-    /// Changes a lesson.
-    change!(update_learning(input: UpdateLearningInput = "The changes.") -> LearningPayload = update);
+    updates!(learning: LearningPayload, "a lesson");
 
-    /// Archives a lesson: it leaves the lists but nothing is lost.
-    archive!(archive_learning(input = "The learning and the version you last read.") -> LearningPayload);
-
-    /// Brings an archived lesson back.
-    archive!(unarchive_learning(input = "The learning and the version you last read.") -> LearningPayload);
+    archives!(learning: LearningPayload, "a lesson");
 }

@@ -16,9 +16,6 @@ crate::record_table! {
 }
 
 /// A city or region that runs circular programmes, such as Mechelen or a CECI partner region.
-pub struct Municipality(pub municipality::Model);
-
-/// A city or region that runs circular programmes, such as Mechelen or a CECI partner region.
 #[stroom_derive::record(municipality)]
 impl Municipality {
     id!("municipality");

@@ -3,9 +3,9 @@ use async_graphql::{InputObject, MaybeUndefined};
 use entity::municipality;
 
 use super::Municipality;
+use crate::graphql::mutation::Changes;
 use crate::graphql::input::{NAME_MAX, TranslationInput, count, country, id, locale, text};
 use crate::kernel::ids::NodeKind;
-use crate::kernel::time::now;
 use crate::kernel::write::{Problems, UserError, Write, WriteResult};
 use crate::payload;
 
@@ -68,22 +68,14 @@ pub async fn create(
     let (Some(name), Some(country), Some(default_locale)) = (name, country, default_locale) else {
         return Err(UserError::invalid("", "Invalid input.").into());
     };
-    let now = now();
-    let mut model = municipality::Model {
-        id: 0,
+    let model = crate::new_record!(municipality::Model {
         name,
         country,
         default_locale,
         households,
         population,
         search_text: String::new(),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        archived_at: None,
-        provenance: entity::enums::Provenance::Recorded,
-    };
-    model.search_text = super::search_text(&model);
+    });
     let stored = write.insert_new::<municipality::Entity>(model).await?;
     write
         .audit_change::<municipality::Entity>(stored.id, Some(stored.id), None, Some(&stored))
@@ -98,13 +90,11 @@ pub async fn update(
     let id = id("id", &input.id, NodeKind::Municipality)?;
     let before = write.existing::<municipality::Entity>(id).await?;
     write.authorize::<municipality::Entity>(&before).await?;
-    let (mut after, problems) = input.changed(&before);
+    let (after, problems) = input.changed(&before);
     problems.finish()?;
-    after.search_text = super::search_text(&after);
-    let stored = write
+    write
         .replace_audited::<municipality::Entity>(input.version, Some(id), &before, after)
-        .await?;
-    Ok(stored)
+        .await
 }
 
 #[stroom_derive::mutations]
@@ -115,9 +105,5 @@ impl MunicipalityMutation {
     /// Changes a municipality (its own editors, or an admin).
     change!(update_municipality(input: UpdateMunicipalityInput = "The changes.") -> MunicipalityPayload = update);
 
-    /// Archives a municipality. Admin only.
-    archive!(archive_municipality(input = "The municipality and the version you last read.") -> MunicipalityPayload);
-
-    /// Brings an archived municipality back. Admin only.
-    archive!(unarchive_municipality(input = "The municipality and the version you last read.") -> MunicipalityPayload);
+    archives!(municipality: MunicipalityPayload, "a municipality", admin);
 }

@@ -93,9 +93,6 @@ pub enum NeedStatus {
 }
 
 /// A need of residents, mapped in participatory research (workshops, door-to-door, surveys…).
-pub struct Need(pub need::Model);
-
-/// A need of residents, mapped in participatory research (workshops, door-to-door, surveys…).
 #[stroom_derive::record(need)]
 impl Need {
     id!("need");

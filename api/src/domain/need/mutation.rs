@@ -5,12 +5,12 @@ use sea_orm::{ActiveModelTrait, IntoActiveModel};
 
 use super::{Need, NeedSource, NeedStatus, TargetGroup};
 use crate::graphql::input::{NAME_MAX, TEXT_MAX, TranslationInput, count, id, text};
-use crate::graphql::mutation::editable;
+use crate::graphql::mutation::{Changes, editable};
 use crate::graphql::scalars::Date;
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
 use crate::kernel::write::{
-    Problems, UserError, Write, WriteResult, diff, link_change, same_municipality, snapshot,
+    Problems, UserError, Write, WriteResult, link_change, same_municipality,
 };
 use crate::payload;
 
@@ -213,8 +213,7 @@ pub async fn create(write: &Write, input: CreateNeedInput) -> WriteResult<need::
     )
     .await?;
     let now = now();
-    let mut model = need::Model {
-        id: 0,
+    let model = crate::new_record!(need::Model {
         municipality_id: municipality,
         programme_id,
         area_id,
@@ -229,18 +228,11 @@ pub async fn create(write: &Write, input: CreateNeedInput) -> WriteResult<need::
             .map(|d| d.0)
             .unwrap_or_else(|| now.date_naive()),
         search_text: String::new(),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        archived_at: None,
-        provenance: entity::enums::Provenance::Recorded,
-    };
-    model.search_text = super::search_text(&model);
+    });
     let stored = write.insert_new::<need::Entity>(model).await?;
-    let mut changes = diff(None, Some(snapshot::<need::Entity>(&stored)));
-    changes.extend(replace_groups(write, stored.id, target_groups).await?);
+    let links = replace_groups(write, stored.id, target_groups).await?;
     write
-        .audit(NodeKind::Need, stored.id, Some(municipality), changes)
+        .audit_created::<need::Entity>(Some(municipality), &stored, links)
         .await?;
     Ok(stored)
 }
@@ -270,25 +262,13 @@ pub async fn update(write: &Write, input: UpdateNeedInput) -> WriteResult<need::
     if !input.theme.is_undefined() {
         after.theme_id = theme;
     }
-    after.search_text = super::search_text(&after);
-    let stored = write
-        .update_versioned::<need::Entity, _>(
-            id,
-            input.version,
-            after.into_active_model().reset_all(),
-        )
-        .await?;
-    let mut changes = diff(
-        Some(snapshot::<need::Entity>(&before)),
-        Some(snapshot::<need::Entity>(&stored)),
-    );
-    if let Some(groups) = groups {
-        changes.extend(replace_groups(write, id, groups).await?);
-    }
+    let links = match groups {
+        Some(groups) => replace_groups(write, id, groups).await?,
+        None => Default::default(),
+    };
     write
-        .audit(NodeKind::Need, id, municipality, changes)
-        .await?;
-    Ok(stored)
+        .replace_linked::<need::Entity>(input.version, municipality, &before, after, links)
+        .await
 }
 
 pub async fn change_status(
@@ -298,10 +278,9 @@ pub async fn change_status(
     let (_, before, municipality) = editable::<need::Entity>(write, &input.id).await?;
     let mut after = before.clone();
     after.status = input.status.into();
-    let stored = write
+    write
         .replace_audited::<need::Entity>(input.version, municipality, &before, after)
-        .await?;
-    Ok(stored)
+        .await
 }
 
 #[stroom_derive::mutations]
@@ -309,15 +288,10 @@ impl NeedMutation {
     /// Records a need of residents.
     change!(create_need(input: CreateNeedInput = "The new need.") -> NeedPayload = create);
 
-    /// Changes a need.
-    change!(update_need(input: UpdateNeedInput = "The changes.") -> NeedPayload = update);
+    updates!(need: NeedPayload, "a need");
 
     /// Changes where a need stands (open, being addressed, addressed, archived).
     change!(change_need_status(input: ChangeNeedStatusInput = "The need and its new status.") -> NeedPayload = change_status);
 
-    /// Archives a need: it leaves the lists but nothing is lost.
-    archive!(archive_need(input = "The need and the version you last read.") -> NeedPayload);
-
-    /// Brings an archived need back.
-    archive!(unarchive_need(input = "The need and the version you last read.") -> NeedPayload);
+    archives!(need: NeedPayload, "a need");
 }

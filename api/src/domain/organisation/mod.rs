@@ -88,10 +88,6 @@ pub enum OrganisationKind {
 
 /// A partner: a city department, funder, design agency, EU project, region, city, agency,
 /// social organisation, citizen initiative, enterprise or knowledge institution.
-pub struct Organisation(pub organisation::Model);
-
-/// A partner: a city department, funder, design agency, EU project, region, city, agency,
-/// social organisation, citizen initiative, enterprise or knowledge institution.
 #[stroom_derive::record(organisation)]
 impl Organisation {
     id!("organisation");
@@ -196,10 +192,6 @@ impl Organisation {
 
     history!();
 }
-
-/// A contact person of an organisation. Personal data: visible only with a partner, editor
-/// or admin API key.
-pub struct ContactPerson(pub contact_person::Model);
 
 /// A contact person of an organisation. Personal data: visible only with a partner, editor
 /// or admin API key.

@@ -6,9 +6,8 @@ use super::{ContactPerson, Organisation, OrganisationKind};
 use crate::graphql::input::{
     NAME_MAX, TEXT_MAX, TranslationInput, country, email, id, phone, plain, text, url,
 };
-use crate::graphql::mutation::editable;
+use crate::graphql::mutation::{edited, set_reference};
 use crate::kernel::ids::NodeKind;
-use crate::kernel::time::now;
 use crate::kernel::write::{Problems, UserError, Write, WriteResult};
 use crate::payload;
 
@@ -165,9 +164,7 @@ pub async fn create(
         Some(p) => Some(check_parent(write, None, p).await?),
         None => None,
     };
-    let now = now();
-    let mut model = organisation::Model {
-        id: 0,
+    let model = crate::new_record!(organisation::Model {
         kind: input.kind.into(),
         parent_id: parent,
         municipality_id: municipality,
@@ -177,13 +174,7 @@ pub async fn create(
         city,
         website,
         search_text: String::new(),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        archived_at: None,
-        provenance: entity::enums::Provenance::Recorded,
-    };
-    model.search_text = super::search_text(&model);
+    });
     write
         .insert_audited::<organisation::Entity>(municipality, model)
         .await
@@ -193,19 +184,11 @@ pub async fn update(
     write: &Write,
     input: UpdateOrganisationInput,
 ) -> WriteResult<organisation::Model> {
-    let (id, before, municipality) = editable::<organisation::Entity>(write, &input.id).await?;
-    let (mut after, problems) = input.changed(&before);
-    problems.finish()?;
-    match &input.parent {
-        MaybeUndefined::Value(p) => after.parent_id = Some(check_parent(write, Some(id), p).await?),
-        MaybeUndefined::Null => after.parent_id = None,
-        MaybeUndefined::Undefined => {}
-    }
-    after.search_text = super::search_text(&after);
-    let stored = write
+    let (id, before, mut after, municipality) = edited::<organisation::Entity, _>(write, &input).await?;
+    set_reference(&input.parent, &mut after.parent_id, |p| check_parent(write, Some(id), p)).await?;
+    write
         .replace_audited::<organisation::Entity>(input.version, municipality, &before, after)
-        .await?;
-    Ok(stored)
+        .await
 }
 
 pub async fn create_contact(
@@ -237,20 +220,13 @@ pub async fn create_contact(
     let Some(name) = name else {
         return Err(UserError::invalid("name", "Invalid name.").into());
     };
-    let now = now();
-    let model = contact_person::Model {
-        id: 0,
+    let model = crate::new_record!(contact_person::Model {
         organisation_id,
         name,
         email,
         phone,
         job_title,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        archived_at: None,
-        provenance: entity::enums::Provenance::Recorded,
-    };
+    });
     write
         .insert_audited::<contact_person::Entity>(municipality, model)
         .await
@@ -260,13 +236,10 @@ pub async fn update_contact(
     write: &Write,
     input: UpdateContactPersonInput,
 ) -> WriteResult<contact_person::Model> {
-    let (_, before, municipality) = editable::<contact_person::Entity>(write, &input.id).await?;
-    let (after, problems) = input.changed(&before);
-    problems.finish()?;
-    let stored = write
+    let (_, before, after, municipality) = edited::<contact_person::Entity, _>(write, &input).await?;
+    write
         .replace_audited::<contact_person::Entity>(input.version, municipality, &before, after)
-        .await?;
-    Ok(stored)
+        .await
 }
 
 #[stroom_derive::mutations]
@@ -274,14 +247,9 @@ impl OrganisationMutation {
     /// Registers an organisation.
     change!(create_organisation(input: CreateOrganisationInput = "The new organisation.") -> OrganisationPayload = create);
 
-    /// Changes an organisation.
-    change!(update_organisation(input: UpdateOrganisationInput = "The changes.") -> OrganisationPayload = update);
+    updates!(organisation: OrganisationPayload, "an organisation");
 
-    /// Archives an organisation: it leaves the lists but nothing is lost.
-    archive!(archive_organisation(input = "The organisation and the version you last read.") -> OrganisationPayload);
-
-    /// Brings an archived organisation back.
-    archive!(unarchive_organisation(input = "The organisation and the version you last read.") -> OrganisationPayload);
+    archives!(organisation: OrganisationPayload, "an organisation");
 
     /// Adds a contact person to an organisation.
     change!(create_contact_person(input: CreateContactPersonInput = "The new contact person.") -> ContactPersonPayload = create_contact);

@@ -74,9 +74,6 @@ crate::record_table! {
 }
 
 /// One measured value of an indicator for an initiative (or a whole programme) over a period.
-pub struct Outcome(pub outcome::Model);
-
-/// One measured value of an indicator for an initiative (or a whole programme) over a period.
 #[stroom_derive::record(outcome)]
 impl Outcome {
     id!("outcome");

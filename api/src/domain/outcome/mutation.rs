@@ -5,10 +5,9 @@ use entity::outcome;
 use super::{Outcome, to_micro};
 use crate::domain::indicator::Unit;
 use crate::graphql::input::{TEXT_MAX, TranslationInput, id, text, url};
-use crate::graphql::mutation::editable;
+use crate::graphql::mutation::{Changes, editable};
 use crate::graphql::scalars::{Date, Decimal};
 use crate::kernel::ids::NodeKind;
-use crate::kernel::time::now;
 use crate::kernel::write::{Problems, UserError, Write, WriteResult, same_municipality};
 use crate::payload;
 
@@ -191,9 +190,7 @@ pub async fn record(write: &Write, input: RecordOutcomeInput) -> WriteResult<out
         let a = write.live::<entity::area::Entity>("area", area).await?;
         same_municipality("area", owner, Some(a.municipality_id), "area")?;
     }
-    let now = now();
-    let model = outcome::Model {
-        id: 0,
+    let model = crate::new_record!(outcome::Model {
         indicator_id: indicator,
         municipality_id: owner,
         initiative_id: initiative,
@@ -205,12 +202,7 @@ pub async fn record(write: &Write, input: RecordOutcomeInput) -> WriteResult<out
         method,
         source,
         verified: input.verified.unwrap_or(false),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        archived_at: None,
-        provenance: entity::enums::Provenance::Recorded,
-    };
+    });
     write
         .insert_audited::<outcome::Entity>(Some(owner), model)
         .await
@@ -257,10 +249,9 @@ pub async fn update(write: &Write, input: UpdateOutcomeInput) -> WriteResult<out
         MaybeUndefined::Null => after.area_id = None,
         MaybeUndefined::Undefined => {}
     }
-    let stored = write
+    write
         .replace_audited::<outcome::Entity>(input.version, municipality, &before, after)
-        .await?;
-    Ok(stored)
+        .await
 }
 
 #[stroom_derive::mutations]

@@ -63,9 +63,6 @@ pub enum PartnerRole {
 }
 
 /// An organisation's role in a programme, an initiative or a network such as the CECI project.
-pub struct Partnership(pub partnership::Model);
-
-/// An organisation's role in a programme, an initiative or a network such as the CECI project.
 #[stroom_derive::record(partnership)]
 impl Partnership {
     id!("partnership");

@@ -6,7 +6,6 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use super::{PartnerRole, Partnership};
 use crate::graphql::input::{ArchiveInput, TEXT_MAX, TranslationInput, id, text};
 use crate::kernel::ids::NodeKind;
-use crate::kernel::time::now;
 use crate::kernel::write::{UserError, UserErrorCode, Write, WriteResult};
 use crate::payload;
 
@@ -103,21 +102,14 @@ pub async fn add_partner(
             .await?;
         return Ok(stored);
     }
-    let now = now();
-    let model = partnership::Model {
-        id: 0,
+    let model = crate::new_record!(partnership::Model {
         organisation_id,
         programme_id,
         initiative_id,
         network_id,
         role,
         note,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        archived_at: None,
-        provenance: entity::enums::Provenance::Recorded,
-    };
+    });
     write
         .insert_audited::<partnership::Entity>(municipality, model)
         .await

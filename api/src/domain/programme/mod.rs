@@ -45,10 +45,6 @@ pub struct BudgetRange {
 
 /// A circular programme of a city (such as Mechelen's Stroom), or an interregional project
 /// run by a network of partners (such as CECI).
-pub struct Programme(pub programme::Model);
-
-/// A circular programme of a city (such as Mechelen's Stroom), or an interregional project
-/// run by a network of partners (such as CECI).
 #[stroom_derive::record(programme)]
 impl Programme {
     id!("programme");

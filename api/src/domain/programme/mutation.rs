@@ -1,19 +1,15 @@
 //! Changing programmes.
 use async_graphql::{ID, InputObject, MaybeUndefined};
 use entity::programme;
-use sea_orm::{ActiveModelTrait, IntoActiveModel};
 
 use super::Programme;
 use crate::graphql::input::{
     NAME_MAX, TEXT_MAX, TranslationInput, date_order, euro, id, ids, text, url,
 };
-use crate::graphql::mutation::editable;
+use crate::graphql::mutation::{Changes, editable, set_reference};
 use crate::graphql::scalars::{Date, Decimal};
 use crate::kernel::ids::NodeKind;
-use crate::kernel::time::now;
-use crate::kernel::write::{
-    Problems, UserError, Write, WriteResult, diff, same_municipality, snapshot,
-};
+use crate::kernel::write::{Problems, UserError, Write, WriteResult, same_municipality};
 use crate::payload;
 
 payload!(
@@ -236,9 +232,7 @@ pub async fn create(write: &Write, input: CreateProgrammeInput) -> WriteResult<p
         None => None,
     };
     let themes = check_themes(write, municipality, input.themes.as_deref()).await?;
-    let now = now();
-    let mut model = programme::Model {
-        id: 0,
+    let model = crate::new_record!(programme::Model {
         municipality_id: municipality,
         name,
         summary,
@@ -252,18 +246,11 @@ pub async fn create(write: &Write, input: CreateProgrammeInput) -> WriteResult<p
         website,
         contact_person_id: contact,
         search_text: String::new(),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        archived_at: None,
-        provenance: entity::enums::Provenance::Recorded,
-    };
-    model.search_text = super::search_text(&model);
+    });
     let stored = write.insert_new::<programme::Entity>(model).await?;
-    let mut changes = diff(None, Some(snapshot::<programme::Entity>(&stored)));
-    changes.extend(replace_themes(write, stored.id, themes).await?);
+    let links = replace_themes(write, stored.id, themes).await?;
     write
-        .audit(NodeKind::Programme, stored.id, municipality, changes)
+        .audit_created::<programme::Entity>(municipality, &stored, links)
         .await?;
     Ok(stored)
 }
@@ -286,29 +273,12 @@ pub async fn update(write: &Write, input: UpdateProgrammeInput) -> WriteResult<p
         MaybeUndefined::Undefined => {}
     }
     problems.finish()?;
-    match &input.contact {
-        MaybeUndefined::Value(c) => after.contact_person_id = Some(check_contact(write, c).await?),
-        MaybeUndefined::Null => after.contact_person_id = None,
-        MaybeUndefined::Undefined => {}
-    }
+    set_reference(&input.contact, &mut after.contact_person_id, |c| check_contact(write, c)).await?;
     let themes = check_themes(write, before.municipality_id, input.themes.as_deref()).await?;
-    after.search_text = super::search_text(&after);
-    let stored = write
-        .update_versioned::<programme::Entity, _>(
-            id,
-            input.version,
-            after.into_active_model().reset_all(),
-        )
-        .await?;
-    let mut changes = diff(
-        Some(snapshot::<programme::Entity>(&before)),
-        Some(snapshot::<programme::Entity>(&stored)),
-    );
-    changes.extend(replace_themes(write, id, themes).await?);
+    let links = replace_themes(write, id, themes).await?;
     write
-        .audit(NodeKind::Programme, id, municipality, changes)
-        .await?;
-    Ok(stored)
+        .replace_linked::<programme::Entity>(input.version, municipality, &before, after, links)
+        .await
 }
 
 #[stroom_derive::mutations]
@@ -316,12 +286,7 @@ impl ProgrammeMutation {
     /// Starts a programme.
     change!(create_programme(input: CreateProgrammeInput = "The new programme.") -> ProgrammePayload = create);
 
-    /// Changes a programme.
-    change!(update_programme(input: UpdateProgrammeInput = "The changes.") -> ProgrammePayload = update);
+    updates!(programme: ProgrammePayload, "a programme");
 
-    /// Archives a programme: it leaves the lists but nothing is lost.
-    archive!(archive_programme(input = "The programme and the version you last read.") -> ProgrammePayload);
-
-    /// Brings an archived programme back.
-    archive!(unarchive_programme(input = "The programme and the version you last read.") -> ProgrammePayload);
+    archives!(programme: ProgrammePayload, "a programme");
 }

@@ -76,7 +76,7 @@ impl GroupKey {
             });
         };
         let id = Some(*id);
-        Ok(match kind {
+        Ok(match *kind {
             NodeKind::Theme => match reference::<Theme>(ctx, id).await? {
                 Some(t) => Some(required_text(ctx, &t.0.label, locale)?),
                 None => None,

@@ -68,9 +68,6 @@ pub async fn fill_search_text(db: &impl sea_orm::ConnectionTrait) -> Result<usiz
 }
 
 /// A theme of the taxonomy, such as Materials or Food; themes nest.
-pub struct Theme(pub theme::Model);
-
-/// A theme of the taxonomy, such as Materials or Food; themes nest.
 #[stroom_derive::record(theme)]
 impl Theme {
     id!("theme");

@@ -4,9 +4,8 @@ use entity::theme;
 
 use super::Theme;
 use crate::graphql::input::{NAME_MAX, TEXT_MAX, TranslationInput, code, id, text};
-use crate::graphql::mutation::editable;
+use crate::graphql::mutation::{edited, set_reference};
 use crate::kernel::ids::NodeKind;
-use crate::kernel::time::now;
 use crate::kernel::write::{Problems, UserError, Write, WriteResult, same_municipality};
 use crate::payload;
 
@@ -108,43 +107,25 @@ pub async fn create(write: &Write, input: CreateThemeInput) -> WriteResult<theme
         Some(p) => Some(check_parent(write, None, municipality, p).await?),
         None => None,
     };
-    let now = now();
-    let mut model = theme::Model {
-        id: 0,
+    let model = crate::new_record!(theme::Model {
         code,
         parent_id: parent,
         municipality_id: municipality,
         label,
         description,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        archived_at: None,
-        provenance: entity::enums::Provenance::Recorded,
         search_text: String::new(),
-    };
-    model.search_text = super::search_text(&model);
+    });
     write
         .insert_audited::<theme::Entity>(municipality, model)
         .await
 }
 
 pub async fn update(write: &Write, input: UpdateThemeInput) -> WriteResult<theme::Model> {
-    let (id, before, municipality) = editable::<theme::Entity>(write, &input.id).await?;
-    let (mut after, problems) = input.changed(&before);
-    problems.finish()?;
-    after.search_text = super::search_text(&after);
-    match &input.parent {
-        MaybeUndefined::Value(p) => {
-            after.parent_id = Some(check_parent(write, Some(id), before.municipality_id, p).await?)
-        }
-        MaybeUndefined::Null => after.parent_id = None,
-        MaybeUndefined::Undefined => {}
-    }
-    let stored = write
+    let (id, before, mut after, municipality) = edited::<theme::Entity, _>(write, &input).await?;
+    set_reference(&input.parent, &mut after.parent_id, |p| check_parent(write, Some(id), before.municipality_id, p)).await?;
+    write
         .replace_audited::<theme::Entity>(input.version, municipality, &before, after)
-        .await?;
-    Ok(stored)
+        .await
 }
 
 #[stroom_derive::mutations]
@@ -152,12 +133,7 @@ impl ThemeMutation {
     /// Adds a theme.
     change!(create_theme(input: CreateThemeInput = "The new theme.") -> ThemePayload = create);
 
-    /// Changes a theme.
-    change!(update_theme(input: UpdateThemeInput = "The changes.") -> ThemePayload = update);
+    updates!(theme: ThemePayload, "a theme");
 
-    /// Archives a theme: it leaves the lists but nothing is lost.
-    archive!(archive_theme(input = "The theme and the version you last read.") -> ThemePayload);
-
-    /// Brings an archived theme back.
-    archive!(unarchive_theme(input = "The theme and the version you last read.") -> ThemePayload);
+    archives!(theme: ThemePayload, "a theme");
 }

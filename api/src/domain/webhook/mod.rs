@@ -238,9 +238,6 @@ impl WebhookMessageStatus {
     }
 }
 
-/// A URL that receives the changes of some event types, signed with the endpoint's secret.
-pub struct WebhookEndpoint(pub webhook_endpoint::Model);
-
 /// A URL that receives the changes of some event types, each delivery signed with the
 /// endpoint's secret (Standard Webhooks). Admin only.
 #[stroom_derive::record(webhook_endpoint)]
@@ -336,9 +333,6 @@ impl WebhookEndpoint {
         record_meta!(self.0)
     }
 }
-
-/// A message owed to a webhook endpoint: one change event (or a test) and its delivery.
-pub struct WebhookMessage(pub webhook_message::Model);
 
 /// A message owed to a webhook endpoint: one change event (or a test), the body sent, and
 /// where its delivery stands. Admin only.

@@ -155,9 +155,7 @@ pub async fn create(
         return Err(UserError::invalid("", "Invalid input.").into());
     };
     let secret = secret()?;
-    let now = now();
-    let model = webhook_endpoint::Model {
-        id: 0,
+    let model = crate::new_record!(webhook_endpoint::Model {
         url,
         description,
         event_types,
@@ -169,13 +167,8 @@ pub async fn create(
         failing_since: None,
         disabled_at: None,
         disabled_reason: None,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        archived_at: None,
-        provenance: entity::enums::Provenance::Recorded,
         api_key_id: write.viewer.api_key(),
-    };
+    });
     let stored = write
         .insert_audited::<webhook_endpoint::Entity>(None, model)
         .await?;
