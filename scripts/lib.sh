@@ -5,6 +5,17 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# wait_logged LOG TEXT: waits (30 s at most) until a process's log says TEXT; else prints the
+# log and fails.
+wait_logged() {
+  for _ in $(seq 1 300); do
+    grep -q "$2" "$1" && return 0
+    sleep 0.1
+  done
+  cat "$1"
+  return 1
+}
+
 # wait_ready PORT LOG…: waits (30 s at most) until the debug `stroom` on PORT is ready; else
 # prints the logs and fails.
 wait_ready() {

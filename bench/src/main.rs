@@ -26,6 +26,10 @@ const SETUP: &str = include_str!("../operations/setup.graphql");
 const PEER_DASHBOARD: &str = include_str!("../peer/postgraphile/dashboard.graphql");
 const PEER_NODE: &str = include_str!("../peer/postgraphile/node.graphql");
 const PEER_SETUP: &str = include_str!("../peer/postgraphile/setup.graphql");
+/// The same operations as PostGraphile v5 answers them (`--peer5-url`).
+const PEER5_DASHBOARD: &str = include_str!("../peer/postgraphile5/dashboard.graphql");
+const PEER5_NODE: &str = include_str!("../peer/postgraphile5/node.graphql");
+const PEER5_SETUP: &str = include_str!("../peer/postgraphile5/setup.graphql");
 
 /// Load benchmark for a running Stroom API server. Start the server with generous rate limits
 /// and `--sql-statements-header` (see the README's Performance section).
@@ -90,6 +94,13 @@ struct Args {
     /// The peer's process ID (on this machine), for the same.
     #[arg(long)]
     peer_pid: Option<u32>,
+    /// A second peer, PostGraphile v5 (`bench/peer/postgraphile5/`): its base URL. It joins
+    /// the rounds (Stroom, v4, v5 in turn) and gets its own ratios.
+    #[arg(long)]
+    peer5_url: Option<String>,
+    /// The second peer's process ID.
+    #[arg(long)]
+    peer5_pid: Option<u32>,
     /// Rounds of the side-by-side comparison.
     #[arg(long, default_value_t = 3)]
     rounds: u32,
@@ -225,13 +236,16 @@ enum Server {
     Stroom,
     /// PostGraphile v4 over the same database (`bench/peer/postgraphile/`).
     Peer,
+    /// PostGraphile v5 over the same database (`bench/peer/postgraphile5/`).
+    Peer5,
 }
 
 impl Server {
     fn name(self) -> &'static str {
         match self {
             Self::Stroom => "stroom",
-            Self::Peer => "postgraphile",
+            Self::Peer => "postgraphile-v4",
+            Self::Peer5 => "postgraphile-v5",
         }
     }
 }
@@ -445,7 +459,16 @@ async fn prepare(client: &Client, args: &Args) -> anyhow::Result<Fixture> {
 /// The peer's fixture: only what its operations (dashboard, node) need.
 async fn prepare_peer(client: &Client) -> anyhow::Result<Fixture> {
     let setup = client
-        .post(PEER_SETUP, Some("Setup"), json!({}), None)
+        .post(
+            if client.server == Server::Peer5 {
+                PEER5_SETUP
+            } else {
+                PEER_SETUP
+            },
+            Some("Setup"),
+            json!({}),
+            None,
+        )
         .await
         .context("reading initiatives from the peer")?;
     let initiatives = ids(&setup.body["data"]["allInitiatives"]["nodes"]);
@@ -470,15 +493,23 @@ async fn send(
     rng: &mut ChaCha8Rng,
     sequence: u64,
 ) -> anyhow::Result<Option<u64>> {
-    let peer = client.server == Server::Peer;
+    let peer = client.server != Server::Stroom;
     let answer = match request {
         Request::Dashboard => {
-            let document = if peer { PEER_DASHBOARD } else { DASHBOARD };
+            let document = match client.server {
+                Server::Stroom => DASHBOARD,
+                Server::Peer => PEER_DASHBOARD,
+                Server::Peer5 => PEER5_DASHBOARD,
+            };
             client.post(document, None, json!({}), None).await?
         }
         Request::Node => {
             let id = &fixture.initiatives[rng.random_range(0..fixture.initiatives.len())];
-            let document = if peer { PEER_NODE } else { NODE };
+            let document = match client.server {
+                Server::Stroom => NODE,
+                Server::Peer => PEER_NODE,
+                Server::Peer5 => PEER5_NODE,
+            };
             client
                 .post(document, None, json!({ "id": id }), None)
                 .await?
@@ -877,21 +908,25 @@ impl Run {
     }
 }
 
-/// The side-by-side figures of one operation.
+/// The side-by-side figures of one operation against one peer.
 #[derive(Serialize, Debug)]
 struct Comparison {
     operation: String,
+    peer: String,
     /// Stroom's throughput over the peer's.
     throughput_ratio: f64,
     /// Stroom's p99 latency over the peer's (below 1: Stroom's tail is shorter).
     p99_ratio: f64,
 }
 
-/// Runs each operation with a peer equivalent on Stroom and on the peer in turn (A B A B …),
-/// so that both see the same machine weather, and prints both and their ratio.
+/// One server of a side-by-side run: its client, fixture, base URL and process ID.
+type Target = (Arc<Client>, Arc<Fixture>, String, Option<u32>);
+
+/// Runs each operation with a peer equivalent on Stroom and on each peer in turn (A B C A B C
+/// …), so that all see the same machine weather, and prints each and Stroom's ratio to each.
 async fn compare(
     args: &Args,
-    targets: &[(Arc<Client>, Arc<Fixture>, String); 2],
+    targets: &[Target],
     http: &reqwest::Client,
     results: &mut Vec<Figures>,
     errors_shown: &Arc<AtomicU64>,
@@ -902,10 +937,9 @@ async fn compare(
             println!("note: {} has no peer equivalent; skipped", operation.name());
             continue;
         }
-        let mut runs: [Run; 2] = Default::default();
-        let pids = [args.server_pid, args.peer_pid];
+        let mut runs: Vec<Run> = targets.iter().map(|_| Run::default()).collect();
         for _ in 0..args.rounds.max(1) {
-            for (slot, (client, fixture, base)) in targets.iter().enumerate() {
+            for (slot, (client, fixture, base, pid)) in targets.iter().enumerate() {
                 let run = measure(
                     args,
                     client,
@@ -913,7 +947,7 @@ async fn compare(
                     *operation,
                     http,
                     base,
-                    pids[slot],
+                    *pid,
                     errors_shown,
                 )
                 .await;
@@ -923,26 +957,30 @@ async fn compare(
         let rows: Vec<Figures> = runs
             .iter()
             .zip(targets)
-            .map(|(run, (client, _, _))| {
+            .map(|(run, (client, ..))| {
                 run.figures(format!("{} {}", operation.name(), client.server.name()))
             })
             .collect();
         for row in &rows {
             print_row(row);
         }
-        let comparison = Comparison {
-            operation: operation.name().to_owned(),
-            throughput_ratio: rows[0].requests_per_second / rows[1].requests_per_second.max(1e-9),
-            p99_ratio: rows[0].p99_ms / rows[1].p99_ms.max(1e-9),
-        };
-        println!(
-            "{:<24} throughput {:.2}x the peer's, p99 {:.2}x the peer's",
-            format!("{} ratio", operation.name()),
-            comparison.throughput_ratio,
-            comparison.p99_ratio
-        );
+        for (row, (client, ..)) in rows.iter().zip(targets).skip(1) {
+            let comparison = Comparison {
+                operation: operation.name().to_owned(),
+                peer: client.server.name().to_owned(),
+                throughput_ratio: rows[0].requests_per_second / row.requests_per_second.max(1e-9),
+                p99_ratio: rows[0].p99_ms / row.p99_ms.max(1e-9),
+            };
+            println!(
+                "{:<24} throughput {:.2}x {}'s, p99 {:.2}x its",
+                format!("{} ratio", operation.name()),
+                comparison.throughput_ratio,
+                client.server.name(),
+                comparison.p99_ratio
+            );
+            compared.push(comparison);
+        }
         results.extend(rows);
-        compared.push(comparison);
     }
     compared
 }
@@ -1133,19 +1171,33 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     let errors_shown = Arc::new(AtomicU64::new(0));
     let mut results = Vec::new();
     let mut compared = Vec::new();
-    if let Some(peer_url) = &args.peer_url {
-        let peer_base = peer_url.trim_end_matches('/').to_owned();
-        let peer = Arc::new(Client {
-            http: http.clone(),
-            endpoint: format!("{peer_base}/graphql"),
-            server: Server::Peer,
-            light: false,
-        });
-        let peer_fixture = Arc::new(prepare_peer(&peer).await?);
-        let targets = [
-            (client.clone(), fixture.clone(), base.clone()),
-            (peer, peer_fixture, peer_base),
-        ];
+    let peers = [
+        (&args.peer_url, Server::Peer, args.peer_pid),
+        (&args.peer5_url, Server::Peer5, args.peer5_pid),
+    ];
+    if peers.iter().any(|(url, ..)| url.is_some()) {
+        let mut targets: Vec<Target> = vec![(
+            client.clone(),
+            fixture.clone(),
+            base.clone(),
+            args.server_pid,
+        )];
+        for (url, server, pid) in peers {
+            let Some(url) = url else { continue };
+            let peer_base = url.trim_end_matches('/').to_owned();
+            let peer = Arc::new(Client {
+                http: http.clone(),
+                endpoint: format!("{peer_base}/graphql"),
+                server,
+                light: false,
+            });
+            let peer_fixture = Arc::new(
+                prepare_peer(&peer)
+                    .await
+                    .with_context(|| format!("preparing {}", server.name()))?,
+            );
+            targets.push((peer, peer_fixture, peer_base, pid));
+        }
         compared = compare(&args, &targets, &http, &mut results, &errors_shown).await;
     } else {
         for operation in &args.operations {
@@ -1209,7 +1261,8 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             "deep_paging_page": fixture.page_reached,
             "results": results,
             "peer": args.peer_url,
-            "rounds": args.peer_url.as_ref().map(|_| args.rounds),
+            "peer5": args.peer5_url,
+            "rounds": (args.peer_url.is_some() || args.peer5_url.is_some()).then_some(args.rounds),
             "comparison": compared,
             "sql_ceiling": ceilings,
             "live": live,
