@@ -60,6 +60,20 @@ impl Parse for Sort {
     }
 }
 
+/// The orders every list offers: the value, its description and the `Table` sort key.
+const STAMPS: [(&str, &str, &str); 2] = [
+    ("CreatedAt", " Creation time.", "by_created_at"),
+    ("UpdatedAt", " Time of the last change.", "by_updated_at"),
+];
+
+/// The description and sort key of a value named as one of `STAMPS`.
+fn stamp(name: &Ident) -> Option<(&'static str, &'static str)> {
+    STAMPS
+        .iter()
+        .find(|(value, ..)| name == value)
+        .map(|(_, doc, key)| (*doc, *key))
+}
+
 pub fn expand(attr: Tokens, item: Tokens) -> syn::Result<Tokens> {
     let OrderArgs {
         entity,
@@ -77,24 +91,16 @@ pub fn expand(attr: Tokens, item: Tokens) -> syn::Result<Tokens> {
             .iter()
             .position(|a| a.path().is_ident("sort"))
             .map(|at| variant.attrs.remove(at));
-        let key = match sort {
-            Some(sort) => sort_key(&sort.parse_args()?, name, &entity, &record)?,
-            None if name == "CreatedAt" || name == "UpdatedAt" => {
+        let key = match (sort, stamp(name)) {
+            (Some(sort), _) => sort_key(&sort.parse_args()?, name, &entity, &record)?,
+            (None, Some((doc, key))) => {
                 if !variant.attrs.iter().any(|a| a.path().is_ident("doc")) {
-                    let doc = if name == "CreatedAt" {
-                        " Creation time."
-                    } else {
-                        " Time of the last change."
-                    };
                     variant.attrs.insert(0, syn::parse_quote!(#[doc = #doc]));
                 }
-                if name == "CreatedAt" {
-                    quote!(#record::by_created_at())
-                } else {
-                    quote!(#record::by_updated_at())
-                }
+                let key = Ident::new(key, name.span());
+                quote!(#record::#key())
             }
-            None => {
+            (None, None) => {
                 return Err(syn::Error::new(
                     name.span(),
                     "say the value's sort key: #[sort(date = column)], #[sort(localized = field)]…",
@@ -103,21 +109,14 @@ pub fn expand(attr: Tokens, item: Tokens) -> syn::Result<Tokens> {
         };
         arms.push(quote!(Self::#name => #key));
     }
-    for (name, doc) in [
-        ("CreatedAt", " Creation time."),
-        ("UpdatedAt", " Time of the last change."),
-    ] {
+    for (name, doc, key) in STAMPS {
         if !field_enum.variants.iter().any(|v| v.ident == name) {
             let ident = Ident::new(name, proc_macro2::Span::call_site());
             field_enum
                 .variants
                 .push(syn::parse_quote!(#[doc = #doc] #ident));
-            let key = if name == "CreatedAt" {
-                quote!(#record::by_created_at())
-            } else {
-                quote!(#record::by_updated_at())
-            };
-            arms.push(quote!(Self::#ident => #key));
+            let key = Ident::new(key, proc_macro2::Span::call_site());
+            arms.push(quote!(Self::#ident => #record::#key()));
         }
     }
     let field_ty = &field_enum.ident;
