@@ -3,9 +3,9 @@
 //! on the field itself and applied in the order of the fields:
 //! - `#[by(references(programme_id, Programme))]`: one of these records, by an ID column;
 //! - `#[by(subtree(area_id, Area))]`: one of these records of a nested table, or one below;
-//! - `#[by(linked(initiative_theme, Theme))]`: linked through a link table (its columns named
-//!   after the two tables) to one of these records, or below them for a nested table (`Theme`,
-//!   `Area`, `Organisation`); `#[by(linked(initiative_need, Need, flat))]` only to these;
+//! - `#[by(linked(initiative_need, Need))]`: linked through a link table (its columns named
+//!   after the two tables) to one of these records; `#[by(linked(initiative_theme, Theme,
+//!   tree))]` to one of them or one below it, for a nested table;
 //! - `#[by(one_of(stage))]`: an enumeration column, any of the values;
 //! - `#[by(any_of(code))]`, `#[by(any_of(country, upper))]`: a text column, any of the values;
 //! - `#[by(date_range(start_date))]`, `#[by(equals(verified))]`,
@@ -43,9 +43,6 @@ impl Parse for FilterArgs {
         Ok(Self { entity, base })
     }
 }
-
-/// Nested tables: a filter by one of their records also takes the records below it.
-const TREES: [&str; 3] = ["Theme", "Area", "Organisation"];
 
 pub fn expand(attr: Tokens, item: Tokens) -> syn::Result<Tokens> {
     let FilterArgs { entity, base } = syn::parse2(attr)?;
@@ -158,8 +155,7 @@ fn criterion(by: &syn::Attribute, name: &Ident, ty: &Type, entity: &Ident) -> sy
             "linked" => {
                 let record = kind_at(1)?;
                 let link = link_table(kind_at(0)?, entity, record);
-                let flat = arguments.get(2).is_some_and(|a| a == "flat");
-                let tree = if TREES.contains(&record.to_string().as_str()) && !flat {
+                let tree = if arguments.get(2).is_some_and(|a| a == "tree") {
                     let tree = snake_case(&record.to_string());
                     quote!(Some(#tree))
                 } else {

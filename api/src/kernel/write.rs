@@ -609,10 +609,24 @@ impl Write {
         before: Option<&E::Model>,
         after: Option<&E::Model>,
     ) -> WriteResult<()> {
-        let changes = diff(
+        self.audit_linked::<E>(subject, municipality, before, after, Map::new())
+            .await
+    }
+
+    /// `audit_change` with the changes to the record's links in the same entry.
+    async fn audit_linked<E: Record>(
+        &self,
+        subject: i64,
+        municipality: Option<i64>,
+        before: Option<&E::Model>,
+        after: Option<&E::Model>,
+        links: Map<String, Json>,
+    ) -> WriteResult<()> {
+        let mut changes = diff(
             before.map(|m| snapshot::<E>(m)),
             after.map(|m| snapshot::<E>(m)),
         );
+        changes.extend(links);
         self.audit(E::KIND, subject, municipality, changes).await
     }
 
@@ -660,9 +674,7 @@ impl Write {
         stored: &E::Model,
         links: Map<String, Json>,
     ) -> WriteResult<()> {
-        let mut changes = diff(None, Some(snapshot::<E>(stored)));
-        changes.extend(links);
-        self.audit(E::KIND, E::id(stored), municipality, changes)
+        self.audit_linked::<E>(E::id(stored), municipality, None, Some(stored), links)
             .await
     }
 
@@ -702,9 +714,8 @@ impl Write {
         let mut active = after.into_active_model().reset_all();
         set_search_text::<E>(&mut active, search_text)?;
         let stored = self.update_versioned::<E, _>(id, version, active).await?;
-        let mut changes = diff(Some(snapshot::<E>(before)), Some(snapshot::<E>(&stored)));
-        changes.extend(links);
-        self.audit(E::KIND, id, municipality, changes).await?;
+        self.audit_linked::<E>(id, municipality, Some(before), Some(&stored), links)
+            .await?;
         Ok(stored)
     }
 }

@@ -203,10 +203,10 @@ pub struct InitiativeFilter {
     #[by(references(programme_id, Programme))]
     pub programmes: Option<Vec<ID>>,
     /// Only initiatives with any of these themes (or narrower ones).
-    #[by(linked(initiative_theme, Theme))]
+    #[by(linked(initiative_theme, Theme, tree))]
     pub themes: Option<Vec<ID>>,
     /// Only initiatives working in any of these areas (or areas inside them).
-    #[by(linked(initiative_area, Area))]
+    #[by(linked(initiative_area, Area, tree))]
     pub areas: Option<Vec<ID>>,
     /// Only initiatives answering any of these needs.
     #[by(linked(initiative_need, Need))]

@@ -148,7 +148,7 @@ pub struct LearningFilter {
     #[by(one_of(audience))]
     pub audiences: Option<Vec<Audience>>,
     /// Only learnings with any of these themes (or narrower ones).
-    #[by(linked(learning_theme, Theme))]
+    #[by(linked(learning_theme, Theme, tree))]
     pub themes: Option<Vec<ID>>,
     /// Only learnings of these municipalities.
     #[by(references(municipality_id, Municipality))]

@@ -177,7 +177,7 @@ pub struct ProgrammeFilter {
     #[by(references(municipality_id, Municipality))]
     pub municipalities: Option<Vec<ID>>,
     /// Only programmes with any of these themes (or narrower ones).
-    #[by(linked(programme_theme, Theme))]
+    #[by(linked(programme_theme, Theme, tree))]
     pub themes: Option<Vec<ID>>,
     /// Only programmes that started within this range.
     #[by(date_range(start_date))]
