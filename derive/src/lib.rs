@@ -17,7 +17,9 @@
 //! - `/// doc` `list!(outcomes: Outcome = initiative_id);` a nested list with the four Relay
 //!   arguments, its items found by a column of their table (`= via initiative_theme(initiative_id
 //!   -> theme_id)` through a link table; `list!(children: Area = parent_id, "areas")` where the
-//!   items are not named by the field);
+//!   items are not named by the field; `, where roles: Option<Vec<PartnerRole>> by
+//!   PartnerRole::only, "Only partners with these roles."` adds an argument of its own, before the
+//!   Relay ones, that a function turns into the list's restriction);
 //! - `/// doc` `reference!(municipality: Municipality = municipality_id);` another record by
 //!   its ID column (`Option<T>` when the column is nullable);
 //! - `history!();` the flattened `history` and record meta fields;
@@ -254,6 +256,7 @@ fn record_item(name: &str, tokens: Tokens, docs: Vec<Attribute>) -> syn::Result<
                 ty,
                 value,
                 plural,
+                only,
             } = syn::parse2(tokens)?;
             // The columns are the entity's own: a name that is not one does not build.
             let value = match value {
@@ -281,20 +284,37 @@ fn record_item(name: &str, tokens: Tokens, docs: Vec<Attribute>) -> syn::Result<
             let after = format!("Returns the {words} after this cursor.");
             let last = format!("Returns the last n {words}.");
             let before = format!("Returns the {words} before this cursor.");
+            // A list restricted by an argument of its own comes before the Relay arguments.
+            let (only_argument, only_value, lint) = match only {
+                Some(Only {
+                    name,
+                    ty,
+                    convert,
+                    desc,
+                }) => (
+                    quote!(#[graphql(desc = #desc)] #name: #ty,),
+                    quote!(#convert(#name)),
+                    quote!(#[allow(clippy::too_many_arguments)]),
+                ),
+                None => (quote!(), quote!(None), quote!()),
+            };
             quote! {
                 #(#docs)*
+                #lint
                 async fn #field(
                     &self,
                     ctx: &async_graphql::Context<'_>,
+                    #only_argument
                     #[graphql(desc = #first)] first: Option<i32>,
                     #[graphql(desc = #after)] after: Option<String>,
                     #[graphql(desc = #last)] last: Option<i32>,
                     #[graphql(desc = #before)] before: Option<String>,
                 ) -> async_graphql::Result<crate::graphql::pagination::Connection<#ty>> {
-                    crate::graphql::pagination::children(
+                    crate::graphql::pagination::children_where(
                         ctx,
                         #value,
                         self.0.id,
+                        #only_value,
                         crate::graphql::pagination::PageArgs::new(first, after, last, before),
                     )
                     .await
@@ -556,6 +576,16 @@ struct Declared {
     ty: Type,
     value: Reach,
     plural: Option<LitStr>,
+    only: Option<Only>,
+}
+
+/// `where roles: Option<Vec<PartnerRole>> by PartnerRole::only, "Only partners with these roles."`:
+/// a nested list's own argument, turned into its restriction (`Option<Only>`) by a function.
+struct Only {
+    name: Ident,
+    ty: Type,
+    convert: Expr,
+    desc: LitStr,
 }
 
 impl Parse for Declared {
@@ -563,16 +593,34 @@ impl Parse for Declared {
         let (field, ty) = field_and_type(input)?;
         input.parse::<Token![=]>()?;
         let value = input.parse()?;
-        let plural = if input.parse::<Option<Token![,]>>()?.is_some() {
-            Some(input.parse()?)
-        } else {
-            None
-        };
+        let mut plural = None;
+        let mut only = None;
+        while input.parse::<Option<Token![,]>>()?.is_some() {
+            if input.parse::<Option<Token![where]>>()?.is_some() {
+                let (name, ty) = field_and_type(input)?;
+                let by: Ident = input.parse()?;
+                if by != "by" {
+                    return Err(syn::Error::new(by.span(), "expected `by` and a function"));
+                }
+                let convert = Expr::Path(input.parse()?);
+                input.parse::<Token![,]>()?;
+                let desc = input.parse()?;
+                only = Some(Only {
+                    name,
+                    ty,
+                    convert,
+                    desc,
+                });
+            } else {
+                plural = Some(input.parse()?);
+            }
+        }
         Ok(Self {
             field,
             ty,
             value,
             plural,
+            only,
         })
     }
 }

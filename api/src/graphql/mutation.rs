@@ -5,11 +5,11 @@ use async_graphql::Context;
 use futures_util::future::BoxFuture;
 
 use crate::graphql::context::request;
-use crate::graphql::input::{ArchiveInput, id};
+use crate::graphql::input::{ArchiveInput, id, ids};
 use crate::graphql::pagination::Wraps;
 use crate::kernel::error::ApiError;
-use crate::kernel::record::Record;
-use crate::kernel::write::{UserError, Write, WriteResult};
+use crate::kernel::record::{Owner, Record};
+use crate::kernel::write::{UserError, Write, WriteResult, same_municipality};
 
 /// Starts a mutation for the request's viewer.
 pub async fn begin(ctx: &Context<'_>, mutation: &'static str) -> Result<Write, ApiError> {
@@ -166,4 +166,37 @@ macro_rules! payload {
             }
         }
     };
+}
+
+/// Checks the records a record of `municipality` links to (`themes.0`, `themes.1`…): each
+/// exists, is not archived, and is shared or that municipality's own (`None`: any will do).
+pub async fn linkable<E: Record>(
+    write: &Write,
+    field: &str,
+    municipality: Option<i64>,
+    ids: &[i64],
+) -> WriteResult<()> {
+    let what = E::KIND.type_name().to_lowercase();
+    for (i, model) in write.live_all::<E>(field, ids).await?.iter().enumerate() {
+        if let (Some(own), Owner::Municipality(theirs)) = (municipality, E::owner(model)) {
+            same_municipality(&format!("{field}.{i}"), own, theirs, &what)?;
+        }
+    }
+    Ok(())
+}
+
+/// The row IDs of a list of global IDs given to link (left out: `None`), checked as
+/// [`linkable`] does.
+pub async fn linked_ids<E: Record>(
+    write: &Write,
+    field: &str,
+    municipality: Option<i64>,
+    given: Option<&[async_graphql::ID]>,
+) -> WriteResult<Option<Vec<i64>>> {
+    let Some(given) = given else {
+        return Ok(None);
+    };
+    let ids = ids(field, given, E::KIND)?;
+    linkable::<E>(write, field, municipality, &ids).await?;
+    Ok(Some(ids))
 }

@@ -1,10 +1,10 @@
 //! The frame of every mutation: who may write, one transaction, optimistic concurrency, user
 //! errors, and the audit entry written with the change.
 use async_graphql::{Enum, SimpleObject};
-use sea_orm::sea_query::{ExprTrait, Value};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Value};
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
-    EntityTrait, IdenStatic, IntoActiveModel, Iterable, ModelTrait, QueryFilter,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, EntityTrait, IdenStatic, IntoActiveModel, Iterable, ModelTrait, QueryFilter,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use serde_json::{Map, Value as Json, json};
@@ -1002,47 +1002,49 @@ impl Write {
         Ok(models)
     }
 
-    /// Replaces the rows of a link table for one record (`own`: its kind, its column in the
-    /// table and its ID), linking it to `ids` (records of `kind`); returns the change of
-    /// `field` for the audit entry, empty when nothing changed.
-    pub async fn replace_links(
+    /// Replaces the rows of a link table for one record (`owner`, a record of the link's own
+    /// kind), linking it to `ids` (none given: the links stay as they are); returns the change
+    /// of `field` for the audit entry, empty when nothing changed.
+    pub async fn replace_links<C: ColumnTrait>(
         &self,
         field: &str,
-        kind: NodeKind,
-        table: &'static str,
-        own: (NodeKind, &'static str, i64),
-        other: &'static str,
-        ids: &[i64],
+        links: &Links<C>,
+        owner: i64,
+        ids: Option<&[i64]>,
     ) -> WriteResult<Map<String, Json>> {
         use sea_orm::sea_query::{Query, SelectStatement};
-        let (own_kind, own_column, own_id) = own;
-        let own = (own_column, own_id);
+        let Some(ids) = ids else {
+            return Ok(Map::new());
+        };
+        let table = links.own.entity_name();
         let mut before: Vec<i64> = Vec::new();
         // A record made by this write has no links yet: nothing to read or remove.
-        if !self.change_log().is_created(own_kind, own_id) {
+        if !self.change_log().is_created(links.own_kind, owner) {
             let select: SelectStatement = Query::select()
-                .column(other)
-                .from(table)
-                .and_where(column_of(table, own.0).eq(own.1))
+                .column(links.other)
+                .from(table.clone())
+                .and_where(Expr::col((table.clone(), links.own)).eq(owner))
                 .take();
             for row in self.txn.query_all(&select).await? {
-                before.push(row.try_get("", other)?);
+                before.push(row.try_get("", links.other.as_str())?);
             }
             before.sort_unstable();
             let delete = Query::delete()
-                .from_table(table)
-                .and_where(column_of(table, own.0).eq(own.1))
+                .from_table(table.clone())
+                .and_where(Expr::col((table.clone(), links.own)).eq(owner))
                 .take();
             self.txn.execute(&delete).await?;
         }
         if !ids.is_empty() {
             let now = now();
             let mut insert = Query::insert();
-            insert
-                .into_table(table)
-                .columns([own.0, other, "created_at"]);
+            insert.into_table(table).columns([
+                Alias::new(links.own.as_str()),
+                Alias::new(links.other.as_str()),
+                Alias::new("created_at"),
+            ]);
             for id in ids {
-                insert.values_panic([own.1.into(), (*id).into(), now.into()]);
+                insert.values_panic([owner.into(), (*id).into(), now.into()]);
             }
             self.txn.execute(&insert).await?;
         }
@@ -1051,8 +1053,30 @@ impl Write {
         Ok(if before == after {
             Map::new()
         } else {
+            let kind = links.other_kind;
             link_change(field, global_ids(kind, &before), global_ids(kind, &after))
         })
+    }
+}
+
+/// A link table's two columns, typed: the one holding the owning record's ID and the one
+/// holding the linked record's, with the two records' kinds (for the audit trail).
+pub struct Links<C> {
+    own: C,
+    own_kind: NodeKind,
+    other: C,
+    other_kind: NodeKind,
+}
+
+impl<C: ColumnTrait> Links<C> {
+    /// `Links::new::<learning::Entity, theme::Entity>(LearningId, ThemeId)`.
+    pub const fn new<Own: Record, Other: Record>(own: C, other: C) -> Self {
+        Self {
+            own,
+            own_kind: Own::KIND,
+            other,
+            other_kind: Other::KIND,
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 pub mod mutation;
 mod support_request;
 
-use async_graphql::{Context, Enum, ID};
+use async_graphql::{Enum, ID};
 use entity::initiative;
 
 pub use support_request::{SupportKind, SupportRequest, SupportStatus};
@@ -19,8 +19,6 @@ use crate::domain::theme::Theme;
 use crate::graphql::common::DateRange;
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
-use crate::graphql::loader::Link;
-use crate::graphql::pagination::{Connection, PageArgs, children_where};
 use crate::graphql::scalars::Date;
 
 crate::record_table! {
@@ -161,25 +159,7 @@ impl Initiative {
     list!(needs: Need = via initiative_need(initiative_id -> need_id));
 
     /// Its partners with their roles.
-    #[allow(clippy::too_many_arguments)]
-    async fn partners(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Only partners with these roles.")] roles: Option<Vec<PartnerRole>>,
-        #[graphql(desc = "Returns the first n partners.")] first: Option<i32>,
-        #[graphql(desc = "Returns the partners after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n partners.")] last: Option<i32>,
-        #[graphql(desc = "Returns the partners before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Partnership>> {
-        children_where(
-            ctx,
-            Link::column(entity::partnership::Column::InitiativeId),
-            self.0.id,
-            PartnerRole::only(roles),
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(partners: Partnership = initiative_id, where roles: Option<Vec<PartnerRole>> by PartnerRole::only, "Only partners with these roles.");
 
     /// Support it asked the city for, most recent first.
     list!(support_requests: SupportRequest = initiative_id);

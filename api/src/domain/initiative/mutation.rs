@@ -1,7 +1,10 @@
 //! Changing initiatives: create, update, archive, change the stage, link needs, record support
 //! requests and their decisions.
 use async_graphql::{ID, InputObject, MaybeUndefined};
-use entity::{initiative, support_request};
+use entity::{
+    area, initiative, initiative_area, initiative_need, initiative_theme, need, support_request,
+    theme,
+};
 use sea_orm::ActiveModelTrait;
 
 use super::{
@@ -11,11 +14,11 @@ use super::{
 use crate::graphql::input::{
     NAME_MAX, TEXT_MAX, TranslationInput, date_order, euro, id, ids, text, url,
 };
-use crate::graphql::mutation::{Changes, editable, set_reference};
+use crate::graphql::mutation::{Changes, editable, linkable, set_reference};
 use crate::graphql::scalars::{Date, Decimal};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
-use crate::kernel::write::{Problems, UserError, Write, WriteResult, same_municipality};
+use crate::kernel::write::{Links, Problems, UserError, Write, WriteResult, same_municipality};
 use crate::payload;
 
 payload!(
@@ -168,50 +171,15 @@ async fn check_links(
     let theme_ids = themes.and_then(|t| problems.check(ids("themes", t, NodeKind::Theme)));
     let need_ids = needs.and_then(|n| problems.check(ids("needs", n, NodeKind::Need)));
     problems.finish()?;
+    let own = Some(municipality);
     if let Some(area_ids) = &area_ids {
-        for (i, area) in write
-            .live_all::<entity::area::Entity>("areas", area_ids)
-            .await?
-            .iter()
-            .enumerate()
-        {
-            same_municipality(
-                &format!("areas.{i}"),
-                municipality,
-                Some(area.municipality_id),
-                "area",
-            )?;
-        }
+        linkable::<area::Entity>(write, "areas", own, area_ids).await?;
     }
     if let Some(theme_ids) = &theme_ids {
-        for (i, theme) in write
-            .live_all::<entity::theme::Entity>("themes", theme_ids)
-            .await?
-            .iter()
-            .enumerate()
-        {
-            same_municipality(
-                &format!("themes.{i}"),
-                municipality,
-                theme.municipality_id,
-                "theme",
-            )?;
-        }
+        linkable::<theme::Entity>(write, "themes", own, theme_ids).await?;
     }
     if let Some(need_ids) = &need_ids {
-        for (i, need) in write
-            .live_all::<entity::need::Entity>("needs", need_ids)
-            .await?
-            .iter()
-            .enumerate()
-        {
-            same_municipality(
-                &format!("needs.{i}"),
-                municipality,
-                Some(need.municipality_id),
-                "need",
-            )?;
-        }
+        linkable::<need::Entity>(write, "needs", own, need_ids).await?;
     }
     Ok((area_ids, theme_ids, need_ids))
 }
@@ -231,6 +199,20 @@ async fn check_programme(write: &Write, municipality: i64, programme: &ID) -> Wr
     Ok(programme_id)
 }
 
+/// An initiative's areas, themes and needs, each in a link table of its own.
+const AREAS: Links<initiative_area::Column> = Links::new::<initiative::Entity, area::Entity>(
+    initiative_area::Column::InitiativeId,
+    initiative_area::Column::AreaId,
+);
+const THEMES: Links<initiative_theme::Column> = Links::new::<initiative::Entity, theme::Entity>(
+    initiative_theme::Column::InitiativeId,
+    initiative_theme::Column::ThemeId,
+);
+const NEEDS: Links<initiative_need::Column> = Links::new::<initiative::Entity, need::Entity>(
+    initiative_need::Column::InitiativeId,
+    initiative_need::Column::NeedId,
+);
+
 async fn link_lists(
     write: &Write,
     initiative: i64,
@@ -238,33 +220,19 @@ async fn link_lists(
     themes: Option<Vec<i64>>,
     needs: Option<Vec<i64>>,
 ) -> WriteResult<serde_json::Map<String, serde_json::Value>> {
-    let mut changes = serde_json::Map::new();
-    for (field, kind, table, other, list) in [
-        ("areas", NodeKind::Area, "initiative_area", "area_id", areas),
-        (
-            "themes",
-            NodeKind::Theme,
-            "initiative_theme",
-            "theme_id",
-            themes,
-        ),
-        ("needs", NodeKind::Need, "initiative_need", "need_id", needs),
-    ] {
-        if let Some(list) = list {
-            changes.extend(
-                write
-                    .replace_links(
-                        field,
-                        kind,
-                        table,
-                        (NodeKind::Initiative, "initiative_id", initiative),
-                        other,
-                        &list,
-                    )
-                    .await?,
-            );
-        }
-    }
+    let mut changes = write
+        .replace_links("areas", &AREAS, initiative, areas.as_deref())
+        .await?;
+    changes.extend(
+        write
+            .replace_links("themes", &THEMES, initiative, themes.as_deref())
+            .await?,
+    );
+    changes.extend(
+        write
+            .replace_links("needs", &NEEDS, initiative, needs.as_deref())
+            .await?,
+    );
     Ok(changes)
 }
 

@@ -1,12 +1,12 @@
 //! Changing learnings: the lessons partner cities read.
 use async_graphql::{ID, InputObject, MaybeUndefined};
-use entity::learning;
+use entity::{learning, learning_theme, theme};
 
 use super::{Audience, Learning, LearningKind};
-use crate::graphql::input::{NAME_MAX, TEXT_MAX, TranslationInput, id, ids, text};
-use crate::graphql::mutation::edited;
+use crate::graphql::input::{NAME_MAX, TEXT_MAX, TranslationInput, id, text};
+use crate::graphql::mutation::{edited, linked_ids};
 use crate::kernel::ids::NodeKind;
-use crate::kernel::write::{Problems, UserError, Write, WriteResult, same_municipality};
+use crate::kernel::write::{Links, Problems, UserError, Write, WriteResult, same_municipality};
 use crate::payload;
 
 payload!(
@@ -67,50 +67,11 @@ fn position(value: i32) -> Result<i64, UserError> {
     }
 }
 
-async fn check_themes(
-    write: &Write,
-    municipality: i64,
-    themes: Option<&[ID]>,
-) -> WriteResult<Option<Vec<i64>>> {
-    let Some(themes) = themes else {
-        return Ok(None);
-    };
-    let ids = ids("themes", themes, NodeKind::Theme)?;
-    for (i, theme) in write
-        .live_all::<entity::theme::Entity>("themes", &ids)
-        .await?
-        .iter()
-        .enumerate()
-    {
-        same_municipality(
-            &format!("themes.{i}"),
-            municipality,
-            theme.municipality_id,
-            "theme",
-        )?;
-    }
-    Ok(Some(ids))
-}
-
-async fn replace_themes(
-    write: &Write,
-    learning: i64,
-    themes: Option<Vec<i64>>,
-) -> WriteResult<serde_json::Map<String, serde_json::Value>> {
-    let Some(themes) = themes else {
-        return Ok(Default::default());
-    };
-    write
-        .replace_links(
-            "themes",
-            NodeKind::Theme,
-            "learning_theme",
-            (NodeKind::Learning, "learning_id", learning),
-            "theme_id",
-            &themes,
-        )
-        .await
-}
+/// A learning's themes, in the `learning_theme` table.
+const THEMES: Links<learning_theme::Column> = Links::new::<learning::Entity, theme::Entity>(
+    learning_theme::Column::LearningId,
+    learning_theme::Column::ThemeId,
+);
 
 pub async fn create(write: &Write, input: CreateLearningInput) -> WriteResult<learning::Model> {
     let mut problems = Problems::default();
@@ -163,7 +124,7 @@ pub async fn create(write: &Write, input: CreateLearningInput) -> WriteResult<le
     write
         .live::<entity::municipality::Entity>("municipality", owner)
         .await?;
-    let themes = check_themes(write, owner, input.themes.as_deref()).await?;
+    let themes = linked_ids::<theme::Entity>(write, "themes", Some(owner), input.themes.as_deref()).await?;
     let model = crate::new_record!(learning::Model {
         municipality_id: owner,
         programme_id: programme,
@@ -176,7 +137,9 @@ pub async fn create(write: &Write, input: CreateLearningInput) -> WriteResult<le
         search_text: String::new(),
     });
     let stored = write.insert_new::<learning::Entity>(model).await?;
-    let links = replace_themes(write, stored.id, themes).await?;
+    let links = write
+        .replace_links("themes", &THEMES, stored.id, themes.as_deref())
+        .await?;
     write
         .audit_created::<learning::Entity>(Some(owner), &stored, links)
         .await?;
@@ -185,8 +148,10 @@ pub async fn create(write: &Write, input: CreateLearningInput) -> WriteResult<le
 
 pub async fn update(write: &Write, input: UpdateLearningInput) -> WriteResult<learning::Model> {
     let (id, before, after, municipality) = edited::<learning::Entity, _>(write, &input).await?;
-    let themes = check_themes(write, before.municipality_id, input.themes.as_deref()).await?;
-    let links = replace_themes(write, id, themes).await?;
+    let themes = linked_ids::<theme::Entity>(write, "themes", Some(before.municipality_id), input.themes.as_deref()).await?;
+    let links = write
+        .replace_links("themes", &THEMES, id, themes.as_deref())
+        .await?;
     write
         .replace_linked::<learning::Entity>(input.version, municipality, &before, after, links)
         .await

@@ -12,7 +12,7 @@ use crate::graphql::context::viewer;
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::Link;
-use crate::graphql::pagination::{Connection, PageArgs, children, children_where};
+use crate::graphql::pagination::{Connection, PageArgs, children};
 use crate::kernel::access::Viewer;
 use crate::kernel::error::ApiError;
 use crate::kernel::record::{Owner, owner_through};
@@ -128,46 +128,10 @@ impl Organisation {
     reference!(municipality: Option<Municipality> = municipality_id);
 
     /// Members of this organisation when it is a network or project (the partners of CECI).
-    #[allow(clippy::too_many_arguments)]
-    async fn members(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Only members with these roles.")] roles: Option<Vec<PartnerRole>>,
-        #[graphql(desc = "Returns the first n members.")] first: Option<i32>,
-        #[graphql(desc = "Returns the members after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n members.")] last: Option<i32>,
-        #[graphql(desc = "Returns the members before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Partnership>> {
-        children_where(
-            ctx,
-            Link::column(entity::partnership::Column::NetworkId),
-            self.0.id,
-            PartnerRole::only(roles),
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(members: Partnership = network_id, where roles: Option<Vec<PartnerRole>> by PartnerRole::only, "Only members with these roles.");
 
     /// The roles this organisation holds in programmes, initiatives and networks.
-    #[allow(clippy::too_many_arguments)]
-    async fn partnerships(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Only partnerships with these roles.")] roles: Option<Vec<PartnerRole>>,
-        #[graphql(desc = "Returns the first n partnerships.")] first: Option<i32>,
-        #[graphql(desc = "Returns the partnerships after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n partnerships.")] last: Option<i32>,
-        #[graphql(desc = "Returns the partnerships before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Partnership>> {
-        children_where(
-            ctx,
-            Link::column(entity::partnership::Column::OrganisationId),
-            self.0.id,
-            PartnerRole::only(roles),
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(partnerships: Partnership = organisation_id, where roles: Option<Vec<PartnerRole>> by PartnerRole::only, "Only partnerships with these roles.");
 
     /// Contact people of the organisation. Personal data: only with a partner, editor or
     /// admin API key; anonymous requests get an `UNAUTHENTICATED` error here.

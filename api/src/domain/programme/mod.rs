@@ -19,7 +19,7 @@ use crate::graphql::filter::Filter;
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
 use crate::graphql::loader::{Link, reference};
-use crate::graphql::pagination::{Connection, PageArgs, children_where};
+use crate::graphql::pagination::{PageArgs, children_where};
 use crate::graphql::scalars::{Date, Decimal};
 use crate::kernel::record::col;
 
@@ -132,28 +132,7 @@ impl Programme {
 
     /// Partners of the programme with their roles (funder, coordinator, steering group,
     /// co-designer, dissemination…).
-    #[allow(clippy::too_many_arguments)]
-    async fn partners(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(
-            desc = "Only partners with these roles (such as STEERING_GROUP for the involved departments)."
-        )]
-        roles: Option<Vec<PartnerRole>>,
-        #[graphql(desc = "Returns the first n partners.")] first: Option<i32>,
-        #[graphql(desc = "Returns the partners after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Returns the last n partners.")] last: Option<i32>,
-        #[graphql(desc = "Returns the partners before this cursor.")] before: Option<String>,
-    ) -> async_graphql::Result<Connection<Partnership>> {
-        children_where(
-            ctx,
-            Link::column(entity::partnership::Column::ProgrammeId),
-            self.0.id,
-            PartnerRole::only(roles),
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
+    list!(partners: Partnership = programme_id, where roles: Option<Vec<PartnerRole>> by PartnerRole::only, "Only partners with these roles (such as STEERING_GROUP for the involved departments).");
 
     /// Needs mapped in the programme.
     list!(needs: Need = programme_id);

@@ -1,15 +1,15 @@
 //! Changing programmes.
 use async_graphql::{ID, InputObject, MaybeUndefined};
-use entity::programme;
+use entity::{programme, programme_theme, theme};
 
 use super::Programme;
 use crate::graphql::input::{
-    NAME_MAX, TEXT_MAX, TranslationInput, date_order, euro, id, ids, text, url,
+    NAME_MAX, TEXT_MAX, TranslationInput, date_order, euro, id, text, url,
 };
-use crate::graphql::mutation::{Changes, editable, set_reference};
+use crate::graphql::mutation::{Changes, editable, linked_ids, set_reference};
 use crate::graphql::scalars::{Date, Decimal};
 use crate::kernel::ids::NodeKind;
-use crate::kernel::write::{Problems, UserError, Write, WriteResult, same_municipality};
+use crate::kernel::write::{Links, Problems, UserError, Write, WriteResult};
 use crate::payload;
 
 payload!(
@@ -133,47 +133,11 @@ async fn check_contact(write: &Write, contact: &ID) -> WriteResult<i64> {
     Ok(contact)
 }
 
-async fn check_themes(
-    write: &Write,
-    municipality: Option<i64>,
-    themes: Option<&[ID]>,
-) -> WriteResult<Option<Vec<i64>>> {
-    let Some(themes) = themes else {
-        return Ok(None);
-    };
-    let ids = ids("themes", themes, NodeKind::Theme)?;
-    for (i, theme) in write
-        .live_all::<entity::theme::Entity>("themes", &ids)
-        .await?
-        .iter()
-        .enumerate()
-    {
-        if let Some(own) = municipality {
-            same_municipality(&format!("themes.{i}"), own, theme.municipality_id, "theme")?;
-        }
-    }
-    Ok(Some(ids))
-}
-
-async fn replace_themes(
-    write: &Write,
-    programme: i64,
-    themes: Option<Vec<i64>>,
-) -> WriteResult<serde_json::Map<String, serde_json::Value>> {
-    let Some(themes) = themes else {
-        return Ok(Default::default());
-    };
-    write
-        .replace_links(
-            "themes",
-            NodeKind::Theme,
-            "programme_theme",
-            (NodeKind::Programme, "programme_id", programme),
-            "theme_id",
-            &themes,
-        )
-        .await
-}
+/// A programme's themes, in the `programme_theme` table.
+const THEMES: Links<programme_theme::Column> = Links::new::<programme::Entity, theme::Entity>(
+    programme_theme::Column::ProgrammeId,
+    programme_theme::Column::ThemeId,
+);
 
 pub async fn create(write: &Write, input: CreateProgrammeInput) -> WriteResult<programme::Model> {
     let mut problems = Problems::default();
@@ -231,7 +195,7 @@ pub async fn create(write: &Write, input: CreateProgrammeInput) -> WriteResult<p
         Some(c) => Some(check_contact(write, c).await?),
         None => None,
     };
-    let themes = check_themes(write, municipality, input.themes.as_deref()).await?;
+    let themes = linked_ids::<theme::Entity>(write, "themes", municipality, input.themes.as_deref()).await?;
     let model = crate::new_record!(programme::Model {
         municipality_id: municipality,
         name,
@@ -248,7 +212,9 @@ pub async fn create(write: &Write, input: CreateProgrammeInput) -> WriteResult<p
         search_text: String::new(),
     });
     let stored = write.insert_new::<programme::Entity>(model).await?;
-    let links = replace_themes(write, stored.id, themes).await?;
+    let links = write
+        .replace_links("themes", &THEMES, stored.id, themes.as_deref())
+        .await?;
     write
         .audit_created::<programme::Entity>(municipality, &stored, links)
         .await?;
@@ -274,8 +240,10 @@ pub async fn update(write: &Write, input: UpdateProgrammeInput) -> WriteResult<p
     }
     problems.finish()?;
     set_reference(&input.contact, &mut after.contact_person_id, |c| check_contact(write, c)).await?;
-    let themes = check_themes(write, before.municipality_id, input.themes.as_deref()).await?;
-    let links = replace_themes(write, id, themes).await?;
+    let themes = linked_ids::<theme::Entity>(write, "themes", before.municipality_id, input.themes.as_deref()).await?;
+    let links = write
+        .replace_links("themes", &THEMES, id, themes.as_deref())
+        .await?;
     write
         .replace_linked::<programme::Entity>(input.version, municipality, &before, after, links)
         .await
