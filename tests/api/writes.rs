@@ -992,3 +992,141 @@ async fn concurrent_duplicate_creates_end_in_one_record_and_conflicts() {
         assert_eq!((created, conflicts), (1, 7), "{mutation}");
     }
 }
+
+/// Every link field refuses a record of another municipality (a city's own theme, area or need)
+/// with a user error at its position, for creates and updates alike, and nothing changes.
+#[tokio::test]
+async fn links_to_another_municipalitys_records_are_refused_everywhere() {
+    let app = spawn_app().await;
+    let admin = app.admin_key().await;
+    let editor = app.editor_key("Link editor", "Mechelen").await;
+    let lahti = stroom_api::ids::NodeKind::Municipality
+        .id(app.municipality_id("Lahti").await)
+        .0;
+    let mechelen = stroom_api::ids::NodeKind::Municipality
+        .id(app.municipality_id("Mechelen").await)
+        .0;
+    let made = app
+        .graphql_as(
+            &admin,
+            r#"mutation($m: ID!) {
+                theme: createTheme(input: {code: "lahti_only", municipality: $m, label: [{locale: "fi", text: "Oma"}]}) { theme { id } userErrors { message } }
+                area: createArea(input: {municipality: $m, kind: DISTRICT, name: [{locale: "fi", text: "Keskusta"}]}) { area { id } userErrors { message } }
+                need: createNeed(input: {municipality: $m, title: [{locale: "fi", text: "Tarve"}], source: SURVEY}) { need { id } userErrors { message } }
+            }"#,
+            json!({"m": lahti}),
+        )
+        .await;
+    let theme = made.ok()["theme"]["theme"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let area = made.ok()["area"]["area"]["id"].as_str().unwrap().to_owned();
+    let need = made.ok()["need"]["need"]["id"].as_str().unwrap().to_owned();
+    let first = |field: &'static str| {
+        let app = &app;
+        async move {
+            let nodes = app.all_nodes(field, "id version", json!({})).await;
+            (nodes[0]["id"].clone(), nodes[0]["version"].clone())
+        }
+    };
+    let (initiative, initiative_version) = first("initiatives").await;
+    let (learning, learning_version) = first("learnings").await;
+    let (programme, programme_version) = first("programmes").await;
+    let title = json!([{"locale": "en", "text": "Linked"}]);
+    let base = new_initiative(&ids(&app).await);
+    let with = |patch: Value| {
+        let mut input = base.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            input[k] = v.clone();
+        }
+        input
+    };
+    let cases = [
+        (
+            "createInitiative",
+            "CreateInitiativeInput",
+            with(json!({"themes": [theme]})),
+            "themes.0",
+        ),
+        (
+            "createInitiative",
+            "CreateInitiativeInput",
+            with(json!({"needs": [need]})),
+            "needs.0",
+        ),
+        (
+            "updateInitiative",
+            "UpdateInitiativeInput",
+            json!({"id": initiative, "version": initiative_version, "areas": [area]}),
+            "areas.0",
+        ),
+        (
+            "updateInitiative",
+            "UpdateInitiativeInput",
+            json!({"id": initiative, "version": initiative_version, "themes": [theme]}),
+            "themes.0",
+        ),
+        (
+            "createLearning",
+            "CreateLearningInput",
+            json!({"initiative": initiative, "kind": "SUCCESS_FACTOR", "title": title, "body": title, "themes": [theme]}),
+            "themes.0",
+        ),
+        (
+            "updateLearning",
+            "UpdateLearningInput",
+            json!({"id": learning, "version": learning_version, "themes": [theme]}),
+            "themes.0",
+        ),
+        (
+            "createProgramme",
+            "CreateProgrammeInput",
+            json!({"municipality": mechelen, "name": title, "themes": [theme]}),
+            "themes.0",
+        ),
+        (
+            "updateProgramme",
+            "UpdateProgrammeInput",
+            json!({"id": programme, "version": programme_version, "themes": [theme]}),
+            "themes.0",
+        ),
+    ];
+    let before = app.fingerprint().await;
+    for (mutation, input_type, input, field) in cases {
+        let record = mutation
+            .trim_start_matches("create")
+            .trim_start_matches("update")
+            .to_lowercase();
+        let query = format!(
+            "mutation($input: {input_type}!) {{ {mutation}(input: $input) {{ {record} {{ id }} userErrors {{ field code message }} }} }}"
+        );
+        let reply = app
+            .graphql_as(&editor, &query, json!({"input": input}))
+            .await;
+        let payload = &reply.ok()[mutation];
+        assert!(payload[&record].is_null(), "{mutation} {input}");
+        let error = &payload["userErrors"][0];
+        let expected: Vec<String> = std::iter::once("input".to_owned())
+            .chain(field.split('.').map(str::to_owned))
+            .collect();
+        assert_eq!(
+            error["field"],
+            json!(expected),
+            "{mutation} {input}: {error}"
+        );
+        assert_eq!(error["code"], "BAD_USER_INPUT", "{mutation}: {error}");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("belongs to another municipality"),
+            "{mutation}: {error}"
+        );
+        assert_eq!(
+            app.fingerprint().await,
+            before,
+            "{mutation} {input} left a trace"
+        );
+    }
+}
