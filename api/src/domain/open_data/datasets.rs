@@ -1,6 +1,7 @@
 //! The open data sets: which table, which fields (with their Frictionless types), and which
 //! rows are public.
 use crate::kernel::ids::NodeKind;
+use crate::kernel::record::Record;
 
 /// How a field is read and written.
 #[derive(Debug, Clone, Copy)]
@@ -99,6 +100,9 @@ pub struct Dataset {
     pub fields: &'static [Field],
 }
 
+/// How many fields every record ends with.
+pub const META_FIELDS: usize = META.len();
+
 const META: [Field; 4] = [
     f(
         "created_at",
@@ -122,602 +126,270 @@ const META: [Field; 4] = [
     ),
 ];
 
-macro_rules! fields {
-    ($($field:expr),* $(,)?) => {{
-        const FIELDS: &[Field] = &[$($field,)* META[0], META[1], META[2], META[3]];
-        FIELDS
+/// One field: its name in the files, the entity's column it reads (the same name unless
+/// `= column` says otherwise) and how. The column is checked against the entity's model: a
+/// name that is not one of its fields does not build.
+macro_rules! field {
+    ($table:ident, $name:ident = $column:ident: Ref($kind:ident) $desc:literal) => {{
+        fn _column(row: &entity::$table::Model) -> impl Sized + '_ {
+            &row.$column
+        }
+        Field {
+            name: stringify!($name),
+            kind: Kind::Ref(stringify!($column), NodeKind::$kind),
+            description: $desc,
+        }
     }};
+    ($table:ident, $name:ident = $column:ident: $kind:ident $desc:literal) => {{
+        fn _column(row: &entity::$table::Model) -> impl Sized + '_ {
+            &row.$column
+        }
+        Field {
+            name: stringify!($name),
+            kind: Kind::$kind(stringify!($column)),
+            description: $desc,
+        }
+    }};
+    ($table:ident, $name:ident: $($rest:tt)*) => {
+        field!($table, $name = $name: $($rest)*)
+    };
 }
 
-macro_rules! link_fields {
-    ($($field:expr),* $(,)?) => {{
-        const FIELDS: &[Field] = &[$($field,)*];
-        FIELDS
-    }};
+/// One dataset: a record table (`table as Scope`: its global ID, the fields declared, then the
+/// four every record has) or a link table (`table by (one, other)`: keyed by the pair).
+macro_rules! dataset {
+    (as $scope:ident, $table:ident, $name:literal, $title:literal, $desc:literal, [$($field:expr),*]) => {
+        Dataset {
+            name: $name,
+            title: $title,
+            description: $desc,
+            table: stringify!($table),
+            key: Key::Id,
+            scope: Scope::$scope,
+            fields: {
+                const FIELDS: &[Field] = &[
+                    Field {
+                        name: "id",
+                        kind: Kind::Id(<entity::$table::Entity as Record>::KIND),
+                        description: "Global ID.",
+                    },
+                    $($field,)*
+                    META[0], META[1], META[2], META[3],
+                ];
+                FIELDS
+            },
+        }
+    };
+    (by ($one:ident, $other:ident), $table:ident, $name:literal, $title:literal, $desc:literal, [$($field:expr),*]) => {
+        Dataset {
+            name: $name,
+            title: $title,
+            description: $desc,
+            table: stringify!($table),
+            key: Key::Pair(stringify!($one), stringify!($other)),
+            scope: Scope::Links,
+            fields: {
+                const FIELDS: &[Field] = &[$($field),*];
+                FIELDS
+            },
+        }
+    };
 }
 
-pub const DATASETS: &[Dataset] = &[
-    Dataset {
-        name: "municipalities",
-        title: "Municipalities",
-        description: "Cities and regions that run circular programmes.",
-        table: "municipality",
-        key: Key::Id,
-        scope: Scope::Records,
-        fields: fields![
-            f("id", Kind::Id(NodeKind::Municipality), "Global ID."),
-            f("name", Kind::Localized("name"), "Name."),
-            f(
-                "country",
-                Kind::Text("country"),
-                "ISO 3166-1 alpha-2 country code."
-            ),
-            f(
-                "default_locale",
-                Kind::Text("default_locale"),
-                "The locale the municipality writes in."
-            ),
-            f(
-                "households",
-                Kind::Integer("households"),
-                "Number of households, where known."
-            ),
-            f(
-                "population",
-                Kind::Integer("population"),
-                "Number of inhabitants, where known."
-            ),
-        ],
+/// The datasets, in the order the data package lists them.
+macro_rules! datasets {
+    ($($name:literal: $table:ident $how:tt $shape:tt, $title:literal, $desc:literal {
+        $($field:ident $(= $column:ident)?: $kind:ident $(($ref:ident))? $fdesc:literal),* $(,)?
+    }),* $(,)?) => {
+        pub const DATASETS: &[Dataset] = &[$(
+            dataset!($how $shape, $table, $name, $title, $desc, [$(
+                field!($table, $field $(= $column)?: $kind $(($ref))? $fdesc)
+            ),*])
+        ),*];
+    };
+}
+
+datasets! {
+    "municipalities": municipality as Records,
+        "Municipalities",
+        "Cities and regions that run circular programmes." {
+        name: Localized "Name.",
+        country: Text "ISO 3166-1 alpha-2 country code.",
+        default_locale: Text "The locale the municipality writes in.",
+        households: Integer "Number of households, where known.",
+        population: Integer "Number of inhabitants, where known.",
     },
-    Dataset {
-        name: "areas",
-        title: "Areas",
-        description: "Districts, neighbourhoods, street clusters and sites (outlines in areas.geojson).",
-        table: "area",
-        key: Key::Id,
-        scope: Scope::Records,
-        fields: fields![
-            f("id", Kind::Id(NodeKind::Area), "Global ID."),
-            f(
-                "municipality_id",
-                Kind::Ref("municipality_id", NodeKind::Municipality),
-                "The municipality."
-            ),
-            f(
-                "parent_id",
-                Kind::Ref("parent_id", NodeKind::Area),
-                "The area it lies in."
-            ),
-            f(
-                "kind",
-                Kind::Enum("kind"),
-                "DISTRICT, NEIGHBOURHOOD, STREET_CLUSTER or SITE."
-            ),
-            f("name", Kind::Localized("name"), "Name."),
-            f(
-                "households",
-                Kind::Integer("households"),
-                "Number of households, where known."
-            ),
-            f(
-                "residents",
-                Kind::Integer("residents"),
-                "Number of residents, where known."
-            ),
-        ],
+    "areas": area as Records,
+        "Areas",
+        "Districts, neighbourhoods, street clusters and sites (outlines in areas.geojson)." {
+        municipality_id: Ref(Municipality) "The municipality.",
+        parent_id: Ref(Area) "The area it lies in.",
+        kind: Enum "DISTRICT, NEIGHBOURHOOD, STREET_CLUSTER or SITE.",
+        name: Localized "Name.",
+        households: Integer "Number of households, where known.",
+        residents: Integer "Number of residents, where known.",
     },
-    Dataset {
-        name: "themes",
-        title: "Themes",
-        description: "The taxonomy of themes and needs-mapping domains.",
-        table: "theme",
-        key: Key::Id,
-        scope: Scope::Records,
-        fields: fields![
-            f("id", Kind::Id(NodeKind::Theme), "Global ID."),
-            f("code", Kind::Text("code"), "Stable code."),
-            f(
-                "parent_id",
-                Kind::Ref("parent_id", NodeKind::Theme),
-                "The broader theme."
-            ),
-            f(
-                "municipality_id",
-                Kind::Ref("municipality_id", NodeKind::Municipality),
-                "The municipality that added it; empty for the shared taxonomy."
-            ),
-            f("label", Kind::Localized("label"), "Label."),
-            f(
-                "description",
-                Kind::Localized("description"),
-                "What it covers."
-            ),
-        ],
+    "themes": theme as Records,
+        "Themes",
+        "The taxonomy of themes and needs-mapping domains." {
+        code: Text "Stable code.",
+        parent_id: Ref(Theme) "The broader theme.",
+        municipality_id: Ref(Municipality) "The municipality that added it; empty for the shared taxonomy.",
+        label: Localized "Label.",
+        description: Localized "What it covers.",
     },
-    Dataset {
-        name: "organisations",
-        title: "Organisations",
-        description: "Partners: city departments, funders, agencies, projects, cities, enterprises. Contact people are personal data and not published.",
-        table: "organisation",
-        key: Key::Id,
-        scope: Scope::Records,
-        fields: fields![
-            f("id", Kind::Id(NodeKind::Organisation), "Global ID."),
-            f("kind", Kind::Enum("kind"), "What kind of organisation."),
-            f(
-                "parent_id",
-                Kind::Ref("parent_id", NodeKind::Organisation),
-                "The organisation it belongs to."
-            ),
-            f(
-                "municipality_id",
-                Kind::Ref("municipality_id", NodeKind::Municipality),
-                "The municipality that maintains it."
-            ),
-            f("name", Kind::Localized("name"), "Name."),
-            f(
-                "description",
-                Kind::Localized("description"),
-                "What it does."
-            ),
-            f(
-                "country",
-                Kind::Text("country"),
-                "ISO 3166-1 alpha-2 country code."
-            ),
-            f("city", Kind::Text("city"), "Where it is based."),
-            f("website", Kind::Text("website"), "Website."),
-        ],
+    "organisations": organisation as Records,
+        "Organisations",
+        "Partners: city departments, funders, agencies, projects, cities, enterprises. Contact people are personal data and not published." {
+        kind: Enum "What kind of organisation.",
+        parent_id: Ref(Organisation) "The organisation it belongs to.",
+        municipality_id: Ref(Municipality) "The municipality that maintains it.",
+        name: Localized "Name.",
+        description: Localized "What it does.",
+        country: Text "ISO 3166-1 alpha-2 country code.",
+        city: Text "Where it is based.",
+        website: Text "Website.",
     },
-    Dataset {
-        name: "programmes",
-        title: "Programmes",
-        description: "Circular programmes of cities and interregional projects.",
-        table: "programme",
-        key: Key::Id,
-        scope: Scope::Records,
-        fields: fields![
-            f("id", Kind::Id(NodeKind::Programme), "Global ID."),
-            f(
-                "municipality_id",
-                Kind::Ref("municipality_id", NodeKind::Municipality),
-                "The municipality running it; empty for a network project."
-            ),
-            f("name", Kind::Localized("name"), "Name."),
-            f("summary", Kind::Localized("summary"), "What it is and why."),
-            f("start_date", Kind::Date("start_date"), "First day."),
-            f("end_date", Kind::Date("end_date"), "Last day."),
-            f(
-                "budget_min_eur",
-                Kind::Integer("budget_min_eur"),
-                "Lower bound of the budget, in euro."
-            ),
-            f(
-                "budget_max_eur",
-                Kind::Integer("budget_max_eur"),
-                "Upper bound of the budget, in euro."
-            ),
-            f(
-                "funding_channel",
-                Kind::Localized("funding_channel"),
-                "How it is funded."
-            ),
-            f("staffing", Kind::Localized("staffing"), "Its staff."),
-            f("website", Kind::Text("website"), "Website."),
-        ],
+    "programmes": programme as Records,
+        "Programmes",
+        "Circular programmes of cities and interregional projects." {
+        municipality_id: Ref(Municipality) "The municipality running it; empty for a network project.",
+        name: Localized "Name.",
+        summary: Localized "What it is and why.",
+        start_date: Date "First day.",
+        end_date: Date "Last day.",
+        budget_min_eur: Integer "Lower bound of the budget, in euro.",
+        budget_max_eur: Integer "Upper bound of the budget, in euro.",
+        funding_channel: Localized "How it is funded.",
+        staffing: Localized "Its staff.",
+        website: Text "Website.",
     },
-    Dataset {
-        name: "partnerships",
-        title: "Partnerships",
-        description: "Organisations' roles in programmes, initiatives and networks.",
-        table: "partnership",
-        key: Key::Id,
-        scope: Scope::Records,
-        fields: fields![
-            f("id", Kind::Id(NodeKind::Partnership), "Global ID."),
-            f(
-                "organisation_id",
-                Kind::Ref("organisation_id", NodeKind::Organisation),
-                "The partner."
-            ),
-            f(
-                "programme_id",
-                Kind::Ref("programme_id", NodeKind::Programme),
-                "The programme, for a role in one."
-            ),
-            f(
-                "initiative_id",
-                Kind::Ref("initiative_id", NodeKind::Initiative),
-                "The initiative, for a role in one."
-            ),
-            f(
-                "network_id",
-                Kind::Ref("network_id", NodeKind::Organisation),
-                "The network, for membership of one."
-            ),
-            f("role", Kind::Enum("role"), "The role."),
-            f(
-                "note",
-                Kind::Localized("note"),
-                "What the partner does in the role."
-            ),
-        ],
+    "partnerships": partnership as Records,
+        "Partnerships",
+        "Organisations' roles in programmes, initiatives and networks." {
+        organisation_id: Ref(Organisation) "The partner.",
+        programme_id: Ref(Programme) "The programme, for a role in one.",
+        initiative_id: Ref(Initiative) "The initiative, for a role in one.",
+        network_id: Ref(Organisation) "The network, for membership of one.",
+        role: Enum "The role.",
+        note: Localized "What the partner does in the role.",
     },
-    Dataset {
-        name: "needs",
-        title: "Needs",
-        description: "Residents' needs mapped in participatory research.",
-        table: "need",
-        key: Key::Id,
-        scope: Scope::Records,
-        fields: fields![
-            f("id", Kind::Id(NodeKind::Need), "Global ID."),
-            f(
-                "municipality_id",
-                Kind::Ref("municipality_id", NodeKind::Municipality),
-                "The municipality."
-            ),
-            f(
-                "programme_id",
-                Kind::Ref("programme_id", NodeKind::Programme),
-                "The programme that mapped it."
-            ),
-            f("area_id", Kind::Ref("area_id", NodeKind::Area), "The area."),
-            f(
-                "theme_id",
-                Kind::Ref("theme_id", NodeKind::Theme),
-                "The theme."
-            ),
-            f("title", Kind::Localized("title"), "Title."),
-            f(
-                "description",
-                Kind::Localized("description"),
-                "Description."
-            ),
-            f("source", Kind::Enum("source"), "How it was heard."),
-            f(
-                "residents_count",
-                Kind::Integer("residents_count"),
-                "How many residents voiced it."
-            ),
-            f("status", Kind::Enum("status"), "Where it stands."),
-            f(
-                "recorded_on",
-                Kind::Date("recorded_on"),
-                "When it was recorded."
-            ),
-        ],
+    "needs": need as Records,
+        "Needs",
+        "Residents' needs mapped in participatory research." {
+        municipality_id: Ref(Municipality) "The municipality.",
+        programme_id: Ref(Programme) "The programme that mapped it.",
+        area_id: Ref(Area) "The area.",
+        theme_id: Ref(Theme) "The theme.",
+        title: Localized "Title.",
+        description: Localized "Description.",
+        source: Enum "How it was heard.",
+        residents_count: Integer "How many residents voiced it.",
+        status: Enum "Where it stands.",
+        recorded_on: Date "When it was recorded.",
     },
-    Dataset {
-        name: "need-target-groups",
-        title: "Target groups of needs",
-        description: "The groups of residents each need concerns.",
-        table: "need_target_group",
-        key: Key::Pair("need_id", "target_group"),
-        scope: Scope::Links,
-        fields: link_fields![
-            f("need_id", Kind::Ref("need_id", NodeKind::Need), "The need."),
-            f(
-                "target_group",
-                Kind::Enum("target_group"),
-                "The target group."
-            ),
-        ],
+    "need-target-groups": need_target_group by (need_id, target_group),
+        "Target groups of needs",
+        "The groups of residents each need concerns." {
+        need_id: Ref(Need) "The need.",
+        target_group: Enum "The target group.",
     },
-    Dataset {
-        name: "initiatives",
-        title: "Initiatives",
-        description: "Circular initiatives by citizens, entrepreneurs, social organisations and the city.",
-        table: "initiative",
-        key: Key::Id,
-        scope: Scope::Records,
-        fields: fields![
-            f("id", Kind::Id(NodeKind::Initiative), "Global ID."),
-            f(
-                "municipality_id",
-                Kind::Ref("municipality_id", NodeKind::Municipality),
-                "The municipality."
-            ),
-            f(
-                "programme_id",
-                Kind::Ref("programme_id", NodeKind::Programme),
-                "The programme."
-            ),
-            f("name", Kind::Localized("name"), "Name."),
-            f(
-                "description",
-                Kind::Localized("description"),
-                "What it does."
-            ),
-            f(
-                "initiator_kind",
-                Kind::Enum("initiator_kind"),
-                "Who started it."
-            ),
-            f("stage", Kind::Enum("stage"), "How far it has come."),
-            f("start_date", Kind::Date("start_date"), "When it started."),
-            f("end_date", Kind::Date("end_date"), "When it ended."),
-            f(
-                "business_model",
-                Kind::Enum("business_model"),
-                "How it pays its way."
-            ),
-            f(
-                "affordability",
-                Kind::Enum("affordability"),
-                "What it costs residents."
-            ),
-            f("website", Kind::Text("website"), "Website."),
-        ],
+    "initiatives": initiative as Records,
+        "Initiatives",
+        "Circular initiatives by citizens, entrepreneurs, social organisations and the city." {
+        municipality_id: Ref(Municipality) "The municipality.",
+        programme_id: Ref(Programme) "The programme.",
+        name: Localized "Name.",
+        description: Localized "What it does.",
+        initiator_kind: Enum "Who started it.",
+        stage: Enum "How far it has come.",
+        start_date: Date "When it started.",
+        end_date: Date "When it ended.",
+        business_model: Enum "How it pays its way.",
+        affordability: Enum "What it costs residents.",
+        website: Text "Website.",
     },
-    Dataset {
-        name: "initiative-areas",
-        title: "Areas of initiatives",
-        description: "The areas each initiative works in.",
-        table: "initiative_area",
-        key: Key::Pair("initiative_id", "area_id"),
-        scope: Scope::Links,
-        fields: link_fields![
-            f(
-                "initiative_id",
-                Kind::Ref("initiative_id", NodeKind::Initiative),
-                "The initiative."
-            ),
-            f("area_id", Kind::Ref("area_id", NodeKind::Area), "The area."),
-        ],
+    "initiative-areas": initiative_area by (initiative_id, area_id),
+        "Areas of initiatives",
+        "The areas each initiative works in." {
+        initiative_id: Ref(Initiative) "The initiative.",
+        area_id: Ref(Area) "The area.",
     },
-    Dataset {
-        name: "initiative-themes",
-        title: "Themes of initiatives",
-        description: "The themes of each initiative.",
-        table: "initiative_theme",
-        key: Key::Pair("initiative_id", "theme_id"),
-        scope: Scope::Links,
-        fields: link_fields![
-            f(
-                "initiative_id",
-                Kind::Ref("initiative_id", NodeKind::Initiative),
-                "The initiative."
-            ),
-            f(
-                "theme_id",
-                Kind::Ref("theme_id", NodeKind::Theme),
-                "The theme."
-            ),
-        ],
+    "initiative-themes": initiative_theme by (initiative_id, theme_id),
+        "Themes of initiatives",
+        "The themes of each initiative." {
+        initiative_id: Ref(Initiative) "The initiative.",
+        theme_id: Ref(Theme) "The theme.",
     },
-    Dataset {
-        name: "initiative-needs",
-        title: "Needs answered by initiatives",
-        description: "Which initiative answers which need.",
-        table: "initiative_need",
-        key: Key::Pair("initiative_id", "need_id"),
-        scope: Scope::Links,
-        fields: link_fields![
-            f(
-                "initiative_id",
-                Kind::Ref("initiative_id", NodeKind::Initiative),
-                "The initiative."
-            ),
-            f("need_id", Kind::Ref("need_id", NodeKind::Need), "The need."),
-        ],
+    "initiative-needs": initiative_need by (initiative_id, need_id),
+        "Needs answered by initiatives",
+        "Which initiative answers which need." {
+        initiative_id: Ref(Initiative) "The initiative.",
+        need_id: Ref(Need) "The need.",
     },
-    Dataset {
-        name: "support-requests",
-        title: "Support requests",
-        description: "Support initiatives asked the city for, and the decisions.",
-        table: "support_request",
-        key: Key::Id,
-        scope: Scope::Records,
-        fields: fields![
-            f("id", Kind::Id(NodeKind::SupportRequest), "Global ID."),
-            f(
-                "initiative_id",
-                Kind::Ref("initiative_id", NodeKind::Initiative),
-                "The initiative."
-            ),
-            f("kind", Kind::Enum("kind"), "What kind of support."),
-            f(
-                "description",
-                Kind::Localized("description"),
-                "What was asked for."
-            ),
-            f("status", Kind::Enum("status"), "Where it stands."),
-            f(
-                "requested_on",
-                Kind::Date("requested_on"),
-                "When it was asked."
-            ),
-            f(
-                "decided_on",
-                Kind::Date("decided_on"),
-                "When it was decided."
-            ),
-            f(
-                "decision_note",
-                Kind::Localized("decision_note"),
-                "The decision."
-            ),
-            f(
-                "amount_requested_eur",
-                Kind::Integer("amount_requested_eur"),
-                "Amount asked for, in euro."
-            ),
-            f(
-                "amount_granted_eur",
-                Kind::Integer("amount_granted_eur"),
-                "Amount granted, in euro."
-            ),
-        ],
+    "support-requests": support_request as Records,
+        "Support requests",
+        "Support initiatives asked the city for, and the decisions." {
+        initiative_id: Ref(Initiative) "The initiative.",
+        kind: Enum "What kind of support.",
+        description: Localized "What was asked for.",
+        status: Enum "Where it stands.",
+        requested_on: Date "When it was asked.",
+        decided_on: Date "When it was decided.",
+        decision_note: Localized "The decision.",
+        amount_requested_eur: Integer "Amount asked for, in euro.",
+        amount_granted_eur: Integer "Amount granted, in euro.",
     },
-    Dataset {
-        name: "indicators",
-        title: "Indicators",
-        description: "What outcomes measure, with their units.",
-        table: "indicator",
-        key: Key::Id,
-        scope: Scope::Records,
-        fields: fields![
-            f("id", Kind::Id(NodeKind::Indicator), "Global ID."),
-            f("code", Kind::Text("code"), "Stable code."),
-            f("name", Kind::Localized("name"), "Name."),
-            f("description", Kind::Localized("description"), "Definition."),
-            f("unit", Kind::Enum("unit"), "Unit of the values."),
-            f(
-                "theme_id",
-                Kind::Ref("theme_id", NodeKind::Theme),
-                "The theme."
-            ),
-            f(
-                "higher_is_better",
-                Kind::Boolean("higher_is_better"),
-                "Whether a higher value is better."
-            ),
-        ],
+    "indicators": indicator as Records,
+        "Indicators",
+        "What outcomes measure, with their units." {
+        code: Text "Stable code.",
+        name: Localized "Name.",
+        description: Localized "Definition.",
+        unit: Enum "Unit of the values.",
+        theme_id: Ref(Theme) "The theme.",
+        higher_is_better: Boolean "Whether a higher value is better.",
     },
-    Dataset {
-        name: "outcomes",
-        title: "Outcomes",
-        description: "Measured values of indicators over periods. Rows with provenance ILLUSTRATIVE are made up, not measurements.",
-        table: "outcome",
-        key: Key::Id,
-        scope: Scope::Records,
-        fields: fields![
-            f("id", Kind::Id(NodeKind::Outcome), "Global ID."),
-            f(
-                "indicator_id",
-                Kind::Ref("indicator_id", NodeKind::Indicator),
-                "What was measured."
-            ),
-            f(
-                "municipality_id",
-                Kind::Ref("municipality_id", NodeKind::Municipality),
-                "The municipality."
-            ),
-            f(
-                "initiative_id",
-                Kind::Ref("initiative_id", NodeKind::Initiative),
-                "The initiative measured."
-            ),
-            f(
-                "programme_id",
-                Kind::Ref("programme_id", NodeKind::Programme),
-                "The programme."
-            ),
-            f(
-                "area_id",
-                Kind::Ref("area_id", NodeKind::Area),
-                "The area measured in."
-            ),
-            f(
-                "period_start",
-                Kind::Date("period_start"),
-                "First day of the period."
-            ),
-            f(
-                "period_end",
-                Kind::Date("period_end"),
-                "Last day of the period."
-            ),
-            f(
-                "value",
-                Kind::Micro("value_micro"),
-                "The value, in the indicator's unit."
-            ),
-            f("method", Kind::Localized("method"), "How it was measured."),
-            f(
-                "source",
-                Kind::Text("source"),
-                "Where the value comes from."
-            ),
-            f(
-                "verified",
-                Kind::Boolean("verified"),
-                "Whether it was checked against its source."
-            ),
-        ],
+    "outcomes": outcome as Records,
+        "Outcomes",
+        "Measured values of indicators over periods. Rows with provenance ILLUSTRATIVE are made up, not measurements." {
+        indicator_id: Ref(Indicator) "What was measured.",
+        municipality_id: Ref(Municipality) "The municipality.",
+        initiative_id: Ref(Initiative) "The initiative measured.",
+        programme_id: Ref(Programme) "The programme.",
+        area_id: Ref(Area) "The area measured in.",
+        period_start: Date "First day of the period.",
+        period_end: Date "Last day of the period.",
+        value = value_micro: Micro "The value, in the indicator's unit.",
+        method: Localized "How it was measured.",
+        source: Text "Where the value comes from.",
+        verified: Boolean "Whether it was checked against its source.",
     },
-    Dataset {
-        name: "learnings",
-        title: "Learnings",
-        description: "Lessons drawn from programmes and initiatives (public ones only).",
-        table: "learning",
-        key: Key::Id,
-        scope: Scope::PublicLearnings,
-        fields: fields![
-            f("id", Kind::Id(NodeKind::Learning), "Global ID."),
-            f(
-                "municipality_id",
-                Kind::Ref("municipality_id", NodeKind::Municipality),
-                "The municipality that drew it."
-            ),
-            f(
-                "programme_id",
-                Kind::Ref("programme_id", NodeKind::Programme),
-                "The programme."
-            ),
-            f(
-                "initiative_id",
-                Kind::Ref("initiative_id", NodeKind::Initiative),
-                "The initiative."
-            ),
-            f(
-                "kind",
-                Kind::Enum("kind"),
-                "SUCCESS_FACTOR, PITFALL, CHALLENGE or RECOMMENDATION."
-            ),
-            f(
-                "position",
-                Kind::Integer("position"),
-                "Position in its source."
-            ),
-            f("title", Kind::Localized("title"), "Title."),
-            f("body", Kind::Localized("body"), "The lesson."),
-        ],
+    "learnings": learning as PublicLearnings,
+        "Learnings",
+        "Lessons drawn from programmes and initiatives (public ones only)." {
+        municipality_id: Ref(Municipality) "The municipality that drew it.",
+        programme_id: Ref(Programme) "The programme.",
+        initiative_id: Ref(Initiative) "The initiative.",
+        kind: Enum "SUCCESS_FACTOR, PITFALL, CHALLENGE or RECOMMENDATION.",
+        position: Integer "Position in its source.",
+        title: Localized "Title.",
+        body: Localized "The lesson.",
     },
-    Dataset {
-        name: "learning-themes",
-        title: "Themes of learnings",
-        description: "The themes of each public learning.",
-        table: "learning_theme",
-        key: Key::Pair("learning_id", "theme_id"),
-        scope: Scope::Links,
-        fields: link_fields![
-            f(
-                "learning_id",
-                Kind::Ref("learning_id", NodeKind::Learning),
-                "The learning."
-            ),
-            f(
-                "theme_id",
-                Kind::Ref("theme_id", NodeKind::Theme),
-                "The theme."
-            ),
-        ],
+    "learning-themes": learning_theme by (learning_id, theme_id),
+        "Themes of learnings",
+        "The themes of each public learning." {
+        learning_id: Ref(Learning) "The learning.",
+        theme_id: Ref(Theme) "The theme.",
     },
-    Dataset {
-        name: "learning-endorsements",
-        title: "Endorsements of learnings",
-        description: "Municipalities that saw a public learning of another too, with their notes.",
-        table: "learning_endorsement",
-        key: Key::Id,
-        scope: Scope::Records,
-        fields: fields![
-            f("id", Kind::Id(NodeKind::LearningEndorsement), "Global ID."),
-            f(
-                "learning_id",
-                Kind::Ref("learning_id", NodeKind::Learning),
-                "The learning endorsed."
-            ),
-            f(
-                "municipality_id",
-                Kind::Ref("municipality_id", NodeKind::Municipality),
-                "The municipality that saw it too."
-            ),
-            f("note", Kind::Localized("note"), "What it saw."),
-        ],
-    },
-];
+    "learning-endorsements": learning_endorsement as Records,
+        "Endorsements of learnings",
+        "Municipalities that saw a public learning of another too, with their notes." {
+        learning_id: Ref(Learning) "The learning endorsed.",
+        municipality_id: Ref(Municipality) "The municipality that saw it too.",
+        note: Localized "What it saw.",
+    }
+}
 
 pub fn find(name: &str) -> Option<&'static Dataset> {
     DATASETS.iter().find(|d| d.name == name)

@@ -11,7 +11,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement, Value a
 use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult};
 use serde_json::{Map, Value, json};
 
-pub use datasets::{DATASETS, Dataset, Field, Key, Kind, Scope, find};
+pub use datasets::{DATASETS, Dataset, Field, Key, Kind, META_FIELDS, Scope, find};
 
 use crate::kernel::i18n::{Locale, pick};
 use crate::kernel::ids::NodeKind;
@@ -367,51 +367,21 @@ pub fn geojson(
     chain: Vec<String>,
     include_archived: bool,
 ) -> impl Stream<Item = Result<String, std::io::Error>> + Send + 'static {
-    const AREAS: Dataset = Dataset {
+    // The areas dataset's own fields, in the order features have always listed them.
+    let areas = find("areas").map(|areas| Dataset {
         name: "areas.geojson",
-        title: "",
-        description: "",
-        table: "area",
-        key: Key::Id,
-        scope: Scope::Records,
-        fields: &[
-            Field {
-                name: "id",
-                kind: Kind::Id(NodeKind::Area),
-                description: "",
-            },
-            Field {
-                name: "name",
-                kind: Kind::Localized("name"),
-                description: "",
-            },
-            Field {
-                name: "kind",
-                kind: Kind::Enum("kind"),
-                description: "",
-            },
-            Field {
-                name: "municipality_id",
-                kind: Kind::Ref("municipality_id", NodeKind::Municipality),
-                description: "",
-            },
-            Field {
-                name: "parent_id",
-                kind: Kind::Ref("parent_id", NodeKind::Area),
-                description: "",
-            },
-            Field {
-                name: "households",
-                kind: Kind::Integer("households"),
-                description: "",
-            },
-            Field {
-                name: "residents",
-                kind: Kind::Integer("residents"),
-                description: "",
-            },
-        ],
-    };
+        fields: areas.fields.split_at(areas.fields.len() - META_FIELDS).0,
+        ..*areas
+    });
+    let properties_order = [
+        "id",
+        "name",
+        "kind",
+        "municipality_id",
+        "parent_id",
+        "households",
+        "residents",
+    ];
     let state = (Position::Start, true, false);
     let pages = stream::unfold(state, move |(position, first, closed)| {
         let db = db.clone();
@@ -420,13 +390,19 @@ pub fn geojson(
             if closed {
                 return None;
             }
+            let Some(areas) = areas else {
+                return Some((
+                    Err(std::io::Error::other("the areas dataset is not declared")),
+                    (Position::Done, first, true),
+                ));
+            };
             if matches!(position, Position::Done) {
                 return Some((
                     Ok::<String, std::io::Error>("]}\n".to_owned()),
                     (position, first, true),
                 ));
             }
-            let mut select = page_query(&AREAS, &position, include_archived);
+            let mut select = page_query(&areas, &position, include_archived);
             select.expr_as(col(entity::area::Column::Geometry), "geometry");
             match db.query_all(&select).await {
                 Ok(rows) => {
@@ -436,9 +412,9 @@ pub fn geojson(
                     }
                     let mut first = first;
                     for row in &rows {
-                        let properties: Map<String, Value> = AREAS
-                            .fields
+                        let properties: Map<String, Value> = properties_order
                             .iter()
+                            .filter_map(|name| areas.fields.iter().find(|f| f.name == *name))
                             .map(|f| (f.name.to_owned(), value(row, f, &chain)))
                             .collect();
                         // A geometry stored before writes were checked, and not valid
@@ -462,7 +438,7 @@ pub fn geojson(
                     }
                     let next = match rows.last() {
                         Some(last) if rows.len() as u64 == PAGE => {
-                            Position::After(key_of(&AREAS, last))
+                            Position::After(key_of(&areas, last))
                         }
                         _ => Position::Done,
                     };
@@ -482,20 +458,12 @@ pub fn geojson(
     pages.fuse()
 }
 
+/// The dataset of a kind's records.
 fn resource_of(kind: NodeKind) -> Option<&'static str> {
-    Some(match kind {
-        NodeKind::Municipality => "municipalities",
-        NodeKind::Area => "areas",
-        NodeKind::Theme => "themes",
-        NodeKind::Organisation => "organisations",
-        NodeKind::Programme => "programmes",
-        NodeKind::Need => "needs",
-        NodeKind::Initiative => "initiatives",
-        NodeKind::Indicator => "indicators",
-        NodeKind::Learning => "learnings",
-        NodeKind::LearningEndorsement => "learning-endorsements",
-        _ => return None,
-    })
+    DATASETS
+        .iter()
+        .find(|d| matches!(d.fields.first(), Some(Field { kind: Kind::Id(k), .. }) if *k == kind))
+        .map(|d| d.name)
 }
 
 /// The Frictionless Data Package descriptor of a locale's CSV files; `prefix` leads from the descriptor's place to the
