@@ -461,6 +461,21 @@ pub struct ServeArgs {
     #[arg(long, env = "STROOM_CACHE_MAX_AGE", default_value_t = 0)]
     pub cache_max_age_secs: u64,
 
+    /// The instance's name, as it announces itself to the instances that follow it
+    /// (`/.well-known/stroom`).
+    #[arg(long, env = "STROOM_INSTANCE_NAME", default_value = "Stroom")]
+    pub instance_name: String,
+
+    /// The municipality running the instance, by its name in any of its languages: the
+    /// announcement gives its ID, name, country and language.
+    #[arg(long, env = "STROOM_INSTANCE_MUNICIPALITY")]
+    pub instance_municipality: Option<String>,
+
+    /// The address other instances reach this one at, such as `https://stroom.mechelen.be`
+    /// (default: the address each request came in at).
+    #[arg(long, env = "STROOM_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
     /// Deepest field nesting a query may have.
     #[arg(long, env = "STROOM_MAX_DEPTH", default_value_t = 12)]
     pub max_depth: usize,
@@ -590,6 +605,9 @@ impl Default for ServeArgs {
             document_cache_entries: 500,
             response_cache_megabytes: 64,
             result_cache_max_age_secs: 300,
+            instance_name: "Stroom".to_owned(),
+            instance_municipality: None,
+            public_url: None,
             explain: false,
             metrics_listen: None,
             header_timeout_secs: 10,

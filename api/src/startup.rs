@@ -119,6 +119,7 @@ impl Application {
         let webhooks = serve.webhooks();
         let schema = build_schema_with(webhooks.clone());
         let shape = Arc::new(SchemaShape::of(&schema).await);
+        let schema_version = crate::domain::network::schema_version(&schema.sdl());
         let tables = Arc::new(crate::kernel::stamps::table_names(&connected.db).await?);
         // One reader of the change stamps for both caches: one freshness rule, one read.
         let stamps = Arc::new(crate::kernel::stamps::StampReader::new(
@@ -185,6 +186,12 @@ impl Application {
             sending: crate::http::sending::Sending::new(
                 serve.send_budget_mb.saturating_mul(1024 * 1024),
             ),
+            instance: Arc::new(crate::domain::network::Instance {
+                name: serve.instance_name.clone(),
+                municipality: serve.instance_municipality.clone(),
+                public_url: serve.public_url.clone(),
+            }),
+            schema_version: schema_version.into(),
         };
         Ok(Self {
             listener,

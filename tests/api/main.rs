@@ -18,6 +18,7 @@ mod idempotency;
 mod import;
 mod live;
 mod locale;
+mod network;
 mod observability;
 mod open_data;
 mod pagination;

@@ -13,6 +13,7 @@ mod incoming;
 pub mod introspection;
 pub mod limits;
 pub mod live;
+mod network;
 mod open_data;
 mod ops;
 mod pages;
@@ -92,6 +93,10 @@ pub struct AppState {
     pub labels: Arc<graphql::OperationLabels>,
     /// The bytes of answers being sent, bounded in all.
     pub sending: sending::Sending,
+    /// Who runs the instance, for its announcement.
+    pub instance: Arc<crate::domain::network::Instance>,
+    /// The schema's version in the announcement (a digest of its SDL, made once).
+    pub schema_version: Arc<str>,
 }
 
 /// The process-wide Prometheus recorder (installed once, shared by every server in a process).
@@ -362,6 +367,7 @@ pub fn router(state: AppState) -> Router {
         .route("/schema.graphql", get(pages::schema))
         .route("/assets/{version}/{file}", get(pages::asset))
         .route("/changes.ndjson", get(changes::feed))
+        .route("/.well-known/stroom", get(network::announcement))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
