@@ -113,6 +113,12 @@ async fn main() -> anyhow::Result<()> {
                 std::process::exit(1)
             }
         }
+        Command::Follow(command) => {
+            let connected =
+                db::connect(cli.global.database_url(), cli.global.db_max_connections).await?;
+            db::migrate(&connected.db).await?;
+            stroom_api::follows::run(&connected.db, command).await
+        }
         Command::Webhooks(command) => {
             let connected =
                 db::connect(cli.global.database_url(), cli.global.db_max_connections).await?;

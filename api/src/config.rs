@@ -118,6 +118,9 @@ pub enum Command {
     /// Import records from a spreadsheet (.xlsx, .ods, .xls or .csv) with a report per row, or
     /// write a template (`--template TYPE`).
     Import(ImportArgs),
+    /// Follow partner cities' instances (the CECI network).
+    #[command(subcommand)]
+    Follow(FollowCommand),
     /// Ask a running server whether it is ready (for container health checks): exits 0 when
     /// `/readyz` answers 200.
     Ready {
@@ -253,6 +256,30 @@ pub enum WebhooksCommand {
     Test {
         /// The endpoint's ID, description or URL.
         endpoint: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FollowCommand {
+    /// Follow another instance: its announcement is read and checked, then a running server
+    /// copies what is followed from its change feed.
+    Add {
+        /// Its address (`https://stroom.lahti.fi`).
+        url: String,
+        /// An API key of that instance to read with (a partner key also brings partner-only
+        /// learnings).
+        #[arg(long)]
+        key: Option<String>,
+        /// What to follow, comma-separated (default: learnings).
+        #[arg(long, value_delimiter = ',')]
+        types: Vec<String>,
+    },
+    /// List the followed instances with how following each goes.
+    List,
+    /// Stop following an instance (by its address); its copies leave the lists.
+    Remove {
+        /// Its address.
+        url: String,
     },
 }
 
@@ -471,6 +498,11 @@ pub struct ServeArgs {
     #[arg(long, env = "STROOM_INSTANCE_MUNICIPALITY")]
     pub instance_municipality: Option<String>,
 
+    /// How often each followed instance's change feed is read when it had nothing new, in
+    /// milliseconds (a failing one is read less often, up to every five minutes).
+    #[arg(long, env = "STROOM_FOLLOW_POLL_MS", default_value_t = 1000)]
+    pub follow_poll_ms: u64,
+
     /// The address other instances reach this one at, such as `https://stroom.mechelen.be`
     /// (default: the address each request came in at).
     #[arg(long, env = "STROOM_PUBLIC_URL")]
@@ -607,6 +639,7 @@ impl Default for ServeArgs {
             result_cache_max_age_secs: 300,
             instance_name: "Stroom".to_owned(),
             instance_municipality: None,
+            follow_poll_ms: 1000,
             public_url: None,
             explain: false,
             metrics_listen: None,

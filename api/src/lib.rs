@@ -8,6 +8,7 @@
 //! crate's root holds only configuration, start-up and the `stroom keys` commands.
 pub mod config;
 pub mod domain;
+pub mod follows;
 pub mod graphql;
 pub mod http;
 pub mod imports;

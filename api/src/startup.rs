@@ -37,6 +37,8 @@ pub struct Application {
     shutdown_grace: Duration,
     webhooks: WebhookSettings,
     feed_poll: Duration,
+    /// How often followed instances are read when they had nothing new.
+    follow_poll: Duration,
 }
 
 /// Data to load into a new database at start, when asked for (`--demo`): the binary passes the
@@ -201,6 +203,7 @@ impl Application {
             shutdown_grace: Duration::from_secs(serve.shutdown_grace_secs),
             webhooks,
             feed_poll: Duration::from_millis(serve.feed_poll_ms),
+            follow_poll: Duration::from_millis(serve.follow_poll_ms.max(50)),
         })
     }
 
@@ -265,6 +268,12 @@ impl Application {
                 }
             })
         });
+        // Followed instances are read beside the server; a batch cut short is not applied, and
+        // is read again at the next start.
+        let following = tokio::spawn(
+            crate::domain::network::follower::Follower::new(db.clone(), self.follow_poll)
+                .run(stopped.clone()),
+        );
         let deliveries = match self.webhooks.deliver {
             true => match Deliverer::new(db.clone(), self.webhooks.clone()) {
                 Ok(deliverer) => Some(tokio::spawn(deliverer.run(stopped))),
@@ -303,6 +312,7 @@ impl Application {
         }
         watcher.abort();
         hub.abort();
+        following.abort();
         if let Some(metrics) = metrics {
             metrics.abort();
         }

@@ -25,7 +25,7 @@ fn command_line() -> Viewer {
 }
 
 /// Runs one change as the command line; user errors become the command's error.
-async fn change<T, F>(
+pub(crate) async fn change<T, F>(
     db: &DatabaseConnection,
     mutation: &'static str,
     change: F,

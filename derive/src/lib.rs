@@ -23,6 +23,7 @@
 //! - `/// doc` `reference!(municipality: Municipality = municipality_id);` another record by
 //!   its ID column (`Option<T>` when the column is nullable);
 //! - `history!();` the flattened `history` and record meta fields;
+//! - `origin!("learning");` where a copy of a followed instance's record comes from;
 //! - `/// doc` `records!(needs: Need, NeedFilter, NeedOrder = "most recently recorded first");`
 //!   a top-level list with the Relay arguments, `filter` (`ListFilter`) and `orderBy`
 //!   (`ListOrder`).
@@ -384,6 +385,27 @@ fn record_item(name: &str, tokens: Tokens, docs: Vec<Attribute>) -> syn::Result<
                 #(#docs)*
                 async fn #field(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<#ty> {
                     #body
+                }
+            }
+        }
+        "origin" => {
+            let noun: LitStr = syn::parse2(tokens)?;
+            let doc = format!(
+                " Where the {} comes from when it is a copy of a record of an instance this one follows (null: it is this instance's own).",
+                noun.value()
+            );
+            quote! {
+                #[doc = #doc]
+                async fn origin(
+                    &self,
+                    ctx: &async_graphql::Context<'_>,
+                ) -> async_graphql::Result<Option<crate::graphql::origin::Origin>> {
+                    crate::graphql::origin::origin_of(
+                        ctx,
+                        <#wraps as crate::kernel::record::Table>::NAME,
+                        self.0.id,
+                    )
+                    .await
                 }
             }
         }

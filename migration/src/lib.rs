@@ -19,6 +19,7 @@ mod m20261203_000004_create_theme_and_organisation_lineage;
 mod m20261203_000005_add_change_event_withdrawn_from;
 mod m20261203_000006_search_words;
 mod m20261204_000001_create_import_key;
+mod m20261205_000001_create_following;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000005_add_change_event_withdrawn_from::Migration),
             Box::new(m20261203_000006_search_words::Migration),
             Box::new(m20261204_000001_create_import_key::Migration),
+            Box::new(m20261205_000001_create_following::Migration),
         ]
     }
 }

@@ -574,6 +574,24 @@ pub struct ServerProcess {
     pub client: reqwest::Client,
     database_url: String,
     _database: TestDatabase,
+    /// How it was started, to start it again.
+    command: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+/// `stroom` with these arguments and environment.
+fn spawn_stroom(
+    command: &[String],
+    env: &[(String, String)],
+    log: std::process::Stdio,
+) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_stroom"))
+        .args(command)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("test setup: start the stroom binary")
 }
 
 impl ServerProcess {
@@ -607,38 +625,60 @@ impl ServerProcess {
             .expect("test setup: a free port")
             .port();
         let metrics_listen = format!("127.0.0.1:{metrics_port}");
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_stroom"))
-            .args([
-                "serve",
-                "--listen",
-                &listen,
-                "--metrics-listen",
-                &metrics_listen,
-                "--database-url",
-                &database_url,
-            ])
-            .args(["--demo", if demo { "true" } else { "false" }])
-            .args(args)
-            .envs(env.iter().copied())
-            .stdout(std::process::Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("test setup: start the stroom binary");
-        let mut server = Self {
+        let command: Vec<String> = [
+            "serve",
+            "--listen",
+            &listen,
+            "--metrics-listen",
+            &metrics_listen,
+            "--database-url",
+            &database_url,
+            "--demo",
+            if demo { "true" } else { "false" },
+        ]
+        .into_iter()
+        .chain(args.iter().copied())
+        .map(str::to_owned)
+        .collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let child = spawn_stroom(&command, &env, log);
+        let server = Self {
             child,
             address: format!("http://{listen}"),
             metrics_address: format!("http://{metrics_listen}"),
             client: reqwest::Client::new(),
             database_url,
             _database: database,
+            command,
+            env,
         };
+        server.ready().await
+    }
+
+    /// Kills the process at once (SIGKILL, as a crash would) and starts it again on the same
+    /// address and database, with the demo data left as it is.
+    pub async fn kill_and_restart(mut self) -> Self {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut command = self.command.clone();
+        if let Some(demo) = command.iter().position(|a| a == "--demo") {
+            command[demo + 1] = "false".to_owned();
+        }
+        self.child = spawn_stroom(&command, &self.env, std::process::Stdio::null());
+        self.ready().await
+    }
+
+    async fn ready(mut self) -> Self {
         for _ in 0..300 {
-            if let Ok(response) = server.client.get(server.url("/readyz")).send().await
+            if let Ok(response) = self.client.get(self.url("/readyz")).send().await
                 && response.status() == StatusCode::OK
             {
-                return server;
+                return self;
             }
-            assert!(server.alive(), "the server process exited at start");
+            assert!(self.alive(), "the server process exited at start");
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         panic!("the server process did not become ready");

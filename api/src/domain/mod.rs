@@ -32,6 +32,6 @@ stroom_derive::registry! {
     webhook: WebhookEndpoint, WebhookMessage; query WebhookQuery; mutation mutation::WebhookMutation;
     import; mutation mutation::ImportMutation;
     open_data;
-    network;
+    network: FollowedInstance; query FollowQuery; mutation FollowMutation;
     schema;
 }

@@ -241,6 +241,8 @@ async fn add<E: Record>(
     let field = text_field::<E>(kind, &input.field)?;
     let before = write.existing::<E>(id).await?;
     let municipality = write.authorize::<E>(&before).await?;
+    // A translation made here may add to a copy of a followed instance's record.
+    write.allow_copies();
     let translation = text(
         "text",
         &[TranslationInput {

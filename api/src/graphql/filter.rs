@@ -23,6 +23,21 @@ pub struct RecordCriteria {
     pub provenances: Option<Vec<Provenance>>,
     /// Include archived records (default: false).
     pub include_archived: Option<bool>,
+    /// Whose records: this instance's own (the default) and, as asked, copies of the records
+    /// of the partner instances it follows.
+    pub origins: Option<Origins>,
+}
+
+/// Whose records a list holds: this instance's own, copies from the instances it follows, or
+/// both. A copy whose source withdrew it, or whose instance is no longer followed, is in none.
+#[derive(async_graphql::InputObject, Default, Debug, Clone)]
+pub struct Origins {
+    /// This instance's own records (default: true).
+    pub own: Option<bool>,
+    /// Copies from every instance followed (default: false).
+    pub followed: Option<bool>,
+    /// Copies from these followed instances (`FollowedInstance` IDs).
+    pub instances: Option<Vec<ID>>,
 }
 
 pub struct Filter {
@@ -226,10 +241,73 @@ impl Filter {
     }
 
     /// The criteria every list has: changed since, provenances, archived records.
-    pub fn record(&mut self, criteria: &RecordCriteria) -> &mut Self {
-        self.updated_since(criteria.updated_since)
+    pub fn record(&mut self, criteria: &RecordCriteria) -> Result<&mut Self, ApiError> {
+        self.origins(criteria.origins.as_ref())?;
+        Ok(self
+            .updated_since(criteria.updated_since)
             .provenance(criteria.provenances.as_ref())
-            .archived(criteria.include_archived)
+            .archived(criteria.include_archived))
+    }
+
+    /// Own records, copies, or both (see `Origins`); without a choice, own records only.
+    pub fn origins(&mut self, origins: Option<&Origins>) -> Result<&mut Self, ApiError> {
+        let own = origins.and_then(|o| o.own).unwrap_or(true);
+        let followed = origins.and_then(|o| o.followed).unwrap_or(false);
+        let instances = match origins.and_then(|o| o.instances.as_deref()) {
+            Some(ids) => Self::decode(
+                "filter.origins.instances",
+                ids,
+                <entity::followed_instance::Entity as crate::kernel::record::Record>::KIND,
+            )?,
+            None => Vec::new(),
+        };
+        let table = self.table;
+        // The copies of this table's rows that count: current, from an instance still followed.
+        let copies = |only: Option<&[i64]>| {
+            let mut copies = Query::select();
+            copies
+                .expr(Expr::val(1))
+                .from("remote_copy")
+                .inner_join(
+                    "followed_instance",
+                    Expr::col(("followed_instance", "id"))
+                        .equals(("remote_copy", "followed_instance_id")),
+                )
+                .and_where(Expr::col(("remote_copy", "subject_type")).eq(table))
+                .and_where(Expr::col(("remote_copy", "subject_id")).equals((table, "id")))
+                .and_where(Expr::col(("remote_copy", "withdrawn_at")).is_null())
+                .and_where(Expr::col(("followed_instance", "archived_at")).is_null());
+            if let Some(only) = only {
+                copies.and_where(
+                    Expr::col(("remote_copy", "followed_instance_id")).is_in(only.iter().copied()),
+                );
+            }
+            copies.take()
+        };
+        let any_copy = || {
+            let mut rows = Query::select();
+            rows.expr(Expr::val(1))
+                .from("remote_copy")
+                .and_where(Expr::col(("remote_copy", "subject_type")).eq(table))
+                .and_where(Expr::col(("remote_copy", "subject_id")).equals((table, "id")));
+            rows.take()
+        };
+        let mut wanted: Vec<Expr> = Vec::new();
+        if own {
+            wanted.push(Expr::exists(any_copy()).not());
+        }
+        if followed {
+            wanted.push(Expr::exists(copies(None)));
+        } else if !instances.is_empty() {
+            wanted.push(Expr::exists(copies(Some(&instances))));
+        }
+        // Neither own records nor copies: nothing.
+        let condition = wanted
+            .into_iter()
+            .reduce(|a, b| a.or(b))
+            .unwrap_or_else(|| Expr::cust("1 = 0"));
+        self.select.and_where(condition);
+        Ok(self)
     }
 
     pub fn archived(&mut self, include: Option<bool>) -> &mut Self {

@@ -7,6 +7,7 @@ pub mod filter;
 pub mod input;
 pub mod loader;
 pub mod mutation;
+pub mod origin;
 pub mod pagination;
 pub mod result_cache;
 pub mod scalars;

@@ -62,6 +62,10 @@ pub trait Table:
     /// Whether the table has `archived_at` (link rows have not).
     const ARCHIVABLE: bool = true;
 
+    /// Whether its rows may be copies of the records of an instance this one follows; a copy
+    /// changes only as its source does (see `Write::allow_copies`).
+    const COPIED: bool = false;
+
     /// Whether who may see a record depends on its own values (a learning's audience): a
     /// change to one is checked for roles it takes the record away from, and those are told
     /// by a `withdrawn` event.

@@ -183,6 +183,8 @@ pub struct Write {
     open_parts: std::sync::atomic::AtomicUsize,
     /// Its audit entries, stored together as it commits.
     audits: std::sync::Mutex<Vec<entity::audit_entry::ActiveModel>>,
+    /// Whether it may change copies of followed instances' records (`allow_copies`).
+    copies_allowed: std::sync::atomic::AtomicBool,
     /// Live records looked up, by table and ID, when the write keeps them
     /// (`keep_references`): an import checks the same municipality and themes row after row.
     references: Option<std::sync::Mutex<References>>,
@@ -216,6 +218,7 @@ impl Write {
             audits: Default::default(),
             releases: Default::default(),
             open_parts: Default::default(),
+            copies_allowed: Default::default(),
             references: None,
         })
     }
@@ -352,6 +355,14 @@ impl Write {
     }
 
     /// Refuses a change that only an administrator may make.
+    /// Lets this write change copies of followed instances' records: following does, and a
+    /// translation made here may add to a copy's texts. Every other change to a copy is refused
+    /// (`update_versioned`): it changes at its source only.
+    pub fn allow_copies(&self) {
+        self.copies_allowed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub fn admin_only(&self, what: &str) -> Result<(), ApiError> {
         if self.viewer.role == Role::Admin {
             Ok(())
@@ -467,10 +478,30 @@ impl Write {
         };
         active.set(version_column, Value::Int(Some(version + 1)));
         active.set(updated_column, Value::ChronoDateTimeUtc(Some(now())));
-        let result = E::update_many()
+        let mut update = E::update_many()
             .set(active)
             .filter(E::id_expr().eq(id))
-            .filter(column_of(E::NAME, "version").eq(version))
+            .filter(column_of(E::NAME, "version").eq(version));
+        // A copy of a followed instance's record changes at its source only: in the same
+        // statement, so that checking costs nothing.
+        let copies_refused = E::COPIED
+            && !self
+                .copies_allowed
+                .load(std::sync::atomic::Ordering::Relaxed);
+        if copies_refused {
+            update = update.filter(
+                sea_orm::sea_query::Expr::exists(
+                    sea_orm::sea_query::Query::select()
+                        .expr(sea_orm::sea_query::Expr::val(1))
+                        .from("remote_copy")
+                        .and_where(column_of("remote_copy", "subject_type").eq(E::NAME))
+                        .and_where(column_of("remote_copy", "subject_id").eq(id))
+                        .take(),
+                )
+                .not(),
+            );
+        }
+        let result = update
             .exec(&self.txn)
             .await
             .map_err(|error| conflict_or::<E>(error))?;
@@ -481,6 +512,16 @@ impl Write {
                 Value::Int(Some(v)) => v,
                 _ => 0,
             };
+            if copies_refused && current_version == version {
+                return Err(UserError::invalid(
+                    "id",
+                    format!(
+                        "This {} is a copy of a record of an instance this one follows: it changes at its source only (translations and endorsements made here stay yours).",
+                        kind.type_name()
+                    ),
+                )
+                .into());
+            }
             return Err(UserError {
                 field: Some(vec!["input".into(), "version".into()]),
                 message: format!(

@@ -28,6 +28,9 @@ crate::record_table! {
         search: [name, description],
         municipality: municipality_id,
     }
+    table {
+        const COPIED: bool = true;
+    }
 }
 
 /// Who started an initiative.
@@ -169,6 +172,8 @@ impl Initiative {
 
     /// Lessons drawn from it.
     list!(learnings: Learning = initiative_id);
+
+    origin!("initiative");
 
     history!();
 }

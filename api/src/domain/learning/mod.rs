@@ -32,6 +32,7 @@ crate::record_table! {
         municipality: municipality_id,
     }
     table {
+        const COPIED: bool = true;
         /// Learnings for partners only are invisible to anonymous callers, on every path.
         const VISIBILITY_FOLLOWS_VALUES: bool = true;
         fn visible_to(viewer: &Viewer) -> Condition {
@@ -134,6 +135,8 @@ impl Learning {
         )
         .await
     }
+
+    origin!("learning");
 
     history!();
 }

@@ -68,7 +68,7 @@ fn position(value: i32) -> Result<i64, UserError> {
 }
 
 /// A learning's themes, in the `learning_theme` table.
-const THEMES: Links<learning_theme::Column> = Links::new::<learning::Entity, theme::Entity>(
+pub const THEMES: Links<learning_theme::Column> = Links::new::<learning::Entity, theme::Entity>(
     learning_theme::Column::LearningId,
     learning_theme::Column::ThemeId,
 );

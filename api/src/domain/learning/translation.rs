@@ -57,6 +57,8 @@ payload!(
 async fn translate(write: &Write, input: TranslateLearningInput) -> WriteResult<learning::Model> {
     let learning_id = id("learning", &input.learning, NodeKind::Learning)?;
     let before = write.existing::<learning::Entity>(learning_id).await?;
+    // A translation made here may add to a copy of a followed instance's record.
+    write.allow_copies();
     let origin = input.origin.unwrap_or_default();
     if origin == TranslationOrigin::Original {
         return Err(UserError::invalid(

@@ -13,6 +13,9 @@ crate::record_table! {
         search: [name],
         municipality: id,
     }
+    table {
+        const COPIED: bool = true;
+    }
 }
 
 /// A city or region that runs circular programmes, such as Mechelen or a CECI partner region.
@@ -48,6 +51,8 @@ impl Municipality {
 
     /// Programmes the municipality runs.
     list!(programmes: Programme = municipality_id);
+
+    origin!("municipality");
 
     history!();
 }

@@ -1,6 +1,13 @@
 //! The CECI network of instances: how an instance announces itself, so that partner cities'
 //! instances can tell whom they follow (its name, municipality, country and languages) and
 //! where its GraphQL API and change feed are.
+pub mod follower;
+pub mod following;
+mod mirror;
+pub mod source;
+
+pub use following::{FollowMutation, FollowQuery, FollowedInstance};
+
 use sea_orm::{ConnectionTrait, EntityTrait};
 use serde::Serialize;
 use sha2::{Digest, Sha256};

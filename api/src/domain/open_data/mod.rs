@@ -126,6 +126,16 @@ fn published(
     if matches!(dataset.scope, Scope::PublicLearnings) {
         conditions.push(format!("\"{alias}\".\"audience\" = 'public'"));
     }
+    if matches!(dataset.scope, Scope::Records | Scope::PublicLearnings) {
+        // Copies of the records of instances this one follows are theirs to publish.
+        *aliases += 1;
+        let copy = format!("c{aliases}");
+        let table = dataset.table;
+        conditions.push(format!(
+            "NOT EXISTS (SELECT 1 FROM \"remote_copy\" AS \"{copy}\" WHERE \"{copy}\".\"subject_type\" = '{table}' \
+             AND \"{copy}\".\"subject_id\" = \"{alias}\".\"id\")"
+        ));
+    }
     for field in dataset.fields {
         let Kind::Ref(column, kind) = field.kind else {
             continue;

@@ -30,6 +30,9 @@ crate::record_table! {
         search: [name, summary],
         municipality_or_shared: municipality_id,
     }
+    table {
+        const COPIED: bool = true;
+    }
 }
 
 /// A budget range in euro.
@@ -145,6 +148,8 @@ impl Programme {
 
     /// Outcomes measured for the programme as a whole, latest period first.
     list!(outcomes: Outcome = programme_id);
+
+    origin!("programme");
 
     history!();
 }

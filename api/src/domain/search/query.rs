@@ -293,8 +293,11 @@ fn hits_sql(
 ) -> String {
     // Each use binds its own values: SQLite's placeholders are positional.
     let scope = |params: &mut Params| {
+        // Copies of followed instances' records are not this instance's to find (the tables
+        // that hold copies are named as their type, in lower case).
         format!(
-            "d.visibility IN ({}) AND d.subject_type IN ({})",
+            "d.visibility IN ({}) AND d.subject_type IN ({}) AND NOT EXISTS (SELECT 1 FROM remote_copy c \
+             WHERE c.subject_id = d.subject_id AND c.subject_type = LOWER(d.subject_type))",
             params.list(visibility),
             params.list(types)
         )

@@ -1,0 +1,303 @@
+//! Following: beside the server, each followed instance's change feed is read from the last
+//! event applied, the records its events name are fetched, and their copies are written in
+//! one transaction with the new cursor, so a batch is applied whole or not at all. A source
+//! that fails (down, slow, garbage, a revoked key) is retried later, with growing pauses and
+//! jitter, and says what went wrong in `lastError`; the copies stay served meanwhile.
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use entity::followed_instance;
+use sea_orm::{ActiveModelTrait, ActiveValue, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait};
+
+use super::mirror::{LEARNING_SELECTION, PLACE_FRAGMENT, RemoteLearning, apply_learning, learning};
+use super::source::{PAGE_EVENTS, Problem, Source};
+use crate::kernel::access::{Role, Viewer};
+use crate::kernel::time::now;
+use crate::kernel::write::{UserError, Write};
+
+/// The longest pause before a failing source is tried again.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+pub struct Follower {
+    db: DatabaseConnection,
+    /// How often each source is read when it had nothing new.
+    poll: Duration,
+}
+
+/// A source that failed: when to try it again, and how often it failed in a row, as of the
+/// followed instance's version (an admin's change to it, such as resuming, retries at once).
+struct Backoff {
+    until: Instant,
+    failures: u32,
+    version: i32,
+}
+
+impl Follower {
+    pub fn new(db: DatabaseConnection, poll: Duration) -> Self {
+        Self { db, poll }
+    }
+
+    /// Follows every followed instance until `stop` says so.
+    pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut backoff: HashMap<i64, Backoff> = HashMap::new();
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let mut busy = false;
+            match followed_instance::Entity::find()
+                .filter(followed_instance::Column::ArchivedAt.is_null())
+                .filter(followed_instance::Column::Paused.eq(false))
+                .all(&self.db)
+                .await
+            {
+                Ok(instances) => {
+                    for instance in instances {
+                        backoff.retain(|id, b| *id != instance.id || b.version == instance.version);
+                        if backoff
+                            .get(&instance.id)
+                            .is_some_and(|b| Instant::now() < b.until)
+                        {
+                            continue;
+                        }
+                        match self.sync(&instance).await {
+                            Ok(applied) => {
+                                backoff.remove(&instance.id);
+                                busy |= applied >= PAGE_EVENTS;
+                            }
+                            Err(problem) => {
+                                let failures = backoff.get(&instance.id).map_or(0, |b| b.failures) + 1;
+                                let pause = pause_after(self.poll, failures);
+                                tracing::warn!(url = %instance.url, error = %problem, retry_in_ms = pause.as_millis() as u64, "following: reading the instance failed");
+                                metrics::counter!("stroom_follow_errors_total", "instance" => instance.url.clone()).increment(1);
+                                self.note_problem(&instance, &problem).await;
+                                backoff.insert(
+                                    instance.id,
+                                    Backoff {
+                                        until: Instant::now() + pause,
+                                        failures,
+                                        version: instance.version,
+                                    },
+                                );
+                            }
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "following: cannot read the followed instances"),
+            }
+            if !busy {
+                tokio::select! {
+                    _ = tokio::time::sleep(self.poll) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+    }
+
+    /// Reads one page of the instance's feed and applies it; how many events it applied.
+    async fn sync(&self, instance: &followed_instance::Model) -> Result<usize, Problem> {
+        let source = Source::new(&instance.url, instance.api_key.clone())?;
+        if instance.source_head.is_none() {
+            return self.snapshot(instance, &source).await;
+        }
+        let events = source
+            .events(&instance.feed_url, instance.last_event, &["Learning"])
+            .await?;
+        let Some(last) = events.last().map(|e| e.id) else {
+            // Nothing new: the source is caught up with, and works again if it failed.
+            if instance.last_error.is_some() || instance.source_head != Some(instance.last_event) {
+                self.note_caught_up(instance).await?;
+            }
+            return Ok(0);
+        };
+        let mut ids: Vec<String> = Vec::new();
+        for event in events.iter().filter(|e| e.object_type == "Learning") {
+            if !ids.contains(&event.object_id) {
+                ids.push(event.object_id.clone());
+            }
+        }
+        let learnings = fetch(&source, instance, &ids).await?;
+        let applied = events.len();
+        // A full page: more is waiting; the source's newest event says how much (the lag).
+        let head = if applied >= PAGE_EVENTS {
+            source.head(&instance.graphql_url).await.ok()
+        } else {
+            None
+        };
+        self.apply(instance, &learnings, Some(last), head, applied)
+            .await?;
+        Ok(applied)
+    }
+
+    /// The first read of an instance: every learning it shows now, a page at a time, then
+    /// its feed from the event that was newest when the reading began.
+    async fn snapshot(
+        &self,
+        instance: &followed_instance::Model,
+        source: &Source,
+    ) -> Result<usize, Problem> {
+        let head = source.head(&instance.graphql_url).await?;
+        let mut cursor: Option<String> = None;
+        let mut copied = 0;
+        loop {
+            let (ids, next) = source
+                .learning_ids(&instance.graphql_url, cursor.as_deref())
+                .await?;
+            let learnings = fetch(source, instance, &ids).await?;
+            copied += learnings.len();
+            // The cursor moves with the last page only: a snapshot cut short starts again.
+            let done = next.is_none();
+            self.apply(instance, &learnings, done.then_some(head), None, learnings.len())
+                .await?;
+            match next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(copied),
+            }
+        }
+    }
+
+    /// Writes the copies in one transaction, with the feed's new cursor when given.
+    async fn apply(
+        &self,
+        instance: &followed_instance::Model,
+        learnings: &[(String, Option<RemoteLearning>)],
+        cursor: Option<i64>,
+        head: Option<i64>,
+        applied: usize,
+    ) -> Result<(), Problem> {
+        let write = Write::start(&self.db, follower(instance), "follow")
+            .await
+            .map_err(|e| Problem(format!("cannot write here: {e}")))?;
+        write.allow_copies();
+        let result = async {
+            for (id, remote) in learnings {
+                apply_learning(&write, instance, id, remote.as_ref()).await?;
+            }
+            // The cursor moves in the same transaction as the copies.
+            let current = followed_instance::Entity::find_by_id(instance.id)
+                .one(&write.txn)
+                .await?
+                .unwrap_or_else(|| instance.clone());
+            let mut active = current.clone().into_active_model();
+            if let Some(cursor) = cursor {
+                active.last_event = ActiveValue::Set(cursor);
+                let newest = current.source_head.unwrap_or(0).max(cursor).max(head.unwrap_or(0));
+                active.source_head = ActiveValue::Set(Some(newest));
+                metrics::gauge!("stroom_follow_lag_events", "instance" => instance.url.clone())
+                    .set((newest - cursor) as f64);
+            }
+            active.events_applied = ActiveValue::Set(current.events_applied + applied as i64);
+            active.last_applied_at = ActiveValue::Set(Some(now()));
+            active.last_error = ActiveValue::Set(None);
+            active.failing_since = ActiveValue::Set(None);
+            active.update(&write.txn).await?;
+            Ok(())
+        }
+        .await;
+        match write.finish(result).await {
+            Ok((Some(()), _)) => {
+                metrics::counter!("stroom_follow_events_applied_total", "instance" => instance.url.clone()).increment(applied as u64);
+                Ok(())
+            }
+            Ok((None, errors)) => Err(Problem(format!(
+                "the copies were refused here: {}",
+                errors
+                    .iter()
+                    .map(|e: &UserError| e.message.clone())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ))),
+            Err(error) => Err(Problem(format!("cannot write here: {error}"))),
+        }
+    }
+
+    /// Clears the last problem once the source is caught up with.
+    async fn note_caught_up(&self, instance: &followed_instance::Model) -> Result<(), Problem> {
+        let mut active = instance.clone().into_active_model();
+        active.last_error = ActiveValue::Set(None);
+        active.failing_since = ActiveValue::Set(None);
+        active.source_head = ActiveValue::Set(Some(instance.last_event));
+        self.bookkeep(active)
+            .await
+            .map_err(|e| Problem(format!("cannot write here: {e}")))
+    }
+
+    /// Says what went wrong, and since when it fails.
+    async fn note_problem(&self, instance: &followed_instance::Model, problem: &Problem) {
+        let mut active = instance.clone().into_active_model();
+        active.last_error = ActiveValue::Set(Some(problem.0.chars().take(1000).collect()));
+        active.failing_since = ActiveValue::Set(Some(instance.failing_since.unwrap_or_else(now)));
+        if let Err(error) = self.bookkeep(active).await {
+            tracing::warn!(%error, "following: cannot note the problem");
+        }
+    }
+
+    /// Following's own bookkeeping (not a change of data: no audit entry, no event); the
+    /// table's stamp moves with it, so no kept answer shows the old state.
+    async fn bookkeep(&self, active: followed_instance::ActiveModel) -> Result<(), sea_orm::DbErr> {
+        let txn = self.db.begin().await?;
+        active.update(&txn).await?;
+        let tables = std::collections::BTreeSet::from(["followed_instance".to_owned()]);
+        crate::kernel::stamps::bump(&txn, Some(&tables)).await?;
+        txn.commit().await
+    }
+}
+
+/// The learnings of these IDs as the source shows them, checked.
+async fn fetch(
+    source: &Source,
+    instance: &followed_instance::Model,
+    ids: &[String],
+) -> Result<Vec<(String, Option<RemoteLearning>)>, Problem> {
+    let mut learnings = Vec::with_capacity(ids.len());
+    if ids.is_empty() {
+        return Ok(learnings);
+    }
+    let nodes = source
+        .nodes(&instance.graphql_url, LEARNING_SELECTION, PLACE_FRAGMENT, ids)
+        .await?;
+    for (id, node) in ids.iter().zip(&nodes) {
+        learnings.push((id.clone(), learning(id, node)?));
+    }
+    Ok(learnings)
+}
+
+/// Who the audit trail says wrote a copy.
+fn follower(instance: &followed_instance::Model) -> Viewer {
+    Viewer {
+        role: Role::Admin,
+        key: Some((0, format!("following {}", instance.url))),
+        municipality_id: None,
+    }
+}
+
+/// The pause after `failures` failures in a row: doubling from the poll interval, at most
+/// `MAX_BACKOFF`, with up to a half of it added at random so that sources are not all retried
+/// at once.
+fn pause_after(poll: Duration, failures: u32) -> Duration {
+    let base = poll
+        .max(Duration::from_millis(100))
+        .saturating_mul(1 << failures.min(12))
+        .min(MAX_BACKOFF);
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos()) as u64
+        % (base.as_millis() as u64 / 2 + 1);
+    base + Duration::from_millis(jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pauses_grow_to_the_limit_with_jitter() {
+        let poll = Duration::from_secs(1);
+        for failures in 1..20 {
+            let pause = pause_after(poll, failures);
+            let base = poll.saturating_mul(1 << failures.min(12)).min(MAX_BACKOFF);
+            assert!(pause >= base && pause <= base + base / 2, "{failures}: {pause:?}");
+        }
+        assert!(pause_after(poll, 30) <= MAX_BACKOFF + MAX_BACKOFF / 2);
+    }
+}

@@ -1,0 +1,520 @@
+//! Copies of a followed instance's records: what the source shows of a learning (and of the
+//! municipality, programme and initiative it comes from) becomes a local row written through
+//! the write frame like any change, with a `remote_copy` row saying where it comes from.
+//! Nothing here trusts the source: every value is checked as an input would be, and a record
+//! that does not pass refuses the whole batch.
+use async_graphql::InputType;
+use chrono::NaiveDate;
+use entity::{LocalizedText, followed_instance, initiative, learning, municipality, programme, remote_copy, theme};
+use sea_orm::{ActiveModelTrait, ActiveValue, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use serde_json::Value;
+
+use super::source::Problem;
+use crate::graphql::input::{NAME_MAX, TEXT_MAX, locale};
+use crate::kernel::time::now;
+use crate::kernel::record::Record;
+use crate::kernel::write::{Write, WriteResult, version_of};
+
+/// What is read of each learning at the source.
+pub const LEARNING_SELECTION: &str = "... on Learning { id version kind audience position archivedAt \
+    titleTranslations { locale text } bodyTranslations { locale text } \
+    themes(first: 100) { nodes { code } } \
+    municipality { ...Place } \
+    programme { id nameTranslations { locale text } summaryTranslations { locale text } startDate endDate municipality { id } } \
+    initiative { id nameTranslations { locale text } descriptionTranslations { locale text } initiatorKind stage businessModel affordability startDate endDate municipality { ...Place } } }";
+
+/// The fragment the selection uses for municipalities.
+pub const PLACE_FRAGMENT: &str =
+    "fragment Place on Municipality { id country defaultLocale nameTranslations { locale text } }";
+
+/// A learning as the source shows it, checked.
+#[derive(Debug)]
+pub struct RemoteLearning {
+    pub version: i32,
+    pub kind: entity::enums::LearningKind,
+    pub audience: entity::enums::Audience,
+    pub position: Option<i64>,
+    pub title: LocalizedText,
+    pub body: LocalizedText,
+    pub theme_codes: Vec<String>,
+    pub municipality: RemoteMunicipality,
+    pub programme: Option<RemoteProgramme>,
+    pub initiative: Option<RemoteInitiative>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RemoteMunicipality {
+    pub id: String,
+    pub country: String,
+    pub default_locale: String,
+    pub name: LocalizedText,
+}
+
+#[derive(Debug)]
+pub struct RemoteProgramme {
+    pub id: String,
+    pub name: LocalizedText,
+    pub summary: LocalizedText,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    /// Whether it is run by the learning's municipality (else by a network).
+    pub same_municipality: bool,
+}
+
+#[derive(Debug)]
+pub struct RemoteInitiative {
+    pub id: String,
+    pub name: LocalizedText,
+    pub description: LocalizedText,
+    pub initiator_kind: entity::enums::InitiatorKind,
+    pub stage: entity::enums::InitiativeStage,
+    pub business_model: entity::enums::BusinessModel,
+    pub affordability: entity::enums::Affordability,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    pub municipality: RemoteMunicipality,
+}
+
+/// Checks one learning of the source's answer: `None` when the source shows it no more (null,
+/// or archived).
+pub fn learning(asked: &str, node: &Value) -> Result<Option<RemoteLearning>, Problem> {
+    if node.is_null() || !node["archivedAt"].is_null() {
+        return Ok(None);
+    }
+    let at = |field: &str| format!("learning {asked}: {field}");
+    let id = text(node, "id", 255).ok_or_else(|| bad(at("id")))?;
+    if id != asked {
+        return Err(bad(format!("learning {asked}: the source answered {id} instead")));
+    }
+    let position = match &node["position"] {
+        Value::Null => None,
+        value => Some(
+            value
+                .as_i64()
+                .filter(|p| (1..=100_000).contains(p))
+                .ok_or_else(|| bad(at("position")))?,
+        ),
+    };
+    let mut theme_codes = Vec::new();
+    for theme in node["themes"]["nodes"].as_array().ok_or_else(|| bad(at("themes")))? {
+        theme_codes.push(text(theme, "code", 64).ok_or_else(|| bad(at("themes.code")))?);
+    }
+    let municipality = place(&node["municipality"]).ok_or_else(|| bad(at("municipality")))?;
+    let programme = match &node["programme"] {
+        Value::Null => None,
+        p => Some(RemoteProgramme {
+            id: text(p, "id", 255).ok_or_else(|| bad(at("programme.id")))?,
+            name: translations(&p["nameTranslations"], NAME_MAX, true)
+                .ok_or_else(|| bad(at("programme.name")))?,
+            summary: translations(&p["summaryTranslations"], TEXT_MAX, false)
+                .ok_or_else(|| bad(at("programme.summary")))?,
+            start_date: date(&p["startDate"]).ok_or_else(|| bad(at("programme.startDate")))?,
+            end_date: date(&p["endDate"]).ok_or_else(|| bad(at("programme.endDate")))?,
+            same_municipality: p["municipality"]["id"].as_str() == Some(municipality.id.as_str()),
+        }),
+    };
+    let initiative = match &node["initiative"] {
+        Value::Null => None,
+        i => Some(RemoteInitiative {
+            id: text(i, "id", 255).ok_or_else(|| bad(at("initiative.id")))?,
+            name: translations(&i["nameTranslations"], NAME_MAX, true)
+                .ok_or_else(|| bad(at("initiative.name")))?,
+            description: translations(&i["descriptionTranslations"], TEXT_MAX, false)
+                .ok_or_else(|| bad(at("initiative.description")))?,
+            initiator_kind: value::<crate::domain::initiative::InitiatorKind>(&i["initiatorKind"])
+                .ok_or_else(|| bad(at("initiative.initiatorKind")))?
+                .into(),
+            stage: value::<crate::domain::initiative::InitiativeStage>(&i["stage"])
+                .ok_or_else(|| bad(at("initiative.stage")))?
+                .into(),
+            business_model: value::<crate::domain::initiative::BusinessModel>(&i["businessModel"])
+                .ok_or_else(|| bad(at("initiative.businessModel")))?
+                .into(),
+            affordability: value::<crate::domain::initiative::Affordability>(&i["affordability"])
+                .ok_or_else(|| bad(at("initiative.affordability")))?
+                .into(),
+            start_date: date(&i["startDate"]).ok_or_else(|| bad(at("initiative.startDate")))?,
+            end_date: date(&i["endDate"]).ok_or_else(|| bad(at("initiative.endDate")))?,
+            municipality: place(&i["municipality"])
+                .ok_or_else(|| bad(at("initiative.municipality")))?,
+        }),
+    };
+    Ok(Some(RemoteLearning {
+        version: node["version"]
+            .as_i64()
+            .and_then(|v| i32::try_from(v).ok())
+            .filter(|v| *v >= 1)
+            .ok_or_else(|| bad(at("version")))?,
+        kind: value::<crate::domain::learning::LearningKind>(&node["kind"])
+            .ok_or_else(|| bad(at("kind")))?
+            .into(),
+        audience: value::<crate::domain::learning::Audience>(&node["audience"])
+            .ok_or_else(|| bad(at("audience")))?
+            .into(),
+        position,
+        title: translations(&node["titleTranslations"], NAME_MAX, true)
+            .ok_or_else(|| bad(at("title")))?,
+        body: translations(&node["bodyTranslations"], TEXT_MAX, true)
+            .ok_or_else(|| bad(at("body")))?,
+        theme_codes,
+        municipality,
+        programme,
+        initiative,
+    }))
+}
+
+fn bad(what: String) -> Problem {
+    Problem(format!("The source sent an invalid {what}."))
+}
+
+fn text(value: &Value, field: &str, max: usize) -> Option<String> {
+    value[field]
+        .as_str()
+        .filter(|t| !t.trim().is_empty() && t.chars().count() <= max)
+        .map(str::to_owned)
+}
+
+/// An enumeration value as the API spells it (`SUCCESS_FACTOR`).
+fn value<T: InputType>(value: &Value) -> Option<T> {
+    let value = async_graphql::Value::from_json(value.clone()).ok()?;
+    T::parse(Some(value)).ok()
+}
+
+/// A date, or none; `None` when it is not one.
+fn date(value: &Value) -> Option<Option<NaiveDate>> {
+    match value {
+        Value::Null => Some(None),
+        Value::String(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().map(Some),
+        _ => None,
+    }
+}
+
+/// Every translation of a text, each checked as an input's (a known locale, a length within
+/// the limit, no locale twice).
+fn translations(value: &Value, max: usize, required: bool) -> Option<LocalizedText> {
+    let items = value.as_array()?;
+    if items.len() > 64 || (required && items.is_empty()) {
+        return None;
+    }
+    let mut text = LocalizedText::new();
+    for item in items {
+        let code = locale("locale", item["locale"].as_str()?).ok()?;
+        let content = item["text"].as_str()?;
+        if content.trim().is_empty() || content.chars().count() > max || text.0.contains_key(&code) {
+            return None;
+        }
+        text = text.with(&code, content);
+    }
+    Some(text)
+}
+
+fn place(value: &Value) -> Option<RemoteMunicipality> {
+    Some(RemoteMunicipality {
+        id: text(value, "id", 255)?,
+        country: text(value, "country", 2).filter(|c| c.chars().all(|c| c.is_ascii_uppercase()))?,
+        default_locale: locale("defaultLocale", value["defaultLocale"].as_str()?).ok()?,
+        name: translations(&value["nameTranslations"], NAME_MAX, true)?,
+    })
+}
+
+/// The local row a record of the source was copied to.
+async fn copy_of(
+    write: &Write,
+    instance: i64,
+    table: &str,
+    remote_id: &str,
+) -> WriteResult<Option<remote_copy::Model>> {
+    Ok(remote_copy::Entity::find()
+        .filter(remote_copy::Column::FollowedInstanceId.eq(instance))
+        .filter(remote_copy::Column::SubjectType.eq(table))
+        .filter(remote_copy::Column::RemoteId.eq(remote_id))
+        .one(&write.txn)
+        .await?)
+}
+
+/// Notes that `subject` of `table` is the copy of `remote_id`, fetched now.
+async fn note_copy(
+    write: &Write,
+    instance: i64,
+    table: &str,
+    subject: i64,
+    remote_id: &str,
+    remote_version: Option<i32>,
+    existing: Option<remote_copy::Model>,
+) -> WriteResult<()> {
+    match existing {
+        Some(copy) => {
+            let mut active = copy.into_active_model();
+            active.remote_version = ActiveValue::Set(remote_version);
+            active.fetched_at = ActiveValue::Set(now());
+            active.withdrawn_at = ActiveValue::Set(None);
+            active.update(&write.txn).await?;
+        }
+        None => {
+            remote_copy::ActiveModel {
+                id: ActiveValue::NotSet,
+                followed_instance_id: ActiveValue::Set(instance),
+                subject_type: ActiveValue::Set(table.to_owned()),
+                subject_id: ActiveValue::Set(subject),
+                remote_id: ActiveValue::Set(remote_id.to_owned()),
+                remote_version: ActiveValue::Set(remote_version),
+                fetched_at: ActiveValue::Set(now()),
+                withdrawn_at: ActiveValue::Set(None),
+            }
+            .insert(&write.txn)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the copy of a record of the source: `made` makes it from the copy as it is (none yet:
+/// a new one); a copy that would not change is left alone. Its row ID.
+async fn upsert_copy<E>(
+    write: &Write,
+    instance: i64,
+    remote_id: &str,
+    owner: Option<i64>,
+    made: impl FnOnce(Option<&E::Model>) -> E::Model,
+) -> WriteResult<i64>
+where
+    E: Record,
+    E::Model: IntoActiveModel<E::ActiveModel> + PartialEq,
+    E::ActiveModel: sea_orm::ActiveModelBehavior,
+{
+    let existing = copy_of(write, instance, E::NAME, remote_id).await?;
+    let id = match &existing {
+        Some(copy) => {
+            let before = write.existing::<E>(copy.subject_id).await?;
+            let after = made(Some(&before));
+            if after != before {
+                let version = version_of::<E>(&before).unwrap_or(1);
+                write
+                    .replace_audited::<E>(version, owner, &before, after)
+                    .await?;
+            }
+            copy.subject_id
+        }
+        None => E::id(&write.insert_audited::<E>(owner, made(None)).await?),
+    };
+    note_copy(write, instance, E::NAME, id, remote_id, None, existing).await?;
+    Ok(id)
+}
+
+/// The local municipality a source's municipality is: this instance's own record of the
+/// same country and name (partner cities know each other), else a copy.
+async fn municipality_for(
+    write: &Write,
+    instance: i64,
+    remote: &RemoteMunicipality,
+) -> WriteResult<i64> {
+    let names: Vec<String> = remote.name.0.values().map(|n| n.trim().to_lowercase()).collect();
+    let local = municipality::Entity::find()
+        .filter(municipality::Column::Country.eq(remote.country.as_str()))
+        .all(&write.txn)
+        .await?;
+    let copies: Vec<i64> = remote_copy::Entity::find()
+        .filter(remote_copy::Column::SubjectType.eq("municipality"))
+        .all(&write.txn)
+        .await?
+        .into_iter()
+        .map(|c| c.subject_id)
+        .collect();
+    if let Some(own) = local.iter().find(|m| {
+        !copies.contains(&m.id)
+            && m.archived_at.is_none()
+            && m.name.0.values().any(|n| names.contains(&n.trim().to_lowercase()))
+    }) {
+        return Ok(own.id);
+    }
+    upsert_copy::<municipality::Entity>(write, instance, &remote.id, None, |copy| {
+        let mut made = copy.cloned().unwrap_or_else(|| {
+            crate::new_record!(municipality::Model {
+                name: LocalizedText::new(),
+                country: remote.country.clone(),
+                default_locale: String::new(),
+                households: None,
+                population: None,
+                search_text: String::new(),
+            })
+        });
+        made.name = remote.name.clone();
+        made.default_locale = remote.default_locale.clone();
+        made
+    })
+    .await
+}
+
+async fn programme_for(
+    write: &Write,
+    instance: i64,
+    remote: &RemoteProgramme,
+    municipality: i64,
+) -> WriteResult<i64> {
+    let owner = remote.same_municipality.then_some(municipality);
+    upsert_copy::<programme::Entity>(write, instance, &remote.id, owner, |copy| {
+        let mut made = copy.cloned().unwrap_or_else(|| {
+            crate::new_record!(programme::Model {
+                municipality_id: None,
+                name: LocalizedText::new(),
+                summary: LocalizedText::new(),
+                start_date: None,
+                end_date: None,
+                budget_min_eur: None,
+                budget_max_eur: None,
+                funding_channel: LocalizedText::new(),
+                staffing: LocalizedText::new(),
+                staffing_fte_centi: None,
+                website: None,
+                contact_person_id: None,
+                search_text: String::new(),
+            })
+        });
+        made.municipality_id = owner;
+        made.name = remote.name.clone();
+        made.summary = remote.summary.clone();
+        made.start_date = remote.start_date;
+        made.end_date = remote.end_date;
+        made
+    })
+    .await
+}
+
+async fn initiative_for(
+    write: &Write,
+    instance: i64,
+    remote: &RemoteInitiative,
+) -> WriteResult<i64> {
+    let owner = municipality_for(write, instance, &remote.municipality).await?;
+    upsert_copy::<initiative::Entity>(write, instance, &remote.id, Some(owner), |copy| {
+        let mut made = copy.cloned().unwrap_or_else(|| {
+            crate::new_record!(initiative::Model {
+                municipality_id: owner,
+                programme_id: None,
+                name: LocalizedText::new(),
+                description: LocalizedText::new(),
+                initiator_kind: remote.initiator_kind,
+                stage: remote.stage,
+                start_date: None,
+                end_date: None,
+                business_model: remote.business_model,
+                affordability: remote.affordability,
+                website: None,
+                search_text: String::new(),
+            })
+        });
+        made.municipality_id = owner;
+        made.name = remote.name.clone();
+        made.description = remote.description.clone();
+        made.initiator_kind = remote.initiator_kind;
+        made.stage = remote.stage;
+        made.business_model = remote.business_model;
+        made.affordability = remote.affordability;
+        made.start_date = remote.start_date;
+        made.end_date = remote.end_date;
+        made
+    })
+    .await
+}
+
+/// Makes the local copy of one learning what the source shows (`None`: it shows it no more,
+/// so the copy is withdrawn).
+pub async fn apply_learning(
+    write: &Write,
+    instance: &followed_instance::Model,
+    remote_id: &str,
+    remote: Option<&RemoteLearning>,
+) -> WriteResult<()> {
+    let existing = copy_of(write, instance.id, "learning", remote_id).await?;
+    let Some(remote) = remote else {
+        if let Some(copy) = existing.filter(|c| c.withdrawn_at.is_none()) {
+            let before = write.existing::<learning::Entity>(copy.subject_id).await?;
+            if before.archived_at.is_none() {
+                write
+                    .set_archived::<learning::Entity>(before.id, before.version, true)
+                    .await?;
+            }
+            let mut active = copy.into_active_model();
+            active.withdrawn_at = ActiveValue::Set(Some(now()));
+            active.update(&write.txn).await?;
+        }
+        return Ok(());
+    };
+    let owner = municipality_for(write, instance.id, &remote.municipality).await?;
+    let programme = match &remote.programme {
+        Some(p) => Some(programme_for(write, instance.id, p, owner).await?),
+        None => None,
+    };
+    let initiative = match &remote.initiative {
+        Some(i) => Some(initiative_for(write, instance.id, i).await?),
+        None => None,
+    };
+    let themes: Vec<i64> = if remote.theme_codes.is_empty() {
+        Vec::new()
+    } else {
+        theme::Entity::find()
+            .filter(theme::Column::Code.is_in(remote.theme_codes.iter().map(String::as_str)))
+            .filter(theme::Column::ArchivedAt.is_null())
+            .all(&write.txn)
+            .await?
+            .into_iter()
+            .map(|t| t.id)
+            .collect()
+    };
+    let themes_link = &crate::domain::learning::mutation::THEMES;
+    let id = match &existing {
+        Some(copy) => {
+            let mut before = write.existing::<learning::Entity>(copy.subject_id).await?;
+            if before.archived_at.is_some() {
+                before = write
+                    .set_archived::<learning::Entity>(before.id, before.version, false)
+                    .await?;
+            }
+            let mut after = before.clone();
+            after.municipality_id = owner;
+            after.programme_id = programme;
+            after.initiative_id = initiative;
+            after.kind = remote.kind;
+            after.audience = remote.audience;
+            after.position = remote.position;
+            // Translations made here stay beside the source's.
+            let mut title = before.title.clone();
+            title.0.extend(remote.title.0.clone());
+            let mut body = before.body.clone();
+            body.0.extend(remote.body.0.clone());
+            after.title = title;
+            after.body = body;
+            let links = write
+                .replace_links("themes", themes_link, before.id, Some(&themes))
+                .await?;
+            if after != before || !links.is_empty() {
+                write
+                    .replace_linked::<learning::Entity>(before.version, Some(owner), &before, after, links)
+                    .await?;
+            }
+            before.id
+        }
+        None => {
+            let model = crate::new_record!(learning::Model {
+                municipality_id: owner,
+                programme_id: programme,
+                initiative_id: initiative,
+                kind: remote.kind,
+                audience: remote.audience,
+                position: remote.position,
+                title: remote.title.clone(),
+                body: remote.body.clone(),
+                search_text: String::new(),
+            });
+            let stored = write.insert_new::<learning::Entity>(model).await?;
+            let links = write
+                .replace_links("themes", themes_link, stored.id, Some(&themes))
+                .await?;
+            write
+                .audit_created::<learning::Entity>(Some(owner), &stored, links)
+                .await?;
+            stored.id
+        }
+    };
+    note_copy(write, instance.id, "learning", id, remote_id, Some(remote.version), existing).await
+}
