@@ -16,10 +16,11 @@ pub async fn run(db: &DatabaseConnection, command: FollowCommand) -> anyhow::Res
             let url = url.trim().trim_end_matches('/').to_owned();
             let mut kinds = Vec::new();
             for name in &types {
-                kinds.push(match name.trim().to_lowercase().as_str() {
-                    "learnings" => FollowedType::Learnings,
-                    other => bail!("`{other}` cannot be followed; `learnings` can."),
-                });
+                let name = name.trim().to_lowercase();
+                match FollowedType::parse(&name) {
+                    Some(kind) => kinds.push(kind),
+                    None => bail!("`{name}` cannot be followed; `learnings` and `outcomes` can."),
+                }
             }
             let announced = Source::new(&url, key.clone())
                 .map_err(|p| anyhow!(p.to_string()))?

@@ -502,7 +502,7 @@ async fn fake_source(behaviour: std::sync::Arc<std::sync::Mutex<Behaviour>>) -> 
                     let query = String::from_utf8_lossy(&body).to_string();
                     let data = if query.contains("FollowHead") {
                         json!({"changes": {"nodes": [{"id": "1"}]}})
-                    } else if query.contains("FollowLearnings") {
+                    } else if query.contains("FollowList") {
                         json!({"learnings": {"nodes": [{"id": HOSTILE_LEARNING}], "pageInfo": {"hasNextPage": false, "endCursor": null}}})
                     } else {
                         json!({"nodes": [hostile_node(behaviour)]})
@@ -832,4 +832,128 @@ async fn retry_now(follower: &TestApp, admin: &str, id: &Value) {
             .await;
         assert_eq!(changed.ok()["pauseFollow"]["userErrors"], json!([]));
     }
+}
+
+/// The total of an indicator's outcomes (by code) over all time, as an instance counts it.
+async fn indicator_total(app: &TestApp, code: &str, origins: Value) -> f64 {
+    let indicators = app
+        .graphql(
+            "{ indicators(first: 100) { nodes { id code } } }",
+            json!({}),
+        )
+        .await;
+    let id = indicators.ok()["indicators"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == code)
+        .map(|i| i["id"].clone())
+        .unwrap_or_else(|| panic!("no indicator {code}"));
+    let series = app
+        .graphql(
+            r#"query($i: ID!, $o: Origins) { outcomeSeries(indicators: [$i], from: "2000-01-01", to: "2030-12-31",
+                interval: YEAR, filter: {origins: $o}) { series { total } } }"#,
+            json!({"i": id, "o": origins}),
+        )
+        .await;
+    series.ok()["outcomeSeries"]["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["total"].as_str().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
+
+/// Three instances, on SQLite and (with `TEST_DATABASE_URL`) PostgreSQL mixed: A follows the
+/// outcomes of B and C, and an indicator's outcomes across the three, matched by its code,
+/// add up on A to the sum of each instance's own.
+#[tokio::test]
+async fn outcomes_of_three_instances_add_up_on_the_follower_by_indicator_code() {
+    let b = spawn_demo_on_sqlite().await;
+    let c = spawn_configured(true, |serve| serve.instance_name = "Stroom C".to_owned()).await;
+    let a = spawn_configured(true, |serve| serve.follow_poll_ms = 100).await;
+    let admin = a.admin_key().await;
+    // C measured more than the others: one outcome of its own.
+    let c_admin = c.admin_key().await;
+    let indicators = c
+        .graphql(
+            "{ outcomes(first: 1) { nodes { indicator { id code unit } initiative { id } } } }",
+            json!({}),
+        )
+        .await;
+    let measured = indicators.ok()["outcomes"]["nodes"][0].clone();
+    let code = measured["indicator"]["code"].as_str().unwrap().to_owned();
+    let recorded = c
+        .graphql_as(
+            &c_admin,
+            r#"mutation($input: RecordOutcomeInput!) { recordOutcome(input: $input) { outcome { id } userErrors { message } } }"#,
+            json!({"input": {"indicator": measured["indicator"]["id"], "unit": measured["indicator"]["unit"], "value": "1234.5",
+                "periodStart": "2026-06-01", "periodEnd": "2026-06-30", "initiative": measured["initiative"]["id"]}}),
+        )
+        .await;
+    assert_eq!(recorded.ok()["recordOutcome"]["userErrors"], json!([]));
+
+    for source in [&b, &c] {
+        let followed = a
+            .graphql_as(
+                &admin,
+                r#"mutation($url: String!) { followInstance(input: {url: $url, types: [LEARNINGS, OUTCOMES]}) {
+                    followedInstance { types } userErrors { message } } }"#,
+                json!({"url": source.url("")}),
+            )
+            .await;
+        assert_eq!(
+            followed.ok()["followInstance"]["followedInstance"]["types"],
+            json!(["LEARNINGS", "OUTCOMES"])
+        );
+    }
+    let (a_own, b_own, c_own) = (
+        indicator_total(&a, &code, Value::Null).await,
+        indicator_total(&b, &code, Value::Null).await,
+        indicator_total(&c, &code, Value::Null).await,
+    );
+    assert!(c_own > b_own, "C's own outcome counts");
+    let copies_expected = outcome_count(&b).await + outcome_count(&c).await;
+    eventually(
+        &a,
+        &admin,
+        "{ outcomes(filter: {origins: {own: false, followed: true}}) { totalCount } }",
+        json!({}),
+        |d| d["outcomes"]["totalCount"].as_i64() == Some(copies_expected),
+    )
+    .await;
+    let all = indicator_total(&a, &code, json!({"own": true, "followed": true})).await;
+    assert!(
+        (all - (a_own + b_own + c_own)).abs() < 1e-6,
+        "{all} = {a_own} + {b_own} + {c_own}"
+    );
+    assert_eq!(
+        indicator_total(&a, &code, Value::Null).await,
+        a_own,
+        "A's own figures are as they were"
+    );
+    let only_c = a
+        .graphql_as(
+            &admin,
+            "{ followedInstances { nodes { id name } } }",
+            json!({}),
+        )
+        .await;
+    let c_id = only_c.ok()["followedInstances"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "Stroom C")
+        .map(|i| i["id"].clone())
+        .unwrap();
+    let c_here = indicator_total(&a, &code, json!({"own": false, "instances": [c_id]})).await;
+    assert!((c_here - c_own).abs() < 1e-6, "{c_here} = {c_own}");
+}
+
+async fn outcome_count(app: &TestApp) -> i64 {
+    app.graphql("{ outcomes { totalCount } }", json!({}))
+        .await
+        .ok()["outcomes"]["totalCount"]
+        .as_i64()
+        .unwrap()
 }

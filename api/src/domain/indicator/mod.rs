@@ -17,6 +17,7 @@ crate::record_table! {
         texts: [name = NAME_MAX, description = TEXT_MAX],
     }
     table {
+        const COPIED: bool = true;
         fn default_sort() -> SortKey {
             SortKey::new(
                 "CODE",
@@ -94,6 +95,8 @@ impl Indicator {
 
     /// Outcomes measured with this indicator, latest period first.
     list!(outcomes: Outcome = indicator_id);
+
+    origin!("indicator");
 
     history!();
 }

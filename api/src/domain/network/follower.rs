@@ -9,7 +9,11 @@ use std::time::{Duration, Instant};
 use entity::followed_instance;
 use sea_orm::{ActiveModelTrait, ActiveValue, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait};
 
-use super::mirror::{LEARNING_SELECTION, PLACE_FRAGMENT, RemoteLearning, apply_learning, learning};
+use super::following::FollowedType;
+use super::mirror::{
+    FRAGMENTS, LEARNING_SELECTION, OUTCOME_SELECTION, RemoteLearning, RemoteOutcome,
+    apply_learning, apply_outcome, learning, outcome,
+};
 use super::source::{PAGE_EVENTS, Problem, Source};
 use crate::kernel::access::{Role, Viewer};
 use crate::kernel::time::now;
@@ -100,8 +104,10 @@ impl Follower {
         if instance.source_head.is_none() {
             return self.snapshot(instance, &source).await;
         }
+        let types = followed(instance);
+        let type_names: Vec<&str> = types.iter().map(|t| t.type_name()).collect();
         let events = source
-            .events(&instance.feed_url, instance.last_event, &["Learning"])
+            .events(&instance.feed_url, instance.last_event, &type_names)
             .await?;
         let Some(last) = events.last().map(|e| e.id) else {
             // Nothing new: the source is caught up with, and works again if it failed.
@@ -110,13 +116,18 @@ impl Follower {
             }
             return Ok(0);
         };
-        let mut ids: Vec<String> = Vec::new();
-        for event in events.iter().filter(|e| e.object_type == "Learning") {
-            if !ids.contains(&event.object_id) {
-                ids.push(event.object_id.clone());
+        // Each record once, as the source shows it now; events of types not followed are
+        // passed over.
+        let mut named: Vec<(FollowedType, String)> = Vec::new();
+        for event in &events {
+            let Some(kind) = types.iter().find(|t| t.type_name() == event.object_type) else {
+                continue;
+            };
+            if !named.iter().any(|(_, id)| *id == event.object_id) {
+                named.push((*kind, event.object_id.clone()));
             }
         }
-        let learnings = fetch(&source, instance, &ids).await?;
+        let copies = fetch(&source, instance, &named).await?;
         let applied = events.len();
         // A full page: more is waiting; the source's newest event says how much (the lag).
         let head = if applied >= PAGE_EVENTS {
@@ -124,7 +135,7 @@ impl Follower {
         } else {
             None
         };
-        self.apply(instance, &learnings, Some(last), head, applied)
+        self.apply(instance, &copies, Some(last), head, applied)
             .await?;
         Ok(applied)
     }
@@ -137,30 +148,36 @@ impl Follower {
         source: &Source,
     ) -> Result<usize, Problem> {
         let head = source.head(&instance.graphql_url).await?;
-        let mut cursor: Option<String> = None;
+        let types = followed(instance);
         let mut copied = 0;
-        loop {
-            let (ids, next) = source
-                .learning_ids(&instance.graphql_url, cursor.as_deref())
-                .await?;
-            let learnings = fetch(source, instance, &ids).await?;
-            copied += learnings.len();
-            // The cursor moves with the last page only: a snapshot cut short starts again.
-            let done = next.is_none();
-            self.apply(instance, &learnings, done.then_some(head), None, learnings.len())
-                .await?;
-            match next {
-                Some(next) => cursor = Some(next),
-                None => return Ok(copied),
+        for (n, kind) in types.iter().enumerate() {
+            let mut cursor: Option<String> = None;
+            loop {
+                let (ids, next) = source
+                    .record_ids(&instance.graphql_url, kind.list_field(), cursor.as_deref())
+                    .await?;
+                let named: Vec<(FollowedType, String)> =
+                    ids.into_iter().map(|id| (*kind, id)).collect();
+                let copies = fetch(source, instance, &named).await?;
+                copied += copies.len();
+                // The cursor moves with the last page only: a snapshot cut short starts again.
+                let done = next.is_none() && n + 1 == types.len();
+                self.apply(instance, &copies, done.then_some(head), None, copies.len())
+                    .await?;
+                match next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
             }
         }
+        Ok(copied)
     }
 
     /// Writes the copies in one transaction, with the feed's new cursor when given.
     async fn apply(
         &self,
         instance: &followed_instance::Model,
-        learnings: &[(String, Option<RemoteLearning>)],
+        copies: &[Copy],
         cursor: Option<i64>,
         head: Option<i64>,
         applied: usize,
@@ -170,8 +187,15 @@ impl Follower {
             .map_err(|e| Problem(format!("cannot write here: {e}")))?;
         write.allow_copies();
         let result = async {
-            for (id, remote) in learnings {
-                apply_learning(&write, instance, id, remote.as_ref()).await?;
+            for copy in copies {
+                match copy {
+                    Copy::Learning(id, remote) => {
+                        apply_learning(&write, instance, id, remote.as_ref()).await?
+                    }
+                    Copy::Outcome(id, remote) => {
+                        apply_outcome(&write, instance, id, remote.as_ref()).await?
+                    }
+                }
             }
             // The cursor moves in the same transaction as the copies.
             let current = followed_instance::Entity::find_by_id(instance.id)
@@ -243,23 +267,47 @@ impl Follower {
     }
 }
 
-/// The learnings of these IDs as the source shows them, checked.
+/// A record of the source as it shows it now, checked (`None`: it shows it no more).
+enum Copy {
+    Learning(String, Option<RemoteLearning>),
+    Outcome(String, Option<RemoteOutcome>),
+}
+
+/// What is followed of an instance.
+fn followed(instance: &followed_instance::Model) -> Vec<FollowedType> {
+    let mut types: Vec<FollowedType> = instance
+        .types
+        .as_array()
+        .map(|t| t.iter().filter_map(|t| t.as_str().and_then(FollowedType::parse)).collect())
+        .unwrap_or_default();
+    if types.is_empty() {
+        types.push(FollowedType::Learnings);
+    }
+    types
+}
+
+/// The records of these IDs as the source shows them, checked, in one request.
 async fn fetch(
     source: &Source,
     instance: &followed_instance::Model,
-    ids: &[String],
-) -> Result<Vec<(String, Option<RemoteLearning>)>, Problem> {
-    let mut learnings = Vec::with_capacity(ids.len());
-    if ids.is_empty() {
-        return Ok(learnings);
+    named: &[(FollowedType, String)],
+) -> Result<Vec<Copy>, Problem> {
+    let mut copies = Vec::with_capacity(named.len());
+    if named.is_empty() {
+        return Ok(copies);
     }
+    let ids: Vec<String> = named.iter().map(|(_, id)| id.clone()).collect();
+    let selection = format!("{LEARNING_SELECTION} {OUTCOME_SELECTION}");
     let nodes = source
-        .nodes(&instance.graphql_url, LEARNING_SELECTION, PLACE_FRAGMENT, ids)
+        .nodes(&instance.graphql_url, &selection, FRAGMENTS, &ids)
         .await?;
-    for (id, node) in ids.iter().zip(&nodes) {
-        learnings.push((id.clone(), learning(id, node)?));
+    for ((kind, id), node) in named.iter().zip(&nodes) {
+        copies.push(match kind {
+            FollowedType::Learnings => Copy::Learning(id.clone(), learning(id, node)?),
+            FollowedType::Outcomes => Copy::Outcome(id.clone(), outcome(id, node)?),
+        });
     }
-    Ok(learnings)
+    Ok(copies)
 }
 
 /// Who the audit trail says wrote a copy.

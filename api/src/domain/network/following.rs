@@ -42,19 +42,38 @@ pub enum FollowedType {
     /// Its public learnings (and partner-only ones with a partner key), with their themes
     /// (matched by code), translations, and the programmes and initiatives they come from.
     Learnings,
+    /// Its outcomes, with their indicators matched by code (so that they compare with this
+    /// instance's), and the programmes and initiatives they measure.
+    Outcomes,
 }
 
 impl FollowedType {
+    pub const ALL: [FollowedType; 2] = [FollowedType::Learnings, FollowedType::Outcomes];
+
     pub fn stored(self) -> &'static str {
         match self {
             FollowedType::Learnings => "learnings",
+            FollowedType::Outcomes => "outcomes",
         }
     }
 
-    fn parse(stored: &str) -> Option<Self> {
-        match stored {
-            "learnings" => Some(FollowedType::Learnings),
-            _ => None,
+    pub fn parse(stored: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.stored() == stored)
+    }
+
+    /// The type of record its events name in the feed.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            FollowedType::Learnings => "Learning",
+            FollowedType::Outcomes => "Outcome",
+        }
+    }
+
+    /// The list the first read pages through.
+    pub fn list_field(self) -> &'static str {
+        match self {
+            FollowedType::Learnings => "learnings",
+            FollowedType::Outcomes => "outcomes",
         }
     }
 }
@@ -226,11 +245,15 @@ pub async fn follow(
     announced: Announced,
 ) -> WriteResult<followed_instance::Model> {
     write.admin_only("follow another instance")?;
-    let mut kinds: Vec<&str> = types.iter().map(|t| t.stored()).collect();
+    let mut kinds: Vec<&str> = Vec::new();
+    for kind in types {
+        if !kinds.contains(&kind.stored()) {
+            kinds.push(kind.stored());
+        }
+    }
     if kinds.is_empty() {
         kinds.push(FollowedType::Learnings.stored());
     }
-    kinds.dedup();
     let existing = followed_instance::Entity::find()
         .filter(followed_instance::Column::Url.eq(url.as_str()))
         .one(&write.txn)

@@ -5,7 +5,10 @@
 //! that does not pass refuses the whole batch.
 use async_graphql::InputType;
 use chrono::NaiveDate;
-use entity::{LocalizedText, followed_instance, initiative, learning, municipality, programme, remote_copy, theme};
+use entity::{
+    LocalizedText, followed_instance, indicator, initiative, learning, municipality, outcome,
+    programme, remote_copy, theme,
+};
 use sea_orm::{ActiveModelTrait, ActiveValue, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use serde_json::Value;
 
@@ -19,13 +22,20 @@ use crate::kernel::write::{Write, WriteResult, version_of};
 pub const LEARNING_SELECTION: &str = "... on Learning { id version kind audience position archivedAt \
     titleTranslations { locale text } bodyTranslations { locale text } \
     themes(first: 100) { nodes { code } } \
-    municipality { ...Place } \
-    programme { id nameTranslations { locale text } summaryTranslations { locale text } startDate endDate municipality { id } } \
-    initiative { id nameTranslations { locale text } descriptionTranslations { locale text } initiatorKind stage businessModel affordability startDate endDate municipality { ...Place } } }";
+    municipality { ...Place } programme { ...CopiedProgramme } initiative { ...CopiedInitiative } }";
 
-/// The fragment the selection uses for municipalities.
-pub const PLACE_FRAGMENT: &str =
-    "fragment Place on Municipality { id country defaultLocale nameTranslations { locale text } }";
+/// What is read of each outcome at the source: its indicator by code, so outcomes compare.
+pub const OUTCOME_SELECTION: &str = "... on Outcome { id version archivedAt value periodStart periodEnd \
+    source verified methodTranslations { locale text } \
+    indicator { id code unit higherIsBetter nameTranslations { locale text } descriptionTranslations { locale text } } \
+    municipality { ...Place } programme { ...CopiedProgramme } initiative { ...CopiedInitiative } }";
+
+/// The fragments both selections use.
+pub const FRAGMENTS: &str = "fragment Place on Municipality { id country defaultLocale nameTranslations { locale text } } \
+    fragment CopiedProgramme on Programme { id nameTranslations { locale text } summaryTranslations { locale text } \
+      startDate endDate municipality { id } } \
+    fragment CopiedInitiative on Initiative { id nameTranslations { locale text } descriptionTranslations { locale text } \
+      initiatorKind stage businessModel affordability startDate endDate municipality { ...Place } }";
 
 /// A learning as the source shows it, checked.
 #[derive(Debug)]
@@ -100,45 +110,8 @@ pub fn learning(asked: &str, node: &Value) -> Result<Option<RemoteLearning>, Pro
         theme_codes.push(text(theme, "code", 64).ok_or_else(|| bad(at("themes.code")))?);
     }
     let municipality = place(&node["municipality"]).ok_or_else(|| bad(at("municipality")))?;
-    let programme = match &node["programme"] {
-        Value::Null => None,
-        p => Some(RemoteProgramme {
-            id: text(p, "id", 255).ok_or_else(|| bad(at("programme.id")))?,
-            name: translations(&p["nameTranslations"], NAME_MAX, true)
-                .ok_or_else(|| bad(at("programme.name")))?,
-            summary: translations(&p["summaryTranslations"], TEXT_MAX, false)
-                .ok_or_else(|| bad(at("programme.summary")))?,
-            start_date: date(&p["startDate"]).ok_or_else(|| bad(at("programme.startDate")))?,
-            end_date: date(&p["endDate"]).ok_or_else(|| bad(at("programme.endDate")))?,
-            same_municipality: p["municipality"]["id"].as_str() == Some(municipality.id.as_str()),
-        }),
-    };
-    let initiative = match &node["initiative"] {
-        Value::Null => None,
-        i => Some(RemoteInitiative {
-            id: text(i, "id", 255).ok_or_else(|| bad(at("initiative.id")))?,
-            name: translations(&i["nameTranslations"], NAME_MAX, true)
-                .ok_or_else(|| bad(at("initiative.name")))?,
-            description: translations(&i["descriptionTranslations"], TEXT_MAX, false)
-                .ok_or_else(|| bad(at("initiative.description")))?,
-            initiator_kind: value::<crate::domain::initiative::InitiatorKind>(&i["initiatorKind"])
-                .ok_or_else(|| bad(at("initiative.initiatorKind")))?
-                .into(),
-            stage: value::<crate::domain::initiative::InitiativeStage>(&i["stage"])
-                .ok_or_else(|| bad(at("initiative.stage")))?
-                .into(),
-            business_model: value::<crate::domain::initiative::BusinessModel>(&i["businessModel"])
-                .ok_or_else(|| bad(at("initiative.businessModel")))?
-                .into(),
-            affordability: value::<crate::domain::initiative::Affordability>(&i["affordability"])
-                .ok_or_else(|| bad(at("initiative.affordability")))?
-                .into(),
-            start_date: date(&i["startDate"]).ok_or_else(|| bad(at("initiative.startDate")))?,
-            end_date: date(&i["endDate"]).ok_or_else(|| bad(at("initiative.endDate")))?,
-            municipality: place(&i["municipality"])
-                .ok_or_else(|| bad(at("initiative.municipality")))?,
-        }),
-    };
+    let programme = programme(&node["programme"], &municipality, &at)?;
+    let initiative = initiative(&node["initiative"], &at)?;
     Ok(Some(RemoteLearning {
         version: node["version"]
             .as_i64()
@@ -160,6 +133,147 @@ pub fn learning(asked: &str, node: &Value) -> Result<Option<RemoteLearning>, Pro
         municipality,
         programme,
         initiative,
+    }))
+}
+
+/// The programme a record comes from, checked (`at` names the field in a problem).
+fn programme(
+    p: &Value,
+    municipality: &RemoteMunicipality,
+    at: &dyn Fn(&str) -> String,
+) -> Result<Option<RemoteProgramme>, Problem> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    Ok(Some(RemoteProgramme {
+        id: text(p, "id", 255).ok_or_else(|| bad(at("programme.id")))?,
+        name: translations(&p["nameTranslations"], NAME_MAX, true)
+            .ok_or_else(|| bad(at("programme.name")))?,
+        summary: translations(&p["summaryTranslations"], TEXT_MAX, false)
+            .ok_or_else(|| bad(at("programme.summary")))?,
+        start_date: date(&p["startDate"]).ok_or_else(|| bad(at("programme.startDate")))?,
+        end_date: date(&p["endDate"]).ok_or_else(|| bad(at("programme.endDate")))?,
+        same_municipality: p["municipality"]["id"].as_str() == Some(municipality.id.as_str()),
+    }))
+}
+
+/// The initiative a record comes from, checked.
+fn initiative(i: &Value, at: &dyn Fn(&str) -> String) -> Result<Option<RemoteInitiative>, Problem> {
+    if i.is_null() {
+        return Ok(None);
+    }
+    Ok(Some(RemoteInitiative {
+        id: text(i, "id", 255).ok_or_else(|| bad(at("initiative.id")))?,
+        name: translations(&i["nameTranslations"], NAME_MAX, true)
+            .ok_or_else(|| bad(at("initiative.name")))?,
+        description: translations(&i["descriptionTranslations"], TEXT_MAX, false)
+            .ok_or_else(|| bad(at("initiative.description")))?,
+        initiator_kind: value::<crate::domain::initiative::InitiatorKind>(&i["initiatorKind"])
+            .ok_or_else(|| bad(at("initiative.initiatorKind")))?
+            .into(),
+        stage: value::<crate::domain::initiative::InitiativeStage>(&i["stage"])
+            .ok_or_else(|| bad(at("initiative.stage")))?
+            .into(),
+        business_model: value::<crate::domain::initiative::BusinessModel>(&i["businessModel"])
+            .ok_or_else(|| bad(at("initiative.businessModel")))?
+            .into(),
+        affordability: value::<crate::domain::initiative::Affordability>(&i["affordability"])
+            .ok_or_else(|| bad(at("initiative.affordability")))?
+            .into(),
+        start_date: date(&i["startDate"]).ok_or_else(|| bad(at("initiative.startDate")))?,
+        end_date: date(&i["endDate"]).ok_or_else(|| bad(at("initiative.endDate")))?,
+        municipality: place(&i["municipality"]).ok_or_else(|| bad(at("initiative.municipality")))?,
+    }))
+}
+
+/// An outcome as the source shows it, checked.
+#[derive(Debug)]
+pub struct RemoteOutcome {
+    pub version: i32,
+    pub indicator: RemoteIndicator,
+    pub municipality: RemoteMunicipality,
+    pub programme: Option<RemoteProgramme>,
+    pub initiative: Option<RemoteInitiative>,
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    pub value_micro: i64,
+    pub method: LocalizedText,
+    pub source: Option<String>,
+    pub verified: bool,
+}
+
+#[derive(Debug)]
+pub struct RemoteIndicator {
+    pub id: String,
+    pub code: String,
+    pub unit: entity::enums::Unit,
+    pub higher_is_better: bool,
+    pub name: LocalizedText,
+    pub description: LocalizedText,
+}
+
+/// Checks one outcome of the source's answer: `None` when the source shows it no more.
+pub fn outcome(asked: &str, node: &Value) -> Result<Option<RemoteOutcome>, Problem> {
+    if node.is_null() || !node["archivedAt"].is_null() {
+        return Ok(None);
+    }
+    let at = |field: &str| format!("outcome {asked}: {field}");
+    if text(node, "id", 255).as_deref() != Some(asked) {
+        return Err(bad(at("id")));
+    }
+    let i = &node["indicator"];
+    let indicator = RemoteIndicator {
+        id: text(i, "id", 255).ok_or_else(|| bad(at("indicator.id")))?,
+        code: text(i, "code", 64)
+            .filter(|c| c.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+            .ok_or_else(|| bad(at("indicator.code")))?,
+        unit: value::<crate::domain::indicator::Unit>(&i["unit"])
+            .ok_or_else(|| bad(at("indicator.unit")))?
+            .into(),
+        higher_is_better: i["higherIsBetter"]
+            .as_bool()
+            .ok_or_else(|| bad(at("indicator.higherIsBetter")))?,
+        name: translations(&i["nameTranslations"], NAME_MAX, true)
+            .ok_or_else(|| bad(at("indicator.name")))?,
+        description: translations(&i["descriptionTranslations"], TEXT_MAX, false)
+            .ok_or_else(|| bad(at("indicator.description")))?,
+    };
+    let municipality = place(&node["municipality"]).ok_or_else(|| bad(at("municipality")))?;
+    let period_start = date(&node["periodStart"])
+        .flatten()
+        .ok_or_else(|| bad(at("periodStart")))?;
+    let period_end = date(&node["periodEnd"])
+        .flatten()
+        .filter(|end| *end >= period_start)
+        .ok_or_else(|| bad(at("periodEnd")))?;
+    let value_micro = node["value"]
+        .as_str()
+        .and_then(|v| v.parse::<rust_decimal::Decimal>().ok())
+        .and_then(|v| v.checked_mul(rust_decimal::Decimal::from(1_000_000)))
+        .filter(|v| v.fract().is_zero() && !v.is_sign_negative())
+        .and_then(|v| i64::try_from(v).ok())
+        .ok_or_else(|| bad(at("value")))?;
+    let source = match &node["source"] {
+        Value::Null => None,
+        _ => Some(text(node, "source", 2000).ok_or_else(|| bad(at("source")))?),
+    };
+    Ok(Some(RemoteOutcome {
+        version: node["version"]
+            .as_i64()
+            .and_then(|v| i32::try_from(v).ok())
+            .filter(|v| *v >= 1)
+            .ok_or_else(|| bad(at("version")))?,
+        programme: programme(&node["programme"], &municipality, &at)?,
+        initiative: initiative(&node["initiative"], &at)?,
+        indicator,
+        municipality,
+        period_start,
+        period_end,
+        value_micro,
+        method: translations(&node["methodTranslations"], TEXT_MAX, false)
+            .ok_or_else(|| bad(at("method")))?,
+        source,
+        verified: node["verified"].as_bool().ok_or_else(|| bad(at("verified")))?,
     }))
 }
 
@@ -273,7 +387,7 @@ async fn note_copy(
 async fn upsert_copy<E>(
     write: &Write,
     instance: i64,
-    remote_id: &str,
+    remote: (&str, Option<i32>),
     owner: Option<i64>,
     made: impl FnOnce(Option<&E::Model>) -> E::Model,
 ) -> WriteResult<i64>
@@ -282,6 +396,7 @@ where
     E::Model: IntoActiveModel<E::ActiveModel> + PartialEq,
     E::ActiveModel: sea_orm::ActiveModelBehavior,
 {
+    let (remote_id, remote_version) = remote;
     let existing = copy_of(write, instance, E::NAME, remote_id).await?;
     let id = match &existing {
         Some(copy) => {
@@ -297,7 +412,7 @@ where
         }
         None => E::id(&write.insert_audited::<E>(owner, made(None)).await?),
     };
-    note_copy(write, instance, E::NAME, id, remote_id, None, existing).await?;
+    note_copy(write, instance, E::NAME, id, remote_id, remote_version, existing).await?;
     Ok(id)
 }
 
@@ -327,7 +442,7 @@ async fn municipality_for(
     }) {
         return Ok(own.id);
     }
-    upsert_copy::<municipality::Entity>(write, instance, &remote.id, None, |copy| {
+    upsert_copy::<municipality::Entity>(write, instance, (&remote.id, None), None, |copy| {
         let mut made = copy.cloned().unwrap_or_else(|| {
             crate::new_record!(municipality::Model {
                 name: LocalizedText::new(),
@@ -352,7 +467,7 @@ async fn programme_for(
     municipality: i64,
 ) -> WriteResult<i64> {
     let owner = remote.same_municipality.then_some(municipality);
-    upsert_copy::<programme::Entity>(write, instance, &remote.id, owner, |copy| {
+    upsert_copy::<programme::Entity>(write, instance, (&remote.id, None), owner, |copy| {
         let mut made = copy.cloned().unwrap_or_else(|| {
             crate::new_record!(programme::Model {
                 municipality_id: None,
@@ -386,7 +501,7 @@ async fn initiative_for(
     remote: &RemoteInitiative,
 ) -> WriteResult<i64> {
     let owner = municipality_for(write, instance, &remote.municipality).await?;
-    upsert_copy::<initiative::Entity>(write, instance, &remote.id, Some(owner), |copy| {
+    upsert_copy::<initiative::Entity>(write, instance, (&remote.id, None), Some(owner), |copy| {
         let mut made = copy.cloned().unwrap_or_else(|| {
             crate::new_record!(initiative::Model {
                 municipality_id: owner,
@@ -427,18 +542,7 @@ pub async fn apply_learning(
 ) -> WriteResult<()> {
     let existing = copy_of(write, instance.id, "learning", remote_id).await?;
     let Some(remote) = remote else {
-        if let Some(copy) = existing.filter(|c| c.withdrawn_at.is_none()) {
-            let before = write.existing::<learning::Entity>(copy.subject_id).await?;
-            if before.archived_at.is_none() {
-                write
-                    .set_archived::<learning::Entity>(before.id, before.version, true)
-                    .await?;
-            }
-            let mut active = copy.into_active_model();
-            active.withdrawn_at = ActiveValue::Set(Some(now()));
-            active.update(&write.txn).await?;
-        }
-        return Ok(());
+        return withdraw::<learning::Entity>(write, existing).await;
     };
     let owner = municipality_for(write, instance.id, &remote.municipality).await?;
     let programme = match &remote.programme {
@@ -517,4 +621,127 @@ pub async fn apply_learning(
         }
     };
     note_copy(write, instance.id, "learning", id, remote_id, Some(remote.version), existing).await
+}
+
+/// The source shows the record no more: its copy is archived here and marked withdrawn.
+async fn withdraw<E: Record>(write: &Write, copy: Option<remote_copy::Model>) -> WriteResult<()> {
+    let Some(copy) = copy.filter(|c| c.withdrawn_at.is_none()) else {
+        return Ok(());
+    };
+    let before = write.existing::<E>(copy.subject_id).await?;
+    if let Some(version) = version_of::<E>(&before).filter(|_| !archived::<E>(&before)) {
+        write.set_archived::<E>(copy.subject_id, version, true).await?;
+    }
+    let mut active = copy.into_active_model();
+    active.withdrawn_at = ActiveValue::Set(Some(now()));
+    active.update(&write.txn).await?;
+    Ok(())
+}
+
+fn archived<E: Record>(model: &E::Model) -> bool {
+    use sea_orm::{IdenStatic, Iterable, ModelTrait};
+    E::Column::iter()
+        .find(|c| c.as_str() == "archived_at")
+        .is_some_and(|c| !matches!(model.get(c), sea_orm::Value::ChronoDateTimeUtc(None)))
+}
+
+/// The local indicator of the source's: the one with the same code (so outcomes compare),
+/// else a copy. One with the same code in another unit refuses the batch.
+async fn indicator_for(write: &Write, instance: i64, remote: &RemoteIndicator) -> WriteResult<i64> {
+    let local = indicator::Entity::find()
+        .filter(indicator::Column::Code.eq(remote.code.as_str()))
+        .one(&write.txn)
+        .await?;
+    if let Some(local) = local {
+        if local.unit != remote.unit {
+            return Err(crate::kernel::write::UserError::invalid(
+                "indicator",
+                format!(
+                    "The indicator `{}` is measured in {:?} here and in {:?} at the source: its outcomes do not compare.",
+                    remote.code, local.unit, remote.unit
+                ),
+            )
+            .into());
+        }
+        return Ok(local.id);
+    }
+    upsert_copy::<indicator::Entity>(write, instance, (&remote.id, None), None, |copy| {
+        let mut made = copy.cloned().unwrap_or_else(|| {
+            crate::new_record!(indicator::Model {
+                code: remote.code.clone(),
+                name: LocalizedText::new(),
+                description: LocalizedText::new(),
+                unit: remote.unit,
+                theme_id: None,
+                higher_is_better: remote.higher_is_better,
+            })
+        });
+        made.name = remote.name.clone();
+        made.description = remote.description.clone();
+        made.higher_is_better = remote.higher_is_better;
+        made
+    })
+    .await
+}
+
+/// Makes the local copy of one outcome what the source shows (`None`: withdrawn).
+pub async fn apply_outcome(
+    write: &Write,
+    instance: &followed_instance::Model,
+    remote_id: &str,
+    remote: Option<&RemoteOutcome>,
+) -> WriteResult<()> {
+    let Some(remote) = remote else {
+        let existing = copy_of(write, instance.id, "outcome", remote_id).await?;
+        return withdraw::<outcome::Entity>(write, existing).await;
+    };
+    let indicator = indicator_for(write, instance.id, &remote.indicator).await?;
+    let owner = municipality_for(write, instance.id, &remote.municipality).await?;
+    let programme = match &remote.programme {
+        Some(p) => Some(programme_for(write, instance.id, p, owner).await?),
+        None => None,
+    };
+    let initiative = match &remote.initiative {
+        Some(i) => Some(initiative_for(write, instance.id, i).await?),
+        None => None,
+    };
+    let existing = copy_of(write, instance.id, "outcome", remote_id).await?;
+    if let Some(copy) = existing.as_ref().filter(|c| c.withdrawn_at.is_some()) {
+        let before = write.existing::<outcome::Entity>(copy.subject_id).await?;
+        if before.archived_at.is_some() {
+            write
+                .set_archived::<outcome::Entity>(before.id, before.version, false)
+                .await?;
+        }
+    }
+    upsert_copy::<outcome::Entity>(write, instance.id, (remote_id, Some(remote.version)), Some(owner), |copy| {
+        let mut made = copy.cloned().unwrap_or_else(|| {
+            crate::new_record!(outcome::Model {
+                indicator_id: indicator,
+                municipality_id: owner,
+                initiative_id: None,
+                programme_id: None,
+                area_id: None,
+                period_start: remote.period_start,
+                period_end: remote.period_end,
+                value_micro: 0,
+                method: LocalizedText::new(),
+                source: None,
+                verified: false,
+            })
+        });
+        made.indicator_id = indicator;
+        made.municipality_id = owner;
+        made.initiative_id = initiative;
+        made.programme_id = programme;
+        made.period_start = remote.period_start;
+        made.period_end = remote.period_end;
+        made.value_micro = remote.value_micro;
+        made.method = remote.method.clone();
+        made.source = remote.source.clone();
+        made.verified = remote.verified;
+        made
+    })
+    .await?;
+    Ok(())
 }

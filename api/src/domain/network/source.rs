@@ -235,21 +235,21 @@ impl Source {
         }
     }
 
-    /// A page of the IDs of the source's own learnings (after `cursor`), and the cursor of
-    /// the next page when there is one.
-    pub async fn learning_ids(
+    /// A page of the IDs of the source's own records of a list (`learnings`) after `cursor`,
+    /// and the cursor of the next page when there is one.
+    pub async fn record_ids(
         &self,
         graphql: &str,
+        list: &str,
         cursor: Option<&str>,
     ) -> Result<(Vec<String>, Option<String>), Problem> {
+        let query = format!(
+            "query FollowList($after: String) {{ {list}(first: 100, after: $after) {{ nodes {{ id }} pageInfo {{ hasNextPage endCursor }} }} }}"
+        );
         let data = self
-            .query(
-                graphql,
-                "query FollowLearnings($after: String) { learnings(first: 100, after: $after) { nodes { id } pageInfo { hasNextPage endCursor } } }",
-                json!({"after": cursor}),
-            )
+            .query(graphql, &query, json!({"after": cursor}))
             .await?;
-        let page = &data["learnings"];
+        let page = &data[list];
         let ids: Option<Vec<String>> = page["nodes"].as_array().map(|nodes| {
             nodes
                 .iter()
@@ -257,7 +257,7 @@ impl Source {
                 .collect()
         });
         let Some(ids) = ids.filter(|ids| ids.len() <= 100) else {
-            return Err(problem(format!("{graphql} did not answer a page of learnings.")));
+            return Err(problem(format!("{graphql} did not answer a page of {list}.")));
         };
         let next = match page["pageInfo"]["hasNextPage"].as_bool() {
             Some(true) => Some(

@@ -44,6 +44,7 @@ crate::record_table! {
         municipality: municipality_id,
     }
     table {
+        const COPIED: bool = true;
         fn default_sort() -> SortKey {
             SortKey::new(
                 "PERIOD_START",
@@ -120,6 +121,8 @@ impl Outcome {
     async fn verified(&self) -> bool {
         self.0.verified
     }
+
+    origin!("outcome");
 
     history!();
 }
