@@ -274,8 +274,16 @@ async fn an_instance_follows_another_and_its_learnings_arrive_change_and_leave()
     );
     // Search, statistics, lists of what the copies refer to and open data keep to the
     // follower's own records.
-    assert_eq!(found(&source).await, 1);
-    assert_eq!(found(&follower).await, 0);
+    assert_eq!(found(&source, Value::Null).await, 1);
+    assert_eq!(found(&follower, Value::Null).await, 0);
+    assert_eq!(
+        found(&follower, json!({"own": false, "followed": true})).await,
+        1
+    );
+    assert_eq!(
+        found(&follower, json!({"own": true, "followed": true})).await,
+        1
+    );
     assert_eq!(seen(&follower).await, seen_before);
 
     // The follower's own endorsement of the copy stays its own.
@@ -788,10 +796,13 @@ async fn seen(app: &TestApp) -> (Value, String) {
 }
 
 /// How many records `search` finds for a word only the copied learning has.
-async fn found(app: &TestApp) -> Value {
-    app.graphql(r#"{ search(query: "kwispel") { totalCount } }"#, json!({}))
-        .await
-        .ok()["search"]["totalCount"]
+async fn found(app: &TestApp, origins: Value) -> Value {
+    app.graphql(
+        r#"query($o: Origins) { search(query: "kwispel", origins: $o) { totalCount } }"#,
+        json!({"o": origins}),
+    )
+    .await
+    .ok()["search"]["totalCount"]
         .clone()
 }
 

@@ -28,6 +28,25 @@ pub struct RecordCriteria {
     pub origins: Option<Origins>,
 }
 
+/// What `origins` asks for: own records, copies from every followed instance, and copies from
+/// these followed instances (row IDs); without a choice, own records only.
+pub fn chosen_origins(
+    origins: Option<&Origins>,
+    field: &str,
+) -> Result<(bool, bool, Vec<i64>), ApiError> {
+    let own = origins.and_then(|o| o.own).unwrap_or(true);
+    let followed = origins.and_then(|o| o.followed).unwrap_or(false);
+    let instances = match origins.and_then(|o| o.instances.as_deref()) {
+        Some(ids) => Filter::decode(
+            field,
+            ids,
+            <entity::followed_instance::Entity as crate::kernel::record::Record>::KIND,
+        )?,
+        None => Vec::new(),
+    };
+    Ok((own, followed, instances))
+}
+
 /// Whose records a list holds: this instance's own, copies from the instances it follows, or
 /// both. A copy whose source withdrew it, or whose instance is no longer followed, is in none.
 #[derive(async_graphql::InputObject, Default, Debug, Clone)]
@@ -251,16 +270,7 @@ impl Filter {
 
     /// Own records, copies, or both (see `Origins`); without a choice, own records only.
     pub fn origins(&mut self, origins: Option<&Origins>) -> Result<&mut Self, ApiError> {
-        let own = origins.and_then(|o| o.own).unwrap_or(true);
-        let followed = origins.and_then(|o| o.followed).unwrap_or(false);
-        let instances = match origins.and_then(|o| o.instances.as_deref()) {
-            Some(ids) => Self::decode(
-                "filter.origins.instances",
-                ids,
-                <entity::followed_instance::Entity as crate::kernel::record::Record>::KIND,
-            )?,
-            None => Vec::new(),
-        };
+        let (own, followed, instances) = chosen_origins(origins, "filter.origins.instances")?;
         let table = self.table;
         // The copies of this table's rows that count: current, from an instance still followed.
         let copies = |only: Option<&[i64]>| {

@@ -131,6 +131,40 @@ struct Scope<'a> {
     visibility: &'a [&'a str],
     types: &'a [&'a str],
     chain: &'a [String],
+    /// Whose records (`origins`), as SQL over the document `d`.
+    origins: &'a str,
+}
+
+/// SQL over the document `d`: whether its record is of the origins asked for (own records, or
+/// copies of followed instances' records; the tables that hold copies are named as their type
+/// in lower case). Only row IDs go into the text.
+fn origins_condition(own: bool, followed: bool, instances: &[i64]) -> String {
+    let copy = "c.subject_id = d.subject_id AND c.subject_type = LOWER(d.subject_type)";
+    let current = |only: &str| {
+        format!(
+            "EXISTS (SELECT 1 FROM remote_copy c JOIN followed_instance f ON f.id = c.followed_instance_id \
+             WHERE {copy} AND c.withdrawn_at IS NULL AND f.archived_at IS NULL{only})"
+        )
+    };
+    let mut wanted = Vec::new();
+    if own {
+        wanted.push(format!("NOT EXISTS (SELECT 1 FROM remote_copy c WHERE {copy})"));
+    }
+    if followed {
+        wanted.push(current(""));
+    } else if !instances.is_empty() {
+        let ids = instances
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        wanted.push(current(&format!(" AND c.followed_instance_id IN ({ids})")));
+    }
+    if wanted.is_empty() {
+        "1 = 0".to_owned()
+    } else {
+        format!("({})", wanted.join(" OR "))
+    }
 }
 
 /// One page of hits for `terms`, and how many there are in all.
@@ -153,6 +187,7 @@ async fn run(
         terms,
         scope.visibility,
         scope.types,
+        scope.origins,
         &shown_locale,
     );
     let count_values = params.values.clone();
@@ -289,15 +324,13 @@ fn hits_sql(
     terms: &[String],
     visibility: &[&str],
     types: &[&str],
+    origins: &str,
     shown_locale: &str,
 ) -> String {
     // Each use binds its own values: SQLite's placeholders are positional.
     let scope = |params: &mut Params| {
-        // Copies of followed instances' records are not this instance's to find (the tables
-        // that hold copies are named as their type, in lower case).
         format!(
-            "d.visibility IN ({}) AND d.subject_type IN ({}) AND NOT EXISTS (SELECT 1 FROM remote_copy c \
-             WHERE c.subject_id = d.subject_id AND c.subject_type = LOWER(d.subject_type))",
+            "d.visibility IN ({}) AND d.subject_type IN ({}) AND {origins}",
             params.list(visibility),
             params.list(types)
         )
@@ -418,6 +451,10 @@ impl SearchQuery {
             Vec<SearchType>,
         >,
         #[graphql(
+            desc = "Whose records: this instance's own (the default) and, as asked, copies of the records of the instances it follows."
+        )]
+        origins: Option<crate::graphql::filter::Origins>,
+        #[graphql(
             desc = "The locale to show titles and snippets in when a record has it; by default the request's `Accept-Language`."
         )]
         locale: Option<String>,
@@ -463,11 +500,17 @@ impl SearchQuery {
             } else {
                 vec![PUBLIC]
             };
+            let (own, followed, instances) = crate::graphql::filter::chosen_origins(
+                origins.as_ref(),
+                "origins.instances",
+            )?;
+            let origins = origins_condition(own, followed, &instances);
             let db = &request(ctx).db;
             let scope = Scope {
                 visibility: &visibility,
                 types: &types,
                 chain: &chain,
+                origins: &origins,
             };
             let (mut edges, mut total) = run(db, &terms, &scope, limit, offset).await?;
             let mut did_you_mean = None;
