@@ -301,6 +301,56 @@ async fn an_instance_follows_another_and_its_learnings_arrive_change_and_leave()
         "{endorsed:?}"
     );
 
+    // Endorsed at the source by Varna, and by Lahti too (whose endorsement here stands):
+    // Varna's arrives, Lahti's stays the follower's own.
+    for city in ["Varna", "Lahti"] {
+        let municipality = stroom_api::ids::NodeKind::Municipality
+            .id(source.municipality_id(city).await)
+            .0;
+        let endorsed = source
+            .graphql_as(
+                &source_admin,
+                r#"mutation($l: ID!, $m: ID!) { endorseLearning(input: {learning: $l, municipality: $m,
+                    note: [{locale: "en", text: "Seen here too"}]}) { userErrors { message } } }"#,
+                json!({"l": remote_id, "m": municipality}),
+            )
+            .await;
+        assert_eq!(endorsed.ok()["endorseLearning"]["userErrors"], json!([]));
+    }
+    let endorsements_here = r#"query($id: ID!) { node(id: $id) { ... on Learning { endorsements { nodes {
+        municipality { name } note origin { instance } } } } } }"#;
+    let both = eventually(
+        &follower,
+        &admin,
+        endorsements_here,
+        json!({"id": copy_id}),
+        |d| {
+            d["node"]["endorsements"]["nodes"]
+                .as_array()
+                .is_some_and(|e| e.len() == 2)
+        },
+    )
+    .await;
+    let mut seen_by: Vec<(String, Value)> = both["node"]["endorsements"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["municipality"]["name"].as_str().unwrap().to_owned(),
+                e["origin"].clone(),
+            )
+        })
+        .collect();
+    seen_by.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        seen_by,
+        vec![
+            ("Lahti".to_owned(), Value::Null),
+            ("Varna".to_owned(), json!({"instance": "Stroom Lahti"})),
+        ]
+    );
+
     // Translated at the source: translated here.
     let translated = source
         .graphql_as(
@@ -326,7 +376,7 @@ async fn an_instance_follows_another_and_its_learnings_arrive_change_and_leave()
             json!({"id": copy_id}),
         )
         .await;
-    assert_eq!(endorsements.ok()["node"]["endorsements"]["totalCount"], 1);
+    assert_eq!(endorsements.ok()["node"]["endorsements"]["totalCount"], 2);
 
     // A copy changes at its source only.
     let version = follower
@@ -434,7 +484,7 @@ fn hostile_node(behaviour: Behaviour) -> Value {
         "kind": if behaviour == Behaviour::WrongTypes { json!(42) } else { json!("PITFALL") },
         "audience": "PUBLIC", "position": null, "archivedAt": null,
         "titleTranslations": titles, "bodyTranslations": [{"locale": "en", "text": "Body"}],
-        "themes": {"nodes": [{"code": "repair"}]},
+        "themes": {"nodes": [{"code": "repair"}]}, "endorsements": {"nodes": []},
         "municipality": {"id": "TXVuaWNpcGFsaXR5Ojk5", "country": "FI", "defaultLocale": "fi",
             "nameTranslations": [{"locale": "fi", "text": "Hollola"}]},
         "programme": null, "initiative": null,

@@ -20,6 +20,7 @@ crate::record_table! {
         municipality: municipality_id,
     }
     table {
+        const COPIED: bool = true;
         fn conflict(_columns: &[String]) -> crate::kernel::write::UserError {
             crate::kernel::write::UserError::new(
                 "learning",
@@ -45,6 +46,8 @@ impl LearningEndorsement {
 
     /// How the municipality saw it too, in the requested locale.
     text!(note: Option<String>, "Every translation of the note.");
+
+    origin!("endorsement");
 
     #[graphql(flatten)]
     async fn meta(&self) -> RecordMeta {

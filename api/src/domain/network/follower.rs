@@ -12,7 +12,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue, ColumnTrait, DatabaseConnection, En
 use super::following::FollowedType;
 use super::mirror::{
     FRAGMENTS, LEARNING_SELECTION, OUTCOME_SELECTION, RemoteLearning, RemoteOutcome,
-    apply_learning, apply_outcome, learning, outcome,
+    apply_learning, apply_outcome, endorsed, learning, outcome,
 };
 use super::source::{PAGE_EVENTS, Problem, Source};
 use crate::kernel::access::{Role, Viewer};
@@ -105,7 +105,11 @@ impl Follower {
             return self.snapshot(instance, &source).await;
         }
         let types = followed(instance);
-        let type_names: Vec<&str> = types.iter().map(|t| t.type_name()).collect();
+        let mut type_names: Vec<&str> = types.iter().map(|t| t.type_name()).collect();
+        // An endorsement changed at the source changes the learning it endorses.
+        if types.contains(&FollowedType::Learnings) {
+            type_names.push(ENDORSEMENT);
+        }
         let events = source
             .events(&instance.feed_url, instance.last_event, &type_names)
             .await?;
@@ -119,12 +123,22 @@ impl Follower {
         // Each record once, as the source shows it now; events of types not followed are
         // passed over.
         let mut named: Vec<(FollowedType, String)> = Vec::new();
+        let mut endorsements: Vec<String> = Vec::new();
         for event in &events {
+            if event.object_type == ENDORSEMENT && type_names.contains(&ENDORSEMENT) {
+                endorsements.push(event.object_id.clone());
+                continue;
+            }
             let Some(kind) = types.iter().find(|t| t.type_name() == event.object_type) else {
                 continue;
             };
             if !named.iter().any(|(_, id)| *id == event.object_id) {
                 named.push((*kind, event.object_id.clone()));
+            }
+        }
+        for learning in endorsed_learnings(&source, instance, &endorsements).await? {
+            if !named.iter().any(|(_, id)| *id == learning) {
+                named.push((FollowedType::Learnings, learning));
             }
         }
         let copies = fetch(&source, instance, &named).await?;
@@ -284,6 +298,31 @@ fn followed(instance: &followed_instance::Model) -> Vec<FollowedType> {
         types.push(FollowedType::Learnings);
     }
     types
+}
+
+/// The type of record endorsements are in the feed.
+const ENDORSEMENT: &str = "LearningEndorsement";
+
+/// The learnings these endorsements of the source's endorse.
+async fn endorsed_learnings(
+    source: &Source,
+    instance: &followed_instance::Model,
+    endorsements: &[String],
+) -> Result<Vec<String>, Problem> {
+    if endorsements.is_empty() {
+        return Ok(Vec::new());
+    }
+    let selection = format!("{LEARNING_SELECTION} {OUTCOME_SELECTION}");
+    let nodes = source
+        .nodes(&instance.graphql_url, &selection, FRAGMENTS, endorsements)
+        .await?;
+    let mut learnings = Vec::new();
+    for (id, node) in endorsements.iter().zip(&nodes) {
+        if let Some(learning) = endorsed(id, node)? {
+            learnings.push(learning);
+        }
+    }
+    Ok(learnings)
 }
 
 /// The records of these IDs as the source shows them, checked, in one request.

@@ -6,7 +6,8 @@
 use async_graphql::InputType;
 use chrono::NaiveDate;
 use entity::{
-    LocalizedText, followed_instance, indicator, initiative, learning, municipality, outcome,
+    LocalizedText, followed_instance, indicator, initiative, learning, learning_endorsement,
+    municipality, outcome,
     programme, remote_copy, theme,
 };
 use sea_orm::{ActiveModelTrait, ActiveValue, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
@@ -22,7 +23,9 @@ use crate::kernel::write::{Write, WriteResult, version_of};
 pub const LEARNING_SELECTION: &str = "... on Learning { id version kind audience position archivedAt \
     titleTranslations { locale text } bodyTranslations { locale text } \
     themes(first: 100) { nodes { code } } \
-    municipality { ...Place } programme { ...CopiedProgramme } initiative { ...CopiedInitiative } }";
+    endorsements(first: 100) { nodes { id municipality { ...Place } noteTranslations { locale text } } } \
+    municipality { ...Place } programme { ...CopiedProgramme } initiative { ...CopiedInitiative } } \
+    ... on LearningEndorsement { id learning { id } }";
 
 /// What is read of each outcome at the source: its indicator by code, so outcomes compare.
 pub const OUTCOME_SELECTION: &str = "... on Outcome { id version archivedAt value periodStart periodEnd \
@@ -50,6 +53,15 @@ pub struct RemoteLearning {
     pub municipality: RemoteMunicipality,
     pub programme: Option<RemoteProgramme>,
     pub initiative: Option<RemoteInitiative>,
+    /// Other municipalities that saw it too, as the source shows them.
+    pub endorsements: Vec<RemoteEndorsement>,
+}
+
+#[derive(Debug)]
+pub struct RemoteEndorsement {
+    pub id: String,
+    pub municipality: RemoteMunicipality,
+    pub note: LocalizedText,
 }
 
 #[derive(Debug, Clone)]
@@ -112,7 +124,21 @@ pub fn learning(asked: &str, node: &Value) -> Result<Option<RemoteLearning>, Pro
     let municipality = place(&node["municipality"]).ok_or_else(|| bad(at("municipality")))?;
     let programme = programme(&node["programme"], &municipality, &at)?;
     let initiative = initiative(&node["initiative"], &at)?;
+    let mut endorsements = Vec::new();
+    for e in node["endorsements"]["nodes"]
+        .as_array()
+        .ok_or_else(|| bad(at("endorsements")))?
+    {
+        endorsements.push(RemoteEndorsement {
+            id: text(e, "id", 255).ok_or_else(|| bad(at("endorsements.id")))?,
+            municipality: place(&e["municipality"])
+                .ok_or_else(|| bad(at("endorsements.municipality")))?,
+            note: translations(&e["noteTranslations"], TEXT_MAX, false)
+                .ok_or_else(|| bad(at("endorsements.note")))?,
+        });
+    }
     Ok(Some(RemoteLearning {
+        endorsements,
         version: node["version"]
             .as_i64()
             .and_then(|v| i32::try_from(v).ok())
@@ -277,6 +303,16 @@ pub fn outcome(asked: &str, node: &Value) -> Result<Option<RemoteOutcome>, Probl
     }))
 }
 
+/// The learning an endorsement of the source's endorses (`None`: it shows neither).
+pub fn endorsed(asked: &str, node: &Value) -> Result<Option<String>, Problem> {
+    if node.is_null() || node["learning"].is_null() {
+        return Ok(None);
+    }
+    text(&node["learning"], "id", 255)
+        .map(Some)
+        .ok_or_else(|| bad(format!("endorsement {asked}: learning")))
+}
+
 fn bad(what: String) -> Problem {
     Problem(format!("The source sent an invalid {what}."))
 }
@@ -400,7 +436,13 @@ where
     let existing = copy_of(write, instance, E::NAME, remote_id).await?;
     let id = match &existing {
         Some(copy) => {
-            let before = write.existing::<E>(copy.subject_id).await?;
+            let mut before = write.existing::<E>(copy.subject_id).await?;
+            // Shown again at the source: back here too.
+            if archived::<E>(&before)
+                && let Some(version) = version_of::<E>(&before)
+            {
+                before = write.set_archived::<E>(copy.subject_id, version, false).await?;
+            }
             let after = made(Some(&before));
             if after != before {
                 let version = version_of::<E>(&before).unwrap_or(1);
@@ -620,7 +662,61 @@ pub async fn apply_learning(
             stored.id
         }
     };
-    note_copy(write, instance.id, "learning", id, remote_id, Some(remote.version), existing).await
+    note_copy(write, instance.id, "learning", id, remote_id, Some(remote.version), existing).await?;
+    endorsements(write, instance.id, id, &remote.endorsements).await
+}
+
+/// Copies the source's endorsements of a learning, and withdraws those it shows no more. An
+/// endorsement made here by the same municipality stands for that municipality.
+async fn endorsements(
+    write: &Write,
+    instance: i64,
+    learning: i64,
+    remote: &[RemoteEndorsement],
+) -> WriteResult<()> {
+    let here = learning_endorsement::Entity::find()
+        .filter(learning_endorsement::Column::LearningId.eq(learning))
+        .all(&write.txn)
+        .await?;
+    let copies = remote_copy::Entity::find()
+        .filter(remote_copy::Column::FollowedInstanceId.eq(instance))
+        .filter(remote_copy::Column::SubjectType.eq("learning_endorsement"))
+        .filter(remote_copy::Column::SubjectId.is_in(here.iter().map(|e| e.id)))
+        .all(&write.txn)
+        .await?;
+    for endorsement in remote {
+        let municipality = municipality_for(write, instance, &endorsement.municipality).await?;
+        let ours = here.iter().any(|e| {
+            e.municipality_id == municipality && !copies.iter().any(|c| c.subject_id == e.id)
+        });
+        if ours {
+            continue;
+        }
+        upsert_copy::<learning_endorsement::Entity>(
+            write,
+            instance,
+            (&endorsement.id, None),
+            Some(municipality),
+            |copy| {
+                let mut made = copy.cloned().unwrap_or_else(|| {
+                    crate::new_record!(learning_endorsement::Model {
+                        learning_id: learning,
+                        municipality_id: municipality,
+                        note: LocalizedText::new(),
+                    })
+                });
+                made.note = endorsement.note.clone();
+                made
+            },
+        )
+        .await?;
+    }
+    for copy in copies {
+        if !remote.iter().any(|e| e.id == copy.remote_id) {
+            withdraw::<learning_endorsement::Entity>(write, Some(copy)).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The source shows the record no more: its copy is archived here and marked withdrawn.
@@ -705,15 +801,6 @@ pub async fn apply_outcome(
         Some(i) => Some(initiative_for(write, instance.id, i).await?),
         None => None,
     };
-    let existing = copy_of(write, instance.id, "outcome", remote_id).await?;
-    if let Some(copy) = existing.as_ref().filter(|c| c.withdrawn_at.is_some()) {
-        let before = write.existing::<outcome::Entity>(copy.subject_id).await?;
-        if before.archived_at.is_some() {
-            write
-                .set_archived::<outcome::Entity>(before.id, before.version, false)
-                .await?;
-        }
-    }
     upsert_copy::<outcome::Entity>(write, instance.id, (remote_id, Some(remote.version)), Some(owner), |copy| {
         let mut made = copy.cloned().unwrap_or_else(|| {
             crate::new_record!(outcome::Model {
