@@ -1018,3 +1018,93 @@ async fn outcome_count(app: &TestApp) -> i64 {
         .as_i64()
         .unwrap()
 }
+
+/// Runs `stroom` with these arguments against a database (off the test's runtime, which
+/// serves the instances the command talks to).
+async fn stroom(database_url: &str, args: &[&str]) -> std::process::Output {
+    let database_url = database_url.to_owned();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_stroom"))
+            .args(&args)
+            .args(["--database-url", &database_url])
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run stroom")
+    })
+    .await
+    .expect("run stroom")
+}
+
+/// `stroom follow add|list|remove` on the follower's database while it serves: what the
+/// command line registers the running server follows, and unfollowing takes the copies out of
+/// every list; mistakes are refused with a clear message and change nothing.
+#[tokio::test]
+async fn the_command_line_follows_lists_and_unfollows_and_copies_leave_with_it() {
+    let source = spawn_configured(true, |serve| {
+        serve.instance_name = "Stroom Lahti".to_owned();
+    })
+    .await;
+    let follower = spawn_configured(true, |serve| serve.follow_poll_ms = 100).await;
+    let admin = follower.admin_key().await;
+    let database = follower.database_url();
+
+    let wrong_type = stroom(
+        &database,
+        &["follow", "add", &source.url(""), "--types", "needs"],
+    )
+    .await;
+    assert!(!wrong_type.status.success());
+    assert!(String::from_utf8_lossy(&wrong_type.stderr).contains("`needs` cannot be followed"));
+    let nowhere = stroom(&database, &["follow", "add", "http://127.0.0.1:9"]).await;
+    assert!(!nowhere.status.success());
+    assert!(
+        String::from_utf8_lossy(&nowhere.stderr).contains("cannot be reached"),
+        "{nowhere:?}"
+    );
+    let none = stroom(&database, &["follow", "list"]).await;
+    assert_eq!(
+        String::from_utf8_lossy(&none.stdout).trim(),
+        "No instance is followed."
+    );
+
+    let added = stroom(
+        &database,
+        &[
+            "follow",
+            "add",
+            &source.url(""),
+            "--types",
+            "learnings,outcomes",
+        ],
+    )
+    .await;
+    assert!(added.status.success(), "{added:?}");
+    assert!(String::from_utf8_lossy(&added.stdout).starts_with("Following Stroom Lahti at "));
+    let copies = eventually(&follower, &admin, COPIES, json!({}), |d| {
+        d["learnings"]["totalCount"].as_i64().is_some_and(|n| n > 0)
+    })
+    .await;
+    assert!(copies["learnings"]["totalCount"].as_i64().unwrap() > 0);
+    let listed =
+        String::from_utf8_lossy(&stroom(&database, &["follow", "list"]).await.stdout).to_string();
+    assert!(
+        listed.contains("Stroom Lahti") && listed.contains(source.url("").trim_end_matches('/')),
+        "{listed}"
+    );
+
+    let removed = stroom(&database, &["follow", "remove", &source.url("")]).await;
+    assert!(removed.status.success(), "{removed:?}");
+    let gone = follower.graphql_as(&admin, COPIES, json!({})).await;
+    assert_eq!(gone.ok()["learnings"]["totalCount"], 0);
+    let node = follower
+        .graphql(
+            r#"query($id: ID!) { node(id: $id) { ... on Learning { origin { withdrawn } } } }"#,
+            json!({"id": copies["learnings"]["nodes"][0]["id"]}),
+        )
+        .await;
+    assert_eq!(node.ok()["node"]["origin"]["withdrawn"], true);
+    let again = stroom(&database, &["follow", "remove", &source.url("")]).await;
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("No followed instance is at"));
+}
