@@ -574,6 +574,26 @@ async fn initiative_for(
     .await
 }
 
+/// The local municipality, programme and initiative a record of the source comes from.
+async fn context_for(
+    write: &Write,
+    instance: i64,
+    municipality: &RemoteMunicipality,
+    programme: Option<&RemoteProgramme>,
+    initiative: Option<&RemoteInitiative>,
+) -> WriteResult<(i64, Option<i64>, Option<i64>)> {
+    let owner = municipality_for(write, instance, municipality).await?;
+    let programme = match programme {
+        Some(p) => Some(programme_for(write, instance, p, owner).await?),
+        None => None,
+    };
+    let initiative = match initiative {
+        Some(i) => Some(initiative_for(write, instance, i).await?),
+        None => None,
+    };
+    Ok((owner, programme, initiative))
+}
+
 /// Makes the local copy of one learning what the source shows (`None`: it shows it no more,
 /// so the copy is withdrawn).
 pub async fn apply_learning(
@@ -586,15 +606,14 @@ pub async fn apply_learning(
     let Some(remote) = remote else {
         return withdraw::<learning::Entity>(write, existing).await;
     };
-    let owner = municipality_for(write, instance.id, &remote.municipality).await?;
-    let programme = match &remote.programme {
-        Some(p) => Some(programme_for(write, instance.id, p, owner).await?),
-        None => None,
-    };
-    let initiative = match &remote.initiative {
-        Some(i) => Some(initiative_for(write, instance.id, i).await?),
-        None => None,
-    };
+    let (owner, programme, initiative) = context_for(
+        write,
+        instance.id,
+        &remote.municipality,
+        remote.programme.as_ref(),
+        remote.initiative.as_ref(),
+    )
+    .await?;
     let themes: Vec<i64> = if remote.theme_codes.is_empty() {
         Vec::new()
     } else {
@@ -792,15 +811,14 @@ pub async fn apply_outcome(
         return withdraw::<outcome::Entity>(write, existing).await;
     };
     let indicator = indicator_for(write, instance.id, &remote.indicator).await?;
-    let owner = municipality_for(write, instance.id, &remote.municipality).await?;
-    let programme = match &remote.programme {
-        Some(p) => Some(programme_for(write, instance.id, p, owner).await?),
-        None => None,
-    };
-    let initiative = match &remote.initiative {
-        Some(i) => Some(initiative_for(write, instance.id, i).await?),
-        None => None,
-    };
+    let (owner, programme, initiative) = context_for(
+        write,
+        instance.id,
+        &remote.municipality,
+        remote.programme.as_ref(),
+        remote.initiative.as_ref(),
+    )
+    .await?;
     upsert_copy::<outcome::Entity>(write, instance.id, (remote_id, Some(remote.version)), Some(owner), |copy| {
         let mut made = copy.cloned().unwrap_or_else(|| {
             crate::new_record!(outcome::Model {
