@@ -304,11 +304,19 @@ pub async fn follow(
 
 /// Pauses or resumes following an instance.
 pub async fn pause(write: &Write, input: PauseFollowInput) -> WriteResult<followed_instance::Model> {
-    let (_, before, mut after, _) = edited::<followed_instance::Entity, _>(write, &input).await?;
-    after.paused = input.paused;
+    let (id, before, _, _) = edited::<followed_instance::Entity, _>(write, &input).await?;
+    // Only `paused` is written: the follower moves the cursor meanwhile, and keeps it.
+    let active = followed_instance::ActiveModel {
+        paused: sea_orm::ActiveValue::Set(input.paused),
+        ..Default::default()
+    };
+    let after = write
+        .update_versioned::<followed_instance::Entity, _>(id, input.version, active)
+        .await?;
     write
-        .replace_audited::<followed_instance::Entity>(input.version, None, &before, after)
-        .await
+        .audit_change::<followed_instance::Entity>(id, None, Some(&before), Some(&after))
+        .await?;
+    Ok(after)
 }
 
 impl crate::graphql::mutation::Changes<followed_instance::Entity> for PauseFollowInput {
