@@ -1108,3 +1108,109 @@ async fn the_command_line_follows_lists_and_unfollows_and_copies_leave_with_it()
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("No followed instance is at"));
 }
+
+/// Two instances of the follower over one database (as behind a load balancer) follow the same
+/// source at once: every learning is copied once, and the cursor is where the source's feed
+/// ends.
+#[tokio::test]
+async fn two_followers_over_one_database_copy_each_learning_once() {
+    let source = spawn_configured(true, |serve| {
+        serve.instance_name = "Stroom Lahti".to_owned()
+    })
+    .await;
+    let source_admin = source.admin_key().await;
+    let follower = spawn_configured(true, |serve| serve.follow_poll_ms = 20).await;
+    let twin = spawn_instance(&follower, None, |serve| serve.follow_poll_ms = 20).await;
+    let admin = follower.admin_key().await;
+    let followed = follower
+        .graphql_as(
+            &admin,
+            r#"mutation($url: String!) { followInstance(input: {url: $url}) { userErrors { message } } }"#,
+            json!({"url": source.url("")}),
+        )
+        .await;
+    assert_eq!(followed.ok()["followInstance"]["userErrors"], json!([]));
+    let before = source
+        .graphql("{ learnings { totalCount } }", json!({}))
+        .await
+        .ok()["learnings"]["totalCount"]
+        .as_i64()
+        .unwrap();
+    // The first read done (its learnings counted once), the source writes on.
+    eventually(&follower, &admin, COPIES, json!({}), |d| {
+        d["learnings"]["totalCount"].as_i64() == Some(before)
+    })
+    .await;
+    let initiative = source.find_id("initiatives", "klusbib").await;
+    for n in 0..30 {
+        let created = source
+            .graphql_as(
+                &source_admin,
+                r#"mutation($i: ID!, $t: String!) { createLearning(input: {initiative: $i, kind: CHALLENGE,
+                    title: [{locale: "en", text: $t}], body: [{locale: "en", text: "Twice followed."}]}) { userErrors { message } } }"#,
+                json!({"i": initiative, "t": format!("Twin lesson {n}")}),
+            )
+            .await;
+        assert_eq!(created.ok()["createLearning"]["userErrors"], json!([]));
+    }
+    let public = source
+        .graphql("{ learnings { totalCount } }", json!({}))
+        .await
+        .ok()["learnings"]["totalCount"]
+        .as_i64()
+        .unwrap();
+    let copies = eventually(&twin, &admin, COPIES, json!({}), |d| {
+        d["learnings"]["totalCount"].as_i64() == Some(public)
+    })
+    .await;
+    let mut remote: Vec<&str> = copies["learnings"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["origin"]["remoteId"].as_str().unwrap())
+        .collect();
+    let all = remote.len();
+    remote.sort_unstable();
+    remote.dedup();
+    assert_eq!(remote.len(), all, "a learning copied twice");
+    let head = source
+        .graphql("{ changes(last: 1) { nodes { id } } }", json!({}))
+        .await
+        .ok()["changes"]["nodes"][0]["id"]
+        .clone();
+    eventually(
+        &follower,
+        &admin,
+        "{ followedInstances { nodes { lastEvent } } }",
+        json!({}),
+        |d| d["followedInstances"]["nodes"][0]["lastEvent"] == head,
+    )
+    .await;
+    // Each learning of the first read and each event after it applied once, by one of them.
+    let applied = follower
+        .graphql_as(
+            &admin,
+            "{ followedInstances { nodes { eventsApplied } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        applied.ok()["followedInstances"]["nodes"][0]["eventsApplied"],
+        before + 30
+    );
+    // Neither got in the other's way: no batch was refused as a duplicate.
+    let errors = format!(
+        "stroom_follow_errors_total{{instance=\"{}\"}}",
+        source.url("").trim_end_matches('/')
+    );
+    let metrics = follower.metrics_text().await;
+    assert!(
+        !metrics.contains(&errors),
+        "{}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("stroom_follow"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use entity::followed_instance;
-use sea_orm::{ActiveModelTrait, ActiveValue, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, TransactionTrait};
 
 use super::following::FollowedType;
 use super::mirror::{
@@ -201,6 +201,20 @@ impl Follower {
             .map_err(|e| Problem(format!("cannot write here: {e}")))?;
         write.allow_copies();
         let result = async {
+            // Another instance of this service, following the same source over the same
+            // database, may have applied the batch already: the cursor says so (on PostgreSQL
+            // the row is locked until the commit; SQLite writers take turns anyway).
+            let mut current = followed_instance::Entity::find_by_id(instance.id);
+            if self.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+                current = current.lock_exclusive();
+            }
+            let current = current
+                .one(&write.txn)
+                .await?
+                .unwrap_or_else(|| instance.clone());
+            if current.last_event != instance.last_event || current.source_head != instance.source_head {
+                return Ok(false);
+            }
             for copy in copies {
                 match copy {
                     Copy::Learning(id, remote) => {
@@ -212,10 +226,6 @@ impl Follower {
                 }
             }
             // The cursor moves in the same transaction as the copies.
-            let current = followed_instance::Entity::find_by_id(instance.id)
-                .one(&write.txn)
-                .await?
-                .unwrap_or_else(|| instance.clone());
             let mut active = current.clone().into_active_model();
             if let Some(cursor) = cursor {
                 active.last_event = ActiveValue::Set(cursor);
@@ -229,14 +239,16 @@ impl Follower {
             active.last_error = ActiveValue::Set(None);
             active.failing_since = ActiveValue::Set(None);
             active.update(&write.txn).await?;
-            Ok(())
+            Ok(true)
         }
         .await;
         match write.finish(result).await {
-            Ok((Some(()), _)) => {
+            Ok((Some(true), _)) => {
                 metrics::counter!("stroom_follow_events_applied_total", "instance" => instance.url.clone()).increment(applied as u64);
                 Ok(())
             }
+            // Applied by another instance: nothing to do.
+            Ok((Some(false), _)) => Ok(()),
             Ok((None, errors)) => Err(Problem(format!(
                 "the copies were refused here: {}",
                 errors
