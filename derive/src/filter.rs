@@ -92,7 +92,7 @@ pub fn expand(attr: Tokens, item: Tokens) -> syn::Result<Tokens> {
                 let backend = crate::graphql::context::request(ctx).db.get_database_backend();
                 let mut f = crate::graphql::filter::Filter::new(#base, #table_name, backend);
                 #(#steps)*
-                f.record(&self.record)?;
+                f.record::<#entity::Entity>(&self.record)?;
                 Ok(f.finish())
             }
         }

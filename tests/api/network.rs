@@ -241,6 +241,18 @@ async fn an_instance_follows_another_and_its_learnings_arrive_change_and_leave()
         )
         .await;
     assert_eq!(own(both.ok()), own_before + public_at_source);
+    // Needs are never copied: asked for copies only, a list of needs is empty; asked for
+    // both, it is the own list.
+    let needs = follower
+        .graphql(
+            r#"{ copies: needs(filter: {origins: {own: false, followed: true}}) { totalCount }
+                 both: needs(filter: {origins: {own: true, followed: true}}) { totalCount }
+                 own: needs { totalCount } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(needs.ok()["copies"]["totalCount"], 0);
+    assert_eq!(needs.ok()["both"], needs.ok()["own"]);
 
     // A learning written at the source arrives within seconds.
     let initiative = source.find_id("initiatives", "klusbib").await;

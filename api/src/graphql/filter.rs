@@ -260,8 +260,22 @@ impl Filter {
     }
 
     /// The criteria every list has: changed since, provenances, archived records.
-    pub fn record(&mut self, criteria: &RecordCriteria) -> Result<&mut Self, ApiError> {
-        self.origins(criteria.origins.as_ref())?;
+    /// The criteria every list has, for a list of `E` (which tells whether its rows may be
+    /// copies of followed instances' records: where they may not, only the choice of own
+    /// records counts).
+    pub fn record<E: crate::kernel::record::Table>(
+        &mut self,
+        criteria: &RecordCriteria,
+    ) -> Result<&mut Self, ApiError> {
+        if E::COPIED {
+            self.origins(criteria.origins.as_ref())?;
+        } else {
+            let (own, _, _) =
+                chosen_origins(criteria.origins.as_ref(), "filter.origins.instances")?;
+            if !own {
+                self.select.and_where(Expr::cust("1 = 0"));
+            }
+        }
         Ok(self
             .updated_since(criteria.updated_since)
             .provenance(criteria.provenances.as_ref())
