@@ -42,6 +42,8 @@ pub struct Model {
     /// When it was unfollowed.
     pub archived_at: Option<DateTimeUtc>,
     pub provenance: crate::enums::Provenance,
+    /// The admin key it acts for (none: the command line's).
+    pub api_key_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

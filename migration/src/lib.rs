@@ -20,6 +20,7 @@ mod m20261203_000005_add_change_event_withdrawn_from;
 mod m20261203_000006_search_words;
 mod m20261204_000001_create_import_key;
 mod m20261205_000001_create_following;
+mod m20261205_000002_add_followed_instance_key;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000006_search_words::Migration),
             Box::new(m20261204_000001_create_import_key::Migration),
             Box::new(m20261205_000001_create_following::Migration),
+            Box::new(m20261205_000002_add_followed_instance_key::Migration),
         ]
     }
 }

@@ -1226,3 +1226,103 @@ async fn two_followers_over_one_database_copy_each_learning_once() {
             .join("\n")
     );
 }
+
+/// Following acts for the admin key that followed: revoked, following pauses within a poll and
+/// says why, nothing written at the source afterwards arrives; resumed by another admin, it
+/// acts for that admin's key and catches up.
+#[tokio::test]
+async fn revoking_the_key_that_followed_pauses_following_within_a_poll() {
+    let source = spawn_configured(true, |serve| {
+        serve.instance_name = "Stroom Lahti".to_owned()
+    })
+    .await;
+    let source_admin = source.admin_key().await;
+    let follower = spawn_configured(true, |serve| serve.follow_poll_ms = 50).await;
+    let follower_key = follower.admin_key().await;
+    let other_admin = follower
+        .key("Second admin", entity::enums::KeyRole::Admin, None)
+        .await;
+    let followed = follower
+        .graphql_as(
+            &follower_key,
+            r#"mutation($url: String!) { followInstance(input: {url: $url}) { followedInstance { id } userErrors { message } } }"#,
+            json!({"url": source.url("")}),
+        )
+        .await;
+    let id = followed.ok()["followInstance"]["followedInstance"]["id"].clone();
+    let before = source
+        .graphql("{ learnings { totalCount } }", json!({}))
+        .await
+        .ok()["learnings"]["totalCount"]
+        .as_i64()
+        .unwrap();
+    eventually(&follower, &other_admin, COPIES, json!({}), |d| {
+        d["learnings"]["totalCount"].as_i64() == Some(before)
+    })
+    .await;
+
+    let key_id = follower
+        .graphql_as(&follower_key, "{ viewer { apiKey { id } } }", json!({}))
+        .await
+        .ok()["viewer"]["apiKey"]["id"]
+        .clone();
+    let revoked = follower
+        .graphql_as(
+            &other_admin,
+            r#"mutation($id: ID!) { revokeApiKey(input: {id: $id}) { apiKey { active } } }"#,
+            json!({"id": key_id}),
+        )
+        .await;
+    assert_eq!(revoked.ok()["revokeApiKey"]["apiKey"]["active"], false);
+    let state =
+        r#"query($id: ID!) { node(id: $id) { ... on FollowedInstance { paused lastError } } }"#;
+    let paused = eventually(&follower, &other_admin, state, json!({"id": id}), |d| {
+        d["node"]["paused"] == true
+    })
+    .await;
+    assert!(
+        paused["node"]["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("the API key that followed it was revoked"),
+        "{paused}"
+    );
+    let initiative = source.find_id("initiatives", "klusbib").await;
+    let written = source
+        .graphql_as(
+            &source_admin,
+            r#"mutation($i: ID!) { createLearning(input: {initiative: $i, kind: CHALLENGE,
+                title: [{locale: "en", text: "After the revocation"}], body: [{locale: "en", text: "Text"}]}) { userErrors { message } } }"#,
+            json!({"i": initiative}),
+        )
+        .await;
+    assert_eq!(written.ok()["createLearning"]["userErrors"], json!([]));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let copies = follower.graphql_as(&other_admin, COPIES, json!({})).await;
+    assert_eq!(
+        copies.ok()["learnings"]["totalCount"],
+        before,
+        "applied after the revocation"
+    );
+
+    // Resumed by another admin: it acts for that key and catches up.
+    let version = follower
+        .graphql_as(
+            &other_admin,
+            r#"query($id: ID!) { node(id: $id) { ... on FollowedInstance { version } } }"#,
+            json!({"id": id}),
+        )
+        .await;
+    let resumed = follower
+        .graphql_as(
+            &other_admin,
+            r#"mutation($id: ID!, $v: Int!) { pauseFollow(input: {id: $id, version: $v, paused: false}) { userErrors { message } } }"#,
+            json!({"id": id, "v": version.ok()["node"]["version"]}),
+        )
+        .await;
+    assert_eq!(resumed.ok()["pauseFollow"]["userErrors"], json!([]));
+    eventually(&follower, &other_admin, COPIES, json!({}), |d| {
+        d["learnings"]["totalCount"].as_i64() == Some(before + 1)
+    })
+    .await;
+}

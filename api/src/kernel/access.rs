@@ -218,6 +218,18 @@ pub async fn standings(
     Ok(found)
 }
 
+/// Why a key no longer admits what an admin key registered (a webhook endpoint, a followed
+/// instance), from its standing (`standings`); `None` while it is still an admin key.
+pub fn admin_refusal(standing: Option<&Result<Viewer, KeyRefusal>>) -> Option<&'static str> {
+    match standing {
+        Some(Ok(viewer)) if viewer.role == Role::Admin => None,
+        Some(Ok(_)) => Some("is no longer an admin key"),
+        Some(Err(KeyRefusal::Revoked)) => Some("was revoked"),
+        Some(Err(KeyRefusal::Expired)) => Some("has expired"),
+        Some(Err(_)) | None => Some("no longer exists"),
+    }
+}
+
 impl Viewer {
     /// The stored API key this viewer acts for. The command line acts for none: its key 0
     /// only names it in the audit trail.

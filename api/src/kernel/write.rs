@@ -354,7 +354,6 @@ impl Write {
         may_write(&self.viewer, municipality)
     }
 
-    /// Refuses a change that only an administrator may make.
     /// Lets this write change copies of followed instances' records: following does, and a
     /// translation made here may add to a copy's texts. Every other change to a copy is refused
     /// (`update_versioned`): it changes at its source only.
@@ -363,6 +362,7 @@ impl Write {
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Refuses a change that only an administrator may make.
     pub fn admin_only(&self, what: &str) -> Result<(), ApiError> {
         if self.viewer.role == Role::Admin {
             Ok(())

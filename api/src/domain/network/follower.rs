@@ -56,8 +56,12 @@ impl Follower {
                 .await
             {
                 Ok(instances) => {
+                    // A pause is kept for an instance still followed and unchanged since it
+                    // failed; an admin's change (resuming) retries it at once.
+                    backoff.retain(|id, b| {
+                        instances.iter().any(|i| i.id == *id && i.version == b.version)
+                    });
                     for instance in instances {
-                        backoff.retain(|id, b| *id != instance.id || b.version == instance.version);
                         if backoff
                             .get(&instance.id)
                             .is_some_and(|b| Instant::now() < b.until)
@@ -100,6 +104,15 @@ impl Follower {
 
     /// Reads one page of the instance's feed and applies it; how many events it applied.
     async fn sync(&self, instance: &followed_instance::Model) -> Result<usize, Problem> {
+        // It acts for the admin key that followed it: no longer admitted, it stops.
+        let refusal = self
+            .key_refusal(&self.db, instance)
+            .await
+            .map_err(|e| Problem(format!("cannot read here: {e}")))?;
+        if let Some(refusal) = refusal {
+            self.pause_for_key(instance, refusal).await?;
+            return Ok(0);
+        }
         let source = Source::new(&instance.url, instance.api_key.clone())?;
         if instance.source_head.is_none() {
             return self.snapshot(instance, &source).await;
@@ -212,7 +225,14 @@ impl Follower {
                 .one(&write.txn)
                 .await?
                 .unwrap_or_else(|| instance.clone());
-            if current.last_event != instance.last_event || current.source_head != instance.source_head {
+            if current.last_event != instance.last_event
+                || current.source_head != instance.source_head
+            {
+                return Ok(false);
+            }
+            // The key is read again with the batch: none is applied after it stopped
+            // admitting the instance (the next round pauses it).
+            if self.key_refusal(&write.txn, &current).await?.is_some() {
                 return Ok(false);
             }
             for copy in copies {
@@ -259,6 +279,39 @@ impl Follower {
             ))),
             Err(error) => Err(Problem(format!("cannot write here: {error}"))),
         }
+    }
+
+    /// Why the key the instance acts for no longer admits it (none: the command line's).
+    async fn key_refusal(
+        &self,
+        db: &impl sea_orm::ConnectionTrait,
+        instance: &followed_instance::Model,
+    ) -> Result<Option<&'static str>, sea_orm::DbErr> {
+        let Some(key) = instance.api_key_id else {
+            return Ok(None);
+        };
+        let standing = crate::kernel::access::standings(db, &[key]).await?;
+        Ok(crate::kernel::access::admin_refusal(standing.get(&key)))
+    }
+
+    /// Pauses an instance whose key no longer admits it, and says why.
+    async fn pause_for_key(
+        &self,
+        instance: &followed_instance::Model,
+        refusal: &str,
+    ) -> Result<(), Problem> {
+        let now = now();
+        tracing::warn!(url = %instance.url, refusal, "following: paused, its key no longer admits it");
+        let mut active = instance.clone().into_active_model();
+        active.paused = ActiveValue::Set(true);
+        active.last_error = ActiveValue::Set(Some(format!(
+            "Paused on {}: the API key that followed it {refusal}. An admin may resume it; it then acts for that admin's key.",
+            now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )));
+        active.failing_since = ActiveValue::Set(Some(instance.failing_since.unwrap_or(now)));
+        self.bookkeep(active)
+            .await
+            .map_err(|e| Problem(format!("cannot write here: {e}")))
     }
 
     /// Clears the last problem once the source is caught up with.

@@ -17,7 +17,9 @@ use crate::payload;
 use super::source::{Announced, Source};
 
 crate::record_table! {
-    followed_instance: FollowedInstance {}
+    followed_instance: FollowedInstance {
+        references: [api_key_id => ApiKey],
+    }
     table {
         fn visible_to(viewer: &Viewer) -> Condition {
             if viewer.role == Role::Admin {
@@ -276,6 +278,7 @@ pub async fn follow(
         last_applied_at: None,
         last_error: None,
         failing_since: None,
+        api_key_id: write.viewer.api_key(),
     });
     match existing {
         Some(before) if before.archived_at.is_some() => {
@@ -306,10 +309,14 @@ pub async fn follow(
 pub async fn pause(write: &Write, input: PauseFollowInput) -> WriteResult<followed_instance::Model> {
     let (id, before, _, _) = edited::<followed_instance::Entity, _>(write, &input).await?;
     // Only `paused` is written: the follower moves the cursor meanwhile, and keeps it.
-    let active = followed_instance::ActiveModel {
+    let mut active = followed_instance::ActiveModel {
         paused: sea_orm::ActiveValue::Set(input.paused),
         ..Default::default()
     };
+    // Resumed, it acts for the key that resumed it.
+    if !input.paused {
+        active.api_key_id = sea_orm::ActiveValue::Set(write.viewer.api_key());
+    }
     let after = write
         .update_versioned::<followed_instance::Entity, _>(id, input.version, active)
         .await?;

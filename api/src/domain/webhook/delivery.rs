@@ -27,7 +27,7 @@ use super::{
     subscribed,
 };
 use crate::domain::changes::event_json;
-use crate::kernel::access::{KeyRefusal, Role};
+use crate::kernel::access::{Role, admin_refusal};
 use crate::kernel::ids::NodeKind;
 use crate::kernel::time::now;
 
@@ -159,17 +159,9 @@ impl Deliverer {
         let standings = crate::kernel::access::standings(&self.db, &keys).await?;
         let mut admitted = Vec::with_capacity(endpoints.len());
         for endpoint in endpoints {
-            let refusal = match endpoint.api_key_id.map(|key| standings.get(&key)) {
-                None => None,
-                Some(Some(Ok(viewer))) if viewer.role == Role::Admin => None,
-                Some(Some(Ok(_))) => Some("is no longer an admin key".to_owned()),
-                Some(Some(Err(refusal))) => Some(match refusal {
-                    KeyRefusal::Revoked => "was revoked".to_owned(),
-                    KeyRefusal::Expired => "has expired".to_owned(),
-                    _ => "no longer exists".to_owned(),
-                }),
-                Some(None) => Some("no longer exists".to_owned()),
-            };
+            let refusal = endpoint
+                .api_key_id
+                .and_then(|key| admin_refusal(standings.get(&key)));
             let Some(refusal) = refusal else {
                 admitted.push(endpoint);
                 continue;
@@ -230,7 +222,7 @@ impl Deliverer {
         // the endpoint becomes a message (the next round disables the endpoint).
         if let Some(key) = endpoint.api_key_id {
             let standing = crate::kernel::access::standings(&txn, &[key]).await?;
-            if !matches!(standing.get(&key), Some(Ok(viewer)) if viewer.role == Role::Admin) {
+            if admin_refusal(standing.get(&key)).is_some() {
                 return txn.rollback().await;
             }
         }
