@@ -12,10 +12,10 @@
 //!   `#[by(is_null(parent_id))]` (true: without one; false: with one);
 //! - `#[by(search)]`: the folded text of the table; `#[by(search(Theme, theme_id))]` or
 //!   `#[by(search(Theme, initiative_theme))]` also what a matching theme (or one below it) covers;
-//! - `#[by(with = function)]`: `function(&mut Filter, ctx, &value) -> Result<(), ApiError>`
+//! - `#[by(with = function)]`: `function(&mut Filter, request, &value) -> Result<(), ApiError>`
 //!   for a criterion particular to the type.
 //!
-//! `#[filter(learning, base = visible)]` starts from `visible(ctx)` instead of the whole table.
+//! `#[filter(learning, base = visible)]` starts from `visible(request)` instead of the whole table.
 use proc_macro2::TokenStream as Tokens;
 use quote::quote;
 use syn::parse::{Parse, ParseStream};
@@ -75,7 +75,7 @@ pub fn expand(attr: Tokens, item: Tokens) -> syn::Result<Tokens> {
     let ty = &input.ident;
     let table_name = entity.to_string();
     let base = match base {
-        Some(base) => quote!(#base(ctx)),
+        Some(base) => quote!(#base(request)),
         None => quote!(sea_orm::QueryTrait::into_query(
             <#entity::Entity as sea_orm::EntityTrait>::find()
         )),
@@ -87,9 +87,9 @@ pub fn expand(attr: Tokens, item: Tokens) -> syn::Result<Tokens> {
         impl crate::graphql::pagination::ListFilter for #ty {
             fn select(
                 &self,
-                ctx: &async_graphql::Context<'_>,
+                request: &crate::graphql::context::RequestContext,
             ) -> Result<sea_orm::sea_query::SelectStatement, crate::kernel::error::ApiError> {
-                let backend = crate::graphql::context::request(ctx).db.get_database_backend();
+                let backend = request.db.get_database_backend();
                 let mut f = crate::graphql::filter::Filter::new(#base, #table_name, backend);
                 #(#steps)*
                 f.record::<#entity::Entity>(&self.record)?;
@@ -109,7 +109,7 @@ fn criterion(by: &syn::Attribute, name: &Ident, ty: &Type, entity: &Ident) -> sy
             let function: syn::Path = meta.value()?.parse()?;
             step = Some(quote! {
                 if let Some(value) = &self.#name {
-                    #function(&mut f, ctx, value)?;
+                    #function(&mut f, request, value)?;
                 }
             });
             return Ok(());

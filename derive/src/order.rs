@@ -142,8 +142,8 @@ pub fn expand(attr: Tokens, item: Tokens) -> syn::Result<Tokens> {
 
         impl #field_ty {
             /// The sort key this value stands for.
-            fn sort_key(self, ctx: &async_graphql::Context<'_>) -> crate::kernel::sort::SortKey {
-                let _ = ctx;
+            fn sort_key(self, request: &crate::graphql::context::RequestContext) -> crate::kernel::sort::SortKey {
+                let _ = request;
                 match self {
                     #(#arms,)*
                 }
@@ -161,12 +161,12 @@ pub fn expand(attr: Tokens, item: Tokens) -> syn::Result<Tokens> {
         }
 
         impl crate::graphql::pagination::ListOrder for #order_ty {
-            fn key(order_by: Option<Self>, ctx: &async_graphql::Context<'_>) -> crate::kernel::sort::SortKey {
+            fn key(order_by: Option<Self>, request: &crate::graphql::context::RequestContext) -> crate::kernel::sort::SortKey {
                 let order = match order_by {
                     Some(order) => order,
                     None => #none,
                 };
-                order.field.sort_key(ctx).descending(order.direction.is_desc())
+                order.field.sort_key(request).descending(order.direction.is_desc())
             }
         }
     })
@@ -210,7 +210,7 @@ fn sort_key(
                 quote!(crate::graphql::common::localized_expr(
                     #record::NAME,
                     #field,
-                    &crate::graphql::context::preferences(ctx).chain(None),
+                    &request.locales.chain(None),
                 )),
                 quote!(Text),
                 quote!(.nullable()),

@@ -7,7 +7,7 @@ use async_graphql::{Context, Object, OutputType, TypeName};
 use sea_orm::FromQueryResult;
 use sea_orm::sea_query::SelectStatement;
 
-use crate::graphql::context::{loader, request};
+use crate::graphql::context::{RequestContext, loader, request};
 use crate::graphql::loader::{ChildCount, ChildPage, Link, Only};
 pub use crate::kernel::paging::{
     DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageArgs, PageRequest, count, fetch_page,
@@ -24,12 +24,15 @@ pub trait Wraps: OutputType + Send + Sync + 'static {
 
 /// A list's filter input: the records it selects.
 pub trait ListFilter: Default {
-    fn select(&self, ctx: &Context<'_>) -> Result<SelectStatement, crate::kernel::error::ApiError>;
+    fn select(
+        &self,
+        request: &RequestContext,
+    ) -> Result<SelectStatement, crate::kernel::error::ApiError>;
 }
 
 /// A list's order input: the sort key it stands for, given or not.
 pub trait ListOrder: Sized {
-    fn key(order: Option<Self>, ctx: &Context<'_>) -> SortKey;
+    fn key(order: Option<Self>, request: &RequestContext) -> SortKey;
 }
 
 /// A top-level list: the records its filter selects, in its order, one page of them.
@@ -42,8 +45,8 @@ pub async fn filtered<T: Wraps, F: ListFilter, O: ListOrder>(
 where
     <T::Entity as sea_orm::EntityTrait>::Model: FromQueryResult,
 {
-    let select = filter.select(ctx)?;
-    list(ctx, select, O::key(order, ctx), args).await
+    let select = filter.select(request(ctx))?;
+    list(ctx, select, O::key(order, request(ctx)), args).await
 }
 
 /// How a connection's `totalCount` is found, only when a client asks for it.

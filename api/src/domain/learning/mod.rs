@@ -14,7 +14,6 @@ use crate::domain::initiative::Initiative;
 use crate::domain::municipality::Municipality;
 use crate::domain::programme::Programme;
 use crate::domain::theme::Theme;
-use crate::graphql::context::viewer;
 use crate::graphql::filter::Filter;
 use crate::graphql::input::NAME_MAX;
 use crate::graphql::input::TEXT_MAX;
@@ -174,16 +173,16 @@ pub struct LearningFilter {
 }
 
 /// The learnings the viewer may see: partner-only ones need a partner key.
-fn visible(ctx: &Context<'_>) -> sea_orm::sea_query::SelectStatement {
+fn visible(request: &crate::graphql::context::RequestContext) -> sea_orm::sea_query::SelectStatement {
     use sea_orm::QueryFilter;
     learning::Entity::find()
-        .filter(learning::Entity::visible_to(viewer(ctx)))
+        .filter(learning::Entity::visible_to(&request.viewer))
         .into_query()
 }
 
 fn endorsed_by(
     f: &mut Filter,
-    _ctx: &Context<'_>,
+    _request: &crate::graphql::context::RequestContext,
     municipalities: &[ID],
 ) -> Result<(), crate::kernel::error::ApiError> {
     crate::graphql::common::check_id_list("filter.endorsedBy", municipalities.len())?;
@@ -207,7 +206,7 @@ fn endorsed_by(
 
 fn min_endorsements(
     f: &mut Filter,
-    _ctx: &Context<'_>,
+    _request: &crate::graphql::context::RequestContext,
     minimum: &i32,
 ) -> Result<(), crate::kernel::error::ApiError> {
     if *minimum < 0 {

@@ -200,7 +200,7 @@ pub struct NeedFilter {
 /// Needs concerning any of the target groups (a link table of values).
 fn concerning(
     f: &mut Filter,
-    _ctx: &Context<'_>,
+    _request: &crate::graphql::context::RequestContext,
     groups: &[TargetGroup],
 ) -> Result<(), crate::kernel::error::ApiError> {
     let groups: Vec<&'static str> = groups
@@ -222,7 +222,7 @@ fn concerning(
 /// Needs an active initiative answers, or (false) none does.
 fn answered(
     f: &mut Filter,
-    _ctx: &Context<'_>,
+    _request: &crate::graphql::context::RequestContext,
     answered: &bool,
 ) -> Result<(), crate::kernel::error::ApiError> {
     let condition = answered_condition();

@@ -1,7 +1,7 @@
 //! Outcomes: measured values of an indicator over a period, for an initiative or a programme.
 pub mod mutation;
 
-use async_graphql::{Context, ID};
+use async_graphql::ID;
 use entity::outcome;
 use sea_orm::sea_query::ExprTrait;
 
@@ -156,7 +156,7 @@ pub struct OutcomeFilter {
 /// Overlap: the outcome's period ends on or after `from` and starts on or before `to`.
 fn overlapping(
     f: &mut Filter,
-    _ctx: &Context<'_>,
+    _request: &crate::graphql::context::RequestContext,
     period: &DateRange,
 ) -> Result<(), crate::kernel::error::ApiError> {
     period.check("filter.period")?;

@@ -177,7 +177,7 @@ pub struct ProgrammeFilter {
 /// Started on or before the day, and not ended before it.
 fn active_on(
     f: &mut Filter,
-    _ctx: &Context<'_>,
+    _request: &crate::graphql::context::RequestContext,
     day: &Date,
 ) -> Result<(), crate::kernel::error::ApiError> {
     f.condition(col(programme::Column::StartDate).lte(day.0));

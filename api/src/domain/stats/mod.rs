@@ -807,7 +807,7 @@ impl StatsQuery {
             let dimensions = group_by.unwrap_or_default();
             check_dimensions(&dimensions)?;
             let select =
-                crate::graphql::pagination::ListFilter::select(&filter.unwrap_or_default(), ctx)?;
+                crate::graphql::pagination::ListFilter::select(&filter.unwrap_or_default(), crate::graphql::context::request(ctx))?;
             let total = scalar(ctx, &select, vec![(count_distinct("initiative"), "n")]).await?[0];
             let groupings: Vec<Grouping> = dimensions
                 .iter()
@@ -859,7 +859,7 @@ impl StatsQuery {
             let dimensions = group_by.unwrap_or_default();
             check_dimensions(&dimensions)?;
             let select =
-                crate::graphql::pagination::ListFilter::select(&filter.unwrap_or_default(), ctx)?;
+                crate::graphql::pagination::ListFilter::select(&filter.unwrap_or_default(), crate::graphql::context::request(ctx))?;
             let totals = scalar(
                 ctx,
                 &select,

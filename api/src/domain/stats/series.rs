@@ -258,7 +258,7 @@ impl SeriesQuery {
             let db = &request(ctx).db;
             let backend = db.get_database_backend();
             let mut select =
-                crate::graphql::pagination::ListFilter::select(&filter.unwrap_or_default(), ctx)?;
+                crate::graphql::pagination::ListFilter::select(&filter.unwrap_or_default(), crate::graphql::context::request(ctx))?;
             select.clear_selects();
             select
                 .inner_join(
