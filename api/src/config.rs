@@ -377,6 +377,18 @@ pub struct ServeArgs {
     #[arg(long, env = "STROOM_EXPLAIN", default_value_t = false)]
     pub explain: bool,
 
+    /// Answer queries over records (`node`, lists, nested lists, references, texts, pages)
+    /// with one compiled SQL statement each; off, every query is resolved field by field.
+    /// A request sent with `x-stroom-compile: false` is resolved field by field either way.
+    #[arg(
+        long,
+        env = "STROOM_COMPILED_READS",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_name = "BOOL"
+    )]
+    pub compiled_reads: bool,
+
     /// An address of its own for `/metrics`, served there without a key (for a scraper on an
     /// internal network); without it, `/metrics` on the service's address is for admin keys.
     #[arg(long, env = "STROOM_METRICS_LISTEN")]
@@ -642,6 +654,7 @@ impl Default for ServeArgs {
             follow_poll_ms: 1000,
             public_url: None,
             explain: false,
+            compiled_reads: true,
             metrics_listen: None,
             header_timeout_secs: 10,
             body_timeout_secs: 30,

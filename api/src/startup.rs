@@ -194,6 +194,9 @@ impl Application {
                 public_url: serve.public_url.clone(),
             }),
             schema_version: schema_version.into(),
+            planner: serve
+                .compiled_reads
+                .then(|| Arc::new(crate::domain::schema::planner())),
         };
         Ok(Self {
             listener,

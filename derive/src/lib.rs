@@ -42,6 +42,7 @@
 //! declared per field; see their files) and `registry!` (the domain's modules and kinds).
 mod filter;
 mod order;
+mod plan;
 mod registry;
 mod update;
 
@@ -65,6 +66,13 @@ pub fn record(attr: TokenStream, item: TokenStream) -> TokenStream {
     };
     let mut block = parse_macro_input!(item as ItemImpl);
     add_object(&mut block);
+    let planned = match &entity {
+        Some(entity) => match plan::record(&block, entity) {
+            Ok(tokens) => tokens,
+            Err(error) => return error.to_compile_error().into(),
+        },
+        None => quote!(),
+    };
     let ty = &block.self_ty;
     let docs: Vec<&Attribute> = block
         .attrs
@@ -86,7 +94,7 @@ pub fn record(attr: TokenStream, item: TokenStream) -> TokenStream {
         None => quote!(),
     };
     let expanded: Tokens = expand(quote!(#block).into(), record_item).into();
-    quote!(#declared #expanded).into()
+    quote!(#declared #expanded #planned).into()
 }
 
 /// A root query type (`NeedQuery`) declared with its fields, as `#[record]` writes them.
@@ -94,11 +102,16 @@ pub fn record(attr: TokenStream, item: TokenStream) -> TokenStream {
 pub fn query(attr: TokenStream, item: TokenStream) -> TokenStream {
     let block = parse_macro_input!(item as ItemImpl);
     let ty = &block.self_ty;
+    let roots = match plan::roots(&block) {
+        Ok(tokens) => tokens,
+        Err(error) => return error.to_compile_error().into(),
+    };
     let expanded: Tokens = record(attr, quote!(#block).into()).into();
     quote! {
         #[derive(Default)]
         pub struct #ty;
         #expanded
+        #roots
     }
     .into()
 }
@@ -260,26 +273,7 @@ fn record_item(name: &str, tokens: Tokens, docs: Vec<Attribute>) -> syn::Result<
                 only,
             } = syn::parse2(tokens)?;
             // The columns are the entity's own: a name that is not one does not build.
-            let value = match value {
-                Reach::Column(column) => {
-                    let variant = column_variant(&column);
-                    quote!(crate::graphql::loader::Link::column(
-                        <<#ty as crate::graphql::pagination::Wraps>::Entity as sea_orm::EntityTrait>::Column::#variant
-                    ))
-                }
-                Reach::Via {
-                    table,
-                    parent,
-                    child,
-                } => {
-                    let (parent, child) = (column_variant(&parent), column_variant(&child));
-                    quote!(crate::graphql::loader::Link::via(
-                        entity::#table::Column::#parent,
-                        entity::#table::Column::#child
-                    ))
-                }
-                Reach::Expr(expr) => quote!(#expr),
-            };
+            let value = plan::link(&value, &ty);
             let words = plural.map_or_else(|| field.to_string().replace('_', " "), |p| p.value());
             let first = format!("Returns the first n {words}.");
             let after = format!("Returns the {words} after this cursor.");

@@ -156,6 +156,16 @@ pub fn expand(item: Tokens) -> syn::Result<Tokens> {
         #[derive(async_graphql::MergedObject, Default)]
         pub struct Query(#(#queries),*);
 
+        /// The top-level lists of every root query type (`records!`), for the read planner;
+        /// a root type without any (declared by hand) adds none.
+        pub fn root_lists() -> Vec<crate::graphql::plan::RootList> {
+            #[allow(unused_imports)]
+            use crate::graphql::plan::{DeclaresNone, DeclaresRoots};
+            let mut lists = Vec::new();
+            #(lists.extend((&crate::graphql::plan::Probe::<#queries>::new()).root_lists());)*
+            lists
+        }
+
         #(#mutation_attrs)*
         #[derive(async_graphql::MergedObject, Default)]
         pub struct Mutation(#(#mutations),*);

@@ -5,10 +5,11 @@ use sea_orm::entity::prelude::*;
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $value:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, serde::Deserialize)]
         #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
         pub enum $name {
-            $(#[sea_orm(string_value = $value)] $variant,)+
+            // Read back from JSON as stored (a compiled read's rows come as JSON).
+            $(#[sea_orm(string_value = $value)] #[serde(rename = $value)] $variant,)+
         }
 
         impl $name {

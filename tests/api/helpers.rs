@@ -282,6 +282,8 @@ pub struct Reply {
     pub body: Value,
     /// SQL statements the server ran for the request.
     pub statements: u64,
+    /// Whether the read planner answered it (one compiled statement).
+    pub compiled: bool,
 }
 
 impl Reply {
@@ -377,6 +379,10 @@ impl TestApp {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
+        let compiled = response
+            .headers()
+            .get("x-stroom-compiled")
+            .is_some_and(|v| v == "true");
         let text = response.text().await.expect("a response body");
         let body = serde_json::from_str(&text)
             .unwrap_or_else(|_| panic!("a JSON body, got {status}: {text}"));
@@ -384,6 +390,7 @@ impl TestApp {
             status,
             body,
             statements,
+            compiled,
         }
     }
 

@@ -23,6 +23,7 @@ mod observability;
 mod open_data;
 mod pagination;
 mod performance;
+mod planner;
 mod privacy;
 mod resilience;
 mod response_cache;

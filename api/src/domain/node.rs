@@ -72,6 +72,11 @@ macro_rules! nodes {
             })
         }
 
+        /// Every kind's record type, as the read planner compiles selections of it.
+        pub fn type_plans() -> Vec<crate::graphql::plan::TypePlan> {
+            vec![$(crate::graphql::plan::TypePlan::of::<$($type)::+>()),+]
+        }
+
         /// The types of record with a global ID, for filters (`changes(types:)`).
         #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
         pub enum NodeType {

@@ -33,6 +33,11 @@ pub fn build_schema_with(webhooks: WebhookSettings) -> AppSchema {
     builder().data(webhooks).finish()
 }
 
+/// The read planner over every record type and top-level list of the schema.
+pub fn planner() -> crate::graphql::plan::Planner {
+    crate::graphql::plan::Planner::new(crate::domain::node::type_plans(), crate::domain::root_lists())
+}
+
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
     build_schema().sdl()

@@ -135,7 +135,11 @@ pub enum Only {
 }
 
 impl Only {
-    fn apply(&self, table: &'static str, select: &mut sea_orm::sea_query::SelectStatement) {
+    pub(crate) fn apply(
+        &self,
+        table: &'static str,
+        select: &mut sea_orm::sea_query::SelectStatement,
+    ) {
         match self {
             Self::TextIn(column, values) => {
                 select.and_where(column_of(table, column).is_in(values.iter().copied()));

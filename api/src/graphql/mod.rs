@@ -9,6 +9,7 @@ pub mod loader;
 pub mod mutation;
 pub mod origin;
 pub mod pagination;
+pub mod plan;
 pub mod result_cache;
 pub mod scalars;
 pub mod settle;

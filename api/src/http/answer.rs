@@ -280,6 +280,14 @@ fn answer_headers(
             "x-stroom-sql-statements",
             HeaderValue::from(statements.count()),
         );
+        headers.insert(
+            "x-stroom-compiled",
+            HeaderValue::from_static(if statements.compiled() {
+                "true"
+            } else {
+                "false"
+            }),
+        );
     }
 }
 

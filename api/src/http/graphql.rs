@@ -409,6 +409,26 @@ async fn pipeline(
         let served_locales = Arc::new(crate::kernel::i18n::ServedLocales::default());
         // The stamps the response cache read serve the result cache too: one read, one rule.
         let stamps = lookup.as_ref().map(|(_, _, stamps)| Arc::clone(stamps));
+        // Queries over records are compiled into one statement, unless the caller asks for
+        // the executor (`x-stroom-compile: false`, which the planner's tests compare with).
+        // Only documents the executor has validated are compiled (it holds the GraphQL
+        // validation rules); the first request of a document is executed and validates it.
+        let compile = state.planner.as_deref().filter(|planner| {
+            operation == Some(OperationType::Query)
+                && !headers
+                    .get("x-stroom-compile")
+                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"false"))
+                && planner.is_validated(&request.query, admitted.operation_name())
+        });
+        let query_text = compile
+            .is_none()
+            .then(|| request.query.clone())
+            .filter(|_| state.planner.is_some() && operation == Some(OperationType::Query));
+        let compiled = compile.zip(admitted.operation()).map(|(planner, operation)| Compile {
+            planner,
+            document: &admitted.document,
+            operation,
+        });
         let response = execute(
             state,
             request,
@@ -418,8 +438,15 @@ async fn pipeline(
             spent,
             served_locales.clone(),
             stamps,
+            compiled,
         )
         .await;
+        // Data (even partial): the document passed validation.
+        if let (Some(planner), Some(query)) = (&state.planner, &query_text)
+            && response.data != async_graphql::Value::Null
+        {
+            planner.validated(query, admitted.operation_name());
+        }
         let elapsed = started.elapsed();
         // Admitted and valid: the query it brought may be stored under its hash now.
         if let Some(registration) = registration
@@ -522,7 +549,15 @@ async fn identify(
     }
 }
 
-/// Runs the request with its own loader, counting its SQL statements.
+/// A query for the read planner: its document and chosen operation.
+struct Compile<'a> {
+    planner: &'a crate::graphql::plan::Planner,
+    document: &'a async_graphql::parser::types::ExecutableDocument,
+    operation: &'a async_graphql::parser::types::OperationDefinition,
+}
+
+/// Runs the request with its own loader, counting its SQL statements: compiled into one
+/// statement where the planner can, else through the executor.
 #[allow(clippy::too_many_arguments)]
 async fn execute(
     state: &AppState,
@@ -533,6 +568,7 @@ async fn execute(
     spent: Spent,
     served_locales: Arc<crate::kernel::i18n::ServedLocales>,
     stamps: Option<Arc<crate::kernel::stamps::Stamps>>,
+    compile: Option<Compile<'_>>,
 ) -> async_graphql::Response {
     let locales = locale_preferences(headers);
     let activity = Activity::default();
@@ -563,7 +599,7 @@ async fn execute(
     // The batch is cut by `settled`, not by a timer.
     .delay(Duration::ZERO)
     .max_batch_size(MAX_BATCH);
-    let request = request.data(RequestContext {
+    let context = RequestContext {
         db: state.db.clone(),
         viewer,
         locales,
@@ -572,7 +608,25 @@ async fn execute(
         results: state.results.clone(),
         stamps: tokio::sync::OnceCell::new_with(stamps),
         served_locales,
-    });
+    };
+    if let Some(Compile {
+        planner,
+        document,
+        operation,
+    }) = compile
+    {
+        let answer = REQUEST_STATEMENTS
+            .scope(
+                statements.clone(),
+                planner.answer(&context, document, operation, &request.variables),
+            )
+            .await;
+        if let Some(data) = answer {
+            statements.mark_compiled();
+            return async_graphql::Response::new(data);
+        }
+    }
+    let request = request.data(context);
     let schema = state.schema.clone();
     REQUEST_STATEMENTS
         .scope(

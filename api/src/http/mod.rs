@@ -97,6 +97,8 @@ pub struct AppState {
     pub instance: Arc<crate::domain::network::Instance>,
     /// The schema's version in the announcement (a digest of its SDL, made once).
     pub schema_version: Arc<str>,
+    /// Compiles reads into one statement each (`None` when turned off).
+    pub planner: Option<Arc<crate::graphql::plan::Planner>>,
 }
 
 /// The process-wide Prometheus recorder (installed once, shared by every server in a process).

@@ -27,6 +27,8 @@ pub struct RequestSql {
     reads: Option<TableReads>,
     /// The request this part of its work belongs to: every statement counts there too.
     within: Option<Arc<RequestSql>>,
+    /// The request was answered by one compiled statement (`graphql::plan`).
+    compiled: AtomicBool,
 }
 
 /// The tables the request's statements changed.
@@ -105,6 +107,15 @@ impl RequestSql {
             tables: BTreeSet::new(),
             unknown: true,
         })
+    }
+
+    /// Notes that the request was answered by one compiled statement.
+    pub fn mark_compiled(&self) {
+        self.compiled.store(true, Ordering::SeqCst);
+    }
+
+    pub fn compiled(&self) -> bool {
+        self.compiled.load(Ordering::SeqCst)
     }
 
     pub fn count(&self) -> u64 {

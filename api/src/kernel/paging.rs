@@ -100,7 +100,8 @@ impl PageRequest {
         })
     }
 
-    fn apply(&self, select: &mut SelectStatement, key: &SortKey) {
+    /// Restricts `select` to the rows past the cursors and selects the sort value (`__sort`).
+    pub fn apply(&self, select: &mut SelectStatement, key: &SortKey) {
         if let Some(after) = &self.after {
             select.and_where(key.beyond(after, true));
         }
