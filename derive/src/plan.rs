@@ -38,6 +38,11 @@ pub fn record(block: &ItemImpl, entity: &syn::Path) -> syn::Result<Tokens> {
                         fields.push(
                             quote!(crate::graphql::plan::Field::text_locale(#locale, #column)),
                         );
+                        let translations = format!("{api}Translations");
+                        fields.push(quote!(crate::graphql::plan::Field::translations(
+                            #translations,
+                            #column
+                        )));
                     }
                     Some("list") => {
                         let Declared {

@@ -11,8 +11,7 @@ use crate::kernel::ids::{GlobalId, NodeKind};
 use crate::kernel::record::Table;
 use crate::kernel::write::WriteResult;
 
-/// The most IDs one `nodes` call takes.
-pub const MAX_NODES: usize = 100;
+pub use crate::kernel::ids::MAX_NODES;
 
 /// The node registry, one line per kind (the kind, its GraphQL type and the Rust type that
 /// wraps its model share one name). It makes the `Node` interface, fetching any record by

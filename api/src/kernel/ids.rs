@@ -6,6 +6,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::kernel::error::ApiError;
 
+/// The most IDs one `nodes` call takes.
+pub const MAX_NODES: usize = 100;
+
 /// A kind of record with a global ID: its GraphQL type name, which is also the prefix inside
 /// the ID. Only names live here, for encoding and decoding IDs; the kinds themselves
 /// (`NodeKind::Area`, …, and `NodeKind::ALL`) are declared by the domain's registry

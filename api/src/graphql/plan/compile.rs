@@ -28,6 +28,8 @@ pub enum Root {
         id: i64,
         object: Object,
     },
+    /// `nodes(ids:)`: each record in the order asked.
+    Nodes(Vec<(i64, Object)>),
     List(Box<List>),
 }
 
@@ -52,6 +54,10 @@ pub enum Item {
     TextLocale {
         column: &'static str,
         chain: Vec<String>,
+    },
+    Translations {
+        column: &'static str,
+        fields: Vec<(Name, TranslationField)>,
     },
     Reference {
         column: &'static str,
@@ -87,6 +93,12 @@ pub enum Part {
     PageInfo(Vec<(Name, PageField)>),
     Nodes(usize),
     Edges(Vec<(Name, EdgeField)>),
+}
+
+pub enum TranslationField {
+    Typename,
+    Locale,
+    Text,
 }
 
 pub enum PageField {
@@ -158,6 +170,7 @@ impl<'a> Compiler<'a> {
             let root = match field.name.node.as_str() {
                 "__typename" => Root::Typename,
                 "node" => self.node(field, &fields)?,
+                "nodes" => self.nodes(field, &fields)?,
                 name => {
                     let list = self.planner.roots.get(name)?;
                     let ty = self.planner.type_named(&list.ty)?;
@@ -190,6 +203,27 @@ impl<'a> Compiler<'a> {
         let ty = self.planner.kinds.get(&kind)?.clone();
         let object = self.object(ty, fields)?;
         Some(Root::Node { id, object })
+    }
+
+    fn nodes(&self, field: &QueryField, fields: &[&Positioned<QueryField>]) -> Option<Root> {
+        self.no_arguments_but(field, &["ids"])?;
+        let Value::List(ids) = self.argument(field, "ids")? else {
+            return None;
+        };
+        // More than `nodes` takes is the executor's to refuse.
+        if ids.len() > crate::kernel::ids::MAX_NODES {
+            return None;
+        }
+        let mut records = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Value::String(id) = id else {
+                return None;
+            };
+            let GlobalId { kind, id } = GlobalId::decode("ids", &async_graphql::ID(id)).ok()?;
+            let ty = self.planner.kinds.get(&kind)?.clone();
+            records.push((id, self.object(ty, fields)?));
+        }
+        Some(Root::Nodes(records))
     }
 
     /// The selections of `fields` (merged) on a record of type `ty`.
@@ -231,6 +265,31 @@ impl<'a> Compiler<'a> {
                         column,
                         chain: self.locale_chain(field)?,
                     },
+                    FieldKind::Translations { column } => {
+                        self.no_arguments_but(field, &[])?;
+                        let mut chosen = Vec::new();
+                        for (key, fields) in self.collect_all(&fields, &exactly("Translation"))? {
+                            let field = &fields[0].node;
+                            self.no_arguments_but(field, &[])?;
+                            chosen.push((
+                                key,
+                                match field.name.node.as_str() {
+                                    "__typename" => TranslationField::Typename,
+                                    "locale" => TranslationField::Locale,
+                                    "text" => TranslationField::Text,
+                                    // Where a translation comes from is the executor's.
+                                    _ => return None,
+                                },
+                            ));
+                        }
+                        if chosen.is_empty() {
+                            return None;
+                        }
+                        Item::Translations {
+                            column,
+                            fields: chosen,
+                        }
+                    }
                     FieldKind::Reference {
                         column,
                         target,

@@ -61,6 +61,8 @@ pub enum FieldKind {
     },
     /// The locale a text is served in.
     TextLocale { column: &'static str },
+    /// Every translation of a text (their `locale` and `text`).
+    Translations { column: &'static str },
     /// Another record by an ID column.
     Reference {
         column: &'static str,
@@ -110,6 +112,13 @@ impl Field {
         Self {
             name,
             kind: FieldKind::TextLocale { column },
+        }
+    }
+
+    pub fn translations(name: &'static str, column: &'static str) -> Self {
+        Self {
+            name,
+            kind: FieldKind::Translations { column },
         }
     }
 

@@ -7,7 +7,7 @@ use async_graphql::{Name, Value};
 use entity::LocalizedText;
 use serde_json::Value as Json;
 
-use super::compile::{EdgeField, Item, List, Object, PageField, Part, Root};
+use super::compile::{EdgeField, Item, List, Object, PageField, Part, Root, TranslationField};
 use crate::graphql::context::RequestContext;
 use crate::kernel::i18n::pick;
 use crate::kernel::sort::{Cursor, CursorKey, SortKind, SortValue};
@@ -26,6 +26,17 @@ pub fn response(
                 Json::Null => Value::Null,
                 json => shaper.object(object, json)?,
             },
+            Root::Nodes(records) => {
+                let found = json.as_array()?;
+                let mut nodes = Vec::with_capacity(records.len());
+                for ((_, object), json) in records.iter().zip(found) {
+                    nodes.push(match json {
+                        Json::Null => Value::Null,
+                        json => shaper.object(object, json)?,
+                    });
+                }
+                Value::List(nodes)
+            }
             Root::List(list) => shaper.list(list, json)?,
         };
         data.insert(key.clone(), value);
@@ -71,6 +82,23 @@ impl Shaper {
                     let text = text(slot.next()?)?;
                     pick(&text, chain)
                         .map_or(Value::Null, |(served, _)| Value::String(served.to_owned()))
+                }
+                Item::Translations { fields: chosen, .. } => {
+                    let text = text(slot.next()?)?;
+                    let mut translations = Vec::new();
+                    for (locale, value) in text.iter() {
+                        let mut translation = IndexMap::with_capacity(chosen.len());
+                        for (key, field) in chosen {
+                            let value = match field {
+                                TranslationField::Typename => "Translation",
+                                TranslationField::Locale => locale,
+                                TranslationField::Text => value,
+                            };
+                            translation.insert(key.clone(), Value::String(value.to_owned()));
+                        }
+                        translations.push(Value::Object(translation));
+                    }
+                    Value::List(translations)
                 }
                 Item::Reference {
                     required, object, ..

@@ -31,6 +31,13 @@ pub fn statement(
         let json = match root {
             Root::Typename => Expr::cust("NULL"),
             Root::Node { id, object } => builder.one(object, Expr::val(*id))?,
+            Root::Nodes(records) => {
+                let mut each = Vec::with_capacity(records.len());
+                for (id, object) in records {
+                    each.push(builder.one(object, Expr::val(*id))?);
+                }
+                (each.len() <= MAX_SLOTS).then(|| builder.array(each))?
+            }
             Root::List(list) => builder.list(list, None)?,
         };
         select.expr_as(builder.text(json), format!("r{at}"));
@@ -150,7 +157,9 @@ impl Builder<'_> {
                 Item::Typename(_) => {}
                 Item::Id => slots.push(column(at, "id")),
                 Item::Pure { column: name, .. } => slots.push(column(at, name)),
-                Item::Text { column: name, .. } | Item::TextLocale { column: name, .. } => {
+                Item::Text { column: name, .. }
+                | Item::TextLocale { column: name, .. }
+                | Item::Translations { column: name, .. } => {
                     slots.push(self.embed(column(at, name)));
                 }
                 Item::Reference {
@@ -253,6 +262,7 @@ fn read_columns(select: &mut SelectStatement, table: &'static str, objects: &[&O
                 Item::Pure { column, .. }
                 | Item::Text { column, .. }
                 | Item::TextLocale { column, .. }
+                | Item::Translations { column, .. }
                 | Item::Reference { column, .. } => *column,
                 Item::Typename(_) | Item::Id | Item::List(_) => continue,
             };
