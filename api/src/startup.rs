@@ -139,7 +139,7 @@ impl Application {
         } else {
             None
         };
-        let state = AppState {
+        let state = AppState::new(crate::http::Services {
             schema,
             shape,
             database: Arc::new(Breaker::new(
@@ -197,7 +197,7 @@ impl Application {
             planner: serve
                 .compiled_reads
                 .then(|| Arc::new(crate::domain::schema::planner())),
-        };
+        });
         Ok(Self {
             listener,
             metrics_listener,

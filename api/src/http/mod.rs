@@ -65,8 +65,28 @@ pub struct HttpSettings {
     pub metrics_apart: bool,
 }
 
+/// What every request is served with. Handlers take it by value (axum clones the state for
+/// each request), so it is one shared pointer: cloning and dropping a struct of twenty
+/// handles was 3.5% of a small request's CPU.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The parts of the application state.
+pub struct Services {
     pub schema: AppSchema,
     pub db: DatabaseConnection,
     pub statements: StatementCounter,

@@ -436,6 +436,15 @@ impl Planner {
         variables: &Variables,
     ) -> Option<async_graphql::Value> {
         let compiled = self.compile(request, document, operation, variables)?;
+        // Nothing to read (`{ __typename }`): no statement.
+        if compiled
+            .roots
+            .iter()
+            .all(|(_, root)| matches!(root, compile::Root::Typename))
+        {
+            let columns = vec![serde_json::Value::Null; compiled.roots.len()];
+            return shape::response(&compiled.roots, &columns, request);
+        }
         let row = match request.db.query_one_raw(compiled.statement).await {
             Ok(row) => row?,
             Err(error) => {
